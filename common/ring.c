@@ -1,0 +1,154 @@
+/*
+ * ring.c — the SPSC ring (see ring.h for the contract).
+ *
+ * Layout: `head` (written only by the consumer) and `tail` (written only by
+ * the producer) live on their own cache lines so the two threads do not
+ * false-share. Both counters run free and are masked on access; the number of
+ * filled slots is `tail - head` in unsigned 32-bit arithmetic, and the ring is
+ * full when that count equals the capacity. So every slot is usable (ck and
+ * Linux circ_buf keep one slot empty instead; free-running counters make that
+ * unnecessary because full and empty have different differences).
+ *
+ * Memory ordering (the pairs are labelled as in DPDK's rte_ring):
+ *   producer: relaxed load of its own tail; acquire load of head  [A1 pairs R1]
+ *             copy into slots; release store of tail               [R0 pairs A0]
+ *   consumer: relaxed load of its own head; acquire load of tail  [A0 pairs R0]
+ *             copy out of slots; release store of head             [R1 pairs A1]
+ * R0/A0 make the slot contents visible to the consumer before it sees the new
+ * tail; R1/A1 make sure the consumer has finished reading a slot before the
+ * producer sees it free and overwrites it.
+ */
+#include "ring.h"
+
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RING_CACHELINE 64
+
+struct ring {
+    alignas(RING_CACHELINE) _Atomic uint32_t head;   /* consumer writes */
+    alignas(RING_CACHELINE) _Atomic uint32_t tail;   /* producer writes */
+    alignas(RING_CACHELINE) _Atomic uint64_t drops;  /* producer writes, anyone reads */
+    alignas(RING_CACHELINE) uint32_t mask;           /* read-only after create */
+    uint32_t slot_size;
+    unsigned char *slots;
+};
+
+static size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
+
+ring *ring_create(uint32_t slots, uint32_t slot_size, char *err, size_t errlen)
+{
+    if (slots < 2 || slots > (1u << 30) || (slots & (slots - 1)) != 0) {
+        snprintf(err, errlen, "ring size %u: must be a power of two in [2, 1073741824]", slots);
+        return NULL;
+    }
+    if (slot_size == 0 || slot_size > 65536) {
+        snprintf(err, errlen, "ring slot size %u: must be in [1, 65536]", slot_size);
+        return NULL;
+    }
+    ring *r = aligned_alloc(RING_CACHELINE, round_up(sizeof *r, RING_CACHELINE));
+    if (!r)
+        goto err;
+    memset(r, 0, sizeof *r);
+    size_t bytes = round_up((size_t)slots * slot_size, RING_CACHELINE);
+    r->slots = aligned_alloc(RING_CACHELINE, bytes);
+    if (!r->slots)
+        goto err;
+    r->mask = slots - 1;
+    r->slot_size = slot_size;
+    atomic_init(&r->head, 0);
+    atomic_init(&r->tail, 0);
+    atomic_init(&r->drops, 0);
+    return r;
+err:
+    snprintf(err, errlen, "ring of %u x %u bytes: out of memory", slots, slot_size);
+    free(r);
+    return NULL;
+}
+
+void ring_destroy(ring *r)
+{
+    if (!r)
+        return;
+    free(r->slots);
+    free(r);
+}
+
+/* Copy n slots starting at counter `pos` from src, wrapping at the end. */
+static void copy_in(ring *r, uint32_t pos, const unsigned char *src, uint32_t n)
+{
+    uint32_t cap = r->mask + 1, idx = pos & r->mask;
+    uint32_t first = n < cap - idx ? n : cap - idx;
+    memcpy(r->slots + (size_t)idx * r->slot_size, src, (size_t)first * r->slot_size);
+    if (n > first)
+        memcpy(r->slots, src + (size_t)first * r->slot_size, (size_t)(n - first) * r->slot_size);
+}
+
+static void copy_out(const ring *r, uint32_t pos, unsigned char *dst, uint32_t n)
+{
+    uint32_t cap = r->mask + 1, idx = pos & r->mask;
+    uint32_t first = n < cap - idx ? n : cap - idx;
+    memcpy(dst, r->slots + (size_t)idx * r->slot_size, (size_t)first * r->slot_size);
+    if (n > first)
+        memcpy(dst + (size_t)first * r->slot_size, r->slots, (size_t)(n - first) * r->slot_size);
+}
+
+uint32_t ring_push_burst(ring *r, const void *items, uint32_t n)
+{
+    uint32_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    uint32_t head = atomic_load_explicit(&r->head, memory_order_acquire);   /* A1 */
+    uint32_t room = (r->mask + 1) - (tail - head);
+    if (n > room)
+        n = room;
+    if (n == 0)
+        return 0;
+    copy_in(r, tail, items, n);
+    atomic_store_explicit(&r->tail, tail + n, memory_order_release);        /* R0 */
+    return n;
+}
+
+bool ring_push(ring *r, const void *item)
+{
+    if (ring_push_burst(r, item, 1) == 1)
+        return true;
+    ring_count_drops(r, 1);
+    return false;
+}
+
+void ring_count_drops(ring *r, uint64_t n)
+{
+    /* Only the producer writes; a relaxed read-modify-write keeps readers tear-free. */
+    atomic_fetch_add_explicit(&r->drops, n, memory_order_relaxed);
+}
+
+uint32_t ring_pop_burst(ring *r, void *items, uint32_t n)
+{
+    uint32_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    uint32_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);   /* A0 */
+    uint32_t avail = tail - head;
+    if (n > avail)
+        n = avail;
+    if (n == 0)
+        return 0;
+    copy_out(r, head, items, n);
+    atomic_store_explicit(&r->head, head + n, memory_order_release);        /* R1 */
+    return n;
+}
+
+bool ring_pop(ring *r, void *item) { return ring_pop_burst(r, item, 1) == 1; }
+
+uint32_t ring_count(const ring *r)
+{
+    uint32_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+    uint32_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+    uint32_t n = tail - head;
+    /* From a third thread the two loads may straddle updates; clamp. */
+    return n > r->mask + 1 ? r->mask + 1 : n;
+}
+
+uint32_t ring_capacity(const ring *r) { return r->mask + 1; }
+uint32_t ring_slot_size(const ring *r) { return r->slot_size; }
+uint64_t ring_drops(const ring *r) { return atomic_load_explicit(&r->drops, memory_order_relaxed); }

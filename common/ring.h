@@ -1,0 +1,61 @@
+/*
+ * ring.h — lock-free single-producer/single-consumer ring of fixed-size slots.
+ *
+ * The pipeline's stages (capture -> processor -> sender, and every hook ->
+ * sender) talk only through these rings, so no stage ever takes a lock to hand
+ * work on and a slow consumer can never stall its producer: a push into a full
+ * ring fails at once and the producer counts the drop (ring_drops).
+ *
+ * Exactly one thread may push and exactly one thread may pop at a time. The
+ * producer role may pass to another thread only across a happens-before edge
+ * (pthread_join, a mutex), the same for the consumer role.
+ */
+#ifndef TRACER_RING_H
+#define TRACER_RING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ring ring;
+
+/*
+ * Create a ring of `slots` slots of `slot_size` bytes each. `slots` must be a
+ * power of two in [2, 2^30] and slot_size in [1, 65536]. Returns NULL (and a
+ * message in err) when the sizes are invalid or memory is short.
+ */
+ring *ring_create(uint32_t slots, uint32_t slot_size, char *err, size_t errlen);
+
+/* NULL-safe. No thread may use the ring any more. */
+void ring_destroy(ring *r);
+
+/* Producer: copy one slot in. Returns false (and counts a drop) when full. */
+bool ring_push(ring *r, const void *item);
+
+/*
+ * Producer: copy up to n slots from items (n * slot_size bytes) and publish
+ * them with one release store. Returns how many were copied; the rest are
+ * NOT counted as drops (the caller decides: retry or ring_count_drops).
+ */
+uint32_t ring_push_burst(ring *r, const void *items, uint32_t n);
+
+/* Producer: add n to the drop counter (items the caller gave up on). */
+void ring_count_drops(ring *r, uint64_t n);
+
+/* Consumer: copy one slot out. Returns false when empty. */
+bool ring_pop(ring *r, void *item);
+
+/* Consumer: copy up to n slots out, release them with one store. Returns the count. */
+uint32_t ring_pop_burst(ring *r, void *items, uint32_t n);
+
+/* Any thread: approximate number of filled slots (exact for producer or consumer). */
+uint32_t ring_count(const ring *r);
+
+/* Any thread: capacity in slots, slot size in bytes. */
+uint32_t ring_capacity(const ring *r);
+uint32_t ring_slot_size(const ring *r);
+
+/* Any thread: drops counted so far (relaxed read). */
+uint64_t ring_drops(const ring *r);
+
+#endif

@@ -1,0 +1,81 @@
+/*
+ * config.h — the sensor's configuration, read once at start.
+ *
+ * Every setting is an environment variable (go-Tracer's names keep their
+ * meaning) and also a command-line flag; a flag wins over the variable.
+ * config_load() validates everything before any thread starts and collects
+ * one message per problem, each naming the variable, the value and the rule,
+ * so main can print them all and exit with status 2. The resulting struct
+ * never changes afterwards and is shared read-only by every thread.
+ */
+#ifndef TRACER_CONFIG_H
+#define TRACER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum log_level_value { CFG_LOG_ERROR = 0, CFG_LOG_WARN, CFG_LOG_INFO, CFG_LOG_DEBUG };
+
+struct config {
+    /* capture */
+    char    *interface;        /* AGENT_INTERFACE; NULL when pcap_file is set and no interface was given */
+    char    *pcap_file;        /* AGENT_PCAP_FILE; NULL for live capture */
+    char    *bpf_filter;       /* AGENT_BPF_FILTER; "" = all traffic */
+    uint32_t snap_len;         /* AGENT_SNAP_LEN, [64, 262144], default 256 */
+    bool     promiscuous;      /* AGENT_PROMISCUOUS, default true */
+    uint32_t pcap_buffer_mb;   /* AGENT_PCAP_BUFFER_MB, [1, 2048], default 64 */
+
+    /* output */
+    char    *endpoint_url;     /* AGENT_ENDPOINT_URL; NULL = NDJSON on stdout */
+    uint32_t batch_size;       /* AGENT_BATCH_SIZE, [1, 10000], default 100 */
+    uint32_t send_interval_ms; /* AGENT_SEND_INTERVAL, seconds (decimal) or Go duration, [10 ms, 1 h], default 1 s */
+    char    *auth_token;       /* AGENT_AUTH_TOKEN or contents of AGENT_AUTH_TOKEN_FILE (trailing newline cut); NULL = none */
+    char    *hmac_key;         /* AGENT_HMAC_KEY or contents of AGENT_HMAC_KEY_FILE; NULL = no signing */
+    size_t   hmac_key_len;
+    char    *spool_dir;        /* AGENT_SPOOL_DIR; NULL = no spool */
+    uint32_t spool_max_mb;     /* AGENT_SPOOL_MAX_MB, [1, 1048576], default 256 */
+
+    /* flows */
+    uint32_t tcp_idle_timeout_s;   /* AGENT_TCP_IDLE_TIMEOUT, [1, 86400], default 60 */
+    uint32_t udp_idle_timeout_s;   /* AGENT_UDP_IDLE_TIMEOUT, [1, 86400], default 30 */
+    uint32_t idle_timeout_s;       /* AGENT_IDLE_TIMEOUT (other protocols), [1, 86400], default 30 */
+    uint32_t active_timeout_s;     /* AGENT_ACTIVE_TIMEOUT, [1, 604800], default 300 */
+    uint32_t max_flows;            /* AGENT_MAX_FLOWS, [1, 100000000], default 1000000 */
+    uint16_t community_id_seed;    /* AGENT_COMMUNITY_ID_SEED, [0, 65535], default 0 */
+
+    /* pipeline */
+    uint32_t packet_ring_slots;    /* AGENT_PACKET_RING_SLOTS, power of two in [1024, 4194304], default 65536 */
+    uint32_t event_ring_slots;     /* AGENT_EVENT_RING_SLOTS, power of two in [1024, 4194304], default 16384 */
+
+    /* misc */
+    enum log_level_value log_level; /* LOG_LEVEL: error, warn, info, debug; default info */
+    char    *hostname;             /* host name (gethostname), for events */
+
+    /* what main should do instead of running */
+    bool     show_help;            /* --help */
+    bool     show_version;         /* --version */
+};
+
+/* Where config_load reads the environment from: a NULL-terminated "K=V" array (environ). */
+
+/*
+ * Parse argv (flags) and envp (variables) into a new config. On success returns
+ * a config owned by the caller (config_destroy) and sets *nerr = 0. On invalid
+ * input returns NULL and writes the problems into errbuf, one per line
+ * ("AGENT_SNAP_LEN=abc: must be an integer in [64, 262144]"), setting *nerr to
+ * their count; out of memory also returns NULL with a message. Secrets (token,
+ * HMAC key) never appear in messages. Checks that the interface exists, the pcap
+ * file opens as pcap/pcapng, the URL is http(s) with a host. Main thread only.
+ */
+struct config *config_load(int argc, char **argv, char **envp,
+                           char *errbuf, size_t errlen, int *nerr);
+
+/* NULL-safe; wipes secrets before freeing. */
+void config_destroy(struct config *cfg);
+
+/* Write the --help text (every flag with its variable, default and rule) to `out`. */
+void config_print_help(FILE *out);
+
+#endif

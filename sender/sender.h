@@ -1,0 +1,61 @@
+/*
+ * sender.h — the last stage: event rings in, JSON out.
+ *
+ * The sender thread owns libcurl and cJSON. It drains every event ring it was
+ * given (the processor's, the janitor's, later each hook's), turns each
+ * flow_event into FlowEvent JSON, and either writes NDJSON (one object per
+ * line) to a stream, or POSTs batches to AGENT_ENDPOINT_URL with keep-alive:
+ * one JSON object per POST when the batch size is 1 (go-Tracer's behaviour),
+ * otherwise a JSON array. A batch goes out when it reaches AGENT_BATCH_SIZE or
+ * when AGENT_SEND_INTERVAL has passed since its first event.
+ */
+#ifndef TRACER_SENDER_H
+#define TRACER_SENDER_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../common/ring.h"
+#include "../models/flow_event.h"
+
+struct config;
+typedef struct sender sender;
+
+struct sender_stats {
+    uint64_t events_in;        /* events taken off the rings */
+    uint64_t events_sent;      /* events written to the stream or accepted (2xx) by the endpoint */
+    uint64_t events_failed;    /* events in batches that could not be delivered */
+    uint64_t batches_sent;     /* successful writes / POSTs */
+    uint64_t batches_failed;   /* failed POSTs (network error or non-2xx) */
+    uint64_t json_errors;      /* events that could not be serialized (out of memory) */
+};
+
+/*
+ * Create a sender. `rings` (nrings of them, each of slot size
+ * sizeof(struct flow_event)) are consumed by this sender; it does not own them.
+ * `out` is where NDJSON goes when cfg->endpoint_url is NULL (normally stdout).
+ * `ctx` supplies interface/hostname/seed; its strings must outlive the sender.
+ * Returns NULL and a message in err on failure. Main thread.
+ */
+sender *sender_create(const struct config *cfg, ring *const *rings, size_t nrings,
+                      const struct flow_event_ctx *ctx, FILE *out,
+                      char *err, size_t errlen);
+
+/*
+ * Thread body: loop draining the rings, batching and delivering, until
+ * sender_finish() has been called AND every ring is empty; then flush the last
+ * batch and return 0. Returns a negative value only on an unrecoverable setup
+ * failure. Sender thread.
+ */
+int sender_run(sender *s);
+
+/* Any thread: tell the sender that no producer will push any more. */
+void sender_finish(sender *s);
+
+/* Any thread: a consistent-enough snapshot of the counters (relaxed reads). */
+void sender_get_stats(const sender *s, struct sender_stats *out);
+
+/* NULL-safe; after sender_run returned. */
+void sender_destroy(sender *s);
+
+#endif
