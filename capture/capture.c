@@ -1,0 +1,219 @@
+/*
+ * capture.c — the capture stage (see capture.h).
+ *
+ * Records are decoded straight into a local burst buffer and published with
+ * one ring_push_burst per burst (at most CAP_BURST frames, or whatever one
+ * pcap_dispatch returned), so the ring's atomics are paid once per burst.
+ * Counters are relaxed atomics written only by the capture thread.
+ */
+#include "capture.h"
+
+#include <errno.h>
+#include <pcap/pcap.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../common/log.h"
+#include "../common/timefmt.h"
+#include "../config/config.h"
+
+#define CAP_BURST 256
+#define CAP_TIMEOUT_MS 100
+
+struct capture {
+    pcap_t *pcap;
+    ring *out;
+    bool file_mode;
+    int dlt;
+    atomic_bool stop;
+    atomic_bool finished;
+    _Atomic uint64_t frames, records, ring_drops;
+    _Atomic uint64_t decode[DECODE_RESULT_COUNT];
+    _Atomic uint64_t k_recv, k_drop, k_ifdrop;
+    uint32_t nburst;
+    struct pkt_record burst[CAP_BURST];
+};
+
+static void add(_Atomic uint64_t *c, uint64_t n) { atomic_fetch_add_explicit(c, n, memory_order_relaxed); }
+
+static int open_live(capture *c, const struct config *cfg, char *err, size_t errlen)
+{
+    char ebuf[PCAP_ERRBUF_SIZE] = "";
+    const char *dev = cfg->interface;
+    c->pcap = pcap_create(dev, ebuf);
+    if (!c->pcap) {
+        snprintf(err, errlen, "cannot open interface %s: %s", dev, ebuf);
+        return -1;
+    }
+    pcap_set_snaplen(c->pcap, (int)cfg->snap_len);
+    pcap_set_promisc(c->pcap, cfg->promiscuous ? 1 : 0);
+    pcap_set_timeout(c->pcap, CAP_TIMEOUT_MS);
+    pcap_set_buffer_size(c->pcap, (int)(cfg->pcap_buffer_mb * 1024u * 1024u));
+    int rc = pcap_activate(c->pcap);
+    if (rc < 0) {
+        const char *why = pcap_statustostr(rc);
+        if (rc == PCAP_ERROR_PERM_DENIED)
+            snprintf(err, errlen, "cannot capture on %s: %s (%s); run as root (sudo) or "
+                     "give the binary CAP_NET_RAW and CAP_NET_ADMIN", dev, why, pcap_geterr(c->pcap));
+        else if (rc == PCAP_ERROR_NO_SUCH_DEVICE)
+            snprintf(err, errlen, "cannot capture on %s: %s (%s)", dev, why, pcap_geterr(c->pcap));
+        else
+            snprintf(err, errlen, "cannot capture on %s: %s: %s", dev, why, pcap_geterr(c->pcap));
+        return -1;
+    }
+    if (rc > 0)
+        log_warn("capture on %s: %s: %s", dev, pcap_statustostr(rc), pcap_geterr(c->pcap));
+    return 0;
+}
+
+capture *capture_create(const struct config *cfg, ring *out, char *err, size_t errlen)
+{
+    capture *c = calloc(1, sizeof *c);
+    if (!c) {
+        snprintf(err, errlen, "capture: out of memory");
+        return NULL;
+    }
+    c->out = out;
+    c->file_mode = cfg->pcap_file != NULL;
+    if (c->file_mode) {
+        char ebuf[PCAP_ERRBUF_SIZE] = "";
+        c->pcap = pcap_open_offline_with_tstamp_precision(cfg->pcap_file, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
+        if (!c->pcap) {
+            snprintf(err, errlen, "cannot open %s: %s", cfg->pcap_file, ebuf);
+            goto err;
+        }
+    } else if (open_live(c, cfg, err, errlen) < 0) {
+        goto err;
+    }
+    c->dlt = pcap_datalink(c->pcap);
+    if (cfg->bpf_filter && cfg->bpf_filter[0]) {
+        struct bpf_program prog;
+        if (pcap_compile(c->pcap, &prog, cfg->bpf_filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+            snprintf(err, errlen, "AGENT_BPF_FILTER=%s: invalid filter: %s", cfg->bpf_filter,
+                     pcap_geterr(c->pcap));
+            goto err;
+        }
+        int rc = pcap_setfilter(c->pcap, &prog);
+        pcap_freecode(&prog);
+        if (rc < 0) {
+            snprintf(err, errlen, "cannot set filter: %s", pcap_geterr(c->pcap));
+            goto err;
+        }
+    }
+    if (!decode_dlt_supported(c->dlt))
+        log_warn("link type %s (%d) is not supported: its frames will be counted as unsupported_link",
+                 pcap_datalink_val_to_name(c->dlt) ? pcap_datalink_val_to_name(c->dlt) : "?", c->dlt);
+    atomic_init(&c->stop, false);
+    atomic_init(&c->finished, false);
+    return c;
+err:
+    if (c->pcap)
+        pcap_close(c->pcap);
+    free(c);
+    return NULL;
+}
+
+void capture_destroy(capture *c)
+{
+    if (!c)
+        return;
+    if (c->pcap)
+        pcap_close(c->pcap);
+    free(c);
+}
+
+/* Publish the burst. Live: what does not fit is dropped and counted by the ring. */
+static void flush_burst(capture *c)
+{
+    uint32_t n = c->nburst, done = ring_push_burst(c->out, c->burst, n);
+    if (c->file_mode) {
+        while (done < n && !atomic_load_explicit(&c->stop, memory_order_relaxed)) {
+            struct timespec ts = {0, 50000};
+            nanosleep(&ts, NULL);
+            done += ring_push_burst(c->out, c->burst + done, n - done);
+        }
+    }
+    if (done < n) {
+        ring_count_drops(c->out, n - done);
+        add(&c->ring_drops, n - done);
+    }
+    add(&c->records, done);
+    c->nburst = 0;
+}
+
+static void on_frame(u_char *user, const struct pcap_pkthdr *h, const u_char *data)
+{
+    capture *c = (capture *)user;
+    uint64_t ts = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
+    enum decode_result r = decode_packet(c->dlt, data, h->caplen, h->len, ts, &c->burst[c->nburst]);
+    add(&c->frames, 1);
+    add(&c->decode[r], 1);
+    if (r == DECODE_OK && ++c->nburst == CAP_BURST)
+        flush_burst(c);
+}
+
+static void read_kernel_stats(capture *c)
+{
+    struct pcap_stat ps;
+    if (c->file_mode || pcap_stats(c->pcap, &ps) != 0)
+        return;
+    atomic_store_explicit(&c->k_recv, ps.ps_recv, memory_order_relaxed);
+    atomic_store_explicit(&c->k_drop, ps.ps_drop, memory_order_relaxed);
+    atomic_store_explicit(&c->k_ifdrop, ps.ps_ifdrop, memory_order_relaxed);
+}
+
+int capture_run(capture *c)
+{
+    int status = 0;
+    uint64_t next_stats = timefmt_mono_us() + 1000000u;
+    while (!atomic_load_explicit(&c->stop, memory_order_relaxed)) {
+        int n = pcap_dispatch(c->pcap, CAP_BURST, on_frame, (u_char *)c);
+        if (c->nburst)
+            flush_burst(c);
+        if (n == PCAP_ERROR_BREAK)
+            break;
+        if (n == PCAP_ERROR) {
+            log_error("capture: %s", pcap_geterr(c->pcap));
+            status = -1;
+            break;
+        }
+        if (c->file_mode && n == 0)
+            break;                                   /* end of file */
+        if (!c->file_mode && timefmt_mono_us() >= next_stats) {
+            read_kernel_stats(c);
+            next_stats = timefmt_mono_us() + 1000000u;
+        }
+    }
+    read_kernel_stats(c);
+    atomic_store_explicit(&c->finished, true, memory_order_release);
+    return status;
+}
+
+void capture_stop(capture *c)
+{
+    atomic_store(&c->stop, true);
+    pcap_breakloop(c->pcap);
+}
+
+bool capture_finished(const capture *c)
+{
+    return atomic_load_explicit(&c->finished, memory_order_acquire);
+}
+
+void capture_get_stats(const capture *c, struct capture_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    out->frames = atomic_load_explicit(&c->frames, memory_order_relaxed);
+    out->records = atomic_load_explicit(&c->records, memory_order_relaxed);
+    out->ring_drops = atomic_load_explicit(&c->ring_drops, memory_order_relaxed);
+    for (int i = 0; i < DECODE_RESULT_COUNT; i++)
+        out->decode[i] = atomic_load_explicit(&c->decode[i], memory_order_relaxed);
+    out->kernel_received = atomic_load_explicit(&c->k_recv, memory_order_relaxed);
+    out->kernel_dropped = atomic_load_explicit(&c->k_drop, memory_order_relaxed);
+    out->interface_dropped = atomic_load_explicit(&c->k_ifdrop, memory_order_relaxed);
+}
+
+int capture_datalink(const capture *c) { return c->dlt; }

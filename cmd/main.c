@@ -1,0 +1,252 @@
+/*
+ * main.c — tracer-sensor: configuration, threads, signals, shutdown.
+ *
+ * main is the only place that exits. It validates the configuration (exit 2
+ * on any problem, before a thread starts), builds the rings and the stages,
+ * starts one thread per stage (capture, processor, janitor, sender), and waits
+ * for SIGINT/SIGTERM or the end of the pcap file with sigtimedwait (the
+ * signals are blocked in every thread, so no async handler is needed). Shutdown
+ * runs in pipeline order so nothing in flight is lost: capture stops, the
+ * processor drains its ring, the janitor stops, every open flow is ended
+ * ("shutdown"), the sender drains every ring and flushes, then the last log
+ * line says what was read, made and delivered.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "capture/capture.h"
+#include "common/log.h"
+#include "common/ring.h"
+#include "config/config.h"
+#include "models/flow_event.h"
+#include "processor/processor.h"
+#include "sender/sender.h"
+
+extern char **environ;
+
+enum { EXIT_RUNTIME = 1, EXIT_CONFIG = 2 };
+
+struct sensor {
+    struct config *cfg;
+    ring *pkt_ring, *ev_proc, *ev_janitor;
+    capture *cap;
+    processor *proc;
+    sender *snd;
+    struct flow_event_ctx ctx;
+    pthread_t t_cap, t_proc, t_jan, t_snd;
+    int cap_status;
+};
+
+static void *capture_thread(void *arg)
+{
+    struct sensor *s = arg;
+    s->cap_status = capture_run(s->cap);
+    return NULL;
+}
+
+static void *processor_thread(void *arg) { processor_run(arg); return NULL; }
+static void *janitor_thread(void *arg) { processor_janitor_run(arg); return NULL; }
+static void *sender_thread(void *arg) { sender_run(arg); return NULL; }
+
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+static int build(struct sensor *s, char *err, size_t errlen)
+{
+    const struct config *cfg = s->cfg;
+    s->pkt_ring = ring_create(cfg->packet_ring_slots, sizeof(struct pkt_record), err, errlen);
+    if (!s->pkt_ring)
+        return -1;
+    s->ev_proc = ring_create(cfg->event_ring_slots, sizeof(struct flow_event), err, errlen);
+    if (!s->ev_proc)
+        return -1;
+    s->ev_janitor = ring_create(cfg->event_ring_slots, sizeof(struct flow_event), err, errlen);
+    if (!s->ev_janitor)
+        return -1;
+    s->cap = capture_create(cfg, s->pkt_ring, err, errlen);
+    if (!s->cap)
+        return -1;
+    s->proc = processor_create(cfg, s->pkt_ring, s->ev_proc, s->ev_janitor, cfg->pcap_file != NULL,
+                               err, errlen);
+    if (!s->proc)
+        return -1;
+    s->ctx.interface = cfg->interface ? cfg->interface : base_name(cfg->pcap_file);
+    s->ctx.hostname = cfg->hostname;
+    s->ctx.community_seed = cfg->community_id_seed;
+    ring *const rings[] = {s->ev_proc, s->ev_janitor};
+    s->snd = sender_create(cfg, rings, 2, &s->ctx, stdout, err, errlen);
+    if (!s->snd)
+        return -1;
+    return 0;
+}
+
+static void teardown(struct sensor *s)
+{
+    sender_destroy(s->snd);
+    processor_destroy(s->proc);
+    capture_destroy(s->cap);
+    ring_destroy(s->ev_janitor);
+    ring_destroy(s->ev_proc);
+    ring_destroy(s->pkt_ring);
+}
+
+/* Returns how many of the four threads started (4 = all). */
+static int start_threads(struct sensor *s)
+{
+    /* Sender first, capture last: every consumer is running before its producer. */
+    if (pthread_create(&s->t_snd, NULL, sender_thread, s->snd) != 0)
+        return 0;
+    if (pthread_create(&s->t_jan, NULL, janitor_thread, s->proc) != 0)
+        return 1;
+    if (pthread_create(&s->t_proc, NULL, processor_thread, s->proc) != 0)
+        return 2;
+    if (pthread_create(&s->t_cap, NULL, capture_thread, s) != 0)
+        return 3;
+    return 4;
+}
+
+/* Wait for the end of the file or a signal; stop capture on a signal. */
+static void wait_for_end(struct sensor *s, const sigset_t *sigs)
+{
+    const struct timespec tick = {0, 100 * 1000000L};
+    while (!capture_finished(s->cap)) {
+        int sig = sigtimedwait(sigs, NULL, &tick);
+        if (sig == SIGINT || sig == SIGTERM) {
+            log_info("received %s: ending every open flow and flushing", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            capture_stop(s->cap);
+            return;
+        }
+    }
+}
+
+/* Pipeline-order shutdown; every stage drains before the next is told to stop. */
+static void shutdown_pipeline(struct sensor *s)
+{
+    pthread_join(s->t_cap, NULL);
+    processor_input_done(s->proc);
+    pthread_join(s->t_proc, NULL);
+    processor_stop_janitor(s->proc);
+    pthread_join(s->t_jan, NULL);
+    processor_flush(s->proc);
+    sender_finish(s->snd);
+    pthread_join(s->t_snd, NULL);
+}
+
+static void log_summary(struct sensor *s)
+{
+    struct capture_stats cs;
+    struct processor_stats ps;
+    struct sender_stats ss;
+    capture_get_stats(s->cap, &cs);
+    processor_get_stats(s->proc, &ps);
+    sender_get_stats(s->snd, &ss);
+    log_info("summary frames=%llu decoded=%llu truncated=%llu bad_header=%llu not_ip=%llu "
+             "unsupported_link=%llu packet_ring_drops=%llu kernel_received=%llu kernel_dropped=%llu "
+             "interface_dropped=%llu flows=%llu records=%llu interim=%llu evicted=%llu "
+             "frag_orphans=%llu flow_alloc_failures=%llu event_ring_drops=%llu events_sent=%llu "
+             "events_failed=%llu json_errors=%llu",
+             (unsigned long long)cs.frames, (unsigned long long)cs.decode[DECODE_OK],
+             (unsigned long long)cs.decode[DECODE_TRUNCATED], (unsigned long long)cs.decode[DECODE_BAD_HEADER],
+             (unsigned long long)cs.decode[DECODE_NOT_IP], (unsigned long long)cs.decode[DECODE_UNSUPPORTED_LINK],
+             (unsigned long long)cs.ring_drops, (unsigned long long)cs.kernel_received,
+             (unsigned long long)cs.kernel_dropped, (unsigned long long)cs.interface_dropped,
+             (unsigned long long)ps.table.flows_created,
+             (unsigned long long)(ps.table.flows_ended + ps.table.interim_records),
+             (unsigned long long)ps.table.interim_records, (unsigned long long)ps.table.evicted,
+             (unsigned long long)ps.table.frag_orphans, (unsigned long long)ps.table.alloc_failures,
+             (unsigned long long)ps.events_dropped, (unsigned long long)ss.events_sent,
+             (unsigned long long)ss.events_failed, (unsigned long long)ss.json_errors);
+}
+
+int main(int argc, char **argv)
+{
+    static char err[16384];
+    int nerr = 0;
+    struct config *cfg = config_load(argc, argv, environ, err, sizeof err, &nerr);
+    if (!cfg) {
+        size_t len = strlen(err);
+        fprintf(stderr, "%s%s", err, len && err[len - 1] == '\n' ? "" : "\n");
+        fprintf(stderr, "tracer-sensor: %d configuration problem%s; see tracer-sensor --help\n",
+                nerr, nerr == 1 ? "" : "s");
+        return EXIT_CONFIG;
+    }
+    if (cfg->show_help) {
+        config_print_help(stdout);
+        config_destroy(cfg);
+        return 0;
+    }
+    if (cfg->show_version) {
+        printf("tracer-sensor %s\n", TRACER_VERSION);
+        config_destroy(cfg);
+        return 0;
+    }
+    log_set_level((enum log_level)cfg->log_level);
+
+    /* Signals: SIGPIPE ignored (a closed stdout or socket is an error return);
+     * SIGINT/SIGTERM blocked here and so in every thread, taken by sigtimedwait. */
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "tracer-sensor: libcurl initialisation failed\n");
+        config_destroy(cfg);
+        return EXIT_RUNTIME;
+    }
+
+    struct sensor s = {.cfg = cfg};
+    int status = 0;
+    if (build(&s, err, sizeof err) < 0) {
+        log_error("%s", err);
+        status = EXIT_RUNTIME;
+        goto out;
+    }
+    int started = start_threads(&s);
+    if (started < 4) {
+        /* The system refused a thread: stop the ones that run, in order. */
+        log_error("cannot start threads: %s", strerror(errno));
+        if (started >= 3) {
+            processor_input_done(s.proc);
+            pthread_join(s.t_proc, NULL);
+        }
+        if (started >= 2) {
+            processor_stop_janitor(s.proc);
+            pthread_join(s.t_jan, NULL);
+        }
+        if (started >= 1) {
+            sender_finish(s.snd);
+            pthread_join(s.t_snd, NULL);
+        }
+        status = EXIT_RUNTIME;
+        goto out;
+    }
+    if (cfg->pcap_file)
+        log_info("tracer-sensor %s reading %s (link type %d), output %s", TRACER_VERSION, cfg->pcap_file,
+                 capture_datalink(s.cap), cfg->endpoint_url ? "HTTP" : "stdout");
+    else
+        log_info("tracer-sensor %s capturing on %s (link type %d), output %s", TRACER_VERSION,
+                 cfg->interface, capture_datalink(s.cap), cfg->endpoint_url ? "HTTP" : "stdout");
+
+    wait_for_end(&s, &sigs);
+    shutdown_pipeline(&s);
+    log_summary(&s);
+    if (s.cap_status < 0)
+        status = EXIT_RUNTIME;
+out:
+    teardown(&s);
+    curl_global_cleanup();
+    config_destroy(cfg);
+    return status;
+}

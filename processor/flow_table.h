@@ -1,0 +1,95 @@
+/*
+ * flow_table.h — the bidirectional flow cache and its timeout rules.
+ *
+ * Folds pkt_records into flows keyed canonically (addresses, ports, protocol,
+ * outer VLAN), so both directions of a conversation meet in one flow, and
+ * decides when a flow ends: RST, or FIN from both sides (after a linger so the
+ * teardown's last packets still belong to it), idle timeout per protocol,
+ * active timeout (interim records), the max-flows cap (eviction) and shutdown.
+ *
+ * Every decision is a function of packet time only (the table's clock is the
+ * newest packet time seen, never earlier), so the records a pcap file gives are
+ * the same whoever applies the rules first: flow_table_packet() applies them
+ * inline to the flow a packet touches, flow_table_expire() (the janitor)
+ * applies them to whatever has expired by a given time. Both emit identical
+ * records for the same flow.
+ *
+ * Not thread-safe: the processor serialises calls with one mutex (see
+ * processor.c). Flows live in lists ordered by last packet time (one per
+ * timeout class) and by active deadline, so expiring costs time proportional
+ * to what expires, never to the table size.
+ */
+#ifndef TRACER_FLOW_TABLE_H
+#define TRACER_FLOW_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../capture/decode.h"
+#include "../models/flow_event.h"
+
+typedef struct flow_table flow_table;
+
+struct flow_table_cfg {
+    uint64_t tcp_idle_us;     /* idle timeout of open TCP flows */
+    uint64_t udp_idle_us;     /* idle timeout of UDP flows */
+    uint64_t other_idle_us;   /* idle timeout of every other protocol */
+    uint64_t active_us;       /* active timeout: interim record period */
+    uint64_t linger_us;       /* how long a FIN/RST-closed flow still takes packets */
+    uint32_t max_flows;       /* cap; the oldest flow is evicted beyond it */
+};
+
+struct flow_table_stats {
+    uint64_t packets;          /* records folded into flows */
+    uint64_t flows_created;
+    uint64_t flows_ended;      /* final records emitted */
+    uint64_t interim_records;  /* active-timeout records emitted */
+    uint64_t evicted;          /* flows ended by the max-flows cap */
+    uint64_t frag_orphans;     /* non-first fragments whose first fragment was not seen */
+    uint64_t alloc_failures;   /* packets dropped because no flow could be allocated */
+    uint64_t active_flows;     /* flows in the table now */
+};
+
+/* Receives each record the table emits; must copy it (the pointer dies after the call). */
+typedef void (*flow_emit_fn)(void *arg, const struct flow_event *ev);
+
+/* Create an empty table. NULL with a message in err on bad cfg or no memory. */
+flow_table *flow_table_create(const struct flow_table_cfg *cfg, char *err, size_t errlen);
+
+/* NULL-safe. Frees every flow without emitting anything. */
+void flow_table_destroy(flow_table *ft);
+
+/*
+ * Fold one packet. Advances the clock to max(clock, pkt->ts_us), ends the
+ * packet's flow first if it has expired (or a new SYN arrives after it closed),
+ * emits an interim record if its active deadline passed, creates the flow if
+ * needed (sweeping expired flows and then evicting the oldest when full), and
+ * counts the packet. Records go to emit(arg, ...). No allocation except when
+ * the flow pool or the hash grows (amortised, in chunks).
+ */
+void flow_table_packet(flow_table *ft, const struct pkt_record *pkt,
+                       flow_emit_fn emit, void *arg);
+
+/*
+ * Apply the timeout rules at time `now_us` (packet time for a file, wall time
+ * live; clamped to be no earlier than the clock, and advancing it): end flows
+ * whose linger or idle timeout passed, emit interim records for passed active
+ * deadlines. Writes at most `max` (>= 2) records into out[] and returns how
+ * many; call again until it returns 0 (ending one flow can take two records,
+ * so a call may stop short of `max`). Cost is proportional to the records made.
+ */
+size_t flow_table_expire(flow_table *ft, uint64_t now_us, struct flow_event *out, size_t max);
+
+/*
+ * Shutdown: apply the rules at the clock, then end every remaining flow (closed
+ * ones keep "fin"/"rst", open ones get "shutdown"). Same out/max protocol as
+ * flow_table_expire; returns 0 once the table is empty.
+ */
+size_t flow_table_flush(flow_table *ft, struct flow_event *out, size_t max);
+
+/* The table's clock: the newest time it has seen, µs since the epoch (0 before any). */
+uint64_t flow_table_clock(const flow_table *ft);
+
+void flow_table_get_stats(const flow_table *ft, struct flow_table_stats *out);
+
+#endif

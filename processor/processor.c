@@ -1,0 +1,221 @@
+/*
+ * processor.c — the processor and janitor threads (see processor.h).
+ *
+ * Locking: `lock` guards the flow table and nothing else. The processor holds
+ * it for one burst of up to PROC_BURST records; the janitor holds it while it
+ * collects at most JANITOR_CHUNK expired records into a local array, and pushes
+ * them after unlocking. Records the processor makes inline (a packet hitting an
+ * expired flow, evictions) are pushed from inside the burst: a ring push is a
+ * copy, never a wait, except when replaying a file, where waiting is the point.
+ */
+#include "processor.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../common/timefmt.h"
+#include "../config/config.h"
+
+#define PROC_BURST 256u
+#define JANITOR_CHUNK 512u
+#define JANITOR_PERIOD_MS 50
+#define FIN_LINGER_US 2000000u
+
+struct processor {
+    flow_table *table;
+    pthread_mutex_t lock;          /* guards table */
+    pthread_mutex_t wake_lock;     /* with wake: the janitor's sleep */
+    pthread_cond_t wake;
+    ring *in, *out_proc, *out_janitor;
+    bool file_mode;
+    atomic_bool input_done;
+    atomic_bool janitor_stop;
+    _Atomic uint64_t events_dropped;
+    struct pkt_record burst[PROC_BURST];
+    struct flow_event jbuf[JANITOR_CHUNK];    /* janitor only */
+    struct flow_event fbuf[JANITOR_CHUNK];    /* processor_flush only */
+};
+
+static void sleep_us(long us)
+{
+    struct timespec ts = {.tv_sec = us / 1000000, .tv_nsec = (us % 1000000) * 1000};
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+        ;
+}
+
+/*
+ * Push n records. Replaying a file (and at shutdown, `wait`) waits for room;
+ * live, what does not fit is dropped and counted.
+ */
+static void push_events(processor *p, ring *r, const struct flow_event *ev, uint32_t n, bool wait)
+{
+    uint32_t done = ring_push_burst(r, ev, n);
+    if (wait || p->file_mode) {
+        while (done < n) {
+            sleep_us(50);
+            done += ring_push_burst(r, ev + done, n - done);
+        }
+    } else if (done < n) {
+        ring_count_drops(r, n - done);
+        atomic_fetch_add_explicit(&p->events_dropped, n - done, memory_order_relaxed);
+    }
+}
+
+static void emit_inline(void *arg, const struct flow_event *ev)
+{
+    processor *p = arg;
+    push_events(p, p->out_proc, ev, 1, false);
+}
+
+processor *processor_create(const struct config *cfg, ring *in, ring *out_proc,
+                            ring *out_janitor, bool file_mode, char *err, size_t errlen)
+{
+    processor *p = calloc(1, sizeof *p);
+    if (!p) {
+        snprintf(err, errlen, "processor: out of memory");
+        return NULL;
+    }
+    struct flow_table_cfg fc = {
+        .tcp_idle_us = (uint64_t)cfg->tcp_idle_timeout_s * 1000000u,
+        .udp_idle_us = (uint64_t)cfg->udp_idle_timeout_s * 1000000u,
+        .other_idle_us = (uint64_t)cfg->idle_timeout_s * 1000000u,
+        .active_us = (uint64_t)cfg->active_timeout_s * 1000000u,
+        .linger_us = FIN_LINGER_US,
+        .max_flows = cfg->max_flows,
+    };
+    p->table = flow_table_create(&fc, err, errlen);
+    if (!p->table)
+        goto err;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->wake, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_mutex_init(&p->wake_lock, NULL);
+    p->in = in;
+    p->out_proc = out_proc;
+    p->out_janitor = out_janitor;
+    p->file_mode = file_mode;
+    atomic_init(&p->input_done, false);
+    atomic_init(&p->janitor_stop, false);
+    atomic_init(&p->events_dropped, 0);
+    return p;
+err:
+    free(p);
+    return NULL;
+}
+
+void processor_destroy(processor *p)
+{
+    if (!p)
+        return;
+    flow_table_destroy(p->table);
+    pthread_mutex_destroy(&p->lock);
+    pthread_mutex_destroy(&p->wake_lock);
+    pthread_cond_destroy(&p->wake);
+    free(p);
+}
+
+int processor_run(processor *p)
+{
+    long idle_us = 0;
+    for (;;) {
+        uint32_t n = ring_pop_burst(p->in, p->burst, PROC_BURST);
+        if (n == 0) {
+            /* input_done is stored after capture's last push (and a join), so an
+             * empty ring seen after it is really the end. */
+            if (atomic_load_explicit(&p->input_done, memory_order_acquire) &&
+                (n = ring_pop_burst(p->in, p->burst, PROC_BURST)) == 0)
+                return 0;
+            if (n == 0) {
+                idle_us = idle_us ? (idle_us < 2000 ? idle_us * 2 : 2000) : 50;
+                sleep_us(idle_us);
+                continue;
+            }
+        }
+        idle_us = 0;
+        pthread_mutex_lock(&p->lock);
+        for (uint32_t i = 0; i < n; i++)
+            flow_table_packet(p->table, &p->burst[i], emit_inline, p);
+        pthread_mutex_unlock(&p->lock);
+    }
+}
+
+/* The time rules are applied at: packet time for a file, wall time live. */
+static uint64_t janitor_now(const processor *p) { return p->file_mode ? 0 : timefmt_now_us(); }
+
+int processor_janitor_run(processor *p)
+{
+    for (;;) {
+        pthread_mutex_lock(&p->wake_lock);
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += JANITOR_PERIOD_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        while (!atomic_load(&p->janitor_stop)) {
+            if (pthread_cond_timedwait(&p->wake, &p->wake_lock, &until) == ETIMEDOUT)
+                break;
+        }
+        pthread_mutex_unlock(&p->wake_lock);
+        if (atomic_load(&p->janitor_stop))
+            return 0;
+
+        size_t n;
+        do {
+            pthread_mutex_lock(&p->lock);
+            n = flow_table_expire(p->table, janitor_now(p), p->jbuf, JANITOR_CHUNK);
+            pthread_mutex_unlock(&p->lock);
+            push_events(p, p->out_janitor, p->jbuf, (uint32_t)n, false);
+        } while (n > 0 && !atomic_load(&p->janitor_stop));
+    }
+}
+
+void processor_input_done(processor *p)
+{
+    atomic_store_explicit(&p->input_done, true, memory_order_release);
+}
+
+void processor_stop_janitor(processor *p)
+{
+    pthread_mutex_lock(&p->wake_lock);
+    atomic_store(&p->janitor_stop, true);
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->wake_lock);
+}
+
+uint64_t processor_flush(processor *p)
+{
+    uint64_t total = 0;
+    size_t n;
+    pthread_mutex_lock(&p->lock);
+    if (!p->file_mode) {
+        /* Live: what has expired by now ends as it would have, the rest "shutdown". */
+        while ((n = flow_table_expire(p->table, timefmt_now_us(), p->fbuf, JANITOR_CHUNK)) > 0) {
+            push_events(p, p->out_proc, p->fbuf, (uint32_t)n, true);
+            total += n;
+        }
+    }
+    while ((n = flow_table_flush(p->table, p->fbuf, JANITOR_CHUNK)) > 0) {
+        push_events(p, p->out_proc, p->fbuf, (uint32_t)n, true);
+        total += n;
+    }
+    pthread_mutex_unlock(&p->lock);
+    return total;
+}
+
+void processor_get_stats(processor *p, struct processor_stats *out)
+{
+    pthread_mutex_lock(&p->lock);
+    flow_table_get_stats(p->table, &out->table);
+    pthread_mutex_unlock(&p->lock);
+    out->events_dropped = atomic_load_explicit(&p->events_dropped, memory_order_relaxed);
+}

@@ -1,0 +1,69 @@
+/*
+ * processor.h — the processor and janitor threads around the flow table.
+ *
+ * The processor thread drains the capture ring in bursts and folds each burst
+ * into the flow table under one mutex (taken per burst, not per packet). The
+ * janitor thread wakes every 50 ms, takes the same mutex only to collect what
+ * has expired, and pushes those records after releasing it. Each thread is the
+ * single producer of its own event ring, which the sender drains.
+ *
+ * Time: reading a file, the table's clock is packet time and the janitor uses
+ * it; live, the janitor uses wall time. Reading a file, a full event ring makes
+ * the producer wait (nothing can be lost and there is no kernel buffer to
+ * overflow); live, a full ring drops the record and counts it, so capture is
+ * never stalled by a slow backend.
+ */
+#ifndef TRACER_PROCESSOR_H
+#define TRACER_PROCESSOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/ring.h"
+#include "flow_table.h"
+
+struct config;
+typedef struct processor processor;
+
+struct processor_stats {
+    struct flow_table_stats table;
+    uint64_t events_dropped;   /* records lost to full event rings (live only) */
+};
+
+/*
+ * Create the processor for `cfg`. `in` carries pkt_records from capture;
+ * `out_proc` and `out_janitor` carry flow_events to the sender (slot size
+ * sizeof(struct flow_event)). `file_mode` picks packet time and waiting on full
+ * rings. NULL with a message in err on failure. Main thread.
+ */
+processor *processor_create(const struct config *cfg, ring *in, ring *out_proc,
+                            ring *out_janitor, bool file_mode, char *err, size_t errlen);
+
+/* NULL-safe; after both threads were joined. */
+void processor_destroy(processor *p);
+
+/* Processor thread body: returns 0 once processor_input_done() was called and `in` is empty. */
+int processor_run(processor *p);
+
+/* Janitor thread body: returns 0 after processor_stop_janitor(). */
+int processor_janitor_run(processor *p);
+
+/* Capture has pushed its last record (call after joining the capture thread). */
+void processor_input_done(processor *p);
+
+/* Ask the janitor to return (any thread). */
+void processor_stop_janitor(processor *p);
+
+/*
+ * Shutdown: after the processor and janitor threads were joined, apply the
+ * timeout rules one last time and end every remaining flow, pushing the
+ * records into `out_proc` (the calling thread becomes its producer). Returns
+ * the number of records pushed.
+ */
+uint64_t processor_flush(processor *p);
+
+/* Any thread: counters (takes the table mutex briefly). */
+void processor_get_stats(processor *p, struct processor_stats *out);
+
+#endif

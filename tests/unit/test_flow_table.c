@@ -1,0 +1,451 @@
+/*
+ * test_flow_table.c — the flow cache's rules, each checked record by record:
+ * canonical keys and initiator, per-direction counters and flags, FIN/RST with
+ * linger, idle and active timeouts (inline and janitor paths giving the same
+ * records), eviction, fragments, shutdown flush.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "processor/flow_table.h"
+
+#define S(x) ((uint64_t)(x) * 1000000u)
+#define T0 S(1700000000)
+#define FIN 0x01
+#define SYN 0x02
+#define RST 0x04
+#define PSH 0x08
+#define ACK 0x10
+
+/* A growable list of emitted records. */
+struct rec_list { struct flow_event ev[4096]; size_t n; };
+
+static void collect(void *arg, const struct flow_event *ev)
+{
+    struct rec_list *l = arg;
+    assert_true(l->n < 4096);
+    l->ev[l->n++] = *ev;
+}
+
+static flow_table *make_table(uint32_t max_flows, uint64_t active_s)
+{
+    struct flow_table_cfg c = {
+        .tcp_idle_us = S(60), .udp_idle_us = S(30), .other_idle_us = S(30),
+        .active_us = S(active_s), .linger_us = S(2), .max_flows = max_flows,
+    };
+    char err[128];
+    flow_table *ft = flow_table_create(&c, err, sizeof err);
+    assert_non_null(ft);
+    return ft;
+}
+
+static struct pkt_record v4(uint64_t ts, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport,
+                            uint8_t proto, uint8_t flags, uint32_t len)
+{
+    struct pkt_record p;
+    memset(&p, 0, sizeof p);
+    p.ts_us = ts;
+    p.src[0] = (uint8_t)(src >> 24); p.src[1] = (uint8_t)(src >> 16);
+    p.src[2] = (uint8_t)(src >> 8);  p.src[3] = (uint8_t)src;
+    p.dst[0] = (uint8_t)(dst >> 24); p.dst[1] = (uint8_t)(dst >> 16);
+    p.dst[2] = (uint8_t)(dst >> 8);  p.dst[3] = (uint8_t)dst;
+    p.sport = sport;
+    p.dport = dport;
+    p.proto = proto;
+    p.ip_version = 4;
+    p.tcp_flags = flags;
+    p.wire_len = len;
+    if (proto == 6 || proto == 17)
+        p.flags = PKT_F_HAS_PORTS;
+    return p;
+}
+
+#define A 0xC0000201u   /* 192.0.2.1 */
+#define B 0xC6336402u   /* 198.51.100.2 */
+#define C 0xCB007103u   /* 203.0.113.3 */
+
+static uint32_t ip4(const uint8_t *a) { return (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3]; }
+
+/* Assert one record completely. */
+static void check(const struct flow_event *e, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport,
+                  uint8_t proto, uint64_t first, uint64_t last, uint64_t sp, uint64_t sb, uint64_t dp,
+                  uint64_t db, uint8_t sf, uint8_t df, enum flow_end_reason why, bool final)
+{
+    assert_int_equal(ip4(e->src_ip), src);
+    assert_int_equal(ip4(e->dst_ip), dst);
+    assert_int_equal(e->src_port, sport);
+    assert_int_equal(e->dst_port, dport);
+    assert_int_equal(e->protocol, proto);
+    assert_int_equal(e->ip_version, 4);
+    assert_int_equal(e->first_us, first);
+    assert_int_equal(e->last_us, last);
+    assert_int_equal(e->src_packets, sp);
+    assert_int_equal(e->src_bytes, sb);
+    assert_int_equal(e->dst_packets, dp);
+    assert_int_equal(e->dst_bytes, db);
+    assert_int_equal(e->src_tcp_flags, sf);
+    assert_int_equal(e->dst_tcp_flags, df);
+    assert_int_equal(e->end_reason, why);
+    assert_int_equal(e->final, final);
+}
+
+static void feed(flow_table *ft, struct rec_list *l, struct pkt_record p) { flow_table_packet(ft, &p, collect, l); }
+
+static void drain(flow_table *ft, struct rec_list *l, bool flush, uint64_t now)
+{
+    struct flow_event buf[3];       /* small on purpose: exercises the chunking */
+    size_t n;
+    do {
+        n = flush ? flow_table_flush(ft, buf, 3) : flow_table_expire(ft, now, buf, 3);
+        for (size_t i = 0; i < n; i++)
+            collect(l, &buf[i]);
+    } while (n > 0);
+}
+
+static void test_tcp_fin_with_late_ack(void **state)
+{
+    (void)state;
+    flow_table *ft = make_table(100, 300);
+    struct rec_list *l = calloc(1, sizeof *l);
+    feed(ft, l, v4(T0 + 0, A, 40000, B, 80, 6, SYN, 74));
+    feed(ft, l, v4(T0 + 1000, B, 80, A, 40000, 6, SYN | ACK, 74));
+    feed(ft, l, v4(T0 + 2000, A, 40000, B, 80, 6, ACK, 66));
+    feed(ft, l, v4(T0 + 3000, A, 40000, B, 80, 6, PSH | ACK, 166));
+    feed(ft, l, v4(T0 + 4000, B, 80, A, 40000, 6, FIN | ACK, 66));
+    feed(ft, l, v4(T0 + 5000, A, 40000, B, 80, 6, FIN | ACK, 66));
+    drain(ft, l, false, T0 + 5000 + S(1));                       /* inside the linger */
+    assert_int_equal(l->n, 0);
+    feed(ft, l, v4(T0 + 5000 + S(1), B, 80, A, 40000, 6, ACK, 66)); /* late ACK: same flow */
+    drain(ft, l, false, T0 + 5000 + S(2));                       /* linger over */
+    assert_int_equal(l->n, 1);
+    check(&l->ev[0], A, 40000, B, 80, 6, T0, T0 + 5000 + S(1), 4, 372, 3, 206,
+          SYN | ACK | PSH | FIN, SYN | ACK | FIN, FLOW_END_FIN, true);
+    struct flow_table_stats st;
+    flow_table_get_stats(ft, &st);
+    assert_int_equal(st.active_flows, 0);
+    assert_int_equal(st.flows_created, 1);
+    assert_int_equal(st.packets, 7);
+    flow_table_destroy(ft);
+    free(l);
+}
+
+static void test_rst_then_packet_after_linger_is_new_flow(void **state)
+{
+    (void)state;
+    flow_table *ft = make_table(100, 300);
+    struct rec_list *l = calloc(1, sizeof *l);
+    feed(ft, l, v4(T0, A, 1000, B, 443, 6, SYN, 60));
+    feed(ft, l, v4(T0 + 10, B, 443, A, 1000, 6, RST | ACK, 54));
+    feed(ft, l, v4(T0 + S(3), A, 1000, B, 443, 6, ACK, 54));       /* 3 s later: new flow */
+    assert_int_equal(l->n, 1);
+    check(&l->ev[0], A, 1000, B, 443, 6, T0, T0 + 10, 1, 60, 1, 54, SYN, RST | ACK, FLOW_END_RST, true);
+    drain(ft, l, true, 0);
+    assert_int_equal(l->n, 2);
+    check(&l->ev[1], A, 1000, B, 443, 6, T0 + S(3), T0 + S(3), 1, 54, 0, 0, ACK, 0, FLOW_END_SHUTDOWN, true);
+    flow_table_destroy(ft);
+    free(l);
+}
+
+static void test_new_syn_during_linger_starts_new_flow(void **state)
+{
+    (void)state;
+    flow_table *ft = make_table(100, 300);
+    struct rec_list *l = calloc(1, sizeof *l);
+    feed(ft, l, v4(T0, A, 1000, B, 80, 6, SYN, 60));
+    feed(ft, l, v4(T0 + 100, B, 80, A, 1000, 6, RST, 54));
+    feed(ft, l, v4(T0 + 200, A, 1000, B, 80, 6, SYN, 60));         /* port reuse within linger */
+    assert_int_equal(l->n, 1);
+    check(&l->ev[0], A, 1000, B, 80, 6, T0, T0 + 100, 1, 60, 1, 54, SYN, RST, FLOW_END_RST, true);
+    drain(ft, l, true, 0);
+    assert_int_equal(l->n, 2);
+    check(&l->ev[1], A, 1000, B, 80, 6, T0 + 200, T0 + 200, 1, 60, 0, 0, SYN, 0, FLOW_END_SHUTDOWN, true);
+    flow_table_destroy(ft);
+    free(l);
+}
+
+static void test_synack_first_makes_receiver_initiator(void **state)
+{
+    (void)state;
+    flow_table *ft = make_table(100, 300);
+    struct rec_list *l = calloc(1, sizeof *l);
+    feed(ft, l, v4(T0, B, 80, A, 40000, 6, SYN | ACK, 74));
+    feed(ft, l, v4(T0 + 5, A, 40000, B, 80, 6, ACK, 66));
+    drain(ft, l, true, 0);
+    assert_int_equal(l->n, 1);
+    check(&l->ev[0], A, 40000, B, 80, 6, T0, T0 + 5, 1, 66, 1, 74, ACK, SYN | ACK, FLOW_END_SHUTDOWN, true);
+    flow_table_destroy(ft);
+    free(l);
+}
+
+static void test_first_packet_sender_is_src_even_when_higher(void **state)
+{
+    (void)state;
+    /* C (203.0.113.3) sorts after A; the flow is still C's. */
+    flow_table *ft = make_table(100, 300);
+    struct rec_list *l = calloc(1, sizeof *l);
+    feed(ft, l, v4(T0, C, 5353, A, 53, 17, 0, 80));
+    feed(ft, l, v4(T0 + 7, A, 53, C, 5353, 17, 0, 120));
+    drain(ft, l, true, 0);
+    assert_int_equal(l->n, 1);
+    check(&l->ev[0], C, 5353, A, 53, 17, T0, T0 + 7, 1, 80, 1, 120, 0, 0, FLOW_END_SHUTDOWN, true);
+    flow_table_destroy(ft);
+    free(l);
+}
+
+/* UDP silent past the idle timeout then resuming: the inline path. */
+static void test_udp_idle_then_resume_inline(void **state)
+{
+    (void)state;
+    flow_table *ft = make_table(100, 300);
+    struct rec_list *l = calloc(1, sizeof *l);
+    feed(ft, l, v4(T0, A, 5000, B, 53, 17, 0, 100));
+    feed(ft, l, v4(T0 + S(1), B, 53, A, 5000, 17, 0, 200));
+    feed(ft, l, v4(T0 + S(41), A, 5000, B, 53, 17, 0, 100));       /* 40 s of silence */
+    assert_int_equal(l->n, 1);
+    check(&l->ev[0], A, 5000, B, 53, 17, T0, T0 + S(1), 1, 100, 1, 200, 0, 0, FLOW_END_IDLE, true);
+    drain(ft, l, true, 0);
+    assert_int_equal(l->n, 2);
+    check(&l->ev[1], A, 5000, B, 53, 17, T0 + S(41), T0 + S(41), 1, 100, 0, 0, 0, 0, FLOW_END_SHUTDOWN, true);
+    flow_table_destroy(ft);
+    free(l);
+}
+
+/* Exactly at the idle timeout the flow has expired (>=); one µs before it has not. */
+static void test_idle_boundary(void **state)
+{
+    (void)state;
+    flow_table *ft = make_table(100, 300);
+    struct rec_list *l = calloc(1, sizeof *l);
+    feed(ft, l, v4(T0, A, 5000, B, 53, 17, 0, 100));
+    drain(ft, l, false, T0 + S(30) - 1);
+    assert_int_equal(l->n, 0);
+    drain(ft, l, false, T0 + S(30));
+    assert_int_equal(l->n, 1);
+    check(&l->ev[0], A, 5000, B, 53, 17, T0, T0, 1, 100, 0, 0, 0, 0, FLOW_END_IDLE, true);
+    flow_table_destroy(ft);
+    free(l);
+}
+
+/* Runs the same packets with and without janitor sweeps in between; same records. */
+static void run_active_scenario(struct rec_list *l, bool janitor)
+{
+    flow_table *ft = make_table(100, 10);
+    for (int i = 0; i < 25; i++) {
+        feed(ft, l, v4(T0 + S(i), A, 7000, B, 7001, 17, 0, (uint32_t)(100 + i)));
+        if (janitor)
+            drain(ft, l, false, T0 + S(i) + 500000);
+    }
+    drain(ft, l, true, 0);
+    flow_table_destroy(ft);
+}
+
+static int ev_cmp(const void *x, const void *y)
+{
+    const struct flow_event *a = x, *b = y;
+    if (a->first_us != b->first_us)
+        return a->first_us < b->first_us ? -1 : 1;
+    if (a->final != b->final)
+        return a->final - b->final;
+    return memcmp(a, b, sizeof *a);
+}
+
+static void test_active_timeout_interim_records(void **state)
+{
+    (void)state;
+    struct rec_list *inl = calloc(1, sizeof *inl), *jan = calloc(1, sizeof *jan);
+    run_active_scenario(inl, false);
+    run_active_scenario(jan, true);
+    assert_int_equal(inl->n, 3);
+    /* packets 0..9 (100..109 bytes), 10..19, 20..24 */
+    check(&inl->ev[0], A, 7000, B, 7001, 17, T0, T0 + S(9), 10, 1045, 0, 0, 0, 0, FLOW_END_ACTIVE, false);
+    check(&inl->ev[1], A, 7000, B, 7001, 17, T0 + S(10), T0 + S(19), 10, 1145, 0, 0, 0, 0, FLOW_END_ACTIVE, false);
+    check(&inl->ev[2], A, 7000, B, 7001, 17, T0 + S(20), T0 + S(24), 5, 610, 0, 0, 0, 0, FLOW_END_SHUTDOWN, true);
+    assert_int_equal(jan->n, 3);
+    qsort(jan->ev, jan->n, sizeof jan->ev[0], ev_cmp);
+    qsort(inl->ev, inl->n, sizeof inl->ev[0], ev_cmp);
+    assert_memory_equal(inl->ev, jan->ev, 3 * sizeof(struct flow_event));
+    free(inl);
+    free(jan);
+}
+
+/* Active 10 s, idle 30 s, packets only in the first 10 s: the interim the flow
+ * was owed at its deadline comes first, then an empty final record; the same
+ * whether a sweep ran at the deadline or a late packet found the flow expired. */
+static void test_interim_owed_before_idle_end(void **state)
+{
+    (void)state;
+    for (int path = 0; path < 2; path++) {
+        flow_table *ft = make_table(100, 10);
+        struct rec_list *l = calloc(1, sizeof *l);
+        feed(ft, l, v4(T0, A, 7000, B, 7001, 17, 0, 100));
+        feed(ft, l, v4(T0 + S(9), B, 7001, A, 7000, 17, 0, 50));
+        if (path == 0) {
+            drain(ft, l, false, T0 + S(12));
+            assert_int_equal(l->n, 1);
+        }
+        feed(ft, l, v4(T0 + S(50), A, 7000, B, 7001, 17, 0, 100));  /* idle since 39 */
+        assert_int_equal(l->n, 2);
+        check(&l->ev[0], A, 7000, B, 7001, 17, T0, T0 + S(9), 1, 100, 1, 50, 0, 0, FLOW_END_ACTIVE, false);
+        check(&l->ev[1], A, 7000, B, 7001, 17, T0 + S(9), T0 + S(9), 0, 0, 0, 0, 0, 0, FLOW_END_IDLE, true);
+        flow_table_destroy(ft);
+        free(l);
+    }
+}
+
+static void test_eviction_takes_oldest(void **state)
+{
+    (void)state;
+    flow_table *ft = make_table(2, 300);
+    struct rec_list *l = calloc(1, sizeof *l);
+    feed(ft, l, v4(T0, A, 1, B, 2, 17, 0, 100));
+    feed(ft, l, v4(T0 + 10, A, 3, B, 4, 17, 0, 100));
+    feed(ft, l, v4(T0 + 20, A, 1, B, 2, 17, 0, 100));      /* refresh the first: second is now oldest */
+    feed(ft, l, v4(T0 + 30, A, 5, B, 6, 17, 0, 100));
+    assert_int_equal(l->n, 1);
+    check(&l->ev[0], A, 3, B, 4, 17, T0 + 10, T0 + 10, 1, 100, 0, 0, 0, 0, FLOW_END_EVICTED, true);
+    struct flow_table_stats st;
+    flow_table_get_stats(ft, &st);
+    assert_int_equal(st.evicted, 1);
+    assert_int_equal(st.active_flows, 2);
+    flow_table_destroy(ft);
+    free(l);
+}
+
+/* When full, flows that already expired are ended as such before evicting anything. */
+static void test_full_table_expires_before_evicting(void **state)
+{
+    (void)state;
+    flow_table *ft = make_table(2, 300);
+    struct rec_list *l = calloc(1, sizeof *l);
+    feed(ft, l, v4(T0, A, 1, B, 2, 17, 0, 100));
+    feed(ft, l, v4(T0 + S(20), A, 3, B, 4, 17, 0, 100));
+    feed(ft, l, v4(T0 + S(31), A, 5, B, 6, 17, 0, 100));   /* first flow idle since T0+30 */
+    assert_int_equal(l->n, 1);
+    check(&l->ev[0], A, 1, B, 2, 17, T0, T0, 1, 100, 0, 0, 0, 0, FLOW_END_IDLE, true);
+    flow_table_destroy(ft);
+    free(l);
+}
+
+static void test_fragments_join_their_flow(void **state)
+{
+    (void)state;
+    flow_table *ft = make_table(100, 300);
+    struct rec_list *l = calloc(1, sizeof *l);
+    struct pkt_record first = v4(T0, A, 4000, B, 4001, 17, 0, 1514);
+    first.flags |= PKT_F_FRAG_FIRST;
+    first.frag_id = 0x1234;
+    struct pkt_record later = v4(T0 + 1, A, 0, B, 0, 17, 0, 1514);
+    later.flags = PKT_F_FRAG_NONFIRST;
+    later.frag_id = 0x1234;
+    struct pkt_record last = later;
+    last.ts_us = T0 + 2;
+    last.wire_len = 300;
+    struct pkt_record orphan = later;
+    orphan.frag_id = 0x9999;
+    feed(ft, l, first);
+    feed(ft, l, later);
+    feed(ft, l, last);
+    feed(ft, l, orphan);
+    drain(ft, l, true, 0);
+    assert_int_equal(l->n, 1);
+    check(&l->ev[0], A, 4000, B, 4001, 17, T0, T0 + 2, 3, 3328, 0, 0, 0, 0, FLOW_END_SHUTDOWN, true);
+    struct flow_table_stats st;
+    flow_table_get_stats(ft, &st);
+    assert_int_equal(st.frag_orphans, 1);
+    assert_int_equal(st.packets, 3);
+    flow_table_destroy(ft);
+    free(l);
+}
+
+static void test_flush_keeps_close_reason(void **state)
+{
+    (void)state;
+    flow_table *ft = make_table(100, 300);
+    struct rec_list *l = calloc(1, sizeof *l);
+    feed(ft, l, v4(T0, A, 1, B, 2, 6, SYN, 60));
+    feed(ft, l, v4(T0 + 1, B, 2, A, 1, 6, RST, 60));
+    feed(ft, l, v4(T0 + 2, A, 3, B, 4, 6, SYN, 60));
+    drain(ft, l, true, 0);
+    assert_int_equal(l->n, 2);
+    qsort(l->ev, l->n, sizeof l->ev[0], ev_cmp);
+    assert_int_equal(l->ev[0].end_reason, FLOW_END_RST);
+    assert_int_equal(l->ev[1].end_reason, FLOW_END_SHUTDOWN);
+    struct flow_table_stats st;
+    flow_table_get_stats(ft, &st);
+    assert_int_equal(st.active_flows, 0);
+    flow_table_destroy(ft);
+    free(l);
+}
+
+static void test_icmp_and_vlan_keys(void **state)
+{
+    (void)state;
+    flow_table *ft = make_table(100, 300);
+    struct rec_list *l = calloc(1, sizeof *l);
+    struct pkt_record req = v4(T0, A, 0, B, 0, 1, 0, 98);
+    req.icmp_type = 8;
+    struct pkt_record rep = v4(T0 + 5, B, 0, A, 0, 1, 0, 98);
+    rep.icmp_type = 0;
+    struct pkt_record tagged = req;
+    tagged.vlan_id = 100;
+    tagged.ts_us = T0 + 6;
+    feed(ft, l, req);
+    feed(ft, l, rep);
+    feed(ft, l, tagged);                 /* same addresses, other VLAN: other flow */
+    drain(ft, l, true, 0);
+    assert_int_equal(l->n, 2);
+    qsort(l->ev, l->n, sizeof l->ev[0], ev_cmp);
+    check(&l->ev[0], A, 0, B, 0, 1, T0, T0 + 5, 1, 98, 1, 98, 0, 0, FLOW_END_SHUTDOWN, true);
+    assert_int_equal(l->ev[0].has_icmp, 1);
+    assert_int_equal(l->ev[0].icmp_type, 8);
+    assert_int_equal(l->ev[0].vlan_id, 0);
+    assert_int_equal(l->ev[1].vlan_id, 100);
+    assert_int_equal(l->ev[1].src_packets, 1);
+    flow_table_destroy(ft);
+    free(l);
+}
+
+/* A sweep with nothing expired returns nothing, whatever the table size. */
+static void test_sweep_touches_only_expired(void **state)
+{
+    (void)state;
+    flow_table *ft = make_table(200000, 300);
+    struct rec_list *l = calloc(1, sizeof *l);
+    for (uint32_t i = 0; i < 100000; i++)
+        feed(ft, l, v4(T0 + i, A, (uint16_t)(i & 0xffff), B, (uint16_t)(i >> 16), 17, 0, 60));
+    assert_int_equal(l->n, 0);
+    drain(ft, l, false, T0 + S(30) + 9);         /* flows 0..9 have been idle 30 s */
+    assert_int_equal(l->n, 10);
+    flow_table_destroy(ft);
+    free(l);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tcp_fin_with_late_ack),
+        cmocka_unit_test(test_rst_then_packet_after_linger_is_new_flow),
+        cmocka_unit_test(test_new_syn_during_linger_starts_new_flow),
+        cmocka_unit_test(test_synack_first_makes_receiver_initiator),
+        cmocka_unit_test(test_first_packet_sender_is_src_even_when_higher),
+        cmocka_unit_test(test_udp_idle_then_resume_inline),
+        cmocka_unit_test(test_idle_boundary),
+        cmocka_unit_test(test_active_timeout_interim_records),
+        cmocka_unit_test(test_interim_owed_before_idle_end),
+        cmocka_unit_test(test_eviction_takes_oldest),
+        cmocka_unit_test(test_full_table_expires_before_evicting),
+        cmocka_unit_test(test_fragments_join_their_flow),
+        cmocka_unit_test(test_flush_keeps_close_reason),
+        cmocka_unit_test(test_icmp_and_vlan_keys),
+        cmocka_unit_test(test_sweep_touches_only_expired),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,160 @@
+/*
+ * test_ring.c — the SPSC ring: sizes, full/empty, drops, wrap-around, and two
+ * threads passing a sequence of numbers (nothing lost, nothing reordered).
+ * Run under ThreadSanitizer by `make tsan-check`.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <string.h>
+
+#include "common/ring.h"
+
+static void test_create_rejects_bad_sizes(void **state)
+{
+    (void)state;
+    char err[128];
+    assert_null(ring_create(1000, 8, err, sizeof err));
+    assert_string_equal(err, "ring size 1000: must be a power of two in [2, 1073741824]");
+    assert_null(ring_create(0, 8, err, sizeof err));
+    assert_null(ring_create(1, 8, err, sizeof err));
+    assert_null(ring_create(16, 0, err, sizeof err));
+    assert_string_equal(err, "ring slot size 0: must be in [1, 65536]");
+    ring *r = ring_create(16, 24, err, sizeof err);
+    assert_non_null(r);
+    assert_int_equal(ring_capacity(r), 16);
+    assert_int_equal(ring_slot_size(r), 24);
+    ring_destroy(r);
+    ring_destroy(NULL);
+}
+
+static void test_full_and_empty(void **state)
+{
+    (void)state;
+    char err[128];
+    ring *r = ring_create(4, sizeof(uint64_t), err, sizeof err);
+    assert_non_null(r);
+    uint64_t v = 0;
+    assert_false(ring_pop(r, &v));
+    for (uint64_t i = 1; i <= 4; i++)
+        assert_true(ring_push(r, &i));
+    assert_int_equal(ring_count(r), 4);          /* every slot is usable */
+    uint64_t five = 5;
+    assert_false(ring_push(r, &five));
+    assert_false(ring_push(r, &five));
+    assert_int_equal(ring_drops(r), 2);
+    for (uint64_t i = 1; i <= 4; i++) {
+        assert_true(ring_pop(r, &v));
+        assert_int_equal(v, i);
+    }
+    assert_false(ring_pop(r, &v));
+    assert_int_equal(ring_count(r), 0);
+    ring_count_drops(r, 3);
+    assert_int_equal(ring_drops(r), 5);
+    ring_destroy(r);
+}
+
+static void test_burst_wraps(void **state)
+{
+    (void)state;
+    char err[128];
+    ring *r = ring_create(8, sizeof(uint32_t), err, sizeof err);
+    uint32_t in[8], out[8], next = 0, expect = 0;
+    for (int round = 0; round < 100; round++) {
+        uint32_t want = (uint32_t)(round % 7) + 1;
+        for (uint32_t i = 0; i < want; i++)
+            in[i] = next + i;
+        uint32_t pushed = ring_push_burst(r, in, want);
+        next += pushed;
+        uint32_t got = ring_pop_burst(r, out, (uint32_t)(round % 5) + 1);
+        for (uint32_t i = 0; i < got; i++)
+            assert_int_equal(out[i], expect++);
+    }
+    uint32_t got;
+    while ((got = ring_pop_burst(r, out, 8)) > 0)
+        for (uint32_t i = 0; i < got; i++)
+            assert_int_equal(out[i], expect++);
+    assert_int_equal(expect, next);
+    /* A burst larger than the room copies only what fits and counts no drop. */
+    for (uint32_t i = 0; i < 8; i++)
+        in[i] = i;
+    assert_int_equal(ring_push_burst(r, in, 8), 8);
+    assert_int_equal(ring_push_burst(r, in, 3), 0);
+    assert_int_equal(ring_drops(r), 0);
+    ring_destroy(r);
+}
+
+/* Many laps of a 2-slot ring: the masked index wraps millions of times. */
+static void test_many_laps(void **state)
+{
+    (void)state;
+    char err[128];
+    ring *r = ring_create(2, sizeof(uint32_t), err, sizeof err);
+    uint32_t v;
+    for (uint32_t i = 0; i < 5000000u; i++) {
+        assert_true(ring_push(r, &i));
+        assert_true(ring_pop(r, &v));
+        if (v != i)
+            fail_msg("got %u want %u", v, i);
+    }
+    ring_destroy(r);
+}
+
+struct seq_arg { ring *r; uint64_t n; };
+
+static void *producer(void *p)
+{
+    struct seq_arg *a = p;
+    uint64_t batch[32];
+    uint64_t next = 0;
+    while (next < a->n) {
+        uint32_t want = 0;
+        for (; want < 32 && next + want < a->n; want++)
+            batch[want] = next + want;
+        uint32_t done = (next & 1) ? ring_push_burst(a->r, batch, want)
+                                   : (ring_push(a->r, batch) ? 1u : 0u);
+        next += done;
+    }
+    return NULL;
+}
+
+static void test_two_threads_sequence(void **state)
+{
+    (void)state;
+    char err[128];
+    const uint64_t n = 3000000;
+    ring *r = ring_create(1024, sizeof(uint64_t), err, sizeof err);
+    struct seq_arg a = {r, n};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, producer, &a), 0);
+    uint64_t expect = 0, buf[64];
+    while (expect < n) {
+        uint32_t got = ring_pop_burst(r, buf, (uint32_t)(expect % 64) + 1);
+        for (uint32_t i = 0; i < got; i++) {
+            if (buf[i] != expect)
+                fail_msg("reordered or lost: got %llu want %llu", (unsigned long long)buf[i],
+                         (unsigned long long)expect);
+            expect++;
+        }
+    }
+    pthread_join(t, NULL);
+    assert_int_equal(expect, n);
+    assert_false(ring_pop(r, buf));
+    ring_destroy(r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_create_rejects_bad_sizes),
+        cmocka_unit_test(test_full_and_empty),
+        cmocka_unit_test(test_burst_wraps),
+        cmocka_unit_test(test_many_laps),
+        cmocka_unit_test(test_two_threads_sequence),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
