@@ -17,8 +17,8 @@
 /* Link types the decoder understands (values are libpcap DLT_ numbers). */
 #define DECODE_DLT_NULL       0    /* BSD loopback: 4-byte host-order family */
 #define DECODE_DLT_EN10MB     1    /* Ethernet II, 802.1Q, 802.1ad/QinQ */
-#define DECODE_DLT_RAW        12   /* raw IP (OpenBSD value; see LINKTYPE_RAW) */
-#define DECODE_DLT_RAW_ALT    14   /* raw IP (other platforms' DLT_RAW value) */
+#define DECODE_DLT_RAW        12   /* raw IP (DLT_RAW everywhere but OpenBSD; see LINKTYPE_RAW) */
+#define DECODE_DLT_RAW_ALT    14   /* raw IP (OpenBSD's DLT_RAW value) */
 #define DECODE_DLT_LOOP       108  /* OpenBSD loopback: 4-byte network-order family */
 #define DECODE_DLT_LINUX_SLL  113  /* Linux cooked v1 */
 #define DECODE_LINKTYPE_RAW   101  /* LINKTYPE_RAW as stored in files */

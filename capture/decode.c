@@ -1,0 +1,527 @@
+/*
+ * decode.c — one captured frame in, one fixed-size pkt_record out.
+ *
+ * This file exists so that nothing downstream of the capture thread ever sees
+ * raw packet bytes: the link header (Ethernet with VLAN tags, Linux cooked v1
+ * and v2, BSD NULL/LOOP, raw IP), the network header (IPv4 with options, IPv6
+ * with its extension-header chain) and the first bytes of the transport header
+ * are parsed here, once, and reduced to the handful of fields a flow needs.
+ *
+ * Every read goes through a bounds-checked cursor (`struct cur`) that compares
+ * the number of bytes still available before touching them, in the spirit of
+ * tcpdump's GET_ macros but without longjmp: a field that is not there makes
+ * the helper return false and the parser return DECODE_TRUNCATED. Packet bytes
+ * are never cast to structs, packet-supplied lengths are checked before they
+ * are used, and no pointer is ever formed past the end of the capture. The
+ * decoder keeps no state, allocates nothing and logs nothing, so it is safe to
+ * call from any thread for every packet.
+ *
+ * Choices the contract leaves open, made here:
+ *  - PKT_F_L4_TRUNC means "a field the record takes from the transport header
+ *    was not captured". Only TCP can produce it with DECODE_OK (ports present,
+ *    flags byte missing). Every other protocol either has all its record fields
+ *    or the frame is DECODE_TRUNCATED, because a half-read 5-tuple would make a
+ *    bogus flow.
+ *  - frag_id is set only when PKT_F_FRAG_FIRST or PKT_F_FRAG_NONFIRST is set.
+ *    An IPv6 atomic fragment (offset 0, M clear) is not a fragment.
+ *  - An IPv4 total length of 0 (TSO, BIG TCP) is accepted; see decode_ipv4.
+ *  - A TCP data offset below 5 (when that byte is captured) is DECODE_BAD_HEADER.
+ *  - More than DECODE_MAX_VLAN_TAGS stacked VLAN tags is DECODE_NOT_IP (the
+ *    decoder does not look for IP that deep); more than DECODE_MAX_IPV6_EXT
+ *    IPv6 extension headers is DECODE_BAD_HEADER.
+ */
+#include "capture/decode.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+#define DECODE_MAX_VLAN_TAGS 4   /* stacked 802.1Q/802.1ad tags we walk through */
+#define DECODE_MAX_IPV6_EXT  16  /* IPv6 extension headers we walk through */
+
+#define ETHERTYPE_IPV4   0x0800u
+#define ETHERTYPE_IPV6   0x86ddu
+#define ETHERTYPE_8021Q  0x8100u
+#define ETHERTYPE_8021AD 0x88a8u
+#define ETHERTYPE_QINQ   0x9100u /* pre-standard QinQ outer tag */
+
+/* BSD address-family values that can appear in a DLT_NULL/DLT_LOOP header. */
+#define BSD_AF_INET          2u
+#define BSD_AF_INET6_BSD     24u /* NetBSD, OpenBSD, BSD/OS */
+#define BSD_AF_INET6_FREEBSD 28u /* FreeBSD, DragonFly */
+#define BSD_AF_INET6_DARWIN  30u /* macOS, iOS */
+
+#define IPPROTO_NUM_HOPOPTS  0u
+#define IPPROTO_NUM_ICMP     1u
+#define IPPROTO_NUM_TCP      6u
+#define IPPROTO_NUM_UDP      17u
+#define IPPROTO_NUM_ROUTING  43u
+#define IPPROTO_NUM_FRAGMENT 44u
+#define IPPROTO_NUM_AH       51u
+#define IPPROTO_NUM_ICMPV6   58u
+#define IPPROTO_NUM_DSTOPTS  60u
+#define IPPROTO_NUM_SCTP     132u
+
+#define SLL_HDR_LEN  16u
+#define SLL_PROTO_AT 14u
+#define SLL2_HDR_LEN 20u
+_Static_assert(SLL_PROTO_AT + 2u == SLL_HDR_LEN, "SLL protocol field ends the header");
+
+/* ---- bounds-checked cursor ------------------------------------------------ */
+
+/* A read position and the number of captured bytes left after it. */
+struct cur {
+    const uint8_t *p;
+    size_t left;
+};
+
+static inline bool cur_skip(struct cur *c, size_t n)
+{
+    if (c->left < n)
+        return false;
+    if (n != 0) {
+        c->p += n;
+        c->left -= n;
+    }
+    return true;
+}
+
+static inline bool cur_peek_u8(const struct cur *c, uint8_t *v)
+{
+    if (c->left < 1)
+        return false;
+    *v = c->p[0];
+    return true;
+}
+
+static inline bool cur_u8(struct cur *c, uint8_t *v)
+{
+    if (!cur_peek_u8(c, v))
+        return false;
+    return cur_skip(c, 1);
+}
+
+static inline bool cur_be16(struct cur *c, uint16_t *v)
+{
+    if (c->left < 2)
+        return false;
+    *v = (uint16_t)((unsigned)c->p[0] << 8 | (unsigned)c->p[1]);
+    return cur_skip(c, 2);
+}
+
+static inline bool cur_be32(struct cur *c, uint32_t *v)
+{
+    if (c->left < 4)
+        return false;
+    *v = (uint32_t)c->p[0] << 24 | (uint32_t)c->p[1] << 16 |
+         (uint32_t)c->p[2] << 8 | (uint32_t)c->p[3];
+    return cur_skip(c, 4);
+}
+
+/* Copy n bytes out of the packet into dst. */
+static inline bool cur_copy(struct cur *c, uint8_t *dst, size_t n)
+{
+    if (c->left < n)
+        return false;
+    memcpy(dst, c->p, n);
+    return cur_skip(c, n);
+}
+
+/* Forget captured bytes beyond `n`: trailing link padding is not payload. */
+static inline void cur_limit(struct cur *c, size_t n)
+{
+    if (c->left > n)
+        c->left = n;
+}
+
+static uint32_t bswap32(uint32_t v)
+{
+    return (v >> 24) | ((v >> 8) & 0xff00u) | ((v << 8) & 0xff0000u) | (v << 24);
+}
+
+/* ---- transport ------------------------------------------------------------ */
+
+/* The two 16-bit ports that open TCP, UDP and SCTP headers. */
+static enum decode_result decode_ports(struct cur *c, struct pkt_record *out)
+{
+    uint16_t sport, dport;
+
+    if (!cur_be16(c, &sport) || !cur_be16(c, &dport))
+        return DECODE_TRUNCATED;
+    out->sport = sport;
+    out->dport = dport;
+    out->flags |= PKT_F_HAS_PORTS;
+    return DECODE_OK;
+}
+
+/*
+ * TCP, RFC 9293 §3.1: ports (0..3), sequence (4..7), acknowledgment (8..11),
+ * data offset (high nibble of 12), flags (13). Only the first 14 bytes matter
+ * to the record; options need not be captured. Ports without flags is still a
+ * usable record (PKT_F_L4_TRUNC); no ports is DECODE_TRUNCATED.
+ */
+static enum decode_result decode_tcp(struct cur *c, struct pkt_record *out)
+{
+    uint8_t off, flags;
+    enum decode_result r = decode_ports(c, out);
+
+    if (r != DECODE_OK)
+        return r;
+    if (!cur_skip(c, 8) || !cur_u8(c, &off)) {
+        out->flags |= PKT_F_L4_TRUNC;
+        return DECODE_OK;
+    }
+    if ((off >> 4) < 5)
+        return DECODE_BAD_HEADER;
+    if (!cur_u8(c, &flags)) {
+        out->flags |= PKT_F_L4_TRUNC;
+        return DECODE_OK;
+    }
+    out->tcp_flags = flags;
+    return DECODE_OK;
+}
+
+/*
+ * ICMP, RFC 792 (and ICMPv6, RFC 4443 §2.1): type (0) and code (1) open the
+ * message; they stand in for ports in the flow key, so both are required.
+ */
+static enum decode_result decode_icmp(struct cur *c, struct pkt_record *out)
+{
+    uint8_t type, code;
+
+    if (!cur_u8(c, &type) || !cur_u8(c, &code))
+        return DECODE_TRUNCATED;
+    out->icmp_type = type;
+    out->icmp_code = code;
+    return DECODE_OK;
+}
+
+/*
+ * Transport dispatch. UDP (RFC 768) and SCTP (RFC 9260 §3.1) contribute only
+ * their ports (first 4 bytes of the 8- and 12-byte common headers). Any other
+ * protocol (GRE, ESP, OSPF, No Next Header, ...) is a port-less flow.
+ */
+static enum decode_result decode_l4(struct cur *c, uint8_t proto, struct pkt_record *out)
+{
+    out->proto = proto;
+    switch (proto) {
+    case IPPROTO_NUM_TCP:
+        return decode_tcp(c, out);
+    case IPPROTO_NUM_UDP:
+    case IPPROTO_NUM_SCTP:
+        return decode_ports(c, out);
+    case IPPROTO_NUM_ICMP:
+    case IPPROTO_NUM_ICMPV6:
+        return decode_icmp(c, out);
+    default:
+        return DECODE_OK;
+    }
+}
+
+/* ---- network -------------------------------------------------------------- */
+
+/*
+ * IPv4, RFC 791 §3.1. Header: version/IHL, TOS, total length, identification,
+ * flags/fragment offset, TTL, protocol, checksum, source, destination, options
+ * (IHL*4 - 20 bytes). Captured bytes beyond the total length (Ethernet padding)
+ * are dropped; a total length beyond the capture (snap length) is not an error.
+ * A total length of 0 is what a capture of a TSO super-segment or of Linux
+ * IPv4 BIG TCP (packets over 64 KiB) carries: like the IPv6 jumbogram it means
+ * "length not in the header", so the captured bytes are used as they are
+ * (tcpdump's GUESS_TSO and Zeek do the same). 1..IHL*4-1 is impossible.
+ * A non-first fragment has no transport header; the first one (offset 0, MF)
+ * carries it and both are tagged with the identification.
+ */
+static enum decode_result decode_ipv4(struct cur *c, struct pkt_record *out)
+{
+    uint8_t vihl, proto;
+    uint16_t total_len, id, frag;
+    size_t hlen;
+
+    if (!cur_peek_u8(c, &vihl))
+        return DECODE_TRUNCATED;
+    if ((vihl >> 4) != 4)
+        return DECODE_BAD_HEADER;
+    hlen = (size_t)(vihl & 0x0fu) * 4u;
+    if (hlen < 20)
+        return DECODE_BAD_HEADER;
+    if (hlen > c->left)
+        return DECODE_TRUNCATED;
+
+    if (!cur_skip(c, 2) || !cur_be16(c, &total_len) || !cur_be16(c, &id) ||
+        !cur_be16(c, &frag) || !cur_skip(c, 1) || !cur_u8(c, &proto) ||
+        !cur_skip(c, 2) || !cur_copy(c, out->src, 4) || !cur_copy(c, out->dst, 4) ||
+        !cur_skip(c, hlen - 20))
+        return DECODE_TRUNCATED; /* unreachable: hlen <= left was checked */
+    if (total_len != 0) {
+        if (total_len < hlen)
+            return DECODE_BAD_HEADER;
+        cur_limit(c, (size_t)total_len - hlen);
+    }
+
+    out->ip_version = 4;
+    out->proto = proto;
+    if ((frag & 0x1fffu) != 0) {
+        out->flags |= PKT_F_FRAG_NONFIRST;
+        out->frag_id = id;
+        return DECODE_OK;
+    }
+    if ((frag & 0x2000u) != 0) {
+        out->flags |= PKT_F_FRAG_FIRST;
+        out->frag_id = id;
+    }
+    return decode_l4(c, proto, out);
+}
+
+/*
+ * IPv6, RFC 8200 §3 (fixed header) and §4 (extension headers). The fixed
+ * header is 40 bytes: version/class/flow label, payload length, next header,
+ * hop limit, source, destination. Bytes beyond the payload length are dropped;
+ * payload length 0 (a jumbogram, RFC 2675) leaves the capture as it is.
+ *
+ * The chain walk understands Hop-by-Hop (0), Routing (43) and Destination
+ * Options (60), whose length is (n+1)*8 (§4.3-4.6), Fragment (44, 8 bytes,
+ * §4.5) and AH (51, length (n+2)*4, RFC 4302 §2.2). Anything else ends the
+ * walk and is the transport protocol: ESP (50) and No Next Header (59) are
+ * port-less flows, as is Mobility (135).
+ */
+static enum decode_result decode_ipv6(struct cur *c, struct pkt_record *out)
+{
+    uint8_t v, nh;
+    uint16_t payload_len;
+
+    if (!cur_peek_u8(c, &v))
+        return DECODE_TRUNCATED;
+    if ((v >> 4) != 6)
+        return DECODE_BAD_HEADER;
+    if (!cur_skip(c, 4) || !cur_be16(c, &payload_len) || !cur_u8(c, &nh) ||
+        !cur_skip(c, 1) || !cur_copy(c, out->src, 16) || !cur_copy(c, out->dst, 16))
+        return DECODE_TRUNCATED;
+    if (payload_len != 0)
+        cur_limit(c, payload_len);
+    out->ip_version = 6;
+
+    for (unsigned n = 0;; n++) {
+        uint8_t next, len;
+        uint16_t offm;
+        uint32_t id;
+
+        if (nh != IPPROTO_NUM_HOPOPTS && nh != IPPROTO_NUM_ROUTING &&
+            nh != IPPROTO_NUM_DSTOPTS && nh != IPPROTO_NUM_FRAGMENT &&
+            nh != IPPROTO_NUM_AH)
+            break;
+        if (n == DECODE_MAX_IPV6_EXT)
+            return DECODE_BAD_HEADER;
+
+        if (nh == IPPROTO_NUM_FRAGMENT) {
+            /* next header, reserved, offset(13)/res(2)/M(1), identification */
+            if (!cur_u8(c, &next) || !cur_skip(c, 1) || !cur_be16(c, &offm) ||
+                !cur_be32(c, &id))
+                return DECODE_TRUNCATED;
+            if ((offm >> 3) != 0) {
+                out->proto = next;
+                out->flags |= PKT_F_FRAG_NONFIRST;
+                out->frag_id = id;
+                return DECODE_OK;
+            }
+            if ((offm & 0x1u) != 0) {
+                out->flags |= PKT_F_FRAG_FIRST;
+                out->frag_id = id;
+            }
+        } else {
+            /* next header, length; the 2 bytes just read count in the length */
+            size_t total;
+            if (!cur_u8(c, &next) || !cur_u8(c, &len))
+                return DECODE_TRUNCATED;
+            total = nh == IPPROTO_NUM_AH ? ((size_t)len + 2u) * 4u
+                                         : ((size_t)len + 1u) * 8u;
+            if (!cur_skip(c, total - 2u))
+                return DECODE_TRUNCATED;
+        }
+        nh = next;
+    }
+    return decode_l4(c, nh, out);
+}
+
+/* Dispatch on the IP version nibble (raw IP link types). */
+static enum decode_result decode_ip_any(struct cur *c, struct pkt_record *out)
+{
+    uint8_t v;
+
+    if (!cur_peek_u8(c, &v))
+        return DECODE_TRUNCATED;
+    switch (v >> 4) {
+    case 4:
+        return decode_ipv4(c, out);
+    case 6:
+        return decode_ipv6(c, out);
+    default:
+        return DECODE_BAD_HEADER;
+    }
+}
+
+/* ---- link ----------------------------------------------------------------- */
+
+static bool is_vlan_tpid(uint16_t type)
+{
+    return type == ETHERTYPE_8021Q || type == ETHERTYPE_8021AD || type == ETHERTYPE_QINQ;
+}
+
+/*
+ * Everything after an EtherType: up to DECODE_MAX_VLAN_TAGS stacked tags
+ * (IEEE 802.1Q: 2-byte TCI whose low 12 bits are the VID, then the next
+ * EtherType), then IPv4 or IPv6. The outermost tag's VID is the record's.
+ */
+static enum decode_result decode_ethertype(struct cur *c, uint16_t type,
+                                           struct pkt_record *out)
+{
+    for (unsigned tags = 0; is_vlan_tpid(type); tags++) {
+        uint16_t tci;
+
+        if (tags == DECODE_MAX_VLAN_TAGS)
+            return DECODE_NOT_IP;
+        if (!cur_be16(c, &tci) || !cur_be16(c, &type))
+            return DECODE_TRUNCATED;
+        if (tags == 0)
+            out->vlan_id = (uint16_t)(tci & 0x0fffu);
+    }
+    switch (type) {
+    case ETHERTYPE_IPV4:
+        return decode_ipv4(c, out);
+    case ETHERTYPE_IPV6:
+        return decode_ipv6(c, out);
+    default:
+        return DECODE_NOT_IP; /* ARP, LLDP, 802.3 length fields, MPLS, ... */
+    }
+}
+
+/* Ethernet II (IEEE 802.3 §3.2.6 / RFC 894): dst(6), src(6), EtherType(2). */
+static enum decode_result decode_ether(struct cur *c, struct pkt_record *out)
+{
+    uint16_t type;
+
+    if (!cur_skip(c, 12) || !cur_be16(c, &type))
+        return DECODE_TRUNCATED;
+    return decode_ethertype(c, type, out);
+}
+
+/*
+ * Linux cooked capture v1 (tcpdump.org LINKTYPE_LINUX_SLL): packet type(2),
+ * ARPHRD type(2), address length(2), address(8), protocol(2) = 16 bytes.
+ */
+static enum decode_result decode_sll(struct cur *c, struct pkt_record *out)
+{
+    uint16_t proto;
+
+    if (!cur_skip(c, SLL_PROTO_AT) || !cur_be16(c, &proto))
+        return DECODE_TRUNCATED;
+    return decode_ethertype(c, proto, out);
+}
+
+/*
+ * Linux cooked capture v2 (tcpdump.org LINKTYPE_LINUX_SLL2): protocol(2),
+ * reserved(2), interface index(4), ARPHRD type(2), packet type(1), address
+ * length(1), address(8) = 20 bytes.
+ */
+static enum decode_result decode_sll2(struct cur *c, struct pkt_record *out)
+{
+    uint16_t proto;
+
+    if (!cur_be16(c, &proto) || !cur_skip(c, SLL2_HDR_LEN - 2u))
+        return DECODE_TRUNCATED;
+    return decode_ethertype(c, proto, out);
+}
+
+static bool is_bsd_af_inet6(uint32_t af)
+{
+    return af == BSD_AF_INET6_BSD || af == BSD_AF_INET6_FREEBSD || af == BSD_AF_INET6_DARWIN;
+}
+
+/*
+ * BSD loopback (tcpdump.org LINKTYPE_NULL / LINKTYPE_LOOP): a 4-byte address
+ * family, then the IP packet. DLT_NULL stores it in the capturing host's byte
+ * order, which a file does not record, so both orders are accepted (no valid
+ * family reads as another valid family when swapped). DLT_LOOP is network order.
+ */
+static enum decode_result decode_bsd_loop(struct cur *c, bool any_order,
+                                          struct pkt_record *out)
+{
+    uint32_t af, swapped;
+
+    if (!cur_be32(c, &af))
+        return DECODE_TRUNCATED;
+    swapped = any_order ? bswap32(af) : af;
+    if (af == BSD_AF_INET || swapped == BSD_AF_INET)
+        return decode_ipv4(c, out);
+    if (is_bsd_af_inet6(af) || is_bsd_af_inet6(swapped))
+        return decode_ipv6(c, out);
+    return DECODE_NOT_IP;
+}
+
+/* ---- public --------------------------------------------------------------- */
+
+const char *decode_result_name(enum decode_result r)
+{
+    switch (r) {
+    case DECODE_OK:               return "ok";
+    case DECODE_TRUNCATED:        return "truncated";
+    case DECODE_BAD_HEADER:       return "bad_header";
+    case DECODE_UNSUPPORTED_LINK: return "unsupported_link";
+    case DECODE_NOT_IP:           return "not_ip";
+    case DECODE_RESULT_COUNT:     break;
+    }
+    return "unknown";
+}
+
+int decode_dlt_supported(int dlt)
+{
+    switch (dlt) {
+    case DECODE_DLT_NULL:
+    case DECODE_DLT_EN10MB:
+    case DECODE_DLT_RAW:
+    case DECODE_DLT_RAW_ALT:
+    case DECODE_DLT_LOOP:
+    case DECODE_DLT_LINUX_SLL:
+    case DECODE_LINKTYPE_RAW:
+    case DECODE_DLT_IPV4:
+    case DECODE_DLT_IPV6:
+    case DECODE_DLT_LINUX_SLL2:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+enum decode_result decode_packet(int dlt, const uint8_t *data, size_t caplen,
+                                 uint32_t wire_len, uint64_t ts_us,
+                                 struct pkt_record *out)
+{
+    struct cur c = { data, caplen };
+
+    memset(out, 0, sizeof *out);
+    out->ts_us = ts_us;
+    out->wire_len = wire_len;
+
+    if (!decode_dlt_supported(dlt))
+        return DECODE_UNSUPPORTED_LINK;
+    if (data == NULL)
+        return DECODE_TRUNCATED;
+
+    switch (dlt) {
+    case DECODE_DLT_EN10MB:
+        return decode_ether(&c, out);
+    case DECODE_DLT_LINUX_SLL:
+        return decode_sll(&c, out);
+    case DECODE_DLT_LINUX_SLL2:
+        return decode_sll2(&c, out);
+    case DECODE_DLT_NULL:
+        return decode_bsd_loop(&c, true, out);
+    case DECODE_DLT_LOOP:
+        return decode_bsd_loop(&c, false, out);
+    case DECODE_DLT_IPV4:
+        return decode_ipv4(&c, out);
+    case DECODE_DLT_IPV6:
+        return decode_ipv6(&c, out);
+    default: /* DECODE_DLT_RAW, DECODE_DLT_RAW_ALT, DECODE_LINKTYPE_RAW */
+        return decode_ip_any(&c, out);
+    }
+}

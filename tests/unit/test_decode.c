@@ -1,0 +1,668 @@
+/*
+ * test_decode.c — unit tests for capture/decode.c.
+ *
+ * The decoder is the one place raw packet bytes are read, so it is tested the
+ * way tcpdump tests its dissectors: a table of hand-built frames, one per link
+ * type / header combination, each with the exact pkt_record it must produce,
+ * and then every valid frame again cut at every length from 0 to its size,
+ * each cut in an exact-size heap buffer so AddressSanitizer reports any read
+ * past the capture. For a cut the expected answer is computed, not guessed:
+ * below the end of the fields the record needs (ports, ICMP type/code, or the
+ * network headers for port-less flows) it is DECODE_TRUNCATED; a TCP header
+ * cut between its ports and its flags byte is DECODE_OK with PKT_F_L4_TRUNC;
+ * anything longer is the full record.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "capture/decode.h"
+
+#define TS 1700000000123456ull
+
+/* ---- frame building blocks ------------------------------------------------ */
+
+#define BE16(x) (((x) >> 8) & 0xff), ((x) & 0xff)
+#define BE32(x) (((x) >> 24) & 0xff), (((x) >> 16) & 0xff), (((x) >> 8) & 0xff), ((x) & 0xff)
+
+#define MAC_DST 0x00, 0x11, 0x22, 0x33, 0x44, 0x55
+#define MAC_SRC 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb
+/* Ethernet II: dst, src, EtherType (14 bytes) */
+#define ETH(type) MAC_DST, MAC_SRC, BE16(type)
+
+#define V4_SRC 192, 168, 1, 10
+#define V4_DST 10, 0, 0, 1
+#define V4_SRC_A { 192, 168, 1, 10 }
+#define V4_DST_A { 10, 0, 0, 1 }
+/* IPv4 without options (20 bytes): ver/IHL, TOS, total length, id, flags/offset, TTL, proto, csum, addrs */
+#define IPV4(totlen, id, frag, proto) \
+    0x45, 0x00, BE16(totlen), BE16(id), BE16(frag), 64, (proto), 0x00, 0x00, V4_SRC, V4_DST
+
+#define V6_SRC 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01
+#define V6_DST 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02
+#define V6_SRC_A { V6_SRC }
+#define V6_DST_A { V6_DST }
+/* IPv6 fixed header (40 bytes): ver/class/flow, payload length, next header, hop limit, addrs */
+#define IPV6(plen, nh) 0x60, 0x00, 0x00, 0x00, BE16(plen), (nh), 64, V6_SRC, V6_DST
+
+/* TCP without options (20 bytes): ports, seq, ack, data offset 5, flags, window, csum, urg */
+#define TCP(sp, dp, fl) BE16(sp), BE16(dp), BE32(1u), BE32(0u), 0x50, (fl), 0xff, 0xff, 0, 0, 0, 0
+/* UDP (8 bytes): ports, length, checksum */
+#define UDP(sp, dp, len) BE16(sp), BE16(dp), BE16(len), 0x00, 0x00
+
+/* ---- the frames ----------------------------------------------------------- */
+
+static const uint8_t p_tcp_syn[] = { ETH(0x0800), IPV4(40, 0x1234, 0x4000, 6), TCP(51000, 443, 0x02) };
+_Static_assert(sizeof p_tcp_syn == 54, "p_tcp_syn");
+
+/* IHL=7: router alert (4) + NOP NOP NOP EOL (4) */
+static const uint8_t p_v4_opts_udp[] = {
+    ETH(0x0800),
+    0x47, 0x00, BE16(28 + 8 + 4), BE16(1), BE16(0), 64, 17, 0, 0, V4_SRC, V4_DST,
+    0x94, 0x04, 0x00, 0x00, 0x01, 0x01, 0x01, 0x00,
+    UDP(5353, 53, 12), 0xde, 0xad, 0xbe, 0xef,
+};
+_Static_assert(sizeof p_v4_opts_udp == 54, "p_v4_opts_udp");
+
+static const uint8_t p_vlan_udp[] = {
+    ETH(0x8100), BE16(0x6064), BE16(0x0800), /* PCP 3, VID 100 */
+    IPV4(28, 2, 0, 17), UDP(12345, 53, 8),
+};
+_Static_assert(sizeof p_vlan_udp == 46, "p_vlan_udp");
+
+static const uint8_t p_qinq_udp[] = {
+    ETH(0x88a8), BE16(200), BE16(0x8100), BE16(100), BE16(0x0800),
+    IPV4(28, 3, 0, 17), UDP(12345, 53, 8),
+};
+_Static_assert(sizeof p_qinq_udp == 50, "p_qinq_udp");
+
+static const uint8_t p_4tags_udp[] = {
+    ETH(0x9100), BE16(300), BE16(0x88a8), BE16(200), BE16(0x8100), BE16(100),
+    BE16(0x8100), BE16(10), BE16(0x0800),
+    IPV4(28, 4, 0, 17), UDP(12345, 53, 8),
+};
+_Static_assert(sizeof p_4tags_udp == 58, "p_4tags_udp");
+
+static const uint8_t p_5tags_udp[] = {
+    ETH(0x9100), BE16(300), BE16(0x88a8), BE16(200), BE16(0x8100), BE16(100),
+    BE16(0x8100), BE16(10), BE16(0x8100), BE16(5), BE16(0x0800),
+    IPV4(28, 4, 0, 17), UDP(12345, 53, 8),
+};
+
+static const uint8_t p_v6_tcp[] = { ETH(0x86dd), IPV6(20, 6), TCP(443, 51000, 0x12) };
+_Static_assert(sizeof p_v6_tcp == 74, "p_v6_tcp");
+
+static const uint8_t p_v6_hbh_dst_udp[] = {
+    ETH(0x86dd), IPV6(8 + 16 + 8 + 4, 0),
+    60, 0, 0x01, 0x04, 0, 0, 0, 0,                         /* Hop-by-Hop, PadN */
+    17, 1, 0x01, 0x0c, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* Dest Options, 16 bytes */
+    UDP(546, 547, 12), 1, 2, 3, 4,
+};
+_Static_assert(sizeof p_v6_hbh_dst_udp == 90, "p_v6_hbh_dst_udp");
+
+static const uint8_t p_v6_routing_udp[] = {
+    ETH(0x86dd), IPV6(8 + 8, 43),
+    17, 0, 4, 0, 0, 0, 0, 0, /* Routing, type 4 (SRH), segments left 0 */
+    UDP(7, 9, 8),
+};
+
+static const uint8_t p_v6_ah_tcp[] = {
+    ETH(0x86dd), IPV6(24 + 20, 51),
+    6, 4, 0, 0, BE32(0x100u), BE32(1u), 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, /* AH (4+2)*4 */
+    TCP(443, 51000, 0x11),
+};
+_Static_assert(sizeof p_v6_ah_tcp == 98, "p_v6_ah_tcp");
+
+static const uint8_t p_v6_esp[] = {
+    ETH(0x86dd), IPV6(16, 50), BE32(0x100u), BE32(1u), 1, 2, 3, 4, 5, 6, 7, 8,
+};
+
+static const uint8_t p_v6_jumbo_udp[] = {
+    ETH(0x86dd), IPV6(0, 0),
+    17, 0, 0xc2, 0x04, BE32(16u), /* Hop-by-Hop, Jumbo Payload */
+    UDP(1000, 2000, 0), 0xaa, 0xbb,
+};
+
+static const uint8_t p_v6_frag_first[] = {
+    ETH(0x86dd), IPV6(24, 44),
+    17, 0, BE16(0x0001), BE32(0xdeadbeefu), /* offset 0, M */
+    UDP(4500, 4500, 1488), 1, 2, 3, 4, 5, 6, 7, 8,
+};
+_Static_assert(sizeof p_v6_frag_first == 78, "p_v6_frag_first");
+
+static const uint8_t p_v6_frag_nonfirst[] = {
+    ETH(0x86dd), IPV6(24, 44),
+    17, 0, BE16(185 << 3), BE32(0xdeadbeefu), /* offset 1480, last */
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+};
+_Static_assert(sizeof p_v6_frag_nonfirst == 78, "p_v6_frag_nonfirst");
+
+static const uint8_t p_v6_atomic_frag[] = {
+    ETH(0x86dd), IPV6(16, 44),
+    17, 0, BE16(0x0000), BE32(0x01020304u), /* offset 0, no M: not a fragment */
+    UDP(53, 33000, 8),
+};
+
+static const uint8_t p_v4_frag_first[] = {
+    ETH(0x0800), IPV4(44, 0xabcd, 0x2000, 17),
+    UDP(4500, 4500, 1488), 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+};
+_Static_assert(sizeof p_v4_frag_first == 58, "p_v4_frag_first");
+
+static const uint8_t p_v4_frag_nonfirst[] = {
+    ETH(0x0800), IPV4(36, 0xabcd, 185, 17),
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+};
+_Static_assert(sizeof p_v4_frag_nonfirst == 50, "p_v4_frag_nonfirst");
+
+static const uint8_t p_icmp_echo[] = {
+    ETH(0x0800), IPV4(28, 5, 0, 1), 8, 0, 0xf7, 0xfe, 0, 1, 0, 1,
+};
+
+static const uint8_t p_icmpv6_echo[] = {
+    ETH(0x86dd), IPV6(8, 58), 128, 0, 0, 0, 0, 1, 0, 1,
+};
+
+static const uint8_t p_sctp[] = {
+    ETH(0x0800), IPV4(32, 6, 0, 132), BE16(36412), BE16(2905), BE32(1u), BE32(0u),
+};
+
+static const uint8_t p_gre[] = {
+    ETH(0x0800), IPV4(24, 7, 0, 47), 0x00, 0x00, 0x08, 0x00,
+};
+
+/* SLL: packet type, ARPHRD_ETHER, address length 6, address (8), protocol */
+static const uint8_t p_sll_v4[] = {
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x06, MAC_SRC, 0, 0, BE16(0x0800),
+    IPV4(28, 8, 0, 17), UDP(40000, 123, 8),
+};
+_Static_assert(sizeof p_sll_v4 == 44, "p_sll_v4");
+
+static const uint8_t p_sll_vlan_v4[] = {
+    0x00, 0x04, 0x00, 0x01, 0x00, 0x06, MAC_SRC, 0, 0, BE16(0x8100), BE16(100), BE16(0x0800),
+    IPV4(28, 8, 0, 17), UDP(40000, 123, 8),
+};
+
+/* SLL2: protocol, reserved, ifindex, ARPHRD_ETHER, packet type, address length, address (8) */
+static const uint8_t p_sll2_v6[] = {
+    BE16(0x86dd), 0, 0, BE32(2u), BE16(1), 0x00, 0x06, MAC_SRC, 0, 0,
+    IPV6(20, 6), TCP(22, 60000, 0x18),
+};
+_Static_assert(sizeof p_sll2_v6 == 80, "p_sll2_v6");
+
+static const uint8_t p_null_le_v4[] = { 2, 0, 0, 0, IPV4(28, 9, 0, 17), UDP(40000, 53, 8) };
+static const uint8_t p_null_be_v4[] = { 0, 0, 0, 2, IPV4(28, 9, 0, 17), UDP(40000, 53, 8) };
+static const uint8_t p_null_le_v6[] = { 30, 0, 0, 0, IPV6(8, 58), 128, 0, 0, 0, 0, 1, 0, 1 };
+static const uint8_t p_null_other[] = { 7, 0, 0, 0, IPV4(28, 9, 0, 17), UDP(40000, 53, 8) };
+static const uint8_t p_null_v4fam_v6[] = { 2, 0, 0, 0, IPV6(8, 58), 128, 0, 0, 0, 0, 1, 0, 1 };
+static const uint8_t p_loop_v6[] = { 0, 0, 0, 24, IPV6(8, 58), 129, 0, 0, 0, 0, 1, 0, 1 };
+
+static const uint8_t p_raw_v4[] = { IPV4(28, 10, 0, 17), UDP(1234, 5678, 8) };
+static const uint8_t p_raw_v6[] = { IPV6(20, 6), TCP(80, 40000, 0x11) };
+static const uint8_t p_raw_v5[] = { 0x55, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, V4_SRC, V4_DST, UDP(1, 2, 8) };
+
+static const uint8_t p_arp[] = {
+    ETH(0x0806), BE16(1), BE16(0x0800), 6, 4, BE16(1), MAC_SRC, V4_SRC, 0, 0, 0, 0, 0, 0, V4_DST,
+};
+static const uint8_t p_lldp[] = { ETH(0x88cc), 0x02, 0x07, 0x04, MAC_SRC, 0x00, 0x00 };
+
+static const uint8_t p_ihl4[] = {
+    ETH(0x0800), 0x44, 0x00, BE16(40), BE16(1), BE16(0), 64, 6, 0, 0, V4_SRC, V4_DST,
+    TCP(51000, 443, 0x02),
+};
+static const uint8_t p_v6_on_0800[] = { ETH(0x0800), IPV6(20, 6), TCP(443, 51000, 0x12) };
+static const uint8_t p_v4_on_86dd[] = { ETH(0x86dd), IPV4(40, 1, 0, 6), TCP(51000, 443, 0x02), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+static const uint8_t p_totlen_small[] = { ETH(0x0800), IPV4(19, 1, 0, 6), TCP(51000, 443, 0x02) };
+static const uint8_t p_tcp_doff4[] = {
+    ETH(0x0800), IPV4(40, 1, 0, 6),
+    BE16(51000), BE16(443), BE32(1u), BE32(0u), 0x40, 0x02, 0xff, 0xff, 0, 0, 0, 0,
+};
+
+/* Ethernet minimum-size padding after a 40-byte IPv4 packet */
+static const uint8_t p_padding[] = {
+    ETH(0x0800), IPV4(40, 0x55, 0x4000, 6), TCP(51000, 443, 0x10), 0, 0, 0, 0, 0, 0,
+};
+_Static_assert(sizeof p_padding == 60, "p_padding");
+
+/* IP total length ends inside the TCP header: the 0xff padding must not become flags */
+static const uint8_t p_padding_hides_flags[] = {
+    ETH(0x0800), IPV4(33, 0x56, 0, 6),
+    BE16(51000), BE16(443), BE32(1u), BE32(0u), 0x50,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+};
+_Static_assert(sizeof p_padding_hides_flags == 60, "p_padding_hides_flags");
+
+/* IP total length ends after the ICMP type: the padding must not become the code */
+static const uint8_t p_padding_hides_icmp_code[] = {
+    ETH(0x0800), IPV4(21, 0x57, 0, 1), 8,
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+};
+
+/* IPv4 total length 0: a TSO super-segment or Linux BIG TCP; captured bytes are the packet */
+static const uint8_t p_v4_totlen0[] = { ETH(0x0800), IPV4(0, 0x78, 0x4000, 6), TCP(51000, 443, 0x18), 'd', 'a', 't', 'a' };
+
+/* First 54 bytes of a 1514-byte frame (snap length 54): IP total length 1500 */
+static const uint8_t p_snaplen[] = { ETH(0x0800), IPV4(1500, 0x77, 0x4000, 6), TCP(51000, 443, 0x10) };
+
+/* ---- the table ------------------------------------------------------------ */
+
+struct dcase {
+    const char *name;
+    int dlt;
+    const uint8_t *pkt;
+    size_t len;
+    enum decode_result result;
+    size_t l4_off;          /* DECODE_OK: offset where the transport header starts;
+                               otherwise: offset of the byte that makes the frame invalid
+                               (a cut that ends before it may still decode) */
+    struct pkt_record want; /* DECODE_OK: ts_us and wire_len are filled in by the driver
+                               (wire_len = len unless set here) */
+};
+
+#define PKT(a) (a), sizeof(a)
+
+#define F_PORTS PKT_F_HAS_PORTS
+
+static const struct dcase cases[] = {
+    { "eth ipv4 tcp syn", 1, PKT(p_tcp_syn), DECODE_OK, 34,
+      { .src = V4_SRC_A, .dst = V4_DST_A, .sport = 51000, .dport = 443, .ip_version = 4,
+        .proto = 6, .tcp_flags = 0x02, .flags = F_PORTS } },
+    { "eth ipv4 options udp", 1, PKT(p_v4_opts_udp), DECODE_OK, 42,
+      { .src = V4_SRC_A, .dst = V4_DST_A, .sport = 5353, .dport = 53, .ip_version = 4,
+        .proto = 17, .flags = F_PORTS } },
+    { "802.1q vlan 100 udp", 1, PKT(p_vlan_udp), DECODE_OK, 38,
+      { .src = V4_SRC_A, .dst = V4_DST_A, .sport = 12345, .dport = 53, .vlan_id = 100,
+        .ip_version = 4, .proto = 17, .flags = F_PORTS } },
+    { "qinq 200/100 udp", 1, PKT(p_qinq_udp), DECODE_OK, 42,
+      { .src = V4_SRC_A, .dst = V4_DST_A, .sport = 12345, .dport = 53, .vlan_id = 200,
+        .ip_version = 4, .proto = 17, .flags = F_PORTS } },
+    { "four vlan tags udp", 1, PKT(p_4tags_udp), DECODE_OK, 50,
+      { .src = V4_SRC_A, .dst = V4_DST_A, .sport = 12345, .dport = 53, .vlan_id = 300,
+        .ip_version = 4, .proto = 17, .flags = F_PORTS } },
+    { "eth ipv6 tcp", 1, PKT(p_v6_tcp), DECODE_OK, 54,
+      { .src = V6_SRC_A, .dst = V6_DST_A, .sport = 443, .dport = 51000, .ip_version = 6,
+        .proto = 6, .tcp_flags = 0x12, .flags = F_PORTS } },
+    { "ipv6 hbh dstopts udp", 1, PKT(p_v6_hbh_dst_udp), DECODE_OK, 78,
+      { .src = V6_SRC_A, .dst = V6_DST_A, .sport = 546, .dport = 547, .ip_version = 6,
+        .proto = 17, .flags = F_PORTS } },
+    { "ipv6 routing udp", 1, PKT(p_v6_routing_udp), DECODE_OK, 62,
+      { .src = V6_SRC_A, .dst = V6_DST_A, .sport = 7, .dport = 9, .ip_version = 6,
+        .proto = 17, .flags = F_PORTS } },
+    { "ipv6 ah tcp", 1, PKT(p_v6_ah_tcp), DECODE_OK, 78,
+      { .src = V6_SRC_A, .dst = V6_DST_A, .sport = 443, .dport = 51000, .ip_version = 6,
+        .proto = 6, .tcp_flags = 0x11, .flags = F_PORTS } },
+    { "ipv6 esp", 1, PKT(p_v6_esp), DECODE_OK, 54,
+      { .src = V6_SRC_A, .dst = V6_DST_A, .ip_version = 6, .proto = 50 } },
+    { "ipv6 jumbo udp", 1, PKT(p_v6_jumbo_udp), DECODE_OK, 62,
+      { .src = V6_SRC_A, .dst = V6_DST_A, .sport = 1000, .dport = 2000, .ip_version = 6,
+        .proto = 17, .flags = F_PORTS } },
+    { "ipv6 first fragment udp", 1, PKT(p_v6_frag_first), DECODE_OK, 62,
+      { .src = V6_SRC_A, .dst = V6_DST_A, .sport = 4500, .dport = 4500, .ip_version = 6,
+        .proto = 17, .frag_id = 0xdeadbeefu, .flags = F_PORTS | PKT_F_FRAG_FIRST } },
+    { "ipv6 non-first fragment", 1, PKT(p_v6_frag_nonfirst), DECODE_OK, 62,
+      { .src = V6_SRC_A, .dst = V6_DST_A, .ip_version = 6, .proto = 17,
+        .frag_id = 0xdeadbeefu, .flags = PKT_F_FRAG_NONFIRST } },
+    { "ipv6 atomic fragment", 1, PKT(p_v6_atomic_frag), DECODE_OK, 62,
+      { .src = V6_SRC_A, .dst = V6_DST_A, .sport = 53, .dport = 33000, .ip_version = 6,
+        .proto = 17, .flags = F_PORTS } },
+    { "ipv4 first fragment udp", 1, PKT(p_v4_frag_first), DECODE_OK, 34,
+      { .src = V4_SRC_A, .dst = V4_DST_A, .sport = 4500, .dport = 4500, .ip_version = 4,
+        .proto = 17, .frag_id = 0xabcd, .flags = F_PORTS | PKT_F_FRAG_FIRST } },
+    { "ipv4 non-first fragment", 1, PKT(p_v4_frag_nonfirst), DECODE_OK, 34,
+      { .src = V4_SRC_A, .dst = V4_DST_A, .ip_version = 4, .proto = 17, .frag_id = 0xabcd,
+        .flags = PKT_F_FRAG_NONFIRST } },
+    { "icmp echo request", 1, PKT(p_icmp_echo), DECODE_OK, 34,
+      { .src = V4_SRC_A, .dst = V4_DST_A, .ip_version = 4, .proto = 1, .icmp_type = 8 } },
+    { "icmpv6 echo request", 1, PKT(p_icmpv6_echo), DECODE_OK, 54,
+      { .src = V6_SRC_A, .dst = V6_DST_A, .ip_version = 6, .proto = 58, .icmp_type = 128 } },
+    { "sctp", 1, PKT(p_sctp), DECODE_OK, 34,
+      { .src = V4_SRC_A, .dst = V4_DST_A, .sport = 36412, .dport = 2905, .ip_version = 4,
+        .proto = 132, .flags = F_PORTS } },
+    { "gre", 1, PKT(p_gre), DECODE_OK, 34,
+      { .src = V4_SRC_A, .dst = V4_DST_A, .ip_version = 4, .proto = 47 } },
+    { "sll ipv4 udp", 113, PKT(p_sll_v4), DECODE_OK, 36,
+      { .src = V4_SRC_A, .dst = V4_DST_A, .sport = 40000, .dport = 123, .ip_version = 4,
+        .proto = 17, .flags = F_PORTS } },
+    { "sll vlan ipv4 udp", 113, PKT(p_sll_vlan_v4), DECODE_OK, 40,
+      { .src = V4_SRC_A, .dst = V4_DST_A, .sport = 40000, .dport = 123, .vlan_id = 100,
+        .ip_version = 4, .proto = 17, .flags = F_PORTS } },
+    { "sll2 ipv6 tcp", 276, PKT(p_sll2_v6), DECODE_OK, 60,
+      { .src = V6_SRC_A, .dst = V6_DST_A, .sport = 22, .dport = 60000, .ip_version = 6,
+        .proto = 6, .tcp_flags = 0x18, .flags = F_PORTS } },
+    { "null little-endian ipv4", 0, PKT(p_null_le_v4), DECODE_OK, 24,
+      { .src = V4_SRC_A, .dst = V4_DST_A, .sport = 40000, .dport = 53, .ip_version = 4,
+        .proto = 17, .flags = F_PORTS } },
+    { "null big-endian ipv4", 0, PKT(p_null_be_v4), DECODE_OK, 24,
+      { .src = V4_SRC_A, .dst = V4_DST_A, .sport = 40000, .dport = 53, .ip_version = 4,
+        .proto = 17, .flags = F_PORTS } },
+    { "null little-endian ipv6 (darwin 30)", 0, PKT(p_null_le_v6), DECODE_OK, 44,
+      { .src = V6_SRC_A, .dst = V6_DST_A, .ip_version = 6, .proto = 58, .icmp_type = 128 } },
+    { "loop ipv6 (af 24)", 108, PKT(p_loop_v6), DECODE_OK, 44,
+      { .src = V6_SRC_A, .dst = V6_DST_A, .ip_version = 6, .proto = 58, .icmp_type = 129 } },
+    { "raw ipv4 dlt 12", 12, PKT(p_raw_v4), DECODE_OK, 20,
+      { .src = V4_SRC_A, .dst = V4_DST_A, .sport = 1234, .dport = 5678, .ip_version = 4,
+        .proto = 17, .flags = F_PORTS } },
+    { "raw ipv4 dlt 14", 14, PKT(p_raw_v4), DECODE_OK, 20,
+      { .src = V4_SRC_A, .dst = V4_DST_A, .sport = 1234, .dport = 5678, .ip_version = 4,
+        .proto = 17, .flags = F_PORTS } },
+    { "raw ipv4 linktype 101", 101, PKT(p_raw_v4), DECODE_OK, 20,
+      { .src = V4_SRC_A, .dst = V4_DST_A, .sport = 1234, .dport = 5678, .ip_version = 4,
+        .proto = 17, .flags = F_PORTS } },
+    { "raw ipv4 dlt 228", 228, PKT(p_raw_v4), DECODE_OK, 20,
+      { .src = V4_SRC_A, .dst = V4_DST_A, .sport = 1234, .dport = 5678, .ip_version = 4,
+        .proto = 17, .flags = F_PORTS } },
+    { "raw ipv6 dlt 12", 12, PKT(p_raw_v6), DECODE_OK, 40,
+      { .src = V6_SRC_A, .dst = V6_DST_A, .sport = 80, .dport = 40000, .ip_version = 6,
+        .proto = 6, .tcp_flags = 0x11, .flags = F_PORTS } },
+    { "raw ipv6 dlt 229", 229, PKT(p_raw_v6), DECODE_OK, 40,
+      { .src = V6_SRC_A, .dst = V6_DST_A, .sport = 80, .dport = 40000, .ip_version = 6,
+        .proto = 6, .tcp_flags = 0x11, .flags = F_PORTS } },
+    { "ethernet padding after ip", 1, PKT(p_padding), DECODE_OK, 34,
+      { .src = V4_SRC_A, .dst = V4_DST_A, .sport = 51000, .dport = 443, .ip_version = 4,
+        .proto = 6, .tcp_flags = 0x10, .flags = F_PORTS } },
+    { "padding must not become tcp flags", 1, PKT(p_padding_hides_flags), DECODE_OK, 34,
+      { .src = V4_SRC_A, .dst = V4_DST_A, .sport = 51000, .dport = 443, .ip_version = 4,
+        .proto = 6, .flags = F_PORTS | PKT_F_L4_TRUNC } },
+    { "ipv4 total length 0 (tso, big tcp)", 1, PKT(p_v4_totlen0), DECODE_OK, 34,
+      { .src = V4_SRC_A, .dst = V4_DST_A, .sport = 51000, .dport = 443, .ip_version = 4,
+        .proto = 6, .tcp_flags = 0x18, .flags = F_PORTS } },
+    { "snap length 54 of 1514", 1, PKT(p_snaplen), DECODE_OK, 34,
+      { .wire_len = 1514, .src = V4_SRC_A, .dst = V4_DST_A, .sport = 51000, .dport = 443,
+        .ip_version = 4, .proto = 6, .tcp_flags = 0x10, .flags = F_PORTS } },
+
+    { "arp", 1, PKT(p_arp), DECODE_NOT_IP, 0, { 0 } },
+    { "lldp", 1, PKT(p_lldp), DECODE_NOT_IP, 0, { 0 } },
+    { "five vlan tags", 1, PKT(p_5tags_udp), DECODE_NOT_IP, 0, { 0 } },
+    { "null unknown family", 0, PKT(p_null_other), DECODE_NOT_IP, 0, { 0 } },
+    { "loop little-endian family", 108, PKT(p_null_le_v4), DECODE_NOT_IP, 0, { 0 } },
+    { "unknown dlt 105", 105, PKT(p_tcp_syn), DECODE_UNSUPPORTED_LINK, 0, { 0 } },
+    { "unknown dlt -1", -1, PKT(p_tcp_syn), DECODE_UNSUPPORTED_LINK, 0, { 0 } },
+    { "ipv4 ihl 4", 1, PKT(p_ihl4), DECODE_BAD_HEADER, 0, { 0 } },
+    { "ipv6 under ethertype 0800", 1, PKT(p_v6_on_0800), DECODE_BAD_HEADER, 0, { 0 } },
+    { "ipv4 under ethertype 86dd", 1, PKT(p_v4_on_86dd), DECODE_BAD_HEADER, 0, { 0 } },
+    { "ipv4 total length 19", 1, PKT(p_totlen_small), DECODE_BAD_HEADER, 0, { 0 } },
+    { "tcp data offset 4", 1, PKT(p_tcp_doff4), DECODE_BAD_HEADER, 46, { 0 } },
+    { "raw version 5", 12, PKT(p_raw_v5), DECODE_BAD_HEADER, 0, { 0 } },
+    { "ipv6 on dlt 228", 228, PKT(p_raw_v6), DECODE_BAD_HEADER, 0, { 0 } },
+    { "ipv4 on dlt 229", 229, PKT(p_raw_v4), DECODE_BAD_HEADER, 0, { 0 } },
+    { "null ipv4 family, ipv6 packet", 0, PKT(p_null_v4fam_v6), DECODE_BAD_HEADER, 0, { 0 } },
+    { "padding must not become icmp code", 1, PKT(p_padding_hides_icmp_code), DECODE_TRUNCATED, 0, { 0 } },
+};
+
+#define NCASES (sizeof cases / sizeof cases[0])
+
+/* ---- checking ------------------------------------------------------------- */
+
+/* The expected record of a valid case at full length, ts/wire_len filled in. */
+static struct pkt_record full_record(const struct dcase *c)
+{
+    struct pkt_record r = c->want;
+
+    r.ts_us = TS;
+    if (r.wire_len == 0)
+        r.wire_len = (uint32_t)c->len;
+    return r;
+}
+
+/* Bytes a valid case needs before decode_packet may return DECODE_OK. */
+static size_t ok_boundary(const struct dcase *c)
+{
+    if (c->want.flags & PKT_F_FRAG_NONFIRST)
+        return c->l4_off;
+    switch (c->want.proto) {
+    case 6: case 17: case 132:
+        return c->l4_off + 4;  /* ports */
+    case 1: case 58:
+        return c->l4_off + 2;  /* type, code */
+    default:
+        return c->l4_off;      /* port-less: the network headers */
+    }
+}
+
+#define CHECK_FIELD(f)                                                              \
+    do {                                                                            \
+        if (want->f != got->f) {                                                    \
+            print_error("%s (caplen %zu): %s: want %llu, got %llu\n", name, caplen, \
+                        #f, (unsigned long long)want->f, (unsigned long long)got->f); \
+            ok = 0;                                                                 \
+        }                                                                           \
+    } while (0)
+
+static void check_record(const char *name, size_t caplen, const struct pkt_record *want,
+                         const struct pkt_record *got)
+{
+    int ok = 1;
+
+    CHECK_FIELD(ts_us);
+    CHECK_FIELD(wire_len);
+    CHECK_FIELD(frag_id);
+    CHECK_FIELD(sport);
+    CHECK_FIELD(dport);
+    CHECK_FIELD(vlan_id);
+    CHECK_FIELD(ip_version);
+    CHECK_FIELD(proto);
+    CHECK_FIELD(tcp_flags);
+    CHECK_FIELD(icmp_type);
+    CHECK_FIELD(icmp_code);
+    CHECK_FIELD(flags);
+    if (memcmp(want->src, got->src, sizeof want->src) != 0) {
+        print_error("%s (caplen %zu): src differs\n", name, caplen);
+        ok = 0;
+    }
+    if (memcmp(want->dst, got->dst, sizeof want->dst) != 0) {
+        print_error("%s (caplen %zu): dst differs\n", name, caplen);
+        ok = 0;
+    }
+    if (!ok)
+        fail();
+}
+
+/* Decode the first `caplen` bytes of a case from an exact-size heap copy. */
+static enum decode_result decode_cut(const struct dcase *c, size_t caplen,
+                                     struct pkt_record *out)
+{
+    uint8_t *buf = malloc(caplen ? caplen : 1);
+    enum decode_result r;
+
+    assert_non_null(buf);
+    if (caplen)
+        memcpy(buf, c->pkt, caplen);
+    memset(out, 0xa5, sizeof *out); /* the decoder must zero what it does not set */
+    r = decode_packet(c->dlt, buf, caplen, c->want.wire_len ? c->want.wire_len : (uint32_t)c->len,
+                      TS, out);
+    free(buf);
+    return r;
+}
+
+/* ---- tests ---------------------------------------------------------------- */
+
+static void test_table(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < NCASES; i++) {
+        const struct dcase *c = &cases[i];
+        struct pkt_record got;
+        enum decode_result r = decode_cut(c, c->len, &got);
+
+        if (r != c->result) {
+            print_error("%s: want %s, got %s\n", c->name, decode_result_name(c->result),
+                        decode_result_name(r));
+            fail();
+        }
+        if (r == DECODE_OK) {
+            struct pkt_record want = full_record(c);
+            check_record(c->name, c->len, &want, &got);
+        }
+    }
+}
+
+/* The SYN case, field by field, without the table machinery. */
+static void test_tcp_syn_fields(void **state)
+{
+    static const uint8_t src[16] = { 192, 168, 1, 10 };
+    static const uint8_t dst[16] = { 10, 0, 0, 1 };
+    struct pkt_record r;
+
+    (void)state;
+    memset(&r, 0xff, sizeof r);
+    assert_int_equal(decode_packet(DECODE_DLT_EN10MB, p_tcp_syn, sizeof p_tcp_syn, 54, TS, &r),
+                     DECODE_OK);
+    assert_int_equal(r.ts_us, TS);
+    assert_memory_equal(r.src, src, 16);
+    assert_memory_equal(r.dst, dst, 16);
+    assert_int_equal(r.wire_len, 54);
+    assert_int_equal(r.frag_id, 0);
+    assert_int_equal(r.sport, 51000);
+    assert_int_equal(r.dport, 443);
+    assert_int_equal(r.vlan_id, 0);
+    assert_int_equal(r.ip_version, 4);
+    assert_int_equal(r.proto, 6);
+    assert_int_equal(r.tcp_flags, 0x02);
+    assert_int_equal(r.icmp_type, 0);
+    assert_int_equal(r.icmp_code, 0);
+    assert_int_equal(r.flags, PKT_F_HAS_PORTS);
+}
+
+/* Every case cut at every length: never an over-read, never a wrong record. */
+static void test_truncation(void **state)
+{
+    size_t decodes = 0;
+
+    (void)state;
+    for (size_t i = 0; i < NCASES; i++) {
+        const struct dcase *c = &cases[i];
+
+        for (size_t cut = 0; cut < c->len; cut++) {
+            struct pkt_record got;
+            enum decode_result r = decode_cut(c, cut, &got);
+
+            decodes++;
+            if (c->result != DECODE_OK) {
+                if (cut > c->l4_off && r == DECODE_OK) {
+                    print_error("%s (caplen %zu): DECODE_OK from a frame that is not valid\n",
+                                c->name, cut);
+                    fail();
+                }
+                continue;
+            }
+            if (cut < ok_boundary(c)) {
+                if (r != DECODE_TRUNCATED) {
+                    print_error("%s (caplen %zu, needs %zu): want truncated, got %s\n", c->name,
+                                cut, ok_boundary(c), decode_result_name(r));
+                    fail();
+                }
+                continue;
+            }
+            if (r != DECODE_OK) {
+                print_error("%s (caplen %zu, needs %zu): want ok, got %s\n", c->name, cut,
+                            ok_boundary(c), decode_result_name(r));
+                fail();
+            }
+            struct pkt_record want = full_record(c);
+            if (want.proto == 6 && !(want.flags & PKT_F_FRAG_NONFIRST) && cut < c->l4_off + 14) {
+                want.tcp_flags = 0;
+                want.flags |= PKT_F_L4_TRUNC;
+            }
+            check_record(c->name, cut, &want, &got);
+        }
+    }
+    assert_true(decodes > 2000);
+}
+
+/* An IPv6 chain of n Destination Options headers, then UDP. */
+static size_t build_v6_chain(uint8_t *buf, size_t cap, unsigned n)
+{
+    static const uint8_t head[] = { ETH(0x86dd), IPV6(0, 60) };
+    static const uint8_t udp[] = { UDP(1, 2, 8) };
+    size_t len = sizeof head;
+
+    assert_true(sizeof head + n * 8u + sizeof udp <= cap);
+    memcpy(buf, head, sizeof head);
+    for (unsigned i = 0; i < n; i++) {
+        static const uint8_t opt[8] = { 60, 0, 0x01, 0x04, 0, 0, 0, 0 };
+        memcpy(buf + len, opt, sizeof opt);
+        if (i + 1 == n)
+            buf[len] = 17;
+        len += sizeof opt;
+    }
+    memcpy(buf + len, udp, sizeof udp);
+    len += sizeof udp;
+    buf[18] = (uint8_t)((len - 54) >> 8); /* payload length */
+    buf[19] = (uint8_t)(len - 54);
+    return len;
+}
+
+static void test_ipv6_chain_limit(void **state)
+{
+    uint8_t buf[256];
+    struct pkt_record r;
+    size_t len;
+
+    (void)state;
+    len = build_v6_chain(buf, sizeof buf, 16);
+    assert_int_equal(decode_packet(DECODE_DLT_EN10MB, buf, len, (uint32_t)len, TS, &r), DECODE_OK);
+    assert_int_equal(r.proto, 17);
+    assert_int_equal(r.sport, 1);
+    assert_int_equal(r.dport, 2);
+
+    len = build_v6_chain(buf, sizeof buf, 17);
+    assert_int_equal(decode_packet(DECODE_DLT_EN10MB, buf, len, (uint32_t)len, TS, &r),
+                     DECODE_BAD_HEADER);
+}
+
+static void test_null_data(void **state)
+{
+    struct pkt_record r;
+
+    (void)state;
+    assert_int_equal(decode_packet(DECODE_DLT_EN10MB, NULL, 0, 0, TS, &r), DECODE_TRUNCATED);
+    assert_int_equal(r.ts_us, TS);
+    assert_int_equal(decode_packet(999, NULL, 0, 0, TS, &r), DECODE_UNSUPPORTED_LINK);
+}
+
+static void test_result_names(void **state)
+{
+    (void)state;
+    assert_string_equal(decode_result_name(DECODE_OK), "ok");
+    assert_string_equal(decode_result_name(DECODE_TRUNCATED), "truncated");
+    assert_string_equal(decode_result_name(DECODE_BAD_HEADER), "bad_header");
+    assert_string_equal(decode_result_name(DECODE_UNSUPPORTED_LINK), "unsupported_link");
+    assert_string_equal(decode_result_name(DECODE_NOT_IP), "not_ip");
+    assert_string_equal(decode_result_name(DECODE_RESULT_COUNT), "unknown");
+    assert_string_equal(decode_result_name((enum decode_result)77), "unknown");
+    for (int a = 0; a < DECODE_RESULT_COUNT; a++)
+        for (int b = a + 1; b < DECODE_RESULT_COUNT; b++)
+            assert_string_not_equal(decode_result_name((enum decode_result)a),
+                                    decode_result_name((enum decode_result)b));
+}
+
+static void test_dlt_supported(void **state)
+{
+    static const int yes[] = { 0, 1, 12, 14, 101, 108, 113, 228, 229, 276 };
+    static const int no[] = { -1, 2, 9, 10, 13, 105, 127, 147, 192, 230, 277, 65535 };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
+        assert_int_equal(decode_dlt_supported(yes[i]), 1);
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+        assert_int_equal(decode_dlt_supported(no[i]), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_table),
+        cmocka_unit_test(test_tcp_syn_fields),
+        cmocka_unit_test(test_truncation),
+        cmocka_unit_test(test_ipv6_chain_limit),
+        cmocka_unit_test(test_null_data),
+        cmocka_unit_test(test_result_names),
+        cmocka_unit_test(test_dlt_supported),
+    };
+    return cmocka_run_group_tests_name("decode", tests, NULL, NULL);
+}
