@@ -66,8 +66,9 @@ struct flow {
     uint8_t  icmp_type, icmp_code;
     uint8_t  has_icmp;
     uint8_t  oom;              /* set by uthash when it could not index this flow */
-    uint64_t rec_first_us;     /* first packet of the current record (0 = none yet) */
-    uint64_t touch_us;         /* last packet (clock time) */
+    uint64_t rec_first_us;     /* earliest packet time in the current record */
+    uint64_t rec_last_us;      /* latest packet time in the current (or, if empty, previous) record */
+    uint64_t touch_us;         /* clock when the last packet came: orders the idle lists */
     uint64_t deadline_us;      /* open: next active deadline; closed: end of linger */
     uint64_t pkts[2], bytes[2];/* current record, [0] initiator -> responder */
     struct flow *prev, *next;  /* idle or linger list */
@@ -204,8 +205,9 @@ static void build_event(const struct flow *f, enum flow_end_reason reason, bool 
     ev->vlan_id = f->key.vlan;
     ev->ip_version = f->key.ipver;
     ev->protocol = f->key.proto;
-    ev->first_us = f->rec_first_us ? f->rec_first_us : f->touch_us;
-    ev->last_us = f->rec_first_us ? f->touch_us : ev->first_us;
+    /* Reported times are the packets' own; an empty record sits at the last one. */
+    ev->first_us = f->pkts[0] + f->pkts[1] ? f->rec_first_us : f->rec_last_us;
+    ev->last_us = f->rec_last_us;
     ev->src_packets = f->pkts[0];
     ev->src_bytes = f->bytes[0];
     ev->dst_packets = f->pkts[1];
@@ -226,7 +228,6 @@ static void record_reset(struct flow *f)
     f->pkts[0] = f->pkts[1] = 0;
     f->bytes[0] = f->bytes[1] = 0;
     f->flags[0] = f->flags[1] = 0;
-    f->rec_first_us = 0;
 }
 
 /* An output sink: either a callback or a bounded array. */
@@ -548,8 +549,14 @@ static void fold_packet(flow_table *ft, const struct pkt_record *pkt, struct sin
     }
 
     int dir = (src_is_a == (bool)f->init_is_a) ? 0 : 1;
-    if (!f->rec_first_us)
-        f->rec_first_us = now;
+    if (record_empty(f)) {
+        f->rec_first_us = f->rec_last_us = pkt->ts_us;
+    } else {
+        if (pkt->ts_us < f->rec_first_us)
+            f->rec_first_us = pkt->ts_us;
+        if (pkt->ts_us > f->rec_last_us)
+            f->rec_last_us = pkt->ts_us;
+    }
     f->pkts[dir]++;
     f->bytes[dir] += pkt->wire_len;
     f->flags[dir] |= pkt->tcp_flags;

@@ -428,6 +428,25 @@ static void test_sweep_touches_only_expired(void **state)
     free(l);
 }
 
+/* Records carry the packets' own times even when the clock is ahead of them
+ * (live: the janitor moves it to wall time) or they arrive out of order. */
+static void test_reported_times_are_packet_times(void **state)
+{
+    (void)state;
+    flow_table *ft = make_table(100, 300);
+    struct rec_list *l = calloc(1, sizeof *l);
+    drain(ft, l, false, T0 + 50000);                        /* clock ahead of every packet */
+    feed(ft, l, v4(T0 + 10, A, 1, B, 2, 17, 0, 100));
+    feed(ft, l, v4(T0 + 30, A, 1, B, 2, 17, 0, 100));
+    feed(ft, l, v4(T0 + 5, B, 2, A, 1, 17, 0, 100));        /* out of order */
+    assert_int_equal(flow_table_clock(ft), T0 + 50000);
+    drain(ft, l, true, 0);
+    assert_int_equal(l->n, 1);
+    check(&l->ev[0], A, 1, B, 2, 17, T0 + 5, T0 + 30, 2, 200, 1, 100, 0, 0, FLOW_END_SHUTDOWN, true);
+    flow_table_destroy(ft);
+    free(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -446,6 +465,7 @@ int main(void)
         cmocka_unit_test(test_flush_keeps_close_reason),
         cmocka_unit_test(test_icmp_and_vlan_keys),
         cmocka_unit_test(test_sweep_touches_only_expired),
+        cmocka_unit_test(test_reported_times_are_packet_times),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
