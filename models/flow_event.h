@@ -90,4 +90,19 @@ struct cJSON *flow_event_to_json(const struct flow_event *ev,
                                  const struct flow_event_ctx *ctx,
                                  enum flow_direction dir, const char *event_id);
 
+/*
+ * Print `item` (any cJSON tree) as compact JSON into buf, like
+ * cJSON_PrintUnformatted but without allocating and several times faster:
+ * whole numbers below 2^53 are printed as plain integers (cJSON 1.7.15 turns
+ * 1e15 into "1e+15" and 2^53-1 into "9.00719925474099e+15"), other numbers
+ * with the shortest of %.15g/%.17g that reads back exactly, non-finite ones as
+ * null; strings are escaped as cJSON does; raw items are copied verbatim.
+ * snprintf semantics: returns the length of the whole text (excluding the
+ * NUL); when that is >= buflen the output was cut (still NUL-terminated when
+ * buflen > 0) and the caller may retry with a bigger buffer. Returns
+ * SIZE_MAX for NULL, an invalid item, or nesting deeper than 1000.
+ * Thread-safe (no state); assumes the "C" numeric locale.
+ */
+size_t flow_event_json_print(const struct cJSON *item, char *buf, size_t buflen);
+
 #endif

@@ -1,0 +1,139 @@
+/*
+ * hostaddr.c — the sensor host's own IP addresses (see hostaddr.h).
+ *
+ * A flow's `direction` says whether this host initiated it, answered it, or
+ * only saw it pass, so the sender needs the host's current addresses. They are
+ * read with getifaddrs() (every interface, up or not, IPv4 and IPv6) into a
+ * small flat array in pkt_record layout (IPv4 in bytes 0..3, bytes 4..15
+ * zero), which is what the flow records carry, so a lookup is a short linear
+ * memcmp scan: hosts have a handful of addresses, and the array beats a hash
+ * for that size. A refresh builds a whole new array and swaps it in only when
+ * getifaddrs succeeded, so a transient failure never empties the set.
+ */
+#include "hostaddr.h"
+
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+struct hostaddr_entry {
+    uint8_t version;   /* 4 or 6 */
+    uint8_t addr[16];  /* pkt_record layout */
+};
+
+struct hostaddr {
+    struct hostaddr_entry *v;
+    size_t n;
+};
+
+static int entry_eq(const struct hostaddr_entry *e, int ip_version, const uint8_t *addr)
+{
+    return e->version == ip_version && memcmp(e->addr, addr, ip_version == 4 ? 4 : 16) == 0;
+}
+
+/* Append unless already present; `v` has room (caller sized it). */
+static void add_unique(struct hostaddr_entry *v, size_t *n, int ip_version, const uint8_t *addr)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (entry_eq(&v[i], ip_version, addr))
+            return;
+    memset(&v[*n], 0, sizeof v[*n]);
+    v[*n].version = (uint8_t)ip_version;
+    memcpy(v[*n].addr, addr, ip_version == 4 ? 4 : 16);
+    (*n)++;
+}
+
+/* Take ownership of `v` (n entries) as the new set. */
+static void replace(hostaddr *h, struct hostaddr_entry *v, size_t n)
+{
+    free(h->v);
+    h->v = v;
+    h->n = n;
+}
+
+hostaddr *hostaddr_create(char *err, size_t errlen)
+{
+    hostaddr *h = calloc(1, sizeof *h);
+    if (!h) {
+        if (err && errlen)
+            snprintf(err, errlen, "host addresses: out of memory");
+        return NULL;
+    }
+    /* A failed first read leaves an empty set: every direction is "unknown"
+     * until a later refresh succeeds, which is not a reason to stop. */
+    (void)hostaddr_refresh(h);
+    return h;
+}
+
+void hostaddr_destroy(hostaddr *h)
+{
+    if (!h)
+        return;
+    free(h->v);
+    free(h);
+}
+
+int hostaddr_refresh(hostaddr *h)
+{
+    if (!h)
+        return -1;
+    struct ifaddrs *ifa = NULL;
+    if (getifaddrs(&ifa) != 0)
+        return -1;
+    size_t cap = 0;
+    for (const struct ifaddrs *p = ifa; p; p = p->ifa_next)
+        if (p->ifa_addr && (p->ifa_addr->sa_family == AF_INET || p->ifa_addr->sa_family == AF_INET6))
+            cap++;
+    struct hostaddr_entry *v = calloc(cap ? cap : 1, sizeof *v);
+    if (!v) {
+        freeifaddrs(ifa);
+        return -1;
+    }
+    size_t n = 0;
+    for (const struct ifaddrs *p = ifa; p; p = p->ifa_next) {
+        if (!p->ifa_addr)
+            continue;
+        if (p->ifa_addr->sa_family == AF_INET) {
+            struct sockaddr_in sin;
+            memcpy(&sin, p->ifa_addr, sizeof sin);
+            add_unique(v, &n, 4, (const uint8_t *)&sin.sin_addr);
+        } else if (p->ifa_addr->sa_family == AF_INET6) {
+            struct sockaddr_in6 sin6;
+            memcpy(&sin6, p->ifa_addr, sizeof sin6);
+            add_unique(v, &n, 6, sin6.sin6_addr.s6_addr);
+        }
+    }
+    freeifaddrs(ifa);
+    replace(h, v, n);
+    return 0;
+}
+
+int hostaddr_set(hostaddr *h, const uint8_t (*addrs)[16], const uint8_t *versions, size_t n)
+{
+    if (!h || (n && (!addrs || !versions)))
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (versions[i] != 4 && versions[i] != 6)
+            return -1;
+    struct hostaddr_entry *v = calloc(n ? n : 1, sizeof *v);
+    if (!v)
+        return -1;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        add_unique(v, &m, versions[i], addrs[i]);
+    replace(h, v, m);
+    return 0;
+}
+
+int hostaddr_contains(const hostaddr *h, int ip_version, const uint8_t *addr)
+{
+    if (!h || !addr || (ip_version != 4 && ip_version != 6))
+        return 0;
+    for (size_t i = 0; i < h->n; i++)
+        if (entry_eq(&h->v[i], ip_version, addr))
+            return 1;
+    return 0;
+}

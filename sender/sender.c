@@ -1,0 +1,565 @@
+/*
+ * sender.c — the last pipeline stage: event rings in, FlowEvent JSON out.
+ *
+ * One thread drains every event ring it was given, turns each flow_event into
+ * FlowEvent JSON and delivers it: NDJSON lines to a stream when there is no
+ * endpoint, otherwise HTTP POSTs over one reused libcurl easy handle, so the
+ * TCP/TLS connection is kept alive between batches. Everything the thread
+ * touches per event (the pop buffer, the text buffer that collects NDJSON
+ * lines or the POST body) is allocated once and reused; the only per-event
+ * allocations are cJSON's own. Objects are printed with flow_event_json_print
+ * straight into that buffer (exact integers, no sscanf per number; several
+ * times faster than cJSON's printer).
+ *
+ * Batching: an HTTP batch goes out when it holds batch_size events or when
+ * send_interval_ms has passed since its first event (checked after every pass
+ * over the rings, so at most a couple of milliseconds late), and at the end.
+ * With batch_size 1 the body is the bare object (go-Tracer's wire format),
+ * otherwise a JSON array. The stream is written and flushed once per pass over
+ * the rings (at most SENDER_BURST events per ring), so lines leave promptly
+ * without a write per event.
+ *
+ * Failures are counted, never dropped silently: a batch that fails (network
+ * error or non-2xx) adds to batches_failed/events_failed, and each distinct
+ * failure (HTTP status or curl error) is logged once until delivery recovers.
+ * Retries and the spool come later. The endpoint is logged without userinfo
+ * or query string, so credentials in the URL never reach the logs.
+ *
+ * Idle: when every ring is empty the thread sleeps, starting at 50 µs and
+ * doubling up to 2 ms while nothing arrives, so an idle sensor does not spin
+ * and a busy one sees sub-millisecond latency.
+ *
+ * Shutdown: sender_finish() sets an atomic flag (release). The loop reads it
+ * (acquire) BEFORE a pass over the rings; if the flag was set and that pass
+ * found every ring empty, nothing more can arrive (producers stop before they
+ * call finish), so the last batch is sent, the stream flushed, and run returns.
+ */
+#include "sender.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+
+#include "../common/hostaddr.h"
+#include "../common/log.h"
+#include "../common/timefmt.h"
+#include "../config/config.h"
+
+#ifndef TRACER_VERSION
+#define TRACER_VERSION "0.0.0"
+#endif
+
+#define SENDER_BURST               256u               /* events popped per ring per pass */
+#define SENDER_HOSTS_REFRESH_US    (10u * 1000000u)   /* re-read host addresses every 10 s */
+#define SENDER_IDLE_MIN_US         50u
+#define SENDER_IDLE_MAX_US         2000u
+#define SENDER_CONNECT_TIMEOUT_MS  5000L
+#define SENDER_TOTAL_TIMEOUT_MS    30000L
+#define SENDER_BUF_INITIAL         (64u * 1024u)
+#define SENDER_OBJ_ROOM            2048u              /* room ensured before printing one object */
+#define SENDER_BUF_MAX             ((size_t)1 << 30)  /* cap on the text buffer (batch body) */
+#define SENDER_STREAM_CHUNK        (256u * 1024u)     /* write NDJSON early past this size */
+#define SENDER_FAIL_KEYS           16                 /* distinct failures remembered for logging */
+#define SENDER_DEFAULT_INTERVAL_MS 1000u
+
+struct sender {
+    /* Set by create, read-only afterwards. */
+    ring **rings;
+    size_t nrings;
+    struct flow_event_ctx ctx;
+    FILE *out;                  /* NDJSON stream (stdout mode) */
+    bool http;
+    uint32_t batch_size;
+    uint64_t interval_us;
+    char *url_log;              /* endpoint without userinfo/query, for logs */
+    char id_prefix[17];         /* 16 lowercase hex digits, random per instance */
+
+    /* Sender thread only. */
+    CURL *curl;
+    struct curl_slist *headers;
+    hostaddr *hosts;
+    uint64_t hosts_next_us;     /* monotonic time of the next refresh */
+    uint64_t seq;               /* last event sequence number used */
+    struct flow_event *burst;   /* SENDER_BURST slots */
+    char *buf;                  /* NDJSON lines or the POST body being built */
+    size_t len, cap;
+    uint32_t batch_n;           /* events in buf */
+    uint64_t batch_first_us;    /* monotonic time the batch's first event arrived */
+    long fail_keys[SENDER_FAIL_KEYS]; /* failures logged since the last success */
+    size_t nfail_keys;
+    char curl_err[CURL_ERROR_SIZE];
+
+    /* Any thread. */
+    atomic_bool finish;
+    _Atomic uint64_t events_in, events_sent, events_failed;
+    _Atomic uint64_t batches_sent, batches_failed, json_errors;
+};
+
+static void stat_add(_Atomic uint64_t *c, uint64_t n)
+{
+    atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+static size_t discard_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    (void)ptr;
+    (void)userdata;
+    return size * nmemb;
+}
+
+/* "scheme://host[:port]/path" of url: no userinfo, no query, no fragment. */
+static char *url_for_log(const char *url)
+{
+    const char *sep = strstr(url, "://");
+    const char *auth = sep ? sep + 3 : url;
+    size_t scheme_len = (size_t)(auth - url);
+    size_t auth_len = strcspn(auth, "/?#");
+    const char *host = auth;
+    for (size_t i = 0; i < auth_len; i++)
+        if (auth[i] == '@')
+            host = auth + i + 1;
+    size_t host_len = auth_len - (size_t)(host - auth);
+    const char *path = auth + auth_len;
+    size_t path_len = strcspn(path, "?#");
+    char *s = malloc(scheme_len + host_len + path_len + 1);
+    if (!s)
+        return NULL;
+    memcpy(s, url, scheme_len);
+    memcpy(s + scheme_len, host, host_len);
+    memcpy(s + scheme_len + host_len, path, path_len);
+    s[scheme_len + host_len + path_len] = '\0';
+    return s;
+}
+
+static void random_prefix(sender *s)
+{
+    uint64_t r = 0;
+    ssize_t got = getrandom(&r, sizeof r, 0);
+    if (got != (ssize_t)sizeof r) {
+        /* No getrandom (very old kernel): uniqueness per run still holds well
+         * enough with time, pid and address mixed (splitmix64 finalizer). */
+        r = timefmt_now_us() ^ ((uint64_t)getpid() << 40) ^ (uint64_t)(uintptr_t)s;
+        r ^= r >> 30;
+        r *= 0xbf58476d1ce4e5b9ULL;
+        r ^= r >> 27;
+        r *= 0x94d049bb133111ebULL;
+        r ^= r >> 31;
+        log_warn("sender: getrandom failed (%s); event ids use a time-based prefix", strerror(errno));
+    }
+    snprintf(s->id_prefix, sizeof s->id_prefix, "%016" PRIx64, r);
+}
+
+/* Free a header list after wiping its strings (one holds the bearer token). */
+static void free_headers(struct curl_slist *h)
+{
+    for (struct curl_slist *p = h; p; p = p->next)
+        if (p->data) {
+            volatile char *d = p->data;
+            while (*d)
+                *d++ = '\0';
+        }
+    curl_slist_free_all(h);
+}
+
+static int setup_curl(sender *s, const struct config *cfg, char *err, size_t errlen)
+{
+    s->curl = curl_easy_init();
+    if (!s->curl) {
+        snprintf(err, errlen, "sender: curl_easy_init failed");
+        return -1;
+    }
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    struct curl_slist *t = h ? curl_slist_append(h, "Expect:") : NULL; /* no 100-continue round trip */
+    h = t;
+    if (h && cfg->auth_token) {
+        static const char pre[] = "Authorization: Bearer ";
+        size_t tl = strlen(cfg->auth_token);
+        char *line = malloc(sizeof pre + tl);
+        if (line) {
+            memcpy(line, pre, sizeof pre - 1);
+            memcpy(line + sizeof pre - 1, cfg->auth_token, tl + 1);
+            t = curl_slist_append(h, line);
+            volatile char *d = line;
+            while (*d)
+                *d++ = '\0';
+            free(line);
+        } else {
+            t = NULL;
+        }
+        if (!t)
+            free_headers(h);
+        h = t;
+    }
+    if (!h) {
+        snprintf(err, errlen, "sender: out of memory");
+        return -1;
+    }
+    s->headers = h;
+
+    CURLcode rc = CURLE_OK;
+    CURL *c = s->curl;
+#define SETOPT(opt, val) do { if (rc == CURLE_OK) rc = curl_easy_setopt(c, opt, val); } while (0)
+    SETOPT(CURLOPT_URL, cfg->endpoint_url);
+    SETOPT(CURLOPT_POST, 1L);
+    SETOPT(CURLOPT_HTTPHEADER, s->headers);
+    SETOPT(CURLOPT_USERAGENT, "tracer-sensor/" TRACER_VERSION);
+    SETOPT(CURLOPT_NOSIGNAL, 1L);
+    SETOPT(CURLOPT_CONNECTTIMEOUT_MS, SENDER_CONNECT_TIMEOUT_MS);
+    SETOPT(CURLOPT_TIMEOUT_MS, SENDER_TOTAL_TIMEOUT_MS);
+    SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
+    SETOPT(CURLOPT_WRITEFUNCTION, discard_body);
+    SETOPT(CURLOPT_ERRORBUFFER, s->curl_err);
+#if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85.0 */
+    SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
+#endif
+#undef SETOPT
+    if (rc != CURLE_OK) {
+        snprintf(err, errlen, "sender: configuring libcurl for %s: %s",
+                 s->url_log, curl_easy_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+sender *sender_create(const struct config *cfg, ring *const *rings, size_t nrings,
+                      const struct flow_event_ctx *ctx, FILE *out,
+                      char *err, size_t errlen)
+{
+    char dummy[1];
+    if (!err || errlen == 0) {
+        err = dummy;
+        errlen = sizeof dummy;
+    }
+    err[0] = '\0';
+    if (!cfg || (nrings && !rings)) {
+        snprintf(err, errlen, "sender: invalid arguments");
+        return NULL;
+    }
+    for (size_t i = 0; i < nrings; i++) {
+        if (!rings[i] || ring_slot_size(rings[i]) != sizeof(struct flow_event)) {
+            snprintf(err, errlen, "sender: ring %zu does not hold flow_event slots", i);
+            return NULL;
+        }
+    }
+    if (!cfg->endpoint_url && !out) {
+        snprintf(err, errlen, "sender: no endpoint and no output stream");
+        return NULL;
+    }
+
+    sender *s = calloc(1, sizeof *s);
+    if (!s)
+        goto oom;
+    atomic_init(&s->finish, false);
+    atomic_init(&s->events_in, 0);
+    atomic_init(&s->events_sent, 0);
+    atomic_init(&s->events_failed, 0);
+    atomic_init(&s->batches_sent, 0);
+    atomic_init(&s->batches_failed, 0);
+    atomic_init(&s->json_errors, 0);
+    s->nrings = nrings;
+    s->rings = calloc(nrings ? nrings : 1, sizeof *s->rings);
+    if (!s->rings)
+        goto oom;
+    for (size_t i = 0; i < nrings; i++)
+        s->rings[i] = rings[i];
+    if (ctx)
+        s->ctx = *ctx;
+    s->out = out;
+    s->http = cfg->endpoint_url != NULL;
+    s->batch_size = cfg->batch_size ? cfg->batch_size : 1;
+    s->interval_us = (uint64_t)(cfg->send_interval_ms ? cfg->send_interval_ms
+                                                      : SENDER_DEFAULT_INTERVAL_MS) * 1000u;
+    s->burst = calloc(SENDER_BURST, sizeof *s->burst);
+    s->cap = SENDER_BUF_INITIAL;
+    s->buf = malloc(s->cap);
+    if (!s->burst || !s->buf)
+        goto oom;
+    s->hosts = hostaddr_create(err, errlen);
+    if (!s->hosts)
+        goto fail;
+    s->hosts_next_us = timefmt_mono_us() + SENDER_HOSTS_REFRESH_US;
+    random_prefix(s);
+    if (s->http) {
+        s->url_log = url_for_log(cfg->endpoint_url);
+        if (!s->url_log)
+            goto oom;
+        if (setup_curl(s, cfg, err, errlen) != 0)
+            goto fail;
+    }
+    return s;
+oom:
+    snprintf(err, errlen, "sender: out of memory");
+fail:
+    sender_destroy(s);
+    return NULL;
+}
+
+void sender_destroy(sender *s)
+{
+    if (!s)
+        return;
+    if (s->curl)
+        curl_easy_cleanup(s->curl);
+    free_headers(s->headers);
+    hostaddr_destroy(s->hosts);
+    free(s->url_log);
+    free(s->buf);
+    free(s->burst);
+    free(s->rings);
+    free(s);
+}
+
+void sender_finish(sender *s)
+{
+    if (s)
+        atomic_store_explicit(&s->finish, true, memory_order_release);
+}
+
+void sender_get_stats(const sender *s, struct sender_stats *out)
+{
+    if (!out)
+        return;
+    memset(out, 0, sizeof *out);
+    if (!s)
+        return;
+    const sender *m = s;
+    out->events_in = atomic_load_explicit(&m->events_in, memory_order_relaxed);
+    out->events_sent = atomic_load_explicit(&m->events_sent, memory_order_relaxed);
+    out->events_failed = atomic_load_explicit(&m->events_failed, memory_order_relaxed);
+    out->batches_sent = atomic_load_explicit(&m->batches_sent, memory_order_relaxed);
+    out->batches_failed = atomic_load_explicit(&m->batches_failed, memory_order_relaxed);
+    out->json_errors = atomic_load_explicit(&m->json_errors, memory_order_relaxed);
+}
+
+/* Make room for `need` more bytes in buf. */
+static int buf_reserve(sender *s, size_t need)
+{
+    if (s->cap - s->len >= need)
+        return 0;
+    if (need > SENDER_BUF_MAX - s->len)
+        return -1;
+    size_t cap = s->cap;
+    while (cap - s->len < need)
+        cap = cap > SENDER_BUF_MAX / 2 ? SENDER_BUF_MAX : cap * 2;
+    char *b = realloc(s->buf, cap);
+    if (!b)
+        return -1;
+    s->buf = b;
+    s->cap = cap;
+    return 0;
+}
+
+/* Delivery outcome bookkeeping: log each distinct failure once until a success. */
+static void note_failure(sender *s, long key, const char *what, uint32_t nevents)
+{
+    for (size_t i = 0; i < s->nfail_keys; i++)
+        if (s->fail_keys[i] == key)
+            return;
+    if (s->nfail_keys < SENDER_FAIL_KEYS)
+        s->fail_keys[s->nfail_keys++] = key;
+    if (s->http)
+        log_warn("sender: POST to %s failed: %s; %" PRIu32 " event(s) not delivered "
+                 "(further failures like this are counted, not logged)",
+                 s->url_log, what, nevents);
+    else
+        log_warn("sender: writing events failed: %s; %" PRIu32 " event(s) lost "
+                 "(further failures like this are counted, not logged)",
+                 what, nevents);
+}
+
+static void note_success(sender *s)
+{
+    if (s->nfail_keys == 0)
+        return;
+    s->nfail_keys = 0;
+    if (s->http)
+        log_info("sender: delivery to %s works again", s->url_log);
+    else
+        log_info("sender: writing events works again");
+}
+
+/* Stream mode: write and flush the collected NDJSON lines. */
+static void flush_stream(sender *s)
+{
+    if (s->batch_n == 0 && s->len == 0)
+        return;
+    size_t w = s->len ? fwrite(s->buf, 1, s->len, s->out) : 0;
+    int e = w == s->len ? 0 : errno;
+    if (fflush(s->out) != 0 && e == 0)
+        e = errno ? errno : EIO;
+    if (w == s->len && e == 0) {
+        stat_add(&s->events_sent, s->batch_n);
+        stat_add(&s->batches_sent, 1);
+        note_success(s);
+    } else {
+        stat_add(&s->events_failed, s->batch_n);
+        stat_add(&s->batches_failed, 1);
+        note_failure(s, 1, strerror(e ? e : EIO), s->batch_n);
+        clearerr(s->out);
+    }
+    s->len = 0;
+    s->batch_n = 0;
+}
+
+/* HTTP mode: POST the batch (closing the array first) and count the outcome. */
+static void send_batch(sender *s)
+{
+    if (s->batch_n == 0)
+        return;
+    bool ok = false;
+    long status = 0;
+    long key = 0;
+    char what[CURL_ERROR_SIZE + 64];
+    if (s->batch_size > 1) {
+        /* buf_reserve cannot fail here: append_event keeps 2 spare bytes. */
+        s->buf[s->len++] = ']';
+    }
+    s->curl_err[0] = '\0';
+    CURLcode rc = curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, s->buf);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)s->len);
+    if (rc == CURLE_OK)
+        rc = curl_easy_perform(s->curl);
+    if (rc == CURLE_OK) {
+        curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
+        ok = status >= 200 && status <= 299;
+        key = status;
+        snprintf(what, sizeof what, "HTTP status %ld", status);
+    } else {
+        key = -(long)rc;
+        snprintf(what, sizeof what, "%s", s->curl_err[0] ? s->curl_err : curl_easy_strerror(rc));
+    }
+    if (ok) {
+        stat_add(&s->events_sent, s->batch_n);
+        stat_add(&s->batches_sent, 1);
+        note_success(s);
+    } else {
+        stat_add(&s->events_failed, s->batch_n);
+        stat_add(&s->batches_failed, 1);
+        note_failure(s, key, what, s->batch_n);
+    }
+    s->len = 0;
+    s->batch_n = 0;
+}
+
+static enum flow_direction direction_of(const hostaddr *h, const struct flow_event *ev)
+{
+    int src = hostaddr_contains(h, ev->ip_version, ev->src_ip);
+    int dst = hostaddr_contains(h, ev->ip_version, ev->dst_ip);
+    if (src && dst)
+        return FLOW_DIR_LOCAL;
+    if (src)
+        return FLOW_DIR_OUTBOUND;
+    if (dst)
+        return FLOW_DIR_INBOUND;
+    return FLOW_DIR_UNKNOWN;
+}
+
+/* Serialize one event into buf: an NDJSON line, or the next element of the body. */
+static void append_event(sender *s, const struct flow_event *ev)
+{
+    char id[sizeof s->id_prefix + 24];
+    snprintf(id, sizeof id, "%s-%" PRIu64, s->id_prefix, ++s->seq);
+    cJSON *obj = flow_event_to_json(ev, &s->ctx, direction_of(s->hosts, ev), id);
+    if (!obj) {
+        stat_add(&s->json_errors, 1);
+        return;
+    }
+    bool array = s->http && s->batch_size > 1;
+    size_t pre = array ? 1 : 0;
+    size_t n = SIZE_MAX;
+    /* +2 spare bytes after the text: the NUL now, the '\n' or ']' later. */
+    if (buf_reserve(s, pre + SENDER_OBJ_ROOM + 2) == 0) {
+        n = flow_event_json_print(obj, s->buf + s->len + pre, s->cap - s->len - pre - 1);
+        if (n != SIZE_MAX && n + pre + 2 > s->cap - s->len) {
+            /* Did not fit: grow to the exact size and print again. */
+            if (buf_reserve(s, pre + n + 2) == 0)
+                n = flow_event_json_print(obj, s->buf + s->len + pre, s->cap - s->len - pre - 1);
+            else
+                n = SIZE_MAX;
+        }
+    }
+    cJSON_Delete(obj);
+    if (n == SIZE_MAX || n + pre + 2 > s->cap - s->len) {
+        stat_add(&s->json_errors, 1);
+        return;
+    }
+    if (array)
+        s->buf[s->len] = s->batch_n == 0 ? '[' : ',';
+    s->len += pre + n;
+    if (!s->http)
+        s->buf[s->len++] = '\n';
+    if (s->batch_n++ == 0)
+        s->batch_first_us = timefmt_mono_us();
+    if (s->http && s->batch_n >= s->batch_size)
+        send_batch(s);
+    else if (!s->http && s->len >= SENDER_STREAM_CHUNK)
+        flush_stream(s);
+}
+
+static void idle_sleep(unsigned us)
+{
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)us * 1000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+int sender_run(sender *s)
+{
+    if (!s)
+        return -1;
+    unsigned idle_us = SENDER_IDLE_MIN_US;
+    for (;;) {
+        /* Acquire pairs with the release in sender_finish: once we see the flag,
+         * every push that preceded it is visible to the pass below. */
+        bool finishing = atomic_load_explicit(&s->finish, memory_order_acquire);
+        uint64_t now = timefmt_mono_us();
+        if (now >= s->hosts_next_us) {
+            (void)hostaddr_refresh(s->hosts); /* keeps the old set on failure */
+            s->hosts_next_us = now + SENDER_HOSTS_REFRESH_US;
+        }
+        size_t got = 0;
+        for (size_t i = 0; i < s->nrings; i++) {
+            uint32_t n = ring_pop_burst(s->rings[i], s->burst, SENDER_BURST);
+            if (n == 0)
+                continue;
+            stat_add(&s->events_in, n);
+            got += n;
+            for (uint32_t k = 0; k < n; k++)
+                append_event(s, &s->burst[k]);
+        }
+        if (!s->http)
+            flush_stream(s);
+        else if (s->batch_n && timefmt_mono_us() - s->batch_first_us >= s->interval_us)
+            send_batch(s);
+        if (got) {
+            idle_us = SENDER_IDLE_MIN_US;
+            continue;
+        }
+        if (finishing)
+            break;
+        idle_sleep(idle_us);
+        if (idle_us < SENDER_IDLE_MAX_US)
+            idle_us = idle_us * 2 > SENDER_IDLE_MAX_US ? SENDER_IDLE_MAX_US : idle_us * 2;
+    }
+    if (s->http)
+        send_batch(s);
+    else
+        flush_stream(s);
+
+    struct sender_stats st;
+    sender_get_stats(s, &st);
+    log_info("sender: done: %" PRIu64 " events in, %" PRIu64 " delivered, %" PRIu64
+             " failed, %" PRIu64 " not serializable",
+             st.events_in, st.events_sent, st.events_failed, st.json_errors);
+    return 0;
+}

@@ -1,0 +1,591 @@
+/*
+ * test_flow_event.c — FlowEvent JSON: exact keys, values and JSON types.
+ *
+ * go-Tracer's backend reads these objects, so each test prints the object the
+ * way the sender does (compact), parses the text back and checks every key's
+ * value and JSON type, that no other key is present, and that integers are
+ * printed as plain digits (no fraction, no exponent) even near 2^53.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <cjson/cJSON.h>
+
+#include "models/community_id.h"
+#include "models/flow_event.h"
+
+enum kind { K_STR, K_INT, K_NUM, K_BOOL };
+
+struct kv {
+    const char *key;
+    enum kind kind;
+    const char *s;  /* K_STR */
+    double num;     /* K_INT, K_NUM */
+    bool b;         /* K_BOOL */
+};
+
+#define S(k, v) {(k), K_STR, (v), 0, false}
+#define I(k, v) {(k), K_INT, NULL, (double)(v), false}
+#define N(k, v) {(k), K_NUM, NULL, (v), false}
+#define B(k, v) {(k), K_BOOL, NULL, 0, (v)}
+
+/* The printed text of key's value in compact JSON `txt` (up to ',' or '}'). */
+static void raw_value(const char *txt, const char *key, char *out, size_t outlen)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = strstr(txt, pat);
+    assert_non_null(p);
+    p += strlen(pat);
+    size_t n = strcspn(p, ",}");
+    assert_true(n < outlen);
+    memcpy(out, p, n);
+    out[n] = '\0';
+}
+
+static bool all_digits(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!isdigit((unsigned char)*s))
+            return false;
+    return true;
+}
+
+/* Print `obj` compactly, parse it back, and check it against exp exactly. */
+static void check_json(cJSON *obj, const struct kv *exp, size_t n)
+{
+    assert_non_null(obj);
+    char *txt = cJSON_PrintUnformatted(obj);
+    assert_non_null(txt);
+    /* The sender's printer gives the same bytes as cJSON's for these values. */
+    char mine[4096];
+    size_t plen = flow_event_json_print(obj, mine, sizeof mine);
+    assert_int_equal(plen, strlen(txt));
+    assert_string_equal(mine, txt);
+    cJSON *back = cJSON_Parse(txt);
+    assert_non_null(back);
+    assert_true(cJSON_IsObject(back));
+
+    for (size_t i = 0; i < n; i++) {
+        const cJSON *it = cJSON_GetObjectItemCaseSensitive(back, exp[i].key);
+        if (!it)
+            fail_msg("key %s missing in %s", exp[i].key, txt);
+        char raw[64];
+        switch (exp[i].kind) {
+        case K_STR:
+            if (!cJSON_IsString(it))
+                fail_msg("key %s is not a string", exp[i].key);
+            if (strcmp(it->valuestring, exp[i].s) != 0)
+                fail_msg("key %s: got \"%s\", want \"%s\"", exp[i].key, it->valuestring, exp[i].s);
+            break;
+        case K_INT:
+            if (!cJSON_IsNumber(it))
+                fail_msg("key %s is not a number", exp[i].key);
+            if (it->valuedouble != exp[i].num)
+                fail_msg("key %s: got %.17g, want %.17g", exp[i].key, it->valuedouble, exp[i].num);
+            raw_value(txt, exp[i].key, raw, sizeof raw);
+            if (!all_digits(raw))
+                fail_msg("key %s printed as %s, not an integer", exp[i].key, raw);
+            break;
+        case K_NUM:
+            if (!cJSON_IsNumber(it))
+                fail_msg("key %s is not a number", exp[i].key);
+            if (it->valuedouble != exp[i].num)
+                fail_msg("key %s: got %.17g, want %.17g", exp[i].key, it->valuedouble, exp[i].num);
+            break;
+        case K_BOOL:
+            if (!cJSON_IsBool(it))
+                fail_msg("key %s is not a bool", exp[i].key);
+            assert_int_equal(cJSON_IsTrue(it) ? 1 : 0, exp[i].b ? 1 : 0);
+            break;
+        }
+    }
+    /* Exact key set: no extra keys, no duplicates. */
+    size_t count = 0;
+    for (const cJSON *it = back->child; it; it = it->next) {
+        count++;
+        bool known = false;
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(it->string, exp[i].key) == 0)
+                known = true;
+        if (!known)
+            fail_msg("unexpected key %s", it->string);
+    }
+    assert_int_equal(count, n);
+    cJSON_Delete(back);
+    free(txt);
+}
+
+static void set_addr(struct flow_event *ev, int v, const char *s, const char *d)
+{
+    ev->ip_version = (uint8_t)v;
+    int af = v == 4 ? AF_INET : AF_INET6;
+    assert_int_equal(inet_pton(af, s, ev->src_ip), 1);
+    assert_int_equal(inet_pton(af, d, ev->dst_ip), 1);
+}
+
+/* 2023-11-14T22:13:20.123456Z */
+#define T0 1700000000123456ULL
+
+static void test_tcp_ipv4(void **state)
+{
+    (void)state;
+    struct flow_event ev;
+    memset(&ev, 0, sizeof ev);
+    set_addr(&ev, 4, "128.232.110.120", "66.35.250.204");
+    ev.first_us = T0;
+    ev.last_us = T0 + 2500543;   /* 22:13:22.623999 */
+    ev.src_port = 34855;
+    ev.dst_port = 80;
+    ev.protocol = 6;
+    ev.vlan_id = 42;
+    ev.src_packets = 6;
+    ev.src_bytes = 600;
+    ev.dst_packets = 4;
+    ev.dst_bytes = 3000;
+    ev.src_tcp_flags = 0x02 | 0x10 | 0x01 | 0x08;  /* S A F P */
+    ev.dst_tcp_flags = 0x02 | 0x10 | 0x01 | 0x04;  /* S A F R */
+    ev.end_reason = FLOW_END_FIN;
+    ev.final = 1;
+    struct flow_event_ctx ctx = {.interface = "eth0", .hostname = "sensor-1", .community_seed = 0};
+
+    const struct kv exp[] = {
+        S("flow_id", "128.232.110.120:34855-66.35.250.204:80-TCP"),
+        S("timestamp", "2023-11-14T22:13:22.623Z"),
+        S("interface", "eth0"),
+        S("hostname", "sensor-1"),
+        S("direction", "outbound"),
+        S("src_ip", "128.232.110.120"),
+        S("dst_ip", "66.35.250.204"),
+        S("src_port", "34855"),
+        S("dst_port", "80"),
+        S("protocol", "TCP"),
+        N("flow_duration", 2.500543),
+        I("packet_count", 10),
+        I("byte_count", 3600),
+        N("avg_packet_size", 360.0),
+        S("type", "flow"),
+        I("schema_version", 1),
+        S("event_id", "0123456789abcdef-1"),
+        S("start_time", "2023-11-14T22:13:20.123456Z"),
+        S("end_time", "2023-11-14T22:13:22.623999Z"),
+        I("ip_version", 4),
+        I("protocol_number", 6),
+        I("vlan_id", 42),
+        I("src_packets", 6),
+        I("src_bytes", 600),
+        I("dst_packets", 4),
+        I("dst_bytes", 3000),
+        S("src_tcp_flags", "SAFP"),
+        S("dst_tcp_flags", "SAFR"),
+        S("end_reason", "fin"),
+        B("final", true),
+        S("community_id", "1:LQU9qZlK+B5F3KDmev6m5PMibrg="),
+    };
+    cJSON *o = flow_event_to_json(&ev, &ctx, FLOW_DIR_OUTBOUND, "0123456789abcdef-1");
+    check_json(o, exp, sizeof exp / sizeof exp[0]);
+    cJSON_Delete(o);
+}
+
+static void test_udp_ipv6(void **state)
+{
+    (void)state;
+    struct flow_event ev;
+    memset(&ev, 0, sizeof ev);
+    set_addr(&ev, 6, "2001:db8::1", "2001:db8::2");
+    ev.first_us = T0;
+    ev.last_us = T0;             /* one packet: zero duration */
+    ev.src_port = 5353;
+    ev.dst_port = 53;
+    ev.protocol = 17;
+    ev.src_packets = 1;
+    ev.src_bytes = 93;
+    ev.end_reason = FLOW_END_ACTIVE;
+    ev.final = 0;
+    struct flow_event_ctx ctx = {.interface = "any", .hostname = "h", .community_seed = 7};
+
+    const struct kv exp[] = {
+        S("flow_id", "2001:db8::1:5353-2001:db8::2:53-UDP"),
+        S("timestamp", "2023-11-14T22:13:20.123Z"),
+        S("interface", "any"),
+        S("hostname", "h"),
+        S("direction", "inbound"),
+        S("src_ip", "2001:db8::1"),
+        S("dst_ip", "2001:db8::2"),
+        S("src_port", "5353"),
+        S("dst_port", "53"),
+        S("protocol", "UDP"),
+        N("flow_duration", 0.0),
+        I("packet_count", 1),
+        I("byte_count", 93),
+        N("avg_packet_size", 93.0),
+        S("type", "flow"),
+        I("schema_version", 1),
+        S("event_id", "e-2"),
+        S("start_time", "2023-11-14T22:13:20.123456Z"),
+        S("end_time", "2023-11-14T22:13:20.123456Z"),
+        I("ip_version", 6),
+        I("protocol_number", 17),
+        I("vlan_id", 0),
+        I("src_packets", 1),
+        I("src_bytes", 93),
+        I("dst_packets", 0),
+        I("dst_bytes", 0),
+        S("src_tcp_flags", ""),
+        S("dst_tcp_flags", ""),
+        S("end_reason", "active"),
+        B("final", false),
+        S("community_id", "1:1o4a7/nJ1p2MhtQt32l4nNBSKgg="),   /* seed 7 */
+    };
+    cJSON *o = flow_event_to_json(&ev, &ctx, FLOW_DIR_INBOUND, "e-2");
+    check_json(o, exp, sizeof exp / sizeof exp[0]);
+    cJSON_Delete(o);
+
+    /* Seed 0 gives the seed-0 id. */
+    ctx.community_seed = 0;
+    o = flow_event_to_json(&ev, &ctx, FLOW_DIR_INBOUND, "e-2");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(o, "community_id")->valuestring,
+                        "1:sEzqFsMvqwEs2PgSeOAwGpzkZJo=");
+    cJSON_Delete(o);
+}
+
+static void test_icmp(void **state)
+{
+    (void)state;
+    struct flow_event ev;
+    memset(&ev, 0, sizeof ev);
+    set_addr(&ev, 4, "192.168.0.89", "192.168.0.1");
+    ev.first_us = T0;
+    ev.last_us = T0 + 1000000;
+    ev.protocol = 1;
+    ev.has_icmp = 1;
+    ev.icmp_type = 8;
+    ev.icmp_code = 0;
+    ev.src_packets = 3;
+    ev.src_bytes = 294;
+    ev.dst_packets = 3;
+    ev.dst_bytes = 294;
+    ev.end_reason = FLOW_END_IDLE;
+    ev.final = 1;
+    struct flow_event_ctx ctx = {.interface = "eth1", .hostname = "h2", .community_seed = 1};
+
+    const struct kv exp[] = {
+        S("flow_id", "192.168.0.89:0-192.168.0.1:0-ICMP"),
+        S("timestamp", "2023-11-14T22:13:21.123Z"),
+        S("interface", "eth1"),
+        S("hostname", "h2"),
+        S("direction", "local"),
+        S("src_ip", "192.168.0.89"),
+        S("dst_ip", "192.168.0.1"),
+        S("src_port", "0"),
+        S("dst_port", "0"),
+        S("protocol", "ICMP"),
+        N("flow_duration", 1.0),
+        I("packet_count", 6),
+        I("byte_count", 588),
+        N("avg_packet_size", 98.0),
+        S("type", "flow"),
+        I("schema_version", 1),
+        S("event_id", "x-3"),
+        S("start_time", "2023-11-14T22:13:20.123456Z"),
+        S("end_time", "2023-11-14T22:13:21.123456Z"),
+        I("ip_version", 4),
+        I("protocol_number", 1),
+        I("vlan_id", 0),
+        I("src_packets", 3),
+        I("src_bytes", 294),
+        I("dst_packets", 3),
+        I("dst_bytes", 294),
+        S("src_tcp_flags", ""),
+        S("dst_tcp_flags", ""),
+        I("icmp_type", 8),
+        I("icmp_code", 0),
+        S("end_reason", "idle"),
+        B("final", true),
+        S("community_id", "1:03g6IloqVBdcZlPyX8r0hgoE7kA="),   /* spec baseline, seed 1 */
+    };
+    cJSON *o = flow_event_to_json(&ev, &ctx, FLOW_DIR_LOCAL, "x-3");
+    check_json(o, exp, sizeof exp / sizeof exp[0]);
+    cJSON_Delete(o);
+}
+
+static void test_gre_portless(void **state)
+{
+    (void)state;
+    struct flow_event ev;
+    memset(&ev, 0, sizeof ev);
+    set_addr(&ev, 4, "10.1.12.1", "10.1.12.2");
+    ev.first_us = 0;
+    ev.last_us = 250000;
+    ev.protocol = 47;
+    ev.src_packets = 2;
+    ev.src_bytes = 3;
+    ev.dst_packets = 2;
+    ev.dst_bytes = 2;
+    ev.end_reason = FLOW_END_EVICTED;
+    ev.final = 1;
+    struct flow_event_ctx ctx = {.interface = "trace.pcap", .hostname = "h3"};
+
+    const struct kv exp[] = {
+        S("flow_id", "10.1.12.1:0-10.1.12.2:0-47"),
+        S("timestamp", "1970-01-01T00:00:00.250Z"),
+        S("interface", "trace.pcap"),
+        S("hostname", "h3"),
+        S("direction", "unknown"),
+        S("src_ip", "10.1.12.1"),
+        S("dst_ip", "10.1.12.2"),
+        S("src_port", "0"),
+        S("dst_port", "0"),
+        S("protocol", "47"),
+        N("flow_duration", 0.25),
+        I("packet_count", 4),
+        I("byte_count", 5),
+        N("avg_packet_size", 1.25),
+        S("type", "flow"),
+        I("schema_version", 1),
+        S("event_id", "g-4"),
+        S("start_time", "1970-01-01T00:00:00.000000Z"),
+        S("end_time", "1970-01-01T00:00:00.250000Z"),
+        I("ip_version", 4),
+        I("protocol_number", 47),
+        I("vlan_id", 0),
+        I("src_packets", 2),
+        I("src_bytes", 3),
+        I("dst_packets", 2),
+        I("dst_bytes", 2),
+        S("src_tcp_flags", ""),
+        S("dst_tcp_flags", ""),
+        S("end_reason", "evicted"),
+        B("final", true),
+        S("community_id", "1:DGkR+bCBNxKYP4mTZ2jyjj/8dck="),
+    };
+    cJSON *o = flow_event_to_json(&ev, &ctx, FLOW_DIR_UNKNOWN, "g-4");
+    check_json(o, exp, sizeof exp / sizeof exp[0]);
+    cJSON_Delete(o);
+}
+
+/* No packets at all: avg_packet_size is 0, not NaN (which cJSON prints as null). */
+static void test_zero_packets(void **state)
+{
+    (void)state;
+    struct flow_event ev;
+    memset(&ev, 0, sizeof ev);
+    set_addr(&ev, 4, "10.0.0.1", "10.0.0.2");
+    ev.protocol = 6;
+    ev.end_reason = FLOW_END_SHUTDOWN;
+    cJSON *o = flow_event_to_json(&ev, NULL, FLOW_DIR_UNKNOWN, "z-1");
+    assert_non_null(o);
+    const cJSON *avg = cJSON_GetObjectItemCaseSensitive(o, "avg_packet_size");
+    assert_true(cJSON_IsNumber(avg));
+    assert_true(avg->valuedouble == 0.0);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(o, "end_reason")->valuestring, "shutdown");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(o, "interface")->valuestring, "");
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(o, "final")));
+    char *txt = cJSON_PrintUnformatted(o);
+    assert_non_null(strstr(txt, "\"avg_packet_size\":0,"));
+    free(txt);
+    cJSON_Delete(o);
+}
+
+/* Integers up to 2^53 (and beyond, up to UINT64_MAX) print as exact digits. */
+static void test_big_integers(void **state)
+{
+    (void)state;
+    struct flow_event ev;
+    memset(&ev, 0, sizeof ev);
+    set_addr(&ev, 4, "10.0.0.1", "10.0.0.2");
+    ev.protocol = 6;
+    ev.src_packets = 1234567890123ULL;
+    ev.src_bytes = 9007199254740991ULL;     /* 2^53 - 1 */
+    ev.dst_packets = 1000000000000000ULL;   /* 10^15: cJSON alone prints "1e+15" */
+    ev.dst_bytes = 0;
+    ev.final = 1;
+    cJSON *o = flow_event_to_json(&ev, NULL, FLOW_DIR_UNKNOWN, "b-1");
+    assert_non_null(o);
+    char *txt = cJSON_PrintUnformatted(o);
+    assert_non_null(txt);
+    assert_non_null(strstr(txt, "\"src_packets\":1234567890123,"));
+    assert_non_null(strstr(txt, "\"src_bytes\":9007199254740991,"));
+    assert_non_null(strstr(txt, "\"dst_packets\":1000000000000000,"));
+    assert_non_null(strstr(txt, "\"dst_bytes\":0,"));
+    assert_non_null(strstr(txt, "\"byte_count\":9007199254740991,"));
+    assert_non_null(strstr(txt, "\"packet_count\":1001234567890123,"));
+    /* Still valid JSON with the right values. */
+    cJSON *back = cJSON_Parse(txt);
+    assert_non_null(back);
+    assert_true(cJSON_GetObjectItemCaseSensitive(back, "src_bytes")->valuedouble == 9007199254740991.0);
+    assert_true(cJSON_GetObjectItemCaseSensitive(back, "src_packets")->valuedouble == 1234567890123.0);
+    cJSON_Delete(back);
+    free(txt);
+    cJSON_Delete(o);
+
+    /* Counters beyond 2^53 are still printed exactly. */
+    memset(&ev, 0, sizeof ev);
+    set_addr(&ev, 4, "10.0.0.1", "10.0.0.2");
+    ev.protocol = 17;
+    ev.src_bytes = UINT64_MAX;
+    o = flow_event_to_json(&ev, NULL, FLOW_DIR_UNKNOWN, "b-2");
+    txt = cJSON_PrintUnformatted(o);
+    assert_non_null(strstr(txt, "\"src_bytes\":18446744073709551615,"));
+    back = cJSON_Parse(txt);
+    assert_non_null(back);
+    cJSON_Delete(back);
+    free(txt);
+    cJSON_Delete(o);
+}
+
+static void test_tcp_flags_string(void **state)
+{
+    (void)state;
+    char b[9];
+    flow_tcp_flags_string(0, b, sizeof b);
+    assert_string_equal(b, "");
+    flow_tcp_flags_string(0xff, b, sizeof b);
+    assert_string_equal(b, "SAFRPUEC");
+    flow_tcp_flags_string(0x12, b, sizeof b);
+    assert_string_equal(b, "SA");
+    flow_tcp_flags_string(0x11, b, sizeof b);
+    assert_string_equal(b, "AF");
+    flow_tcp_flags_string(0x04, b, sizeof b);
+    assert_string_equal(b, "R");
+    flow_tcp_flags_string(0x01 | 0x02 | 0x04 | 0x08, b, sizeof b);
+    assert_string_equal(b, "SFRP");
+    flow_tcp_flags_string(0x20 | 0x40 | 0x80, b, sizeof b);
+    assert_string_equal(b, "UEC");
+    /* A short buffer is truncated, never overrun. */
+    char small[3] = {'x', 'x', 'x'};
+    flow_tcp_flags_string(0xff, small, sizeof small);
+    assert_string_equal(small, "SA");
+}
+
+static void test_names(void **state)
+{
+    (void)state;
+    char b[4];
+    assert_string_equal(flow_protocol_name(1, b, sizeof b), "ICMP");
+    assert_string_equal(flow_protocol_name(6, b, sizeof b), "TCP");
+    assert_string_equal(flow_protocol_name(17, b, sizeof b), "UDP");
+    assert_string_equal(flow_protocol_name(58, b, sizeof b), "ICMPv6");
+    assert_string_equal(flow_protocol_name(132, b, sizeof b), "SCTP");
+    assert_string_equal(flow_protocol_name(47, b, sizeof b), "47");
+    assert_string_equal(flow_protocol_name(0, b, sizeof b), "0");
+    assert_string_equal(flow_protocol_name(255, b, sizeof b), "255");
+
+    assert_string_equal(flow_end_reason_name(FLOW_END_FIN), "fin");
+    assert_string_equal(flow_end_reason_name(FLOW_END_RST), "rst");
+    assert_string_equal(flow_end_reason_name(FLOW_END_IDLE), "idle");
+    assert_string_equal(flow_end_reason_name(FLOW_END_ACTIVE), "active");
+    assert_string_equal(flow_end_reason_name(FLOW_END_EVICTED), "evicted");
+    assert_string_equal(flow_end_reason_name(FLOW_END_SHUTDOWN), "shutdown");
+    assert_string_equal(flow_end_reason_name(FLOW_END_COUNT), "unknown");
+
+    assert_string_equal(flow_direction_name(FLOW_DIR_UNKNOWN), "unknown");
+    assert_string_equal(flow_direction_name(FLOW_DIR_INBOUND), "inbound");
+    assert_string_equal(flow_direction_name(FLOW_DIR_OUTBOUND), "outbound");
+    assert_string_equal(flow_direction_name(FLOW_DIR_LOCAL), "local");
+}
+
+/* ICMPv6 echo in a flow record hashes like the spec's ICMPv6 echo vector. */
+static void test_icmpv6_community_id(void **state)
+{
+    (void)state;
+    struct flow_event ev;
+    memset(&ev, 0, sizeof ev);
+    set_addr(&ev, 6, "3ffe:501:0:1001::2", "3ffe:507:0:1:200:86ff:fe05:80da");
+    ev.protocol = 58;
+    ev.has_icmp = 1;
+    ev.icmp_type = 129;   /* echo reply seen first: still the same id */
+    cJSON *o = flow_event_to_json(&ev, NULL, FLOW_DIR_UNKNOWN, "v6-1");
+    assert_non_null(o);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(o, "protocol")->valuestring, "ICMPv6");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(o, "community_id")->valuestring,
+                        "1:+TW+HtLHvV1xnGhV1lv7XoJrqQg=");
+    assert_true(cJSON_GetObjectItemCaseSensitive(o, "icmp_type")->valuedouble == 129.0);
+    cJSON_Delete(o);
+}
+
+/* flow_event_json_print: exact integers, cJSON-identical strings, snprintf semantics. */
+static void test_json_print(void **state)
+{
+    (void)state;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "max53", 9007199254740991.0);
+    cJSON_AddNumberToObject(o, "e15", 1e15);
+    cJSON_AddNumberToObject(o, "i", 1234567890123.0);
+    cJSON_AddNumberToObject(o, "neg", -5);
+    cJSON_AddNumberToObject(o, "zero", 0);
+    cJSON_AddNumberToObject(o, "half", 0.5);
+    cJSON_AddNumberToObject(o, "third", 1.0 / 3.0);
+    cJSON_AddNumberToObject(o, "dur", 2.500543);
+    cJSON_AddNumberToObject(o, "big", 1e300);
+    cJSON_AddNumberToObject(o, "nan", NAN);
+    cJSON_AddRawToObject(o, "raw", "18446744073709551615");
+    cJSON_AddBoolToObject(o, "t", 1);
+    cJSON_AddBoolToObject(o, "f", 0);
+    cJSON_AddNullToObject(o, "n");
+    cJSON *a = cJSON_AddArrayToObject(o, "arr");
+    cJSON_AddItemToArray(a, cJSON_CreateString("x"));
+    cJSON_AddItemToArray(a, cJSON_CreateObject());
+    cJSON_AddItemToArray(a, cJSON_CreateArray());
+    cJSON_AddStringToObject(o, "esc", "q\"b\\n\nr\rt\tc\x01\x1f\x7f\xc3\xa9/");
+    const char *want =
+        "{\"max53\":9007199254740991,\"e15\":1000000000000000,\"i\":1234567890123,"
+        "\"neg\":-5,\"zero\":0,\"half\":0.5,\"third\":0.33333333333333331,"
+        "\"dur\":2.500543,\"big\":1e+300,\"nan\":null,"
+        "\"raw\":18446744073709551615,\"t\":true,\"f\":false,\"n\":null,"
+        "\"arr\":[\"x\",{},[]],"
+        "\"esc\":\"q\\\"b\\\\n\\nr\\rt\\tc\\u0001\\u001f\x7f\xc3\xa9/\"}";
+    char buf[1024];
+    size_t n = flow_event_json_print(o, buf, sizeof buf);
+    assert_string_equal(buf, want);
+    assert_int_equal(n, strlen(want));
+
+    /* Strings escape exactly like cJSON's printer. */
+    cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "esc");
+    char *cj = cJSON_PrintUnformatted(e);
+    assert_int_equal(flow_event_json_print(e, buf, sizeof buf), strlen(cj));
+    assert_string_equal(buf, cj);
+    free(cj);
+
+    /* Too small: the full length comes back, the text is cut and terminated. */
+    char small[10];
+    memset(small, 'x', sizeof small);
+    assert_int_equal(flow_event_json_print(o, small, sizeof small), strlen(want));
+    assert_int_equal(small[9], '\0');
+    assert_memory_equal(small, want, 9);
+    assert_int_equal(flow_event_json_print(o, NULL, 0), strlen(want));
+
+    assert_int_equal(flow_event_json_print(NULL, buf, sizeof buf), SIZE_MAX);
+    cJSON_Delete(o);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tcp_ipv4),
+        cmocka_unit_test(test_udp_ipv6),
+        cmocka_unit_test(test_icmp),
+        cmocka_unit_test(test_gre_portless),
+        cmocka_unit_test(test_zero_packets),
+        cmocka_unit_test(test_big_integers),
+        cmocka_unit_test(test_tcp_flags_string),
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_icmpv6_community_id),
+        cmocka_unit_test(test_json_print),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,120 @@
+/*
+ * test_hostaddr.c — the host address set behind flow `direction`.
+ *
+ * Loopback addresses are present on every Linux host (and in containers), so
+ * they prove getifaddrs was read; hostaddr_set must replace, not merge.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/hostaddr.h"
+
+static void addr(int v, const char *txt, uint8_t out[16])
+{
+    memset(out, 0, 16);
+    assert_int_equal(inet_pton(v == 4 ? AF_INET : AF_INET6, txt, out), 1);
+}
+
+/* Whether the kernel has ::1 configured (IPv6 can be disabled in containers). */
+static int have_ipv6_loopback(void)
+{
+    int fd = socket(AF_INET6, SOCK_DGRAM, 0);
+    if (fd < 0)
+        return 0;
+    struct sockaddr_in6 sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin6_family = AF_INET6;
+    sa.sin6_addr = in6addr_loopback;
+    int ok = bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+    close(fd);
+    return ok;
+}
+
+static void test_create_has_loopback(void **state)
+{
+    (void)state;
+    char err[128] = "";
+    hostaddr *h = hostaddr_create(err, sizeof err);
+    assert_non_null(h);
+    uint8_t a[16];
+    addr(4, "127.0.0.1", a);
+    assert_true(hostaddr_contains(h, 4, a));
+    if (have_ipv6_loopback()) {
+        addr(6, "::1", a);
+        assert_true(hostaddr_contains(h, 6, a));
+    } else {
+        print_message("note: IPv6 loopback not configured here; ::1 check skipped\n");
+    }
+    addr(4, "192.0.2.99", a);
+    assert_false(hostaddr_contains(h, 4, a));
+    addr(6, "2001:db8::99", a);
+    assert_false(hostaddr_contains(h, 6, a));
+    /* 127.0.0.1 asked as IPv6 is a different address. */
+    addr(4, "127.0.0.1", a);
+    assert_false(hostaddr_contains(h, 6, a));
+    assert_false(hostaddr_contains(h, 5, a));
+    assert_int_equal(hostaddr_refresh(h), 0);
+    addr(4, "127.0.0.1", a);
+    assert_true(hostaddr_contains(h, 4, a));
+    hostaddr_destroy(h);
+    hostaddr_destroy(NULL);
+}
+
+static void test_set_replaces(void **state)
+{
+    (void)state;
+    hostaddr *h = hostaddr_create(NULL, 0);
+    assert_non_null(h);
+    uint8_t list[3][16];
+    uint8_t vers[3] = {4, 6, 4};
+    addr(4, "192.0.2.99", list[0]);
+    addr(6, "2001:db8::1", list[1]);
+    addr(4, "198.51.100.7", list[2]);
+    /* Bytes 4..15 of an IPv4 entry are ignored. */
+    list[2][9] = 0xee;
+    assert_int_equal(hostaddr_set(h, (const uint8_t(*)[16])list, vers, 3), 0);
+
+    uint8_t a[16];
+    addr(4, "192.0.2.99", a);
+    assert_true(hostaddr_contains(h, 4, a));
+    addr(6, "2001:db8::1", a);
+    assert_true(hostaddr_contains(h, 6, a));
+    addr(4, "198.51.100.7", a);
+    assert_true(hostaddr_contains(h, 4, a));
+    addr(4, "127.0.0.1", a);
+    assert_false(hostaddr_contains(h, 4, a));   /* replaced, not merged */
+
+    /* A bad version rejects the whole call and keeps the set. */
+    uint8_t bad[1] = {5};
+    assert_int_equal(hostaddr_set(h, (const uint8_t(*)[16])list, bad, 1), -1);
+    addr(4, "192.0.2.99", a);
+    assert_true(hostaddr_contains(h, 4, a));
+
+    /* Empty set: nothing is ours. */
+    assert_int_equal(hostaddr_set(h, NULL, NULL, 0), 0);
+    assert_false(hostaddr_contains(h, 4, a));
+
+    /* refresh brings the real addresses back. */
+    assert_int_equal(hostaddr_refresh(h), 0);
+    addr(4, "127.0.0.1", a);
+    assert_true(hostaddr_contains(h, 4, a));
+    hostaddr_destroy(h);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_create_has_loopback),
+        cmocka_unit_test(test_set_replaces),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
