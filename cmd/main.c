@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "common/ring.h"
 #include "config/config.h"
+#include "hooks/hook.h"
 #include "models/flow_event.h"
 #include "processor/processor.h"
 #include "sender/sender.h"
@@ -31,6 +32,18 @@
 extern char **environ;
 
 enum { EXIT_RUNTIME = 1, EXIT_CONFIG = 2 };
+
+/* Every hook this build knows; each decides from the configuration whether it runs. */
+static const hook_create_fn HOOK_CREATORS[] = {
+    NULL
+};
+#define MAX_HOOKS 8
+
+struct hook_slot {
+    struct hook hook;
+    ring *ring;
+    bool started;
+};
 
 struct sensor {
     struct config *cfg;
@@ -41,7 +54,51 @@ struct sensor {
     struct flow_event_ctx ctx;
     pthread_t t_cap, t_proc, t_jan, t_snd;
     int cap_status;
+    struct hook_slot hooks[MAX_HOOKS];
+    size_t nhooks;
 };
+
+/* Create the configured hooks. Returns 0, or the exit status for a failure. */
+static int create_hooks(struct sensor *s, char *err, size_t errlen)
+{
+    for (size_t i = 0; HOOK_CREATORS[i] && s->nhooks < MAX_HOOKS; i++) {
+        struct hook_slot *h = &s->hooks[s->nhooks];
+        int rc = HOOK_CREATORS[i](s->cfg, &h->hook, err, errlen);
+        if (rc < 0)
+            return rc == -1 ? EXIT_CONFIG : EXIT_RUNTIME;
+        if (rc == 0)
+            continue;
+        s->nhooks++;
+        h->ring = ring_create(HOOK_RING_SLOTS, sizeof(struct sender_json_msg), err, errlen);
+        if (!h->ring || sender_add_json_ring(s->snd, h->ring, err, errlen) != 0)
+            return EXIT_RUNTIME;
+    }
+    return 0;
+}
+
+/* Start every hook (after the sender runs). Returns 0 or -1 with a message. */
+static int start_hooks(struct sensor *s, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < s->nhooks; i++) {
+        struct hook_slot *h = &s->hooks[i];
+        if (h->hook.ops->start(h->hook.self, h->ring, err, errlen) != 0)
+            return -1;
+        h->started = true;
+        log_info("hook %s started", h->hook.ops->name);
+    }
+    return 0;
+}
+
+/* Stop the started hooks, newest first; nothing is pushed to their rings after. */
+static void stop_hooks(struct sensor *s)
+{
+    for (size_t i = s->nhooks; i-- > 0;) {
+        struct hook_slot *h = &s->hooks[i];
+        if (h->started)
+            h->hook.ops->stop(h->hook.self);
+        h->started = false;
+    }
+}
 
 static void *capture_thread(void *arg)
 {
@@ -60,38 +117,43 @@ static const char *base_name(const char *path)
     return slash ? slash + 1 : path;
 }
 
+/* Build every stage and hook. Returns 0, or the exit status (message in err). */
 static int build(struct sensor *s, char *err, size_t errlen)
 {
     const struct config *cfg = s->cfg;
     s->pkt_ring = ring_create(cfg->packet_ring_slots, sizeof(struct pkt_record), err, errlen);
     if (!s->pkt_ring)
-        return -1;
+        return EXIT_RUNTIME;
     s->ev_proc = ring_create(cfg->event_ring_slots, sizeof(struct flow_event), err, errlen);
     if (!s->ev_proc)
-        return -1;
+        return EXIT_RUNTIME;
     s->ev_janitor = ring_create(cfg->event_ring_slots, sizeof(struct flow_event), err, errlen);
     if (!s->ev_janitor)
-        return -1;
+        return EXIT_RUNTIME;
     s->cap = capture_create(cfg, s->pkt_ring, err, errlen);
     if (!s->cap)
-        return -1;
+        return EXIT_RUNTIME;
     s->proc = processor_create(cfg, s->pkt_ring, s->ev_proc, s->ev_janitor, cfg->pcap_file != NULL,
                                err, errlen);
     if (!s->proc)
-        return -1;
+        return EXIT_RUNTIME;
     s->ctx.interface = cfg->interface ? cfg->interface : base_name(cfg->pcap_file);
     s->ctx.hostname = cfg->hostname;
     s->ctx.community_seed = cfg->community_id_seed;
     ring *const rings[] = {s->ev_proc, s->ev_janitor};
     s->snd = sender_create(cfg, rings, 2, &s->ctx, stdout, err, errlen);
     if (!s->snd)
-        return -1;
-    return 0;
+        return EXIT_RUNTIME;
+    return create_hooks(s, err, errlen);
 }
 
 static void teardown(struct sensor *s)
 {
-    sender_destroy(s->snd);
+    for (size_t i = 0; i < s->nhooks; i++)
+        s->hooks[i].hook.ops->destroy(s->hooks[i].hook.self);
+    sender_destroy(s->snd);   /* frees what is left in the hook rings */
+    for (size_t i = 0; i < s->nhooks; i++)
+        ring_destroy(s->hooks[i].ring);
     processor_destroy(s->proc);
     capture_destroy(s->cap);
     ring_destroy(s->ev_janitor);
@@ -137,6 +199,7 @@ static void shutdown_pipeline(struct sensor *s)
     processor_stop_janitor(s->proc);
     pthread_join(s->t_jan, NULL);
     processor_flush(s->proc);
+    stop_hooks(s);
     sender_finish(s->snd);
     pthread_join(s->t_snd, NULL);
 }
@@ -207,10 +270,13 @@ int main(int argc, char **argv)
     }
 
     struct sensor s = {.cfg = cfg};
-    int status = 0;
-    if (build(&s, err, sizeof err) < 0) {
+    int status = build(&s, err, sizeof err);
+    if (status == EXIT_CONFIG) {
+        fprintf(stderr, "%s\ntracer-sensor: 1 configuration problem; see tracer-sensor --help\n", err);
+        goto out;
+    }
+    if (status != 0) {
         log_error("%s", err);
-        status = EXIT_RUNTIME;
         goto out;
     }
     int started = start_threads(&s);
@@ -231,6 +297,11 @@ int main(int argc, char **argv)
         }
         status = EXIT_RUNTIME;
         goto out;
+    }
+    if (start_hooks(&s, err, sizeof err) != 0) {
+        log_error("%s", err);
+        status = EXIT_RUNTIME;
+        capture_stop(s.cap);
     }
     if (cfg->pcap_file)
         log_info("tracer-sensor %s reading %s (link type %d), output %s", TRACER_VERSION, cfg->pcap_file,

@@ -46,7 +46,9 @@ enum setting_id {
     S_ENDPOINT_URL, S_BATCH_SIZE, S_SEND_INTERVAL, S_AUTH_TOKEN, S_AUTH_TOKEN_FILE,
     S_HMAC_KEY, S_HMAC_KEY_FILE, S_SPOOL_DIR, S_SPOOL_MAX_MB,
     S_TCP_IDLE_TIMEOUT, S_UDP_IDLE_TIMEOUT, S_IDLE_TIMEOUT, S_ACTIVE_TIMEOUT, S_MAX_FLOWS,
-    S_COMMUNITY_ID_SEED, S_PACKET_RING_SLOTS, S_EVENT_RING_SLOTS, S_LOG_LEVEL,
+    S_COMMUNITY_ID_SEED, S_PACKET_RING_SLOTS, S_EVENT_RING_SLOTS,
+    S_SNMP_CONFIG, S_SNMP_CONCURRENCY, S_TRAP_LISTEN, S_TRAP_COMMUNITIES, S_TOPOLOGY_INTERVAL,
+    S_LOG_LEVEL,
     S_COUNT
 };
 
@@ -124,6 +126,16 @@ static const struct setting SETTINGS[S_COUNT] = {
         "power of two in [1024, 4194304]", "capture -> processor ring size", 1024, 4194304 },
     [S_EVENT_RING_SLOTS] = { "AGENT_EVENT_RING_SLOTS", "--event-ring-slots", "N", "16384",
         "power of two in [1024, 4194304]", "processor -> sender ring size", 1024, 4194304 },
+    [S_SNMP_CONFIG] = { "AGENT_SNMP_CONFIG", "--snmp-config", "PATH", "unset (no polling)",
+        "readable JSON file", "SNMP targets to poll and trap users (see README)", 0, 0 },
+    [S_SNMP_CONCURRENCY] = { "AGENT_SNMP_CONCURRENCY", "--snmp-concurrency", "N", "4",
+        "integer in [1, 64]", "SNMP targets polled at the same time", 1, 64 },
+    [S_TRAP_LISTEN] = { "AGENT_TRAP_LISTEN", "--trap-listen", "ADDR", "unset (no listener)",
+        "HOST:PORT or [IPV6]:PORT, port in [1, 65535]", "where to receive SNMP traps", 0, 0 },
+    [S_TRAP_COMMUNITIES] = { "AGENT_TRAP_COMMUNITIES", "--trap-communities", "LIST",
+        "empty (any)", "comma-separated communities", "v1/v2c trap communities accepted", 0, 0 },
+    [S_TOPOLOGY_INTERVAL] = { "AGENT_TOPOLOGY_INTERVAL", "--topology-interval", "SECS", "30",
+        "integer in [0, 86400]; 0 = off", "host topology snapshot period", 0, 86400 },
     [S_LOG_LEVEL] = { "LOG_LEVEL", "--log-level", "LEVEL", "info",
         "error, warn, info or debug", "least severe messages logged", 0, 0 },
 };
@@ -134,6 +146,7 @@ static const struct { enum setting_id first; const char *title; } SECTIONS[] = {
     { S_ENDPOINT_URL, "Output" },
     { S_TCP_IDLE_TIMEOUT, "Flows" },
     { S_PACKET_RING_SLOTS, "Pipeline" },
+    { S_SNMP_CONFIG, "Hooks" },
     { S_LOG_LEVEL, "Logging" },
 };
 
@@ -759,6 +772,38 @@ static void load_spool_dir(struct loader *ld)
     ld->cfg->spool_dir = dup_or_oom(ld, v);
 }
 
+static void load_hooks(struct loader *ld)
+{
+    struct config *cfg = ld->cfg;
+    const char *v = ld->val[S_SNMP_CONFIG];
+    if (v) {
+        struct stat st;
+        if (stat(v, &st) != 0 || !S_ISREG(st.st_mode) || access(v, R_OK) != 0)
+            err_value(ld, S_SNMP_CONFIG, v, "must be a readable file");
+        else
+            cfg->snmp_config = dup_or_oom(ld, v);
+    }
+    load_u32(ld, S_SNMP_CONCURRENCY, &cfg->snmp_concurrency);
+    v = ld->val[S_TRAP_LISTEN];
+    if (v) {
+        /* HOST:PORT or [IPV6]:PORT; the trap hook resolves the host. */
+        const char *colon = v[0] == '[' ? strstr(v, "]:") : strrchr(v, ':');
+        const char *port = colon ? colon + (v[0] == '[' ? 2 : 1) : NULL;
+        char *end = NULL;
+        errno = 0;
+        unsigned long p = port && isdigit((unsigned char)*port) ? strtoul(port, &end, 10) : 0;
+        if (!port || colon == v || (v[0] == '[' && colon == v + 1) || errno || !end || *end ||
+            p < 1 || p > 65535 || (v[0] != '[' && memchr(v, ':', (size_t)(colon - v))))
+            err_value(ld, S_TRAP_LISTEN, v, "must be HOST:PORT or [IPV6]:PORT with a port in [1, 65535]");
+        else
+            cfg->trap_listen = dup_or_oom(ld, v);
+    }
+    v = ld->val[S_TRAP_COMMUNITIES];
+    if (v)
+        cfg->trap_communities = dup_or_oom(ld, v);
+    load_u32(ld, S_TOPOLOGY_INTERVAL, &cfg->topology_interval_s);
+}
+
 /* ------------------------------------------------------------------------ */
 /* argv and envp.                                                           */
 
@@ -874,6 +919,8 @@ static void set_defaults(struct config *cfg)
     cfg->packet_ring_slots = 65536;
     cfg->event_ring_slots = 16384;
     cfg->log_level = CFG_LOG_INFO;
+    cfg->snmp_concurrency = 4;
+    cfg->topology_interval_s = 30;
 }
 
 static void load_hostname(struct loader *ld)
@@ -949,6 +996,7 @@ struct config *config_load(int argc, char **argv, char **envp,
     load_pow2(&ld, S_PACKET_RING_SLOTS, &cfg->packet_ring_slots);
     load_pow2(&ld, S_EVENT_RING_SLOTS, &cfg->event_ring_slots);
 
+    load_hooks(&ld);
     load_log_level(&ld, &cfg->log_level);
     load_hostname(&ld);
 
@@ -978,6 +1026,12 @@ void config_destroy(struct config *cfg)
     free(cfg->bpf_filter);
     free(cfg->endpoint_url);
     free(cfg->spool_dir);
+    free(cfg->snmp_config);
+    free(cfg->trap_listen);
+    if (cfg->trap_communities) {
+        explicit_bzero(cfg->trap_communities, strlen(cfg->trap_communities));
+        free(cfg->trap_communities);
+    }
     free(cfg->hostname);
     explicit_bzero(cfg, sizeof *cfg);
     free(cfg);

@@ -49,6 +49,13 @@ struct config {
     uint32_t packet_ring_slots;    /* AGENT_PACKET_RING_SLOTS, power of two in [1024, 4194304], default 65536 */
     uint32_t event_ring_slots;     /* AGENT_EVENT_RING_SLOTS, power of two in [1024, 4194304], default 16384 */
 
+    /* hooks */
+    char    *snmp_config;          /* AGENT_SNMP_CONFIG: JSON file of targets and trap users; NULL = none */
+    uint32_t snmp_concurrency;     /* AGENT_SNMP_CONCURRENCY, [1, 64], default 4 */
+    char    *trap_listen;          /* AGENT_TRAP_LISTEN, "HOST:PORT" or "[IPV6]:PORT"; NULL = no listener */
+    char    *trap_communities;     /* AGENT_TRAP_COMMUNITIES, comma list; NULL = accept any */
+    uint32_t topology_interval_s;  /* AGENT_TOPOLOGY_INTERVAL, [0, 86400], default 30; 0 = off */
+
     /* misc */
     enum log_level_value log_level; /* LOG_LEVEL: error, warn, info, debug; default info */
     char    *hostname;             /* host name (gethostname), for events */

@@ -70,11 +70,14 @@
 #define SENDER_STREAM_CHUNK        (256u * 1024u)     /* write NDJSON early past this size */
 #define SENDER_FAIL_KEYS           16                 /* distinct failures remembered for logging */
 #define SENDER_DEFAULT_INTERVAL_MS 1000u
+#define SENDER_MAX_JSON_RINGS      8
 
 struct sender {
     /* Set by create, read-only afterwards. */
     ring **rings;
     size_t nrings;
+    ring *json_rings[SENDER_MAX_JSON_RINGS];   /* hooks' rings of sender_json_msg */
+    size_t njson_rings;
     struct flow_event_ctx ctx;
     FILE *out;                  /* NDJSON stream (stdout mode) */
     bool http;
@@ -315,6 +318,10 @@ void sender_destroy(sender *s)
     free(s->buf);
     free(s->burst);
     free(s->rings);
+    struct sender_json_msg m;
+    for (size_t i = 0; i < s->njson_rings; i++)
+        while (ring_pop(s->json_rings[i], &m))
+            cJSON_Delete(m.obj);
     free(s);
 }
 
@@ -464,16 +471,10 @@ static enum flow_direction direction_of(const hostaddr *h, const struct flow_eve
     return FLOW_DIR_UNKNOWN;
 }
 
-/* Serialize one event into buf: an NDJSON line, or the next element of the body. */
-static void append_event(sender *s, const struct flow_event *ev)
+/* Serialize one JSON object into buf (an NDJSON line, or the next element of
+ * the body) and free it. */
+static void append_json(sender *s, cJSON *obj)
 {
-    char id[sizeof s->id_prefix + 24];
-    snprintf(id, sizeof id, "%s-%" PRIu64, s->id_prefix, ++s->seq);
-    cJSON *obj = flow_event_to_json(ev, &s->ctx, direction_of(s->hosts, ev), id);
-    if (!obj) {
-        stat_add(&s->json_errors, 1);
-        return;
-    }
     bool array = s->http && s->batch_size > 1;
     size_t pre = array ? 1 : 0;
     size_t n = SIZE_MAX;
@@ -504,6 +505,83 @@ static void append_event(sender *s, const struct flow_event *ev)
         send_batch(s);
     else if (!s->http && s->len >= SENDER_STREAM_CHUNK)
         flush_stream(s);
+}
+
+static void next_event_id(sender *s, char *id, size_t idlen)
+{
+    snprintf(id, idlen, "%s-%" PRIu64, s->id_prefix, ++s->seq);
+}
+
+static void append_event(sender *s, const struct flow_event *ev)
+{
+    char id[sizeof s->id_prefix + 24];
+    next_event_id(s, id, sizeof id);
+    cJSON *obj = flow_event_to_json(ev, &s->ctx, direction_of(s->hosts, ev), id);
+    if (!obj) {
+        stat_add(&s->json_errors, 1);
+        return;
+    }
+    append_json(s, obj);
+}
+
+/* Replace (or add) a string member. Returns false when out of memory. */
+static bool set_string(cJSON *obj, const char *key, const char *val)
+{
+    cJSON *v = cJSON_CreateString(val);
+    if (!v)
+        return false;
+    if (cJSON_GetObjectItemCaseSensitive(obj, key))
+        return cJSON_ReplaceItemInObjectCaseSensitive(obj, key, v);
+    return cJSON_AddItemToObject(obj, key, v);
+}
+
+/* A hook's event: add the common fields, then serialize like any other. */
+static void append_hook(sender *s, cJSON *obj)
+{
+    char id[sizeof s->id_prefix + 24], ts[40];
+    next_event_id(s, id, sizeof id);
+    bool ok = cJSON_IsObject(obj) && set_string(obj, "event_id", id);
+    if (ok && !cJSON_GetObjectItemCaseSensitive(obj, "schema_version"))
+        ok = cJSON_AddNumberToObject(obj, "schema_version", 1) != NULL;
+    if (ok && !cJSON_GetObjectItemCaseSensitive(obj, "hostname"))
+        ok = cJSON_AddStringToObject(obj, "hostname", s->ctx.hostname ? s->ctx.hostname : "") != NULL;
+    if (ok && !cJSON_GetObjectItemCaseSensitive(obj, "timestamp"))
+        ok = cJSON_AddStringToObject(obj, "timestamp", timefmt_rfc3339(timefmt_now_us(), 3, ts, sizeof ts)) != NULL;
+    if (!ok) {
+        cJSON_Delete(obj);
+        stat_add(&s->json_errors, 1);
+        return;
+    }
+    append_json(s, obj);
+}
+
+int sender_add_json_ring(sender *s, ring *r, char *err, size_t errlen)
+{
+    if (!s || !r || ring_slot_size(r) != sizeof(struct sender_json_msg)) {
+        snprintf(err, errlen, "sender: a hook ring must hold sender_json_msg slots");
+        return -1;
+    }
+    if (s->njson_rings >= SENDER_MAX_JSON_RINGS) {
+        snprintf(err, errlen, "sender: at most %d hook rings", SENDER_MAX_JSON_RINGS);
+        return -1;
+    }
+    s->json_rings[s->njson_rings++] = r;
+    return 0;
+}
+
+/* Pop and append one burst from every hook ring; returns how many. */
+static size_t drain_json_rings(sender *s)
+{
+    struct sender_json_msg msgs[64];
+    size_t got = 0;
+    for (size_t i = 0; i < s->njson_rings; i++) {
+        uint32_t n = ring_pop_burst(s->json_rings[i], msgs, 64);
+        stat_add(&s->events_in, n);
+        got += n;
+        for (uint32_t k = 0; k < n; k++)
+            append_hook(s, msgs[k].obj);
+    }
+    return got;
 }
 
 static void idle_sleep(unsigned us)
@@ -537,6 +615,7 @@ int sender_run(sender *s)
             for (uint32_t k = 0; k < n; k++)
                 append_event(s, &s->burst[k]);
         }
+        got += drain_json_rings(s);
         if (!s->http)
             flush_stream(s);
         else if (s->batch_n && timefmt_mono_us() - s->batch_first_us >= s->interval_us)

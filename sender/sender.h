@@ -49,6 +49,24 @@ sender *sender_create(const struct config *cfg, ring *const *rings, size_t nring
  */
 int sender_run(sender *s);
 
+/*
+ * One slot of a hook ring: a cJSON object built by a hook (SNMP, traps,
+ * topology, sensor stats) whose ownership passes to the sender with the push.
+ * The object must carry "type"; the sender adds "event_id", "schema_version",
+ * "hostname", and "timestamp" (now, RFC 3339 ms) where the hook left it out,
+ * serializes it like a FlowEvent and frees it.
+ */
+struct sender_json_msg {
+    struct cJSON *obj;
+};
+
+/*
+ * Also drain `r` (slot size sizeof(struct sender_json_msg)), a hook's ring.
+ * Main thread, before sender_run starts. Returns 0, or -1 with a message.
+ * Objects still in the ring when the sender is destroyed are freed.
+ */
+int sender_add_json_ring(sender *s, ring *r, char *err, size_t errlen);
+
 /* Any thread: tell the sender that no producer will push any more. */
 void sender_finish(sender *s);
 
