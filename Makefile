@@ -16,13 +16,14 @@ OPT     ?= -O2
 PYTHON  ?= /usr/bin/python3
 
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
-PKGS    := libpcap libcurl libcjson libcrypto
+PKGS    := libpcap libcurl libcjson libcrypto zlib libmnl
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wpointer-arith -Wvla -Wformat=2 -Wno-missing-field-initializers
 CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DTRACER_VERSION='"$(VERSION)"' -I.
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 $(WARN) -pthread -MMD -MP $(SANFLAGS) \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) \
+           $(shell net-snmp-config --netsnmp-libs 2>/dev/null) -pthread
 LDFLAGS += $(SANFLAGS)
 
 MODULES  := common config capture processor models sender hooks

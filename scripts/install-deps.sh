@@ -7,9 +7,11 @@
 set -euo pipefail
 
 pkgs=(gcc make pkg-config libc6-dev
-      libpcap-dev libcurl4-openssl-dev libcjson-dev uthash-dev libssl-dev)
+      libpcap-dev libcurl4-openssl-dev libcjson-dev uthash-dev libssl-dev zlib1g-dev
+      libsnmp-dev libmnl-dev)
 if [ "${1:-}" = "--test" ]; then
-    pkgs+=(libcmocka-dev python3 python3-pytest iproute2 clang libclang-rt-14-dev)
+    pkgs+=(libcmocka-dev python3 python3-pytest iproute2 clang libclang-rt-14-dev
+           openssl snmpd snmp lldpd wireguard-go wireguard-tools tcpdump)
 fi
 
 missing=()
