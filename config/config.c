@@ -47,6 +47,9 @@ enum setting_id {
     S_HMAC_KEY, S_HMAC_KEY_FILE, S_SPOOL_DIR, S_SPOOL_MAX_MB,
     S_TCP_IDLE_TIMEOUT, S_UDP_IDLE_TIMEOUT, S_IDLE_TIMEOUT, S_ACTIVE_TIMEOUT, S_MAX_FLOWS,
     S_COMMUNITY_ID_SEED, S_PACKET_RING_SLOTS, S_EVENT_RING_SLOTS,
+    S_RETRY_BASE, S_RETRY_MAX, S_CONNECT_TIMEOUT, S_REQUEST_TIMEOUT, S_QUEUE_MAX_EVENTS,
+    S_SPOOL_AFTER, S_SHUTDOWN_TIMEOUT, S_TLS_CA_FILE, S_TLS_CLIENT_CERT, S_TLS_CLIENT_KEY,
+    S_TLS_INSECURE, S_COMPRESS, S_STATS_INTERVAL,
     S_SNMP_CONFIG, S_SNMP_CONCURRENCY, S_TRAP_LISTEN, S_TRAP_COMMUNITIES, S_TOPOLOGY_INTERVAL,
     S_LOG_LEVEL,
     S_COUNT
@@ -109,6 +112,34 @@ static const struct setting SETTINGS[S_COUNT] = {
         0, 0 },
     [S_SPOOL_MAX_MB] = { "AGENT_SPOOL_MAX_MB", "--spool-max-mb", "N", "256",
         "integer in [1, 1048576]", "spool size cap, MiB", 1, 1048576 },
+    [S_RETRY_BASE] = { "AGENT_RETRY_BASE", "--retry-base", "DUR", "0.5s",
+        "duration in [10ms, 1h]", "first retry delay (doubles, with jitter)", 10, 3600000 },
+    [S_RETRY_MAX] = { "AGENT_RETRY_MAX", "--retry-max", "DUR", "30s",
+        "duration in [10ms, 1h], >= AGENT_RETRY_BASE", "longest retry delay", 10, 3600000 },
+    [S_CONNECT_TIMEOUT] = { "AGENT_CONNECT_TIMEOUT", "--connect-timeout", "DUR", "5s",
+        "duration in [10ms, 10m]", "TCP/TLS connect timeout per POST", 10, 600000 },
+    [S_REQUEST_TIMEOUT] = { "AGENT_REQUEST_TIMEOUT", "--request-timeout", "DUR", "30s",
+        "duration in [10ms, 1h]", "whole-request timeout per POST", 10, 3600000 },
+    [S_QUEUE_MAX_EVENTS] = { "AGENT_QUEUE_MAX_EVENTS", "--queue-max-events", "N", "100000",
+        "integer in [1, 100000000]", "events held in memory awaiting delivery", 1, 100000000 },
+    [S_SPOOL_AFTER] = { "AGENT_SPOOL_AFTER", "--spool-after", "DUR", "5s",
+        "duration in [0s, 1h]", "spool a batch not delivered this long after it was made", 0,
+        3600000 },
+    [S_SHUTDOWN_TIMEOUT] = { "AGENT_SHUTDOWN_TIMEOUT", "--shutdown-timeout", "DUR", "10s",
+        "duration in [0s, 1h]", "how long to keep delivering at exit", 0, 3600000 },
+    [S_TLS_CA_FILE] = { "AGENT_TLS_CA_FILE", "--tls-ca-file", "PATH", "system CAs",
+        "readable file", "CA certificate(s) to verify the endpoint with", 0, 0 },
+    [S_TLS_CLIENT_CERT] = { "AGENT_TLS_CLIENT_CERT", "--tls-client-cert", "PATH", "none",
+        "readable PEM file", "client certificate for mutual TLS", 0, 0 },
+    [S_TLS_CLIENT_KEY] = { "AGENT_TLS_CLIENT_KEY", "--tls-client-key", "PATH", "none",
+        "readable PEM file; needs AGENT_TLS_CLIENT_CERT", "client private key for mutual TLS", 0,
+        0 },
+    [S_TLS_INSECURE] = { "AGENT_TLS_INSECURE", "--tls-insecure", "BOOL", "false",
+        "true/false", "skip certificate and host verification (warned)", 0, 0 },
+    [S_COMPRESS] = { "AGENT_COMPRESS", "--compress", "ALG", "none", "none or gzip",
+        "compress POST bodies (Content-Encoding)", 0, 0 },
+    [S_STATS_INTERVAL] = { "AGENT_STATS_INTERVAL", "--stats-interval", "DUR", "60s",
+        "duration in [0s, 1d]; 0 = off", "period of the \"sensor\" stats event", 0, 86400000 },
     [S_TCP_IDLE_TIMEOUT] = { "AGENT_TCP_IDLE_TIMEOUT", "--tcp-idle-timeout", "SECS", "60",
         "integer in [1, 86400]", "end a TCP flow idle this long", 1, 86400 },
     [S_UDP_IDLE_TIMEOUT] = { "AGENT_UDP_IDLE_TIMEOUT", "--udp-idle-timeout", "SECS", "30",
@@ -144,6 +175,7 @@ static const struct setting SETTINGS[S_COUNT] = {
 static const struct { enum setting_id first; const char *title; } SECTIONS[] = {
     { S_INTERFACE, "Capture" },
     { S_ENDPOINT_URL, "Output" },
+    { S_RETRY_BASE, "Delivery" },
     { S_TCP_IDLE_TIMEOUT, "Flows" },
     { S_PACKET_RING_SLOTS, "Pipeline" },
     { S_SNMP_CONFIG, "Hooks" },
@@ -449,6 +481,90 @@ static bool parse_duration_ns(const char *v, uint64_t *out)
     }
     *out = total;
     return true;
+}
+
+/* "10ms", "1s", "5m", "1h", "1d" for a rule text. */
+static void fmt_ms(uint32_t ms, char *buf, size_t len)
+{
+    if (ms == 0)
+        snprintf(buf, len, "0s");
+    else if (ms % 86400000u == 0)
+        snprintf(buf, len, "%ud", ms / 86400000u);
+    else if (ms % 3600000u == 0)
+        snprintf(buf, len, "%uh", ms / 3600000u);
+    else if (ms % 60000u == 0)
+        snprintf(buf, len, "%um", ms / 60000u);
+    else if (ms % 1000u == 0)
+        snprintf(buf, len, "%us", ms / 1000u);
+    else
+        snprintf(buf, len, "%ums", ms);
+}
+
+/* A duration setting (seconds or Go duration) in the table's [min, max] ms. */
+static void load_duration_ms(struct loader *ld, enum setting_id id, uint32_t *out_ms)
+{
+    const char *v = ld->val[id];
+    if (!v)
+        return;
+    uint64_t ns;
+    const struct setting *st = &SETTINGS[id];
+    if (!parse_duration_ns(v, &ns) || ns < (uint64_t)st->min * 1000000ull ||
+        ns > (uint64_t)st->max * 1000000ull) {
+        char lo[16], hi[16], rule[160];
+        fmt_ms(st->min, lo, sizeof lo);
+        fmt_ms(st->max, hi, sizeof hi);
+        snprintf(rule, sizeof rule,
+                 "must be seconds (e.g. 1 or 0.5) or a duration (e.g. 500ms, 2s) in [%s, %s]", lo, hi);
+        err_value(ld, id, v, rule);
+        return;
+    }
+    *out_ms = (uint32_t)(ns / 1000000ull);
+}
+
+static void load_readable_file(struct loader *ld, enum setting_id id, char **out)
+{
+    const char *v = ld->val[id];
+    if (!v)
+        return;
+    struct stat st;
+    if (stat(v, &st) != 0 || !S_ISREG(st.st_mode) || access(v, R_OK) != 0) {
+        err_value(ld, id, v, "must be a readable file");
+        return;
+    }
+    *out = dup_or_oom(ld, v);
+}
+
+static void load_delivery(struct loader *ld)
+{
+    struct config *cfg = ld->cfg;
+    load_duration_ms(ld, S_RETRY_BASE, &cfg->retry_base_ms);
+    load_duration_ms(ld, S_RETRY_MAX, &cfg->retry_max_ms);
+    if (cfg->retry_max_ms < cfg->retry_base_ms) {
+        char rule[96];
+        snprintf(rule, sizeof rule, "must not be less than AGENT_RETRY_BASE (%u ms)", cfg->retry_base_ms);
+        char val[24];
+        snprintf(val, sizeof val, "%ums", cfg->retry_max_ms);
+        err_value(ld, S_RETRY_MAX, ld->val[S_RETRY_MAX] ? ld->val[S_RETRY_MAX] : val, rule);
+    }
+    load_duration_ms(ld, S_CONNECT_TIMEOUT, &cfg->connect_timeout_ms);
+    load_duration_ms(ld, S_REQUEST_TIMEOUT, &cfg->request_timeout_ms);
+    load_u32(ld, S_QUEUE_MAX_EVENTS, &cfg->queue_max_events);
+    load_duration_ms(ld, S_SPOOL_AFTER, &cfg->spool_after_ms);
+    load_duration_ms(ld, S_SHUTDOWN_TIMEOUT, &cfg->shutdown_timeout_ms);
+    load_readable_file(ld, S_TLS_CA_FILE, &cfg->tls_ca_file);
+    load_readable_file(ld, S_TLS_CLIENT_CERT, &cfg->tls_client_cert);
+    load_readable_file(ld, S_TLS_CLIENT_KEY, &cfg->tls_client_key);
+    if (ld->val[S_TLS_CLIENT_KEY] && !ld->val[S_TLS_CLIENT_CERT])
+        err_value(ld, S_TLS_CLIENT_KEY, ld->val[S_TLS_CLIENT_KEY], "needs AGENT_TLS_CLIENT_CERT too");
+    load_bool(ld, S_TLS_INSECURE, &cfg->tls_insecure);
+    const char *v = ld->val[S_COMPRESS];
+    if (v) {
+        if (strcasecmp(v, "gzip") == 0)
+            cfg->compress_gzip = true;
+        else if (strcasecmp(v, "none") != 0)
+            err_value(ld, S_COMPRESS, v, "must be none or gzip");
+    }
+    load_duration_ms(ld, S_STATS_INTERVAL, &cfg->stats_interval_ms);
 }
 
 static void load_send_interval(struct loader *ld, uint32_t *out_ms)
@@ -919,6 +1035,14 @@ static void set_defaults(struct config *cfg)
     cfg->packet_ring_slots = 65536;
     cfg->event_ring_slots = 16384;
     cfg->log_level = CFG_LOG_INFO;
+    cfg->retry_base_ms = 500;
+    cfg->retry_max_ms = 30000;
+    cfg->connect_timeout_ms = 5000;
+    cfg->request_timeout_ms = 30000;
+    cfg->queue_max_events = 100000;
+    cfg->spool_after_ms = 5000;
+    cfg->shutdown_timeout_ms = 10000;
+    cfg->stats_interval_ms = 60000;
     cfg->snmp_concurrency = 4;
     cfg->topology_interval_s = 30;
 }
@@ -983,6 +1107,7 @@ struct config *config_load(int argc, char **argv, char **envp,
     load_secret(&ld, S_HMAC_KEY, S_HMAC_KEY_FILE, false, &cfg->hmac_key, &cfg->hmac_key_len);
     load_spool_dir(&ld);
     load_u32(&ld, S_SPOOL_MAX_MB, &cfg->spool_max_mb);
+    load_delivery(&ld);
 
     load_u32(&ld, S_TCP_IDLE_TIMEOUT, &cfg->tcp_idle_timeout_s);
     load_u32(&ld, S_UDP_IDLE_TIMEOUT, &cfg->udp_idle_timeout_s);
@@ -1026,6 +1151,9 @@ void config_destroy(struct config *cfg)
     free(cfg->bpf_filter);
     free(cfg->endpoint_url);
     free(cfg->spool_dir);
+    free(cfg->tls_ca_file);
+    free(cfg->tls_client_cert);
+    free(cfg->tls_client_key);
     free(cfg->snmp_config);
     free(cfg->trap_listen);
     if (cfg->trap_communities) {

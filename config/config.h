@@ -37,6 +37,21 @@ struct config {
     char    *spool_dir;        /* AGENT_SPOOL_DIR; NULL = no spool */
     uint32_t spool_max_mb;     /* AGENT_SPOOL_MAX_MB, [1, 1048576], default 256 */
 
+    /* delivery (HTTP) */
+    uint32_t retry_base_ms;        /* AGENT_RETRY_BASE, duration [10ms, 1h], default 500 ms */
+    uint32_t retry_max_ms;         /* AGENT_RETRY_MAX, [10ms, 1h] and >= base, default 30 s */
+    uint32_t connect_timeout_ms;   /* AGENT_CONNECT_TIMEOUT, [10ms, 10m], default 5 s */
+    uint32_t request_timeout_ms;   /* AGENT_REQUEST_TIMEOUT, [10ms, 1h], default 30 s */
+    uint32_t queue_max_events;     /* AGENT_QUEUE_MAX_EVENTS, [1, 1e8], default 100000 */
+    uint32_t spool_after_ms;       /* AGENT_SPOOL_AFTER, [0s, 1h], default 5 s */
+    uint32_t shutdown_timeout_ms;  /* AGENT_SHUTDOWN_TIMEOUT, [0s, 1h], default 10 s */
+    char    *tls_ca_file;          /* AGENT_TLS_CA_FILE; NULL = system CAs */
+    char    *tls_client_cert;      /* AGENT_TLS_CLIENT_CERT; NULL = none */
+    char    *tls_client_key;       /* AGENT_TLS_CLIENT_KEY; needs the cert */
+    bool     tls_insecure;         /* AGENT_TLS_INSECURE, default false */
+    bool     compress_gzip;        /* AGENT_COMPRESS=gzip (default none) */
+    uint32_t stats_interval_ms;    /* AGENT_STATS_INTERVAL, [0s, 1d], default 60 s; 0 = off */
+
     /* flows */
     uint32_t tcp_idle_timeout_s;   /* AGENT_TCP_IDLE_TIMEOUT, [1, 86400], default 60 */
     uint32_t udp_idle_timeout_s;   /* AGENT_UDP_IDLE_TIMEOUT, [1, 86400], default 30 */
