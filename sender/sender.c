@@ -47,12 +47,12 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 
 #include "../common/hostaddr.h"
 #include "../common/log.h"
 #include "../common/timefmt.h"
 #include "../config/config.h"
+#include "delivery.h"
 
 #ifndef TRACER_VERSION
 #define TRACER_VERSION "0.0.0"
@@ -62,13 +62,10 @@
 #define SENDER_HOSTS_REFRESH_US    (10u * 1000000u)   /* re-read host addresses every 10 s */
 #define SENDER_IDLE_MIN_US         50u
 #define SENDER_IDLE_MAX_US         2000u
-#define SENDER_CONNECT_TIMEOUT_MS  5000L
-#define SENDER_TOTAL_TIMEOUT_MS    30000L
 #define SENDER_BUF_INITIAL         (64u * 1024u)
 #define SENDER_OBJ_ROOM            2048u              /* room ensured before printing one object */
 #define SENDER_BUF_MAX             ((size_t)1 << 30)  /* cap on the text buffer (batch body) */
 #define SENDER_STREAM_CHUNK        (256u * 1024u)     /* write NDJSON early past this size */
-#define SENDER_FAIL_KEYS           16                 /* distinct failures remembered for logging */
 #define SENDER_DEFAULT_INTERVAL_MS 1000u
 #define SENDER_MAX_JSON_RINGS      8
 
@@ -83,12 +80,10 @@ struct sender {
     bool http;
     uint32_t batch_size;
     uint64_t interval_us;
-    char *url_log;              /* endpoint without userinfo/query, for logs */
     char id_prefix[17];         /* 16 lowercase hex digits, random per instance */
 
     /* Sender thread only. */
-    CURL *curl;
-    struct curl_slist *headers;
+    delivery *delivery;         /* HTTP mode: retries, spool, the delivery thread */
     hostaddr *hosts;
     uint64_t hosts_next_us;     /* monotonic time of the next refresh */
     uint64_t seq;               /* last event sequence number used */
@@ -97,9 +92,7 @@ struct sender {
     size_t len, cap;
     uint32_t batch_n;           /* events in buf */
     uint64_t batch_first_us;    /* monotonic time the batch's first event arrived */
-    long fail_keys[SENDER_FAIL_KEYS]; /* failures logged since the last success */
-    size_t nfail_keys;
-    char curl_err[CURL_ERROR_SIZE];
+    bool write_failing;         /* stream mode: a write failure was logged */
 
     /* Any thread. */
     atomic_bool finish;
@@ -110,37 +103,6 @@ struct sender {
 static void stat_add(_Atomic uint64_t *c, uint64_t n)
 {
     atomic_fetch_add_explicit(c, n, memory_order_relaxed);
-}
-
-static size_t discard_body(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-    (void)ptr;
-    (void)userdata;
-    return size * nmemb;
-}
-
-/* "scheme://host[:port]/path" of url: no userinfo, no query, no fragment. */
-static char *url_for_log(const char *url)
-{
-    const char *sep = strstr(url, "://");
-    const char *auth = sep ? sep + 3 : url;
-    size_t scheme_len = (size_t)(auth - url);
-    size_t auth_len = strcspn(auth, "/?#");
-    const char *host = auth;
-    for (size_t i = 0; i < auth_len; i++)
-        if (auth[i] == '@')
-            host = auth + i + 1;
-    size_t host_len = auth_len - (size_t)(host - auth);
-    const char *path = auth + auth_len;
-    size_t path_len = strcspn(path, "?#");
-    char *s = malloc(scheme_len + host_len + path_len + 1);
-    if (!s)
-        return NULL;
-    memcpy(s, url, scheme_len);
-    memcpy(s + scheme_len, host, host_len);
-    memcpy(s + scheme_len + host_len, path, path_len);
-    s[scheme_len + host_len + path_len] = '\0';
-    return s;
 }
 
 static void random_prefix(sender *s)
@@ -159,78 +121,6 @@ static void random_prefix(sender *s)
         log_warn("sender: getrandom failed (%s); event ids use a time-based prefix", strerror(errno));
     }
     snprintf(s->id_prefix, sizeof s->id_prefix, "%016" PRIx64, r);
-}
-
-/* Free a header list after wiping its strings (one holds the bearer token). */
-static void free_headers(struct curl_slist *h)
-{
-    for (struct curl_slist *p = h; p; p = p->next)
-        if (p->data) {
-            volatile char *d = p->data;
-            while (*d)
-                *d++ = '\0';
-        }
-    curl_slist_free_all(h);
-}
-
-static int setup_curl(sender *s, const struct config *cfg, char *err, size_t errlen)
-{
-    s->curl = curl_easy_init();
-    if (!s->curl) {
-        snprintf(err, errlen, "sender: curl_easy_init failed");
-        return -1;
-    }
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    struct curl_slist *t = h ? curl_slist_append(h, "Expect:") : NULL; /* no 100-continue round trip */
-    h = t;
-    if (h && cfg->auth_token) {
-        static const char pre[] = "Authorization: Bearer ";
-        size_t tl = strlen(cfg->auth_token);
-        char *line = malloc(sizeof pre + tl);
-        if (line) {
-            memcpy(line, pre, sizeof pre - 1);
-            memcpy(line + sizeof pre - 1, cfg->auth_token, tl + 1);
-            t = curl_slist_append(h, line);
-            volatile char *d = line;
-            while (*d)
-                *d++ = '\0';
-            free(line);
-        } else {
-            t = NULL;
-        }
-        if (!t)
-            free_headers(h);
-        h = t;
-    }
-    if (!h) {
-        snprintf(err, errlen, "sender: out of memory");
-        return -1;
-    }
-    s->headers = h;
-
-    CURLcode rc = CURLE_OK;
-    CURL *c = s->curl;
-#define SETOPT(opt, val) do { if (rc == CURLE_OK) rc = curl_easy_setopt(c, opt, val); } while (0)
-    SETOPT(CURLOPT_URL, cfg->endpoint_url);
-    SETOPT(CURLOPT_POST, 1L);
-    SETOPT(CURLOPT_HTTPHEADER, s->headers);
-    SETOPT(CURLOPT_USERAGENT, "tracer-sensor/" TRACER_VERSION);
-    SETOPT(CURLOPT_NOSIGNAL, 1L);
-    SETOPT(CURLOPT_CONNECTTIMEOUT_MS, SENDER_CONNECT_TIMEOUT_MS);
-    SETOPT(CURLOPT_TIMEOUT_MS, SENDER_TOTAL_TIMEOUT_MS);
-    SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
-    SETOPT(CURLOPT_WRITEFUNCTION, discard_body);
-    SETOPT(CURLOPT_ERRORBUFFER, s->curl_err);
-#if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85.0 */
-    SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
-#endif
-#undef SETOPT
-    if (rc != CURLE_OK) {
-        snprintf(err, errlen, "sender: configuring libcurl for %s: %s",
-                 s->url_log, curl_easy_strerror(rc));
-        return -1;
-    }
-    return 0;
 }
 
 sender *sender_create(const struct config *cfg, ring *const *rings, size_t nrings,
@@ -292,10 +182,8 @@ sender *sender_create(const struct config *cfg, ring *const *rings, size_t nring
     s->hosts_next_us = timefmt_mono_us() + SENDER_HOSTS_REFRESH_US;
     random_prefix(s);
     if (s->http) {
-        s->url_log = url_for_log(cfg->endpoint_url);
-        if (!s->url_log)
-            goto oom;
-        if (setup_curl(s, cfg, err, errlen) != 0)
+        s->delivery = delivery_create(cfg, err, errlen);
+        if (!s->delivery)
             goto fail;
     }
     return s;
@@ -310,11 +198,8 @@ void sender_destroy(sender *s)
 {
     if (!s)
         return;
-    if (s->curl)
-        curl_easy_cleanup(s->curl);
-    free_headers(s->headers);
+    delivery_destroy(s->delivery);
     hostaddr_destroy(s->hosts);
-    free(s->url_log);
     free(s->buf);
     free(s->burst);
     free(s->rings);
@@ -345,6 +230,14 @@ void sender_get_stats(const sender *s, struct sender_stats *out)
     out->batches_sent = atomic_load_explicit(&m->batches_sent, memory_order_relaxed);
     out->batches_failed = atomic_load_explicit(&m->batches_failed, memory_order_relaxed);
     out->json_errors = atomic_load_explicit(&m->json_errors, memory_order_relaxed);
+    if (m->delivery) {
+        delivery_get_stats(m->delivery, &out->delivery);
+        const struct delivery_stats *d = &out->delivery;
+        out->events_sent = d->events_sent;
+        out->batches_sent = d->batches_sent;
+        out->events_failed = d->dropped_queue_full + d->dropped_spool_full + d->dropped_spool_error +
+                             d->dropped_rejected + d->dropped_shutdown;
+    }
 }
 
 /* Make room for `need` more bytes in buf. */
@@ -365,35 +258,6 @@ static int buf_reserve(sender *s, size_t need)
     return 0;
 }
 
-/* Delivery outcome bookkeeping: log each distinct failure once until a success. */
-static void note_failure(sender *s, long key, const char *what, uint32_t nevents)
-{
-    for (size_t i = 0; i < s->nfail_keys; i++)
-        if (s->fail_keys[i] == key)
-            return;
-    if (s->nfail_keys < SENDER_FAIL_KEYS)
-        s->fail_keys[s->nfail_keys++] = key;
-    if (s->http)
-        log_warn("sender: POST to %s failed: %s; %" PRIu32 " event(s) not delivered "
-                 "(further failures like this are counted, not logged)",
-                 s->url_log, what, nevents);
-    else
-        log_warn("sender: writing events failed: %s; %" PRIu32 " event(s) lost "
-                 "(further failures like this are counted, not logged)",
-                 what, nevents);
-}
-
-static void note_success(sender *s)
-{
-    if (s->nfail_keys == 0)
-        return;
-    s->nfail_keys = 0;
-    if (s->http)
-        log_info("sender: delivery to %s works again", s->url_log);
-    else
-        log_info("sender: writing events works again");
-}
-
 /* Stream mode: write and flush the collected NDJSON lines. */
 static void flush_stream(sender *s)
 {
@@ -406,54 +270,30 @@ static void flush_stream(sender *s)
     if (w == s->len && e == 0) {
         stat_add(&s->events_sent, s->batch_n);
         stat_add(&s->batches_sent, 1);
-        note_success(s);
+        if (s->write_failing)
+            log_info("sender: writing events works again");
+        s->write_failing = false;
     } else {
         stat_add(&s->events_failed, s->batch_n);
         stat_add(&s->batches_failed, 1);
-        note_failure(s, 1, strerror(e ? e : EIO), s->batch_n);
+        if (!s->write_failing)
+            log_warn("sender: writing events failed: %s; %" PRIu32 " event(s) lost "
+                     "(further failures are counted, not logged)", strerror(e ? e : EIO), s->batch_n);
+        s->write_failing = true;
         clearerr(s->out);
     }
     s->len = 0;
     s->batch_n = 0;
 }
 
-/* HTTP mode: POST the batch (closing the array first) and count the outcome. */
+/* HTTP mode: close the array and hand the batch to the delivery thread. */
 static void send_batch(sender *s)
 {
     if (s->batch_n == 0)
         return;
-    bool ok = false;
-    long status = 0;
-    long key = 0;
-    char what[CURL_ERROR_SIZE + 64];
-    if (s->batch_size > 1) {
-        /* buf_reserve cannot fail here: append_event keeps 2 spare bytes. */
-        s->buf[s->len++] = ']';
-    }
-    s->curl_err[0] = '\0';
-    CURLcode rc = curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, s->buf);
-    if (rc == CURLE_OK)
-        rc = curl_easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)s->len);
-    if (rc == CURLE_OK)
-        rc = curl_easy_perform(s->curl);
-    if (rc == CURLE_OK) {
-        curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
-        ok = status >= 200 && status <= 299;
-        key = status;
-        snprintf(what, sizeof what, "HTTP status %ld", status);
-    } else {
-        key = -(long)rc;
-        snprintf(what, sizeof what, "%s", s->curl_err[0] ? s->curl_err : curl_easy_strerror(rc));
-    }
-    if (ok) {
-        stat_add(&s->events_sent, s->batch_n);
-        stat_add(&s->batches_sent, 1);
-        note_success(s);
-    } else {
-        stat_add(&s->events_failed, s->batch_n);
-        stat_add(&s->batches_failed, 1);
-        note_failure(s, key, what, s->batch_n);
-    }
+    if (s->batch_size > 1)
+        s->buf[s->len++] = ']';  /* append_json keeps 2 spare bytes */
+    delivery_submit(s->delivery, s->buf, s->len, s->batch_n);
     s->len = 0;
     s->batch_n = 0;
 }
@@ -596,12 +436,19 @@ int sender_run(sender *s)
     if (!s)
         return -1;
     unsigned idle_us = SENDER_IDLE_MIN_US;
+    if (s->http) {
+        char err[256];
+        if (delivery_start(s->delivery, err, sizeof err) != 0) {
+            log_error("%s", err);
+            return -1;
+        }
+    }
     for (;;) {
         /* Acquire pairs with the release in sender_finish: once we see the flag,
          * every push that preceded it is visible to the pass below. */
         bool finishing = atomic_load_explicit(&s->finish, memory_order_acquire);
         uint64_t now = timefmt_mono_us();
-        if (now >= s->hosts_next_us) {
+        if (now >= s->hosts_next_us || hostaddr_stale(s->hosts)) { /* stale: topology hook saw an address change */
             (void)hostaddr_refresh(s->hosts); /* keeps the old set on failure */
             s->hosts_next_us = now + SENDER_HOSTS_REFRESH_US;
         }
@@ -630,15 +477,27 @@ int sender_run(sender *s)
         if (idle_us < SENDER_IDLE_MAX_US)
             idle_us = idle_us * 2 > SENDER_IDLE_MAX_US ? SENDER_IDLE_MAX_US : idle_us * 2;
     }
-    if (s->http)
+    if (s->http) {
         send_batch(s);
-    else
+        delivery_finish(s->delivery);   /* up to AGENT_SHUTDOWN_TIMEOUT, then spool or drop */
+    } else {
         flush_stream(s);
+    }
 
     struct sender_stats st;
     sender_get_stats(s, &st);
-    log_info("sender: done: %" PRIu64 " events in, %" PRIu64 " delivered, %" PRIu64
-             " failed, %" PRIu64 " not serializable",
-             st.events_in, st.events_sent, st.events_failed, st.json_errors);
+    if (s->http) {
+        const struct delivery_stats *d = &st.delivery;
+        log_info("sender: done: %" PRIu64 " events delivered (%" PRIu64 " replayed from the spool), %" PRIu64
+                 " spooled, %" PRIu64 " dropped (queue_full=%" PRIu64 " spool_full=%" PRIu64 " spool_error=%" PRIu64
+                 " rejected=%" PRIu64 " shutdown=%" PRIu64 " unserializable=%" PRIu64 "), %" PRIu64
+                 " waiting in the spool",
+                 d->events_sent, d->events_replayed, d->events_spooled, st.events_failed, d->dropped_queue_full,
+                 d->dropped_spool_full, d->dropped_spool_error, d->dropped_rejected, d->dropped_shutdown,
+                 st.json_errors, d->spool_events);
+    } else {
+        log_info("sender: done: %" PRIu64 " events written, %" PRIu64 " lost to write errors, %" PRIu64
+                 " not serializable", st.events_sent, st.events_failed, st.json_errors);
+    }
     return 0;
 }

@@ -17,17 +17,19 @@
 
 #include "../common/ring.h"
 #include "../models/flow_event.h"
+#include "delivery.h"
 
 struct config;
 typedef struct sender sender;
 
 struct sender_stats {
     uint64_t events_in;        /* events taken off the rings */
-    uint64_t events_sent;      /* events written to the stream or accepted (2xx) by the endpoint */
-    uint64_t events_failed;    /* events in batches that could not be delivered */
-    uint64_t batches_sent;     /* successful writes / POSTs */
-    uint64_t batches_failed;   /* failed POSTs (network error or non-2xx) */
+    uint64_t events_sent;      /* events written to the stream, or delivered (2xx) to the endpoint */
+    uint64_t events_failed;    /* events lost: stream write errors, or every HTTP drop reason */
+    uint64_t batches_sent;     /* successful writes / delivered POSTs */
+    uint64_t batches_failed;   /* failed stream writes */
     uint64_t json_errors;      /* events that could not be serialized (out of memory) */
+    struct delivery_stats delivery;  /* HTTP mode: queue, retries, spool, drops by reason */
 };
 
 /*
