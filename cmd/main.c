@@ -11,6 +11,7 @@
  * ("shutdown"), the sender drains every ring and flushes, then the last log
  * line says what was read, made and delivered.
  */
+#include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
@@ -23,15 +24,18 @@
 #include "capture/capture.h"
 #include "common/log.h"
 #include "common/ring.h"
+#include "common/timefmt.h"
 #include "config/config.h"
 #include "hooks/hook.h"
 #include "models/flow_event.h"
+#include "models/sensor_stats.h"
 #include "processor/processor.h"
 #include "sender/sender.h"
 
 extern char **environ;
 
-enum { EXIT_RUNTIME = 1, EXIT_CONFIG = 2 };
+/* Exit statuses: 3 and 4 say that not every event reached the endpoint. */
+enum { EXIT_RUNTIME = 1, EXIT_CONFIG = 2, EXIT_SPOOLED = 3, EXIT_DROPPED = 4 };
 
 /* Every hook this build knows; each decides from the configuration whether it runs. */
 static const hook_create_fn HOOK_CREATORS[] = {
@@ -56,6 +60,9 @@ struct sensor {
     int cap_status;
     struct hook_slot hooks[MAX_HOOKS];
     size_t nhooks;
+    ring *stats_ring;               /* main thread -> sender: "sensor" events */
+    uint64_t started_us;            /* monotonic */
+    uint64_t next_stats_us;         /* monotonic; 0 = stats off */
 };
 
 /* Create the configured hooks. Returns 0, or the exit status for a failure. */
@@ -144,6 +151,9 @@ static int build(struct sensor *s, char *err, size_t errlen)
     s->snd = sender_create(cfg, rings, 2, &s->ctx, stdout, err, errlen);
     if (!s->snd)
         return EXIT_RUNTIME;
+    s->stats_ring = ring_create(64, sizeof(struct sender_json_msg), err, errlen);
+    if (!s->stats_ring || sender_add_json_ring(s->snd, s->stats_ring, err, errlen) != 0)
+        return EXIT_RUNTIME;
     return create_hooks(s, err, errlen);
 }
 
@@ -151,7 +161,8 @@ static void teardown(struct sensor *s)
 {
     for (size_t i = 0; i < s->nhooks; i++)
         s->hooks[i].hook.ops->destroy(s->hooks[i].hook.self);
-    sender_destroy(s->snd);   /* frees what is left in the hook rings */
+    sender_destroy(s->snd);   /* frees what is left in the hook and stats rings */
+    ring_destroy(s->stats_ring);
     for (size_t i = 0; i < s->nhooks; i++)
         ring_destroy(s->hooks[i].ring);
     processor_destroy(s->proc);
@@ -176,11 +187,40 @@ static int start_threads(struct sensor *s)
     return 4;
 }
 
+/* Gather every counter into a "sensor" event and hand it to the sender (main thread). */
+static void emit_stats(struct sensor *s, bool final)
+{
+    struct sensor_counters c = {.final = final};
+    capture_get_stats(s->cap, &c.capture);
+    processor_get_stats(s->proc, &c.processor);
+    sender_get_stats(s->snd, &c.sender);
+    c.uptime_s = (timefmt_mono_us() - s->started_us) / 1000000u;
+    cJSON *ev = sensor_stats_json(&c);
+    if (!ev)
+        return;
+    cJSON *hooks = cJSON_AddObjectToObject(ev, "hooks");
+    for (size_t i = 0; hooks && i < s->nhooks; i++) {
+        cJSON *h = cJSON_AddObjectToObject(hooks, s->hooks[i].hook.ops->name);
+        if (h)
+            s->hooks[i].hook.ops->stats(s->hooks[i].hook.self, h);
+    }
+    hook_emit(s->stats_ring, ev);   /* a full ring frees it and counts the drop */
+}
+
+static void maybe_emit_stats(struct sensor *s)
+{
+    if (!s->next_stats_us || timefmt_mono_us() < s->next_stats_us)
+        return;
+    emit_stats(s, false);
+    s->next_stats_us = timefmt_mono_us() + (uint64_t)s->cfg->stats_interval_ms * 1000u;
+}
+
 /* Wait for the end of the file or a signal; stop capture on a signal. */
 static void wait_for_end(struct sensor *s, const sigset_t *sigs)
 {
     const struct timespec tick = {0, 100 * 1000000L};
     while (!capture_finished(s->cap)) {
+        maybe_emit_stats(s);
         int sig = sigtimedwait(sigs, NULL, &tick);
         if (sig == SIGINT || sig == SIGTERM) {
             log_info("received %s: ending every open flow and flushing", sig == SIGINT ? "SIGINT" : "SIGTERM");
@@ -200,8 +240,24 @@ static void shutdown_pipeline(struct sensor *s)
     pthread_join(s->t_jan, NULL);
     processor_flush(s->proc);
     stop_hooks(s);
+    if (s->next_stats_us)
+        emit_stats(s, true);
     sender_finish(s->snd);
     pthread_join(s->t_snd, NULL);
+}
+
+/* 0 when every event reached its output, else EXIT_SPOOLED or EXIT_DROPPED. */
+static int delivery_status(struct sensor *s)
+{
+    struct sender_stats ss;
+    struct processor_stats ps;
+    sender_get_stats(s->snd, &ss);
+    processor_get_stats(s->proc, &ps);
+    if (ss.events_failed || ss.json_errors || ps.events_dropped)
+        return EXIT_DROPPED;
+    if (ss.delivery.spool_events)
+        return EXIT_SPOOLED;
+    return 0;
 }
 
 static void log_summary(struct sensor *s)
@@ -279,6 +335,9 @@ int main(int argc, char **argv)
         log_error("%s", err);
         goto out;
     }
+    s.started_us = timefmt_mono_us();
+    if (cfg->stats_interval_ms)
+        s.next_stats_us = s.started_us + (uint64_t)cfg->stats_interval_ms * 1000u;
     int started = start_threads(&s);
     if (started < 4) {
         /* The system refused a thread: stop the ones that run, in order. */
@@ -315,6 +374,8 @@ int main(int argc, char **argv)
     log_summary(&s);
     if (s.cap_status < 0)
         status = EXIT_RUNTIME;
+    else if (status == 0)
+        status = delivery_status(&s);
 out:
     teardown(&s);
     curl_global_cleanup();

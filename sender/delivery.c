@@ -251,6 +251,13 @@ static bool fail_logged(delivery *d, long key)
     return false;
 }
 
+static bool spool_is_empty(spool *sp)
+{
+    struct spool_stats ss;
+    spool_get_stats(sp, &ss);
+    return ss.files == 0;
+}
+
 /* Wait on the condition until `until_us` (monotonic) or a signal. Lock held. */
 static void wait_until(delivery *d, uint64_t until_us)
 {
@@ -318,9 +325,15 @@ static void *delivery_main(void *arg)
         uint64_t now = timefmt_mono_us();
         spool_aged(d, now);
         now = timefmt_mono_us();
-        if (d->finishing && (now >= d->deadline_us || (!d->head))) {
-            give_up_memory(d);
-            break;
+        if (d->finishing) {
+            /* Until the deadline: memory first, then the spool while the
+             * endpoint answers; what is left in the spool waits for the next start. */
+            if (now >= d->deadline_us) {
+                give_up_memory(d);
+                break;
+            }
+            if (!d->head && (!d->spool || d->attempts > 0 || spool_is_empty(d->spool)))
+                break;
         }
         if (now < d->next_attempt_us) {
             uint64_t until = d->next_attempt_us;
@@ -342,7 +355,7 @@ static void *delivery_main(void *arg)
             body = b->body;
             len = b->len;
             nevents = b->nevents;
-        } else if (d->spool && !d->finishing) {
+        } else if (d->spool) {
             pthread_mutex_unlock(&d->lock);
             char err[512] = "";
             size_t slen = 0;
@@ -351,10 +364,14 @@ static void *delivery_main(void *arg)
             if (err[0])
                 log_warn("delivery: spool: %s", err);
             pthread_mutex_lock(&d->lock);
-            if (rc <= 0) {
-                if (rc < 0)
-                    d->next_attempt_us = timefmt_mono_us() + d->retry_max_us;  /* I/O error: back off */
-                else if (!d->head && !d->finishing)
+            if (rc < 0) {
+                d->next_attempt_us = timefmt_mono_us() + d->retry_max_us;   /* I/O error: back off */
+                continue;
+            }
+            if (rc == 0) {
+                if (d->finishing)
+                    break;
+                if (!d->head)
                     wait_until(d, timefmt_mono_us() + IDLE_WAIT_US);
                 continue;
             }

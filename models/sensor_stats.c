@@ -1,0 +1,107 @@
+/*
+ * sensor_stats.c — the `type: "sensor"` event (see sensor_stats.h).
+ */
+#include "sensor_stats.h"
+
+#include <cjson/cJSON.h>
+
+#include "../capture/decode.h"
+
+/* cJSON numbers are doubles: exact up to 2^53, which counters never reach. */
+static void num(cJSON *o, const char *k, uint64_t v) { cJSON_AddNumberToObject(o, k, (double)v); }
+
+static cJSON *capture_json(const struct capture_stats *c)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    num(o, "frames", c->frames);
+    num(o, "decoded", c->decode[DECODE_OK]);
+    cJSON *why = cJSON_AddObjectToObject(o, "undecodable");
+    if (why)
+        for (int r = 1; r < DECODE_RESULT_COUNT; r++)
+            num(why, decode_result_name((enum decode_result)r), c->decode[r]);
+    num(o, "ring_drops", c->ring_drops);
+    num(o, "kernel_received", c->kernel_received);
+    num(o, "kernel_dropped", c->kernel_dropped);
+    num(o, "interface_dropped", c->interface_dropped);
+    return o;
+}
+
+static cJSON *flows_json(const struct processor_stats *p)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    num(o, "packets", p->table.packets);
+    num(o, "created", p->table.flows_created);
+    num(o, "ended", p->table.flows_ended);
+    num(o, "interim_records", p->table.interim_records);
+    num(o, "evicted", p->table.evicted);
+    num(o, "active", p->table.active_flows);
+    num(o, "frag_orphans", p->table.frag_orphans);
+    num(o, "alloc_failures", p->table.alloc_failures);
+    num(o, "event_ring_drops", p->events_dropped);
+    return o;
+}
+
+static cJSON *delivery_json(const struct sender_stats *s)
+{
+    const struct delivery_stats *d = &s->delivery;
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    num(o, "events_in", s->events_in);
+    num(o, "events_sent", s->events_sent);
+    num(o, "events_failed", s->events_failed);
+    num(o, "unserializable", s->json_errors);
+    num(o, "events_queued", d->events_queued);
+    num(o, "batches_queued", d->batches_queued);
+    num(o, "batches_sent", s->batches_sent);
+    num(o, "retries", d->retries);
+    num(o, "events_spooled", d->events_spooled);
+    num(o, "events_replayed", d->events_replayed);
+    num(o, "queue_events", d->queue_events);
+    num(o, "spool_files", d->spool_files);
+    num(o, "spool_events", d->spool_events);
+    num(o, "spool_corrupt_files", d->spool_corrupt_files);
+    cJSON *drop = cJSON_AddObjectToObject(o, "dropped");
+    if (drop) {
+        num(drop, "queue_full", d->dropped_queue_full);
+        num(drop, "spool_full", d->dropped_spool_full);
+        num(drop, "spool_error", d->dropped_spool_error);
+        num(drop, "rejected", d->dropped_rejected);
+        num(drop, "shutdown", d->dropped_shutdown);
+    }
+    cJSON *http = cJSON_AddObjectToObject(o, "http");
+    if (http) {
+        num(http, "2xx", d->http_2xx);
+        num(http, "3xx", d->http_3xx);
+        num(http, "4xx", d->http_4xx);
+        num(http, "5xx", d->http_5xx);
+        num(http, "network_errors", d->network_errors);
+    }
+    return o;
+}
+
+cJSON *sensor_stats_json(const struct sensor_counters *c)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    cJSON_AddStringToObject(o, "type", "sensor");
+    num(o, "uptime_s", c->uptime_s);
+    cJSON_AddBoolToObject(o, "final", c->final);
+    cJSON *parts[] = {capture_json(&c->capture), flows_json(&c->processor), delivery_json(&c->sender)};
+    const char *names[] = {"capture", "flows", "delivery"};
+    for (int i = 0; i < 3; i++) {
+        if (!parts[i] || !cJSON_AddItemToObject(o, names[i], parts[i])) {
+            cJSON_Delete(parts[i]);
+            for (int k = i + 1; k < 3; k++)
+                cJSON_Delete(parts[k]);
+            cJSON_Delete(o);
+            return NULL;
+        }
+    }
+    return o;
+}

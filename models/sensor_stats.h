@@ -1,0 +1,36 @@
+/*
+ * sensor_stats.h — the periodic `type: "sensor"` event: every counter in one place.
+ *
+ * Nothing the sensor could not handle may go unseen, so main gathers every
+ * stage's counters (capture and kernel drops, decode failures by reason, ring
+ * drops, flow-table events, delivery: queued, sent, retried, spooled, replayed,
+ * dropped by reason, HTTP status classes) every AGENT_STATS_INTERVAL and at
+ * exit, and sends them through the same stream as the flows. Hooks add their
+ * own counters under "hooks".
+ */
+#ifndef TRACER_SENSOR_STATS_H
+#define TRACER_SENSOR_STATS_H
+
+#include <stdint.h>
+
+#include "../capture/capture.h"
+#include "../processor/processor.h"
+#include "../sender/sender.h"
+
+struct cJSON;
+
+struct sensor_counters {
+    struct capture_stats capture;
+    struct processor_stats processor;
+    struct sender_stats sender;
+    uint64_t uptime_s;
+    bool final;                    /* the last one, at exit */
+};
+
+/*
+ * Build the event object (type "sensor"; the sender adds event_id,
+ * schema_version, hostname, timestamp). Returns NULL when out of memory.
+ */
+struct cJSON *sensor_stats_json(const struct sensor_counters *c);
+
+#endif
