@@ -9,10 +9,16 @@
  * memcmp scan: hosts have a handful of addresses, and the array beats a hash
  * for that size. A refresh builds a whole new array and swaps it in only when
  * getifaddrs succeeded, so a transient failure never empties the set.
+ *
+ * The address generation (hostaddr_bump_generation) lets a netlink listener
+ * on another thread tell the owner "re-read now": refresh records the
+ * generation it started from, so a bump that lands during a refresh still
+ * makes the set stale and triggers one more read.
  */
 #include "hostaddr.h"
 
 #include <ifaddrs.h>
+#include <stdatomic.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +33,28 @@ struct hostaddr_entry {
 struct hostaddr {
     struct hostaddr_entry *v;
     size_t n;
+    uint64_t seen_gen;   /* generation when the last refresh started */
 };
+
+/* See hostaddr.h: the one process-wide counter (the kernel's list is per process too). */
+static _Atomic uint64_t g_addr_gen;
+
+void hostaddr_bump_generation(void)
+{
+    /* Release: pairs with the acquire in hostaddr_stale; the kernel change
+     * that caused the bump happened before it, so a refresh sees it. */
+    atomic_fetch_add_explicit(&g_addr_gen, 1, memory_order_release);
+}
+
+uint64_t hostaddr_generation(void)
+{
+    return atomic_load_explicit(&g_addr_gen, memory_order_acquire);
+}
+
+int hostaddr_stale(const hostaddr *h)
+{
+    return h && hostaddr_generation() != h->seen_gen;
+}
 
 static int entry_eq(const struct hostaddr_entry *e, int ip_version, const uint8_t *addr)
 {
@@ -80,6 +107,7 @@ int hostaddr_refresh(hostaddr *h)
 {
     if (!h)
         return -1;
+    h->seen_gen = hostaddr_generation();  /* before reading: a later bump re-reads */
     struct ifaddrs *ifa = NULL;
     if (getifaddrs(&ifa) != 0)
         return -1;
