@@ -1,29 +1,21 @@
 /*
  * sender.c — the last pipeline stage: event rings in, FlowEvent JSON out.
  *
- * One thread drains every event ring it was given, turns each flow_event into
- * FlowEvent JSON and delivers it: NDJSON lines to a stream when there is no
- * endpoint, otherwise HTTP POSTs over one reused libcurl easy handle, so the
- * TCP/TLS connection is kept alive between batches. Everything the thread
+ * One thread drains every event ring it was given (the flow rings and the
+ * hooks' JSON rings), turns each event into JSON and either writes NDJSON
+ * lines to a stream (no endpoint) or collects them into batches that it hands
+ * to the delivery thread (delivery.c: retries, spool, shutdown timeout), so a
+ * slow or dead endpoint never stalls serialization. Everything the thread
  * touches per event (the pop buffer, the text buffer that collects NDJSON
- * lines or the POST body) is allocated once and reused; the only per-event
- * allocations are cJSON's own. Objects are printed with flow_event_json_print
- * straight into that buffer (exact integers, no sscanf per number; several
- * times faster than cJSON's printer).
+ * lines or the batch body) is allocated once and reused; the only per-event
+ * allocations are cJSON's own.
  *
- * Batching: an HTTP batch goes out when it holds batch_size events or when
+ * Batching: an HTTP batch is closed when it holds batch_size events or when
  * send_interval_ms has passed since its first event (checked after every pass
- * over the rings, so at most a couple of milliseconds late), and at the end.
- * With batch_size 1 the body is the bare object (go-Tracer's wire format),
- * otherwise a JSON array. The stream is written and flushed once per pass over
- * the rings (at most SENDER_BURST events per ring), so lines leave promptly
- * without a write per event.
- *
- * Failures are counted, never dropped silently: a batch that fails (network
- * error or non-2xx) adds to batches_failed/events_failed, and each distinct
- * failure (HTTP status or curl error) is logged once until delivery recovers.
- * Retries and the spool come later. The endpoint is logged without userinfo
- * or query string, so credentials in the URL never reach the logs.
+ * over the rings), and at the end. With batch_size 1 the body is the bare
+ * object (go-Tracer's wire format), otherwise a JSON array. The stream is
+ * written and flushed once per pass over the rings; a failed write is
+ * counted and logged once until writing works again.
  *
  * Idle: when every ring is empty the thread sleeps, starting at 50 µs and
  * doubling up to 2 ms while nothing arrives, so an idle sensor does not spin
@@ -32,7 +24,8 @@
  * Shutdown: sender_finish() sets an atomic flag (release). The loop reads it
  * (acquire) BEFORE a pass over the rings; if the flag was set and that pass
  * found every ring empty, nothing more can arrive (producers stop before they
- * call finish), so the last batch is sent, the stream flushed, and run returns.
+ * call finish), so the last batch is handed over, delivery finishes (up to
+ * AGENT_SHUTDOWN_TIMEOUT), the stream is flushed, and run returns.
  */
 #include "sender.h"
 

@@ -1,13 +1,14 @@
 /*
  * sender.h — the last stage: event rings in, JSON out.
  *
- * The sender thread owns libcurl and cJSON. It drains every event ring it was
- * given (the processor's, the janitor's, later each hook's), turns each
- * flow_event into FlowEvent JSON, and either writes NDJSON (one object per
- * line) to a stream, or POSTs batches to AGENT_ENDPOINT_URL with keep-alive:
- * one JSON object per POST when the batch size is 1 (go-Tracer's behaviour),
- * otherwise a JSON array. A batch goes out when it reaches AGENT_BATCH_SIZE or
- * when AGENT_SEND_INTERVAL has passed since its first event.
+ * The sender thread owns cJSON. It drains every event ring it was given (the
+ * processor's, the janitor's, each hook's), turns each event into JSON, and
+ * either writes NDJSON (one object per line) to a stream, or batches events
+ * for AGENT_ENDPOINT_URL and hands each batch to the delivery thread
+ * (delivery.h), which owns libcurl, retries and the spool: one JSON object per
+ * POST when the batch size is 1 (go-Tracer's behaviour), otherwise a JSON
+ * array. A batch is closed when it reaches AGENT_BATCH_SIZE or when
+ * AGENT_SEND_INTERVAL has passed since its first event.
  */
 #ifndef TRACER_SENDER_H
 #define TRACER_SENDER_H
