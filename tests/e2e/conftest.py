@@ -1,0 +1,208 @@
+"""Shared helpers for the end-to-end tests: find the binary, run it on a
+capture file, parse its NDJSON, and compare FlowEvent records field by field.
+
+The binary is $TRACER_BIN (what `make e2e` sets), else build/asan/tracer-sensor.
+Every run also checks that stderr carries no sanitizer report.
+"""
+
+import json
+import math
+import os
+import pathlib
+import re
+import socket
+import subprocess
+import sys
+
+import pytest
+
+HERE = pathlib.Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+sys.path.insert(0, str(HERE))
+
+import pcapgen  # noqa: E402
+
+SANITIZER_MARKS = ("Sanitizer", "runtime error")
+
+STR_KEYS = ("flow_id", "timestamp", "interface", "hostname", "direction", "src_ip", "dst_ip",
+            "src_port", "dst_port", "protocol", "type", "event_id", "start_time", "end_time",
+            "src_tcp_flags", "dst_tcp_flags", "end_reason", "community_id")
+INT_KEYS = ("packet_count", "byte_count", "schema_version", "ip_version", "protocol_number",
+            "vlan_id", "src_packets", "src_bytes", "dst_packets", "dst_bytes")
+NUM_KEYS = ("flow_duration", "avg_packet_size")
+TS3 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+TS6 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+FLAGS_RE = re.compile(r"^S?A?F?R?P?U?E?C?$")
+
+
+def tracer_path():
+    return os.environ.get("TRACER_BIN") or str(REPO / "build" / "asan" / "tracer-sensor")
+
+
+@pytest.fixture(scope="session")
+def tracer():
+    p = tracer_path()
+    if not (os.path.isfile(p) and os.access(p, os.X_OK)):
+        pytest.fail("sensor binary not found: %s (set TRACER_BIN or run `make asan`)" % p)
+    return p
+
+
+def clean_env(extra=None):
+    """The test process's environment without any AGENT_*/LOG_LEVEL setting."""
+    env = {k: v for k, v in os.environ.items()
+           if not (k.startswith("AGENT_") or k == "LOG_LEVEL")}
+    env.update(extra or {})
+    return env
+
+
+class Run:
+    def __init__(self, proc):
+        self.rc = proc.returncode
+        self.stdout = proc.stdout.decode("utf-8", "replace")
+        self.stderr = proc.stderr.decode("utf-8", "replace")
+
+    def records(self):
+        """The flow records (the stream also carries "sensor" counter events)."""
+        return [r for r in parse_ndjson(self.stdout) if r.get("type") == "flow"]
+
+    def events(self, kind):
+        """Every event of one type ("sensor", "snmp", "topology", ...)."""
+        return [r for r in parse_ndjson(self.stdout) if r.get("type") == kind]
+
+
+def parse_ndjson(text):
+    out = []
+    for i, line in enumerate(text.splitlines()):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError as e:
+            raise AssertionError("stdout line %d is not JSON (%s): %r" % (i + 1, e, line[:300]))
+        assert isinstance(obj, dict), "stdout line %d is not a JSON object: %r" % (i + 1, line[:300])
+        out.append(obj)
+    return out
+
+
+def assert_no_sanitizer(stderr):
+    for m in SANITIZER_MARKS:
+        assert m not in stderr, "sanitizer report in stderr:\n" + stderr[-4000:]
+
+
+def run_sensor(tracer, env=None, args=(), timeout=120, check=True):
+    """Run the binary to completion. env: extra variables over a clean environment."""
+    proc = subprocess.run([tracer, *args], env=clean_env(env), stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    r = Run(proc)
+    assert_no_sanitizer(r.stderr)
+    if check:
+        assert r.rc == 0, "exit status %d, stderr:\n%s" % (r.rc, r.stderr[-4000:])
+    return r
+
+
+def run_scenario(tracer, sc, tmp_path, env=None, args=()):
+    """Write the scenario's file, run the sensor on it (the scenario's own env
+    plus `env`), return (records, expected records, Run)."""
+    path = tmp_path / sc.filename()
+    sc.write(str(path))
+    e = {"AGENT_PCAP_FILE": str(path)}
+    e.update(sc.env)
+    e.update(env or {})
+    r = run_sensor(tracer, e, args)
+    return r.records(), sc.expected(path.name), r
+
+
+# ----------------------------------------------------------------------------
+# record checks
+
+def check_shape(rec):
+    """Exact key set, JSON types and formats of one flow FlowEvent; its
+    community_id recomputed from its own fields."""
+    keys = set(rec)
+    want = set(pcapgen.FLOW_KEYS)
+    if rec.get("protocol") in ("ICMP", "ICMPv6"):
+        want |= pcapgen.ICMP_KEYS
+    assert keys == want, "key set differs: missing %s, extra %s in %s" % (
+        sorted(want - keys), sorted(keys - want), rec)
+    for k in STR_KEYS:
+        assert isinstance(rec[k], str), "%s is not a string: %r" % (k, rec[k])
+    for k in INT_KEYS + tuple(pcapgen.ICMP_KEYS & keys):
+        assert isinstance(rec[k], int) and not isinstance(rec[k], bool), \
+            "%s is not an integer: %r" % (k, rec[k])
+    for k in NUM_KEYS:
+        assert isinstance(rec[k], (int, float)) and not isinstance(rec[k], bool), \
+            "%s is not a number: %r" % (k, rec[k])
+    assert isinstance(rec["final"], bool), "final is not a bool: %r" % rec["final"]
+    assert TS3.match(rec["timestamp"]), "timestamp %r is not RFC 3339 UTC with ms" % rec["timestamp"]
+    for k in ("start_time", "end_time"):
+        assert TS6.match(rec[k]), "%s %r is not RFC 3339 UTC with µs" % (k, rec[k])
+    assert rec["timestamp"] == rec["end_time"][:23] + "Z", \
+        "timestamp %s is not end_time %s in ms" % (rec["timestamp"], rec["end_time"])
+    assert rec["type"] == "flow" and rec["schema_version"] == 1, (rec["type"], rec["schema_version"])
+    assert rec["hostname"] == socket.gethostname(), "hostname %r" % rec["hostname"]
+    assert rec["event_id"], "empty event_id"
+    for k in ("src_tcp_flags", "dst_tcp_flags"):
+        assert FLAGS_RE.match(rec[k]), "%s %r not in S A F R P U E C order" % (k, rec[k])
+    for k in ("src_port", "dst_port"):
+        assert rec[k].isdigit() and 0 <= int(rec[k]) <= 65535, "%s %r" % (k, rec[k])
+    assert rec["packet_count"] == rec["src_packets"] + rec["dst_packets"], "packet counts %s" % rec
+    assert rec["byte_count"] == rec["src_bytes"] + rec["dst_bytes"], "byte counts %s" % rec
+    proto = rec["protocol_number"]
+    if proto in pcapgen.ICMP_PROTOS:
+        cid = pcapgen.community_id(rec["src_ip"], rec["dst_ip"], proto,
+                                   rec["icmp_type"], rec["icmp_code"])
+    else:
+        cid = pcapgen.community_id(rec["src_ip"], rec["dst_ip"], proto,
+                                   int(rec["src_port"]), int(rec["dst_port"]))
+    assert rec["community_id"] == cid, "community_id %s, computed %s for %s" % (
+        rec["community_id"], cid, rec["flow_id"])
+
+
+def check_unique_event_ids(records):
+    ids = [r["event_id"] for r in records]
+    assert len(set(ids)) == len(ids), "duplicate event_id values"
+
+
+def strip(rec, drop=("event_id", "hostname")):
+    return {k: v for k, v in rec.items() if k not in drop}
+
+
+def _sort_key(r):
+    return (r["flow_id"], r["start_time"], r["end_reason"], r.get("vlan_id", 0))
+
+
+def canonical(records):
+    """Records without event_id, as a sorted list of JSON texts (for set equality)."""
+    return sorted(json.dumps(strip(r, ("event_id",)), sort_keys=True) for r in records)
+
+
+def _eq(k, a, e):
+    if k in NUM_KEYS:
+        return (isinstance(a, (int, float)) and not isinstance(a, bool)
+                and math.isclose(a, e, rel_tol=1e-9, abs_tol=1e-6))
+    return type(a) is type(e) and a == e
+
+
+def compare_records(actual, expected):
+    """Every actual record well-formed and unique in event_id; the actual and
+    expected lists equal as sets, field by field (exact values; floats to 1e-6)."""
+    for r in actual:
+        check_shape(r)
+    check_unique_event_ids(actual)
+    a = sorted((strip(r) for r in actual), key=_sort_key)
+    e = sorted(expected, key=_sort_key)
+    dump = "\nactual:\n%s\nexpected:\n%s" % (
+        "\n".join(json.dumps(x, sort_keys=True) for x in a),
+        "\n".join(json.dumps(x, sort_keys=True) for x in e))
+    assert len(a) == len(e), "%d records, expected %d%s" % (len(a), len(e), dump)
+    problems = []
+    for ra, re_ in zip(a, e):
+        keys = set(ra) | set(re_)
+        for k in sorted(keys):
+            if k not in ra or k not in re_:
+                problems.append("%s: key %s only in %s" % (re_["flow_id"], k,
+                                                           "actual" if k in ra else "expected"))
+            elif not _eq(k, ra[k], re_[k]):
+                problems.append("%s [%s]: %s = %r, expected %r" % (
+                    re_["flow_id"], re_["start_time"], k, ra[k], re_[k]))
+    assert not problems, "\n".join(problems) + dump

@@ -1,0 +1,1211 @@
+#!/usr/bin/python3
+"""pcapgen — deterministic packet captures and the flow records they must give.
+
+The end-to-end tests drive the built sensor from outside: a capture file in,
+FlowEvent JSON out. This module makes those capture files without any
+third-party library (no scapy: stdlib only), byte for byte the same on every
+run, and says for each one which flow records the sensor must produce.
+
+Layers: Ethernet II with 802.1Q / 802.1ad (QinQ) tags, Linux cooked v1 (SLL) and
+v2 (SLL2), BSD NULL loopback, raw IP; IPv4 (header checksum, options,
+fragments), IPv6 (+ fragment extension header); TCP, UDP, ICMP, ICMPv6 (with
+their checksums), SCTP (CRC32c), GRE. Writers: classic pcap (microsecond
+timestamps) and pcapng (SHB + IDB + EPB).
+
+Scenarios: each `scenario_*` function returns a `Scenario`: the frames to write
+(timestamps and wire lengths chosen) and the expected records (`Rec`). A Rec is
+told which packets belong to it, from which side, so its counters, flags and
+times are summed here, once, instead of being typed by hand in every test.
+`Scenario.expected(interface)` gives the record dicts with every FlowEvent key
+except `event_id` and `hostname` (the tests check those separately).
+
+Addresses come only from the documentation ranges (192.0.2.0/24,
+198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32) and loopback.
+
+Command line (used by tests/tsan_pipeline.sh):
+    pcapgen.py NAME OUT.pcap   write scenario NAME, print its expected record count
+    pcapgen.py --list          list the scenario names
+"""
+
+import base64
+import datetime
+import hashlib
+import ipaddress
+import os
+import random
+import socket
+import struct
+import sys
+
+# ----------------------------------------------------------------------------
+# constants
+
+LINKTYPE_NULL = 0
+LINKTYPE_ETHERNET = 1
+LINKTYPE_RAW = 101
+LINKTYPE_LINUX_SLL = 113
+LINKTYPE_LINUX_SLL2 = 276
+
+ETH_IPV4 = 0x0800
+ETH_ARP = 0x0806
+ETH_8021Q = 0x8100
+ETH_8021AD = 0x88A8
+ETH_IPV6 = 0x86DD
+
+PROTO_ICMP = 1
+PROTO_TCP = 6
+PROTO_UDP = 17
+PROTO_GRE = 47
+PROTO_ICMPV6 = 58
+PROTO_SCTP = 132
+PROTO_IPV6_FRAG = 44
+
+FIN, SYN, RST, PSH, ACK, URG, ECE, CWR = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80
+
+PROTO_NAMES = {PROTO_TCP: "TCP", PROTO_UDP: "UDP", PROTO_ICMP: "ICMP",
+               PROTO_ICMPV6: "ICMPv6", PROTO_SCTP: "SCTP"}
+PORT_PROTOS = (PROTO_TCP, PROTO_UDP, PROTO_SCTP)
+ICMP_PROTOS = (PROTO_ICMP, PROTO_ICMPV6)
+
+# 2024-01-01T00:00:00Z: every scenario's clock starts here (plus an offset).
+BASE_US = 1704067200 * 1000000
+
+MAC_A = bytes.fromhex("020000000001")
+MAC_B = bytes.fromhex("020000000002")
+
+# Every key of a flow FlowEvent; ICMP/ICMPv6 flows add ICMP_KEYS.
+FLOW_KEYS = frozenset("""flow_id timestamp interface hostname direction src_ip dst_ip
+    src_port dst_port protocol flow_duration packet_count byte_count avg_packet_size
+    type schema_version event_id start_time end_time ip_version protocol_number vlan_id
+    src_packets src_bytes dst_packets dst_bytes src_tcp_flags dst_tcp_flags end_reason
+    final community_id""".split())
+ICMP_KEYS = frozenset(("icmp_type", "icmp_code"))
+
+
+def sec(s):
+    """Seconds (int or float, relative to BASE) -> absolute microseconds."""
+    return BASE_US + int(round(s * 1000000))
+
+
+# ----------------------------------------------------------------------------
+# checksums
+
+def inet_csum(data):
+    """RFC 1071 Internet checksum."""
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return (~s) & 0xFFFF
+
+
+def _crc32c_table():
+    tab = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        tab.append(c)
+    return tab
+
+
+_CRC32C = _crc32c_table()
+
+
+def crc32c(data):
+    """CRC32c (Castagnoli), as SCTP uses it (RFC 4960 appendix B)."""
+    c = 0xFFFFFFFF
+    for b in data:
+        c = _CRC32C[(c ^ b) & 0xFF] ^ (c >> 8)
+    return c ^ 0xFFFFFFFF
+
+
+# ----------------------------------------------------------------------------
+# addresses
+
+def ip_bytes(addr):
+    return ipaddress.ip_address(addr).packed
+
+
+def ip_version(addr):
+    return ipaddress.ip_address(addr).version
+
+
+def ip_text(addr):
+    """The text the sensor prints (inet_ntop form)."""
+    b = ip_bytes(addr)
+    return socket.inet_ntop(socket.AF_INET if len(b) == 4 else socket.AF_INET6, b)
+
+
+_HOST_ADDRS = None
+
+
+def host_addresses():
+    """The packed IP addresses of this host's interfaces (what the sensor's
+    getifaddrs() sees), for the expected `direction`: from `ip -j addr`,
+    plus loopback. Cached."""
+    global _HOST_ADDRS
+    if _HOST_ADDRS is None:
+        addrs = {ip_bytes("127.0.0.1"), ip_bytes("::1")}
+        try:
+            import json
+            import subprocess
+            out = subprocess.run(["ip", "-j", "addr", "show"], capture_output=True,
+                                 timeout=10).stdout
+            for link in json.loads(out or b"[]"):
+                for a in link.get("addr_info", []):
+                    local = a.get("local", "").split("%")[0]
+                    if local:
+                        addrs.add(ip_bytes(local))
+        except (OSError, ValueError):
+            pass
+        _HOST_ADDRS = addrs
+    return _HOST_ADDRS
+
+
+def direction_of(src, dst):
+    h = host_addresses()
+    s, d = ip_bytes(src) in h, ip_bytes(dst) in h
+    return "local" if s and d else "outbound" if s else "inbound" if d else "unknown"
+
+
+def _pseudo(src, dst, proto, length):
+    s, d = ip_bytes(src), ip_bytes(dst)
+    if len(s) == 4:
+        return s + d + struct.pack("!BBH", 0, proto, length)
+    return s + d + struct.pack("!IxxxB", length, proto)
+
+
+# ----------------------------------------------------------------------------
+# transport layers (each returns the L4 bytes, checksum filled)
+
+def tcp(src, dst, sport, dport, flags, payload=b"", seq=0, ack=0, win=65535, options=b""):
+    """RFC 9293 header (+ options padded to 4 bytes)."""
+    options += b"\0" * (-len(options) % 4)
+    off = (20 + len(options)) // 4
+    hdr = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF,
+                      off << 4, flags, win, 0, 0) + options
+    seg = hdr + payload
+    c = inet_csum(_pseudo(src, dst, PROTO_TCP, len(seg)) + seg)
+    return seg[:16] + struct.pack("!H", c) + seg[18:]
+
+
+def udp(src, dst, sport, dport, payload=b""):
+    """RFC 768."""
+    seg = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
+    c = inet_csum(_pseudo(src, dst, PROTO_UDP, len(seg)) + seg) or 0xFFFF
+    return seg[:6] + struct.pack("!H", c) + seg[8:]
+
+
+def icmp(icmp_type, code, ident=0, seqno=0, payload=b""):
+    """RFC 792 echo-style header."""
+    m = struct.pack("!BBHHH", icmp_type, code, 0, ident, seqno) + payload
+    return m[:2] + struct.pack("!H", inet_csum(m)) + m[4:]
+
+
+def icmpv6(src, dst, icmp_type, code, ident=0, seqno=0, payload=b""):
+    """RFC 4443 echo-style header, checksum over the IPv6 pseudo-header."""
+    m = struct.pack("!BBHHH", icmp_type, code, 0, ident, seqno) + payload
+    c = inet_csum(_pseudo(src, dst, PROTO_ICMPV6, len(m)) + m)
+    return m[:2] + struct.pack("!H", c) + m[4:]
+
+
+def sctp(sport, dport, vtag=0, chunks=b""):
+    """RFC 9260 common header + chunks, CRC32c checksum (little-endian on the wire)."""
+    if not chunks:   # one INIT chunk
+        chunks = struct.pack("!BBHIIHHI", 1, 0, 20, 0x11223344, 65536, 10, 10, 1)
+    p = struct.pack("!HHII", sport, dport, vtag, 0) + chunks
+    return p[:8] + struct.pack("<I", crc32c(p)) + p[12:]
+
+
+def gre(inner, proto=ETH_IPV4):
+    """RFC 2784 base header, no options."""
+    return struct.pack("!HH", 0, proto) + inner
+
+
+# ----------------------------------------------------------------------------
+# network layers
+
+def ipv4(src, dst, proto, payload, ident=0, ttl=64, df=False, mf=False, frag_off=0,
+         options=b"", tos=0, total_len=None):
+    """RFC 791. frag_off is in bytes (multiple of 8). Header checksum filled."""
+    options += b"\0" * (-len(options) % 4)
+    ihl = 5 + len(options) // 4
+    if total_len is None:
+        total_len = ihl * 4 + len(payload)
+    ff = (0x4000 if df else 0) | (0x2000 if mf else 0) | (frag_off // 8)
+    hdr = struct.pack("!BBHHHBBH4s4s", 0x40 | ihl, tos, total_len, ident, ff, ttl, proto, 0,
+                      ip_bytes(src), ip_bytes(dst)) + options
+    hdr = hdr[:10] + struct.pack("!H", inet_csum(hdr)) + hdr[12:]
+    return hdr + payload
+
+
+def ipv6(src, dst, nh, payload, hlim=64, flow=0):
+    """RFC 8200 fixed header; payload already holds any extension headers."""
+    return struct.pack("!IHBB16s16s", (6 << 28) | flow, len(payload), nh, hlim,
+                       ip_bytes(src), ip_bytes(dst)) + payload
+
+
+def ipv6_frag_hdr(nh, frag_off, mf, ident):
+    """RFC 8200 section 4.5 fragment header. frag_off in bytes (multiple of 8)."""
+    return struct.pack("!BBHI", nh, 0, (frag_off & 0xFFF8) | (1 if mf else 0), ident)
+
+
+def ip_packet(src, dst, proto, l4, **kw):
+    if ip_version(src) == 4:
+        return ipv4(src, dst, proto, l4, **kw)
+    return ipv6(src, dst, proto, l4, **kw)
+
+
+# ----------------------------------------------------------------------------
+# link layers
+
+def ether(payload, ethertype, src_mac=MAC_A, dst_mac=MAC_B, vlans=()):
+    """Ethernet II. vlans: outermost first, each (tpid, vid) or a vid (802.1Q)."""
+    tags = b""
+    for v in vlans:
+        tpid, vid = v if isinstance(v, tuple) else (ETH_8021Q, v)
+        tags += struct.pack("!HH", tpid, vid & 0x0FFF)
+    return dst_mac + src_mac + tags + struct.pack("!H", ethertype) + payload
+
+
+def sll(payload, proto, pkttype=0, hatype=1, addr=MAC_A):
+    """Linux cooked v1 header (16 bytes)."""
+    return struct.pack("!HHH8sH", pkttype, hatype, len(addr), addr.ljust(8, b"\0"), proto) + payload
+
+
+def sll2(payload, proto, ifindex=2, pkttype=0, hatype=1, addr=MAC_A):
+    """Linux cooked v2 header (20 bytes)."""
+    return struct.pack("!HHIHBB8s", proto, 0, ifindex, hatype, pkttype, len(addr),
+                       addr.ljust(8, b"\0")) + payload
+
+
+def null_lo(payload, family):
+    """BSD loopback: 4-byte address family in the capturing host's order (little-endian)."""
+    return struct.pack("<I", family) + payload
+
+
+def frame_for(linktype, ip, vlans=(), from_a=True):
+    """Wrap an IP packet for `linktype`."""
+    et = ETH_IPV4 if ip[0] >> 4 == 4 else ETH_IPV6
+    if linktype == LINKTYPE_ETHERNET:
+        s, d = (MAC_A, MAC_B) if from_a else (MAC_B, MAC_A)
+        return ether(ip, et, s, d, vlans)
+    if linktype == LINKTYPE_LINUX_SLL:
+        return sll(ip, et, pkttype=4 if from_a else 0, addr=MAC_A if from_a else MAC_B)
+    if linktype == LINKTYPE_LINUX_SLL2:
+        return sll2(ip, et, pkttype=4 if from_a else 0, addr=MAC_A if from_a else MAC_B)
+    if linktype == LINKTYPE_NULL:
+        return null_lo(ip, 2 if et == ETH_IPV4 else 24)
+    if linktype == LINKTYPE_RAW:
+        return ip
+    raise ValueError("unsupported linktype %d" % linktype)
+
+
+def arp_frame(sender_ip, target_ip):
+    body = struct.pack("!HHBBH6s4s6s4s", 1, ETH_IPV4, 6, 4, 1, MAC_A, ip_bytes(sender_ip),
+                       b"\0" * 6, ip_bytes(target_ip))
+    return ether(body, ETH_ARP, MAC_A, b"\xff" * 6)
+
+
+# ----------------------------------------------------------------------------
+# file writers
+
+class Frame:
+    """One captured frame: time (µs since epoch), captured bytes, wire length."""
+    __slots__ = ("ts_us", "data", "wire_len")
+
+    def __init__(self, ts_us, data, wire_len=None):
+        self.ts_us = ts_us
+        self.data = bytes(data)
+        self.wire_len = len(data) if wire_len is None else wire_len
+
+
+def write_pcap(path, frames, linktype=LINKTYPE_ETHERNET, snaplen=65535):
+    """Classic libpcap format, little-endian, microsecond timestamps.
+    Frames longer than snaplen are cut (caplen) but keep their wire length."""
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, snaplen, linktype))
+        for fr in frames:
+            data = fr.data[:snaplen]
+            f.write(struct.pack("<IIII", fr.ts_us // 1000000, fr.ts_us % 1000000,
+                                len(data), fr.wire_len))
+            f.write(data)
+
+
+def _pcapng_block(btype, body):
+    body += b"\0" * (-len(body) % 4)
+    n = 12 + len(body)
+    return struct.pack("<II", btype, n) + body + struct.pack("<I", n)
+
+
+def write_pcapng(path, frames, linktype=LINKTYPE_ETHERNET, snaplen=65535):
+    """pcapng: one section, one interface (default µs resolution), EPBs."""
+    with open(path, "wb") as f:
+        shb = struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)
+        shb += struct.pack("<HH", 0, 0)                      # opt_endofopt
+        f.write(_pcapng_block(0x0A0D0D0A, shb))
+        name = b"gen0"
+        opt = struct.pack("<HH", 2, len(name)) + name + b"\0" * (-len(name) % 4)
+        opt += struct.pack("<HH", 0, 0)
+        f.write(_pcapng_block(1, struct.pack("<HHI", linktype, 0, snaplen) + opt))
+        for fr in frames:
+            data = fr.data[:snaplen]
+            body = struct.pack("<IIIII", 0, fr.ts_us >> 32, fr.ts_us & 0xFFFFFFFF,
+                               len(data), fr.wire_len) + data
+            body += b"\0" * (-len(data) % 4)
+            f.write(_pcapng_block(6, body))
+
+
+# ----------------------------------------------------------------------------
+# Community ID v1 (https://github.com/corelight/community-id-spec)
+
+_ICMP4_PAIRS = {8: 0, 0: 8, 13: 14, 14: 13, 15: 16, 16: 15, 10: 9, 9: 10, 17: 18, 18: 17}
+_ICMP6_PAIRS = {128: 129, 129: 128, 133: 134, 134: 133, 135: 136, 136: 135,
+                130: 131, 131: 130, 139: 140, 140: 139, 144: 145, 145: 144}
+
+
+def community_id(src, dst, proto, sport=0, dport=0, seed=0):
+    """Community ID v1 of a flow seen from its initiator. For ICMP/ICMPv6 pass
+    the type as sport and the code as dport."""
+    s, d = ip_bytes(src), ip_bytes(dst)
+    one_way = False
+    if proto in ICMP_PROTOS:
+        pairs = _ICMP4_PAIRS if proto == PROTO_ICMP else _ICMP6_PAIRS
+        if sport in pairs:
+            sport, dport = sport, pairs[sport]
+        else:
+            one_way = True          # type as sport, code as dport
+    if not (one_way or s < d or (s == d and sport < dport)):
+        s, d, sport, dport = d, s, dport, sport
+    data = struct.pack("!H", seed) + s + d + struct.pack("!BB", proto, 0)
+    if proto in PORT_PROTOS or proto in ICMP_PROTOS:
+        data += struct.pack("!HH", sport, dport)
+    return "1:" + base64.b64encode(hashlib.sha1(data).digest()).decode()
+
+
+# ----------------------------------------------------------------------------
+# expected records
+
+def rfc3339(us, digits):
+    t = datetime.datetime.fromtimestamp(us // 1000000, datetime.timezone.utc)
+    frac = us % 1000000
+    f = "%03d" % (frac // 1000) if digits == 3 else "%06d" % frac
+    return t.strftime("%Y-%m-%dT%H:%M:%S") + "." + f + "Z"
+
+
+def flags_text(flags):
+    """Letters in the order S A F R P U E C."""
+    out = ""
+    for bit, ch in ((SYN, "S"), (ACK, "A"), (FIN, "F"), (RST, "R"), (PSH, "P"),
+                    (URG, "U"), (ECE, "E"), (CWR, "C")):
+        if flags & bit:
+            out += ch
+    return out
+
+
+class Rec:
+    """One expected flow record. Packets are added by the scenario as they are
+    generated: (ts_us, wire_len, from_src, tcp_flags)."""
+
+    def __init__(self, src, dst, proto, sport=0, dport=0, vlan=0, icmp_tc=None,
+                 end_reason="shutdown", final=True, direction=None):
+        """direction None: from this host's addresses (direction_of)."""
+        self.src, self.dst, self.proto = src, dst, proto
+        self.sport, self.dport = (sport, dport) if proto in PORT_PROTOS else (0, 0)
+        self.vlan = vlan
+        self.icmp_tc = icmp_tc
+        self.end_reason = end_reason
+        self.final = final
+        self.direction = direction
+        self.pkts = []
+
+    def expected(self, interface):
+        assert self.pkts, "expected record without packets"
+        first = min(p[0] for p in self.pkts)
+        last = max(p[0] for p in self.pkts)
+        sp = [p for p in self.pkts if p[2]]
+        dp = [p for p in self.pkts if not p[2]]
+        pname = PROTO_NAMES.get(self.proto, str(self.proto))
+        src, dst = ip_text(self.src), ip_text(self.dst)
+        npk = len(self.pkts)
+        nby = sum(p[1] for p in self.pkts)
+        sf = df = 0
+        for p in sp:
+            sf |= p[3]
+        for p in dp:
+            df |= p[3]
+        r = {
+            "flow_id": "%s:%d-%s:%d-%s" % (src, self.sport, dst, self.dport, pname),
+            "timestamp": rfc3339(last, 3),
+            "interface": interface,
+            "direction": self.direction or direction_of(self.src, self.dst),
+            "src_ip": src, "dst_ip": dst,
+            "src_port": str(self.sport), "dst_port": str(self.dport),
+            "protocol": pname,
+            "flow_duration": (last - first) / 1e6,
+            "packet_count": npk, "byte_count": nby,
+            "avg_packet_size": nby / npk,
+            "type": "flow", "schema_version": 1,
+            "start_time": rfc3339(first, 6), "end_time": rfc3339(last, 6),
+            "ip_version": ip_version(self.src), "protocol_number": self.proto,
+            "vlan_id": self.vlan,
+            "src_packets": len(sp), "src_bytes": sum(p[1] for p in sp),
+            "dst_packets": len(dp), "dst_bytes": sum(p[1] for p in dp),
+            "src_tcp_flags": flags_text(sf), "dst_tcp_flags": flags_text(df),
+            "end_reason": self.end_reason, "final": self.final,
+        }
+        if self.proto in ICMP_PROTOS:
+            t, c = self.icmp_tc
+            r["icmp_type"], r["icmp_code"] = t, c
+            r["community_id"] = community_id(self.src, self.dst, self.proto, t, c)
+        else:
+            r["community_id"] = community_id(self.src, self.dst, self.proto, self.sport, self.dport)
+        return r
+
+
+class Scenario:
+    """Frames plus expected records, for one capture file."""
+
+    def __init__(self, name, linktype=LINKTYPE_ETHERNET, snaplen=65535, env=None,
+                 pcapng=False):
+        self.name = name
+        self.linktype = linktype
+        self.snaplen = snaplen
+        self.env = dict(env or {})
+        self.pcapng = pcapng
+        self.frames = []
+        self.recs = []
+
+    def rec(self, *a, **kw):
+        r = Rec(*a, **kw)
+        self.recs.append(r)
+        return r
+
+    def add(self, ts_us, data, rec=None, from_src=True, tcp_flags=0, wire_len=None):
+        fr = Frame(ts_us, data, wire_len)
+        self.frames.append(fr)
+        if rec is not None:
+            rec.pkts.append((ts_us, fr.wire_len, from_src, tcp_flags))
+        return fr
+
+    def sorted_frames(self):
+        return sorted(self.frames, key=lambda f: f.ts_us)   # stable
+
+    def filename(self):
+        return self.name + (".pcapng" if self.pcapng else ".pcap")
+
+    def write(self, path):
+        w = write_pcapng if self.pcapng else write_pcap
+        w(path, self.sorted_frames(), self.linktype, self.snaplen)
+        return path
+
+    def expected(self, interface):
+        return [r.expected(interface) for r in self.recs]
+
+
+class Conv:
+    """Two endpoints of one transport conversation inside a scenario: builds
+    the packets (link framing included) and books them on the current Rec."""
+
+    def __init__(self, sc, proto, a, b, aport=0, bport=0, vlans=(), linktype=None,
+                 ip_options=b"", v6_ext=()):
+        """ip_options: IPv4 options on every packet; v6_ext: IPv6 extension
+        headers before the transport header, as (type, body) with body of
+        6 + 8k bytes (the next-header and length bytes are filled here)."""
+        self.ip_options, self.v6_ext = ip_options, v6_ext
+        self.sc, self.proto = sc, proto
+        self.a, self.b, self.aport, self.bport = a, b, aport, bport
+        self.vlans = vlans
+        self.linktype = sc.linktype if linktype is None else linktype
+        self.cur = None
+        self.ident = 0x1000
+
+    def vlan_id(self):
+        if not self.vlans:
+            return 0
+        v = self.vlans[0]
+        return v[1] if isinstance(v, tuple) else v
+
+    def record(self, initiator="a", **kw):
+        if initiator == "a":
+            r = self.sc.rec(self.a, self.b, self.proto, self.aport, self.bport,
+                            vlan=self.vlan_id(), **kw)
+        else:
+            r = self.sc.rec(self.b, self.a, self.proto, self.bport, self.aport,
+                            vlan=self.vlan_id(), **kw)
+        r.side = initiator
+        self.cur = r
+        return r
+
+    def l4(self, frm, flags=0, payload=b"", icmp_tc=(8, 0), seqno=0):
+        src, dst = (self.a, self.b) if frm == "a" else (self.b, self.a)
+        sp, dp = (self.aport, self.bport) if frm == "a" else (self.bport, self.aport)
+        if self.proto == PROTO_TCP:
+            return tcp(src, dst, sp, dp, flags, payload, seq=1000 + seqno, ack=2000 + seqno)
+        if self.proto == PROTO_UDP:
+            return udp(src, dst, sp, dp, payload)
+        if self.proto == PROTO_ICMP:
+            return icmp(icmp_tc[0], icmp_tc[1], 0x42, seqno, payload)
+        if self.proto == PROTO_ICMPV6:
+            return icmpv6(src, dst, icmp_tc[0], icmp_tc[1], 0x42, seqno, payload)
+        if self.proto == PROTO_SCTP:
+            if not seqno:                                   # INIT
+                return sctp(sp, dp, 0)
+            return sctp(sp, dp, 0x11223344,                     # INIT ACK
+                        struct.pack("!BBHIIHHI", 2, 0, 20, 0x55667788, 65536, 10, 10, seqno))
+        if self.proto == PROTO_GRE:
+            inner = ipv4("203.0.113.77", "203.0.113.78", PROTO_UDP,
+                         udp("203.0.113.77", "203.0.113.78", 4000, 5000, payload))
+            return gre(inner)
+        return payload
+
+    def send(self, t, frm, flags=0, payload=b"", icmp_tc=(8, 0), seqno=0, rec="cur",
+             pad_wire=0):
+        """Add one packet at time t (seconds relative to BASE) from side frm ('a'/'b').
+        rec: the Rec to book it on ('cur' = the current one, None = none).
+        pad_wire: extra wire bytes not captured (the frame is stored whole)."""
+        src, dst = (self.a, self.b) if frm == "a" else (self.b, self.a)
+        self.ident += 1
+        l4 = self.l4(frm, flags, payload, icmp_tc, seqno)
+        if ip_version(src) == 4:
+            ip = ipv4(src, dst, self.proto, l4, ident=self.ident, options=self.ip_options)
+        else:
+            nh, chain = self.proto, b""
+            for typ, body in reversed(self.v6_ext):
+                assert (len(body) + 2) % 8 == 0
+                chain = struct.pack("!BB", nh, (len(body) + 2) // 8 - 1) + body + chain
+                nh = typ
+            ip = ipv6(src, dst, nh, chain + l4)
+        data = frame_for(self.linktype, ip, self.vlans, frm == "a")
+        r = self.cur if rec == "cur" else rec
+        from_src = r is not None and frm == getattr(r, "side", "a")
+        tf = flags if self.proto == PROTO_TCP else 0
+        return self.sc.add(sec(t), data, r, from_src, tf,
+                           wire_len=len(data) + pad_wire)
+
+
+# ----------------------------------------------------------------------------
+# building blocks
+
+A4, B4, C4, D4 = "192.0.2.10", "198.51.100.20", "203.0.113.30", "192.0.2.40"
+REMOTE_1, REMOTE_2 = "203.0.113.201", "198.51.100.201"
+A6, B6 = "2001:db8::a", "2001:db8:1::b"
+
+
+def tcp_session(c, t0, end="fin", data_rounds=1, last_ack_delay=0.5, gap=0.01):
+    """Handshake, data, close. end: 'fin' (FIN both sides + last ACK after
+    last_ack_delay) or 'rst' (responder resets). Returns the time of the last packet."""
+    r = c.record(end_reason=end)
+    t = t0
+    c.send(t, "a", SYN)
+    t += gap; c.send(t, "b", SYN | ACK)
+    t += gap; c.send(t, "a", ACK)
+    for i in range(data_rounds):
+        t += gap; c.send(t, "a", PSH | ACK, b"GET / HTTP/1.1\r\n\r\n", seqno=i)
+        t += gap; c.send(t, "b", PSH | ACK, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n" + b"x" * (10 * i), seqno=i)
+    if end == "fin":
+        t += gap; c.send(t, "a", FIN | ACK)
+        t += gap; c.send(t, "b", FIN | ACK)
+        t += last_ack_delay; c.send(t, "a", ACK)
+    elif end == "rst":
+        t += gap; c.send(t, "b", RST | ACK)
+    return r, t
+
+
+# ----------------------------------------------------------------------------
+# scenarios
+
+def scenario_tcp_fin():
+    """Handshake, data both ways, FIN from both sides, last ACK 0.5 s later."""
+    sc = Scenario("tcp_fin")
+    c = Conv(sc, PROTO_TCP, A4, B4, 40000, 80)
+    tcp_session(c, 10.0, "fin", data_rounds=2, last_ack_delay=0.5)
+    return sc
+
+
+def scenario_tcp_rst():
+    sc = Scenario("tcp_rst")
+    c = Conv(sc, PROTO_TCP, A4, B4, 40001, 443)
+    r, t = tcp_session(c, 10.0, "rst")
+    c.send(t + 1.0, "b", RST)           # a second RST inside the linger: same flow
+    return sc
+
+
+def scenario_syn_only():
+    """One SYN, no reply: ends 'shutdown' at end of file."""
+    sc = Scenario("syn_only")
+    c = Conv(sc, PROTO_TCP, A4, B4, 40002, 22)
+    c.record(end_reason="shutdown")
+    c.send(10.0, "a", SYN)
+    return sc
+
+
+def scenario_syn_idle():
+    """A SYN, then 61 s later an unrelated UDP packet: the SYN flow ends 'idle'."""
+    sc = Scenario("syn_idle")
+    c = Conv(sc, PROTO_TCP, A4, B4, 40003, 22)
+    c.record(end_reason="idle")
+    c.send(10.0, "a", SYN)
+    u = Conv(sc, PROTO_UDP, C4, D4, 5000, 53)
+    u.record(end_reason="shutdown")
+    u.send(71.0, "a", payload=b"q")
+    return sc
+
+
+def scenario_syn_retry_idle():
+    """A SYN, the same SYN again 61 s later: two flows, 'idle' then 'shutdown'."""
+    sc = Scenario("syn_retry_idle")
+    c = Conv(sc, PROTO_TCP, A4, B4, 40004, 22)
+    c.record(end_reason="idle")
+    c.send(10.0, "a", SYN)
+    c.record(end_reason="shutdown")
+    c.send(71.0, "a", SYN)
+    return sc
+
+
+def scenario_tcp_idle_boundary():
+    """Idle timeout boundary: a gap of exactly 60 s ends the flow ('>= timeout')."""
+    sc = Scenario("tcp_idle_boundary")
+    c = Conv(sc, PROTO_TCP, A4, B4, 40005, 22)
+    c.record(end_reason="idle")
+    c.send(10.0, "a", SYN)
+    c.send(10.5, "b", SYN | ACK)
+    c.send(11.0, "a", ACK)
+    c.record(initiator="a", end_reason="shutdown")
+    c.send(71.0, "a", PSH | ACK, b"late")
+    return sc
+
+
+def scenario_synack_first():
+    """Capture starts at the SYN+ACK: the initiator is its receiver."""
+    sc = Scenario("synack_first")
+    c = Conv(sc, PROTO_TCP, A4, B4, 40006, 80)
+    c.record(initiator="a", end_reason="shutdown")
+    c.send(10.0, "b", SYN | ACK)
+    c.send(10.01, "a", ACK)
+    c.send(10.02, "a", PSH | ACK, b"hello")
+    c.send(10.03, "b", ACK)
+    return sc
+
+
+def scenario_tcp_after_linger():
+    """After a FIN close, the same 5-tuple 3 s later starts a new flow; a new
+    SYN 1 s after another close (inside the linger) also starts a new flow."""
+    sc = Scenario("tcp_after_linger")
+    c = Conv(sc, PROTO_TCP, A4, B4, 40007, 80)
+    r, t = tcp_session(c, 10.0, "fin", last_ack_delay=0.2)
+    c.record(initiator="b", end_reason="shutdown")      # B speaks first after the linger
+    c.send(t + 3.0, "b", PSH | ACK, b"stray")
+    c.send(t + 3.1, "a", ACK)
+    d = Conv(sc, PROTO_TCP, A4, B4, 40008, 80)
+    r2, t2 = tcp_session(d, 30.0, "fin", last_ack_delay=0.2)
+    d.record(end_reason="shutdown")
+    d.send(t2 + 1.0, "a", SYN)                           # port reuse inside the linger
+    d.send(t2 + 1.01, "b", SYN | ACK)
+    return sc
+
+
+def scenario_udp():
+    sc = Scenario("udp")
+    c = Conv(sc, PROTO_UDP, A4, B4, 5353, 53)
+    c.record()
+    c.send(10.0, "a", payload=b"query-1")
+    c.send(10.1, "b", payload=b"answer-1-longer")
+    c.send(11.0, "a", payload=b"query-2")
+    c.send(11.1, "b", payload=b"answer-2-longer!")
+    return sc
+
+
+def scenario_icmp_echo():
+    sc = Scenario("icmp_echo")
+    c = Conv(sc, PROTO_ICMP, A4, C4)
+    c.record(icmp_tc=(8, 0))
+    for i in range(2):
+        c.send(10.0 + i, "a", icmp_tc=(8, 0), seqno=i + 1, payload=b"p" * 56)
+        c.send(10.0 + i + 0.002, "b", icmp_tc=(0, 0), seqno=i + 1, payload=b"p" * 56)
+    return sc
+
+
+def scenario_ipv6_tcp():
+    sc = Scenario("ipv6_tcp")
+    c = Conv(sc, PROTO_TCP, A6, B6, 50000, 443)
+    tcp_session(c, 10.0, "fin", data_rounds=1, last_ack_delay=0.5)
+    return sc
+
+
+def scenario_icmpv6_echo():
+    sc = Scenario("icmpv6_echo")
+    c = Conv(sc, PROTO_ICMPV6, A6, B6)
+    c.record(icmp_tc=(128, 0))
+    for i in range(2):
+        c.send(10.0 + i, "a", icmp_tc=(128, 0), seqno=i + 1, payload=b"q" * 32)
+        c.send(10.0 + i + 0.003, "b", icmp_tc=(129, 0), seqno=i + 1, payload=b"q" * 32)
+    return sc
+
+
+def scenario_vlan():
+    """802.1Q: the same 5-tuple in VLAN 100 and VLAN 200 is two flows."""
+    sc = Scenario("vlan")
+    for vid, t in ((100, 10.0), (200, 10.05)):
+        c = Conv(sc, PROTO_UDP, A4, B4, 6000, 7000, vlans=(vid,))
+        c.record()
+        c.send(t, "a", payload=b"v%d" % vid)
+        c.send(t + 0.5, "b", payload=b"reply")
+    return sc
+
+
+def scenario_qinq():
+    """802.1ad outer tag 300 over 802.1Q inner tag 10: vlan_id is the outer one."""
+    sc = Scenario("qinq")
+    c = Conv(sc, PROTO_TCP, A4, B4, 40010, 8080, vlans=((ETH_8021AD, 300), (ETH_8021Q, 10)))
+    tcp_session(c, 10.0, "fin")
+    return sc
+
+
+def _v4_frag_datagram(sc, rec, t, src, dst, sport, dport, ident, sizes, from_src=True):
+    """One UDP datagram sent as len(sizes) IPv4 fragments (each size a multiple
+    of 8 except the last), first fragment first."""
+    total = sum(sizes)
+    payload = bytes((i * 7) & 0xFF for i in range(total - 8))
+    dgram = udp(src, dst, sport, dport, payload)
+    off = 0
+    for i, n in enumerate(sizes):
+        part = dgram[off:off + n]
+        ip = ipv4(src, dst, PROTO_UDP, part, ident=ident, mf=i < len(sizes) - 1, frag_off=off)
+        sc.add(sec(t + i * 0.001), ether(ip, ETH_IPV4), rec, from_src)
+        off += n
+
+
+def scenario_ipv4_frag():
+    """A 2000-byte UDP datagram in 3 fragments: one flow of 3 packets."""
+    sc = Scenario("ipv4_frag")
+    r = sc.rec(A4, B4, PROTO_UDP, 7001, 7002)
+    _v4_frag_datagram(sc, r, 10.0, A4, B4, 7001, 7002, 0x4242, (1000, 800, 200))
+    return sc
+
+
+def scenario_ipv4_frag_two():
+    """Two fragmented datagrams between the same hosts, interleaved, told apart
+    by their IP identification: two flows of 3 packets each."""
+    sc = Scenario("ipv4_frag_two")
+    r1 = sc.rec(A4, B4, PROTO_UDP, 7101, 7102)
+    r2 = sc.rec(A4, B4, PROTO_UDP, 7201, 7202)
+    p1 = bytes(1592)
+    p2 = bytes(range(256)) * 5
+    d1 = udp(A4, B4, 7101, 7102, p1)            # 1600 bytes
+    d2 = udp(A4, B4, 7201, 7202, p2)            # 1288 bytes
+    frags1 = [(0, d1[:808], True), (808, d1[808:1400], True), (1400, d1[1400:], False)]
+    frags2 = [(0, d2[:600], True), (600, d2[600:1200], True), (1200, d2[1200:], False)]
+    t = 10.0
+    for (o1, b1, m1), (o2, b2, m2) in zip(frags1, frags2):
+        sc.add(sec(t), ether(ipv4(A4, B4, PROTO_UDP, b1, ident=0x1111, mf=m1, frag_off=o1), ETH_IPV4), r1)
+        sc.add(sec(t + 0.0005), ether(ipv4(A4, B4, PROTO_UDP, b2, ident=0x2222, mf=m2, frag_off=o2), ETH_IPV4), r2)
+        t += 0.001
+    return sc
+
+
+def scenario_ipv6_frag():
+    """A UDP datagram in 3 IPv6 fragments (fragment extension header)."""
+    sc = Scenario("ipv6_frag")
+    r = sc.rec(A6, B6, PROTO_UDP, 7301, 7302)
+    payload = bytes((i * 13) & 0xFF for i in range(2392))
+    dgram = udp(A6, B6, 7301, 7302, payload)     # 2400 bytes
+    parts = ((0, 1232), (1232, 1000), (2232, 168))
+    for i, (off, n) in enumerate(parts):
+        fh = ipv6_frag_hdr(PROTO_UDP, off, i < 2, 0xABCDEF01)
+        ip = ipv6(A6, B6, PROTO_IPV6_FRAG, fh + dgram[off:off + n])
+        sc.add(sec(10.0 + i * 0.001), ether(ip, ETH_IPV6), r)
+    return sc
+
+
+def scenario_udp_idle_resume():
+    """UDP at 0,1,2 s, silent 40 s, then 42,43 s: 'idle' (3 packets), then 2 more."""
+    sc = Scenario("udp_idle_resume")
+    c = Conv(sc, PROTO_UDP, A4, B4, 5555, 6666)
+    c.record(end_reason="idle")
+    c.send(10.0, "a", payload=b"1")
+    c.send(11.0, "b", payload=b"22")
+    c.send(12.0, "a", payload=b"333")
+    c.record(initiator="a", end_reason="shutdown")
+    c.send(52.0, "a", payload=b"4444")
+    c.send(53.0, "b", payload=b"55555")
+    return sc
+
+
+def scenario_active_timeout():
+    """AGENT_ACTIVE_TIMEOUT=10: a UDP packet every second for 25 s (0..24):
+    interim records for [0,10) and [10,20), then the rest at end of file."""
+    sc = Scenario("active_timeout", env={"AGENT_ACTIVE_TIMEOUT": "10"})
+    c = Conv(sc, PROTO_UDP, A4, B4, 9000, 9001)
+    for i in range(25):
+        if i % 10 == 0:
+            last = i >= 20
+            c.record(initiator="a", end_reason="shutdown" if last else "active", final=last)
+        c.send(10.0 + i, "a" if i % 2 == 0 else "b", payload=b"t" * (10 + i))
+    return sc
+
+
+def scenario_gre():
+    """GRE (IP protocol 47) is a port-less flow; its inner packet is not a flow."""
+    sc = Scenario("gre")
+    c = Conv(sc, PROTO_GRE, A4, B4)
+    c.record()
+    c.send(10.0, "a", payload=b"inner-1")
+    c.send(10.1, "b", payload=b"inner-2")
+    c.send(10.2, "a", payload=b"inner-3")
+    return sc
+
+
+def scenario_sctp():
+    sc = Scenario("sctp")
+    c = Conv(sc, PROTO_SCTP, A4, B4, 3868, 3868 + 1)
+    c.record()
+    c.send(10.0, "a")
+    c.send(10.1, "b", seqno=1)
+    return sc
+
+
+def _link_scenario(name, linktype, with_v6=True):
+    sc = Scenario(name, linktype=linktype)
+    c = Conv(sc, PROTO_UDP, A4, B4, 1111, 2222)
+    c.record()
+    c.send(10.0, "a", payload=b"hello")
+    c.send(10.5, "b", payload=b"world!")
+    if with_v6:
+        t = Conv(sc, PROTO_TCP, A6, B6, 3333, 4444)
+        t.record()
+        t.send(11.0, "a", SYN)
+        t.send(11.1, "b", SYN | ACK)
+        t.send(11.2, "a", ACK)
+    return sc
+
+
+def scenario_link_sll():
+    return _link_scenario("link_sll", LINKTYPE_LINUX_SLL)
+
+
+def scenario_link_sll2():
+    return _link_scenario("link_sll2", LINKTYPE_LINUX_SLL2)
+
+
+def scenario_link_null():
+    return _link_scenario("link_null", LINKTYPE_NULL, with_v6=False)
+
+
+def scenario_link_raw():
+    return _link_scenario("link_raw", LINKTYPE_RAW)
+
+
+def scenario_pcapng():
+    sc = Scenario("pcapng_tcp", pcapng=True)
+    c = Conv(sc, PROTO_TCP, A4, C4, 40020, 25)
+    tcp_session(c, 10.0, "fin", data_rounds=2)
+    u = Conv(sc, PROTO_UDP, A6, B6, 123, 123)
+    u.record()
+    u.send(10.2, "a", payload=b"n" * 48)
+    u.send(10.3, "b", payload=b"m" * 48)
+    return sc
+
+
+def scenario_direction():
+    """127.0.0.1 is one of the host's addresses: local, outbound, inbound, unknown
+    (REMOTE_1/REMOTE_2 must not be the host's: tests check host_addresses())."""
+    sc = Scenario("direction")
+    lo = "127.0.0.1"
+    r1, r2 = REMOTE_1, REMOTE_2
+    for (a, b, ap, bp, d, t) in ((lo, lo, 5000, 6000, "local", 10.0),
+                                 (lo, r1, 5001, 53, "outbound", 10.1),
+                                 (r1, lo, 5002, 53, "inbound", 10.2),
+                                 (r1, r2, 5003, 53, "unknown", 10.3),
+                                 ("::1", "::1", 5004, 6004, "local", 10.4)):
+        c = Conv(sc, PROTO_UDP, a, b, ap, bp)
+        c.record(direction=d)
+        c.send(t, "a", payload=b"ping")
+        c.send(t + 0.01, "b", payload=b"pong")
+    return sc
+
+
+def scenario_non_ip():
+    """ARP frames make no flow; one UDP flow next to them."""
+    sc = Scenario("non_ip")
+    sc.add(sec(9.0), arp_frame(A4, B4))
+    c = Conv(sc, PROTO_UDP, A4, B4, 1000, 2000)
+    c.record()
+    c.send(10.0, "a", payload=b"x")
+    sc.add(sec(10.5), arp_frame(B4, A4))
+    return sc
+
+
+def scenario_truncated():
+    """Snap length 40: Ethernet+IPv4 headers fit, transport headers are cut.
+    Expected records are the untruncated ones; the tests check only totals."""
+    sc = Scenario("truncated", snaplen=40)
+    c = Conv(sc, PROTO_TCP, A4, B4, 40030, 80)
+    tcp_session(c, 10.0, "fin", data_rounds=3)
+    u = Conv(sc, PROTO_UDP, A4, C4, 5353, 53)
+    u.record()
+    u.send(10.5, "a", payload=b"x" * 100)
+    u.send(10.6, "b", payload=b"y" * 300)
+    # a frame cut inside the IPv4 header itself (no addresses): not countable
+    ip = ipv4(A4, B4, PROTO_UDP, udp(A4, B4, 1, 2, b"zz"))
+    sc.add(sec(10.7), ether(ip, ETH_IPV4)[:20], wire_len=len(ip) + 14)
+    return sc
+
+
+def scenario_max_flows():
+    """AGENT_MAX_FLOWS=2, three concurrent loopback UDP flows: the oldest is evicted."""
+    sc = Scenario("max_flows", env={"AGENT_MAX_FLOWS": "2"})
+    lo = "127.0.0.1"
+    convs = [Conv(sc, PROTO_UDP, lo, lo, 10001 + i, 20001 + i) for i in range(3)]
+    for i, c in enumerate(convs):
+        c.record(direction="local", end_reason="evicted" if i == 0 else "shutdown")
+        c.send(10.0 + i, "a", payload=b"req")
+        c.send(10.0 + i + 0.5, "b", payload=b"resp")
+    return sc
+
+
+def scenario_udp_idle_boundary():
+    """UDP idle boundary: a 30.000000 s gap ends the flow, 29.999999 s does not."""
+    sc = Scenario("udp_idle_boundary")
+    f1 = Conv(sc, PROTO_UDP, A4, B4, 5001, 53)
+    f2 = Conv(sc, PROTO_UDP, A4, B4, 5002, 53)
+    f1.record(end_reason="idle")
+    f1.send(10.0, "a", payload=b"a")
+    f2.record()
+    f2.send(10.5, "a", payload=b"b")
+    f1.record()
+    f1.send(40.0, "a", payload=b"c")
+    f2.send(40.499999, "b", payload=b"d")
+    return sc
+
+
+def scenario_custom_timeouts():
+    """AGENT_UDP_IDLE_TIMEOUT=5, AGENT_TCP_IDLE_TIMEOUT=7, AGENT_IDLE_TIMEOUT=3."""
+    sc = Scenario("custom_timeouts", env={"AGENT_UDP_IDLE_TIMEOUT": "5",
+                                          "AGENT_TCP_IDLE_TIMEOUT": "7",
+                                          "AGENT_IDLE_TIMEOUT": "3"})
+    u = Conv(sc, PROTO_UDP, A4, B4, 5100, 5200)
+    t = Conv(sc, PROTO_TCP, A4, B4, 5101, 5201)
+    i = Conv(sc, PROTO_ICMP, A4, C4)
+    u.record(end_reason="idle")
+    t.record(end_reason="idle")
+    i.record(end_reason="idle", icmp_tc=(8, 0))
+    u.send(10.0, "a", payload=b"u1")
+    t.send(10.1, "a", SYN)
+    i.send(10.2, "a", icmp_tc=(8, 0), seqno=1)
+    i.send(12.2, "b", icmp_tc=(0, 0), seqno=1)             # gap 2 < 3: same flow
+    t.send(16.0, "b", SYN | ACK)                           # gap 5.9 < 7: same flow
+    u.record(end_reason="idle")
+    u.send(16.1, "a", payload=b"u2")                       # gap 6.1 >= 5: new flow
+    i.record(end_reason="idle", icmp_tc=(8, 0))
+    i.send(16.2, "a", icmp_tc=(8, 0), seqno=2)             # gap 4 >= 3: new flow
+    t.record(initiator="a", end_reason="shutdown")
+    t.send(24.0, "a", ACK)                                 # gap 8 >= 7: new flow
+    return sc   # at the end (24.0): the UDP (16.1) and ICMP (16.2) flows are idle
+
+
+def scenario_tcp_active():
+    """AGENT_ACTIVE_TIMEOUT=10 on a TCP connection from 10 s to 34.2 s: flags
+    per record cover only that record's packets; the last one ends 'fin'."""
+    sc = Scenario("tcp_active", env={"AGENT_ACTIVE_TIMEOUT": "10"})
+    c = Conv(sc, PROTO_TCP, A4, B4, 41000, 80)
+    c.record(end_reason="active", final=False)
+    c.send(10.0, "a", SYN)
+    c.send(10.1, "b", SYN | ACK)
+    c.send(10.2, "a", ACK)
+    for s in range(11, 34):
+        if s in (20, 30):
+            c.record(end_reason="active" if s == 20 else "fin", final=s == 30)
+        c.send(float(s), "a", PSH | ACK, b"data %d" % s, seqno=s)
+        c.send(s + 0.5, "b", ACK if s >= 20 else PSH | ACK, b"" if s >= 20 else b"ok", seqno=s)
+    c.send(34.0, "a", FIN | ACK)
+    c.send(34.1, "b", FIN | ACK)
+    c.send(34.2, "a", ACK)
+    return sc
+
+
+def scenario_ipv4_options():
+    """IPv4 headers with options (IHL 6 and 8): ports are read after them."""
+    sc = Scenario("ipv4_options")
+    t = Conv(sc, PROTO_TCP, A4, B4, 42000, 80, ip_options=b"\x94\x04\x00\x00")  # Router Alert
+    tcp_session(t, 10.0, "fin")
+    u = Conv(sc, PROTO_UDP, A4, B4, 42001, 53,
+             ip_options=b"\x01\x01\x01" + b"\x44\x0c\x05\x00" + bytes(8) + b"\x00")  # NOPs, timestamp, EOL
+    u.record()
+    u.send(11.0, "a", payload=b"opt")
+    u.send(11.1, "b", payload=b"opt-reply")
+    return sc
+
+
+def scenario_ipv6_ext():
+    """IPv6 hop-by-hop and destination options headers before UDP and TCP."""
+    sc = Scenario("ipv6_ext")
+    hbh = (0, b"\x05\x02\x00\x00\x01\x00")      # Router Alert + PadN
+    dopt = (60, b"\x01\x04\x00\x00\x00\x00")    # PadN
+    u = Conv(sc, PROTO_UDP, A6, B6, 43000, 53, v6_ext=(hbh, dopt))
+    u.record()
+    u.send(10.0, "a", payload=b"six")
+    u.send(10.1, "b", payload=b"six-reply")
+    t = Conv(sc, PROTO_TCP, A6, B6, 43001, 443, v6_ext=(dopt,))
+    tcp_session(t, 11.0, "rst")
+    return sc
+
+
+def scenario_icmp_unreach():
+    """A UDP probe and the ICMP port-unreachable it provokes: two flows; the
+    ICMP one starts at B with type 3 code 3."""
+    sc = Scenario("icmp_unreach")
+    u = Conv(sc, PROTO_UDP, A4, B4, 44000, 33434)
+    u.record()
+    probe = u.send(10.0, "a", payload=b"probe")
+    r = sc.rec(B4, A4, PROTO_ICMP, icmp_tc=(3, 3))
+    quoted = probe.data[14:14 + 28]
+    ip = ipv4(B4, A4, PROTO_ICMP, icmp(3, 3, 0, 0, quoted))
+    sc.add(sec(10.001), ether(ip, ETH_IPV4, MAC_B, MAC_A), r, True)
+    return sc
+
+
+def scenario_frag_orphans():
+    """Later fragments whose first fragment never came: no flow of their own."""
+    sc = Scenario("frag_orphans")
+    dgram = udp(A4, B4, 45000, 45001, bytes(1592))
+    sc.add(sec(10.0), ether(ipv4(A4, B4, PROTO_UDP, dgram[800:1600 - 400], ident=0x777,
+                                 mf=True, frag_off=800), ETH_IPV4))
+    sc.add(sec(10.001), ether(ipv4(A4, B4, PROTO_UDP, dgram[1200:], ident=0x777,
+                                  frag_off=1200), ETH_IPV4))
+    c = Conv(sc, PROTO_UDP, A4, C4, 45002, 45003)
+    c.record()
+    c.send(10.5, "a", payload=b"whole")
+    return sc
+
+
+def scenario_half_close():
+    """FIN from one side only: the flow stays open (packets 3.5 s later still
+    belong to it) and ends 'shutdown'."""
+    sc = Scenario("half_close")
+    c = Conv(sc, PROTO_TCP, A4, B4, 46000, 80)
+    c.record(end_reason="shutdown")
+    c.send(10.0, "a", SYN)
+    c.send(10.01, "b", SYN | ACK)
+    c.send(10.02, "a", ACK)
+    c.send(10.5, "a", FIN | ACK)
+    c.send(10.51, "b", ACK)
+    c.send(14.0, "b", PSH | ACK, b"still sending")
+    c.send(14.01, "a", ACK)
+    return sc
+
+
+def scenario_rst_then_stray():
+    """An ACK 2.5 s after a RST is past the 2 s linger: a new flow."""
+    sc = Scenario("rst_then_stray")
+    c = Conv(sc, PROTO_TCP, A4, B4, 47000, 443)
+    r, t = tcp_session(c, 10.0, "rst")
+    c.record(initiator="a", end_reason="shutdown")
+    c.send(t + 2.5, "a", ACK)
+    return sc
+
+
+def scenario_many_flows(n=20000):
+    """n two-packet UDP flows within 20 s (no timeout fires): every one must
+    come out, whatever the ring sizes."""
+    sc = Scenario("many_flows")
+    for i in range(n):
+        a = "192.0.2.%d" % (1 + i % 250)
+        b = "198.51.100.%d" % (1 + (i // 250) % 250)
+        c = Conv(sc, PROTO_UDP, a, b, 10000 + i // 62500, 53)
+        c.record()
+        t = 10.0 + i * (20.0 / n)
+        c.send(t, "a", payload=b"q")
+        c.send(t + 0.0005, "b", payload=b"r")
+    return sc
+
+
+def scenario_time_2038():
+    """Timestamps past 2038: the pcap header's seconds are unsigned 32-bit.
+    A flow across 2038-01-19T03:14:08Z, then one packet at 2106-02-07T06:28:15Z."""
+    sc = Scenario("time_2038")
+    rel = lambda abs_s: abs_s - BASE_US / 1e6
+    c = Conv(sc, PROTO_UDP, A4, B4, 48000, 48001)
+    c.record(end_reason="idle")
+    c.send(rel(0x7FFFFFFF + 0.9), "a", payload=b"before")
+    c.send(rel(0x80000000 + 0.1), "b", payload=b"after")
+    d = Conv(sc, PROTO_UDP, A4, B4, 48002, 48003)
+    d.record()
+    d.send(rel(0xFFFFFFFF + 0.5), "a", payload=b"max")
+    return sc
+
+
+def scenario_mixed(n_tcp=40, n_tcp6=10, n_rst=10, n_udp=30, n_icmp=10, n_icmp6=5):
+    """Many interleaved flows of every kind within 25 s (no timeouts fire):
+    for the determinism, HTTP and ThreadSanitizer runs."""
+    rnd = random.Random(20240101)
+    sc = Scenario("mixed")
+    port = 30000
+    for i in range(n_tcp):
+        port += 1
+        c = Conv(sc, PROTO_TCP, A4, B4 if i % 2 else C4, port, 80 if i % 3 else 443,
+                 vlans=(42,) if i % 7 == 0 else ())
+        tcp_session(c, 10.0 + rnd.random() * 20, "fin", data_rounds=1 + i % 3,
+                    last_ack_delay=0.3)
+    for i in range(n_tcp6):
+        port += 1
+        c = Conv(sc, PROTO_TCP, A6, B6, port, 443)
+        tcp_session(c, 10.0 + rnd.random() * 20, "fin", data_rounds=1)
+    for i in range(n_rst):
+        port += 1
+        c = Conv(sc, PROTO_TCP, D4, B4, port, 8443)
+        tcp_session(c, 10.0 + rnd.random() * 20, "rst")
+    for i in range(n_udp):
+        port += 1
+        c = Conv(sc, PROTO_UDP, A4 if i % 2 else A6, B4 if i % 2 else B6, port, 53)
+        c.record()
+        t = 10.0 + rnd.random() * 20
+        c.send(t, "a", payload=b"q%d" % i)
+        c.send(t + 0.02, "b", payload=b"answer-%d" % i * 3)
+    for i in range(n_icmp):
+        c = Conv(sc, PROTO_ICMP, A4, "203.0.113.%d" % (100 + i))
+        c.record(icmp_tc=(8, 0))
+        t = 10.0 + rnd.random() * 20
+        c.send(t, "a", icmp_tc=(8, 0), seqno=1)
+        c.send(t + 0.001, "b", icmp_tc=(0, 0), seqno=1)
+    for i in range(n_icmp6):
+        c = Conv(sc, PROTO_ICMPV6, A6, "2001:db8:2::%x" % (i + 1))
+        c.record(icmp_tc=(128, 0))
+        t = 10.0 + rnd.random() * 20
+        c.send(t, "a", icmp_tc=(128, 0), seqno=1)
+        c.send(t + 0.001, "b", icmp_tc=(129, 0), seqno=1)
+    g = Conv(sc, PROTO_GRE, A4, D4)
+    g.record()
+    g.send(12.0, "a", payload=b"g1")
+    g.send(12.5, "b", payload=b"g2")
+    s = Conv(sc, PROTO_SCTP, A4, B4, 2905, 2905)
+    s.record()
+    s.send(13.0, "a")
+    s.send(13.1, "b", seqno=1)
+    r = sc.rec(A4, B4, PROTO_UDP, 7001, 7002)
+    _v4_frag_datagram(sc, r, 14.0, A4, B4, 7001, 7002, 0x4243, (1000, 800, 200))
+    sc.add(sec(15.0), arp_frame(A4, B4))
+    return sc
+
+
+SCENARIOS = {name[len("scenario_"):]: fn for name, fn in sorted(globals().items())
+             if name.startswith("scenario_") and callable(fn)}
+
+
+def main(argv):
+    if len(argv) == 2 and argv[1] == "--list":
+        print("\n".join(SCENARIOS))
+        return 0
+    if len(argv) != 3 or argv[1] not in SCENARIOS:
+        sys.stderr.write("usage: pcapgen.py SCENARIO OUT.pcap | --list\n")
+        return 2
+    sc = SCENARIOS[argv[1]]()
+    sc.write(argv[2])
+    print(len(sc.recs))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
