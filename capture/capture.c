@@ -30,9 +30,14 @@ struct capture {
     int dlt;
     atomic_bool stop;
     atomic_bool finished;
+    atomic_bool file_error;       /* the file ended in a damaged record */
+    char source[256];             /* file or interface name, for logs */
     _Atomic uint64_t frames, records, ring_drops;
     _Atomic uint64_t decode[DECODE_RESULT_COUNT];
     _Atomic uint64_t k_recv, k_drop, k_ifdrop;
+    ring *l2_out;                      /* LLDP/CDP side ring, NULL = off */
+    _Atomic uint64_t l2_frames, l2_drops;
+    struct capture_l2_frame l2_slot;   /* staging slot: no allocation per frame */
     uint32_t nburst;
     struct pkt_record burst[CAP_BURST];
 };
@@ -89,6 +94,7 @@ capture *capture_create(const struct config *cfg, ring *out, char *err, size_t e
         goto err;
     }
     c->dlt = pcap_datalink(c->pcap);
+    snprintf(c->source, sizeof c->source, "%s", c->file_mode ? cfg->pcap_file : cfg->interface);
     if (cfg->bpf_filter && cfg->bpf_filter[0]) {
         struct bpf_program prog;
         if (pcap_compile(c->pcap, &prog, cfg->bpf_filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
@@ -108,6 +114,7 @@ capture *capture_create(const struct config *cfg, ring *out, char *err, size_t e
                  pcap_datalink_val_to_name(c->dlt) ? pcap_datalink_val_to_name(c->dlt) : "?", c->dlt);
     atomic_init(&c->stop, false);
     atomic_init(&c->finished, false);
+    atomic_init(&c->file_error, false);
     return c;
 err:
     if (c->pcap)
@@ -144,15 +151,49 @@ static void flush_burst(capture *c)
     c->nburst = 0;
 }
 
+/* Hand an LLDP/CDP frame to the side ring (see capture_set_l2_ring). */
+static void copy_l2(capture *c, const struct pcap_pkthdr *h, const u_char *data, uint64_t ts)
+{
+    struct capture_l2_frame *f = &c->l2_slot;
+    enum decode_l2_kind kind = decode_l2_discovery(c->dlt, data, h->caplen, &f->info);
+    if (kind == DECODE_L2_NONE)
+        return;
+    uint32_t n = h->caplen < CAPTURE_L2_MAX ? h->caplen : CAPTURE_L2_MAX;
+    f->ts_us = ts;
+    f->caplen = n;
+    f->wire_len = h->len;
+    f->kind = (uint8_t)kind;
+    f->flags = (n < h->len) ? CAPTURE_L2_F_TRUNCATED : 0;
+    memcpy(f->data, data, n);
+    bool ok = ring_push_burst(c->l2_out, f, 1) == 1;
+    while (!ok && c->file_mode && !atomic_load_explicit(&c->stop, memory_order_relaxed)) {
+        struct timespec pause = {0, 50000};
+        nanosleep(&pause, NULL);
+        ok = ring_push_burst(c->l2_out, f, 1) == 1;
+    }
+    if (ok) {
+        add(&c->l2_frames, 1);
+    } else {
+        ring_count_drops(c->l2_out, 1);
+        add(&c->l2_drops, 1);
+    }
+}
+
 static void on_frame(u_char *user, const struct pcap_pkthdr *h, const u_char *data)
 {
     capture *c = (capture *)user;
-    uint64_t ts = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
+    /* Classic pcap stores seconds as an unsigned 32-bit field and libpcap hands
+     * them over through a signed one: from 2038-01-19 they arrive negative.
+     * Live (and pcapng) times are real time_t values and never negative here. */
+    uint64_t secs = h->ts.tv_sec < 0 ? (uint64_t)(uint32_t)h->ts.tv_sec : (uint64_t)h->ts.tv_sec;
+    uint64_t ts = secs * 1000000u + (uint64_t)h->ts.tv_usec;
     enum decode_result r = decode_packet(c->dlt, data, h->caplen, h->len, ts, &c->burst[c->nburst]);
     add(&c->frames, 1);
     add(&c->decode[r], 1);
     if (r == DECODE_OK && ++c->nburst == CAP_BURST)
         flush_burst(c);
+    else if (r == DECODE_NOT_IP && c->l2_out)
+        copy_l2(c, h, data, ts);
 }
 
 static void read_kernel_stats(capture *c)
@@ -175,6 +216,14 @@ int capture_run(capture *c)
             flush_burst(c);
         if (n == PCAP_ERROR_BREAK)
             break;
+        if (n == PCAP_ERROR && c->file_mode) {
+            /* A file cut short (e.g. copied while still being written): what
+             * was read counts, the rest cannot be; say so and end normally. */
+            log_warn("capture: %s: stopped reading after %llu frames: %s", c->source,
+                     (unsigned long long)atomic_load(&c->frames), pcap_geterr(c->pcap));
+            atomic_store_explicit(&c->file_error, true, memory_order_relaxed);
+            break;
+        }
         if (n == PCAP_ERROR) {
             log_error("capture: %s", pcap_geterr(c->pcap));
             status = -1;
@@ -214,6 +263,16 @@ void capture_get_stats(const capture *c, struct capture_stats *out)
     out->kernel_received = atomic_load_explicit(&c->k_recv, memory_order_relaxed);
     out->kernel_dropped = atomic_load_explicit(&c->k_drop, memory_order_relaxed);
     out->interface_dropped = atomic_load_explicit(&c->k_ifdrop, memory_order_relaxed);
+    out->file_truncated = atomic_load_explicit(&c->file_error, memory_order_relaxed);
 }
 
 int capture_datalink(const capture *c) { return c->dlt; }
+
+void capture_set_l2_ring(capture *c, ring *r)
+{
+    if (c)
+        c->l2_out = (r && ring_slot_size(r) == sizeof(struct capture_l2_frame)) ? r : NULL;
+}
+
+uint64_t capture_l2_frames(const capture *c) { return atomic_load_explicit(&c->l2_frames, memory_order_relaxed); }
+uint64_t capture_l2_drops(const capture *c) { return atomic_load_explicit(&c->l2_drops, memory_order_relaxed); }

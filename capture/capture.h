@@ -29,6 +29,7 @@ struct capture_stats {
     uint64_t kernel_received;               /* pcap_stats ps_recv (live) */
     uint64_t kernel_dropped;                /* ps_drop: dropped by the kernel buffer */
     uint64_t interface_dropped;             /* ps_ifdrop: dropped by the interface/driver */
+    uint64_t file_truncated;                /* 1 when the pcap file ended inside a record */
 };
 
 /*
@@ -59,5 +60,33 @@ void capture_get_stats(const capture *c, struct capture_stats *out);
 
 /* The libpcap datalink type of the source, and its name. */
 int capture_datalink(const capture *c);
+
+/*
+ * Link-layer discovery side channel (the topology hook's LLDP/CDP input).
+ * When a ring is set, every frame that decode_l2_discovery() recognises is
+ * copied, up to CAPTURE_L2_MAX bytes, into one fixed-size slot of it: no
+ * allocation, no logging. Live, a full ring drops the frame (counted by the
+ * ring and in l2_drops); replaying a file, the capture waits for room, as it
+ * does for records. The ring's slot size must be sizeof(struct capture_l2_frame).
+ */
+#define CAPTURE_L2_MAX 1518u
+#define CAPTURE_L2_F_TRUNCATED 0x01u   /* caplen < wire length, or cut to CAPTURE_L2_MAX */
+
+struct capture_l2_frame {
+    uint64_t ts_us;                    /* capture time, µs since the epoch */
+    uint32_t caplen;                   /* bytes valid in data (<= CAPTURE_L2_MAX) */
+    uint32_t wire_len;                 /* original length on the wire */
+    struct decode_l2_info info;        /* kind-specific offsets, source MAC, VLAN */
+    uint8_t  kind;                     /* enum decode_l2_kind */
+    uint8_t  flags;                    /* CAPTURE_L2_F_* */
+    uint8_t  data[CAPTURE_L2_MAX];
+};
+
+/* Main thread, before capture_run starts; r NULL turns the side channel off. */
+void capture_set_l2_ring(capture *c, ring *r);
+
+/* Any thread: LLDP/CDP frames copied, and lost to a full side ring. */
+uint64_t capture_l2_frames(const capture *c);
+uint64_t capture_l2_drops(const capture *c);
 
 #endif

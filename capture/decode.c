@@ -525,3 +525,98 @@ enum decode_result decode_packet(int dlt, const uint8_t *data, size_t caplen,
         return decode_ip_any(&c, out);
     }
 }
+
+/* ---- link-layer discovery frames (for the topology hook) ------------------ */
+
+#define ETHERTYPE_LLDP     0x88ccu
+#define SLL_P_802_2        0x0004u   /* Linux cooked: 802.2 LLC frame follows */
+#define CDP_SNAP_PID       0x2000u
+
+/*
+ * 802.2 LLC + SNAP (IEEE 802 §10.5): DSAP 0xAA, SSAP 0xAA, control 0x03, OUI
+ * 00:00:0c (Cisco), PID 0x2000 = CDP. Other Cisco PIDs (DTP 0x2004, UDLD 0x0111,
+ * VTP 0x2003) share the destination address and are not CDP.
+ */
+static bool l2_is_cdp_snap(struct cur *c)
+{
+    static const uint8_t snap[6] = {0xaa, 0xaa, 0x03, 0x00, 0x00, 0x0c};
+    uint16_t pid;
+
+    if (c->left < sizeof snap || memcmp(c->p, snap, sizeof snap) != 0)
+        return false;
+    return cur_skip(c, sizeof snap) && cur_be16(c, &pid) && pid == CDP_SNAP_PID;
+}
+
+/* After an EtherType/length field: tags, then LLDP's EtherType or an 802.3 length + SNAP. */
+static enum decode_l2_kind l2_after_type(struct cur *c, uint16_t type, const uint8_t *start,
+                                         bool cdp_ok, struct decode_l2_info *out)
+{
+    for (unsigned tags = 0; is_vlan_tpid(type); tags++) {
+        uint16_t tci;
+
+        if (tags == DECODE_MAX_VLAN_TAGS || !cur_be16(c, &tci) || !cur_be16(c, &type))
+            return DECODE_L2_NONE;
+        if (tags == 0)
+            out->vlan_id = (uint16_t)(tci & 0x0fffu);
+    }
+    if (type == ETHERTYPE_LLDP) {
+        out->offset = (uint16_t)(c->p - start);
+        return DECODE_L2_LLDP;
+    }
+    if (cdp_ok && type <= 1500u && l2_is_cdp_snap(c)) {
+        out->offset = (uint16_t)(c->p - start);
+        return DECODE_L2_CDP;
+    }
+    return DECODE_L2_NONE;
+}
+
+enum decode_l2_kind decode_l2_discovery(int dlt, const uint8_t *data, size_t caplen,
+                                        struct decode_l2_info *out)
+{
+    static const uint8_t cdp_dst[6] = {0x01, 0x00, 0x0c, 0xcc, 0xcc, 0xcc};
+    struct cur c = {data, caplen};
+    uint16_t type, halen;
+
+    memset(out, 0, sizeof *out);
+    if (data == NULL || caplen > 65535u)
+        return DECODE_L2_NONE;
+    switch (dlt) {
+    case DECODE_DLT_EN10MB:
+        /* Ethernet II / 802.3: dst(6) src(6) type-or-length(2). */
+        if (caplen < 14)
+            return DECODE_L2_NONE;
+        memcpy(out->src_mac, data + 6, 6);
+        out->has_src_mac = 1;
+        (void)cur_skip(&c, 12);
+        (void)cur_be16(&c, &type);
+        return l2_after_type(&c, type, data, memcmp(data, cdp_dst, 6) == 0, out);
+    case DECODE_DLT_LINUX_SLL:
+        /* pkttype(2) hatype(2) halen(2) addr(8) protocol(2). */
+        if (!cur_skip(&c, 4) || !cur_be16(&c, &halen) || c.left < 10)
+            return DECODE_L2_NONE;
+        if (halen == 6) {
+            memcpy(out->src_mac, c.p, 6);
+            out->has_src_mac = 1;
+        }
+        (void)cur_skip(&c, 8);
+        (void)cur_be16(&c, &type);
+        if (type == SLL_P_802_2)
+            return l2_after_type(&c, 0, data, true, out);
+        return l2_after_type(&c, type, data, false, out);
+    case DECODE_DLT_LINUX_SLL2:
+        /* protocol(2) reserved(2) ifindex(4) hatype(2) pkttype(1) halen(1) addr(8). */
+        if (caplen < SLL2_HDR_LEN)
+            return DECODE_L2_NONE;
+        (void)cur_be16(&c, &type);
+        if (data[11] == 6) {
+            memcpy(out->src_mac, data + 12, 6);
+            out->has_src_mac = 1;
+        }
+        (void)cur_skip(&c, SLL2_HDR_LEN - 2u);
+        if (type == SLL_P_802_2)
+            return l2_after_type(&c, 0, data, true, out);
+        return l2_after_type(&c, type, data, false, out);
+    default:
+        return DECODE_L2_NONE;
+    }
+}

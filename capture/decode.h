@@ -81,4 +81,29 @@ enum decode_result decode_packet(int dlt, const uint8_t *data, size_t caplen,
 /* Whether `dlt` is one of the link types above. */
 int decode_dlt_supported(int dlt);
 
+/*
+ * Link-layer discovery frames (LLDP, CDP) are not flow packets; the capture
+ * stage can hand them, whole, to the topology hook. decode_l2_discovery says
+ * whether a frame that decode_packet reported as DECODE_NOT_IP is one:
+ *  - LLDP (IEEE 802.1AB): EtherType 0x88cc, after any VLAN tags;
+ *  - CDP: an 802.3 length field (or SLL protocol 0x0004, 802.2) followed by
+ *    LLC/SNAP AA AA 03, OUI 00:00:0c, PID 0x2000; on Ethernet the destination
+ *    must be 01:00:0c:cc:cc:cc.
+ * Fills `out` (payload offset = first byte of the LLDPDU / CDP header, source
+ * MAC when the link header carries one, outermost VLAN id) and returns its
+ * kind, or DECODE_L2_NONE. Never reads outside data[0..caplen); no state, no
+ * allocation. Capture thread, for DECODE_NOT_IP frames only.
+ */
+enum decode_l2_kind { DECODE_L2_NONE = 0, DECODE_L2_LLDP = 1, DECODE_L2_CDP = 2 };
+
+struct decode_l2_info {
+    uint16_t offset;       /* payload start within the frame */
+    uint16_t vlan_id;      /* outermost VLAN id, 0 when untagged */
+    uint8_t  src_mac[6];   /* valid when has_src_mac */
+    uint8_t  has_src_mac;
+};
+
+enum decode_l2_kind decode_l2_discovery(int dlt, const uint8_t *data, size_t caplen,
+                                        struct decode_l2_info *out);
+
 #endif

@@ -27,6 +27,9 @@
 #include "common/timefmt.h"
 #include "config/config.h"
 #include "hooks/hook.h"
+#include "hooks/snmp_poller.h"
+#include "hooks/snmp_trap.h"
+#include "hooks/topology.h"
 #include "models/flow_event.h"
 #include "models/sensor_stats.h"
 #include "processor/processor.h"
@@ -39,6 +42,9 @@ enum { EXIT_RUNTIME = 1, EXIT_CONFIG = 2, EXIT_SPOOLED = 3, EXIT_DROPPED = 4 };
 
 /* Every hook this build knows; each decides from the configuration whether it runs. */
 static const hook_create_fn HOOK_CREATORS[] = {
+    topology_hook_create,
+    hook_snmp_poller_create,
+    hook_snmp_trap_create,
     NULL
 };
 #define MAX_HOOKS 8
@@ -154,7 +160,16 @@ static int build(struct sensor *s, char *err, size_t errlen)
     s->stats_ring = ring_create(64, sizeof(struct sender_json_msg), err, errlen);
     if (!s->stats_ring || sender_add_json_ring(s->snd, s->stats_ring, err, errlen) != 0)
         return EXIT_RUNTIME;
-    return create_hooks(s, err, errlen);
+    int rc = create_hooks(s, err, errlen);
+    if (rc != 0)
+        return rc;
+    /* The topology hook decodes LLDP/CDP: the capture copies those frames into its ring. */
+    for (size_t i = 0; i < s->nhooks; i++) {
+        ring *l2 = topology_hook_l2_ring(&s->hooks[i].hook);
+        if (l2)
+            capture_set_l2_ring(s->cap, l2);
+    }
+    return 0;
 }
 
 static void teardown(struct sensor *s)
@@ -270,7 +285,7 @@ static void log_summary(struct sensor *s)
     sender_get_stats(s->snd, &ss);
     log_info("summary frames=%llu decoded=%llu truncated=%llu bad_header=%llu not_ip=%llu "
              "unsupported_link=%llu packet_ring_drops=%llu kernel_received=%llu kernel_dropped=%llu "
-             "interface_dropped=%llu flows=%llu records=%llu interim=%llu evicted=%llu "
+             "interface_dropped=%llu file_truncated=%llu flows=%llu records=%llu interim=%llu evicted=%llu "
              "frag_orphans=%llu flow_alloc_failures=%llu event_ring_drops=%llu events_sent=%llu "
              "events_failed=%llu json_errors=%llu",
              (unsigned long long)cs.frames, (unsigned long long)cs.decode[DECODE_OK],
@@ -278,6 +293,7 @@ static void log_summary(struct sensor *s)
              (unsigned long long)cs.decode[DECODE_NOT_IP], (unsigned long long)cs.decode[DECODE_UNSUPPORTED_LINK],
              (unsigned long long)cs.ring_drops, (unsigned long long)cs.kernel_received,
              (unsigned long long)cs.kernel_dropped, (unsigned long long)cs.interface_dropped,
+             (unsigned long long)cs.file_truncated,
              (unsigned long long)ps.table.flows_created,
              (unsigned long long)(ps.table.flows_ended + ps.table.interim_records),
              (unsigned long long)ps.table.interim_records, (unsigned long long)ps.table.evicted,

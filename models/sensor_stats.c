@@ -25,6 +25,7 @@ static cJSON *capture_json(const struct capture_stats *c)
     num(o, "kernel_received", c->kernel_received);
     num(o, "kernel_dropped", c->kernel_dropped);
     num(o, "interface_dropped", c->interface_dropped);
+    cJSON_AddBoolToObject(o, "file_truncated", c->file_truncated != 0);
     return o;
 }
 

@@ -1,0 +1,638 @@
+/*
+ * snmp_config.c — reading and validating AGENT_SNMP_CONFIG (see snmp_config.h).
+ *
+ * The parser walks the cJSON tree once, rejects unknown fields (a misspelt
+ * "intervall" would otherwise silently fall back to a default) and fills
+ * plain structs, so the hooks never touch JSON for their settings. Messages
+ * name where the problem is; for password and community fields they never
+ * repeat the value.
+ */
+#include "snmp_config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <cjson/cJSON.h>
+
+#define SNMP_CFG_FILE_MAX     (16u * 1024u * 1024u)
+#define SNMP_CFG_PASSWORD_MIN 8      /* RFC 3414 2.6 / net-snmp USM_LENGTH_P_MIN */
+#define SNMP_CFG_STRING_MAX   255
+
+struct pctx {
+    const char *path;
+    char *err;
+    size_t errlen;
+    char where[160];          /* "targets[1] (\"edge\")" */
+};
+
+__attribute__((format(printf, 3, 4)))
+static int fail(struct pctx *c, const char *field, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(c->err, c->errlen, "AGENT_SNMP_CONFIG=%s: %s%s%s%s%s", c->path, c->where,
+             c->where[0] && field ? ": " : "", field ? field : "", (c->where[0] || field) ? ": " : "", msg);
+    return -1;
+}
+
+static char *dup_str(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+static void free_secret(char *s)
+{
+    if (s) {
+        explicit_bzero(s, strlen(s));
+        free(s);
+    }
+}
+
+static bool key_allowed(const char *key, const char *const *allowed)
+{
+    for (size_t i = 0; allowed[i]; i++)
+        if (strcmp(key, allowed[i]) == 0)
+            return true;
+    return false;
+}
+
+static int check_keys(struct pctx *c, const cJSON *obj, const char *const *allowed)
+{
+    const cJSON *it;
+    cJSON_ArrayForEach(it, obj) {
+        if (!it->string || !key_allowed(it->string, allowed))
+            return fail(c, it->string ? it->string : "?", "unknown field");
+    }
+    return 0;
+}
+
+/* Optional string field: 0 (absent: *out NULL), 1 (found), -1 (wrong type), -2 (no memory). */
+static int get_string(struct pctx *c, const cJSON *obj, const char *field, bool secret, char **out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, field);
+    *out = NULL;
+    if (!v)
+        return 0;
+    if (!cJSON_IsString(v) || !v->valuestring)
+        return fail(c, field, "must be a string");
+    size_t n = strlen(v->valuestring);
+    if (n > SNMP_CFG_STRING_MAX)
+        return fail(c, field, "must be at most %d characters", SNMP_CFG_STRING_MAX);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v->valuestring[i] < 0x20)
+            return secret ? fail(c, field, "must not contain control characters")
+                          : fail(c, field, "\"%s\" must not contain control characters", v->valuestring);
+    *out = dup_str(v->valuestring);
+    return *out ? 1 : -2;
+}
+
+/* Optional number (JSON number or decimal string) in [lo, hi]; scale multiplies (s -> ms). */
+static int get_number(struct pctx *c, const cJSON *obj, const char *field, double lo, double hi,
+                      bool integer, double scale, uint32_t dflt, uint32_t *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, field);
+    double d;
+    *out = dflt;
+    if (!v)
+        return 0;
+    if (cJSON_IsNumber(v)) {
+        d = v->valuedouble;
+    } else if (cJSON_IsString(v) && v->valuestring && v->valuestring[0]) {
+        char *end;
+        errno = 0;
+        d = strtod(v->valuestring, &end);
+        if (errno || *end)
+            return fail(c, field, "\"%s\" must be a number in [%g, %g]", v->valuestring, lo, hi);
+    } else {
+        return fail(c, field, "must be a number in [%g, %g]", lo, hi);
+    }
+    if (!isfinite(d) || d < lo || d > hi || (integer && d != (double)(int64_t)d))
+        return fail(c, field, "%g must be %s in [%g, %g]", d, integer ? "an integer" : "a number", lo, hi);
+    *out = (uint32_t)(d * scale + 0.5);   /* d >= 0 here; no libm needed */
+    return 1;
+}
+
+static int parse_version(struct pctx *c, const cJSON *obj, enum snmp_cfg_version *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "version");
+    *out = SNMP_CFG_V2C;
+    if (!v)
+        return 0;
+    const char *s = NULL;
+    char num[8];
+    if (cJSON_IsString(v) && v->valuestring) {
+        s = v->valuestring;
+    } else if (cJSON_IsNumber(v) && (v->valuedouble == 1 || v->valuedouble == 3)) {
+        snprintf(num, sizeof num, "%d", (int)v->valuedouble);
+        s = num;
+    }
+    if (s && (strcmp(s, "1") == 0 || strcmp(s, "v1") == 0))
+        *out = SNMP_CFG_V1;
+    else if (s && (strcmp(s, "2c") == 0 || strcmp(s, "v2c") == 0 || strcmp(s, "2") == 0))
+        *out = SNMP_CFG_V2C;
+    else if (s && (strcmp(s, "3") == 0 || strcmp(s, "v3") == 0))
+        *out = SNMP_CFG_V3;
+    else
+        return fail(c, "version", "%s%s%smust be one of \"1\", \"2c\", \"3\"", s ? "\"" : "", s ? s : "",
+                    s ? "\" " : "");
+    return 0;
+}
+
+struct name_val { const char *name; int val; };
+
+static const struct name_val AUTH_NAMES[] = {
+    {"MD5", SNMP_CFG_AUTH_MD5}, {"SHA", SNMP_CFG_AUTH_SHA}, {"SHA1", SNMP_CFG_AUTH_SHA},
+    {"SHA224", SNMP_CFG_AUTH_SHA224}, {"SHA-224", SNMP_CFG_AUTH_SHA224},
+    {"SHA256", SNMP_CFG_AUTH_SHA256}, {"SHA-256", SNMP_CFG_AUTH_SHA256},
+    {"SHA384", SNMP_CFG_AUTH_SHA384}, {"SHA-384", SNMP_CFG_AUTH_SHA384},
+    {"SHA512", SNMP_CFG_AUTH_SHA512}, {"SHA-512", SNMP_CFG_AUTH_SHA512}, {NULL, 0}};
+static const struct name_val PRIV_NAMES[] = {
+    {"DES", SNMP_CFG_PRIV_DES}, {"AES", SNMP_CFG_PRIV_AES}, {"AES128", SNMP_CFG_PRIV_AES},
+    {"AES-128", SNMP_CFG_PRIV_AES}, {"AES192", SNMP_CFG_PRIV_AES192}, {"AES-192", SNMP_CFG_PRIV_AES192},
+    {"AES256", SNMP_CFG_PRIV_AES256}, {"AES-256", SNMP_CFG_PRIV_AES256}, {NULL, 0}};
+static const struct name_val LEVEL_NAMES[] = {
+    {"noAuthNoPriv", SNMP_CFG_NOAUTH}, {"authNoPriv", SNMP_CFG_AUTHNOPRIV},
+    {"authPriv", SNMP_CFG_AUTHPRIV}, {NULL, 0}};
+
+static int get_enum(struct pctx *c, const cJSON *obj, const char *field, const struct name_val *names,
+                    const char *choices, int dflt, int *out, bool *given)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, field);
+    *out = dflt;
+    *given = false;
+    if (!v)
+        return 0;
+    if (!cJSON_IsString(v) || !v->valuestring)
+        return fail(c, field, "must be one of %s", choices);
+    for (size_t i = 0; names[i].name; i++) {
+        if (strcasecmp(v->valuestring, names[i].name) == 0) {
+            *out = names[i].val;
+            *given = true;
+            return 0;
+        }
+    }
+    return fail(c, field, "\"%.64s\" must be one of %s", v->valuestring, choices);
+}
+
+static int get_password(struct pctx *c, const cJSON *obj, const char *field, char **out)
+{
+    int rc = get_string(c, obj, field, true, out);
+    if (rc < 0)
+        return rc;
+    if (*out && strlen(*out) < SNMP_CFG_PASSWORD_MIN) {
+        free_secret(*out);
+        *out = NULL;
+        return fail(c, field, "must be at least %d characters", SNMP_CFG_PASSWORD_MIN);
+    }
+    return 0;
+}
+
+/* username, security_level, auth_*, priv_* of a target or a trap user. */
+static int parse_usm(struct pctx *c, const cJSON *obj, struct snmp_usm *u)
+{
+    int rc, val;
+    bool level_given, auth_given, priv_given;
+    if ((rc = get_string(c, obj, "username", false, &u->username)) < 0)
+        return rc;
+    if (!u->username || !u->username[0])
+        return fail(c, "username", "required for SNMPv3 (a non-empty string)");
+    if ((rc = get_password(c, obj, "auth_password", &u->auth_password)) < 0)
+        return rc;
+    if ((rc = get_password(c, obj, "priv_password", &u->priv_password)) < 0)
+        return rc;
+    if (get_enum(c, obj, "auth_protocol", AUTH_NAMES, "MD5, SHA, SHA224, SHA256, SHA384, SHA512",
+                 SNMP_CFG_AUTH_SHA, &val, &auth_given) < 0)
+        return -1;
+    u->auth = (enum snmp_cfg_auth)val;
+    if (get_enum(c, obj, "priv_protocol", PRIV_NAMES, "DES, AES, AES192, AES256", SNMP_CFG_PRIV_AES, &val,
+                 &priv_given) < 0)
+        return -1;
+    u->priv = (enum snmp_cfg_priv)val;
+    int dflt = u->priv_password ? SNMP_CFG_AUTHPRIV : u->auth_password ? SNMP_CFG_AUTHNOPRIV : SNMP_CFG_NOAUTH;
+    if (get_enum(c, obj, "security_level", LEVEL_NAMES, "noAuthNoPriv, authNoPriv, authPriv", dflt, &val,
+                 &level_given) < 0)
+        return -1;
+    u->level = (enum snmp_cfg_level)val;
+    if (u->level >= SNMP_CFG_AUTHNOPRIV && !u->auth_password)
+        return fail(c, "auth_password", "required for security_level %s",
+                    u->level == SNMP_CFG_AUTHPRIV ? "authPriv" : "authNoPriv");
+    if (u->level == SNMP_CFG_AUTHPRIV && !u->priv_password)
+        return fail(c, "priv_password", "required for security_level authPriv");
+    if (u->level < SNMP_CFG_AUTHPRIV && u->priv_password)
+        return fail(c, "priv_password", "given but security_level is %s",
+                    u->level == SNMP_CFG_NOAUTH ? "noAuthNoPriv" : "authNoPriv");
+    if (u->level < SNMP_CFG_AUTHNOPRIV && u->auth_password)
+        return fail(c, "auth_password", "given but security_level is noAuthNoPriv");
+    if (u->level < SNMP_CFG_AUTHNOPRIV)
+        u->auth = SNMP_CFG_AUTH_NONE;
+    if (u->level < SNMP_CFG_AUTHPRIV)
+        u->priv = SNMP_CFG_PRIV_NONE;
+    (void)auth_given;
+    (void)priv_given;
+    return 0;
+}
+
+static int parse_collect(struct pctx *c, const cJSON *obj, unsigned *out)
+{
+    static const struct name_val NAMES[] = {
+        {"system", SNMP_COLLECT_SYSTEM}, {"interfaces", SNMP_COLLECT_INTERFACES},
+        {"arp", SNMP_COLLECT_ARP}, {"lldp", SNMP_COLLECT_LLDP}, {NULL, 0}};
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "collect");
+    *out = SNMP_COLLECT_SYSTEM;
+    if (!v)
+        return 0;
+    if (!cJSON_IsArray(v))
+        return fail(c, "collect", "must be an array of \"system\", \"interfaces\", \"arp\", \"lldp\"");
+    *out = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, v) {
+        bool found = false;
+        for (size_t i = 0; NAMES[i].name && cJSON_IsString(it); i++) {
+            if (strcmp(it->valuestring, NAMES[i].name) == 0) {
+                *out |= (unsigned)NAMES[i].val;
+                found = true;
+            }
+        }
+        if (!found)
+            return fail(c, "collect", "%s%.64s%s must be one of \"system\", \"interfaces\", \"arp\", \"lldp\"",
+                        cJSON_IsString(it) ? "\"" : "", cJSON_IsString(it) ? it->valuestring : "an entry",
+                        cJSON_IsString(it) ? "\"" : "");
+    }
+    return 0;
+}
+
+static int parse_oids(struct pctx *c, const cJSON *obj, struct snmp_target *t)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "oids");
+    if (!v)
+        return 0;
+    if (!cJSON_IsArray(v))
+        return fail(c, "oids", "must be an array of numeric OIDs");
+    int n = cJSON_GetArraySize(v);
+    if (n > SNMP_CFG_MAX_OIDS)
+        return fail(c, "oids", "at most %d OIDs", SNMP_CFG_MAX_OIDS);
+    if (n == 0)
+        return 0;
+    t->oids = calloc((size_t)n, sizeof *t->oids);
+    if (!t->oids)
+        return -2;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, v) {
+        if (!cJSON_IsString(it) || !snmp_oid_parse(it->valuestring, &t->oids[t->noids]))
+            return fail(c, "oids", "%s%.128s%s must be a numeric OID such as \"1.3.6.1.2.1.1.5.0\"",
+                        cJSON_IsString(it) ? "\"" : "", cJSON_IsString(it) ? it->valuestring : "an entry",
+                        cJSON_IsString(it) ? "\"" : "");
+        t->noids++;
+    }
+    return 0;
+}
+
+static int parse_target(struct pctx *c, const cJSON *obj, size_t idx, struct snmp_target *t)
+{
+    static const char *const KEYS[] = {
+        "name", "host", "port", "transport", "version", "community", "interval", "timeout", "retries",
+        "collect", "oids", "max_rows", "max_walk_time", "max_repetitions", "username", "security_level",
+        "auth_protocol", "auth_password", "priv_protocol", "priv_password", "context", NULL};
+    int rc;
+    uint32_t u;
+    snprintf(c->where, sizeof c->where, "targets[%zu]", idx);
+    if (!cJSON_IsObject(obj))
+        return fail(c, NULL, "must be an object");
+    if ((rc = get_string(c, obj, "name", false, &t->name)) < 0)
+        return rc;
+    if (t->name)
+        snprintf(c->where, sizeof c->where, "targets[%zu] (\"%.64s\")", idx, t->name);
+    if ((rc = check_keys(c, obj, KEYS)) < 0)
+        return rc;
+    if ((rc = get_string(c, obj, "host", false, &t->host)) < 0)
+        return rc;
+    if (!t->host || !t->host[0])
+        return fail(c, "host", "required (a host name or an IPv4/IPv6 address)");
+    size_t hl = strlen(t->host);
+    if (t->host[0] == '[' && hl > 2 && t->host[hl - 1] == ']') {
+        memmove(t->host, t->host + 1, hl - 2);
+        t->host[hl - 2] = '\0';
+    }
+    for (const char *p = t->host; *p; p++)
+        if (*p == ' ' || *p == '/' || *p == '[' || *p == ']')
+            return fail(c, "host", "\"%s\" is not a host name or address", t->host);
+    if (!t->name) {
+        t->name = dup_str(t->host);
+        if (!t->name)
+            return -2;
+    }
+    if (get_number(c, obj, "port", 1, 65535, true, 1, 161, &u) < 0)
+        return -1;
+    t->port = (uint16_t)u;
+    char *transport = NULL;
+    if ((rc = get_string(c, obj, "transport", false, &transport)) < 0)
+        return rc;
+    if (transport && strcmp(transport, "udp") != 0 && strcmp(transport, "tcp") != 0) {
+        rc = fail(c, "transport", "\"%s\" must be \"udp\" or \"tcp\"", transport);
+        free(transport);
+        return rc;
+    }
+    t->tcp = transport && strcmp(transport, "tcp") == 0;
+    free(transport);
+    if (parse_version(c, obj, &t->version) < 0)
+        return -1;
+    if (t->version == SNMP_CFG_V3) {
+        if ((rc = parse_usm(c, obj, &t->usm)) < 0)
+            return rc;
+        if (cJSON_GetObjectItemCaseSensitive(obj, "community"))
+            return fail(c, "community", "not used with version 3 (give username and passwords)");
+        if ((rc = get_string(c, obj, "context", false, &t->context)) < 0)
+            return rc;
+    } else {
+        if ((rc = get_string(c, obj, "community", true, &t->community)) < 0)
+            return rc;
+        if (!t->community || !t->community[0])
+            return fail(c, "community", "required for version %s (a non-empty string)",
+                        snmp_config_version_name(t->version));
+        static const char *const V3_ONLY[] = {"username", "security_level", "auth_protocol", "auth_password",
+                                              "priv_protocol", "priv_password", "context", NULL};
+        for (size_t i = 0; V3_ONLY[i]; i++)
+            if (cJSON_GetObjectItemCaseSensitive(obj, V3_ONLY[i]))
+                return fail(c, V3_ONLY[i], "only used with version 3");
+    }
+    if (get_number(c, obj, "interval", 1, 86400, false, 1, 60, &t->interval_s) < 0 ||
+        get_number(c, obj, "timeout", 0.1, 60, false, 1000, 2000, &t->timeout_ms) < 0 ||
+        get_number(c, obj, "retries", 0, 10, true, 1, 1, &t->retries) < 0 ||
+        get_number(c, obj, "max_rows", 1, 1000000, true, 1, 10000, &t->max_rows) < 0 ||
+        get_number(c, obj, "max_walk_time", 1, 3600, false, 1000, 30000, &t->max_walk_ms) < 0 ||
+        get_number(c, obj, "max_repetitions", 1, 100, true, 1, 25, &t->max_repetitions) < 0)
+        return -1;
+    if (t->interval_s == 0)
+        t->interval_s = 1;
+    if ((rc = parse_collect(c, obj, &t->collect)) < 0)
+        return rc;
+    return parse_oids(c, obj, t);
+}
+
+static int hexval(int ch)
+{
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return -1;
+}
+
+static int parse_user(struct pctx *c, const cJSON *obj, size_t idx, struct snmp_trap_user *u)
+{
+    static const char *const KEYS[] = {"username", "security_level", "auth_protocol", "auth_password",
+                                       "priv_protocol", "priv_password", "engine_id", NULL};
+    int rc;
+    snprintf(c->where, sizeof c->where, "trap_users[%zu]", idx);
+    if (!cJSON_IsObject(obj))
+        return fail(c, NULL, "must be an object");
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(obj, "username");
+    if (cJSON_IsString(name) && name->valuestring)
+        snprintf(c->where, sizeof c->where, "trap_users[%zu] (\"%.64s\")", idx, name->valuestring);
+    if ((rc = check_keys(c, obj, KEYS)) < 0)
+        return rc;
+    if ((rc = parse_usm(c, obj, &u->usm)) < 0)
+        return rc;
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(obj, "engine_id");
+    if (!e)
+        return 0;
+    if (!cJSON_IsString(e) || !e->valuestring)
+        return fail(c, "engine_id", "must be a hex string such as \"0x8000000001020304\"");
+    const char *p = e->valuestring;
+    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+        p += 2;
+    size_t n = strlen(p);
+    if (n % 2 || n / 2 < 5 || n / 2 > SNMP_CFG_MAX_ENGINE_ID)
+        return fail(c, "engine_id", "\"%.80s\" must be 5 to 32 bytes of hex", e->valuestring);
+    for (size_t i = 0; i < n; i += 2) {
+        int hi = hexval(p[i]), lo = hexval(p[i + 1]);
+        if (hi < 0 || lo < 0)
+            return fail(c, "engine_id", "\"%.80s\" must be 5 to 32 bytes of hex", e->valuestring);
+        u->engine_id[i / 2] = (uint8_t)(hi << 4 | lo);
+    }
+    u->engine_id_len = n / 2;
+    return 0;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static bool usm_same(const struct snmp_usm *a, const struct snmp_usm *b)
+{
+    return a->level == b->level && a->auth == b->auth && a->priv == b->priv &&
+           str_eq(a->auth_password, b->auth_password) && str_eq(a->priv_password, b->priv_password);
+}
+
+int snmp_config_parse(const char *text, const char *path, struct snmp_config **out, char *err, size_t errlen)
+{
+    struct pctx c = {.path = path, .err = err, .errlen = errlen};
+    int rc = -1;
+    *out = NULL;
+    cJSON *root = cJSON_Parse(text);
+    struct snmp_config *cfg = calloc(1, sizeof *cfg);
+    if (!cfg) {
+        snprintf(err, errlen, "AGENT_SNMP_CONFIG=%s: out of memory", path);
+        cJSON_Delete(root);
+        return -2;
+    }
+    if (!root) {
+        const char *at = cJSON_GetErrorPtr();
+        size_t line = 1;
+        for (const char *p = text; at && p < at && *p; p++)
+            line += *p == '\n';
+        rc = fail(&c, NULL, "not valid JSON (near line %zu)", line);
+        goto err;
+    }
+    if (!cJSON_IsObject(root)) {
+        rc = fail(&c, NULL, "must be a JSON object with \"targets\" and/or \"trap_users\"");
+        goto err;
+    }
+    static const char *const KEYS[] = {"targets", "trap_users", NULL};
+    if ((rc = check_keys(&c, root, KEYS)) < 0)
+        goto err;
+    const cJSON *targets = cJSON_GetObjectItemCaseSensitive(root, "targets");
+    const cJSON *users = cJSON_GetObjectItemCaseSensitive(root, "trap_users");
+    if (targets && (!cJSON_IsArray(targets) || cJSON_GetArraySize(targets) > SNMP_CFG_MAX_TARGETS)) {
+        rc = fail(&c, "targets", "must be an array of at most %d objects", SNMP_CFG_MAX_TARGETS);
+        goto err;
+    }
+    if (users && (!cJSON_IsArray(users) || cJSON_GetArraySize(users) > SNMP_CFG_MAX_USERS)) {
+        rc = fail(&c, "trap_users", "must be an array of at most %d objects", SNMP_CFG_MAX_USERS);
+        goto err;
+    }
+    int nt = targets ? cJSON_GetArraySize(targets) : 0;
+    int nu = users ? cJSON_GetArraySize(users) : 0;
+    if (nt > 0 && !(cfg->targets = calloc((size_t)nt, sizeof *cfg->targets)))
+        goto oom;
+    if (nu > 0 && !(cfg->users = calloc((size_t)nu, sizeof *cfg->users)))
+        goto oom;
+    const cJSON *it;
+    if (targets) {
+        cJSON_ArrayForEach(it, targets) {
+            rc = parse_target(&c, it, cfg->ntargets, &cfg->targets[cfg->ntargets]);
+            cfg->ntargets++;
+            if (rc == -2)
+                goto oom;
+            if (rc < 0)
+                goto err;
+            const struct snmp_target *last = &cfg->targets[cfg->ntargets - 1];   /* the new one */
+            for (size_t j = 0; j + 1 < cfg->ntargets; j++) {
+                const struct snmp_target *o = &cfg->targets[j];
+                if (strcmp(o->name, last->name) == 0) {
+                    rc = fail(&c, "name", "\"%s\" is also the name of targets[%zu]; names must be unique",
+                              o->name, j);
+                    goto err;
+                }
+                /* net-snmp keeps one key set per (agent engine, user): the same user on the same
+                 * agent must come with the same credentials everywhere. */
+                if (last->version == SNMP_CFG_V3 && o->version == SNMP_CFG_V3 && o->port == last->port &&
+                    strcmp(o->host, last->host) == 0 && strcmp(o->usm.username, last->usm.username) == 0 &&
+                    !usm_same(&o->usm, &last->usm)) {
+                    rc = fail(&c, "username", "\"%s\" on %s:%u is also used by targets[%zu] with other "
+                              "credentials; net-snmp keeps one key set per agent and user", last->usm.username,
+                              last->host, (unsigned)last->port, j);
+                    goto err;
+                }
+            }
+        }
+    }
+    if (users) {
+        cJSON_ArrayForEach(it, users) {
+            rc = parse_user(&c, it, cfg->nusers, &cfg->users[cfg->nusers]);
+            cfg->nusers++;
+            if (rc == -2)
+                goto oom;
+            if (rc < 0)
+                goto err;
+        }
+    }
+    cJSON_Delete(root);
+    *out = cfg;
+    return 0;
+oom:
+    snprintf(err, errlen, "AGENT_SNMP_CONFIG=%s: out of memory", path);
+    rc = -2;
+err:
+    /* The parsed text may hold secrets: cJSON has no wipe, so blank them in the tree first. */
+    if (root) {
+        const cJSON *arrs[2] = {cJSON_GetObjectItemCaseSensitive(root, "targets"),
+                                cJSON_GetObjectItemCaseSensitive(root, "trap_users")};
+        for (int a = 0; a < 2; a++) {
+            const cJSON *o;
+            if (!cJSON_IsArray(arrs[a]))
+                continue;
+            cJSON_ArrayForEach(o, arrs[a]) {
+                static const char *const SECRET[] = {"community", "auth_password", "priv_password", NULL};
+                for (size_t k = 0; SECRET[k]; k++) {
+                    cJSON *s = cJSON_GetObjectItemCaseSensitive(o, SECRET[k]);
+                    if (cJSON_IsString(s) && s->valuestring)
+                        explicit_bzero(s->valuestring, strlen(s->valuestring));
+                }
+            }
+        }
+    }
+    cJSON_Delete(root);
+    snmp_config_destroy(cfg);
+    return rc;
+}
+
+int snmp_config_load(const char *path, struct snmp_config **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "AGENT_SNMP_CONFIG=%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    int rc = 0;
+    while (buf) {
+        if (len + 1 >= cap) {
+            if (cap >= SNMP_CFG_FILE_MAX) {
+                snprintf(err, errlen, "AGENT_SNMP_CONFIG=%s: larger than %u bytes", path, SNMP_CFG_FILE_MAX);
+                rc = -1;
+                break;
+            }
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                explicit_bzero(buf, len);
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t n = fread(buf + len, 1, cap - len - 1, f);
+        len += n;
+        if (n == 0) {
+            if (ferror(f)) {
+                snprintf(err, errlen, "AGENT_SNMP_CONFIG=%s: read error", path);
+                rc = -1;
+            }
+            break;
+        }
+    }
+    fclose(f);
+    if (!buf) {
+        snprintf(err, errlen, "AGENT_SNMP_CONFIG=%s: out of memory", path);
+        return -2;
+    }
+    if (rc == 0) {
+        buf[len] = '\0';
+        rc = snmp_config_parse(buf, path, out, err, errlen);
+    }
+    explicit_bzero(buf, len);
+    free(buf);
+    return rc;
+}
+
+static void usm_free(struct snmp_usm *u)
+{
+    free(u->username);
+    free_secret(u->auth_password);
+    free_secret(u->priv_password);
+}
+
+void snmp_config_destroy(struct snmp_config *cfg)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; i < cfg->ntargets; i++) {
+        struct snmp_target *t = &cfg->targets[i];
+        free(t->name);
+        free(t->host);
+        free_secret(t->community);
+        usm_free(&t->usm);
+        free(t->context);
+        free(t->oids);
+    }
+    for (size_t i = 0; i < cfg->nusers; i++)
+        usm_free(&cfg->users[i].usm);
+    free(cfg->targets);
+    free(cfg->users);
+    free(cfg);
+}
+
+const char *snmp_config_version_name(enum snmp_cfg_version v)
+{
+    switch (v) {
+    case SNMP_CFG_V1: return "1";
+    case SNMP_CFG_V3: return "3";
+    default:          return "2c";
+    }
+}

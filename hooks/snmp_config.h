@@ -1,0 +1,116 @@
+/*
+ * snmp_config.h — the SNMP hooks' JSON configuration file (AGENT_SNMP_CONFIG).
+ *
+ * SNMP settings are per target (address, version, credentials, what to
+ * collect, how often) and per trap user, which does not fit environment
+ * variables, so they live in one JSON file read once at start. Loading
+ * validates every field and stops at the first problem with a message naming
+ * the file, the target (index and name) and the field, never a secret's value;
+ * main prints it and exits with status 2. The result never changes afterwards
+ * and is shared read-only by the hooks' threads. Secrets are wiped on destroy.
+ *
+ * The file:
+ *   {"targets": [{"name", "host", "port" (161), "transport" ("udp"|"tcp"),
+ *                 "version" ("1"|"2c"|"3", default "2c"), "community" (v1/v2c),
+ *                 "interval" (s, 60), "timeout" (s, 2), "retries" (1),
+ *                 "collect" (["system"]; also "interfaces", "arp", "lldp"),
+ *                 "oids" ([]), "max_rows" (10000 per walk), "max_walk_time" (s, 30),
+ *                 "max_repetitions" (25), v3: "username", "security_level",
+ *                 "auth_protocol", "auth_password", "priv_protocol",
+ *                 "priv_password", "context"}],
+ *    "trap_users": [{"username", "auth_protocol", "auth_password",
+ *                    "priv_protocol", "priv_password", "engine_id" ("0x...")}]}
+ * Numbers may be given as JSON numbers or decimal strings.
+ */
+#ifndef TRACER_SNMP_CONFIG_H
+#define TRACER_SNMP_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "snmp_values.h"
+
+enum snmp_cfg_version { SNMP_CFG_V1 = 0, SNMP_CFG_V2C, SNMP_CFG_V3 };
+enum snmp_cfg_level   { SNMP_CFG_NOAUTH = 0, SNMP_CFG_AUTHNOPRIV, SNMP_CFG_AUTHPRIV };
+enum snmp_cfg_auth    { SNMP_CFG_AUTH_NONE = 0, SNMP_CFG_AUTH_MD5, SNMP_CFG_AUTH_SHA, SNMP_CFG_AUTH_SHA224,
+                        SNMP_CFG_AUTH_SHA256, SNMP_CFG_AUTH_SHA384, SNMP_CFG_AUTH_SHA512 };
+enum snmp_cfg_priv    { SNMP_CFG_PRIV_NONE = 0, SNMP_CFG_PRIV_DES, SNMP_CFG_PRIV_AES, SNMP_CFG_PRIV_AES192,
+                        SNMP_CFG_PRIV_AES256 };
+
+/* What a poll collects (bits of snmp_target.collect). */
+enum {
+    SNMP_COLLECT_SYSTEM     = 1u << 0,
+    SNMP_COLLECT_INTERFACES = 1u << 1,
+    SNMP_COLLECT_ARP        = 1u << 2,
+    SNMP_COLLECT_LLDP       = 1u << 3,
+};
+
+#define SNMP_CFG_MAX_TARGETS   4096
+#define SNMP_CFG_MAX_OIDS      128
+#define SNMP_CFG_MAX_USERS     256
+#define SNMP_CFG_MAX_ENGINE_ID 32
+
+/* v3 credentials (a target's or a trap user's). */
+struct snmp_usm {
+    char *username;
+    enum snmp_cfg_level level;
+    enum snmp_cfg_auth auth;
+    char *auth_password;          /* NULL unless level >= authNoPriv */
+    enum snmp_cfg_priv priv;
+    char *priv_password;          /* NULL unless level == authPriv */
+};
+
+struct snmp_target {
+    char *name;
+    char *host;                   /* host name or address, IPv6 without brackets */
+    uint16_t port;
+    bool tcp;
+    enum snmp_cfg_version version;
+    char *community;              /* v1/v2c */
+    struct snmp_usm usm;          /* v3 */
+    char *context;                /* v3 context name, "" by default */
+    uint32_t interval_s;          /* [1, 86400] */
+    uint32_t timeout_ms;          /* [100 ms, 60 s] */
+    uint32_t retries;             /* [0, 10] */
+    unsigned collect;             /* SNMP_COLLECT_* */
+    struct snmp_oid *oids;        /* plain GETs */
+    size_t noids;
+    uint32_t max_rows;            /* varbinds per walk, [1, 1000000] */
+    uint32_t max_walk_ms;         /* per walk, [1 s, 3600 s] */
+    uint32_t max_repetitions;     /* GETBULK, [1, 100] */
+};
+
+struct snmp_trap_user {
+    struct snmp_usm usm;
+    uint8_t engine_id[SNMP_CFG_MAX_ENGINE_ID];   /* the trap sender's engine; empty = informs only */
+    size_t engine_id_len;
+};
+
+struct snmp_config {
+    struct snmp_target *targets;
+    size_t ntargets;
+    struct snmp_trap_user *users;
+    size_t nusers;
+};
+
+/*
+ * Read and validate the file at `path`. Returns 0 and a new config in *out
+ * (snmp_config_destroy), -1 when the file is invalid or unreadable (message in
+ * err, naming the file: "AGENT_SNMP_CONFIG=<path>: targets[1] (\"edge\"):
+ * auth_protocol: ..."), -2 when out of memory. Main thread.
+ */
+int snmp_config_load(const char *path, struct snmp_config **out, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* The same from text already in memory; `path` is only used in messages. */
+int snmp_config_parse(const char *text, const char *path, struct snmp_config **out,
+                      char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* NULL-safe; wipes passwords and communities before freeing. */
+void snmp_config_destroy(struct snmp_config *cfg);
+
+/* "1", "2c", "3". */
+const char *snmp_config_version_name(enum snmp_cfg_version v);
+
+#endif

@@ -1,0 +1,686 @@
+/*
+ * snmp_trap.c — the SNMP trap receiver hook (see snmp_trap.h).
+ *
+ * One thread owns one net-snmp session bound to the listen address (opened
+ * in the creator, in the main thread, so a port in use stops the sensor at
+ * start). The thread waits with select() in 200 ms rounds so stop() takes
+ * effect quickly, and lets snmp_sess_read parse what arrives: net-snmp does
+ * BER and USM (and answers v3 engine discovery with a report), we see each
+ * datagram three times:
+ *   pre_parse   counts the datagram;
+ *   post_parse  gets the parse result: USM failures and parse errors are
+ *               counted there (and the message goes no further);
+ *   trap_input  gets every message that parsed: community check, inform
+ *               acknowledgement, the event.
+ * Datagrams that fail before post_parse is called are counted as malformed
+ * by difference (read - parsed - failed), so every datagram lands in exactly
+ * one counter.
+ *
+ * Global state: the v3 users are registered in net-snmp's process-wide USM
+ * user list (there is no per-session list); that happens in the creator,
+ * before any thread starts.
+ */
+#include "snmp_trap.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+
+#include <cjson/cJSON.h>
+
+#include "../config/config.h"
+#include "snmp_client.h"
+#include "snmp_config.h"
+#include "snmp_log.h"
+#include "snmp_values.h"
+
+#define TRAP_TICK_MS        200
+#define TRAP_MAX_COMMUNITIES 64
+
+struct snmp_trap {
+    char spec[300];                        /* net-snmp transport spec, for logs */
+    char **communities;                    /* accepted; NULL = any */
+    size_t ncommunities;
+    struct snmp_config *scfg;              /* trap users; NULL without AGENT_SNMP_CONFIG */
+    void *sess;                            /* owned by the thread once started */
+    ring *out;
+    pthread_t thread;
+    bool started;
+    atomic_bool stop;
+    _Atomic uint64_t datagrams, parsed, parse_failed, traps, informs, informs_acked, rejected_community,
+        auth_failures, discovery, malformed_seen, other_pdus, events_dropped;
+};
+
+static void inc(_Atomic uint64_t *c) { atomic_fetch_add_explicit(c, 1, memory_order_relaxed); }
+static uint64_t get(_Atomic uint64_t *c) { return atomic_load_explicit(c, memory_order_relaxed); }
+
+int snmp_trap_listen_spec(const char *listen, char *buf, size_t buflen)
+{
+    const char *host, *port;
+    size_t hostlen;
+    bool v6 = false;
+    if (!listen || !*listen)
+        return -1;
+    if (listen[0] == '[') {
+        const char *close = strchr(listen, ']');
+        if (!close || close[1] != ':')
+            return -1;
+        host = listen + 1;
+        hostlen = (size_t)(close - host);
+        port = close + 2;
+        v6 = true;
+    } else {
+        const char *colon = strrchr(listen, ':');
+        if (!colon || strchr(listen, ':') != colon)
+            return -1;
+        host = listen;
+        hostlen = (size_t)(colon - listen);
+        port = colon + 1;
+    }
+    if (hostlen == 0 || !*port)
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long p = strtoul(port, &end, 10);
+    if (errno || *end || p < 1 || p > 65535 || port[0] == '+' || port[0] == '-')
+        return -1;
+    for (size_t i = 0; i < hostlen; i++)
+        if (host[i] == ' ' || host[i] == '/' || host[i] == '[' || host[i] == ']')
+            return -1;
+    int n = snprintf(buf, buflen, v6 ? "udp6:[%.*s]:%lu" : "udp:%.*s:%lu", (int)hostlen, host, p);
+    return n < 0 || (size_t)n >= buflen ? -1 : 0;
+}
+
+/* ---------------------------------------------------------------- v3 users */
+
+static void auth_oid(enum snmp_cfg_auth a, const oid **p, size_t *len)
+{
+    switch (a) {
+    case SNMP_CFG_AUTH_MD5:    *p = usmHMACMD5AuthProtocol; *len = OID_LENGTH(usmHMACMD5AuthProtocol); break;
+    case SNMP_CFG_AUTH_SHA224: *p = usmHMAC128SHA224AuthProtocol; *len = OID_LENGTH(usmHMAC128SHA224AuthProtocol); break;
+    case SNMP_CFG_AUTH_SHA256: *p = usmHMAC192SHA256AuthProtocol; *len = OID_LENGTH(usmHMAC192SHA256AuthProtocol); break;
+    case SNMP_CFG_AUTH_SHA384: *p = usmHMAC256SHA384AuthProtocol; *len = OID_LENGTH(usmHMAC256SHA384AuthProtocol); break;
+    case SNMP_CFG_AUTH_SHA512: *p = usmHMAC384SHA512AuthProtocol; *len = OID_LENGTH(usmHMAC384SHA512AuthProtocol); break;
+    default:                   *p = usmHMACSHA1AuthProtocol; *len = OID_LENGTH(usmHMACSHA1AuthProtocol); break;
+    }
+}
+
+static void priv_oid(enum snmp_cfg_priv pv, const oid **p, size_t *len)
+{
+    switch (pv) {
+    case SNMP_CFG_PRIV_DES:    *p = usmDESPrivProtocol; *len = OID_LENGTH(usmDESPrivProtocol); break;
+    case SNMP_CFG_PRIV_AES192: *p = usmAES192PrivProtocol; *len = OID_LENGTH(usmAES192PrivProtocol); break;
+    case SNMP_CFG_PRIV_AES256: *p = usmAES256PrivProtocol; *len = OID_LENGTH(usmAES256PrivProtocol); break;
+    default:                   *p = usmAESPrivProtocol; *len = OID_LENGTH(usmAESPrivProtocol); break;
+    }
+}
+
+/* Localise `password` for engine `eid` into a new buffer (*key, *keylen). 0 or -1. */
+static int localized_key(const oid *ap, size_t alen, const char *password, const uint8_t *eid, size_t eidlen,
+                         u_char **key, size_t *keylen)
+{
+    u_char ku[USM_AUTH_KU_LEN];
+    size_t kulen = sizeof ku;
+    *key = NULL;
+    if (generate_Ku(ap, (u_int)alen, (const u_char *)password, strlen(password), ku, &kulen) != SNMPERR_SUCCESS)
+        return -1;
+    *key = malloc(SNMP_MAXBUF_SMALL);
+    *keylen = SNMP_MAXBUF_SMALL;
+    int rc = -1;
+    if (*key && generate_kul(ap, (u_int)alen, (u_char *)eid, eidlen, ku, kulen, *key, keylen) == SNMPERR_SUCCESS)
+        rc = 0;
+    explicit_bzero(ku, sizeof ku);
+    return rc;
+}
+
+/* Register user `u` for engine `eid` in net-snmp's USM list. Main thread, before threads. */
+static int add_usm_user(const struct snmp_usm *u, const uint8_t *eid, size_t eidlen, char *err, size_t errlen)
+{
+    struct usmUser *user = usm_get_user((u_char *)eid, eidlen, u->username);
+    if (user) {
+        snprintf(err, errlen, "trap user \"%s\" is configured twice for the same engine id", u->username);
+        return -1;
+    }
+    user = usm_create_user();
+    if (!user)
+        goto oom;
+    user->engineID = netsnmp_memdup(eid, eidlen);
+    user->engineIDLen = eidlen;
+    user->name = strdup(u->username);
+    user->secName = strdup(u->username);
+    if (!user->engineID || !user->name || !user->secName)
+        goto oom;
+    if (u->level >= SNMP_CFG_AUTHNOPRIV) {
+        const oid *ap;
+        size_t alen;
+        auth_oid(u->auth, &ap, &alen);
+        free(user->authProtocol);
+        user->authProtocol = snmp_duplicate_objid(ap, alen);
+        user->authProtocolLen = alen;
+        if (!user->authProtocol || localized_key(ap, alen, u->auth_password, eid, eidlen, &user->authKey,
+                                                 &user->authKeyLen) != 0)
+            goto keyfail;
+        if (u->level == SNMP_CFG_AUTHPRIV) {
+            const oid *pp;
+            size_t plen;
+            priv_oid(u->priv, &pp, &plen);
+            free(user->privProtocol);
+            user->privProtocol = snmp_duplicate_objid(pp, plen);
+            user->privProtocolLen = plen;
+            if (!user->privProtocol || localized_key(ap, alen, u->priv_password, eid, eidlen, &user->privKey,
+                                                     &user->privKeyLen) != 0)
+                goto keyfail;
+            int proper = sc_get_proper_priv_length(pp, (u_int)plen);
+            if (user->privKeyLen < (size_t)proper && usm_extend_user_kul(user, SNMP_MAXBUF_SMALL) != SNMPERR_SUCCESS)
+                goto keyfail;
+            if (proper > 0 && user->privKeyLen > (size_t)proper)
+                user->privKeyLen = (size_t)proper;
+        }
+    }
+    user->userStatus = RS_ACTIVE;
+    user->userStorageType = ST_READONLY;
+    usm_add_user(user);
+    return 0;
+oom:
+    usm_free_user(user);
+    snprintf(err, errlen, "out of memory");
+    return -2;
+keyfail:
+    usm_free_user(user);
+    snprintf(err, errlen, "cannot derive the keys of trap user \"%s\" (protocol not supported by net-snmp?)",
+             u->username);
+    return -1;
+}
+
+static int add_trap_users(const struct snmp_config *scfg, char *err, size_t errlen)
+{
+    u_char local[SNMP_CFG_MAX_ENGINE_ID + 32];
+    size_t locallen = snmpv3_get_engineID(local, sizeof local);
+    for (size_t i = 0; scfg && i < scfg->nusers; i++) {
+        const struct snmp_trap_user *u = &scfg->users[i];
+        int rc;
+        if (u->engine_id_len && (rc = add_usm_user(&u->usm, u->engine_id, u->engine_id_len, err, errlen)) != 0)
+            return rc;
+        if (locallen && !(u->engine_id_len == locallen && memcmp(u->engine_id, local, locallen) == 0) &&
+            (rc = add_usm_user(&u->usm, local, locallen, err, errlen)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- the event */
+
+static const oid SYSUPTIME0[] = {1, 3, 6, 1, 2, 1, 1, 3, 0};
+static const oid SNMPTRAPOID0[] = {1, 3, 6, 1, 6, 3, 1, 1, 4, 1, 0};
+static const oid SNMPTRAPENTERPRISE0[] = {1, 3, 6, 1, 6, 3, 1, 1, 4, 3, 0};
+static const oid SNMPTRAPS[] = {1, 3, 6, 1, 6, 3, 1, 1, 5};
+
+static bool oid_eq(const oid *a, size_t al, const oid *b, size_t bl)
+{
+    return al == bl && snmp_oid_compare(a, al, b, bl) == 0;
+}
+
+/* Source address of the datagram behind `pdu` into ip/port. */
+static void source_of(const netsnmp_pdu *pdu, char *ip, size_t iplen, unsigned *port)
+{
+    const struct sockaddr *sa = pdu->transport_data;
+    snprintf(ip, iplen, "unknown");
+    *port = 0;
+    if (!sa)
+        return;
+    if (sa->sa_family == AF_INET && pdu->transport_data_length >= (int)sizeof(struct sockaddr_in)) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)pdu->transport_data;
+        inet_ntop(AF_INET, &in->sin_addr, ip, (socklen_t)iplen);
+        *port = ntohs(in->sin_port);
+    } else if (sa->sa_family == AF_INET6 && pdu->transport_data_length >= (int)sizeof(struct sockaddr_in6)) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)pdu->transport_data;
+        inet_ntop(AF_INET6, &in6->sin6_addr, ip, (socklen_t)iplen);
+        *port = ntohs(in6->sin6_port);
+    }
+}
+
+static bool add_oid(cJSON *o, const char *key, const oid *ids, size_t len)
+{
+    cJSON *v = snmp_oid_json(ids, len);
+    if (!v || !cJSON_AddItemToObject(o, key, v)) {
+        cJSON_Delete(v);
+        return false;
+    }
+    return true;
+}
+
+/* RFC 3584 3.1: the SNMPv2 snmpTrapOID of a v1 trap. */
+static size_t v1_trap_oid(const netsnmp_pdu *pdu, oid *out)
+{
+    if (pdu->trap_type >= 0 && pdu->trap_type < 6) {
+        memcpy(out, SNMPTRAPS, sizeof SNMPTRAPS);
+        out[OID_LENGTH(SNMPTRAPS)] = (oid)pdu->trap_type + 1;
+        return OID_LENGTH(SNMPTRAPS) + 1;
+    }
+    size_t n = pdu->enterprise_length;
+    if (!pdu->enterprise || n + 2 > MAX_OID_LEN)
+        return 0;
+    memcpy(out, pdu->enterprise, n * sizeof(oid));
+    out[n] = 0;
+    out[n + 1] = (oid)pdu->specific_type;
+    return n + 2;
+}
+
+static cJSON *trap_event(const netsnmp_pdu *pdu)
+{
+    char ip[INET6_ADDRSTRLEN];
+    unsigned port;
+    cJSON *ev = cJSON_CreateObject();
+    cJSON *vbs = cJSON_CreateArray();
+    if (!ev || !vbs)
+        goto oom;
+    source_of(pdu, ip, sizeof ip, &port);
+    const char *version = pdu->version == SNMP_VERSION_1 ? "1" : pdu->version == SNMP_VERSION_2c ? "2c" : "3";
+    if (!cJSON_AddStringToObject(ev, "type", "trap") || !cJSON_AddStringToObject(ev, "source_ip", ip) ||
+        !cJSON_AddNumberToObject(ev, "source_port", port) || !cJSON_AddStringToObject(ev, "version", version) ||
+        !cJSON_AddStringToObject(ev, "pdu", pdu->command == SNMP_MSG_INFORM ? "inform" : "trap"))
+        goto oom;
+    if (pdu->command == SNMP_MSG_TRAP) {
+        oid toid[MAX_OID_LEN];
+        size_t tl = v1_trap_oid(pdu, toid);
+        char agent[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, pdu->agent_addr, agent, sizeof agent);
+        if ((tl ? !add_oid(ev, "trap_oid", toid, tl) : !cJSON_AddNullToObject(ev, "trap_oid")) ||
+            !add_oid(ev, "enterprise", pdu->enterprise, pdu->enterprise ? pdu->enterprise_length : 0) ||
+            !cJSON_AddNumberToObject(ev, "generic_trap", (double)pdu->trap_type) ||
+            !cJSON_AddNumberToObject(ev, "specific_trap", (double)pdu->specific_type) ||
+            !cJSON_AddItemToObject(ev, "uptime", snmp_u64_json((uint64_t)pdu->time & 0xffffffffu)) ||
+            !cJSON_AddStringToObject(ev, "agent_address", agent))
+            goto oom;
+        for (const netsnmp_variable_list *v = pdu->variables; v; v = v->next_variable) {
+            cJSON *vb = snmp_varbind_json(v);
+            if (!vb || !cJSON_AddItemToArray(vbs, vb)) {
+                cJSON_Delete(vb);
+                goto oom;
+            }
+        }
+    } else {
+        const netsnmp_variable_list *trapoid = NULL, *uptime = NULL, *enterprise = NULL;
+        for (const netsnmp_variable_list *v = pdu->variables; v; v = v->next_variable) {
+            if (!uptime && oid_eq(v->name, v->name_length, SYSUPTIME0, OID_LENGTH(SYSUPTIME0))) {
+                uptime = v;
+                continue;
+            }
+            if (!trapoid && v->type == ASN_OBJECT_ID && v->val.objid &&
+                oid_eq(v->name, v->name_length, SNMPTRAPOID0, OID_LENGTH(SNMPTRAPOID0))) {
+                trapoid = v;
+                continue;
+            }
+            if (!enterprise && v->type == ASN_OBJECT_ID && v->val.objid &&
+                oid_eq(v->name, v->name_length, SNMPTRAPENTERPRISE0, OID_LENGTH(SNMPTRAPENTERPRISE0)))
+                enterprise = v;
+            cJSON *vb = snmp_varbind_json(v);
+            if (!vb || !cJSON_AddItemToArray(vbs, vb)) {
+                cJSON_Delete(vb);
+                goto oom;
+            }
+        }
+        /* RFC 3584 3.2: generic/specific trap and enterprise of an SNMPv2 notification. */
+        long generic = 6, specific = 0;
+        const oid *ent = NULL;
+        size_t entlen = 0;
+        if (trapoid) {
+            const oid *t = trapoid->val.objid;
+            size_t tl = trapoid->val_len / sizeof(oid);
+            if (!add_oid(ev, "trap_oid", t, tl))
+                goto oom;
+            if (tl == OID_LENGTH(SNMPTRAPS) + 1 && snmp_oid_below(SNMPTRAPS, OID_LENGTH(SNMPTRAPS), t, tl) &&
+                t[tl - 1] >= 1 && t[tl - 1] <= 6) {
+                generic = (long)t[tl - 1] - 1;
+                ent = SNMPTRAPS;
+                entlen = OID_LENGTH(SNMPTRAPS);
+            } else if (tl >= 2) {
+                specific = (long)t[tl - 1];
+                entlen = tl - 1;
+                if (entlen >= 2 && t[entlen - 1] == 0)
+                    entlen--;
+                ent = t;
+            }
+        } else if (!cJSON_AddNullToObject(ev, "trap_oid")) {
+            goto oom;
+        }
+        if (enterprise) {
+            ent = enterprise->val.objid;
+            entlen = enterprise->val_len / sizeof(oid);
+        }
+        uint64_t up;
+        if ((ent ? !add_oid(ev, "enterprise", ent, entlen) : !cJSON_AddNullToObject(ev, "enterprise")) ||
+            !cJSON_AddNumberToObject(ev, "generic_trap", (double)generic) ||
+            !cJSON_AddNumberToObject(ev, "specific_trap", (double)specific) ||
+            !(uptime && snmp_value_u64(uptime, &up) ? cJSON_AddItemToObject(ev, "uptime", snmp_u64_json(up))
+                                                    : cJSON_AddNullToObject(ev, "uptime") != NULL))
+            goto oom;
+    }
+    if (!cJSON_AddItemToObject(ev, "varbinds", vbs))
+        goto oom;
+    return ev;
+oom:
+    cJSON_Delete(vbs);
+    cJSON_Delete(ev);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- net-snmp hooks */
+
+static int trap_pre_parse(netsnmp_session *session, netsnmp_transport *transport, void *data, int len)
+{
+    (void)transport;
+    (void)data;
+    (void)len;
+    struct snmp_trap *tr = session->callback_magic;
+    inc(&tr->datagrams);
+    return 1;
+}
+
+static int trap_post_parse(netsnmp_session *session, netsnmp_pdu *pdu, int result)
+{
+    (void)pdu;
+    struct snmp_trap *tr = session->callback_magic;
+    if (result == SNMPERR_SUCCESS) {
+        inc(&tr->parsed);
+        return 1;
+    }
+    inc(&tr->parse_failed);
+    switch (result) {
+    case SNMPERR_UNKNOWN_ENG_ID: case SNMPERR_USM_UNKNOWNENGINEID:
+    case SNMPERR_NOT_IN_TIME_WINDOW: case SNMPERR_USM_NOTINTIMEWINDOW:
+        inc(&tr->discovery);   /* answered with a report by net-snmp; the sender retries */
+        break;
+    case SNMPERR_UNKNOWN_USER_NAME: case SNMPERR_USM_UNKNOWNSECURITYNAME:
+    case SNMPERR_AUTHENTICATION_FAILURE: case SNMPERR_USM_AUTHENTICATIONFAILURE:
+    case SNMPERR_DECRYPTION_ERR: case SNMPERR_USM_DECRYPTIONERROR:
+    case SNMPERR_UNSUPPORTED_SEC_LEVEL: case SNMPERR_USM_UNSUPPORTEDSECURITYLEVEL:
+    case SNMPERR_BAD_SEC_NAME: case SNMPERR_BAD_SEC_LEVEL:
+        inc(&tr->auth_failures);
+        break;
+    default:
+        inc(&tr->malformed_seen);
+        break;
+    }
+    return 1;
+}
+
+static bool community_ok(const struct snmp_trap *tr, const netsnmp_pdu *pdu)
+{
+    if (!tr->communities)
+        return true;
+    for (size_t i = 0; i < tr->ncommunities; i++) {
+        size_t n = strlen(tr->communities[i]);
+        if (pdu->community && pdu->community_len == n && memcmp(pdu->community, tr->communities[i], n) == 0)
+            return true;
+    }
+    return false;
+}
+
+static int trap_input(int op, netsnmp_session *session, int reqid, netsnmp_pdu *pdu, void *magic)
+{
+    (void)session;
+    (void)reqid;
+    struct snmp_trap *tr = magic;
+    if (op != NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE || !pdu)
+        return 1;
+    if (pdu->command != SNMP_MSG_TRAP && pdu->command != SNMP_MSG_TRAP2 && pdu->command != SNMP_MSG_INFORM) {
+        inc(&tr->other_pdus);
+        return 1;
+    }
+    if (pdu->version != SNMP_VERSION_3 && !community_ok(tr, pdu)) {
+        inc(&tr->rejected_community);
+        return 1;
+    }
+    if (pdu->command == SNMP_MSG_INFORM) {
+        netsnmp_pdu *reply = snmp_clone_pdu(pdu);   /* keeps the source address as destination */
+        if (reply) {
+            reply->command = SNMP_MSG_RESPONSE;
+            reply->errstat = 0;
+            reply->errindex = 0;
+            if (snmp_sess_send(tr->sess, reply))
+                inc(&tr->informs_acked);
+            else
+                snmp_free_pdu(reply);
+        }
+    }
+    inc(pdu->command == SNMP_MSG_INFORM ? &tr->informs : &tr->traps);
+    cJSON *ev = trap_event(pdu);
+    if (!ev || !hook_emit(tr->out, ev))
+        inc(&tr->events_dropped);
+    return 1;
+}
+
+/* ---------------------------------------------------------------- the thread and the hook */
+
+static void *trap_thread(void *arg)
+{
+    struct snmp_trap *tr = arg;
+    while (!atomic_load_explicit(&tr->stop, memory_order_acquire)) {
+        int numfds = 0, block = 1;
+        fd_set fds;
+        struct timeval tv = {0, 0};
+        FD_ZERO(&fds);
+        snmp_sess_select_info(tr->sess, &numfds, &fds, &tv, &block);
+        if (block || tv.tv_sec > 0 || tv.tv_usec > TRAP_TICK_MS * 1000) {
+            tv.tv_sec = 0;
+            tv.tv_usec = TRAP_TICK_MS * 1000;
+        }
+        int n = select(numfds, &fds, NULL, NULL, &tv);
+        if (n > 0)
+            snmp_sess_read(tr->sess, &fds);
+        else if (n == 0)
+            snmp_sess_timeout(tr->sess);
+        else if (errno != EINTR) {
+            log_error("trap receiver: select: %s", strerror(errno));
+            break;
+        }
+    }
+    return NULL;
+}
+
+static int trap_start(void *self, ring *out, char *err, size_t errlen)
+{
+    struct snmp_trap *tr = self;
+    tr->out = out;
+    atomic_store(&tr->stop, false);
+    int rc = pthread_create(&tr->thread, NULL, trap_thread, tr);
+    if (rc != 0) {
+        snprintf(err, errlen, "trap receiver: cannot start its thread: %s", strerror(rc));
+        return -1;
+    }
+    tr->started = true;
+    log_info("trap receiver listening on %s", tr->spec);
+    return 0;
+}
+
+void snmp_trap_get_stats(void *self, struct snmp_trap_stats *o)
+{
+    struct snmp_trap *tr = self;
+    memset(o, 0, sizeof *o);
+    o->datagrams = get(&tr->datagrams);
+    o->traps = get(&tr->traps);
+    o->informs = get(&tr->informs);
+    o->informs_acked = get(&tr->informs_acked);
+    o->rejected_community = get(&tr->rejected_community);
+    o->auth_failures = get(&tr->auth_failures);
+    o->discovery = get(&tr->discovery);
+    o->other_pdus = get(&tr->other_pdus);
+    o->events_dropped = get(&tr->events_dropped);
+    /* Whatever was read but neither parsed nor failed in a way post_parse saw did not parse at all. */
+    uint64_t accounted = get(&tr->parsed) + get(&tr->parse_failed);
+    o->malformed = get(&tr->malformed_seen) + (o->datagrams > accounted ? o->datagrams - accounted : 0);
+}
+
+static void trap_stats(void *self, cJSON *into)
+{
+    struct snmp_trap_stats s;
+    snmp_trap_get_stats(self, &s);
+    const struct { const char *k; uint64_t v; } kv[] = {
+        {"trap_datagrams", s.datagrams}, {"trap_traps", s.traps}, {"trap_informs", s.informs},
+        {"trap_informs_acked", s.informs_acked}, {"trap_rejected_community", s.rejected_community},
+        {"trap_auth_failures", s.auth_failures}, {"trap_malformed", s.malformed},
+        {"trap_discovery", s.discovery}, {"trap_other_pdus", s.other_pdus},
+        {"trap_events_dropped", s.events_dropped}};
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
+        cJSON_AddItemToObject(into, kv[i].k, snmp_u64_json(kv[i].v));
+}
+
+static void trap_stop(void *self)
+{
+    struct snmp_trap *tr = self;
+    if (!tr->started)
+        return;
+    atomic_store_explicit(&tr->stop, true, memory_order_release);
+    pthread_join(tr->thread, NULL);
+    tr->started = false;
+    cJSON *st = cJSON_CreateObject();
+    char *txt = NULL;
+    if (st) {
+        trap_stats(tr, st);
+        txt = cJSON_PrintUnformatted(st);
+    }
+    log_info("trap receiver stopped: %s", txt ? txt : "(no memory for counters)");
+    free(txt);
+    cJSON_Delete(st);
+}
+
+static void free_communities(struct snmp_trap *tr)
+{
+    for (size_t i = 0; i < tr->ncommunities; i++) {
+        explicit_bzero(tr->communities[i], strlen(tr->communities[i]));
+        free(tr->communities[i]);
+    }
+    free(tr->communities);
+    tr->communities = NULL;
+    tr->ncommunities = 0;
+}
+
+static void trap_destroy(void *self)
+{
+    struct snmp_trap *tr = self;
+    if (!tr)
+        return;
+    if (tr->started)
+        trap_stop(tr);
+    if (tr->sess)
+        snmp_sess_close(tr->sess);
+    free_communities(tr);
+    snmp_config_destroy(tr->scfg);
+    free(tr);
+}
+
+static const struct hook_ops TRAP_OPS = {
+    .name = "trap",
+    .start = trap_start,
+    .stop = trap_stop,
+    .stats = trap_stats,
+    .destroy = trap_destroy,
+};
+
+/* Split AGENT_TRAP_COMMUNITIES on commas (blanks around each trimmed; empty entries ignored). */
+static int parse_communities(struct snmp_trap *tr, const char *list, char *err, size_t errlen)
+{
+    if (!list)
+        return 0;
+    const char *p = list;
+    size_t cap = 0;
+    while (*p) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        const char *s = p;
+        while (n && (*s == ' ' || *s == '\t')) { s++; n--; }
+        while (n && (s[n - 1] == ' ' || s[n - 1] == '\t')) n--;
+        if (n) {
+            if (tr->ncommunities == TRAP_MAX_COMMUNITIES) {
+                snprintf(err, errlen, "AGENT_TRAP_COMMUNITIES: at most %d communities", TRAP_MAX_COMMUNITIES);
+                return -1;
+            }
+            if (tr->ncommunities == cap) {
+                cap = cap ? cap * 2 : 4;
+                char **nc = realloc(tr->communities, cap * sizeof *nc);
+                if (!nc)
+                    goto oom;
+                tr->communities = nc;
+            }
+            char *c = malloc(n + 1);
+            if (!c)
+                goto oom;
+            memcpy(c, s, n);
+            c[n] = '\0';
+            tr->communities[tr->ncommunities++] = c;
+        }
+        p = end ? end + 1 : p + strlen(p);
+    }
+    return 0;
+oom:
+    snprintf(err, errlen, "out of memory");
+    return -2;
+}
+
+int hook_snmp_trap_create(const struct config *cfg, struct hook *out, char *err, size_t errlen)
+{
+    if (!cfg->trap_listen)
+        return 0;
+    struct snmp_trap *tr = calloc(1, sizeof *tr);
+    int rc = -2;
+    if (!tr) {
+        snprintf(err, errlen, "out of memory");
+        return -2;
+    }
+    atomic_init(&tr->stop, false);
+    if (snmp_trap_listen_spec(cfg->trap_listen, tr->spec, sizeof tr->spec) != 0) {
+        snprintf(err, errlen, "AGENT_TRAP_LISTEN=%s: must be HOST:PORT or [IPV6]:PORT with a port in [1, 65535]",
+                 cfg->trap_listen);
+        rc = -1;
+        goto fail;
+    }
+    if ((rc = parse_communities(tr, cfg->trap_communities, err, errlen)) != 0)
+        goto fail;
+    if (cfg->snmp_config && (rc = snmp_config_load(cfg->snmp_config, &tr->scfg, err, errlen)) != 0)
+        goto fail;
+    snmp_client_lib_init();
+    if ((rc = add_trap_users(tr->scfg, err, errlen)) != 0) {
+        if (rc == -1) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "%s", err);
+            snprintf(err, errlen, "AGENT_SNMP_CONFIG=%s: %s", cfg->snmp_config, msg);
+        }
+        goto fail;
+    }
+    netsnmp_transport *t = netsnmp_tdomain_transport(tr->spec, 1, "udp");
+    if (!t) {
+        snprintf(err, errlen, "trap receiver: cannot listen on %s (AGENT_TRAP_LISTEN=%s): %s", tr->spec,
+                 cfg->trap_listen, errno ? strerror(errno) : "address not usable");
+        rc = -2;
+        goto fail;
+    }
+    netsnmp_session s;
+    snmp_sess_init(&s);
+    s.peername = SNMP_DEFAULT_PEERNAME;
+    s.version = SNMP_DEFAULT_VERSION;
+    s.community_len = SNMP_DEFAULT_COMMUNITY_LEN;
+    s.retries = SNMP_DEFAULT_RETRIES;
+    s.timeout = SNMP_DEFAULT_TIMEOUT;
+    s.callback = trap_input;
+    s.callback_magic = tr;
+    s.isAuthoritative = SNMP_SESS_UNKNOWNAUTH;
+    tr->sess = snmp_sess_add(&s, t, trap_pre_parse, trap_post_parse);   /* owns t, even on failure */
+    if (!tr->sess) {
+        snprintf(err, errlen, "trap receiver: cannot open a session on %s: %s", tr->spec,
+                 snmp_api_errstring(s.s_snmp_errno));
+        rc = -2;
+        goto fail;
+    }
+    out->ops = &TRAP_OPS;
+    out->self = tr;
+    return 1;
+fail:
+    trap_destroy(tr);
+    return rc;
+}

@@ -1,0 +1,53 @@
+/*
+ * snmp_trap.h — the SNMP trap receiver hook (AGENT_TRAP_LISTEN).
+ *
+ * Devices report events by sending traps and informs; users want them in the
+ * same stream as flows. This hook listens on one UDP address (IPv4 or IPv6)
+ * through a net-snmp transport and session in its own thread, and turns every
+ * accepted v1 trap, v2c trap/inform and v3 trap/inform into a `type: "trap"`
+ * event (v1 traps get the RFC 3584 snmpTrapOID). Informs are acknowledged.
+ * v1/v2c messages whose community is not in AGENT_TRAP_COMMUNITIES (when
+ * set) and v3 messages that fail USM (unknown user, wrong digest, decryption
+ * error) are counted and dropped; so are datagrams that do not parse. The
+ * v3 users come from AGENT_SNMP_CONFIG's "trap_users": each is registered
+ * for its configured engine id (v3 traps, sent by that engine) and for the
+ * sensor's own engine id (v3 informs, where the receiver is authoritative).
+ * Communities and passwords never appear in events or logs.
+ */
+#ifndef TRACER_SNMP_TRAP_H
+#define TRACER_SNMP_TRAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hook.h"
+
+/* hook_create_fn: 1 when AGENT_TRAP_LISTEN is set (the socket is bound here,
+ * in the main thread), 0 when it is not, -1 on invalid settings (listen
+ * address, SNMP config file), -2 when the socket cannot be opened. */
+int hook_snmp_trap_create(const struct config *cfg, struct hook *out, char *err, size_t errlen);
+
+/* Counters of the receiver (what ops->stats reports). */
+struct snmp_trap_stats {
+    uint64_t datagrams;            /* UDP datagrams read */
+    uint64_t traps;                /* v1/v2c/v3 traps emitted */
+    uint64_t informs;              /* informs emitted */
+    uint64_t informs_acked;        /* responses sent to informs */
+    uint64_t rejected_community;   /* v1/v2c with a community not accepted */
+    uint64_t auth_failures;        /* v3 messages failing USM (unknown user, wrong digest, decryption) */
+    uint64_t malformed;            /* datagrams that did not parse as SNMP */
+    uint64_t discovery;            /* v3 engine-id discovery / time-sync probes answered */
+    uint64_t other_pdus;           /* parsed messages that are not traps or informs (ignored) */
+    uint64_t events_dropped;       /* events lost to a full ring */
+};
+
+/* Snapshot of the counters of a trap hook's `self`. Any thread. */
+void snmp_trap_get_stats(void *self, struct snmp_trap_stats *out);
+
+/* Turn "HOST:PORT" / "[V6]:PORT" into a net-snmp transport spec
+ * ("udp:HOST:PORT" / "udp6:[V6]:PORT"). Returns 0, or -1 when the text is
+ * not of that form (port 1..65535). */
+int snmp_trap_listen_spec(const char *listen, char *buf, size_t buflen);
+
+#endif
