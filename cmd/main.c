@@ -67,6 +67,7 @@ struct sensor {
     struct hook_slot hooks[MAX_HOOKS];
     size_t nhooks;
     ring *stats_ring;               /* main thread -> sender: "sensor" events */
+    hostaddr_signal *addr_signal;   /* topology hook -> sender: addresses changed */
     uint64_t started_us;            /* monotonic */
     uint64_t next_stats_us;         /* monotonic; 0 = stats off */
 };
@@ -163,11 +164,19 @@ static int build(struct sensor *s, char *err, size_t errlen)
     int rc = create_hooks(s, err, errlen);
     if (rc != 0)
         return rc;
-    /* The topology hook decodes LLDP/CDP: the capture copies those frames into its ring. */
+    /* The topology hook decodes LLDP/CDP (the capture copies those frames into
+     * its ring) and tells the sender when the host's addresses change. */
+    s->addr_signal = hostaddr_signal_create();
+    if (!s->addr_signal) {
+        snprintf(err, errlen, "out of memory");
+        return EXIT_RUNTIME;
+    }
+    sender_follow_addr_signal(s->snd, s->addr_signal);
     for (size_t i = 0; i < s->nhooks; i++) {
         ring *l2 = topology_hook_l2_ring(&s->hooks[i].hook);
         if (l2)
             capture_set_l2_ring(s->cap, l2);
+        topology_hook_set_addr_signal(&s->hooks[i].hook, s->addr_signal);
     }
     return 0;
 }
@@ -178,6 +187,7 @@ static void teardown(struct sensor *s)
         s->hooks[i].hook.ops->destroy(s->hooks[i].hook.self);
     sender_destroy(s->snd);   /* frees what is left in the hook and stats rings */
     ring_destroy(s->stats_ring);
+    hostaddr_signal_destroy(s->addr_signal);
     for (size_t i = 0; i < s->nhooks; i++)
         ring_destroy(s->hooks[i].ring);
     processor_destroy(s->proc);

@@ -10,10 +10,10 @@
  * for that size. A refresh builds a whole new array and swaps it in only when
  * getifaddrs succeeded, so a transient failure never empties the set.
  *
- * The address generation (hostaddr_bump_generation) lets a netlink listener
- * on another thread tell the owner "re-read now": refresh records the
- * generation it started from, so a bump that lands during a refresh still
- * makes the set stale and triggers one more read.
+ * A hostaddr_signal (a counter main owns) lets a netlink listener on another
+ * thread tell the owner "re-read now": refresh records the value it started
+ * from, so a bump that lands during a refresh still makes the set stale and
+ * triggers one more read.
  */
 #include "hostaddr.h"
 
@@ -33,27 +33,46 @@ struct hostaddr_entry {
 struct hostaddr {
     struct hostaddr_entry *v;
     size_t n;
-    uint64_t seen_gen;   /* generation when the last refresh started */
+    const hostaddr_signal *sig;  /* NULL: periodic refreshes only */
+    uint64_t seen_gen;           /* signal value when the last refresh started */
 };
 
-/* See hostaddr.h: the one process-wide counter (the kernel's list is per process too). */
-static _Atomic uint64_t g_addr_gen;
+struct hostaddr_signal {
+    _Atomic uint64_t gen;
+};
 
-void hostaddr_bump_generation(void)
+hostaddr_signal *hostaddr_signal_create(void)
+{
+    hostaddr_signal *sig = malloc(sizeof *sig);
+    if (sig)
+        atomic_init(&sig->gen, 0);
+    return sig;
+}
+
+void hostaddr_signal_destroy(hostaddr_signal *sig) { free(sig); }
+
+void hostaddr_signal_bump(hostaddr_signal *sig)
 {
     /* Release: pairs with the acquire in hostaddr_stale; the kernel change
      * that caused the bump happened before it, so a refresh sees it. */
-    atomic_fetch_add_explicit(&g_addr_gen, 1, memory_order_release);
+    if (sig)
+        atomic_fetch_add_explicit(&sig->gen, 1, memory_order_release);
 }
 
-uint64_t hostaddr_generation(void)
+static uint64_t signal_value(const hostaddr_signal *sig)
 {
-    return atomic_load_explicit(&g_addr_gen, memory_order_acquire);
+    return sig ? atomic_load_explicit(&((hostaddr_signal *)sig)->gen, memory_order_acquire) : 0;
+}
+
+void hostaddr_attach(hostaddr *h, const hostaddr_signal *sig)
+{
+    h->sig = sig;
+    h->seen_gen = signal_value(sig);
 }
 
 int hostaddr_stale(const hostaddr *h)
 {
-    return h && hostaddr_generation() != h->seen_gen;
+    return h && h->sig && signal_value(h->sig) != h->seen_gen;
 }
 
 static int entry_eq(const struct hostaddr_entry *e, int ip_version, const uint8_t *addr)
@@ -107,7 +126,7 @@ int hostaddr_refresh(hostaddr *h)
 {
     if (!h)
         return -1;
-    h->seen_gen = hostaddr_generation();  /* before reading: a later bump re-reads */
+    h->seen_gen = signal_value(h->sig);  /* before reading: a later bump re-reads */
     struct ifaddrs *ifa = NULL;
     if (getifaddrs(&ifa) != 0)
         return -1;

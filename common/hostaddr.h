@@ -26,17 +26,22 @@ int hostaddr_refresh(hostaddr *h);
 int hostaddr_set(hostaddr *h, const uint8_t (*addrs)[16], const uint8_t *versions, size_t n);
 
 /*
- * Address generation: a process-wide counter that whoever watches the kernel's
- * address list (the topology hook's rtnetlink listener) bumps when an address
- * is added or removed, so the owner refreshes at once instead of at its next
- * periodic re-read. This is the module's one piece of shared mutable state, on
- * purpose: the address list it mirrors is itself per process (per network
- * namespace), and a counter needs no plumbing between the two threads.
- * hostaddr_bump_generation: any thread (release). hostaddr_stale: the owner;
- * one acquire load, true when a bump happened since the last refresh started.
+ * A change signal between whoever watches the kernel's address list (the
+ * topology hook's rtnetlink listener) and the set's owner (the sender): the
+ * watcher bumps it when an address is added or removed, and the owner, which
+ * checks hostaddr_stale() once per pass, re-reads at once instead of at its
+ * next periodic refresh. main creates it and hands it to both.
  */
-void hostaddr_bump_generation(void);
-uint64_t hostaddr_generation(void);
+typedef struct hostaddr_signal hostaddr_signal;
+
+hostaddr_signal *hostaddr_signal_create(void);          /* NULL when out of memory */
+void hostaddr_signal_destroy(hostaddr_signal *sig);     /* NULL-safe; after both users stopped */
+void hostaddr_signal_bump(hostaddr_signal *sig);        /* any thread; NULL-safe (release) */
+
+/* Owner, before it uses h: follow `sig` (NULL: only periodic refreshes). */
+void hostaddr_attach(hostaddr *h, const hostaddr_signal *sig);
+
+/* Owner: 1 when the attached signal was bumped since the last refresh began (one acquire load). */
 int hostaddr_stale(const hostaddr *h);
 
 /* Whether `addr` (pkt_record layout; ip_version 4 or 6) is one of the host's. */

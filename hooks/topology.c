@@ -71,6 +71,7 @@ struct topology {
     bool file_mode;
     char capif[256];               /* the capture's interface (or file base name) */
     ring *l2;                      /* LLDP/CDP frames from the capture */
+    hostaddr_signal *addr_signal;  /* bumped on address changes (main's; may be NULL) */
     ring *out;                     /* set by start */
 
     pthread_t thread;
@@ -351,7 +352,7 @@ static void resync(struct topology *t, bool quiet)
         }
         adopt(t, (enum kind)k, &fresh, quiet);
     }
-    hostaddr_bump_generation();       /* cheap; the sender re-reads its set once */
+    hostaddr_signal_bump(t->addr_signal);   /* cheap; the sender re-reads its set once */
 }
 
 /* ---- notifications -------------------------------------------------------- */
@@ -370,7 +371,7 @@ static int on_notify(const struct nlmsghdr *nlh, void *data)
         break;
     case RTM_NEWADDR:
     case RTM_DELADDR:
-        hostaddr_bump_generation();   /* the sender re-reads the host's addresses now */
+        hostaddr_signal_bump(t->addr_signal);   /* the sender re-reads the host's addresses now */
         if (tnl_parse_addr(nlh, &e.a) > 0)
             apply(t, K_ADDR, &e.a, nlh->nlmsg_type == RTM_NEWADDR);
         break;
@@ -775,4 +776,10 @@ ring *topology_hook_l2_ring(const struct hook *h)
     if (!h || h->ops != &TOPOLOGY_OPS || !h->self)
         return NULL;
     return ((struct topology *)h->self)->l2;
+}
+
+void topology_hook_set_addr_signal(const struct hook *h, hostaddr_signal *sig)
+{
+    if (h && h->ops == &TOPOLOGY_OPS && h->self)
+        ((struct topology *)h->self)->addr_signal = sig;
 }

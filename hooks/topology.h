@@ -20,6 +20,7 @@
 #include <stddef.h>
 
 #include "../common/ring.h"
+#include "../common/hostaddr.h"
 #include "hook.h"
 
 struct config;
@@ -36,6 +37,12 @@ int topology_hook_create(const struct config *cfg, struct hook *out, char *err, 
  * hook. The ring lives until the hook is destroyed. Main thread.
  */
 ring *topology_hook_l2_ring(const struct hook *h);
+
+/*
+ * Bump `sig` whenever the host's addresses change, so the sender's direction
+ * lookup re-reads them at once; no-op for any other hook. Main thread, before start.
+ */
+void topology_hook_set_addr_signal(const struct hook *h, hostaddr_signal *sig);
 
 /* Slots in the LLDP/CDP side ring (each a struct capture_l2_frame, ~1.5 KiB). */
 #define TOPOLOGY_L2_RING_SLOTS 256u

@@ -388,6 +388,11 @@ static void append_hook(sender *s, cJSON *obj)
     append_json(s, obj);
 }
 
+void sender_follow_addr_signal(sender *s, const hostaddr_signal *sig)
+{
+    hostaddr_attach(s->hosts, sig);
+}
+
 int sender_add_json_ring(sender *s, ring *r, char *err, size_t errlen)
 {
     if (!s || !r || ring_slot_size(r) != sizeof(struct sender_json_msg)) {

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "../common/hostaddr.h"
 #include "../common/ring.h"
 #include "../models/flow_event.h"
 #include "delivery.h"
@@ -69,6 +70,12 @@ struct sender_json_msg {
  * Objects still in the ring when the sender is destroyed are freed.
  */
 int sender_add_json_ring(sender *s, ring *r, char *err, size_t errlen);
+
+/*
+ * Re-read the host's addresses (for `direction`) as soon as `sig` is bumped,
+ * not only every 10 s. Main thread, before sender_run starts.
+ */
+void sender_follow_addr_signal(sender *s, const hostaddr_signal *sig);
 
 /* Any thread: tell the sender that no producer will push any more. */
 void sender_finish(sender *s);

@@ -110,22 +110,31 @@ static void test_set_replaces(void **state)
     hostaddr_destroy(h);
 }
 
-/* The topology hook bumps the generation; the owner sees "stale" until it refreshes. */
-static void test_generation_marks_stale(void **state)
+/* The topology hook bumps the signal; the owner sees "stale" until it refreshes. */
+static void test_signal_marks_stale(void **state)
 {
     (void)state;
     char err[128];
     hostaddr *h = hostaddr_create(err, sizeof err);
+    hostaddr_signal *sig = hostaddr_signal_create();
     assert_non_null(h);
+    assert_non_null(sig);
+    hostaddr_signal_bump(sig);                 /* before attaching: not a change for h */
+    hostaddr_attach(h, sig);
     assert_false(hostaddr_stale(h));
-    uint64_t g = hostaddr_generation();
-    hostaddr_bump_generation();
-    assert_true(hostaddr_generation() == g + 1);
+    hostaddr_signal_bump(sig);
+    assert_true(hostaddr_stale(h));
+    hostaddr_signal_bump(sig);
     assert_true(hostaddr_stale(h));
     assert_int_equal(hostaddr_refresh(h), 0);
     assert_false(hostaddr_stale(h));
     assert_false(hostaddr_stale(NULL));
+    hostaddr_signal_bump(NULL);                /* NULL-safe */
+    hostaddr_attach(h, NULL);                  /* detached: never stale */
+    hostaddr_signal_bump(sig);
+    assert_false(hostaddr_stale(h));
     hostaddr_destroy(h);
+    hostaddr_signal_destroy(sig);
 }
 
 int main(void)
@@ -133,7 +142,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_has_loopback),
         cmocka_unit_test(test_set_replaces),
-        cmocka_unit_test(test_generation_marks_stale),
+        cmocka_unit_test(test_signal_marks_stale),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
