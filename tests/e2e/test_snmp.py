@@ -1,0 +1,516 @@
+"""End-to-end tests of the SNMP hooks: the poller against Debian's snmpd (v2c
+community and v3 authPriv user, lldpd as its AgentX subagent in a private
+network namespace), and the trap receiver fed by Debian's snmptrap/snmpinform.
+
+The sensor runs live on lo with a BPF filter that matches nothing of ours
+("port 1"), so only hook events reach its stdout; it is stopped with SIGTERM.
+Every value the poller reports is compared with what snmpget/snmpwalk print
+for the same agent. Everything listens on 127.0.0.1 high ports.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import assert_no_sanitizer, clean_env
+
+COMMUNITY = "e2eSecretComm"
+V3_USER, V3_AUTH, V3_PRIV = "e2euser", "e2eAuthPass1", "e2ePrivPass1"
+TRAP_USER, TRAP_AUTH, TRAP_PRIV = "trapuser", "trapAuthPass1", "trapPrivPass1"
+TRAP_ENGINE = "0x8000000001020304"
+SECRETS = (COMMUNITY, V3_AUTH, V3_PRIV, TRAP_AUTH, TRAP_PRIV, "wrongPassword1", "trapComm1")
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("snmpd"),
+                                reason="needs root (live capture on lo) and snmpd")
+
+
+def free_udp_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def tool_env(tmp):
+    """Environment for net-snmp tools: no MIBs, no user config, state in tmp."""
+    e = clean_env({"MIBS": "", "MIBDIRS": str(tmp), "SNMPCONFPATH": str(tmp / "toolconf"),
+                   "SNMP_PERSISTENT_DIR": str(tmp / "toolstate")})
+    (tmp / "toolconf").mkdir(exist_ok=True)
+    (tmp / "toolstate").mkdir(exist_ok=True)
+    return e
+
+
+def tool(tmp, *args, check=True):
+    p = subprocess.run(list(args), env=tool_env(tmp), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=20)
+    if check:
+        assert p.returncode == 0, "%s failed: %s" % (args[0], p.stderr.decode()[-2000:])
+    return p.stdout.decode("utf-8", "replace")
+
+
+# ---------------------------------------------------------------------------
+# snmpd (+ lldpd) fixture
+
+class Agent:
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.port = free_udp_port()
+        self.addr = "127.0.0.1:%d" % self.port
+        self.lldp = False
+        self.lldp_why = None
+
+    def get(self, *oids):
+        return tool(self.tmp, "snmpget", "-v2c", "-c", COMMUNITY, "-On", "-Oe", "-Ot", "-t", "2",
+                    self.addr, *oids)
+
+    def walk(self, oid, hexout=False):
+        """snmpbulkwalk; hexout: octet strings always in hex (for MAC columns)."""
+        return tool(self.tmp, "snmpbulkwalk", "-v2c", "-c", COMMUNITY, "-On", "-Oe", "-Ot",
+                    *(["-Ox"] if hexout else []), self.addr, oid)
+
+
+LINE = re.compile(r"^\.?([\d.]+) = (?:(\w[\w-]*): )?(.*)$")
+
+
+def parse_tool(text):
+    """{oid: (type, raw value text)} from -On output (multi-line Hex-STRINGs joined)."""
+    out, last = {}, None
+    for line in text.splitlines():
+        m = LINE.match(line)
+        if m:
+            last = m.group(1)
+            out[last] = [m.group(2) or "", m.group(3)]
+        elif last:
+            out[last][1] += " " + line.strip()
+    return {k: (t, v.strip()) for k, (t, v) in out.items()}
+
+
+def tool_value(t, v):
+    """The sensor's readable form of a tool value (for the types the tests use)."""
+    if t in ("INTEGER", "Counter32", "Counter64", "Gauge32", "Timeticks"):
+        return int(v.split()[0])
+    if t == "STRING":
+        return v[1:-1] if v.startswith('"') else v
+    if t in ("Hex-STRING",):
+        return ":".join(v.lower().split())
+    if t == "OID":
+        return v.lstrip(".")
+    if t == "" and v == '""':
+        return ""
+    return v
+
+
+@pytest.fixture(scope="module")
+def agent(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("snmpd")
+    a = Agent(tmp)
+    sock = tmp / "agentx.sock"
+    conf = tmp / "snmpd.conf"
+    conf.write_text(
+        "agentaddress udp:127.0.0.1:%d\n"
+        "rocommunity %s 127.0.0.1\n"
+        'createUser %s SHA "%s" AES "%s"\n'
+        'createUser %s2 SHA "%s" AES "%s"\n'
+        "rouser %s authpriv\nrouser %s2 authpriv\n"
+        "sysLocation E2E-Lab\nsysContact e2e@example.com\n"
+        "master agentx\nagentXSocket %s\nagentXPerms 0777 0777\n"
+        % (a.port, COMMUNITY, V3_USER, V3_AUTH, V3_PRIV, V3_USER, V3_AUTH, V3_PRIV, V3_USER, V3_USER, sock))
+    (tmp / "state").mkdir()
+    env = tool_env(tmp)
+    env["SNMP_PERSISTENT_DIR"] = str(tmp / "state")
+    log = open(tmp / "snmpd.log", "wb")
+    snmpd = subprocess.Popen(["snmpd", "-f", "-Lo", "-C", "-c", str(conf), "-p", str(tmp / "snmpd.pid")],
+                             env=env, stdout=log, stderr=log)
+    procs = [snmpd]
+    netns = "tracer-e2e-%d" % os.getpid()
+    try:
+        for _ in range(50):
+            if snmpd.poll() is not None:
+                pytest.fail("snmpd exited: %s" % (tmp / "snmpd.log").read_text()[-2000:])
+            p = subprocess.run(["snmpget", "-v2c", "-c", COMMUNITY, "-t", "0.3", "-r", "0", a.addr,
+                                "1.3.6.1.2.1.1.5.0"], env=tool_env(tmp), capture_output=True)
+            if p.returncode == 0:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("snmpd did not answer")
+        # lldpd as AgentX subagent, in its own network namespace with a veth pair, so its two
+        # ports see each other as LLDP neighbours without touching the host's interfaces.
+        if shutil.which("lldpd") and shutil.which("ip"):
+            ok = subprocess.run(["ip", "netns", "add", netns], capture_output=True).returncode == 0
+            for cmd in (["link", "add", "va", "type", "veth", "peer", "name", "vb"], ["link", "set", "va", "up"],
+                        ["link", "set", "vb", "up"]):
+                ok = ok and subprocess.run(["ip", "-n", netns] + cmd, capture_output=True).returncode == 0
+            if ok:
+                llog = open(tmp / "lldpd.log", "wb")
+                lldpd = subprocess.Popen(["ip", "netns", "exec", netns, "lldpd", "-d", "-x", "-X", str(sock),
+                                          "-u", str(tmp / "lldpd.ctl"), "-I", "va,vb", "-O", "/dev/null"],
+                                         stdout=llog, stderr=llog)
+                procs.append(lldpd)
+                deadline = time.time() + 20
+                while time.time() < deadline:
+                    if len(parse_tool(a.walk("1.0.8802.1.1.2.1.4.1.1.9"))) >= 2:
+                        a.lldp = True
+                        break
+                    time.sleep(0.5)
+                if not a.lldp:
+                    a.lldp_why = "no LLDP neighbours via AgentX: " + (tmp / "lldpd.log").read_text()[-500:]
+            else:
+                a.lldp_why = "cannot create a network namespace with a veth pair"
+        else:
+            a.lldp_why = "lldpd or ip not installed"
+        yield a
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        subprocess.run(["ip", "netns", "del", netns], capture_output=True)
+
+
+# ---------------------------------------------------------------------------
+# running the sensor live until its hook events satisfy a condition
+
+class Sensor:
+    def __init__(self, tracer, env):
+        e = {"AGENT_INTERFACE": "lo", "AGENT_BPF_FILTER": "port 1", "AGENT_SEND_INTERVAL": "0.05"}
+        e.update(env)
+        self.proc = subprocess.Popen([tracer], env=clean_env(e), stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.events = []
+        self.lock = threading.Lock()
+        self.err = b""
+        self.t_out = threading.Thread(target=self._read_out, daemon=True)
+        self.t_err = threading.Thread(target=self._read_err, daemon=True)
+        self.t_out.start()
+        self.t_err.start()
+
+    def _read_out(self):
+        for line in self.proc.stdout:
+            ev = json.loads(line)
+            with self.lock:
+                self.events.append(ev)
+
+    def _read_err(self):
+        self.err = self.proc.stderr.read()
+
+    def of(self, type_, **match):
+        with self.lock:
+            return [e for e in self.events if e.get("type") == type_
+                    and all(e.get(k) == v for k, v in match.items())]
+
+    def wait_for(self, cond, timeout, what):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if cond():
+                return
+            assert self.proc.poll() is None, "sensor exited early: %s" % self.err.decode()[-3000:]
+            time.sleep(0.05)
+        self.stop()
+        pytest.fail("timed out waiting for %s; stderr:\n%s" % (what, self.stderr[-3000:]))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout=20)
+        self.t_out.join(5)
+        self.t_err.join(5)
+        self.stderr = self.err.decode("utf-8", "replace")
+        assert_no_sanitizer(self.stderr)
+        return rc
+
+    def stdout_text(self):
+        with self.lock:
+            return "\n".join(json.dumps(e) for e in self.events)
+
+
+def write_config(tmp, doc):
+    p = tmp / "snmp.json"
+    p.write_text(json.dumps(doc))
+    return str(p)
+
+
+def assert_no_secrets(sensor):
+    blob = sensor.stdout_text() + sensor.stderr
+    for s in SECRETS:
+        assert s not in blob, "a credential leaked into the sensor's output"
+
+
+# ---------------------------------------------------------------------------
+# the poller
+
+IF_COLS = {"descr": "2", "type": "3", "mtu": "4", "mac": "6", "admin_status": "7", "oper_status": "8"}
+ADMIN = {1: "up", 2: "down", 3: "testing"}
+OPER = {1: "up", 2: "down", 3: "testing", 4: "unknown", 5: "dormant", 6: "notPresent", 7: "lowerLayerDown"}
+
+
+def test_poll_against_snmpget(tracer, agent, tmp_path):
+    before = parse_tool(agent.walk("1.3.6.1.2.1.31.1.1.1.6"))   # ifHCInOctets
+    cfg = write_config(tmp_path, {"targets": [
+        {"name": "v2", "host": "127.0.0.1", "port": agent.port, "version": "2c", "community": COMMUNITY,
+         "interval": 2, "timeout": 1, "retries": 0, "collect": ["system", "interfaces", "arp", "lldp"],
+         "oids": ["1.3.6.1.2.1.1.5.0", "1.3.6.1.2.1.1.6.0", "1.3.6.1.2.1.1.99.0"]},
+        {"name": "v3", "host": "127.0.0.1", "port": agent.port, "version": "3", "username": V3_USER,
+         "security_level": "authPriv", "auth_protocol": "SHA", "auth_password": V3_AUTH,
+         "priv_protocol": "AES", "priv_password": V3_PRIV, "interval": 2, "collect": ["system"],
+         "oids": ["1.3.6.1.2.1.1.4.0"]},
+        # another user: net-snmp keeps one key set per (engine, user), see the README
+        {"name": "v3bad", "host": "127.0.0.1", "port": agent.port, "version": "3", "username": V3_USER + "2",
+         "auth_protocol": "SHA", "auth_password": "wrongPassword1", "priv_protocol": "AES",
+         "priv_password": V3_PRIV, "interval": 2, "timeout": 1, "retries": 0},
+        {"name": "dead", "host": "127.0.0.1", "port": free_udp_port(), "community": COMMUNITY,
+         "interval": 2, "timeout": 3, "retries": 0},
+    ]})
+    s = Sensor(tracer, {"AGENT_SNMP_CONFIG": cfg, "AGENT_SNMP_CONCURRENCY": "3"})
+    s.wait_for(lambda: len(s.of("snmp", target="v2")) >= 3 and s.of("snmp", target="v3")
+               and s.of("snmp", target="v3bad") and s.of("snmp", target="dead"), 20, "polls of every target")
+    assert s.stop() == 0
+    after = parse_tool(agent.walk("1.3.6.1.2.1.31.1.1.1.6"))
+    assert_no_secrets(s)
+
+    v2 = s.of("snmp", target="v2")
+    ev = v2[0]
+    for k in ("event_id", "timestamp", "hostname"):
+        assert ev[k]
+    assert ev["ok"] is True and ev["error"] is None and ev["version"] == "2c"
+    assert ev["host"] == "127.0.0.1" and ev["port"] == agent.port
+    assert isinstance(ev["duration_ms"], int) and 0 <= ev["duration_ms"] < 1000
+
+    # system group
+    sysv = parse_tool(agent.get(*["1.3.6.1.2.1.1.%d.0" % i for i in (1, 2, 4, 5, 6)]))
+    assert ev["system"]["descr"] == tool_value(*sysv["1.3.6.1.2.1.1.1.0"])
+    assert ev["system"]["object_id"] == tool_value(*sysv["1.3.6.1.2.1.1.2.0"])
+    assert ev["system"]["contact"] == "e2e@example.com" == tool_value(*sysv["1.3.6.1.2.1.1.4.0"])
+    assert ev["system"]["name"] == tool_value(*sysv["1.3.6.1.2.1.1.5.0"])
+    assert ev["system"]["location"] == "E2E-Lab"
+    assert isinstance(ev["system"]["uptime"], int)
+
+    # interfaces: every row of ifTable, joined with ifXTable
+    rows = {r["index"]: r for r in ev["interfaces"]}
+    descr = parse_tool(agent.walk("1.3.6.1.2.1.2.2.1.2"))
+    assert sorted(rows) == sorted(int(o.rsplit(".", 1)[1]) for o in descr)
+    for key, col in IF_COLS.items():
+        for oid, (t, v) in parse_tool(agent.walk("1.3.6.1.2.1.2.2.1." + col, hexout=key == "mac")).items():
+            idx = int(oid.rsplit(".", 1)[1])
+            want = tool_value(t, v)
+            if key == "admin_status":
+                want = ADMIN[want]
+            elif key == "oper_status":
+                want = OPER[want]
+            assert rows[idx][key] == want, "ifIndex %d %s: %r, snmpwalk %r" % (idx, key, rows[idx][key], want)
+    for oid, (t, v) in parse_tool(agent.walk("1.3.6.1.2.1.31.1.1.1.1")).items():
+        assert rows[int(oid.rsplit(".", 1)[1])]["name"] == tool_value(t, v)
+    for oid, (t, v) in before.items():
+        idx = int(oid.rsplit(".", 1)[1])
+        assert rows[idx]["counters_64bit"] is True
+        assert int(v) <= rows[idx]["in_octets"] <= int(after[oid][1]), "ifHCInOctets.%d out of range" % idx
+
+    # arp: ipNetToPhysicalTable and ipNetToMediaTable merged
+    want = set()
+    for oid, (t, v) in parse_tool(agent.walk("1.3.6.1.2.1.4.35.1.4", hexout=True)).items():
+        sub = [int(x) for x in oid.split(".")[10:]]
+        ifindex, atype, alen, addr = sub[0], sub[1], sub[2], sub[3:]
+        ip = (socket.inet_ntop(socket.AF_INET, bytes(addr)) if atype == 1
+              else socket.inet_ntop(socket.AF_INET6, bytes(addr)))
+        want.add((ifindex, ip, tool_value(t, v)))
+    for oid, (t, v) in parse_tool(agent.walk("1.3.6.1.2.1.4.22.1.2", hexout=True)).items():
+        sub = oid.split(".")[10:]
+        want.add((int(sub[0]), ".".join(sub[1:]), tool_value(t, v)))
+    got = {(r["ifindex"], r["ip"], r["mac"]) for r in ev["arp"]}
+    assert got == want
+    for r in ev["arp"]:
+        assert r["family"] in ("ipv4", "ipv6") and isinstance(r["type"], str)
+
+    # plain GETs, a missing OID as nosuchobject
+    assert ev["oids"] == [
+        {"oid": "1.3.6.1.2.1.1.5.0", "type": "string", "value": ev["system"]["name"]},
+        {"oid": "1.3.6.1.2.1.1.6.0", "type": "string", "value": "E2E-Lab"},
+        {"oid": "1.3.6.1.2.1.1.99.0", "type": "nosuchobject", "value": None}]
+
+    # lldp through lldpd's AgentX subagent
+    assert isinstance(ev["lldp"], list)
+    if agent.lldp:
+        names = parse_tool(agent.walk("1.0.8802.1.1.2.1.4.1.1.9"))
+        pdesc = parse_tool(agent.walk("1.0.8802.1.1.2.1.4.1.1.8"))
+        chassis = parse_tool(agent.walk("1.0.8802.1.1.2.1.4.1.1.5", hexout=True))
+        assert len(ev["lldp"]) == len(names) >= 2
+        by = {(r["local_port_num"], r["remote_index"]): r for r in ev["lldp"]}
+        for oid, tv in names.items():
+            tm, lp, ri = oid.split(".")[-3:]
+            r = by[(int(lp), int(ri))]
+            assert r["system_name"] == tool_value(*tv)
+            assert r["port_description"] == tool_value(*pdesc[oid.replace(".1.1.9.", ".1.1.8.")])
+            assert r["chassis_id"] == tool_value(*chassis[oid.replace(".1.1.9.", ".1.1.5.")])
+            assert r["chassis_id_subtype"] == "macAddress"
+            assert r["local_port"] in ("va", "vb") and r["local_port"] != r["port_description"]
+            assert r["management_addresses"] and all(":" in m or "." in m for m in r["management_addresses"])
+    else:
+        print("LLDP not checked:", agent.lldp_why)
+
+    # v3 authPriv
+    v3 = s.of("snmp", target="v3")[0]
+    assert v3["ok"] is True and v3["version"] == "3"
+    assert v3["system"]["name"] == ev["system"]["name"]
+    assert v3["oids"] == [{"oid": "1.3.6.1.2.1.1.4.0", "type": "string", "value": "e2e@example.com"}]
+    # wrong v3 password: an auth failure, no data
+    bad = s.of("snmp", target="v3bad")[0]
+    assert bad["ok"] is False and bad["error"] == "auth failure" and "system" not in bad
+    # the dead target times out...
+    dead = s.of("snmp", target="dead")[0]
+    assert dead["ok"] is False and dead["error"] == "timeout" and dead["duration_ms"] >= 2900
+    # ...without delaying the live target: its polls keep their 2 s rhythm and stay fast.
+    times = [time.mktime(time.strptime(e["timestamp"][:19], "%Y-%m-%dT%H:%M:%S")) + float(e["timestamp"][19:23])
+             for e in v2]
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert gaps and all(1.5 <= g <= 2.6 for g in gaps), gaps
+    assert all(e["ok"] and e["duration_ms"] < 1000 for e in v2)
+    m = re.search(r"snmp poller stopped: (\{.*\})", s.stderr)
+    stats = json.loads(m.group(1))
+    assert stats["snmp_timeouts"] >= 1 and stats["snmp_auth_failures"] >= 1 and stats["snmp_polls_ok"] >= 4
+
+
+# ---------------------------------------------------------------------------
+# the trap receiver
+
+def capture_datagram(tmp, *args):
+    """What snmptrap sends for `args` (with the destination filled in), as bytes."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(5)
+    tool(tmp, *args[:4], "127.0.0.1:%d" % s.getsockname()[1], *args[4:])
+    data = s.recv(65535)
+    s.close()
+    return data
+
+
+def test_traps(tracer, tmp_path):
+    port = free_udp_port()
+    dest = "127.0.0.1:%d" % port
+    cfg = write_config(tmp_path, {"trap_users": [
+        {"username": TRAP_USER, "auth_protocol": "SHA256", "auth_password": TRAP_AUTH,
+         "priv_protocol": "AES", "priv_password": TRAP_PRIV, "engine_id": TRAP_ENGINE}]})
+    s = Sensor(tracer, {"AGENT_TRAP_LISTEN": dest, "AGENT_TRAP_COMMUNITIES": "trapComm1, other",
+                        "AGENT_SNMP_CONFIG": cfg})
+    try:
+        time.sleep(0.5)
+        t = tmp_path
+        tool(t, "snmptrap", "-v1", "-c", "trapComm1", dest, "1.3.6.1.4.1.9999", "127.0.0.9", "6", "42", "1234",
+             "1.3.6.1.4.1.9999.1", "s", "v1 hello")
+        tool(t, "snmptrap", "-v1", "-c", "other", dest, "1.3.6.1.4.1.9999", "127.0.0.10", "3", "0", "55")
+        tool(t, "snmptrap", "-v2c", "-c", "trapComm1", dest, "5678", "1.3.6.1.6.3.1.1.5.3",
+             "1.3.6.1.2.1.2.2.1.1.7", "i", "7", "1.3.6.1.4.1.9999.3", "x", "00ff10")
+        # snmpinform exits 0 only when the inform was acknowledged
+        tool(t, "snmpinform", "-v2c", "-c", "trapComm1", "-t", "2", "-r", "1", dest, "777",
+             "1.3.6.1.4.1.9999.0.7", "1.3.6.1.4.1.9999.2", "c", "99")
+        v3 = ["-v3", "-u", TRAP_USER, "-l", "authPriv", "-a", "SHA-256", "-A", TRAP_AUTH, "-x", "AES",
+              "-X", TRAP_PRIV]
+        tool(t, "snmptrap", *v3, "-e", TRAP_ENGINE, dest, "4321", "1.3.6.1.4.1.9999.0.11",
+             "1.3.6.1.4.1.9999.4", "s", "v3 trap")
+        tool(t, "snmpinform", *v3, "-t", "2", "-r", "1", dest, "8765", "1.3.6.1.4.1.9999.0.12",
+             "1.3.6.1.4.1.9999.5", "u", "5")
+        s.wait_for(lambda: len(s.of("trap")) >= 6, 10, "six trap events")
+        # rejected: a wrong community (v1, v2c), a wrong v3 password, an unknown v3 user
+        tool(t, "snmptrap", "-v2c", "-c", "nottheone", dest, "1", "1.3.6.1.6.3.1.1.5.1")
+        tool(t, "snmptrap", "-v1", "-c", "nottheone", dest, "1.3.6.1.4.1.9999", "127.0.0.9", "0", "0", "1")
+        tool(t, "snmptrap", "-v3", "-u", TRAP_USER, "-l", "authPriv", "-a", "SHA-256", "-A", "wrongPassword1",
+             "-x", "AES", "-X", TRAP_PRIV, "-e", TRAP_ENGINE, dest, "1", "1.3.6.1.6.3.1.1.5.1")
+        tool(t, "snmptrap", "-v3", "-u", "nosuchuser", "-l", "authNoPriv", "-a", "SHA", "-A", "whatever12",
+             "-e", TRAP_ENGINE, dest, "1", "1.3.6.1.6.3.1.1.5.1")
+        # malformed: random bytes, and a real trap truncated at every length
+        good = capture_datagram(t, "snmptrap", "-v2c", "-c", "trapComm1", "1", "1.3.6.1.6.3.1.1.5.4",
+                                "1.3.6.1.4.1.9999.6", "s", "truncate me")
+        tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        rnd = [os.urandom(n) for n in (1, 7, 64, 600)] + [b"\x30\x82\xff\xff" + os.urandom(20), b""]
+        cuts = [good[:n] for n in range(1, len(good))]
+        for d in rnd + cuts:
+            tx.sendto(d, ("127.0.0.1", port))
+            time.sleep(0.001)
+        tx.sendto(good, ("127.0.0.1", port))   # and the whole one still works afterwards
+        s.wait_for(lambda: len(s.of("trap")) >= 7, 10, "the trap after the garbage")
+        time.sleep(0.3)
+    finally:
+        rc = s.stop()
+    assert rc == 0
+    assert_no_secrets(s)
+    traps = s.of("trap")
+    assert len(traps) == 7, json.dumps(traps, indent=1)
+    for e in traps:
+        assert e["source_ip"] == "127.0.0.1" and 0 < e["source_port"] < 65536
+        assert e["event_id"] and e["timestamp"] and e["hostname"] and e["schema_version"] == 1
+        for k in ("version", "pdu", "trap_oid", "enterprise", "generic_trap", "specific_trap", "uptime",
+                  "varbinds"):
+            assert k in e, k
+        assert "community" not in json.dumps(e)
+
+    def strip(e):
+        return {k: v for k, v in e.items()
+                if k not in ("source_ip", "source_port", "event_id", "timestamp", "hostname", "schema_version",
+                             "type")}
+    got = [strip(e) for e in traps]
+    assert got[0] == {"version": "1", "pdu": "trap", "trap_oid": "1.3.6.1.4.1.9999.0.42",
+                      "enterprise": "1.3.6.1.4.1.9999", "generic_trap": 6, "specific_trap": 42, "uptime": 1234,
+                      "agent_address": "127.0.0.9",
+                      "varbinds": [{"oid": "1.3.6.1.4.1.9999.1", "type": "string", "value": "v1 hello"}]}
+    assert got[1] == {"version": "1", "pdu": "trap", "trap_oid": "1.3.6.1.6.3.1.1.5.4",
+                      "enterprise": "1.3.6.1.4.1.9999", "generic_trap": 3, "specific_trap": 0, "uptime": 55,
+                      "agent_address": "127.0.0.10", "varbinds": []}
+    assert got[2] == {"version": "2c", "pdu": "trap", "trap_oid": "1.3.6.1.6.3.1.1.5.3",
+                      "enterprise": "1.3.6.1.6.3.1.1.5", "generic_trap": 2, "specific_trap": 0, "uptime": 5678,
+                      "varbinds": [{"oid": "1.3.6.1.2.1.2.2.1.1.7", "type": "integer", "value": 7},
+                                   {"oid": "1.3.6.1.4.1.9999.3", "type": "string", "value": "00:ff:10"}]}
+    assert got[3] == {"version": "2c", "pdu": "inform", "trap_oid": "1.3.6.1.4.1.9999.0.7",
+                      "enterprise": "1.3.6.1.4.1.9999", "generic_trap": 6, "specific_trap": 7, "uptime": 777,
+                      "varbinds": [{"oid": "1.3.6.1.4.1.9999.2", "type": "counter32", "value": 99}]}
+    assert got[4] == {"version": "3", "pdu": "trap", "trap_oid": "1.3.6.1.4.1.9999.0.11",
+                      "enterprise": "1.3.6.1.4.1.9999", "generic_trap": 6, "specific_trap": 11, "uptime": 4321,
+                      "varbinds": [{"oid": "1.3.6.1.4.1.9999.4", "type": "string", "value": "v3 trap"}]}
+    assert got[5] == {"version": "3", "pdu": "inform", "trap_oid": "1.3.6.1.4.1.9999.0.12",
+                      "enterprise": "1.3.6.1.4.1.9999", "generic_trap": 6, "specific_trap": 12, "uptime": 8765,
+                      "varbinds": [{"oid": "1.3.6.1.4.1.9999.5", "type": "gauge32", "value": 5}]}
+    assert got[6]["trap_oid"] == "1.3.6.1.6.3.1.1.5.4" and got[6]["varbinds"][0]["value"] == "truncate me"
+
+    stats = json.loads(re.search(r"trap receiver stopped: (\{.*\})", s.stderr).group(1))
+    assert stats["trap_traps"] == 5 and stats["trap_informs"] == 2 and stats["trap_informs_acked"] == 2
+    assert stats["trap_rejected_community"] == 2
+    assert stats["trap_auth_failures"] == 2
+    assert stats["trap_malformed"] >= len(cuts) + len(rnd) - 1
+    assert stats["trap_events_dropped"] == 0
+
+
+# ---------------------------------------------------------------------------
+# configuration errors stop the sensor with status 2 and a precise message
+
+@pytest.mark.parametrize("doc,needle", [
+    ({"targets": [{"name": "core1", "host": "192.0.2.1", "community": "x", "version": "4"}]},
+     'targets[0] ("core1"): version'),
+    ({"targets": [{"name": "edge", "host": "192.0.2.1", "version": "3", "username": "u",
+                   "auth_password": "short", "priv_password": "longenough"}]},
+     'targets[0] ("edge"): auth_password: must be at least 8'),
+    ({"targets": [{"name": "a", "host": "192.0.2.1", "community": "x", "collect": ["cpu"]}]},
+     'targets[0] ("a"): collect'),
+    ({"targets": [{"name": "a", "host": "192.0.2.1", "community": "x", "intervall": 5}]},
+     'targets[0] ("a"): intervall: unknown field'),
+    ({"trap_users": [{"username": "t", "auth_password": "abcdefgh1", "engine_id": "0x12"}]},
+     'trap_users[0] ("t"): engine_id'),
+])
+def test_bad_config(tracer, tmp_path, doc, needle):
+    cfg = write_config(tmp_path, doc)
+    p = subprocess.run([tracer], env=clean_env({"AGENT_BPF_FILTER": "port 1", "AGENT_SNMP_CONFIG": cfg,
+                                                "AGENT_INTERFACE": "lo"}),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    err = p.stderr.decode()
+    assert_no_sanitizer(err)
+    assert p.returncode == 2, err
+    assert "AGENT_SNMP_CONFIG=" + cfg in err and needle in err, err
+    assert "longenough" not in err and "abcdefgh1" not in err

@@ -1,0 +1,151 @@
+/*
+ * test_snmp_config.c — AGENT_SNMP_CONFIG parsing: defaults, every field's
+ * rule, messages that name file/target/field and never a secret, the
+ * trap-listen address form.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "hooks/snmp_config.h"
+#include "hooks/snmp_trap.h"
+
+static void test_full_example(void **state)
+{
+    (void)state;
+    const char *text =
+        "{\"targets\": ["
+        " {\"name\": \"core1\", \"host\": \"192.0.2.1\", \"port\": 161, \"transport\": \"udp\", \"version\": \"2c\","
+        "  \"community\": \"c0mm\", \"interval\": 60, \"timeout\": 2, \"retries\": 1,"
+        "  \"collect\": [\"system\", \"interfaces\", \"arp\", \"lldp\"], \"oids\": [\"1.3.6.1.2.1.1.5.0\"]},"
+        " {\"name\": \"edge\", \"host\": \"[2001:db8::1]\", \"version\": \"3\", \"username\": \"mon\","
+        "  \"security_level\": \"authPriv\", \"auth_protocol\": \"SHA256\", \"auth_password\": \"authpass1\","
+        "  \"priv_protocol\": \"AES256\", \"priv_password\": \"privpass1\", \"timeout\": \"0.5\"}],"
+        " \"trap_users\": [{\"username\": \"t\", \"auth_protocol\": \"SHA\", \"auth_password\": \"authpass1\","
+        "  \"priv_protocol\": \"AES\", \"priv_password\": \"privpass1\", \"engine_id\": \"0x8000000001020304\"}]}";
+    struct snmp_config *c;
+    char err[512];
+    assert_int_equal(snmp_config_parse(text, "f.json", &c, err, sizeof err), 0);
+    assert_int_equal(c->ntargets, 2);
+    const struct snmp_target *t = &c->targets[0];
+    assert_string_equal(t->name, "core1");
+    assert_int_equal(t->port, 161);
+    assert_false(t->tcp);
+    assert_int_equal(t->version, SNMP_CFG_V2C);
+    assert_int_equal(t->collect, SNMP_COLLECT_SYSTEM | SNMP_COLLECT_INTERFACES | SNMP_COLLECT_ARP | SNMP_COLLECT_LLDP);
+    assert_int_equal(t->noids, 1);
+    assert_int_equal(t->timeout_ms, 2000);
+    assert_int_equal(t->max_rows, 10000);
+    t = &c->targets[1];
+    assert_string_equal(t->host, "2001:db8::1");   /* brackets dropped */
+    assert_int_equal(t->port, 161);
+    assert_int_equal(t->usm.level, SNMP_CFG_AUTHPRIV);
+    assert_int_equal(t->usm.auth, SNMP_CFG_AUTH_SHA256);
+    assert_int_equal(t->usm.priv, SNMP_CFG_PRIV_AES256);
+    assert_int_equal(t->timeout_ms, 500);
+    assert_int_equal(t->collect, SNMP_COLLECT_SYSTEM);   /* default */
+    assert_int_equal(t->interval_s, 60);
+    assert_int_equal(c->nusers, 1);
+    assert_int_equal(c->users[0].engine_id_len, 8);
+    assert_int_equal(c->users[0].engine_id[7], 4);
+    snmp_config_destroy(c);
+    snmp_config_destroy(NULL);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    struct { const char *text, *want; } cases[] = {
+        {"{", "AGENT_SNMP_CONFIG=f.json: not valid JSON"},
+        {"[]", "must be a JSON object"},
+        {"{\"targetz\": []}", "targetz: unknown field"},
+        {"{\"targets\": [{\"name\": \"a\"}]}", "targets[0] (\"a\"): host: required"},
+        {"{\"targets\": [{\"host\": \"h\"}]}", "targets[0]: community: required"},
+        {"{\"targets\": [{\"name\": \"a\", \"host\": \"h\", \"community\": \"c\", \"port\": 70000}]}",
+         "targets[0] (\"a\"): port: 70000 must be an integer in [1, 65535]"},
+        {"{\"targets\": [{\"name\": \"a\", \"host\": \"h\", \"community\": \"c\", \"interval\": 0}]}",
+         "targets[0] (\"a\"): interval"},
+        {"{\"targets\": [{\"name\": \"a\", \"host\": \"h\", \"community\": \"c\", \"transport\": \"sctp\"}]}",
+         "transport: \"sctp\" must be \"udp\" or \"tcp\""},
+        {"{\"targets\": [{\"name\": \"a\", \"host\": \"h\", \"community\": \"c\", \"oids\": [\"1.3.x\"]}]}",
+         "targets[0] (\"a\"): oids: \"1.3.x\" must be a numeric OID"},
+        {"{\"targets\": [{\"name\": \"a\", \"host\": \"h\", \"community\": \"c\", \"username\": \"u\"}]}",
+         "username: only used with version 3"},
+        {"{\"targets\": [{\"name\": \"e\", \"host\": \"h\", \"version\": \"3\", \"username\": \"u\","
+         " \"auth_protocol\": \"SHA1024\", \"auth_password\": \"longenough\"}]}",
+         "auth_protocol: \"SHA1024\" must be one of MD5, SHA, SHA224, SHA256, SHA384, SHA512"},
+        {"{\"targets\": [{\"name\": \"e\", \"host\": \"h\", \"version\": \"3\", \"username\": \"u\","
+         " \"security_level\": \"authPriv\", \"auth_password\": \"secretpw1\"}]}",
+         "priv_password: required for security_level authPriv"},
+        {"{\"targets\": [{\"name\": \"a\", \"host\": \"h\", \"community\": \"c\"},"
+         " {\"name\": \"a\", \"host\": \"h2\", \"community\": \"c\"}]}",
+         "targets[1] (\"a\"): name: \"a\" is also the name of targets[0]"},
+        {"{\"targets\": [{\"name\": \"a\", \"host\": \"h\", \"version\": \"3\", \"username\": \"u\","
+         " \"auth_password\": \"secretpw1\"}, {\"name\": \"b\", \"host\": \"h\", \"version\": \"3\","
+         " \"username\": \"u\", \"auth_password\": \"secretpw2\"}]}",
+         "targets[1] (\"b\"): username: \"u\" on h:161 is also used by targets[0] with other credentials"},
+        {"{\"trap_users\": [{\"username\": \"t\", \"auth_password\": \"secretpw1\", \"engine_id\": \"0xzz0000000000\"}]}",
+         "trap_users[0] (\"t\"): engine_id"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct snmp_config *c = (struct snmp_config *)1;
+        char err[512] = "";
+        assert_int_equal(snmp_config_parse(cases[i].text, "f.json", &c, err, sizeof err), -1);
+        assert_null(c);
+        if (!strstr(err, cases[i].want))
+            fail_msg("case %zu: \"%s\" not in \"%s\"", i, cases[i].want, err);
+        assert_non_null(strstr(err, "AGENT_SNMP_CONFIG=f.json: "));
+        assert_null(strstr(err, "secretpw"));   /* secrets never in messages */
+    }
+}
+
+static void test_short_password_not_echoed(void **state)
+{
+    (void)state;
+    struct snmp_config *c;
+    char err[512];
+    const char *text = "{\"targets\": [{\"name\": \"e\", \"host\": \"h\", \"version\": \"3\", \"username\": \"u\","
+                       " \"auth_password\": \"tiny\"}]}";
+    assert_int_equal(snmp_config_parse(text, "f.json", &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "auth_password: must be at least 8 characters"));
+    assert_null(strstr(err, "tiny"));
+}
+
+static void test_load_missing_file(void **state)
+{
+    (void)state;
+    struct snmp_config *c;
+    char err[512];
+    assert_int_equal(snmp_config_load("/nonexistent/snmp.json", &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "AGENT_SNMP_CONFIG=/nonexistent/snmp.json: cannot open"));
+}
+
+static void test_listen_spec(void **state)
+{
+    (void)state;
+    char buf[128];
+    assert_int_equal(snmp_trap_listen_spec("0.0.0.0:162", buf, sizeof buf), 0);
+    assert_string_equal(buf, "udp:0.0.0.0:162");
+    assert_int_equal(snmp_trap_listen_spec("[::]:1162", buf, sizeof buf), 0);
+    assert_string_equal(buf, "udp6:[::]:1162");
+    const char *bad[] = {"", "host", ":162", "h:0", "h:65536", "h:-1", "::1:162", "[::1]162", "h:16x", NULL};
+    for (size_t i = 0; bad[i]; i++)
+        assert_int_equal(snmp_trap_listen_spec(bad[i], buf, sizeof buf), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_full_example),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_short_password_not_echoed),
+        cmocka_unit_test(test_load_missing_file),
+        cmocka_unit_test(test_listen_spec),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
