@@ -63,8 +63,10 @@ struct delivery {
     uint64_t next_attempt_us;
     char *sbuf;                   /* spool batch being replayed */
     size_t scap;
-    long fail_keys[FAIL_KEYS];    /* failures logged since the last success */
+    long fail_keys[FAIL_KEYS];    /* retryable failures logged since the last success */
     size_t nfail;
+    long reject_keys[FAIL_KEYS];  /* rejecting statuses logged (once per status, ever) */
+    size_t nreject;
     uint64_t rng;
 };
 
@@ -241,13 +243,14 @@ static void give_up_memory(delivery *d)
     }
 }
 
-static bool fail_logged(delivery *d, long key)
+/* Whether `key` is in keys[0..*n); adds it when not (and there is room). */
+static bool seen_before(long *keys, size_t *n, long key)
 {
-    for (size_t i = 0; i < d->nfail; i++)
-        if (d->fail_keys[i] == key)
+    for (size_t i = 0; i < *n; i++)
+        if (keys[i] == key)
             return true;
-    if (d->nfail < FAIL_KEYS)
-        d->fail_keys[d->nfail++] = key;
+    if (*n < FAIL_KEYS)
+        keys[(*n)++] = key;
     return false;
 }
 
@@ -300,7 +303,7 @@ static bool settle(delivery *d, const struct http_result *r, uint32_t nevents, b
         return true;
     case HTTP_REJECTED:
         d->st.dropped_rejected += nevents;
-        if (!fail_logged(d, r->status))
+        if (!seen_before(d->reject_keys, &d->nreject, r->status))
             log_warn("delivery: %s rejected a batch of %u events (%s); not retried, dropped "
                      "(further rejections with this status are counted, not logged)", url, nevents, r->detail);
         return true;
@@ -310,7 +313,7 @@ static bool settle(delivery *d, const struct http_result *r, uint32_t nevents, b
         d->attempts++;
         uint64_t delay = r->retry_after_ms ? (uint64_t)r->retry_after_ms * 1000u : backoff_us(d);
         d->next_attempt_us = timefmt_mono_us() + delay;
-        if (!fail_logged(d, r->curl_code ? -(long)r->curl_code : r->status))
+        if (!seen_before(d->fail_keys, &d->nfail, r->curl_code ? -(long)r->curl_code : r->status))
             log_warn("delivery: POST to %s failed (%s); retrying in %" PRIu64 " ms "
                      "(further failures like this are counted, not logged)", url, r->detail, delay / 1000u);
         return false;
@@ -326,13 +329,13 @@ static void *delivery_main(void *arg)
         spool_aged(d, now);
         now = timefmt_mono_us();
         if (d->finishing) {
-            /* Until the deadline: memory first, then the spool while the
-             * endpoint answers; what is left in the spool waits for the next start. */
+            /* Until the deadline: memory first, then the spool (retrying as
+             * usual); what is left in the spool then waits for the next start. */
             if (now >= d->deadline_us) {
                 give_up_memory(d);
                 break;
             }
-            if (!d->head && (!d->spool || d->attempts > 0 || spool_is_empty(d->spool)))
+            if (!d->head && (!d->spool || spool_is_empty(d->spool)))
                 break;
         }
         if (now < d->next_attempt_us) {
