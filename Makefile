@@ -93,13 +93,20 @@ tsan-check: tsan
 e2e:
 	TRACER_BIN=$(abspath build/asan/tracer-sensor) $(PYTHON) -m pytest -q tests/e2e
 
+# Performance (never part of test): an optimised build in build/bench, then
+# bench/run.sh (trace generator, floor, softflowd, receiver, truth, memory, live).
+.PHONY: bench
+bench:
+	$(MAKE) BUILD=build/bench all
+	bench/run.sh build/bench/tracer-sensor build/benchdata
+
 test: test-deps
 	$(MAKE) asan
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    $(MAKE) BUILD=build/asan SANFLAGS="$(ASAN_FLAGS)" OPT=-O1 unit
 	$(MAKE) tsan-check
-	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(MAKE) e2e
 	$(MAKE) fuzz FUZZ_SECONDS=60
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(MAKE) e2e
 
 # Fuzzing (fuzz/README.md): each libFuzzer harness fuzz/fuzz_T.c is built by clang
 # with ASan+UBSan against the module sources it needs (FUZZ_SRCS_T, never main.o)

@@ -4,7 +4,9 @@
  * Records are decoded straight into a local burst buffer and published with
  * one ring_push_burst per burst (at most CAP_BURST frames, or whatever one
  * pcap_dispatch returned), so the ring's atomics are paid once per burst.
- * Counters are relaxed atomics written only by the capture thread.
+ * Counters are relaxed atomics written only by the capture thread; the
+ * per-frame ones are counted in plain integers and stored once per burst (a
+ * locked add per frame cost more than decoding it).
  */
 #include "capture.h"
 
@@ -37,7 +39,11 @@ struct capture {
     _Atomic uint64_t k_recv, k_drop, k_ifdrop;
     ring *l2_out;                      /* LLDP/CDP side ring, NULL = off */
     _Atomic uint64_t l2_frames, l2_drops;
+    _Atomic uint64_t file_pos;         /* file mode: bytes read so far (progress line) */
     struct capture_l2_frame l2_slot;   /* staging slot: no allocation per frame */
+    /* Capture thread only: counts kept in plain integers per frame and
+     * published (relaxed stores, single writer) once per burst. */
+    uint64_t n_frames, n_decode[DECODE_RESULT_COUNT];
     uint32_t nburst;
     struct pkt_record burst[CAP_BURST];
 };
@@ -132,9 +138,18 @@ void capture_destroy(capture *c)
     free(c);
 }
 
+/* Make the per-frame counts visible to other threads. */
+static void publish_counts(capture *c)
+{
+    atomic_store_explicit(&c->frames, c->n_frames, memory_order_relaxed);
+    for (int i = 0; i < DECODE_RESULT_COUNT; i++)
+        atomic_store_explicit(&c->decode[i], c->n_decode[i], memory_order_relaxed);
+}
+
 /* Publish the burst. Live: what does not fit is dropped and counted by the ring. */
 static void flush_burst(capture *c)
 {
+    publish_counts(c);
     uint32_t n = c->nburst, done = ring_push_burst(c->out, c->burst, n);
     if (c->file_mode) {
         while (done < n && !atomic_load_explicit(&c->stop, memory_order_relaxed)) {
@@ -188,8 +203,8 @@ static void on_frame(u_char *user, const struct pcap_pkthdr *h, const u_char *da
     uint64_t secs = h->ts.tv_sec < 0 ? (uint64_t)(uint32_t)h->ts.tv_sec : (uint64_t)h->ts.tv_sec;
     uint64_t ts = secs * 1000000u + (uint64_t)h->ts.tv_usec;
     enum decode_result r = decode_packet(c->dlt, data, h->caplen, h->len, ts, &c->burst[c->nburst]);
-    add(&c->frames, 1);
-    add(&c->decode[r], 1);
+    c->n_frames++;
+    c->n_decode[r]++;
     if (r == DECODE_OK && ++c->nburst == CAP_BURST)
         flush_burst(c);
     else if (r == DECODE_NOT_IP && c->l2_out)
@@ -206,6 +221,15 @@ static void read_kernel_stats(capture *c)
     atomic_store_explicit(&c->k_ifdrop, ps.ps_ifdrop, memory_order_relaxed);
 }
 
+/* File mode, once per dispatch (never per frame): publish how far the file was read. */
+static void note_file_pos(capture *c)
+{
+    FILE *f = pcap_file(c->pcap);
+    long pos = f ? ftell(f) : -1;
+    if (pos > 0)
+        atomic_store_explicit(&c->file_pos, (uint64_t)pos, memory_order_relaxed);
+}
+
 int capture_run(capture *c)
 {
     int status = 0;
@@ -214,6 +238,10 @@ int capture_run(capture *c)
         int n = pcap_dispatch(c->pcap, CAP_BURST, on_frame, (u_char *)c);
         if (c->nburst)
             flush_burst(c);
+        else
+            publish_counts(c);
+        if (c->file_mode)
+            note_file_pos(c);
         if (n == PCAP_ERROR_BREAK)
             break;
         if (n == PCAP_ERROR && c->file_mode) {
@@ -273,6 +301,8 @@ void capture_set_l2_ring(capture *c, ring *r)
     if (c)
         c->l2_out = (r && ring_slot_size(r) == sizeof(struct capture_l2_frame)) ? r : NULL;
 }
+
+uint64_t capture_file_pos(const capture *c) { return atomic_load_explicit(&c->file_pos, memory_order_relaxed); }
 
 uint64_t capture_l2_frames(const capture *c) { return atomic_load_explicit(&c->l2_frames, memory_order_relaxed); }
 uint64_t capture_l2_drops(const capture *c) { return atomic_load_explicit(&c->l2_drops, memory_order_relaxed); }

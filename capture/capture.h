@@ -55,6 +55,9 @@ void capture_stop(capture *c);
 /* Any thread: whether capture_run has finished (acquire). */
 bool capture_finished(const capture *c);
 
+/* Any thread: bytes of the pcap file read so far (updated once per burst; 0 live). */
+uint64_t capture_file_pos(const capture *c);
+
 /* Any thread: counters (kernel counts refreshed by the capture thread every second and at the end). */
 void capture_get_stats(const capture *c, struct capture_stats *out);
 

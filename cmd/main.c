@@ -17,12 +17,17 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "capture/capture.h"
+#include "cmd/sensor_probe.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/ring.h"
 #include "common/timefmt.h"
 #include "config/config.h"
@@ -70,6 +75,11 @@ struct sensor {
     hostaddr_signal *addr_signal;   /* topology hook -> sender: addresses changed */
     uint64_t started_us;            /* monotonic */
     uint64_t next_stats_us;         /* monotonic; 0 = stats off */
+    struct sensor_probe probe;      /* what the metrics server reads */
+    metrics_server *metrics;        /* AGENT_METRICS_ADDR; NULL = off */
+    struct progress {               /* replaying a file with stderr on a terminal */
+        uint64_t file_size, next_us, last_us, last_frames;
+    } progress;                     /* file_size 0 = off */
 };
 
 /* Create the configured hooks. Returns 0, or the exit status for a failure. */
@@ -114,21 +124,50 @@ static void stop_hooks(struct sensor *s)
     }
 }
 
+/* The capture and sender wrappers clear their "running" mark (for /healthz) when the body returns. */
 static void *capture_thread(void *arg)
 {
     struct sensor *s = arg;
     s->cap_status = capture_run(s->cap);
+    atomic_store(&s->probe.capture_running, false);
     return NULL;
 }
 
 static void *processor_thread(void *arg) { processor_run(arg); return NULL; }
 static void *janitor_thread(void *arg) { processor_janitor_run(arg); return NULL; }
-static void *sender_thread(void *arg) { sender_run(arg); return NULL; }
+
+static void *sender_thread(void *arg)
+{
+    struct sensor *s = arg;
+    sender_run(s->snd);
+    atomic_store(&s->probe.sender_running, false);
+    return NULL;
+}
 
 static const char *base_name(const char *path)
 {
     const char *slash = strrchr(path, '/');
     return slash ? slash + 1 : path;
+}
+
+/* The metrics server (AGENT_METRICS_ADDR) and the probe it reads the stages through. */
+static int build_metrics(struct sensor *s, char *err, size_t errlen)
+{
+    struct sensor_probe *p = &s->probe;
+    p->cap = s->cap;
+    p->proc = s->proc;
+    p->snd = s->snd;
+    for (size_t i = 0; i < s->nhooks && i < SENSOR_PROBE_MAX_HOOKS; i++) {
+        p->hooks[p->nhooks++] = &s->hooks[i].hook;
+        p->hook_rings[p->nhook_rings++] = s->hooks[i].ring;
+    }
+    p->hook_rings[p->nhook_rings++] = s->stats_ring;
+    p->started_us = timefmt_mono_us();
+    if (!s->cfg->metrics_addr)
+        return 0;
+    const struct metrics_source src = {sensor_probe_collect, sensor_probe_healthy, p};
+    s->metrics = metrics_create(s->cfg->metrics_addr, TRACER_VERSION, &src, err, errlen);
+    return s->metrics ? 0 : EXIT_CONFIG;
 }
 
 /* Build every stage and hook. Returns 0, or the exit status (message in err). */
@@ -178,11 +217,12 @@ static int build(struct sensor *s, char *err, size_t errlen)
             capture_set_l2_ring(s->cap, l2);
         topology_hook_set_addr_signal(&s->hooks[i].hook, s->addr_signal);
     }
-    return 0;
+    return build_metrics(s, err, errlen);
 }
 
 static void teardown(struct sensor *s)
 {
+    metrics_destroy(s->metrics);   /* first: its callbacks read the stages */
     for (size_t i = 0; i < s->nhooks; i++)
         s->hooks[i].hook.ops->destroy(s->hooks[i].hook.self);
     sender_destroy(s->snd);   /* frees what is left in the hook and stats rings */
@@ -201,14 +241,20 @@ static void teardown(struct sensor *s)
 static int start_threads(struct sensor *s)
 {
     /* Sender first, capture last: every consumer is running before its producer. */
-    if (pthread_create(&s->t_snd, NULL, sender_thread, s->snd) != 0)
+    atomic_store(&s->probe.sender_running, true);
+    if (pthread_create(&s->t_snd, NULL, sender_thread, s) != 0) {
+        atomic_store(&s->probe.sender_running, false);
         return 0;
+    }
     if (pthread_create(&s->t_jan, NULL, janitor_thread, s->proc) != 0)
         return 1;
     if (pthread_create(&s->t_proc, NULL, processor_thread, s->proc) != 0)
         return 2;
-    if (pthread_create(&s->t_cap, NULL, capture_thread, s) != 0)
+    atomic_store(&s->probe.capture_running, true);
+    if (pthread_create(&s->t_cap, NULL, capture_thread, s) != 0) {
+        atomic_store(&s->probe.capture_running, false);
         return 3;
+    }
     return 4;
 }
 
@@ -240,19 +286,57 @@ static void maybe_emit_stats(struct sensor *s)
     s->next_stats_us = timefmt_mono_us() + (uint64_t)s->cfg->stats_interval_ms * 1000u;
 }
 
+/* Replaying a file with stderr on a terminal: a status line with the percent
+ * of the file read and packets/s, from the second second on, twice a second. */
+static void progress_start(struct sensor *s)
+{
+    struct stat st;
+    if (!s->cfg->pcap_file || !isatty(STDERR_FILENO) || stat(s->cfg->pcap_file, &st) != 0 ||
+        !S_ISREG(st.st_mode) || st.st_size <= 0)
+        return;
+    s->progress.file_size = (uint64_t)st.st_size;
+    s->progress.last_us = timefmt_mono_us();
+    s->progress.next_us = s->progress.last_us + 1000000u;
+}
+
+static void progress_update(struct sensor *s)
+{
+    struct progress *p = &s->progress;
+    uint64_t now = timefmt_mono_us();
+    if (!p->file_size || now < p->next_us)
+        return;
+    struct capture_stats cs;
+    capture_get_stats(s->cap, &cs);
+    uint64_t pos = capture_file_pos(s->cap);
+    unsigned pct = (unsigned)(pos >= p->file_size ? 100 : pos * 100 / p->file_size);
+    uint64_t rate = now > p->last_us ? (cs.frames - p->last_frames) * 1000000u / (now - p->last_us) : 0;
+    char line[200];
+    snprintf(line, sizeof line, "reading %s: %3u%% (%llu/%llu MB), %llu packets, %llu packets/s",
+             base_name(s->cfg->pcap_file), pct, (unsigned long long)(pos >> 20),
+             (unsigned long long)(p->file_size >> 20), (unsigned long long)cs.frames, (unsigned long long)rate);
+    log_status(line);
+    p->last_us = now;
+    p->last_frames = cs.frames;
+    p->next_us = now + 500000u;
+}
+
 /* Wait for the end of the file or a signal; stop capture on a signal. */
 static void wait_for_end(struct sensor *s, const sigset_t *sigs)
 {
     const struct timespec tick = {0, 100 * 1000000L};
+    progress_start(s);
     while (!capture_finished(s->cap)) {
         maybe_emit_stats(s);
+        progress_update(s);
         int sig = sigtimedwait(sigs, NULL, &tick);
         if (sig == SIGINT || sig == SIGTERM) {
             log_info("received %s: ending every open flow and flushing", sig == SIGINT ? "SIGINT" : "SIGTERM");
             capture_stop(s->cap);
-            return;
+            break;
         }
     }
+    if (s->progress.file_size)
+        log_status(NULL);
 }
 
 /* Pipeline-order shutdown; every stage drains before the next is told to stop. */
@@ -293,23 +377,31 @@ static void log_summary(struct sensor *s)
     capture_get_stats(s->cap, &cs);
     processor_get_stats(s->proc, &ps);
     sender_get_stats(s->snd, &ss);
-    log_info("summary frames=%llu decoded=%llu truncated=%llu bad_header=%llu not_ip=%llu "
-             "unsupported_link=%llu packet_ring_drops=%llu kernel_received=%llu kernel_dropped=%llu "
-             "interface_dropped=%llu file_truncated=%llu flows=%llu records=%llu interim=%llu evicted=%llu "
-             "frag_orphans=%llu flow_alloc_failures=%llu event_ring_drops=%llu events_sent=%llu "
-             "events_failed=%llu json_errors=%llu",
-             (unsigned long long)cs.frames, (unsigned long long)cs.decode[DECODE_OK],
-             (unsigned long long)cs.decode[DECODE_TRUNCATED], (unsigned long long)cs.decode[DECODE_BAD_HEADER],
-             (unsigned long long)cs.decode[DECODE_NOT_IP], (unsigned long long)cs.decode[DECODE_UNSUPPORTED_LINK],
-             (unsigned long long)cs.ring_drops, (unsigned long long)cs.kernel_received,
-             (unsigned long long)cs.kernel_dropped, (unsigned long long)cs.interface_dropped,
-             (unsigned long long)cs.file_truncated,
-             (unsigned long long)ps.table.flows_created,
-             (unsigned long long)(ps.table.flows_ended + ps.table.interim_records),
-             (unsigned long long)ps.table.interim_records, (unsigned long long)ps.table.evicted,
-             (unsigned long long)ps.table.frag_orphans, (unsigned long long)ps.table.alloc_failures,
-             (unsigned long long)ps.events_dropped, (unsigned long long)ss.events_sent,
-             (unsigned long long)ss.events_failed, (unsigned long long)ss.json_errors);
+    const struct log_field f[] = {
+        LOG_U64("frames", cs.frames), LOG_U64("decoded", cs.decode[DECODE_OK]),
+        LOG_U64("truncated", cs.decode[DECODE_TRUNCATED]), LOG_U64("bad_header", cs.decode[DECODE_BAD_HEADER]),
+        LOG_U64("not_ip", cs.decode[DECODE_NOT_IP]), LOG_U64("unsupported_link", cs.decode[DECODE_UNSUPPORTED_LINK]),
+        LOG_U64("packet_ring_drops", cs.ring_drops), LOG_U64("kernel_received", cs.kernel_received),
+        LOG_U64("kernel_dropped", cs.kernel_dropped), LOG_U64("interface_dropped", cs.interface_dropped),
+        LOG_U64("file_truncated", cs.file_truncated), LOG_U64("flows", ps.table.flows_created),
+        LOG_U64("records", ps.table.flows_ended + ps.table.interim_records),
+        LOG_U64("interim", ps.table.interim_records), LOG_U64("evicted", ps.table.evicted),
+        LOG_U64("frag_orphans", ps.table.frag_orphans), LOG_U64("flow_alloc_failures", ps.table.alloc_failures),
+        LOG_U64("event_ring_drops", ps.events_dropped), LOG_U64("events_sent", ss.events_sent),
+        LOG_U64("events_failed", ss.events_failed), LOG_U64("json_errors", ss.json_errors)};
+    log_fields(LOG_INFO, "summary", f, sizeof f / sizeof f[0]);
+}
+
+/* The startup line: the version and every setting's effective value (secrets masked). */
+static void log_configuration(const struct config *cfg)
+{
+    struct config_kv kv[64];
+    struct log_field f[65];
+    size_t n = config_describe(cfg, kv, 64);
+    f[0] = LOG_STR("version", TRACER_VERSION);
+    for (size_t i = 0; i < n; i++)
+        f[i + 1] = LOG_STR(kv[i].var, kv[i].value);
+    log_fields(LOG_INFO, "configuration", f, n + 1);
 }
 
 int main(int argc, char **argv)
@@ -334,7 +426,14 @@ int main(int argc, char **argv)
         config_destroy(cfg);
         return 0;
     }
+    if (cfg->show_man) {
+        config_print_man(stdout, TRACER_VERSION);
+        config_destroy(cfg);
+        return 0;
+    }
     log_set_level((enum log_level)cfg->log_level);
+    log_set_format(cfg->log_format == CFG_LOG_JSON ? LOG_FORMAT_JSON : LOG_FORMAT_LOGFMT);
+    log_configuration(cfg);
 
     /* Signals: SIGPIPE ignored (a closed stdout or socket is an error return);
      * SIGINT/SIGTERM blocked here and so in every thread, taken by sigtimedwait. */
@@ -360,6 +459,15 @@ int main(int argc, char **argv)
     if (status != 0) {
         log_error("%s", err);
         goto out;
+    }
+    if (s.metrics) {
+        if (metrics_start(s.metrics, err, sizeof err) != 0) {
+            log_error("%s", err);
+            status = EXIT_RUNTIME;
+            goto out;
+        }
+        log_info("metrics: serving /metrics and /healthz on %s (port %u)", cfg->metrics_addr,
+                 (unsigned)metrics_port(s.metrics));
     }
     s.started_us = timefmt_mono_us();
     if (cfg->stats_interval_ms)

@@ -1,19 +1,39 @@
 /*
- * log.h — leveled log lines on stderr.
+ * log.h — leveled, structured log lines on stderr.
  *
- * Every module reports through here so users get one format
- * ("2026-11-23T10:00:00.123Z level=warn msg...") and one LOG_LEVEL knob. The
- * level is the process's one global setting: main sets it once, before any
- * thread starts, and it is only read afterwards. Never call from the
- * per-packet path. Thread-safe (one fprintf per line).
+ * Every module reports through here so users get one format and one LOG_LEVEL
+ * knob. A line is one record, in one of two formats (LOG_FORMAT):
+ *
+ *   logfmt (default): ts=2026-11-23T10:00:00.123Z level=warn msg="sender: ..." key=value ...
+ *   json:             {"ts":"2026-11-23T10:00:00.123Z","level":"warn","msg":"sender: ...","key":"value"}
+ *
+ * log_msg() is printf-style: the text becomes `msg`. log_fields() adds named
+ * fields after `msg` (strings, or unsigned integers that JSON prints as
+ * numbers). Values are quoted and escaped as each format requires, so a line
+ * never spans two lines and always parses. Level and format are the process's
+ * only global settings: main sets them once, before any thread starts, and
+ * they are only read afterwards. Never call from the per-packet path.
+ * Thread-safe: a line is built in a local buffer and written with one write.
+ *
+ * A status line (log_status: the pcap replay's progress on a terminal) stays
+ * below the log lines: each line written while it is shown erases it first
+ * and draws it again after itself.
  */
 #ifndef TRACER_LOG_H
 #define TRACER_LOG_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
+enum log_format { LOG_FORMAT_LOGFMT = 0, LOG_FORMAT_JSON = 1 };
 
 /* Set the threshold; main thread, before threads start. */
 void log_set_level(enum log_level level);
+
+/* Set the line format; main thread, before threads start. */
+void log_set_format(enum log_format format);
 
 /* Whether a message at `level` would be printed. */
 int log_enabled(enum log_level level);
@@ -25,5 +45,36 @@ void log_msg(enum log_level level, const char *fmt, ...)
 #define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)
 #define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+
+/* One named value of a structured line. `key` should be [a-z0-9_.]+. */
+struct log_field {
+    const char *key;
+    const char *str;    /* string value (NULL prints as ""), unless is_num */
+    uint64_t    num;    /* number value when is_num */
+    bool        is_num;
+};
+#define LOG_STR(k, v) ((struct log_field){.key = (k), .str = (v)})
+#define LOG_U64(k, v) ((struct log_field){.key = (k), .num = (uint64_t)(v), .is_num = true})
+
+/* A line with `msg` and then the n fields in order. */
+void log_fields(enum log_level level, const char *msg, const struct log_field *fields, size_t n);
+
+/*
+ * Show `text` (one line, no newline) as the status line, replacing the last
+ * one; NULL or "" erases it. Main thread; only for a terminal on stderr.
+ */
+void log_status(const char *text);
+
+/* Bytes of the longest line; a longer record is cut and marked truncated. */
+#define LOG_LINE_MAX 16384u
+
+/*
+ * Format one record into buf (len >= 128) as the `format` prescribes, ending
+ * with '\n'; returns its length. The writer behind log_msg/log_fields; public
+ * so the formats can be tested byte for byte. Any thread.
+ */
+size_t log_format_line(char *buf, size_t len, enum log_format format, uint64_t ts_us,
+                       enum log_level level, const char *msg,
+                       const struct log_field *fields, size_t n);
 
 #endif

@@ -51,7 +51,8 @@ enum setting_id {
     S_SPOOL_AFTER, S_SHUTDOWN_TIMEOUT, S_TLS_CA_FILE, S_TLS_CLIENT_CERT, S_TLS_CLIENT_KEY,
     S_TLS_INSECURE, S_COMPRESS, S_STATS_INTERVAL,
     S_SNMP_CONFIG, S_SNMP_CONCURRENCY, S_TRAP_LISTEN, S_TRAP_COMMUNITIES, S_TOPOLOGY_INTERVAL,
-    S_LOG_LEVEL,
+    S_METRICS_ADDR,
+    S_LOG_LEVEL, S_LOG_FORMAT,
     S_COUNT
 };
 
@@ -112,7 +113,7 @@ static const struct setting SETTINGS[S_COUNT] = {
         0, 0 },
     [S_SPOOL_MAX_MB] = { "AGENT_SPOOL_MAX_MB", "--spool-max-mb", "N", "256",
         "integer in [1, 1048576]", "spool size cap, MiB", 1, 1048576 },
-    [S_RETRY_BASE] = { "AGENT_RETRY_BASE", "--retry-base", "DUR", "0.5s",
+    [S_RETRY_BASE] = { "AGENT_RETRY_BASE", "--retry-base", "DUR", "500ms",
         "duration in [10ms, 1h]", "first retry delay (doubles, with jitter)", 10, 3600000 },
     [S_RETRY_MAX] = { "AGENT_RETRY_MAX", "--retry-max", "DUR", "30s",
         "duration in [10ms, 1h], >= AGENT_RETRY_BASE", "longest retry delay", 10, 3600000 },
@@ -167,8 +168,13 @@ static const struct setting SETTINGS[S_COUNT] = {
         "empty (any)", "comma-separated communities", "v1/v2c trap communities accepted", 0, 0 },
     [S_TOPOLOGY_INTERVAL] = { "AGENT_TOPOLOGY_INTERVAL", "--topology-interval", "SECS", "30",
         "integer in [0, 86400]; 0 = off", "host topology snapshot period", 0, 86400 },
+    [S_METRICS_ADDR] = { "AGENT_METRICS_ADDR", "--metrics-addr", "ADDR", "unset (off)",
+        "HOST:PORT, [IPV6]:PORT or :PORT (every address)",
+        "serve Prometheus /metrics and /healthz here", 0, 0 },
     [S_LOG_LEVEL] = { "LOG_LEVEL", "--log-level", "LEVEL", "info",
         "error, warn, info or debug", "least severe messages logged", 0, 0 },
+    [S_LOG_FORMAT] = { "LOG_FORMAT", "--log-format", "FORMAT", "logfmt",
+        "logfmt or json", "format of the log lines on stderr", 0, 0 },
 };
 
 /* Sections of --help: the first setting of each. */
@@ -179,6 +185,7 @@ static const struct { enum setting_id first; const char *title; } SECTIONS[] = {
     { S_TCP_IDLE_TIMEOUT, "Flows" },
     { S_PACKET_RING_SLOTS, "Pipeline" },
     { S_SNMP_CONFIG, "Hooks" },
+    { S_METRICS_ADDR, "Monitoring" },
     { S_LOG_LEVEL, "Logging" },
 };
 
@@ -287,6 +294,7 @@ struct loader {
     bool        flag_seen[S_COUNT];
     struct config *cfg;
     struct errs    errs;
+    bool           man;         /* --man seen */
 };
 
 /* The name a message uses for a setting: its flag or its variable. */
@@ -593,6 +601,51 @@ static void load_log_level(struct loader *ld, enum log_level_value *out)
         }
     }
     err_value(ld, S_LOG_LEVEL, v, "must be one of error, warn, info, debug");
+}
+
+static void load_log_format(struct loader *ld, enum log_format_value *out)
+{
+    const char *v = ld->val[S_LOG_FORMAT];
+    if (!v)
+        return;
+    if (strcasecmp(v, "logfmt") == 0)
+        *out = CFG_LOG_LOGFMT;
+    else if (strcasecmp(v, "json") == 0)
+        *out = CFG_LOG_JSON;
+    else
+        err_value(ld, S_LOG_FORMAT, v, "must be logfmt or json");
+}
+
+/*
+ * AGENT_METRICS_ADDR: "HOST:PORT", "[IPV6]:PORT" or ":PORT" (every address),
+ * port in [1, 65535]. Only the form is checked here; the metrics server
+ * resolves the host when it starts listening.
+ */
+static void load_metrics_addr(struct loader *ld)
+{
+    const char *v = ld->val[S_METRICS_ADDR];
+    if (!v)
+        return;
+    const char *port = NULL;
+    bool ok = true;
+    if (v[0] == '[') {
+        const char *close = strstr(v, "]:");
+        ok = close && close > v + 1 && !memchr(v + 1, '[', (size_t)(close - v - 1));
+        port = ok ? close + 2 : NULL;
+    } else {
+        const char *colon = strrchr(v, ':');
+        ok = colon && !memchr(v, ':', (size_t)(colon - v));
+        port = ok ? colon + 1 : NULL;
+    }
+    uint64_t p = 0;
+    for (const char *c = v; ok && *c && (!port || c < port); c++)
+        if (isspace((unsigned char)*c) || *c == '/')
+            ok = false;
+    if (!ok || !port || !parse_uint(port, 1, 65535, &p)) {
+        err_value(ld, S_METRICS_ADDR, v, "must be HOST:PORT, [IPV6]:PORT or :PORT with a port in [1, 65535]");
+        return;
+    }
+    ld->cfg->metrics_addr = dup_or_oom(ld, v);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -952,6 +1005,10 @@ static bool parse_argv(struct loader *ld, int argc, char **argv, bool *help, boo
             *version = true;
             continue;
         }
+        if (strcmp(a, "--man") == 0) {   /* hidden: the build generates the man page with it */
+            ld->man = true;
+            continue;
+        }
         char shown[ECHO_MAX + 8];
         if (a[0] != '-') {
             echo(shown, sizeof shown, a);
@@ -981,7 +1038,7 @@ static bool parse_argv(struct loader *ld, int argc, char **argv, bool *help, boo
         ld->flag_val[id] = v;
         ld->flag_seen[id] = true;
     }
-    return *help || *version;
+    return *help || *version || ld->man;
 }
 
 /* Merges variables (first occurrence, like getenv) under the flags. */
@@ -1088,6 +1145,7 @@ struct config *config_load(int argc, char **argv, char **envp,
         /* main prints help or version and exits: nothing else matters */
         cfg->show_help = help;
         cfg->show_version = version;
+        cfg->show_man = ld.man;
         ld.errs.n = 0;
         ld.errs.oom = false;
         finish(&ld, errbuf, errlen, nerr);
@@ -1104,7 +1162,11 @@ struct config *config_load(int argc, char **argv, char **envp,
     load_u32(&ld, S_BATCH_SIZE, &cfg->batch_size);
     load_send_interval(&ld, &cfg->send_interval_ms);
     load_secret(&ld, S_AUTH_TOKEN, S_AUTH_TOKEN_FILE, true, &cfg->auth_token, NULL);
+    if (cfg->auth_token && ld.val[S_AUTH_TOKEN_FILE])
+        cfg->auth_token_file = dup_or_oom(&ld, ld.val[S_AUTH_TOKEN_FILE]);
     load_secret(&ld, S_HMAC_KEY, S_HMAC_KEY_FILE, false, &cfg->hmac_key, &cfg->hmac_key_len);
+    if (cfg->hmac_key && ld.val[S_HMAC_KEY_FILE])
+        cfg->hmac_key_file = dup_or_oom(&ld, ld.val[S_HMAC_KEY_FILE]);
     load_spool_dir(&ld);
     load_u32(&ld, S_SPOOL_MAX_MB, &cfg->spool_max_mb);
     load_delivery(&ld);
@@ -1122,7 +1184,9 @@ struct config *config_load(int argc, char **argv, char **envp,
     load_pow2(&ld, S_EVENT_RING_SLOTS, &cfg->event_ring_slots);
 
     load_hooks(&ld);
+    load_metrics_addr(&ld);
     load_log_level(&ld, &cfg->log_level);
+    load_log_format(&ld, &cfg->log_format);
     load_hostname(&ld);
 
     bool failed = ld.errs.n > 0 || ld.errs.oom;
@@ -1146,6 +1210,9 @@ void config_destroy(struct config *cfg)
         explicit_bzero(cfg->hmac_key, cfg->hmac_key_len);
         free(cfg->hmac_key);
     }
+    free(cfg->auth_token_file);
+    free(cfg->hmac_key_file);
+    free(cfg->metrics_addr);
     free(cfg->interface);
     free(cfg->pcap_file);
     free(cfg->bpf_filter);
@@ -1168,16 +1235,16 @@ void config_destroy(struct config *cfg)
 /* ------------------------------------------------------------------------ */
 /* --help                                                                   */
 
+/* The paragraph --help and the man page share. */
+static const char INTRO[] =
+    "Captures packets, folds them into flows and sends each flow as JSON.\n"
+    "Every setting is an environment variable and a flag (--flag VALUE or\n"
+    "--flag=VALUE); a flag wins over its variable, and an empty value means the\n"
+    "default. Secrets are never printed.\n";
+
 void config_print_help(FILE *out)
 {
-    fprintf(out,
-            "Usage: tracer-sensor [options]\n"
-            "\n"
-            "Captures packets, folds them into flows and sends each flow as JSON.\n"
-            "Every setting is an environment variable and a flag (--flag VALUE or\n"
-            "--flag=VALUE); a flag wins over its variable, and an empty value means the\n"
-            "default. Secrets are never printed.\n"
-            "\n");
+    fprintf(out, "Usage: tracer-sensor [options]\n\n%s\n", INTRO);
     fprintf(out, "  %-27s  show this help and exit\n", "-h, --help");
     fprintf(out, "  %-27s  show the version and exit\n", "-V, --version");
     size_t sec = 0;
@@ -1190,4 +1257,206 @@ void config_print_help(FILE *out)
         fprintf(out, "  %-27s  %-24s default: %s\n", flagarg, s->var, s->deflt);
         fprintf(out, "      %s; %s\n", s->rule, s->help);
     }
+}
+
+/* ------------------------------------------------------------------------ */
+/* tracer-sensor(8)                                                         */
+
+/* Text for roff: '\' and '-' escaped, a leading '.' or '\'' protected. */
+static void roff(FILE *out, const char *t)
+{
+    if (*t == '.' || *t == '\'')
+        fputs("\\&", out);
+    for (; *t; t++) {
+        if (*t == '\\')
+            fputs("\\e", out);
+        else if (*t == '-')
+            fputs("\\-", out);
+        else if (*t == '\n')
+            fputs("\n", out);
+        else
+            fputc(*t, out);
+    }
+}
+
+/* The INTRO paragraph as roff text (its line breaks become spaces). */
+static void roff_paragraph(FILE *out, const char *t)
+{
+    char line[256];
+    while (*t) {
+        size_t n = strcspn(t, "\n");
+        snprintf(line, sizeof line, "%.*s", (int)n, t);
+        roff(out, line);
+        fputc('\n', out);
+        t += n + (t[n] == '\n');
+    }
+}
+
+void config_print_man(FILE *out, const char *version)
+{
+    fputs(".\\\" Generated by `tracer-sensor --man` from the settings table in config/config.c;\n"
+          ".\\\" edit that table, not this file.\n", out);
+    fputs(".TH TRACER\\-SENSOR 8 \"\" \"", out);
+    roff(out, version ? version : "");
+    fputs("\" \"Tracer Sensor\"\n", out);
+    fputs(".SH NAME\ntracer\\-sensor \\- packet\\-capture flow sensor\n"
+          ".SH SYNOPSIS\n.B tracer\\-sensor\n[\\fIoptions\\fR]\n"
+          ".SH DESCRIPTION\n"
+          "\\fBtracer\\-sensor\\fR watches a network interface with libpcap (or replays a\n"
+          "pcap/pcapng file), folds packets into bidirectional flows, and ships each\n"
+          "finished flow as a JSON FlowEvent to an HTTP endpoint, or as NDJSON on\n"
+          "standard output. SNMP polling, SNMP traps and the host's topology are extra\n"
+          "event sources sent the same way. Log lines go to standard error.\n.PP\n", out);
+    roff_paragraph(out, INTRO);
+    fputs(".SH OPTIONS\n"
+          ".TP\n.BR \\-h \", \" \\-\\-help\nShow the settings and exit.\n"
+          ".TP\n.BR \\-V \", \" \\-\\-version\nShow the version and exit.\n"
+          ".SH SETTINGS\n"
+          "Each setting is given as its environment variable or its flag.\n", out);
+    size_t sec = 0;
+    for (int i = 0; i < S_COUNT; i++) {
+        const struct setting *s = &SETTINGS[i];
+        if (sec < sizeof SECTIONS / sizeof SECTIONS[0] && SECTIONS[sec].first == (enum setting_id)i) {
+            fputs(".SS ", out);
+            roff(out, SECTIONS[sec++].title);
+            fputc('\n', out);
+        }
+        fputs(".TP\n\\fB", out);
+        roff(out, s->var);
+        fputs("\\fR, \\fB", out);
+        roff(out, s->flag);
+        fputs("\\fR \\fI", out);
+        roff(out, s->arg);
+        fputs("\\fR\n", out);
+        char sentence[256];
+        snprintf(sentence, sizeof sentence, "%s", s->help);
+        sentence[0] = (char)toupper((unsigned char)sentence[0]);
+        roff(out, sentence);
+        fputs(".\n.br\nAccepted: ", out);
+        roff(out, s->rule);
+        fputs(".\n.br\nDefault: ", out);
+        roff(out, s->deflt);
+        fputs(".\n", out);
+    }
+    fputs(".SH METRICS\n"
+          "With \\fBAGENT_METRICS_ADDR\\fR set, \\fBGET /metrics\\fR answers in the Prometheus\n"
+          "text format and \\fBGET /healthz\\fR answers 200 while the capture and sender\n"
+          "threads run, 503 otherwise.\n"
+          ".SH EXIT STATUS\n"
+          ".TP\n.B 0\nEvery event reached its output.\n"
+          ".TP\n.B 1\nA runtime failure (capture, threads, the metrics listener).\n"
+          ".TP\n.B 2\nA configuration problem; each is named on standard error.\n"
+          ".TP\n.B 3\nSome events were left in the spool.\n"
+          ".TP\n.B 4\nSome events were dropped.\n"
+          ".SH SIGNALS\n"
+          "\\fBSIGINT\\fR and \\fBSIGTERM\\fR end every open flow, drain the pipeline and\n"
+          "flush the sender within \\fBAGENT_SHUTDOWN_TIMEOUT\\fR, then exit.\n"
+          ".SH FILES\n"
+          ".TP\n.I /etc/tracer\\-sensor/tracer\\-sensor.env\n"
+          "The settings, read by the systemd unit \\fItracer\\-sensor.service\\fR.\n"
+          ".SH EXAMPLES\n"
+          ".nf\n"
+          "sudo AGENT_INTERFACE=eth0 AGENT_ENDPOINT_URL=https://ingest.example/flows \\e\n"
+          "     AGENT_METRICS_ADDR=127.0.0.1:9108 tracer\\-sensor\n"
+          "tracer\\-sensor \\-\\-pcap\\-file capture.pcap > flows.ndjson\n"
+          ".fi\n"
+          ".SH SEE ALSO\n"
+          ".BR pcap\\-filter (7),\n"
+          ".BR systemd.exec (5),\n"
+          ".BR capabilities (7)\n", out);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The effective configuration, for the startup line.                       */
+
+size_t config_setting_count(void) { return S_COUNT; }
+
+static void kv_str(struct config_kv *kv, const char *v)
+{
+    if (!v)
+        v = "";
+    size_t n = strlen(v);
+    if (n < sizeof kv->value) {
+        memcpy(kv->value, v, n + 1);
+    } else {
+        memcpy(kv->value, v, sizeof kv->value - 4);
+        memcpy(kv->value + sizeof kv->value - 4, "...", 4);
+    }
+}
+
+static void kv_u32(struct config_kv *kv, uint32_t v) { snprintf(kv->value, sizeof kv->value, "%u", v); }
+
+/* Whole seconds as "60s", else milliseconds: the form --help shows defaults in. */
+static void kv_ms(struct config_kv *kv, uint32_t ms)
+{
+    if (ms % 1000u == 0)
+        snprintf(kv->value, sizeof kv->value, "%us", ms / 1000u);
+    else
+        snprintf(kv->value, sizeof kv->value, "%ums", ms);
+}
+
+static void kv_bool(struct config_kv *kv, bool b) { kv_str(kv, b ? "true" : "false"); }
+
+static void kv_secret(struct config_kv *kv, bool set) { kv_str(kv, set ? "<redacted>" : ""); }
+
+size_t config_describe(const struct config *c, struct config_kv *out, size_t max)
+{
+    static const char *const levels[] = { "error", "warn", "info", "debug" };
+    size_t n = 0;
+    for (int i = 0; i < S_COUNT && n < max; i++) {
+        struct config_kv *kv = &out[n++];
+        kv->var = SETTINGS[i].var;
+        kv->value[0] = '\0';
+        switch ((enum setting_id)i) {
+        case S_INTERFACE: kv_str(kv, c->interface); break;
+        case S_PCAP_FILE: kv_str(kv, c->pcap_file); break;
+        case S_BPF_FILTER: kv_str(kv, c->bpf_filter); break;
+        case S_SNAP_LEN: kv_u32(kv, c->snap_len); break;
+        case S_PROMISCUOUS: kv_bool(kv, c->promiscuous); break;
+        case S_PCAP_BUFFER_MB: kv_u32(kv, c->pcap_buffer_mb); break;
+        case S_ENDPOINT_URL:
+            if (c->endpoint_url)
+                url_for_message(kv->value, sizeof kv->value, c->endpoint_url);
+            break;
+        case S_BATCH_SIZE: kv_u32(kv, c->batch_size); break;
+        case S_SEND_INTERVAL: kv_ms(kv, c->send_interval_ms); break;
+        case S_AUTH_TOKEN: kv_secret(kv, c->auth_token && !c->auth_token_file); break;
+        case S_AUTH_TOKEN_FILE: kv_str(kv, c->auth_token_file); break;
+        case S_HMAC_KEY: kv_secret(kv, c->hmac_key && !c->hmac_key_file); break;
+        case S_HMAC_KEY_FILE: kv_str(kv, c->hmac_key_file); break;
+        case S_SPOOL_DIR: kv_str(kv, c->spool_dir); break;
+        case S_SPOOL_MAX_MB: kv_u32(kv, c->spool_max_mb); break;
+        case S_TCP_IDLE_TIMEOUT: kv_u32(kv, c->tcp_idle_timeout_s); break;
+        case S_UDP_IDLE_TIMEOUT: kv_u32(kv, c->udp_idle_timeout_s); break;
+        case S_IDLE_TIMEOUT: kv_u32(kv, c->idle_timeout_s); break;
+        case S_ACTIVE_TIMEOUT: kv_u32(kv, c->active_timeout_s); break;
+        case S_MAX_FLOWS: kv_u32(kv, c->max_flows); break;
+        case S_COMMUNITY_ID_SEED: kv_u32(kv, c->community_id_seed); break;
+        case S_PACKET_RING_SLOTS: kv_u32(kv, c->packet_ring_slots); break;
+        case S_EVENT_RING_SLOTS: kv_u32(kv, c->event_ring_slots); break;
+        case S_RETRY_BASE: kv_ms(kv, c->retry_base_ms); break;
+        case S_RETRY_MAX: kv_ms(kv, c->retry_max_ms); break;
+        case S_CONNECT_TIMEOUT: kv_ms(kv, c->connect_timeout_ms); break;
+        case S_REQUEST_TIMEOUT: kv_ms(kv, c->request_timeout_ms); break;
+        case S_QUEUE_MAX_EVENTS: kv_u32(kv, c->queue_max_events); break;
+        case S_SPOOL_AFTER: kv_ms(kv, c->spool_after_ms); break;
+        case S_SHUTDOWN_TIMEOUT: kv_ms(kv, c->shutdown_timeout_ms); break;
+        case S_TLS_CA_FILE: kv_str(kv, c->tls_ca_file); break;
+        case S_TLS_CLIENT_CERT: kv_str(kv, c->tls_client_cert); break;
+        case S_TLS_CLIENT_KEY: kv_str(kv, c->tls_client_key); break;
+        case S_TLS_INSECURE: kv_bool(kv, c->tls_insecure); break;
+        case S_COMPRESS: kv_str(kv, c->compress_gzip ? "gzip" : "none"); break;
+        case S_STATS_INTERVAL: kv_ms(kv, c->stats_interval_ms); break;
+        case S_SNMP_CONFIG: kv_str(kv, c->snmp_config); break;
+        case S_SNMP_CONCURRENCY: kv_u32(kv, c->snmp_concurrency); break;
+        case S_TRAP_LISTEN: kv_str(kv, c->trap_listen); break;
+        case S_TRAP_COMMUNITIES: kv_secret(kv, c->trap_communities != NULL); break;
+        case S_TOPOLOGY_INTERVAL: kv_u32(kv, c->topology_interval_s); break;
+        case S_METRICS_ADDR: kv_str(kv, c->metrics_addr); break;
+        case S_LOG_LEVEL: kv_str(kv, levels[c->log_level <= CFG_LOG_DEBUG ? c->log_level : CFG_LOG_INFO]); break;
+        case S_LOG_FORMAT: kv_str(kv, c->log_format == CFG_LOG_JSON ? "json" : "logfmt"); break;
+        case S_COUNT: break;
+        }
+    }
+    return n;
 }

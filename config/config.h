@@ -17,6 +17,7 @@
 #include <stdio.h>
 
 enum log_level_value { CFG_LOG_ERROR = 0, CFG_LOG_WARN, CFG_LOG_INFO, CFG_LOG_DEBUG };
+enum log_format_value { CFG_LOG_LOGFMT = 0, CFG_LOG_JSON };
 
 struct config {
     /* capture */
@@ -32,8 +33,10 @@ struct config {
     uint32_t batch_size;       /* AGENT_BATCH_SIZE, [1, 10000], default 100 */
     uint32_t send_interval_ms; /* AGENT_SEND_INTERVAL, seconds (decimal) or Go duration, [10 ms, 1 h], default 1 s */
     char    *auth_token;       /* AGENT_AUTH_TOKEN or contents of AGENT_AUTH_TOKEN_FILE (trailing newline cut); NULL = none */
+    char    *auth_token_file;  /* AGENT_AUTH_TOKEN_FILE, the path (for the startup line); NULL = not from a file */
     char    *hmac_key;         /* AGENT_HMAC_KEY or contents of AGENT_HMAC_KEY_FILE; NULL = no signing */
     size_t   hmac_key_len;
+    char    *hmac_key_file;    /* AGENT_HMAC_KEY_FILE, the path; NULL = not from a file */
     char    *spool_dir;        /* AGENT_SPOOL_DIR; NULL = no spool */
     uint32_t spool_max_mb;     /* AGENT_SPOOL_MAX_MB, [1, 1048576], default 256 */
 
@@ -71,13 +74,18 @@ struct config {
     char    *trap_communities;     /* AGENT_TRAP_COMMUNITIES, comma list; NULL = accept any */
     uint32_t topology_interval_s;  /* AGENT_TOPOLOGY_INTERVAL, [0, 86400], default 30; 0 = off */
 
+    /* monitoring */
+    char    *metrics_addr;         /* AGENT_METRICS_ADDR: "HOST:PORT", "[IPV6]:PORT" or ":PORT" (every address); NULL = off */
+
     /* misc */
     enum log_level_value log_level; /* LOG_LEVEL: error, warn, info, debug; default info */
+    enum log_format_value log_format; /* LOG_FORMAT: logfmt (default) or json */
     char    *hostname;             /* host name (gethostname), for events */
 
     /* what main should do instead of running */
     bool     show_help;            /* --help */
     bool     show_version;         /* --version */
+    bool     show_man;             /* --man (hidden): the tracer-sensor(8) page, for the build */
 };
 
 /* Where config_load reads the environment from: a NULL-terminated "K=V" array (environ). */
@@ -99,5 +107,30 @@ void config_destroy(struct config *cfg);
 
 /* Write the --help text (every flag with its variable, default and rule) to `out`. */
 void config_print_help(FILE *out);
+
+/*
+ * Write the tracer-sensor(8) manual page (roff, man(7) macros) to `out`: the
+ * same settings table as --help, plus exit statuses, signals, files and
+ * examples. `version` goes into the page's footer. The Makefile runs
+ * `tracer-sensor --man` to generate the installed page.
+ */
+void config_print_man(FILE *out, const char *version);
+
+/* One setting's effective value, for the startup log line. */
+struct config_kv {
+    const char *var;        /* the environment variable's name (static) */
+    char        value[256]; /* as one would write it; "" = unset; secrets "<redacted>" */
+};
+
+/*
+ * Fill out[0..max) with every setting (in --help order) and its effective
+ * value. Secrets (token, HMAC key, trap communities) show "<redacted>" when
+ * set; the endpoint URL loses its user info, query and fragment. Returns the
+ * number of entries written. Any thread (cfg is read-only).
+ */
+size_t config_describe(const struct config *cfg, struct config_kv *out, size_t max);
+
+/* Number of settings (the size config_describe needs). */
+size_t config_setting_count(void);
 
 #endif

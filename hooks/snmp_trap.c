@@ -24,12 +24,14 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -458,6 +460,18 @@ static int trap_input(int op, netsnmp_session *session, int reqid, netsnmp_pdu *
 
 /* ---------------------------------------------------------------- the thread and the hook */
 
+/*
+ * Everything the receiver does with what is ready on its transport: net-snmp
+ * reads the datagram (f_recv), then pre_parse, BER/USM parse, post_parse and
+ * trap_input run as described at the top. The listening thread calls this for
+ * its UDP socket; snmp_trap_input_datagram calls it for a memory transport,
+ * so the fuzz harness runs this very path.
+ */
+static void trap_read(struct snmp_trap *tr, fd_set *fds)
+{
+    snmp_sess_read(tr->sess, fds);
+}
+
 static void *trap_thread(void *arg)
 {
     struct snmp_trap *tr = arg;
@@ -473,7 +487,7 @@ static void *trap_thread(void *arg)
         }
         int n = select(numfds, &fds, NULL, NULL, &tv);
         if (n > 0)
-            snmp_sess_read(tr->sess, &fds);
+            trap_read(tr, &fds);
         else if (n == 0)
             snmp_sess_timeout(tr->sess);
         else if (errno != EINTR) {
@@ -623,6 +637,28 @@ oom:
     return -2;
 }
 
+/* The receiver's session on transport `t` (which it takes over, even on failure). 0 or -2. */
+static int trap_open_session(struct snmp_trap *tr, netsnmp_transport *t, char *err, size_t errlen)
+{
+    netsnmp_session s;
+    snmp_sess_init(&s);
+    s.peername = SNMP_DEFAULT_PEERNAME;
+    s.version = SNMP_DEFAULT_VERSION;
+    s.community_len = SNMP_DEFAULT_COMMUNITY_LEN;
+    s.retries = SNMP_DEFAULT_RETRIES;
+    s.timeout = SNMP_DEFAULT_TIMEOUT;
+    s.callback = trap_input;
+    s.callback_magic = tr;
+    s.isAuthoritative = SNMP_SESS_UNKNOWNAUTH;
+    tr->sess = snmp_sess_add(&s, t, trap_pre_parse, trap_post_parse);   /* owns t, even on failure */
+    if (!tr->sess) {
+        snprintf(err, errlen, "trap receiver: cannot open a session on %s: %s", tr->spec,
+                 snmp_api_errstring(s.s_snmp_errno));
+        return -2;
+    }
+    return 0;
+}
+
 int hook_snmp_trap_create(const struct config *cfg, struct hook *out, char *err, size_t errlen)
 {
     if (!cfg->trap_listen)
@@ -660,27 +696,141 @@ int hook_snmp_trap_create(const struct config *cfg, struct hook *out, char *err,
         rc = -2;
         goto fail;
     }
-    netsnmp_session s;
-    snmp_sess_init(&s);
-    s.peername = SNMP_DEFAULT_PEERNAME;
-    s.version = SNMP_DEFAULT_VERSION;
-    s.community_len = SNMP_DEFAULT_COMMUNITY_LEN;
-    s.retries = SNMP_DEFAULT_RETRIES;
-    s.timeout = SNMP_DEFAULT_TIMEOUT;
-    s.callback = trap_input;
-    s.callback_magic = tr;
-    s.isAuthoritative = SNMP_SESS_UNKNOWNAUTH;
-    tr->sess = snmp_sess_add(&s, t, trap_pre_parse, trap_post_parse);   /* owns t, even on failure */
-    if (!tr->sess) {
-        snprintf(err, errlen, "trap receiver: cannot open a session on %s: %s", tr->spec,
-                 snmp_api_errstring(s.s_snmp_errno));
-        rc = -2;
+    if ((rc = trap_open_session(tr, t, err, errlen)) != 0)
         goto fail;
-    }
     out->ops = &TRAP_OPS;
     out->self = tr;
     return 1;
 fail:
     trap_destroy(tr);
     return rc;
+}
+
+/* ---------------------------------------------------------------- the memory transport (tests, fuzzing) */
+
+/*
+ * A net-snmp transport without a socket: f_recv hands out the one datagram
+ * snmp_trap_input_datagram stored (from 192.0.2.1:1162), f_send discards what
+ * the receiver answers (inform acknowledgements, v3 reports). Its descriptor
+ * is /dev/null, only so that net-snmp's "is it ready" test has a number.
+ */
+struct trap_mem {
+    const uint8_t *data;   /* the pending datagram; NULL once read */
+    size_t len;
+};
+
+static int mem_recv(netsnmp_transport *t, void *buf, int size, void **opaque, int *olen)
+{
+    struct trap_mem *m = t->data;
+    *opaque = NULL;
+    *olen = 0;
+    if (!m->data)
+        return -1;
+    size_t n = m->len < (size_t)size ? m->len : (size_t)size;
+    memcpy(buf, m->data, n);
+    m->data = NULL;
+    struct sockaddr_in *from = calloc(1, sizeof *from);   /* net-snmp frees it with the pdu */
+    if (from) {
+        from->sin_family = AF_INET;
+        from->sin_port = htons(1162);
+        from->sin_addr.s_addr = htonl(0xc0000201u);
+        *opaque = from;
+        *olen = (int)sizeof *from;
+    }
+    return (int)n;
+}
+
+static int mem_send(netsnmp_transport *t, const void *buf, int size, void **opaque, int *olen)
+{
+    (void)t;
+    (void)buf;
+    (void)opaque;
+    (void)olen;
+    return size;
+}
+
+static int mem_close(netsnmp_transport *t)
+{
+    if (t->sock >= 0)
+        close(t->sock);
+    t->sock = -1;
+    return 0;
+}
+
+static char *mem_fmtaddr(netsnmp_transport *t, const void *data, int len)
+{
+    (void)t;
+    (void)data;
+    (void)len;
+    return strdup("memory");
+}
+
+int snmp_trap_create_memory(const char *communities, const char *snmp_config_json, ring *out, struct hook *hook,
+                            char *err, size_t errlen)
+{
+    struct snmp_trap *tr = calloc(1, sizeof *tr);
+    netsnmp_transport *t = NULL;
+    int rc = -2;
+    if (!tr) {
+        snprintf(err, errlen, "out of memory");
+        return -2;
+    }
+    atomic_init(&tr->stop, false);
+    tr->out = out;
+    snprintf(tr->spec, sizeof tr->spec, "memory");
+    if ((rc = parse_communities(tr, communities, err, errlen)) != 0)
+        goto fail;
+    if (snmp_config_json && (rc = snmp_config_parse(snmp_config_json, "memory", &tr->scfg, err, errlen)) != 0)
+        goto fail;
+    snmp_client_lib_init();
+    if ((rc = add_trap_users(tr->scfg, err, errlen)) != 0)
+        goto fail;
+    rc = -2;
+    t = calloc(1, sizeof *t);
+    struct trap_mem *m = calloc(1, sizeof *m);
+    if (!t || !m) {
+        free(m);
+        free(t);
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    t->data = m;                       /* net-snmp frees data and t with the session */
+    t->data_length = (int)sizeof *m;
+    t->sock = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    t->msgMaxSize = 65535;
+    t->f_recv = mem_recv;
+    t->f_send = mem_send;
+    t->f_close = mem_close;
+    t->f_fmtaddr = mem_fmtaddr;
+    if (t->sock < 0 || t->sock >= FD_SETSIZE) {
+        snprintf(err, errlen, "cannot open /dev/null: %s", strerror(errno));
+        mem_close(t);
+        free(m);
+        free(t);
+        goto fail;
+    }
+    if ((rc = trap_open_session(tr, t, err, errlen)) != 0)
+        goto fail;
+    hook->ops = &TRAP_OPS;
+    hook->self = tr;
+    return 0;
+fail:
+    trap_destroy(tr);
+    return rc;
+}
+
+void snmp_trap_input_datagram(void *self, const uint8_t *data, size_t len)
+{
+    struct snmp_trap *tr = self;
+    netsnmp_transport *t = snmp_sess_transport(tr->sess);
+    if (!t || t->f_recv != mem_recv)
+        return;
+    struct trap_mem *m = t->data;
+    m->data = data;
+    m->len = len;
+    fd_set fds;
+    FD_ZERO(&fds);
+    FD_SET(t->sock, &fds);
+    trap_read(tr, &fds);
+    m->data = NULL;
 }

@@ -50,4 +50,26 @@ void snmp_trap_get_stats(void *self, struct snmp_trap_stats *out);
  * not of that form (port 1..65535). */
 int snmp_trap_listen_spec(const char *listen, char *buf, size_t buflen);
 
+/*
+ * A receiver without a socket, for the fuzz harness and tests: the same
+ * session, callbacks, counters and USM users as hook_snmp_trap_create, with
+ * `communities` as AGENT_TRAP_COMMUNITIES (NULL = any) and `snmp_config_json`
+ * as the text of AGENT_SNMP_CONFIG (NULL = none), on an in-memory transport;
+ * events go to `out` (slot size sizeof(struct sender_json_msg)). Do not start
+ * it: feed it with snmp_trap_input_datagram, free it with hook->ops->destroy.
+ * The trap users are registered in net-snmp's process-wide list, so create
+ * such a receiver once per process. Returns 0, -1 (invalid settings), -2.
+ */
+int snmp_trap_create_memory(const char *communities, const char *snmp_config_json, ring *out,
+                            struct hook *hook, char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/*
+ * One datagram's bytes through exactly what the listening thread does with a
+ * datagram read from its socket (net-snmp parse and USM, then counters,
+ * community check, inform acknowledgement, the event), the source being
+ * 192.0.2.1:1162 and replies discarded. Only for a receiver made by
+ * snmp_trap_create_memory (others are left alone). The caller's thread.
+ */
+void snmp_trap_input_datagram(void *self, const uint8_t *data, size_t len);
+
 #endif

@@ -18,6 +18,9 @@
  *   first (memcmp of network-order bytes), the smaller port on equal
  *   addresses.
  * - The 20-byte digest is base64-encoded and prefixed with "1:".
+ * - SHA-1 comes from OpenSSL. A hasher keeps the fetched algorithm and one
+ *   context, because EVP_Digest fetches SHA-1 anew on every call, which costs
+ *   several times the hash itself when every flow record needs one.
  *
  * Note: the spec repository's older community-id.py does not map ICMP router
  * advertisement (9) back to solicitation (10); pycommunityid and Zeek do, and
@@ -28,7 +31,49 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include <stdlib.h>
+
 #include <openssl/evp.h>
+
+struct community_id_hasher {
+    EVP_MD *sha1;       /* fetched once: EVP_Digest would fetch it on every call */
+    EVP_MD_CTX *ctx;    /* reused for every digest */
+};
+
+community_id_hasher *community_id_hasher_create(void)
+{
+    community_id_hasher *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    h->sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
+    h->ctx = EVP_MD_CTX_new();
+    if (!h->sha1 || !h->ctx) {
+        community_id_hasher_destroy(h);
+        return NULL;
+    }
+    return h;
+}
+
+void community_id_hasher_destroy(community_id_hasher *h)
+{
+    if (!h)
+        return;
+    EVP_MD_CTX_free(h->ctx);
+    EVP_MD_free(h->sha1);
+    free(h);
+}
+
+/* SHA-1 of in[0..n) into md (20 bytes): through the hasher when there is one. */
+static int sha1(community_id_hasher *h, const unsigned char *in, size_t n, unsigned char *md)
+{
+    unsigned int mdlen = 0;
+    if (!h)
+        return EVP_Digest(in, n, md, &mdlen, EVP_sha1(), NULL) == 1 && mdlen == 20 ? 0 : -1;
+    if (EVP_DigestInit_ex2(h->ctx, h->sha1, NULL) != 1 || EVP_DigestUpdate(h->ctx, in, n) != 1 ||
+        EVP_DigestFinal_ex(h->ctx, md, &mdlen) != 1 || mdlen != 20)
+        return -1;
+    return 0;
+}
 
 #define CID_PROTO_ICMP   1
 #define CID_PROTO_TCP    6
@@ -74,7 +119,7 @@ static int icmp6_counterpart(uint8_t type)
     }
 }
 
-int community_id_v1(uint16_t seed, int ip_version, const uint8_t *src,
+int community_id_v1_hash(community_id_hasher *h, uint16_t seed, int ip_version, const uint8_t *src,
                     const uint8_t *dst, uint8_t proto, uint16_t sport,
                     uint16_t dport, char *out, size_t outlen)
 {
@@ -142,9 +187,9 @@ int community_id_v1(uint16_t seed, int ip_version, const uint8_t *src,
         in[n++] = (unsigned char)pb;
     }
 
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    if (EVP_Digest(in, n, md, &mdlen, EVP_sha1(), NULL) != 1 || mdlen != 20)
+    unsigned char md[20];
+    unsigned int mdlen = 20;
+    if (sha1(h, in, n, md) != 0)
         return -1;
 
     /* base64 of 20 bytes is 28 characters; EVP_EncodeBlock NUL-terminates. */
@@ -155,4 +200,10 @@ int community_id_v1(uint16_t seed, int ip_version, const uint8_t *src,
         return -1;
     }
     return 0;
+}
+
+int community_id_v1(uint16_t seed, int ip_version, const uint8_t *src, const uint8_t *dst,
+                    uint8_t proto, uint16_t sport, uint16_t dport, char *out, size_t outlen)
+{
+    return community_id_v1_hash(NULL, seed, ip_version, src, dst, proto, sport, dport, out, outlen);
 }

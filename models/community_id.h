@@ -4,7 +4,7 @@
  * Community ID (https://github.com/corelight/community-id-spec) is a hash of a
  * flow's 5-tuple that Zeek, Suricata and others emit the same way, so users can
  * join our FlowEvents with their other tools. Implemented here against the
- * spec: SHA-1 (OpenSSL) over seed, ordered addresses, protocol, padding and
+ * spec: SHA-1 over seed, ordered addresses, protocol, padding and
  * ports (ICMP type/code mapped to port equivalents), base64, "1:" prefix.
  */
 #ifndef TRACER_COMMUNITY_ID_H
@@ -27,5 +27,19 @@
 int community_id_v1(uint16_t seed, int ip_version, const uint8_t *src,
                     const uint8_t *dst, uint8_t proto, uint16_t sport,
                     uint16_t dport, char *out, size_t outlen);
+
+/*
+ * A SHA-1 hasher kept by one thread (the sender) so a digest costs only the
+ * hash: OpenSSL's algorithm is fetched once and one context reused. Not
+ * thread-safe. NULL from create when out of memory; destroy is NULL-safe.
+ */
+typedef struct community_id_hasher community_id_hasher;
+community_id_hasher *community_id_hasher_create(void);
+void community_id_hasher_destroy(community_id_hasher *h);
+
+/* community_id_v1 through hasher `h` (NULL: a one-off EVP_Digest). Same result. */
+int community_id_v1_hash(community_id_hasher *h, uint16_t seed, int ip_version, const uint8_t *src,
+                         const uint8_t *dst, uint8_t proto, uint16_t sport, uint16_t dport,
+                         char *out, size_t outlen);
 
 #endif

@@ -175,8 +175,9 @@ cJSON *flow_event_to_json(const struct flow_event *ev, const struct flow_event_c
         cport_a = ev->icmp_type;
         cport_b = ev->icmp_code;
     }
-    if (community_id_v1(ctx ? ctx->community_seed : 0, ev->ip_version, ev->src_ip, ev->dst_ip,
-                        ev->protocol, cport_a, cport_b, cid, sizeof cid) != 0)
+    if (community_id_v1_hash(ctx ? ctx->cid_hasher : NULL, ctx ? ctx->community_seed : 0,
+                             ev->ip_version, ev->src_ip, ev->dst_ip, ev->protocol, cport_a, cport_b,
+                             cid, sizeof cid) != 0)
         cid[0] = '\0';
 
     cJSON *o = cJSON_CreateObject();
@@ -352,6 +353,355 @@ static int jw_item(struct jw *w, const cJSON *it, int depth)
         return -1;
     }
     return 0;
+}
+
+/* ---- direct FlowEvent text (flow_event_format) ---------------------------- */
+
+/*
+ * Everything below writes the same bytes that flow_event_json_print() gives
+ * for flow_event_to_json()'s object, without building the object: no
+ * allocation, no printf on the common paths. Each helper names the cJSON/printf
+ * behaviour it reproduces; the unit tests compare the two paths.
+ */
+
+static const uint64_t pow10_u64[20] = {
+    1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull,
+    100000000ull, 1000000000ull, 10000000000ull, 100000000000ull, 1000000000000ull,
+    10000000000000ull, 100000000000000ull, 1000000000000000ull, 10000000000000000ull,
+    100000000000000000ull, 1000000000000000000ull, 10000000000000000000ull,
+};
+
+/* Decimal digits of v into the end of t; returns the first digit. */
+static char *u64_digits(uint64_t v, char *end)
+{
+    char *q = end;
+    do {
+        *--q = (char)('0' + v % 10u);
+        v /= 10u;
+    } while (v);
+    return q;
+}
+
+static void jw_u64(struct jw *w, uint64_t v)
+{
+    char t[24];
+    char *q = u64_digits(v, t + sizeof t);
+    jw_put(w, q, (size_t)(t + sizeof t - q));
+}
+
+static void jw_lit(struct jw *w, const char *s) { jw_put(w, s, strlen(s)); }
+
+/* `,"key":` as one copy; keys are literals without characters to escape. */
+#define JW_KEY(w, k) jw_put((w), ",\"" k "\":", sizeof(",\"" k "\":") - 1)
+
+/* A string known to need no escaping (digits, addresses, letters), quoted. */
+static void jw_plain(struct jw *w, const char *s, size_t len)
+{
+    jw_ch(w, '"');
+    jw_put(w, s, len);
+    jw_ch(w, '"');
+}
+
+/* Integer part . fraction (k digits of q below 10^k), trailing zeros trimmed
+ * (what "%g" prints in fixed notation). */
+static void jw_fixed(struct jw *w, uint64_t q, unsigned k)
+{
+    uint64_t ip = q / pow10_u64[k], fr = q % pow10_u64[k];
+    jw_u64(w, ip);
+    if (fr == 0)
+        return;
+    char t[24];
+    unsigned n = k;
+    while (fr % 10u == 0) {
+        fr /= 10u;
+        n--;
+    }
+    for (unsigned i = n; i-- > 0;) {
+        t[i] = (char)('0' + fr % 10u);
+        fr /= 10u;
+    }
+    t[n] = '.';
+    jw_ch(w, '.');
+    jw_put(w, t, n);
+}
+
+/*
+ * "%1.<p>g" of v for 1 <= v < 10^15, p = 15 or 17, in fixed notation: rounds
+ * the exact binary value to p significant digits, ties to even (glibc), with
+ * 128-bit integer arithmetic. Stores q (the p-digit significand scaled) and k
+ * (fraction digits); returns false when the rounded value leaves the range
+ * where "%g" uses fixed notation.
+ */
+static bool g_digits(double v, unsigned p, uint64_t *q_out, unsigned *k_out)
+{
+    int e2;
+    double fr = frexp(v, &e2);                         /* v = fr * 2^e2, fr in [0.5, 1) */
+    uint64_t m = (uint64_t)ldexp(fr, 53);              /* exact: 53-bit significand */
+    int s = 53 - e2;                                   /* v = m / 2^s */
+    if (s < 0 || s > 60)
+        return false;
+    unsigned d = 1;                                    /* integer digits of v */
+    uint64_t iv = (uint64_t)v;
+    while (d < 20 && iv >= pow10_u64[d])
+        d++;
+    if (d >= p || d > 15)
+        return false;
+    unsigned k = p - d;
+    unsigned __int128 prod = (unsigned __int128)m * pow10_u64[k];
+    unsigned __int128 one = (unsigned __int128)1 << s;
+    uint64_t q = (uint64_t)(prod >> s);
+    unsigned __int128 rem = prod & (one - 1);
+    unsigned __int128 half = one >> 1;
+    if (s > 0 && (rem > half || (rem == half && (q & 1u))))
+        q++;
+    if (q == pow10_u64[p]) {                           /* 9.99..95 rounded up a digit */
+        if (k == 0 || d + 1 >= p)
+            return false;
+        q /= 10u;
+        k--;
+    }
+    *q_out = q;
+    *k_out = k;
+    return true;
+}
+
+/* jw_num(v) for a finite, non-whole v: the cJSON/printf rule, fast when 1 <= v < 10^15. */
+static void jw_double(struct jw *w, double v)
+{
+    uint64_t q;
+    unsigned k;
+    if (v >= 1.0 && v < 1e15 && g_digits(v, 15, &q, &k)) {
+        if ((double)q / (double)pow10_u64[k] == v) {   /* "%1.15g" reads back exactly */
+            jw_fixed(w, q, k);
+            return;
+        }
+        if (g_digits(v, 17, &q, &k)) {
+            jw_fixed(w, q, k);
+            return;
+        }
+    }
+    jw_num(w, v);
+}
+
+/* flow_duration: (last - first) / 1e6 printed as jw_num would. */
+static void jw_duration(struct jw *w, uint64_t first, uint64_t last)
+{
+    if (last <= first) {
+        jw_ch(w, '0');
+        return;
+    }
+    uint64_t d = last - first;
+    /* Below 10^15 µs the double nearest d/10^6 prints as that decimal with
+     * "%1.15g" and reads back; below 100 µs "%g" switches to an exponent. */
+    if (d >= 100u && d < 1000000000000000ull) {
+        jw_fixed(w, d, 6);
+        return;
+    }
+    jw_num(w, (double)d / 1e6);
+}
+
+/* timefmt_rfc3339 for years 1970..9999, from days since the epoch (civil_from_days). */
+static void jw_time(struct jw *w, uint64_t us, int digits)
+{
+    uint64_t secs = us / 1000000u;
+    unsigned frac = (unsigned)(us % 1000000u);
+    uint64_t days = secs / 86400u;
+    unsigned sod = (unsigned)(secs % 86400u);
+    if (days > 2932896u) {                             /* past 9999-12-31 */
+        char t[48];
+        timefmt_rfc3339(us, digits, t, sizeof t);
+        jw_str(w, t);
+        return;
+    }
+    /* H. Hinnant's days -> civil date, for non-negative day numbers. */
+    uint64_t z = days + 719468u;
+    uint64_t era = z / 146097u;
+    unsigned doe = (unsigned)(z - era * 146097u);
+    unsigned yoe = (doe - doe / 1460u + doe / 36524u - doe / 146096u) / 365u;
+    unsigned doy = doe - (365u * yoe + yoe / 4u - yoe / 100u);
+    unsigned mp = (5u * doy + 2u) / 153u;
+    unsigned day = doy - (153u * mp + 2u) / 5u + 1u;
+    unsigned mon = mp < 10u ? mp + 3u : mp - 9u;
+    unsigned year = (unsigned)(yoe + era * 400u) + (mon <= 2u);
+    unsigned hh = sod / 3600u, mm = sod / 60u % 60u, ss = sod % 60u;
+    char t[40];
+    t[0] = '"';
+    t[1] = (char)('0' + year / 1000u);
+    t[2] = (char)('0' + year / 100u % 10u);
+    t[3] = (char)('0' + year / 10u % 10u);
+    t[4] = (char)('0' + year % 10u);
+    t[5] = '-';
+    t[6] = (char)('0' + mon / 10u);
+    t[7] = (char)('0' + mon % 10u);
+    t[8] = '-';
+    t[9] = (char)('0' + day / 10u);
+    t[10] = (char)('0' + day % 10u);
+    t[11] = 'T';
+    t[12] = (char)('0' + hh / 10u);
+    t[13] = (char)('0' + hh % 10u);
+    t[14] = ':';
+    t[15] = (char)('0' + mm / 10u);
+    t[16] = (char)('0' + mm % 10u);
+    t[17] = ':';
+    t[18] = (char)('0' + ss / 10u);
+    t[19] = (char)('0' + ss % 10u);
+    t[20] = '.';
+    size_t n = 21;
+    if (digits == 3)
+        frac /= 1000u;
+    for (int i = digits == 3 ? 2 : 5; i >= 0; i--) {
+        t[n + (size_t)i] = (char)('0' + frac % 10u);
+        frac /= 10u;
+    }
+    n += digits == 3 ? 3 : 6;
+    t[n++] = 'Z';
+    t[n++] = '"';
+    jw_put(w, t, n);
+}
+
+/* addr_text into t (INET6_ADDRSTRLEN); IPv4 without inet_ntop. Returns the length. */
+static size_t addr_fast(int ip_version, const uint8_t *a, char *t)
+{
+    if (ip_version != 4) {
+        addr_text(ip_version, a, t, INET6_ADDRSTRLEN);
+        return strlen(t);
+    }
+    size_t n = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned b = a[i];
+        if (i)
+            t[n++] = '.';
+        if (b >= 100u)
+            t[n++] = (char)('0' + b / 100u);
+        if (b >= 10u)
+            t[n++] = (char)('0' + b / 10u % 10u);
+        t[n++] = (char)('0' + b % 10u);
+    }
+    t[n] = '\0';
+    return n;
+}
+
+size_t flow_event_format(const struct flow_event *ev, const struct flow_event_ctx *ctx,
+                         enum flow_direction dir, const char *event_id, char *buf, size_t buflen)
+{
+    struct jw w = {.b = buf, .cap = buf ? buflen : 0, .n = 0};
+    if (!ev) {
+        if (w.cap)
+            buf[0] = '\0';
+        return SIZE_MAX;
+    }
+    char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], pbuf[4], sflags[9], dflags[9];
+    char cid[COMMUNITY_ID_LEN], pt[8], *pq;
+    size_t srcn = addr_fast(ev->ip_version, ev->src_ip, src);
+    size_t dstn = addr_fast(ev->ip_version, ev->dst_ip, dst);
+    const char *proto = flow_protocol_name(ev->protocol, pbuf, sizeof pbuf);
+    size_t proton = strlen(proto);
+
+    /* "flow_id": src:sport-dst:dport-PROTO (nothing in it needs escaping) */
+    jw_put(&w, "{\"flow_id\":\"", 12);
+    jw_put(&w, src, srcn);
+    jw_ch(&w, ':');
+    jw_u64(&w, ev->src_port);
+    jw_ch(&w, '-');
+    jw_put(&w, dst, dstn);
+    jw_ch(&w, ':');
+    jw_u64(&w, ev->dst_port);
+    jw_ch(&w, '-');
+    jw_put(&w, proto, proton);
+    jw_ch(&w, '"');
+    JW_KEY(&w, "timestamp");
+    jw_time(&w, ev->last_us, 3);
+    JW_KEY(&w, "interface");
+    jw_str(&w, ctx ? ctx->interface : NULL);
+    JW_KEY(&w, "hostname");
+    jw_str(&w, ctx ? ctx->hostname : NULL);
+    JW_KEY(&w, "direction");
+    jw_ch(&w, '"');
+    jw_lit(&w, flow_direction_name(dir));
+    jw_ch(&w, '"');
+    JW_KEY(&w, "src_ip");
+    jw_plain(&w, src, srcn);
+    JW_KEY(&w, "dst_ip");
+    jw_plain(&w, dst, dstn);
+    JW_KEY(&w, "src_port");
+    pq = u64_digits(ev->src_port, pt + sizeof pt);
+    jw_plain(&w, pq, (size_t)(pt + sizeof pt - pq));
+    JW_KEY(&w, "dst_port");
+    pq = u64_digits(ev->dst_port, pt + sizeof pt);
+    jw_plain(&w, pq, (size_t)(pt + sizeof pt - pq));
+    JW_KEY(&w, "protocol");
+    jw_plain(&w, proto, proton);
+
+    uint64_t packets = ev->src_packets + ev->dst_packets;
+    uint64_t bytes = ev->src_bytes + ev->dst_bytes;
+    JW_KEY(&w, "flow_duration");
+    jw_duration(&w, ev->first_us, ev->last_us);
+    JW_KEY(&w, "packet_count");
+    jw_u64(&w, packets);
+    JW_KEY(&w, "byte_count");
+    jw_u64(&w, bytes);
+    JW_KEY(&w, "avg_packet_size");
+    if (!packets) {
+        jw_ch(&w, '0');
+    } else if (bytes < (1ull << 53) && bytes % packets == 0) {
+        jw_u64(&w, bytes / packets);                   /* whole: jw_num prints digits */
+    } else {
+        jw_double(&w, (double)bytes / (double)packets);
+    }
+    jw_lit(&w, ",\"type\":\"flow\",\"schema_version\":1");
+    JW_KEY(&w, "event_id");
+    jw_str(&w, event_id);
+    JW_KEY(&w, "start_time");
+    jw_time(&w, ev->first_us, 6);
+    JW_KEY(&w, "end_time");
+    jw_time(&w, ev->last_us, 6);
+    JW_KEY(&w, "ip_version");
+    jw_u64(&w, ev->ip_version);
+    JW_KEY(&w, "protocol_number");
+    jw_u64(&w, ev->protocol);
+    JW_KEY(&w, "vlan_id");
+    jw_u64(&w, ev->vlan_id);
+    JW_KEY(&w, "src_packets");
+    jw_u64(&w, ev->src_packets);
+    JW_KEY(&w, "src_bytes");
+    jw_u64(&w, ev->src_bytes);
+    JW_KEY(&w, "dst_packets");
+    jw_u64(&w, ev->dst_packets);
+    JW_KEY(&w, "dst_bytes");
+    jw_u64(&w, ev->dst_bytes);
+    flow_tcp_flags_string(ev->src_tcp_flags, sflags, sizeof sflags);
+    flow_tcp_flags_string(ev->dst_tcp_flags, dflags, sizeof dflags);
+    JW_KEY(&w, "src_tcp_flags");
+    jw_plain(&w, sflags, strlen(sflags));
+    JW_KEY(&w, "dst_tcp_flags");
+    jw_plain(&w, dflags, strlen(dflags));
+    if (ev->has_icmp) {
+        JW_KEY(&w, "icmp_type");
+        jw_u64(&w, ev->icmp_type);
+        JW_KEY(&w, "icmp_code");
+        jw_u64(&w, ev->icmp_code);
+    }
+    JW_KEY(&w, "end_reason");
+    jw_ch(&w, '"');
+    jw_lit(&w, flow_end_reason_name((enum flow_end_reason)ev->end_reason));
+    jw_ch(&w, '"');
+    jw_lit(&w, ev->final ? ",\"final\":true" : ",\"final\":false");
+
+    uint16_t cport_a = ev->src_port, cport_b = ev->dst_port;
+    if (ev->has_icmp && (ev->protocol == 1 || ev->protocol == 58)) {
+        cport_a = ev->icmp_type;
+        cport_b = ev->icmp_code;
+    }
+    if (community_id_v1_hash(ctx ? ctx->cid_hasher : NULL, ctx ? ctx->community_seed : 0,
+                             ev->ip_version, ev->src_ip, ev->dst_ip, ev->protocol, cport_a, cport_b,
+                             cid, sizeof cid) != 0)
+        cid[0] = '\0';
+    JW_KEY(&w, "community_id");
+    jw_plain(&w, cid, strlen(cid));
+    jw_ch(&w, '}');
+    if (w.cap)
+        buf[w.n < w.cap ? w.n : w.cap - 1] = '\0';
+    return w.n;
 }
 
 size_t flow_event_json_print(const cJSON *item, char *buf, size_t buflen)

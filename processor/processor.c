@@ -141,8 +141,7 @@ int processor_run(processor *p)
         }
         idle_us = 0;
         pthread_mutex_lock(&p->lock);
-        for (uint32_t i = 0; i < n; i++)
-            flow_table_packet(p->table, &p->burst[i], emit_inline, p);
+        flow_table_packet_burst(p->table, p->burst, n, emit_inline, p);
         pthread_mutex_unlock(&p->lock);
     }
 }

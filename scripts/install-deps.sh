@@ -1,17 +1,44 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that building, running and testing Tracer Sensor
 # need, and only those that are missing. `make run` and `make test` call it first,
-# so a fresh Debian 12 machine needs no other set-up step.
-#   scripts/install-deps.sh          build + run dependencies
-#   scripts/install-deps.sh --test   also what the test suite needs
+# so a fresh Debian 12 machine needs no other set-up step; the Dockerfile calls it
+# in both of its stages, so the image and a host build use the same lists.
+#   scripts/install-deps.sh            build + run dependencies
+#   scripts/install-deps.sh --test     also what the test suite needs
+#   scripts/install-deps.sh --runtime  only what the built binary needs to run
+#                                      (shared libraries, CA certificates; plus
+#                                      setcap and curl for the container image)
+#   add --print to list the packages instead of installing them
 set -euo pipefail
 
-pkgs=(gcc make pkg-config libc6-dev
-      libpcap-dev libcurl4-openssl-dev libcjson-dev uthash-dev libssl-dev zlib1g-dev
-      libsnmp-dev libmnl-dev)
-if [ "${1:-}" = "--test" ]; then
+mode=build
+print=no
+for a in "$@"; do
+    case "$a" in
+        --test) mode=test ;;
+        --runtime) mode=runtime ;;
+        --print) print=yes ;;
+        *) echo "usage: $0 [--test|--runtime] [--print]" >&2; exit 2 ;;
+    esac
+done
+
+if [ "$mode" = runtime ]; then
+    # One package per library the binary links (see `objdump -p tracer-sensor | grep NEEDED`).
+    pkgs=(libpcap0.8 libcurl4 libcjson1 libssl3 zlib1g libsnmp40 libmnl0 libmicrohttpd12
+          ca-certificates libcap2-bin curl)
+else
+    pkgs=(gcc make pkg-config libc6-dev
+          libpcap-dev libcurl4-openssl-dev libcjson-dev uthash-dev libssl-dev zlib1g-dev
+          libsnmp-dev libmnl-dev libmicrohttpd-dev)
+fi
+if [ "$mode" = test ]; then
     pkgs+=(libcmocka-dev python3 python3-pytest iproute2 clang libclang-rt-14-dev
-           openssl snmpd snmp lldpd wireguard-go wireguard-tools tcpdump)
+           openssl snmpd snmp lldpd wireguard-go wireguard-tools tcpdump
+           python3-yaml systemd)
+fi
+if [ "$print" = yes ]; then
+    printf '%s\n' "${pkgs[@]}"
+    exit 0
 fi
 
 missing=()

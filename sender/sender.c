@@ -7,8 +7,9 @@
  * to the delivery thread (delivery.c: retries, spool, shutdown timeout), so a
  * slow or dead endpoint never stalls serialization. Everything the thread
  * touches per event (the pop buffer, the text buffer that collects NDJSON
- * lines or the batch body) is allocated once and reused; the only per-event
- * allocations are cJSON's own.
+ * lines or the batch body) is allocated once and reused. Flow records are
+ * written straight into that buffer by flow_event_format (no cJSON, no
+ * allocation); only hook events, which arrive as cJSON objects, allocate.
  *
  * Batching: an HTTP batch is closed when it holds batch_size events or when
  * send_interval_ms has passed since its first event (checked after every pass
@@ -45,6 +46,7 @@
 #include "../common/log.h"
 #include "../common/timefmt.h"
 #include "../config/config.h"
+#include "../models/community_id.h"
 #include "delivery.h"
 
 #ifndef TRACER_VERSION
@@ -91,6 +93,7 @@ struct sender {
     atomic_bool finish;
     _Atomic uint64_t events_in, events_sent, events_failed;
     _Atomic uint64_t batches_sent, batches_failed, json_errors;
+    _Atomic uint64_t by_type[SENDER_EV_COUNT];
 };
 
 static void stat_add(_Atomic uint64_t *c, uint64_t n)
@@ -151,6 +154,8 @@ sender *sender_create(const struct config *cfg, ring *const *rings, size_t nring
     atomic_init(&s->batches_sent, 0);
     atomic_init(&s->batches_failed, 0);
     atomic_init(&s->json_errors, 0);
+    for (int i = 0; i < SENDER_EV_COUNT; i++)
+        atomic_init(&s->by_type[i], 0);
     s->nrings = nrings;
     s->rings = calloc(nrings ? nrings : 1, sizeof *s->rings);
     if (!s->rings)
@@ -159,6 +164,9 @@ sender *sender_create(const struct config *cfg, ring *const *rings, size_t nring
         s->rings[i] = rings[i];
     if (ctx)
         s->ctx = *ctx;
+    s->ctx.cid_hasher = community_id_hasher_create();
+    if (!s->ctx.cid_hasher)
+        goto oom;
     s->out = out;
     s->http = cfg->endpoint_url != NULL;
     s->batch_size = cfg->batch_size ? cfg->batch_size : 1;
@@ -193,6 +201,7 @@ void sender_destroy(sender *s)
         return;
     delivery_destroy(s->delivery);
     hostaddr_destroy(s->hosts);
+    community_id_hasher_destroy(s->ctx.cid_hasher);
     free(s->buf);
     free(s->burst);
     free(s->rings);
@@ -223,6 +232,8 @@ void sender_get_stats(const sender *s, struct sender_stats *out)
     out->batches_sent = atomic_load_explicit(&m->batches_sent, memory_order_relaxed);
     out->batches_failed = atomic_load_explicit(&m->batches_failed, memory_order_relaxed);
     out->json_errors = atomic_load_explicit(&m->json_errors, memory_order_relaxed);
+    for (int i = 0; i < SENDER_EV_COUNT; i++)
+        out->events_by_type[i] = atomic_load_explicit(&m->by_type[i], memory_order_relaxed);
     if (m->delivery) {
         delivery_get_stats(m->delivery, &out->delivery);
         const struct delivery_stats *d = &out->delivery;
@@ -304,6 +315,8 @@ static enum flow_direction direction_of(const hostaddr *h, const struct flow_eve
     return FLOW_DIR_UNKNOWN;
 }
 
+static void append_text(sender *s, size_t pre, size_t n);
+
 /* Serialize one JSON object into buf (an NDJSON line, or the next element of
  * the body) and free it. */
 static void append_json(sender *s, cJSON *obj)
@@ -327,6 +340,14 @@ static void append_json(sender *s, cJSON *obj)
         stat_add(&s->json_errors, 1);
         return;
     }
+    append_text(s, pre, n);
+}
+
+/* The n bytes of text just printed at buf + len + pre become the batch's next
+ * element (or NDJSON line); close the batch or write the stream when due. */
+static void append_text(sender *s, size_t pre, size_t n)
+{
+    bool array = s->http && s->batch_size > 1;
     if (array)
         s->buf[s->len] = s->batch_n == 0 ? '[' : ',';
     s->len += pre + n;
@@ -345,16 +366,47 @@ static void next_event_id(sender *s, char *id, size_t idlen)
     snprintf(id, idlen, "%s-%" PRIu64, s->id_prefix, ++s->seq);
 }
 
+/* next_event_id without printf: the prefix, '-', the decimal sequence number. */
+static void next_event_id_fast(sender *s, char *id)
+{
+    memcpy(id, s->id_prefix, 16);
+    id[16] = '-';
+    char t[24], *q = t + sizeof t;
+    uint64_t v = ++s->seq;
+    do {
+        *--q = (char)('0' + v % 10u);
+        v /= 10u;
+    } while (v);
+    size_t n = (size_t)(t + sizeof t - q);
+    memcpy(id + 17, q, n);
+    id[17 + n] = '\0';
+}
+
+/* A flow record: its JSON is written straight into buf (flow_event_format
+ * gives the bytes flow_event_to_json + flow_event_json_print would). */
 static void append_event(sender *s, const struct flow_event *ev)
 {
     char id[sizeof s->id_prefix + 24];
-    next_event_id(s, id, sizeof id);
-    cJSON *obj = flow_event_to_json(ev, &s->ctx, direction_of(s->hosts, ev), id);
-    if (!obj) {
+    next_event_id_fast(s, id);
+    enum flow_direction dir = direction_of(s->hosts, ev);
+    bool array = s->http && s->batch_size > 1;
+    size_t pre = array ? 1 : 0;
+    size_t n = SIZE_MAX;
+    /* +2 spare bytes after the text: the NUL now, the '\n' or ']' later. */
+    if (buf_reserve(s, pre + SENDER_OBJ_ROOM + 2) == 0) {
+        n = flow_event_format(ev, &s->ctx, dir, id, s->buf + s->len + pre, s->cap - s->len - pre - 1);
+        if (n != SIZE_MAX && n + pre + 2 > s->cap - s->len) {
+            if (buf_reserve(s, pre + n + 2) == 0)
+                n = flow_event_format(ev, &s->ctx, dir, id, s->buf + s->len + pre, s->cap - s->len - pre - 1);
+            else
+                n = SIZE_MAX;
+        }
+    }
+    if (n == SIZE_MAX || n + pre + 2 > s->cap - s->len) {
         stat_add(&s->json_errors, 1);
         return;
     }
-    append_json(s, obj);
+    append_text(s, pre, n);
 }
 
 /* Replace (or add) a string member. Returns false when out of memory. */
@@ -368,9 +420,23 @@ static bool set_string(cJSON *obj, const char *key, const char *val)
     return cJSON_AddItemToObject(obj, key, v);
 }
 
+/* Which counter a hook's event goes to, from its "type" member. */
+static enum sender_event_type hook_event_type(const cJSON *obj)
+{
+    static const struct { const char *prefix; enum sender_event_type t; } types[] = {
+        {"snmp", SENDER_EV_SNMP}, {"trap", SENDER_EV_TRAP}, {"topology", SENDER_EV_TOPOLOGY},
+        {"sensor", SENDER_EV_SENSOR}, {"flow", SENDER_EV_FLOW}};
+    const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, "type"));
+    for (size_t i = 0; t && i < sizeof types / sizeof types[0]; i++)
+        if (strncmp(t, types[i].prefix, strlen(types[i].prefix)) == 0)
+            return types[i].t;
+    return SENDER_EV_OTHER;
+}
+
 /* A hook's event: add the common fields, then serialize like any other. */
 static void append_hook(sender *s, cJSON *obj)
 {
+    stat_add(&s->by_type[hook_event_type(obj)], 1);
     char id[sizeof s->id_prefix + 24], ts[40];
     next_event_id(s, id, sizeof id);
     bool ok = cJSON_IsObject(obj) && set_string(obj, "event_id", id);
@@ -456,6 +522,7 @@ int sender_run(sender *s)
             if (n == 0)
                 continue;
             stat_add(&s->events_in, n);
+            stat_add(&s->by_type[SENDER_EV_FLOW], n);
             got += n;
             for (uint32_t k = 0; k < n; k++)
                 append_event(s, &s->burst[k]);

@@ -24,8 +24,15 @@
 struct config;
 typedef struct sender sender;
 
+/* Event types as the sender counts them (the "type" member; flows from the flow rings). */
+enum sender_event_type {
+    SENDER_EV_FLOW, SENDER_EV_SNMP, SENDER_EV_TRAP, SENDER_EV_TOPOLOGY, SENDER_EV_SENSOR, SENDER_EV_OTHER,
+    SENDER_EV_COUNT
+};
+
 struct sender_stats {
     uint64_t events_in;        /* events taken off the rings */
+    uint64_t events_by_type[SENDER_EV_COUNT];  /* events_in by type (by prefix: "topology_change" is topology) */
     uint64_t events_sent;      /* events written to the stream, or delivered (2xx) to the endpoint */
     uint64_t events_failed;    /* events lost: stream write errors, or every HTTP drop reason */
     uint64_t batches_sent;     /* successful writes / delivered POSTs */

@@ -50,7 +50,7 @@ def tracer():
 def clean_env(extra=None):
     """The test process's environment without any AGENT_*/LOG_LEVEL setting."""
     env = {k: v for k, v in os.environ.items()
-           if not (k.startswith("AGENT_") or k == "LOG_LEVEL")}
+           if not (k.startswith("AGENT_") or k in ("LOG_LEVEL", "LOG_FORMAT"))}
     env.update(extra or {})
     return env
 
@@ -82,6 +82,35 @@ def parse_ndjson(text):
         assert isinstance(obj, dict), "stdout line %d is not a JSON object: %r" % (i + 1, line[:300])
         out.append(obj)
     return out
+
+
+LOGFMT_PAIR = re.compile(r'([^\s="]+)=("(?:[^"\\]|\\.)*"|[^\s"]*)')
+
+
+def parse_log_line(line):
+    """One stderr log line (logfmt or JSON) as a dict; None for other text."""
+    line = line.strip()
+    if line.startswith("{"):
+        try:
+            return json.loads(line)
+        except ValueError:
+            return None
+    if not line.startswith("ts="):
+        return None
+    rec = {}
+    for k, v in LOGFMT_PAIR.findall(line):
+        rec[k] = json.loads(v) if v.startswith('"') else v   # the quoting is JSON's
+    return rec
+
+
+def log_records(stderr):
+    """Every log record in a stderr text (other lines are skipped)."""
+    return [r for r in map(parse_log_line, stderr.splitlines()) if r]
+
+
+def log_message(stderr, prefix):
+    """The msg of the first log record whose msg starts with prefix (or None)."""
+    return next((r["msg"] for r in log_records(stderr) if r.get("msg", "").startswith(prefix)), None)
 
 
 def assert_no_sanitizer(stderr):

@@ -130,6 +130,31 @@ static void test_baseline_seed1(void **state)
     }
 }
 
+/* The sender's reusable hasher gives the spec's ids too, call after call. */
+static void test_hasher_matches_baselines(void **state)
+{
+    (void)state;
+    community_id_hasher *h = community_id_hasher_create();
+    assert_non_null(h);
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < sizeof vectors / sizeof vectors[0]; i++) {
+            const struct vec *v = &vectors[i];
+            uint8_t s[16], d[16];
+            int ver = parse_addr(v->saddr, s);
+            assert_int_equal(parse_addr(v->daddr, d), ver);
+            char id[COMMUNITY_ID_LEN];
+            assert_int_equal(community_id_v1_hash(h, 0, ver, s, d, v->proto, v->sport, v->dport, id,
+                                                  sizeof id), 0);
+            assert_string_equal(id, v->seed0);
+            assert_int_equal(community_id_v1_hash(h, 1, ver, s, d, v->proto, v->sport, v->dport, id,
+                                                  sizeof id), 0);
+            assert_string_equal(id, v->seed1);
+        }
+    }
+    community_id_hasher_destroy(h);
+    community_id_hasher_destroy(NULL);
+}
+
 static void test_tcp_v4_exact(void **state)
 {
     (void)state;
@@ -187,6 +212,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_baseline_seed0),
         cmocka_unit_test(test_baseline_seed1),
+        cmocka_unit_test(test_hasher_matches_baselines),
         cmocka_unit_test(test_tcp_v4_exact),
         cmocka_unit_test(test_icmp_rules),
         cmocka_unit_test(test_portless_ignores_ports),

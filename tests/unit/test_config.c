@@ -515,7 +515,7 @@ static void test_every_flag_is_known(void **state)
         "AGENT_HMAC_KEY_FILE", "AGENT_SPOOL_DIR", "AGENT_SPOOL_MAX_MB", "AGENT_TCP_IDLE_TIMEOUT",
         "AGENT_UDP_IDLE_TIMEOUT", "AGENT_IDLE_TIMEOUT", "AGENT_ACTIVE_TIMEOUT", "AGENT_MAX_FLOWS",
         "AGENT_COMMUNITY_ID_SEED", "AGENT_PACKET_RING_SLOTS", "AGENT_EVENT_RING_SLOTS",
-        "LOG_LEVEL",
+        "LOG_LEVEL", "AGENT_METRICS_ADDR", "LOG_FORMAT",
     };
     struct fx *f = *state;
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
@@ -1061,6 +1061,140 @@ static void test_print_help(void **state)
     free(text);
 }
 
+/* ---------------------------------------------------------------- monitoring, log format */
+
+static void test_log_format_and_metrics_addr(void **state)
+{
+    struct fx *f = *state;
+    struct res r;
+    run(&r, f, true, NULL, NULL);
+    expect_ok(&r);
+    assert_int_equal(r.cfg->log_format, CFG_LOG_LOGFMT);
+    assert_null(r.cfg->metrics_addr);
+    done(&r);
+    run(&r, f, true, ENV("LOG_FORMAT=JSON", "AGENT_METRICS_ADDR=127.0.0.1:9108"), NULL);
+    expect_ok(&r);
+    assert_int_equal(r.cfg->log_format, CFG_LOG_JSON);
+    assert_string_equal(r.cfg->metrics_addr, "127.0.0.1:9108");
+    done(&r);
+    run(&r, f, true, ENV("LOG_FORMAT=json"), ARGS("--log-format", "logfmt", "--metrics-addr=:9108"));
+    expect_ok(&r);
+    assert_int_equal(r.cfg->log_format, CFG_LOG_LOGFMT);
+    assert_string_equal(r.cfg->metrics_addr, ":9108");
+    done(&r);
+    static const char *const good[] = {"[::1]:1", "localhost:65535", "[::]:9108", "sensor.example:9108"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        char kv[64];
+        snprintf(kv, sizeof kv, "AGENT_METRICS_ADDR=%s", good[i]);
+        run(&r, f, true, ENV(kv), NULL);
+        expect_ok(&r);
+        assert_string_equal(r.cfg->metrics_addr, good[i]);
+        done(&r);
+    }
+    one_env_err(f, "LOG_FORMAT=xml", "LOG_FORMAT=xml: must be logfmt or json");
+    static const char *const bad[] = {"9108", "host", "host:", "host:0", "host:65536", "::1:9108",
+                                      "[::1]9108", "[]:9108", "a b:1", "h/x:1", "h:9108x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char kv[64], msg[160];
+        snprintf(kv, sizeof kv, "AGENT_METRICS_ADDR=%s", bad[i]);
+        snprintf(msg, sizeof msg, "AGENT_METRICS_ADDR=%s: must be HOST:PORT, [IPV6]:PORT or :PORT "
+                 "with a port in [1, 65535]", bad[i]);
+        one_env_err(f, kv, msg);
+    }
+}
+
+static const char *kv_value(const struct config_kv *kv, size_t n, const char *var)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(kv[i].var, var) == 0)
+            return kv[i].value;
+    fail_msg("config_describe lacks %s", var);
+    return NULL;
+}
+
+/* The startup line's data: every setting, secrets masked, the URL without credentials. */
+static void test_describe(void **state)
+{
+    struct fx *f = *state;
+    struct res r;
+    char tokfile[200];
+    snprintf(tokfile, sizeof tokfile, "AGENT_AUTH_TOKEN_FILE=%s", f->token);
+    run(&r, f, true, ENV(tokfile, "AGENT_HMAC_KEY=hmac-secret", "AGENT_TRAP_COMMUNITIES=c0mm",
+                         "AGENT_ENDPOINT_URL=https://user:pw@ingest.example/flows?key=s3cret",
+                         "AGENT_SEND_INTERVAL=250ms", "AGENT_SNAP_LEN=1518"), NULL);
+    expect_ok(&r);
+    struct config_kv kv[80];
+    size_t n = config_describe(r.cfg, kv, 80);
+    assert_int_equal(n, config_setting_count());
+    assert_string_equal(kv_value(kv, n, "AGENT_AUTH_TOKEN"), "");
+    assert_string_equal(kv_value(kv, n, "AGENT_AUTH_TOKEN_FILE"), f->token);
+    assert_string_equal(kv_value(kv, n, "AGENT_HMAC_KEY"), "<redacted>");
+    assert_string_equal(kv_value(kv, n, "AGENT_TRAP_COMMUNITIES"), "<redacted>");
+    assert_string_equal(kv_value(kv, n, "AGENT_ENDPOINT_URL"), "https://ingest.example/flows");
+    assert_string_equal(kv_value(kv, n, "AGENT_SEND_INTERVAL"), "250ms");
+    assert_string_equal(kv_value(kv, n, "AGENT_RETRY_BASE"), "500ms");
+    assert_string_equal(kv_value(kv, n, "AGENT_SNAP_LEN"), "1518");
+    assert_string_equal(kv_value(kv, n, "AGENT_PROMISCUOUS"), "true");
+    assert_string_equal(kv_value(kv, n, "AGENT_METRICS_ADDR"), "");
+    assert_string_equal(kv_value(kv, n, "LOG_LEVEL"), "info");
+    assert_string_equal(kv_value(kv, n, "LOG_FORMAT"), "logfmt");
+    for (size_t i = 0; i < n; i++) {
+        assert_null(strstr(kv[i].value, "tok-123"));
+        assert_null(strstr(kv[i].value, "hmac-secret"));
+        assert_null(strstr(kv[i].value, "c0mm"));
+        assert_null(strstr(kv[i].value, "s3cret"));
+        assert_null(strstr(kv[i].value, "pw"));
+    }
+    assert_int_equal(config_describe(r.cfg, kv, 3), 3);
+    done(&r);
+}
+
+/* The man page comes from the same table as --help: every variable and flag is in it. */
+static void test_print_man(void **state)
+{
+    (void)state;
+    char *help = NULL, *man = NULL;
+    size_t hlen = 0, mlen = 0;
+    FILE *m = open_memstream(&help, &hlen);
+    config_print_help(m);
+    assert_int_equal(fclose(m), 0);
+    m = open_memstream(&man, &mlen);
+    config_print_man(m, "1.2.3");
+    assert_int_equal(fclose(m), 0);
+    assert_non_null(strstr(man, "\n.TH TRACER\\-SENSOR 8 \"\" \"1.2.3\""));
+    static const char *const sections[] = {".SH NAME", ".SH SYNOPSIS", ".SH DESCRIPTION", ".SH OPTIONS",
+                                           ".SH SETTINGS", ".SH EXIT STATUS", ".SH FILES", ".SH SEE ALSO"};
+    for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++)
+        assert_non_null(strstr(man, sections[i]));
+    /* every "  --flag ARG  VARIABLE" of --help, in roff form */
+    size_t count = 0;
+    for (const char *p = help; (p = strstr(p, "\n  --")) != NULL; p++) {
+        char flag[64], var[64], want[320];
+        assert_int_equal(sscanf(p + 3, "%63s %*s %63s", flag, var), 2);
+        char rflag[128];
+        size_t k = 0;
+        for (const char *c = flag; *c && k + 2 < sizeof rflag; c++) {
+            if (*c == '-')
+                rflag[k++] = '\\';
+            rflag[k++] = *c;
+        }
+        rflag[k] = '\0';
+        snprintf(want, sizeof want, "\\fB%s\\fR, \\fB%s\\fR", var, rflag);
+        if (!strstr(man, want))
+            fail_msg("man page lacks %s", want);
+        count++;
+    }
+    assert_int_equal(count, config_setting_count());
+    /* no line starts with a quote or a dot that is not a request */
+    for (const char *p = man; *p; p = strchr(p, '\n') + 1) {
+        assert_true(*p != '\'');
+        if (!strchr(p, '\n'))
+            break;
+    }
+    free(help);
+    free(man);
+}
+
 static void test_destroy_null_and_nerr_null(void **state)
 {
     struct fx *f = *state;
@@ -1101,6 +1235,9 @@ int main(void)
         cmocka_unit_test(test_hmac_key),
         cmocka_unit_test(test_spool_dir),
         cmocka_unit_test(test_print_help),
+        cmocka_unit_test(test_log_format_and_metrics_addr),
+        cmocka_unit_test(test_describe),
+        cmocka_unit_test(test_print_man),
         cmocka_unit_test(test_destroy_null_and_nerr_null),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -1,0 +1,185 @@
+#!/bin/bash
+# bench/run.sh — `make bench`: the sensor against the floor and softflowd.
+#
+# Usage: bench/run.sh SENSOR_BINARY [WORKDIR]
+#   BENCH_RUNS=5        runs of each program (alternating; the median is reported)
+#   BENCH_LIVE=0        skip the live tcpreplay run (needs root and netns)
+#   BENCH_MEM_FLOWS=1000000  flows of the memory trace
+#
+# Steps: build the generator, the floor loop and the receiver (cc); generate the
+# 3.5M-packet trace and its truth; warm the page cache; run, alternating, the
+# bare pcap_next_ex loop, the sensor to NDJSON on /dev/null, the sensor POSTing
+# to the loopback receiver and softflowd -r; check the sensor's flows against
+# the truth (NDJSON and HTTP); memory per flow with 1M concurrent flows and the
+# max-flows cap; sender events/s; the live run on a veth pair in a namespace.
+# softflowd and tcpreplay come from Debian (apt-get) when missing.
+set -euo pipefail
+
+BIN=$(readlink -f "${1:?usage: bench/run.sh SENSOR_BINARY [WORKDIR]}")
+HERE=$(cd "$(dirname "$0")" && pwd)
+WORK=${2:-$HERE/../build/benchdata}
+RUNS=${BENCH_RUNS:-5}
+MEMFLOWS=${BENCH_MEM_FLOWS:-1000000}
+PY=/usr/bin/python3
+mkdir -p "$WORK"
+WORK=$(readlink -f "$WORK")
+CC=${CC:-cc}
+
+need_pkg() {   # need_pkg COMMAND PACKAGE
+    command -v "$1" >/dev/null 2>&1 && return 0
+    echo "bench: installing $2 (Debian)" >&2
+    if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
+    $SUDO apt-get install -y -q "$2" >/dev/null 2>&1 ||
+        { $SUDO apt-get update -q >/dev/null 2>&1 && $SUDO apt-get install -y -q "$2" >/dev/null; }
+    command -v "$1" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin
+}
+need_pkg softflowd softflowd
+need_pkg tcpreplay tcpreplay
+SOFTFLOWD=$(command -v softflowd || echo /usr/sbin/softflowd)
+
+$CC -O2 -Wall -std=c11 -D_DEFAULT_SOURCE -o "$WORK/gen" "$HERE/gen.c"
+$CC -O2 -Wall -o "$WORK/pcapread" "$HERE/pcapread.c" -lpcap
+$CC -O2 -Wall -pthread -o "$WORK/recv" "$HERE/recv.c"
+
+T="$WORK/trace.pcap"
+if [ ! -s "$T" ] || [ ! -s "$WORK/truth.tsv" ] || [ "$HERE/gen.c" -nt "$T" ]; then
+    "$WORK/gen" "$T" "$WORK/truth.tsv"
+fi
+NPKT=3500000
+cat "$T" > /dev/null                      # into the page cache
+
+# Quiet sensor: no topology hook, warnings only.
+SENSOR_ENV=(env LOG_LEVEL=warn AGENT_TOPOLOGY_INTERVAL=0)
+
+# timed OUTFILE CMD...: runs CMD, prints "seconds maxrss_kb" into OUTFILE.
+timed() { local o=$1; shift; /usr/bin/time -f "%e %M" -o "$o" "$@"; }
+
+declare -A SECS RSS
+add() { SECS[$1]+="$2 "; RSS[$1]+="$3 "; }
+
+run_floor() {
+    timed "$WORK/t" "$WORK/pcapread" "$T" > /dev/null
+    add floor $(cat "$WORK/t")
+}
+run_ndjson() {
+    timed "$WORK/t" "${SENSOR_ENV[@]}" "$BIN" --pcap-file "$T" > "$WORK/out.ndjson"
+    add ndjson $(cat "$WORK/t")
+}
+run_http() {
+    rm -f "$WORK/port"
+    "$WORK/recv" -o "$WORK/out.http" "$WORK/port" > "$WORK/recv.out" &
+    local rp=$!
+    for _ in $(seq 100); do [ -s "$WORK/port" ] && break; sleep 0.05; done
+    timed "$WORK/t" "${SENSOR_ENV[@]}" AGENT_ENDPOINT_URL="http://127.0.0.1:$(cat "$WORK/port")/ingest" \
+        "$BIN" --pcap-file "$T" > /dev/null
+    kill -TERM $rp; wait $rp || true
+    add http $(cat "$WORK/t")
+    HTTP_EVENTS=$(cut -d' ' -f1 "$WORK/recv.out")
+}
+run_softflowd() {
+    # No control socket (-c none): with one, softflowd was seen blocking in
+    # accept() after EOF when started from a script.
+    timed "$WORK/t" timeout 300 "$SOFTFLOWD" -d -r "$T" -m 1000000 -6 -T vlan -p "$WORK/sf.pid" \
+        -c none -n 127.0.0.1:9995 > /dev/null 2>&1 < /dev/null
+    add softflowd $(cat "$WORK/t")
+}
+
+echo "bench: $RUNS alternating runs of each (trace: $NPKT packets, 300000 flows)" >&2
+for i in $(seq "$RUNS"); do
+    run_floor; run_ndjson; run_http; run_softflowd
+    echo "bench: run $i done" >&2
+done
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}'; }
+maxof() { tr ' ' '\n' | grep -v '^$' | sort -g | tail -1; }
+pps() { awk -v n=$NPKT -v s="$1" 'BEGIN{printf "%.2f", n/s/1e6}'; }
+
+echo "== truth check (last NDJSON run, last HTTP run)"
+TRUTH_ND=$($PY "$HERE/check.py" "$WORK/truth.tsv" "$WORK/out.ndjson" || true)
+TRUTH_HTTP=$($PY "$HERE/check.py" "$WORK/truth.tsv" "$WORK/out.http" || true)
+echo "ndjson: $TRUTH_ND"
+echo "http:   $TRUTH_HTTP (receiver counted $HTTP_EVENTS events)"
+
+# ---- memory per flow, the cap, sender events/s ------------------------------
+M="$WORK/mem.pcap"
+[ -s "$M" ] && [ "$M" -nt "$HERE/gen.c" ] || "$WORK/gen" -c -f "$MEMFLOWS" "$M" "$WORK/mem.tsv"
+M2="$WORK/mem2.pcap"
+[ -s "$M2" ] && [ "$M2" -nt "$HERE/gen.c" ] || "$WORK/gen" -c -f $((MEMFLOWS * 2)) "$M2" "$WORK/mem2.tsv"
+B="$WORK/base.pcap"
+[ -s "$B" ] && [ "$B" -nt "$HERE/gen.c" ] || "$WORK/gen" -c -f 1000 "$B" "$WORK/base.tsv"
+cat "$M" "$M2" > /dev/null
+timed "$WORK/t" "${SENSOR_ENV[@]}" "$BIN" --pcap-file "$B" > /dev/null
+BASE_KB=$(cut -d' ' -f2 "$WORK/t")
+timed "$WORK/t" "${SENSOR_ENV[@]}" AGENT_MAX_FLOWS=$((MEMFLOWS * 2)) "$BIN" --pcap-file "$M" > /dev/null
+MEM_KB=$(cut -d' ' -f2 "$WORK/t")
+PER_FLOW=$(awk -v b="$BASE_KB" -v m="$MEM_KB" -v n="$MEMFLOWS" 'BEGIN{printf "%.0f", (m-b)*1024/n}')
+ALL_IN=$(awk -v m="$MEM_KB" -v n="$MEMFLOWS" 'BEGIN{printf "%.0f", m*1024/n}')
+CAP=$((MEMFLOWS / 10))
+timed "$WORK/t" "${SENSOR_ENV[@]}" AGENT_MAX_FLOWS=$CAP "$BIN" --pcap-file "$M" > /dev/null
+CAP1_KB=$(cut -d' ' -f2 "$WORK/t")
+timed "$WORK/t" "${SENSOR_ENV[@]}" AGENT_MAX_FLOWS=$CAP "$BIN" --pcap-file "$M2" > /dev/null
+CAP2_KB=$(cut -d' ' -f2 "$WORK/t")
+
+# Sender: every one of the 1M flows becomes an event at the end of the file;
+# POSTed in batches of 1000 to the receiver. events/s = events / wall time.
+rm -f "$WORK/port"
+"$WORK/recv" "$WORK/port" > "$WORK/recv.out" &
+RP=$!
+for _ in $(seq 100); do [ -s "$WORK/port" ] && break; sleep 0.05; done
+timed "$WORK/t" "${SENSOR_ENV[@]}" AGENT_BATCH_SIZE=1000 AGENT_MAX_FLOWS=$((MEMFLOWS * 2)) \
+    AGENT_EVENT_RING_SLOTS=65536 AGENT_ENDPOINT_URL="http://127.0.0.1:$(cat "$WORK/port")/ingest" \
+    "$BIN" --pcap-file "$M" > /dev/null
+kill -TERM $RP; wait $RP || true
+SND_EVENTS=$(cut -d' ' -f1 "$WORK/recv.out")
+SND_SECS=$(cut -d' ' -f1 "$WORK/t")
+SND_RATE=$(awk -v e="$SND_EVENTS" -v s="$SND_SECS" 'BEGIN{printf "%.0f", e/s}')
+
+# ---- live: tcpreplay --topspeed onto a veth pair in a namespace ------------
+LIVE="skipped"
+if [ "${BENCH_LIVE:-1}" = 1 ] && [ "$(id -u)" = 0 ] && command -v ip >/dev/null; then
+    NS=tsbench$$
+    cleanup() { ip netns del "$NS" 2>/dev/null || true; }
+    trap cleanup EXIT
+    ip netns add "$NS"
+    ip -n "$NS" link add tsb-tx type veth peer name tsb-rx
+    ip -n "$NS" link set tsb-tx mtu 9000 up
+    ip -n "$NS" link set tsb-rx mtu 9000 up
+    ip netns exec "$NS" "${SENSOR_ENV[@]}" LOG_LEVEL=info AGENT_INTERFACE=tsb-rx AGENT_PCAP_BUFFER_MB=512 \
+        AGENT_PACKET_RING_SLOTS=1048576 "$BIN" > "$WORK/live.ndjson" 2> "$WORK/live.err" &
+    SP=$!
+    sleep 1.5
+    ip netns exec "$NS" tcpreplay --topspeed -i tsb-tx "$T" > "$WORK/tcpreplay.out" 2>&1 || true
+    sleep 1
+    kill -INT $SP; wait $SP || true
+    RATE=$(grep -o 'Rated: [0-9.]* Bps, [0-9.]* Mbps, [0-9.]* pps' "$WORK/tcpreplay.out" | awk '{print $6}')
+    SENT=$(grep -o 'Successful packets: *[0-9]*' "$WORK/tcpreplay.out" | awk '{print $3}')
+    KR=$(grep -o 'kernel_received=[0-9]*' "$WORK/live.err" | tail -1 | cut -d= -f2)
+    KD=$(grep -o 'kernel_dropped=[0-9]*' "$WORK/live.err" | tail -1 | cut -d= -f2)
+    ID=$(grep -o 'interface_dropped=[0-9]*' "$WORK/live.err" | tail -1 | cut -d= -f2)
+    RD=$(grep -o 'packet_ring_drops=[0-9]*' "$WORK/live.err" | tail -1 | cut -d= -f2)
+    LIVE_TRUTH=$($PY "$HERE/check.py" --live "$WORK/truth.tsv" "$WORK/live.ndjson" || true)
+    LIVE="tcpreplay ${RATE:-?} pps (${SENT:-?} sent); pcap_stats received=${KR:-?} kernel_dropped=${KD:-?} if_dropped=${ID:-?}; ring_drops=${RD:-?}; $LIVE_TRUTH"
+    cleanup
+    trap - EXIT
+fi
+
+# ---- the table ------------------------------------------------------------
+F=$(echo "${SECS[floor]}" | median); N=$(echo "${SECS[ndjson]}" | median)
+H=$(echo "${SECS[http]}" | median); S=$(echo "${SECS[softflowd]}" | median)
+echo
+echo "## Results ($(nproc) cores, $RUNS runs each, median; trace $NPKT packets, 300,000 flows, $(du -m "$T" | cut -f1) MB)"
+echo
+echo "| program | packets/s | peak RSS | vs floor | vs softflowd |"
+echo "|---|---|---|---|---|"
+row() { echo "| $1 | $(pps "$2") M | $(( $3 / 1024 )) MiB | $(awk -v a="$F" -v b="$2" 'BEGIN{printf "%.2f", a/b}') | $(awk -v a="$S" -v b="$2" 'BEGIN{printf "%.2f", a/b}') |"; }
+row "bare libpcap pcap_next_ex loop (floor)" "$F" "$(echo "${RSS[floor]}" | maxof)"
+row "tracer-sensor, every flow as NDJSON to /dev/null" "$N" "$(echo "${RSS[ndjson]}" | maxof)"
+row "tracer-sensor, POSTing batches to a loopback receiver" "$H" "$(echo "${RSS[http]}" | maxof)"
+row "softflowd -r (Debian 1.1.0, -m 1000000)" "$S" "$(echo "${RSS[softflowd]}" | maxof)"
+echo
+echo "runs (s): floor ${SECS[floor]}| ndjson ${SECS[ndjson]}| http ${SECS[http]}| softflowd ${SECS[softflowd]}"
+echo "truth: ndjson: $TRUTH_ND; http: $TRUTH_HTTP"
+echo "memory: $MEMFLOWS concurrent flows: peak RSS $((MEM_KB / 1024)) MiB, $PER_FLOW bytes/flow above the idle sensor ($((BASE_KB / 1024)) MiB), $ALL_IN bytes/flow all in"
+echo "max-flows cap $CAP: peak RSS $((CAP1_KB / 1024)) MiB with $MEMFLOWS flows, $((CAP2_KB / 1024)) MiB with $((MEMFLOWS * 2)) flows"
+echo "sender: $SND_EVENTS events POSTed (batches of 1000) in $SND_SECS s: $SND_RATE events/s"
+echo "live: $LIVE"

@@ -1,0 +1,117 @@
+/*
+ * sensor_probe.c — the running sensor's counters as a metrics snapshot (see
+ * sensor_probe.h). The mapping from the stages' counters to the metric
+ * families lives here, next to main, so neither the stages nor the metrics
+ * server know about each other.
+ */
+#include "sensor_probe.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/timefmt.h"
+#include "hooks/snmp_poller.h"
+#include "hooks/snmp_trap.h"
+#include "models/flow_event.h"
+
+static void collect_capture(const struct sensor_probe *p, struct metrics_snapshot *o)
+{
+    struct capture_stats cs;
+    capture_get_stats(p->cap, &cs);
+    o->packets_received = cs.frames;
+    o->dropped_kernel = cs.kernel_dropped;
+    o->dropped_interface = cs.interface_dropped;
+    o->dropped_ring = cs.ring_drops;
+    for (int i = 0; i < DECODE_RESULT_COUNT; i++)
+        if (i != DECODE_OK)
+            o->dropped_decode += cs.decode[i];
+}
+
+static void collect_processor(const struct sensor_probe *p, struct metrics_snapshot *o)
+{
+    static const struct { enum flow_end_reason from; enum metrics_end_reason to; } reasons[] = {
+        {FLOW_END_FIN, METRICS_END_FIN}, {FLOW_END_RST, METRICS_END_RST}, {FLOW_END_IDLE, METRICS_END_IDLE},
+        {FLOW_END_EVICTED, METRICS_END_EVICTED}, {FLOW_END_SHUTDOWN, METRICS_END_SHUTDOWN}};
+    struct processor_stats ps;
+    processor_get_stats(p->proc, &ps);
+    o->flows_active = ps.table.active_flows;
+    for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++)
+        o->flows_ended[reasons[i].to] = ps.table.ended[reasons[i].from];
+    o->flows_evicted = ps.table.evicted;
+    o->flow_interim_records = ps.table.interim_records;
+    o->events_dropped[METRICS_DROP_RING] += ps.events_dropped;
+}
+
+static void collect_sender(const struct sensor_probe *p, struct metrics_snapshot *o)
+{
+    static const struct { enum sender_event_type from; enum metrics_event_type to; } types[] = {
+        {SENDER_EV_FLOW, METRICS_TYPE_FLOW}, {SENDER_EV_SNMP, METRICS_TYPE_SNMP},
+        {SENDER_EV_TRAP, METRICS_TYPE_TRAP}, {SENDER_EV_TOPOLOGY, METRICS_TYPE_TOPOLOGY},
+        {SENDER_EV_SENSOR, METRICS_TYPE_SENSOR}, {SENDER_EV_OTHER, METRICS_TYPE_OTHER}};
+    struct sender_stats ss;
+    sender_get_stats(p->snd, &ss);
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        o->events_sent[types[i].to] = ss.events_by_type[types[i].from];
+    o->events_delivered = ss.events_sent;
+    const struct delivery_stats *d = &ss.delivery;
+    o->events_dropped[METRICS_DROP_QUEUE_FULL] = d->dropped_queue_full;
+    o->events_dropped[METRICS_DROP_SPOOL_FULL] = d->dropped_spool_full;
+    o->events_dropped[METRICS_DROP_SPOOL_ERROR] = d->dropped_spool_error;
+    o->events_dropped[METRICS_DROP_REJECTED] = d->dropped_rejected;
+    o->events_dropped[METRICS_DROP_SHUTDOWN] = d->dropped_shutdown;
+    /* Stream mode counts lost writes in events_failed; HTTP mode sums the reasons above into it. */
+    uint64_t http_drops = d->dropped_queue_full + d->dropped_spool_full + d->dropped_spool_error +
+                          d->dropped_rejected + d->dropped_shutdown;
+    o->events_dropped[METRICS_DROP_WRITE_ERROR] = ss.events_failed > http_drops ? ss.events_failed - http_drops : 0;
+    o->events_dropped[METRICS_DROP_UNSERIALIZABLE] = ss.json_errors;
+    o->events_spooled = d->spool_events;
+    o->http_requests[METRICS_HTTP_2XX] = d->http_2xx;
+    o->http_requests[METRICS_HTTP_3XX] = d->http_3xx;
+    o->http_requests[METRICS_HTTP_4XX] = d->http_4xx;
+    o->http_requests[METRICS_HTTP_5XX] = d->http_5xx;
+    o->http_requests[METRICS_HTTP_ERROR] = d->network_errors;
+}
+
+static void collect_hooks(const struct sensor_probe *p, struct metrics_snapshot *o)
+{
+    for (size_t i = 0; i < p->nhooks; i++) {
+        const struct hook *h = p->hooks[i];
+        if (strcmp(h->ops->name, "snmp") == 0) {
+            struct snmp_poller_stats st;
+            memset(&st, 0, sizeof st);
+            snmp_poller_get_stats(h->self, &st);
+            o->snmp_polls_ok += st.polls_ok;
+            o->snmp_polls_failed += st.polls_failed;
+        } else if (strcmp(h->ops->name, "trap") == 0) {
+            struct snmp_trap_stats st;
+            memset(&st, 0, sizeof st);
+            snmp_trap_get_stats(h->self, &st);
+            o->traps_received += st.traps + st.informs;
+        }
+    }
+    for (size_t i = 0; i < p->nhook_rings; i++)
+        o->events_dropped[METRICS_DROP_RING] += ring_drops(p->hook_rings[i]);
+}
+
+void sensor_probe_collect(void *probe, struct metrics_snapshot *out)
+{
+    struct sensor_probe *p = probe;
+    collect_capture(p, out);
+    collect_processor(p, out);
+    collect_sender(p, out);
+    collect_hooks(p, out);
+    out->uptime_seconds = (timefmt_mono_us() - p->started_us) / 1000000u;
+    out->capture_alive = atomic_load(&p->capture_running);
+    out->sender_alive = atomic_load(&p->sender_running);
+}
+
+bool sensor_probe_healthy(void *probe, char *why, size_t whylen)
+{
+    struct sensor_probe *p = probe;
+    bool cap = atomic_load(&p->capture_running), snd = atomic_load(&p->sender_running);
+    if (cap && snd)
+        return true;
+    snprintf(why, whylen, "%s%s%s", cap ? "" : "capture thread not running", !cap && !snd ? ", " : "",
+             snd ? "" : "sender thread not running");
+    return false;
+}

@@ -1,0 +1,106 @@
+/*
+ * test_log.c — the two log line formats byte for byte: logfmt quoting and
+ * escaping, JSON escaping (control bytes, invalid UTF-8), numbers, and a
+ * record longer than the buffer cut at a boundary and marked truncated.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+
+#define EPOCH "1970-01-01T00:00:00.000Z"
+
+static const char *line(enum log_format f, enum log_level lvl, const char *msg, const struct log_field *fl, size_t n)
+{
+    static char buf[LOG_LINE_MAX];
+    size_t len = log_format_line(buf, sizeof buf, f, 0, lvl, msg, fl, n);
+    assert_int_equal(len, strlen(buf));
+    return buf;
+}
+
+static void test_logfmt_plain(void **state)
+{
+    (void)state;
+    assert_string_equal(line(LOG_FORMAT_LOGFMT, LOG_INFO, "started", NULL, 0),
+                        "ts=" EPOCH " level=info msg=started\n");
+    assert_string_equal(line(LOG_FORMAT_LOGFMT, LOG_WARN, "sender: POST to x failed (HTTP 503)", NULL, 0),
+                        "ts=" EPOCH " level=warn msg=\"sender: POST to x failed (HTTP 503)\"\n");
+    const struct log_field f[] = {LOG_U64("frames", 636), LOG_STR("iface", "eth0"), LOG_STR("empty", ""),
+                                  LOG_STR("null", NULL), LOG_STR("eq", "a=b")};
+    assert_string_equal(line(LOG_FORMAT_LOGFMT, LOG_ERROR, "summary", f, 5),
+                        "ts=" EPOCH " level=error msg=summary frames=636 iface=eth0 empty=\"\" null=\"\" eq=\"a=b\"\n");
+}
+
+static void test_logfmt_escapes(void **state)
+{
+    (void)state;
+    assert_string_equal(line(LOG_FORMAT_LOGFMT, LOG_DEBUG, "a \"q\" \\ b\nc\td\x01", NULL, 0),
+                        "ts=" EPOCH " level=debug msg=\"a \\\"q\\\" \\\\ b\\nc\\td\\u0001\"\n");
+    /* valid UTF-8 passes, an invalid byte becomes U+FFFD */
+    assert_string_equal(line(LOG_FORMAT_LOGFMT, LOG_INFO, "caf\xc3\xa9", NULL, 0),
+                        "ts=" EPOCH " level=info msg=caf\xc3\xa9\n");
+    assert_string_equal(line(LOG_FORMAT_LOGFMT, LOG_INFO, "x\xff", NULL, 0),
+                        "ts=" EPOCH " level=info msg=x\xef\xbf\xbd\n");
+}
+
+static void test_json(void **state)
+{
+    (void)state;
+    const struct log_field f[] = {LOG_U64("n", 18446744073709551615ull), LOG_STR("s", "a\"b\\c\n\x7f\xc3(")};
+    assert_string_equal(line(LOG_FORMAT_JSON, LOG_WARN, "hello world", f, 2),
+                        "{\"ts\":\"" EPOCH "\",\"level\":\"warn\",\"msg\":\"hello world\","
+                        "\"n\":18446744073709551615,\"s\":\"a\\\"b\\\\c\\n\\u007f\\ufffd(\"}\n");
+}
+
+/* A record longer than the buffer still parses: cut, closed, marked. */
+static void test_truncated(void **state)
+{
+    (void)state;
+    char *big = malloc(3 * LOG_LINE_MAX);
+    assert_non_null(big);
+    memset(big, 'x', 3 * LOG_LINE_MAX - 1);
+    big[3 * LOG_LINE_MAX - 1] = '\0';
+    const char *l = line(LOG_FORMAT_LOGFMT, LOG_INFO, big, NULL, 0);
+    size_t n = strlen(l);
+    assert_true(n < LOG_LINE_MAX);
+    assert_string_equal(l + n - strlen("xx truncated=true\n"), "xx truncated=true\n");   /* no quotes needed */
+
+    l = line(LOG_FORMAT_JSON, LOG_INFO, big, NULL, 0);
+    n = strlen(l);
+    assert_true(n < LOG_LINE_MAX);
+    assert_string_equal(l + n - strlen("x\",\"truncated\":true}\n"), "x\",\"truncated\":true}\n");
+
+    /* many fields: whole fields are kept, the one that does not fit is dropped */
+    struct log_field f[2000];
+    for (size_t i = 0; i < 2000; i++)
+        f[i] = LOG_U64("counter_with_a_long_name", i);
+    l = line(LOG_FORMAT_JSON, LOG_INFO, "m", f, 2000);
+    n = strlen(l);
+    assert_string_equal(l + n - strlen(",\"truncated\":true}\n"), ",\"truncated\":true}\n");
+    assert_true(l[n - strlen(",\"truncated\":true}\n") - 1] >= '0' &&
+                l[n - strlen(",\"truncated\":true}\n") - 1] <= '9');
+
+    /* an escape sequence is never split */
+    memset(big, '"', 3 * LOG_LINE_MAX - 1);
+    l = line(LOG_FORMAT_LOGFMT, LOG_INFO, big, NULL, 0);
+    n = strlen(l);
+    assert_string_equal(l + n - strlen("\\\"\" truncated=true\n"), "\\\"\" truncated=true\n");
+    free(big);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_logfmt_plain),
+        cmocka_unit_test(test_logfmt_escapes),
+        cmocka_unit_test(test_json),
+        cmocka_unit_test(test_truncated),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
