@@ -145,7 +145,7 @@ fuzz-corpus:
 
 fuzz: fuzz-bins fuzz-corpus
 	@set -e; for t in $(FUZZ_TARGETS); do \
-	    mkdir -p $(FUZZ_BUILD)/corpus-$$t $(FUZZ_BUILD)/crashes-$$t $(FUZZ_CORPUS)/$$t; \
+	    mkdir -p $(FUZZ_BUILD)/corpus-$$t $(FUZZ_BUILD)/crashes-$$t $(FUZZ_CORPUS)/$$t fuzz/regressions/$$t; \
 	    dict=; if [ -f $(FUZZ_CORPUS)/$$t.dict ]; then dict=-dict=$(FUZZ_CORPUS)/$$t.dict; fi; \
 	    echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
 	    $(FUZZ_BUILD)/fuzz_$$t $$dict -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
