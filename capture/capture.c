@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <pcap/pcap.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +27,11 @@
 #define CAP_TIMEOUT_MS 100
 
 struct capture {
-    pcap_t *pcap;
+    pcap_t *pcap;                 /* swapped only by the capture thread, under pcap_lock */
+    pthread_mutex_t pcap_lock;    /* the swap vs capture_stop's pcap_breakloop */
+    const struct config *cfg;     /* immutable, outlives the capture: reopening needs it */
+    _Atomic uint64_t iface_lost, reopens;
+    uint64_t k_base_recv, k_base_drop, k_base_ifdrop; /* counts of handles closed before */
     ring *out;
     bool file_mode;
     int dlt;
@@ -50,34 +55,58 @@ struct capture {
 
 static void add(_Atomic uint64_t *c, uint64_t n) { atomic_fetch_add_explicit(c, n, memory_order_relaxed); }
 
-static int open_live(capture *c, const struct config *cfg, char *err, size_t errlen)
+static int apply_filter(pcap_t *p, const char *filter, char *err, size_t errlen)
+{
+    if (!filter || !filter[0])
+        return 0;
+    struct bpf_program prog;
+    if (pcap_compile(p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+        snprintf(err, errlen, "AGENT_BPF_FILTER=%s: invalid filter: %s", filter, pcap_geterr(p));
+        return -1;
+    }
+    int rc = pcap_setfilter(p, &prog);
+    pcap_freecode(&prog);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot set filter: %s", pcap_geterr(p));
+        return -1;
+    }
+    return 0;
+}
+
+/* Open and activate the live device with the configured options and filter. */
+static pcap_t *open_live(const struct config *cfg, char *err, size_t errlen)
 {
     char ebuf[PCAP_ERRBUF_SIZE] = "";
     const char *dev = cfg->interface;
-    c->pcap = pcap_create(dev, ebuf);
-    if (!c->pcap) {
+    pcap_t *p = pcap_create(dev, ebuf);
+    if (!p) {
         snprintf(err, errlen, "cannot open interface %s: %s", dev, ebuf);
-        return -1;
+        return NULL;
     }
-    pcap_set_snaplen(c->pcap, (int)cfg->snap_len);
-    pcap_set_promisc(c->pcap, cfg->promiscuous ? 1 : 0);
-    pcap_set_timeout(c->pcap, CAP_TIMEOUT_MS);
-    pcap_set_buffer_size(c->pcap, (int)(cfg->pcap_buffer_mb * 1024u * 1024u));
-    int rc = pcap_activate(c->pcap);
+    pcap_set_snaplen(p, (int)cfg->snap_len);
+    pcap_set_promisc(p, cfg->promiscuous ? 1 : 0);
+    pcap_set_timeout(p, CAP_TIMEOUT_MS);
+    pcap_set_buffer_size(p, (int)(cfg->pcap_buffer_mb * 1024u * 1024u));
+    int rc = pcap_activate(p);
     if (rc < 0) {
         const char *why = pcap_statustostr(rc);
         if (rc == PCAP_ERROR_PERM_DENIED)
             snprintf(err, errlen, "cannot capture on %s: %s (%s); run as root (sudo) or "
-                     "give the binary CAP_NET_RAW and CAP_NET_ADMIN", dev, why, pcap_geterr(c->pcap));
+                     "give the binary CAP_NET_RAW and CAP_NET_ADMIN", dev, why, pcap_geterr(p));
         else if (rc == PCAP_ERROR_NO_SUCH_DEVICE)
-            snprintf(err, errlen, "cannot capture on %s: %s (%s)", dev, why, pcap_geterr(c->pcap));
+            snprintf(err, errlen, "cannot capture on %s: %s (%s)", dev, why, pcap_geterr(p));
         else
-            snprintf(err, errlen, "cannot capture on %s: %s: %s", dev, why, pcap_geterr(c->pcap));
-        return -1;
+            snprintf(err, errlen, "cannot capture on %s: %s: %s", dev, why, pcap_geterr(p));
+        pcap_close(p);
+        return NULL;
     }
     if (rc > 0)
-        log_warn("capture on %s: %s: %s", dev, pcap_statustostr(rc), pcap_geterr(c->pcap));
-    return 0;
+        log_warn("capture on %s: %s: %s", dev, pcap_statustostr(rc), pcap_geterr(p));
+    if (apply_filter(p, cfg->bpf_filter, err, errlen) != 0) {
+        pcap_close(p);
+        return NULL;
+    }
+    return p;
 }
 
 capture *capture_create(const struct config *cfg, ring *out, char *err, size_t errlen)
@@ -96,25 +125,15 @@ capture *capture_create(const struct config *cfg, ring *out, char *err, size_t e
             snprintf(err, errlen, "cannot open %s: %s", cfg->pcap_file, ebuf);
             goto err;
         }
-    } else if (open_live(c, cfg, err, errlen) < 0) {
+        if (apply_filter(c->pcap, cfg->bpf_filter, err, errlen) != 0)
+            goto err;
+    } else if (!(c->pcap = open_live(cfg, err, errlen))) {
         goto err;
     }
+    c->cfg = cfg;
+    pthread_mutex_init(&c->pcap_lock, NULL);
     c->dlt = pcap_datalink(c->pcap);
     snprintf(c->source, sizeof c->source, "%s", c->file_mode ? cfg->pcap_file : cfg->interface);
-    if (cfg->bpf_filter && cfg->bpf_filter[0]) {
-        struct bpf_program prog;
-        if (pcap_compile(c->pcap, &prog, cfg->bpf_filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
-            snprintf(err, errlen, "AGENT_BPF_FILTER=%s: invalid filter: %s", cfg->bpf_filter,
-                     pcap_geterr(c->pcap));
-            goto err;
-        }
-        int rc = pcap_setfilter(c->pcap, &prog);
-        pcap_freecode(&prog);
-        if (rc < 0) {
-            snprintf(err, errlen, "cannot set filter: %s", pcap_geterr(c->pcap));
-            goto err;
-        }
-    }
     if (!decode_dlt_supported(c->dlt))
         log_warn("link type %s (%d) is not supported: its frames will be counted as unsupported_link",
                  pcap_datalink_val_to_name(c->dlt) ? pcap_datalink_val_to_name(c->dlt) : "?", c->dlt);
@@ -135,6 +154,7 @@ void capture_destroy(capture *c)
         return;
     if (c->pcap)
         pcap_close(c->pcap);
+    pthread_mutex_destroy(&c->pcap_lock);
     free(c);
 }
 
@@ -211,14 +231,75 @@ static void on_frame(u_char *user, const struct pcap_pkthdr *h, const u_char *da
         copy_l2(c, h, data, ts);
 }
 
+/* Kernel counts: those of handles closed before (reopens) plus the current one's. */
 static void read_kernel_stats(capture *c)
 {
     struct pcap_stat ps;
-    if (c->file_mode || pcap_stats(c->pcap, &ps) != 0)
+    if (c->file_mode || !c->pcap || pcap_stats(c->pcap, &ps) != 0)
         return;
-    atomic_store_explicit(&c->k_recv, ps.ps_recv, memory_order_relaxed);
-    atomic_store_explicit(&c->k_drop, ps.ps_drop, memory_order_relaxed);
-    atomic_store_explicit(&c->k_ifdrop, ps.ps_ifdrop, memory_order_relaxed);
+    atomic_store_explicit(&c->k_recv, c->k_base_recv + ps.ps_recv, memory_order_relaxed);
+    atomic_store_explicit(&c->k_drop, c->k_base_drop + ps.ps_drop, memory_order_relaxed);
+    atomic_store_explicit(&c->k_ifdrop, c->k_base_ifdrop + ps.ps_ifdrop, memory_order_relaxed);
+}
+
+/* Sleep up to `us`, waking every 100 ms to see whether capture_stop was called. */
+static bool sleep_unless_stopped(capture *c, uint64_t us)
+{
+    uint64_t until = timefmt_mono_us() + us;
+    while (!atomic_load(&c->stop)) {
+        uint64_t now = timefmt_mono_us();
+        if (now >= until)
+            return true;
+        uint64_t step = until - now < 100000u ? until - now : 100000u;
+        struct timespec ts = {0, (long)step * 1000L};
+        nanosleep(&ts, NULL);
+    }
+    return false;
+}
+
+#define REOPEN_FIRST_US 250000u
+#define REOPEN_MAX_US   30000000u
+
+/*
+ * The live handle failed (interface down, removed, driver reset). Close it and
+ * open the interface again with exponential backoff until it works or the
+ * sensor stops; the flow table is untouched, so flows continue. Returns false
+ * only when stopped. Capture thread.
+ */
+static bool reopen_live(capture *c, const char *why)
+{
+    atomic_fetch_add_explicit(&c->iface_lost, 1, memory_order_relaxed);
+    log_warn("capture on %s failed: %s; reopening it with backoff (flows are kept)", c->source, why);
+    read_kernel_stats(c);
+    c->k_base_recv = atomic_load(&c->k_recv);
+    c->k_base_drop = atomic_load(&c->k_drop);
+    c->k_base_ifdrop = atomic_load(&c->k_ifdrop);
+    pthread_mutex_lock(&c->pcap_lock);
+    pcap_close(c->pcap);
+    c->pcap = NULL;
+    pthread_mutex_unlock(&c->pcap_lock);
+
+    uint64_t delay = REOPEN_FIRST_US;
+    for (unsigned attempt = 1;; attempt++) {
+        if (!sleep_unless_stopped(c, delay))
+            return false;
+        char err[PCAP_ERRBUF_SIZE + 256];
+        pcap_t *p = open_live(c->cfg, err, sizeof err);
+        if (p) {
+            pthread_mutex_lock(&c->pcap_lock);
+            c->pcap = p;
+            c->dlt = pcap_datalink(p);
+            bool stopped = atomic_load(&c->stop);
+            pthread_mutex_unlock(&c->pcap_lock);
+            atomic_fetch_add_explicit(&c->reopens, 1, memory_order_relaxed);
+            log_info("capture on %s reopened after %u attempt%s", c->source, attempt, attempt == 1 ? "" : "s");
+            return !stopped;
+        }
+        if (attempt == 1)
+            log_warn("capture: cannot reopen %s yet (%s); retrying every %u s at most, quietly",
+                     c->source, err, REOPEN_MAX_US / 1000000u);
+        delay = delay * 2 > REOPEN_MAX_US ? REOPEN_MAX_US : delay * 2;
+    }
 }
 
 /* File mode, once per dispatch (never per frame): publish how far the file was read. */
@@ -253,9 +334,11 @@ int capture_run(capture *c)
             break;
         }
         if (n == PCAP_ERROR) {
-            log_error("capture: %s", pcap_geterr(c->pcap));
-            status = -1;
-            break;
+            char why[PCAP_ERRBUF_SIZE];
+            snprintf(why, sizeof why, "%s", pcap_geterr(c->pcap));
+            if (!reopen_live(c, why))
+                break;                                   /* stopped while waiting */
+            continue;
         }
         if (c->file_mode && n == 0)
             break;                                   /* end of file */
@@ -271,8 +354,11 @@ int capture_run(capture *c)
 
 void capture_stop(capture *c)
 {
+    pthread_mutex_lock(&c->pcap_lock);
     atomic_store(&c->stop, true);
-    pcap_breakloop(c->pcap);
+    if (c->pcap)
+        pcap_breakloop(c->pcap);   /* else the reopen loop sees the flag within 100 ms */
+    pthread_mutex_unlock(&c->pcap_lock);
 }
 
 bool capture_finished(const capture *c)
@@ -292,6 +378,8 @@ void capture_get_stats(const capture *c, struct capture_stats *out)
     out->kernel_dropped = atomic_load_explicit(&c->k_drop, memory_order_relaxed);
     out->interface_dropped = atomic_load_explicit(&c->k_ifdrop, memory_order_relaxed);
     out->file_truncated = atomic_load_explicit(&c->file_error, memory_order_relaxed);
+    out->interface_lost = atomic_load_explicit(&c->iface_lost, memory_order_relaxed);
+    out->reopens = atomic_load_explicit(&c->reopens, memory_order_relaxed);
 }
 
 int capture_datalink(const capture *c) { return c->dlt; }

@@ -30,6 +30,8 @@ struct capture_stats {
     uint64_t kernel_dropped;                /* ps_drop: dropped by the kernel buffer */
     uint64_t interface_dropped;             /* ps_ifdrop: dropped by the interface/driver */
     uint64_t file_truncated;                /* 1 when the pcap file ended inside a record */
+    uint64_t interface_lost;                /* live handle failures (interface down or gone) */
+    uint64_t reopens;                       /* successful reopens after such a failure */
 };
 
 /*
@@ -43,8 +45,9 @@ capture *capture_create(const struct config *cfg, ring *out, char *err, size_t e
 void capture_destroy(capture *c);
 
 /*
- * Thread body: read until the file ends, capture_stop() is called, or a pcap
- * error occurs. Returns 0, or -1 on a pcap error (message logged).
+ * Thread body: read until the file ends or capture_stop() is called. Live, a
+ * failing handle (interface down or removed) is logged, counted and reopened
+ * with backoff; it never ends the capture. Returns 0.
  * capture_finished() is true once it has returned.
  */
 int capture_run(capture *c);

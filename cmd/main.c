@@ -25,6 +25,8 @@
 #include <unistd.h>
 
 #include "capture/capture.h"
+#include "common/drop_watch.h"
+#include "cmd/privileges.h"
 #include "cmd/sensor_probe.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -68,6 +70,9 @@ struct sensor {
     sender *snd;
     struct flow_event_ctx ctx;
     pthread_t t_cap, t_proc, t_jan, t_snd;
+    pthread_t t_watch;              /* during shutdown: a second signal exits at once */
+    struct drop_watch drops[4];     /* kernel, packet ring, event rings, hook rings */
+    atomic_bool shutdown_done;
     int cap_status;
     struct hook_slot hooks[MAX_HOOKS];
     size_t nhooks;
@@ -320,15 +325,109 @@ static void progress_update(struct sensor *s)
     p->next_us = now + 500000u;
 }
 
+/* SIGHUP: reopen AGENT_LOG_FILE (after logrotate moved it). */
+static void reopen_log(void)
+{
+    int rc = log_reopen();
+    if (rc == 0)
+        log_info("SIGHUP: log file reopened");
+    else if (rc < 0)
+        log_warn("SIGHUP: cannot reopen the log file (%s); still writing to the old one", strerror(errno));
+}
+
+/*
+ * A second SIGINT/SIGTERM while shutting down: the user does not want to wait
+ * for the flush. Say what is lost, as exactly as can be read without waiting,
+ * and exit at once (the spool on disk stays for the next start).
+ */
+static void *watch_thread(void *arg)
+{
+    struct sensor *s = arg;
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&sigs, &sig) != 0)
+            continue;
+        if (atomic_load(&s->shutdown_done))
+            return NULL;                       /* main's wake-up: the flush finished */
+        if (sig == SIGHUP) {
+            reopen_log();
+            continue;
+        }
+        struct processor_stats ps;
+        struct sender_stats ss;
+        bool flows_known = processor_try_get_stats(s->proc, &ps) == 0;
+        sender_get_stats(s->snd, &ss);
+        uint64_t in_rings = ring_count(s->ev_proc) + ring_count(s->ev_janitor);
+        for (size_t i = 0; i < s->nhooks; i++)
+            in_rings += ring_count(s->hooks[i].ring);
+        log_fields(LOG_ERROR, "second signal during shutdown: exiting now without flushing",
+                   (const struct log_field[]){
+                       LOG_STR("signal", sig == SIGINT ? "SIGINT" : "SIGTERM"),
+                       LOG_STR("open_flows_lost", flows_known ? NULL : "unknown (table busy)"),
+                       LOG_U64("open_flows", flows_known ? ps.table.active_flows : 0),
+                       LOG_U64("packets_unprocessed", ring_count(s->pkt_ring)),
+                       LOG_U64("events_in_rings", in_rings),
+                       LOG_U64("events_in_memory_queue", ss.delivery.queue_events),
+                       LOG_U64("events_delivered", ss.events_sent),
+                       LOG_U64("events_dropped_before", ss.events_failed),
+                       LOG_U64("events_in_spool", ss.delivery.spool_events),
+                   },
+                   9);
+        _exit(EXIT_DROPPED);
+    }
+}
+
+static uint64_t hook_ring_drops(const struct sensor *s)
+{
+    uint64_t n = ring_drops(s->stats_ring);
+    for (size_t i = 0; i < s->nhooks; i++)
+        n += ring_drops(s->hooks[i].ring);
+    return n;
+}
+
+/* Log the start and end of drop episodes (main thread, every tick). */
+static void watch_drops(struct sensor *s, bool init)
+{
+    struct capture_stats cs;
+    struct processor_stats ps;
+    capture_get_stats(s->cap, &cs);
+    processor_get_stats(s->proc, &ps);
+    const uint64_t now[4] = {cs.kernel_dropped + cs.interface_dropped, cs.ring_drops, ps.events_dropped,
+                             hook_ring_drops(s)};
+    if (init) {
+        drop_watch_init(&s->drops[0], "kernel capture buffer full", "kernel_dropped", now[0]);
+        drop_watch_init(&s->drops[1], "packet ring full: the processor cannot keep up", "packet_ring_drops",
+                        now[1]);
+        drop_watch_init(&s->drops[2], "event ring full: the sender cannot keep up", "event_ring_drops", now[2]);
+        drop_watch_init(&s->drops[3], "hook ring full: the sender cannot keep up with a hook",
+                        "hook ring drops", now[3]);
+        return;
+    }
+    uint64_t t = timefmt_mono_us();
+    for (int i = 0; i < 4; i++)
+        drop_watch_update(&s->drops[i], now[i], t);
+}
+
 /* Wait for the end of the file or a signal; stop capture on a signal. */
 static void wait_for_end(struct sensor *s, const sigset_t *sigs)
 {
     const struct timespec tick = {0, 100 * 1000000L};
     progress_start(s);
+    watch_drops(s, true);
     while (!capture_finished(s->cap)) {
+        watch_drops(s, false);
         maybe_emit_stats(s);
         progress_update(s);
         int sig = sigtimedwait(sigs, NULL, &tick);
+        if (sig == SIGHUP) {
+            reopen_log();
+            continue;
+        }
         if (sig == SIGINT || sig == SIGTERM) {
             log_info("received %s: ending every open flow and flushing", sig == SIGINT ? "SIGINT" : "SIGTERM");
             capture_stop(s->cap);
@@ -342,6 +441,7 @@ static void wait_for_end(struct sensor *s, const sigset_t *sigs)
 /* Pipeline-order shutdown; every stage drains before the next is told to stop. */
 static void shutdown_pipeline(struct sensor *s)
 {
+    bool watching = pthread_create(&s->t_watch, NULL, watch_thread, s) == 0;
     pthread_join(s->t_cap, NULL);
     processor_input_done(s->proc);
     pthread_join(s->t_proc, NULL);
@@ -353,6 +453,40 @@ static void shutdown_pipeline(struct sensor *s)
         emit_stats(s, true);
     sender_finish(s->snd);
     pthread_join(s->t_snd, NULL);
+    if (watching) {
+        atomic_store(&s->shutdown_done, true);
+        pthread_kill(s->t_watch, SIGHUP);      /* wakes its sigwait; it sees done and returns */
+        pthread_join(s->t_watch, NULL);
+    }
+}
+
+/*
+ * Everything privileged is open (capture, trap socket, spool directory, log
+ * file); no thread runs yet. Give up root and every capability but the two the
+ * capture needs. Returns 0 or an exit status (message in err).
+ */
+static int drop_privileges(struct sensor *s, char *err, size_t errlen)
+{
+    struct priv_result pr;
+    if (priv_drop(s->cfg->user, &pr, err, errlen) != 0)
+        return EXIT_RUNTIME;
+    if (s->cfg->spool_dir && access(s->cfg->spool_dir, W_OK | X_OK) != 0) {
+        snprintf(err, errlen, "AGENT_SPOOL_DIR=%s: not writable by uid %u (AGENT_USER=%s): give that "
+                 "user the directory (chown) or choose another", s->cfg->spool_dir, (unsigned)pr.uid,
+                 s->cfg->user);
+        return EXIT_CONFIG;
+    }
+    log_fields(LOG_INFO, "privileges",
+               (const struct log_field[]){
+                   LOG_STR("user", pr.switched ? s->cfg->user : "unchanged"),
+                   LOG_U64("uid", pr.uid),
+                   LOG_U64("gid", pr.gid),
+                   LOG_STR("cap_net_raw", pr.net_raw ? "kept" : "no"),
+                   LOG_STR("cap_net_admin", pr.net_admin ? "kept" : "no"),
+                   LOG_STR("no_new_privs", "true"),
+               },
+               6);
+    return 0;
 }
 
 /* 0 when every event reached its output, else EXIT_SPOOLED or EXIT_DROPPED. */
@@ -383,7 +517,8 @@ static void log_summary(struct sensor *s)
         LOG_U64("not_ip", cs.decode[DECODE_NOT_IP]), LOG_U64("unsupported_link", cs.decode[DECODE_UNSUPPORTED_LINK]),
         LOG_U64("packet_ring_drops", cs.ring_drops), LOG_U64("kernel_received", cs.kernel_received),
         LOG_U64("kernel_dropped", cs.kernel_dropped), LOG_U64("interface_dropped", cs.interface_dropped),
-        LOG_U64("file_truncated", cs.file_truncated), LOG_U64("flows", ps.table.flows_created),
+        LOG_U64("file_truncated", cs.file_truncated), LOG_U64("interface_lost", cs.interface_lost),
+        LOG_U64("reopens", cs.reopens), LOG_U64("flows", ps.table.flows_created),
         LOG_U64("records", ps.table.flows_ended + ps.table.interim_records),
         LOG_U64("interim", ps.table.interim_records), LOG_U64("evicted", ps.table.evicted),
         LOG_U64("frag_orphans", ps.table.frag_orphans), LOG_U64("flow_alloc_failures", ps.table.alloc_failures),
@@ -433,15 +568,22 @@ int main(int argc, char **argv)
     }
     log_set_level((enum log_level)cfg->log_level);
     log_set_format(cfg->log_format == CFG_LOG_JSON ? LOG_FORMAT_JSON : LOG_FORMAT_LOGFMT);
+    if (cfg->log_file && log_open_file(cfg->log_file) != 0) {
+        fprintf(stderr, "AGENT_LOG_FILE=%s: cannot open: %s\n", cfg->log_file, strerror(errno));
+        config_destroy(cfg);
+        return EXIT_CONFIG;
+    }
     log_configuration(cfg);
 
     /* Signals: SIGPIPE ignored (a closed stdout or socket is an error return);
-     * SIGINT/SIGTERM blocked here and so in every thread, taken by sigtimedwait. */
+     * SIGINT/SIGTERM/SIGHUP blocked here and so in every thread, taken by
+     * sigtimedwait (and, during shutdown, by the watch thread). */
     signal(SIGPIPE, SIG_IGN);
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -458,6 +600,14 @@ int main(int argc, char **argv)
     }
     if (status != 0) {
         log_error("%s", err);
+        goto out;
+    }
+    status = drop_privileges(&s, err, sizeof err);
+    if (status != 0) {
+        if (status == EXIT_CONFIG)
+            fprintf(stderr, "%s\ntracer-sensor: 1 configuration problem; see tracer-sensor --help\n", err);
+        else
+            log_error("%s", err);
         goto out;
     }
     if (s.metrics) {

@@ -10,6 +10,7 @@
  */
 #include "log.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -23,9 +24,12 @@
 static _Atomic int log_threshold = LOG_INFO;
 static _Atomic int log_fmt = LOG_FORMAT_LOGFMT;
 
-/* The status line and the lock that keeps it below every log line. */
+/* The status line and the lock that keeps it below every log line; the lock
+ * also guards switching the output file (AGENT_LOG_FILE, reopened on SIGHUP). */
 static pthread_mutex_t status_lock = PTHREAD_MUTEX_INITIALIZER;
 static char status_text[256];
+static int out_fd = STDERR_FILENO;       /* under status_lock */
+static char out_path[4096];              /* "" = stderr */
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
@@ -218,7 +222,7 @@ size_t log_format_line(char *buf, size_t len, enum log_format format, uint64_t t
 static void write_all(const char *p, size_t n)
 {
     while (n > 0) {
-        ssize_t w = write(STDERR_FILENO, p, n);
+        ssize_t w = write(out_fd, p, n);
         if (w <= 0)
             return;   /* nowhere to report a failing stderr */
         p += w;
@@ -244,6 +248,45 @@ static void emit(enum log_level level, const char *msg, const struct log_field *
     }
     write_all(line + start, end - start);
     pthread_mutex_unlock(&status_lock);
+}
+
+static int open_log(const char *path)
+{
+    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+}
+
+int log_open_file(const char *path)
+{
+    int fd = open_log(path);
+    if (fd < 0)
+        return -1;
+    pthread_mutex_lock(&status_lock);
+    int old = out_fd;
+    out_fd = fd;
+    snprintf(out_path, sizeof out_path, "%s", path);
+    pthread_mutex_unlock(&status_lock);
+    if (old != STDERR_FILENO)
+        close(old);
+    return 0;
+}
+
+int log_reopen(void)
+{
+    pthread_mutex_lock(&status_lock);
+    if (!out_path[0]) {
+        pthread_mutex_unlock(&status_lock);
+        return 1;
+    }
+    int fd = open_log(out_path);
+    if (fd < 0) {
+        pthread_mutex_unlock(&status_lock);
+        return -1;                     /* keep writing to the old file */
+    }
+    int old = out_fd;
+    out_fd = fd;
+    pthread_mutex_unlock(&status_lock);
+    close(old);
+    return 0;
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)

@@ -38,6 +38,19 @@ void log_set_format(enum log_format format);
 /* Whether a message at `level` would be printed. */
 int log_enabled(enum log_level level);
 
+/*
+ * Write log lines to `path` (created 0600, appended) instead of stderr. Main
+ * thread, before threads start. Returns 0, or -1 with errno set.
+ */
+int log_open_file(const char *path);
+
+/*
+ * Reopen the log file by its path (after logrotate moved it; main calls it on
+ * SIGHUP). Returns 0, 1 when logging goes to stderr, or -1 (errno set) when
+ * the file cannot be opened: the old one stays in use. Any thread.
+ */
+int log_reopen(void);
+
 void log_msg(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

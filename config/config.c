@@ -28,6 +28,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +53,7 @@ enum setting_id {
     S_TLS_INSECURE, S_COMPRESS, S_STATS_INTERVAL,
     S_SNMP_CONFIG, S_SNMP_CONCURRENCY, S_TRAP_LISTEN, S_TRAP_COMMUNITIES, S_TOPOLOGY_INTERVAL,
     S_METRICS_ADDR,
-    S_LOG_LEVEL, S_LOG_FORMAT,
+    S_USER, S_LOG_LEVEL, S_LOG_FORMAT, S_LOG_FILE,
     S_COUNT
 };
 
@@ -171,10 +172,16 @@ static const struct setting SETTINGS[S_COUNT] = {
     [S_METRICS_ADDR] = { "AGENT_METRICS_ADDR", "--metrics-addr", "ADDR", "unset (off)",
         "HOST:PORT, [IPV6]:PORT or :PORT (every address)",
         "serve Prometheus /metrics and /healthz here", 0, 0 },
+    [S_USER] = { "AGENT_USER", "--user", "NAME", "nobody",
+        "existing user; root keeps root", "run as this user once set up (when started as root)", 0,
+        0 },
     [S_LOG_LEVEL] = { "LOG_LEVEL", "--log-level", "LEVEL", "info",
         "error, warn, info or debug", "least severe messages logged", 0, 0 },
     [S_LOG_FORMAT] = { "LOG_FORMAT", "--log-format", "FORMAT", "logfmt",
         "logfmt or json", "format of the log lines on stderr", 0, 0 },
+    [S_LOG_FILE] = { "AGENT_LOG_FILE", "--log-file", "PATH", "unset (stderr)",
+        "a file path (created 0600, appended)", "write log lines here; SIGHUP reopens it", 0,
+        0 },
 };
 
 /* Sections of --help: the first setting of each. */
@@ -186,7 +193,7 @@ static const struct { enum setting_id first; const char *title; } SECTIONS[] = {
     { S_PACKET_RING_SLOTS, "Pipeline" },
     { S_SNMP_CONFIG, "Hooks" },
     { S_METRICS_ADDR, "Monitoring" },
-    { S_LOG_LEVEL, "Logging" },
+    { S_USER, "Logging and privileges" },
 };
 
 /* ------------------------------------------------------------------------ */
@@ -973,6 +980,26 @@ static void load_hooks(struct loader *ld)
     load_u32(ld, S_TOPOLOGY_INTERVAL, &cfg->topology_interval_s);
 }
 
+static void load_user_and_log_file(struct loader *ld)
+{
+    struct config *cfg = ld->cfg;
+    const char *v = ld->val[S_USER];
+    cfg->user = dup_or_oom(ld, v ? v : "nobody");
+    if (v && strcmp(v, "root") != 0 && !getpwnam(v))   /* main thread, before threads */
+        err_value(ld, S_USER, v, "no such user");
+    v = ld->val[S_LOG_FILE];
+    if (v) {
+        const char *slash = strrchr(v, '/');
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - v) + (slash == v) : 1, slash ? v : ".");
+        struct stat st;
+        if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || (stat(v, &st) == 0 && !S_ISREG(st.st_mode)))
+            err_value(ld, S_LOG_FILE, v, "must be a regular file in an existing directory");
+        else
+            cfg->log_file = dup_or_oom(ld, v);
+    }
+}
+
 /* ------------------------------------------------------------------------ */
 /* argv and envp.                                                           */
 
@@ -1187,6 +1214,7 @@ struct config *config_load(int argc, char **argv, char **envp,
     load_metrics_addr(&ld);
     load_log_level(&ld, &cfg->log_level);
     load_log_format(&ld, &cfg->log_format);
+    load_user_and_log_file(&ld);
     load_hostname(&ld);
 
     bool failed = ld.errs.n > 0 || ld.errs.oom;
@@ -1213,6 +1241,8 @@ void config_destroy(struct config *cfg)
     free(cfg->auth_token_file);
     free(cfg->hmac_key_file);
     free(cfg->metrics_addr);
+    free(cfg->user);
+    free(cfg->log_file);
     free(cfg->interface);
     free(cfg->pcap_file);
     free(cfg->bpf_filter);
@@ -1441,6 +1471,8 @@ size_t config_describe(const struct config *c, struct config_kv *out, size_t max
         case S_QUEUE_MAX_EVENTS: kv_u32(kv, c->queue_max_events); break;
         case S_SPOOL_AFTER: kv_ms(kv, c->spool_after_ms); break;
         case S_SHUTDOWN_TIMEOUT: kv_ms(kv, c->shutdown_timeout_ms); break;
+        case S_USER: kv_str(kv, c->user); break;
+        case S_LOG_FILE: kv_str(kv, c->log_file); break;
         case S_TLS_CA_FILE: kv_str(kv, c->tls_ca_file); break;
         case S_TLS_CLIENT_CERT: kv_str(kv, c->tls_client_cert); break;
         case S_TLS_CLIENT_KEY: kv_str(kv, c->tls_client_key); break;

@@ -80,6 +80,8 @@ struct config {
     /* misc */
     enum log_level_value log_level; /* LOG_LEVEL: error, warn, info, debug; default info */
     enum log_format_value log_format; /* LOG_FORMAT: logfmt (default) or json */
+    char    *log_file;             /* AGENT_LOG_FILE; NULL = stderr */
+    char    *user;                 /* AGENT_USER, default "nobody"; "root" keeps root */
     char    *hostname;             /* host name (gethostname), for events */
 
     /* what main should do instead of running */

@@ -26,6 +26,8 @@ static cJSON *capture_json(const struct capture_stats *c)
     num(o, "kernel_dropped", c->kernel_dropped);
     num(o, "interface_dropped", c->interface_dropped);
     cJSON_AddBoolToObject(o, "file_truncated", c->file_truncated != 0);
+    num(o, "interface_lost", c->interface_lost);
+    num(o, "reopens", c->reopens);
     return o;
 }
 

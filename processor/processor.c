@@ -211,6 +211,16 @@ uint64_t processor_flush(processor *p)
     return total;
 }
 
+int processor_try_get_stats(processor *p, struct processor_stats *out)
+{
+    if (pthread_mutex_trylock(&p->lock) != 0)
+        return -1;
+    flow_table_get_stats(p->table, &out->table);
+    pthread_mutex_unlock(&p->lock);
+    out->events_dropped = atomic_load_explicit(&p->events_dropped, memory_order_relaxed);
+    return 0;
+}
+
 void processor_get_stats(processor *p, struct processor_stats *out)
 {
     pthread_mutex_lock(&p->lock);

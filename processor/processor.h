@@ -66,4 +66,7 @@ uint64_t processor_flush(processor *p);
 /* Any thread: counters (takes the table mutex briefly). */
 void processor_get_stats(processor *p, struct processor_stats *out);
 
+/* Like processor_get_stats but never waits: -1 when the table is busy. */
+int processor_try_get_stats(processor *p, struct processor_stats *out);
+
 #endif

@@ -56,7 +56,8 @@ struct delivery {
     bool finishing;
     uint64_t deadline_us;
     struct delivery_stats st;
-    bool warned_queue_full;
+    bool warned_queue_full;       /* a queue-full episode was logged */
+    bool spool_failing;           /* the last spool write failed (logged once per episode) */
 
     /* Delivery thread only. */
     uint32_t attempts;            /* consecutive failed attempts */
@@ -151,9 +152,18 @@ static bool spool_batch(delivery *d, const struct batch *b, bool from_shutdown)
     pthread_mutex_unlock(&d->lock);
     if (dropped)
         log_warn("delivery: spool full: deleted the oldest batches, %" PRIu64 " events dropped", dropped);
-    if (rc != 0)
-        log_error("delivery: cannot spool a batch of %u events%s: %s; they are dropped", b->nevents,
+    /* Once per episode: a full disk fails every batch until space comes back. */
+    pthread_mutex_lock(&d->lock);
+    bool first = rc != 0 && !d->spool_failing;
+    bool recovered = rc == 0 && d->spool_failing;
+    d->spool_failing = rc != 0;
+    pthread_mutex_unlock(&d->lock);
+    if (first)
+        log_error("delivery: cannot spool a batch of %u events%s: %s; they are dropped (counted as "
+                  "spool_error; further failures are counted, not logged, until a write works)", b->nevents,
                   from_shutdown ? " at shutdown" : "", err);
+    if (recovered)
+        log_info("delivery: writing to the spool works again");
     return rc == 0;
 }
 
@@ -183,8 +193,12 @@ void delivery_submit(delivery *d, const char *body, size_t len, uint32_t nevents
         d->queue_events += nevents;
         d->st.events_queued += nevents;
         d->st.batches_queued++;
+        bool recovered = d->warned_queue_full;
+        d->warned_queue_full = false;            /* the next overflow is a new episode */
         pthread_cond_signal(&d->cond);
         pthread_mutex_unlock(&d->lock);
+        if (recovered)
+            log_info("delivery: the memory queue has room again");
         return;
     }
     if (!d->spool) {
@@ -194,7 +208,8 @@ void delivery_submit(delivery *d, const char *body, size_t len, uint32_t nevents
         pthread_mutex_unlock(&d->lock);
         if (warn)
             log_warn("delivery: memory queue full (AGENT_QUEUE_MAX_EVENTS=%" PRIu64 ") and no spool: "
-                     "dropping batches (counted as dropped_queue_full; logged once)", d->queue_max);
+                     "dropping batches (counted as dropped_queue_full; logged once until there is room)",
+                     d->queue_max);
         free(b);
         return;
     }

@@ -48,9 +48,14 @@ def tracer():
 
 
 def clean_env(extra=None):
-    """The test process's environment without any AGENT_*/LOG_LEVEL setting."""
+    """The test process's environment without any AGENT_*/LOG_LEVEL setting,
+    plus AGENT_USER=root: the tests run as root and use root-owned temporary
+    directories and sockets, so the sensor keeps uid 0 (still with only
+    CAP_NET_RAW/CAP_NET_ADMIN and no_new_privs) unless a test sets AGENT_USER
+    itself (test_privileges.py checks the switch to an unprivileged user)."""
     env = {k: v for k, v in os.environ.items()
            if not (k.startswith("AGENT_") or k in ("LOG_LEVEL", "LOG_FORMAT"))}
+    env["AGENT_USER"] = "root"
     env.update(extra or {})
     return env
 
