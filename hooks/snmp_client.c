@@ -163,7 +163,7 @@ static int on_response(int op, netsnmp_session *session, int reqid, netsnmp_pdu 
     return 1;
 }
 
-static void auth_proto(enum snmp_cfg_auth a, const oid **p, size_t *len)
+void snmp_client_auth_oid(enum snmp_cfg_auth a, const oid **p, size_t *len)
 {
     switch (a) {
     case SNMP_CFG_AUTH_MD5:    *p = usmHMACMD5AuthProtocol; *len = OID_LENGTH(usmHMACMD5AuthProtocol); break;
@@ -175,7 +175,7 @@ static void auth_proto(enum snmp_cfg_auth a, const oid **p, size_t *len)
     }
 }
 
-static void priv_proto(enum snmp_cfg_priv pv, const oid **p, size_t *len)
+void snmp_client_priv_oid(enum snmp_cfg_priv pv, const oid **p, size_t *len)
 {
     switch (pv) {
     case SNMP_CFG_PRIV_DES:    *p = usmDESPrivProtocol; *len = OID_LENGTH(usmDESPrivProtocol); break;
@@ -198,7 +198,7 @@ static int setup_usm(netsnmp_session *s, const struct snmp_usm *u, const char *c
                      : u->level == SNMP_CFG_AUTHNOPRIV ? SNMP_SEC_LEVEL_AUTHNOPRIV : SNMP_SEC_LEVEL_NOAUTH;
     if (u->level == SNMP_CFG_NOAUTH)
         return 0;
-    auth_proto(u->auth, &ap, &alen);
+    snmp_client_auth_oid(u->auth, &ap, &alen);
     s->securityAuthProto = (oid *)ap;
     s->securityAuthProtoLen = alen;
     s->securityAuthKeyLen = USM_AUTH_KU_LEN;
@@ -207,7 +207,7 @@ static int setup_usm(netsnmp_session *s, const struct snmp_usm *u, const char *c
         return -1;
     if (u->level != SNMP_CFG_AUTHPRIV)
         return 0;
-    priv_proto(u->priv, &pp, &plen);
+    snmp_client_priv_oid(u->priv, &pp, &plen);
     s->securityPrivProto = (oid *)pp;
     s->securityPrivProtoLen = plen;
     s->securityPrivKeyLen = USM_PRIV_KU_LEN;

@@ -21,6 +21,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <net-snmp/net-snmp-config.h>
+#include <net-snmp/net-snmp-includes.h>
+
 #include "snmp_config.h"
 #include "snmp_values.h"
 
@@ -90,5 +93,10 @@ const char *snmp_client_usm_error(int snmperr);
 /* The net-snmp transport spec for host:port ("udp:h:161", "udp6:[h]:161", "tcp:...").
  * Returns buf, or NULL when it does not fit. */
 char *snmp_client_peername(const char *host, uint16_t port, bool tcp, char *buf, size_t buflen);
+
+/* net-snmp's OID (and length) of a configured v3 auth / priv protocol, for
+ * building users: the poller's sessions and the trap receiver's users. */
+void snmp_client_auth_oid(enum snmp_cfg_auth a, const oid **p, size_t *len);
+void snmp_client_priv_oid(enum snmp_cfg_priv pv, const oid **p, size_t *len);
 
 #endif

@@ -98,30 +98,6 @@ int snmp_trap_listen_spec(const char *listen, char *buf, size_t buflen)
     return n < 0 || (size_t)n >= buflen ? -1 : 0;
 }
 
-/* ---------------------------------------------------------------- v3 users */
-
-static void auth_oid(enum snmp_cfg_auth a, const oid **p, size_t *len)
-{
-    switch (a) {
-    case SNMP_CFG_AUTH_MD5:    *p = usmHMACMD5AuthProtocol; *len = OID_LENGTH(usmHMACMD5AuthProtocol); break;
-    case SNMP_CFG_AUTH_SHA224: *p = usmHMAC128SHA224AuthProtocol; *len = OID_LENGTH(usmHMAC128SHA224AuthProtocol); break;
-    case SNMP_CFG_AUTH_SHA256: *p = usmHMAC192SHA256AuthProtocol; *len = OID_LENGTH(usmHMAC192SHA256AuthProtocol); break;
-    case SNMP_CFG_AUTH_SHA384: *p = usmHMAC256SHA384AuthProtocol; *len = OID_LENGTH(usmHMAC256SHA384AuthProtocol); break;
-    case SNMP_CFG_AUTH_SHA512: *p = usmHMAC384SHA512AuthProtocol; *len = OID_LENGTH(usmHMAC384SHA512AuthProtocol); break;
-    default:                   *p = usmHMACSHA1AuthProtocol; *len = OID_LENGTH(usmHMACSHA1AuthProtocol); break;
-    }
-}
-
-static void priv_oid(enum snmp_cfg_priv pv, const oid **p, size_t *len)
-{
-    switch (pv) {
-    case SNMP_CFG_PRIV_DES:    *p = usmDESPrivProtocol; *len = OID_LENGTH(usmDESPrivProtocol); break;
-    case SNMP_CFG_PRIV_AES192: *p = usmAES192PrivProtocol; *len = OID_LENGTH(usmAES192PrivProtocol); break;
-    case SNMP_CFG_PRIV_AES256: *p = usmAES256PrivProtocol; *len = OID_LENGTH(usmAES256PrivProtocol); break;
-    default:                   *p = usmAESPrivProtocol; *len = OID_LENGTH(usmAESPrivProtocol); break;
-    }
-}
-
 /* Localise `password` for engine `eid` into a new buffer (*key, *keylen). 0 or -1. */
 static int localized_key(const oid *ap, size_t alen, const char *password, const uint8_t *eid, size_t eidlen,
                          u_char **key, size_t *keylen)
@@ -160,7 +136,7 @@ static int add_usm_user(const struct snmp_usm *u, const uint8_t *eid, size_t eid
     if (u->level >= SNMP_CFG_AUTHNOPRIV) {
         const oid *ap;
         size_t alen;
-        auth_oid(u->auth, &ap, &alen);
+        snmp_client_auth_oid(u->auth, &ap, &alen);
         free(user->authProtocol);
         user->authProtocol = snmp_duplicate_objid(ap, alen);
         user->authProtocolLen = alen;
@@ -170,7 +146,7 @@ static int add_usm_user(const struct snmp_usm *u, const uint8_t *eid, size_t eid
         if (u->level == SNMP_CFG_AUTHPRIV) {
             const oid *pp;
             size_t plen;
-            priv_oid(u->priv, &pp, &plen);
+            snmp_client_priv_oid(u->priv, &pp, &plen);
             free(user->privProtocol);
             user->privProtocol = snmp_duplicate_objid(pp, plen);
             user->privProtocolLen = plen;
