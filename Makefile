@@ -148,10 +148,15 @@ fuzz: fuzz-bins fuzz-corpus
 	    mkdir -p $(FUZZ_BUILD)/corpus-$$t $(FUZZ_BUILD)/crashes-$$t $(FUZZ_CORPUS)/$$t fuzz/regressions/$$t; \
 	    dict=; if [ -f $(FUZZ_CORPUS)/$$t.dict ]; then dict=-dict=$(FUZZ_CORPUS)/$$t.dict; fi; \
 	    echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
-	    $(FUZZ_BUILD)/fuzz_$$t $$dict -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	    if $(FUZZ_BUILD)/fuzz_$$t $$dict -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
 	        -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/crashes-$$t/ \
 	        $(FUZZ_BUILD)/corpus-$$t $(FUZZ_CORPUS)/$$t fuzz/regressions/$$t </dev/null \
-	      || { echo "fuzz_$$t failed: input in $(FUZZ_BUILD)/crashes-$$t/ (fix, then keep it in fuzz/regressions/$$t/)"; exit 1; }; \
+	        >$(FUZZ_BUILD)/fuzz_$$t.log 2>&1; then \
+	        grep -E '^(Done [0-9]+ runs|stat::number_of_executed_units|stat::peak_rss)' $(FUZZ_BUILD)/fuzz_$$t.log; \
+	    else \
+	        tail -n 60 $(FUZZ_BUILD)/fuzz_$$t.log; \
+	        echo "fuzz_$$t failed: input in $(FUZZ_BUILD)/crashes-$$t/ (fix, then keep it in fuzz/regressions/$$t/)"; exit 1; \
+	    fi; \
 	done
 
 # Issue 7's soak: 10 minutes live on a veth pair (RSS flat), then Valgrind memcheck. Root.
