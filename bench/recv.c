@@ -8,7 +8,11 @@
  * written out, one per line, for the truth check.
  *
  * Usage: recv [-o FILE] PORTFILE   (binds 127.0.0.1:0, writes the port to
- * PORTFILE; on SIGTERM/SIGINT prints "events posts bytes" and exits)
+ * PORTFILE; on SIGTERM/SIGINT prints "events posts bytes span events_after"
+ * and exits). span is the seconds from the first complete POST to the last
+ * (CLOCK_MONOTONIC) and events_after the events that arrived after the first
+ * POST, so events_after / span is the rate the sender delivered at while it
+ * had events, whatever came before its first batch (reading a capture file).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -24,9 +28,18 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 static _Atomic uint64_t n_events, n_posts, n_bytes;
+static _Atomic uint64_t first_ns, last_ns, first_events;   /* first and last POST */
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 static FILE *dump;
 static pthread_mutex_t dump_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -73,7 +86,11 @@ static void *conn(void *arg)
                 goto out;
             len += (size_t)r;
         }
-        atomic_fetch_add(&n_events, count_events(buf + hlen, clen));
+        uint64_t ev = count_events(buf + hlen, clen), now = mono_ns(), zero = 0;
+        if (atomic_compare_exchange_strong(&first_ns, &zero, now))
+            atomic_store(&first_events, ev);
+        atomic_store(&last_ns, now);
+        atomic_fetch_add(&n_events, ev);
         atomic_fetch_add(&n_posts, 1);
         atomic_fetch_add(&n_bytes, clen);
         if (dump) {
@@ -146,8 +163,10 @@ int main(int argc, char **argv)
         pthread_mutex_lock(&dump_lock);
         fflush(dump);
     }
-    printf("%" PRIu64 " %" PRIu64 " %" PRIu64 "\n", atomic_load(&n_events), atomic_load(&n_posts),
-           atomic_load(&n_bytes));
+    uint64_t f = atomic_load(&first_ns), l = atomic_load(&last_ns);
+    printf("%" PRIu64 " %" PRIu64 " %" PRIu64 " %.6f %" PRIu64 "\n", atomic_load(&n_events),
+           atomic_load(&n_posts), atomic_load(&n_bytes), f ? (double)(l - f) / 1e9 : 0.0,
+           atomic_load(&n_events) - atomic_load(&first_events));
     fflush(stdout);
     _exit(0);
 }

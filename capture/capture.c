@@ -25,6 +25,10 @@
 
 #define CAP_BURST 256
 #define CAP_TIMEOUT_MS 100
+/* File mode: stdio buffer under the file. glibc sizes it to st_blksize (4 KiB),
+ * one read(2) per 4 KiB; 256 KiB measured best on the bench (1-4 MiB buffers
+ * no longer stay in L2 while libpcap copies records out of them). */
+#define CAP_FILE_BUF (256u * 1024u)
 
 struct capture {
     pcap_t *pcap;                 /* swapped only by the capture thread, under pcap_lock */
@@ -38,6 +42,7 @@ struct capture {
     atomic_bool stop;
     atomic_bool finished;
     atomic_bool file_error;       /* the file ended in a damaged record */
+    char *file_buf;               /* file mode: the FILE's stdio buffer, freed after pcap_close */
     char source[256];             /* file or interface name, for logs */
     _Atomic uint64_t frames, records, ring_drops;
     _Atomic uint64_t decode[DECODE_RESULT_COUNT];
@@ -109,6 +114,32 @@ static pcap_t *open_live(const struct config *cfg, char *err, size_t errlen)
     return p;
 }
 
+/*
+ * Open a capture file as pcap_open_offline_with_tstamp_precision does ("-" is
+ * standard input, errors read "FILE: reason"), but through our own FILE with a
+ * CAP_FILE_BUF stdio buffer, so libpcap's freads cost far fewer read(2) calls.
+ * The buffer is c->file_buf; it must outlive the FILE, which pcap_close closes.
+ */
+static pcap_t *open_file(capture *c, const char *path, char *ebuf)
+{
+    if (strcmp(path, "-") == 0)
+        return pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(ebuf, PCAP_ERRBUF_SIZE, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    c->file_buf = malloc(CAP_FILE_BUF);
+    if (c->file_buf && setvbuf(f, c->file_buf, _IOFBF, CAP_FILE_BUF) != 0) {
+        free(c->file_buf);            /* keep stdio's own buffer */
+        c->file_buf = NULL;
+    }
+    pcap_t *p = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
+    if (!p)
+        fclose(f);                    /* libpcap leaves the FILE open on failure */
+    return p;
+}
+
 capture *capture_create(const struct config *cfg, ring *out, char *err, size_t errlen)
 {
     capture *c = calloc(1, sizeof *c);
@@ -120,7 +151,7 @@ capture *capture_create(const struct config *cfg, ring *out, char *err, size_t e
     c->file_mode = cfg->pcap_file != NULL;
     if (c->file_mode) {
         char ebuf[PCAP_ERRBUF_SIZE] = "";
-        c->pcap = pcap_open_offline_with_tstamp_precision(cfg->pcap_file, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
+        c->pcap = open_file(c, cfg->pcap_file, ebuf);
         if (!c->pcap) {
             snprintf(err, errlen, "cannot open %s: %s", cfg->pcap_file, ebuf);
             goto err;
@@ -144,6 +175,7 @@ capture *capture_create(const struct config *cfg, ring *out, char *err, size_t e
 err:
     if (c->pcap)
         pcap_close(c->pcap);
+    free(c->file_buf);
     free(c);
     return NULL;
 }
@@ -154,6 +186,7 @@ void capture_destroy(capture *c)
         return;
     if (c->pcap)
         pcap_close(c->pcap);
+    free(c->file_buf);              /* after pcap_close: the FILE used it */
     pthread_mutex_destroy(&c->pcap_lock);
     free(c);
 }

@@ -234,11 +234,13 @@ struct jw {
     size_t cap, n;
 };
 
-static void jw_put(struct jw *w, const char *s, size_t len)
+/* Inlined so that the many constant-length copies (keys) become a few moves. */
+static inline __attribute__((always_inline)) void jw_put(struct jw *w, const char *s, size_t len)
 {
-    if (w->n < w->cap) {
-        size_t room = w->cap - w->n;
-        memcpy(w->b + w->n, s, len < room ? len : room);
+    if (w->n <= w->cap && w->cap - w->n >= len) {
+        memcpy(w->b + w->n, s, len);           /* the usual case: it fits */
+    } else if (w->n < w->cap) {
+        memcpy(w->b + w->n, s, w->cap - w->n);
     }
     w->n += len;
 }
@@ -382,11 +384,38 @@ static char *u64_digits(uint64_t v, char *end)
     return q;
 }
 
+/* "00" .. "99": decimal digits two at a time. */
+static const char digit_pairs[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+/* Decimal digits of v, written in place when they fit, two at a time. */
 static void jw_u64(struct jw *w, uint64_t v)
 {
-    char t[24];
-    char *q = u64_digits(v, t + sizeof t);
-    jw_put(w, q, (size_t)(t + sizeof t - q));
+    unsigned d = 1;
+    while (d < 20 && v >= pow10_u64[d])
+        d++;
+    if (!(w->n <= w->cap && w->cap - w->n >= d)) {
+        char t[24];
+        char *q = u64_digits(v, t + sizeof t);
+        jw_put(w, q, (size_t)(t + sizeof t - q));
+        return;
+    }
+    char *q = w->b + w->n + d;
+    while (v >= 100u) {
+        unsigned r = (unsigned)(v % 100u);
+        v /= 100u;
+        q -= 2;
+        memcpy(q, digit_pairs + 2 * r, 2);
+    }
+    if (v >= 10u) {
+        q -= 2;
+        memcpy(q, digit_pairs + 2 * v, 2);
+    } else {
+        *--q = (char)('0' + v);
+    }
+    w->n += d;
 }
 
 static void jw_lit(struct jw *w, const char *s) { jw_put(w, s, strlen(s)); }
@@ -500,20 +529,23 @@ static void jw_duration(struct jw *w, uint64_t first, uint64_t last)
     jw_num(w, (double)d / 1e6);
 }
 
-/* timefmt_rfc3339 for years 1970..9999, from days since the epoch (civil_from_days). */
-static void jw_time(struct jw *w, uint64_t us, int digits)
+/*
+ * One event prints three times from two instants (timestamp and end_time
+ * from last_us, start_time from first_us), usually within the same second:
+ * the "YYYY-MM-DDTHH:MM:SS" text of a second is made once per event and
+ * reused (a memo on the caller's stack: no state between events or threads).
+ */
+struct time_memo {
+    uint64_t secs[2];                                  /* UINT64_MAX: empty */
+    char txt[2][19];
+};
+
+/* "YYYY-MM-DDTHH:MM:SS" of secs, for days 0..2932896 (1970..9999): H. Hinnant's
+ * days -> civil date, for non-negative day numbers. */
+static void civil_text(uint64_t secs, char t[19])
 {
-    uint64_t secs = us / 1000000u;
-    unsigned frac = (unsigned)(us % 1000000u);
     uint64_t days = secs / 86400u;
     unsigned sod = (unsigned)(secs % 86400u);
-    if (days > 2932896u) {                             /* past 9999-12-31 */
-        char t[48];
-        timefmt_rfc3339(us, digits, t, sizeof t);
-        jw_str(w, t);
-        return;
-    }
-    /* H. Hinnant's days -> civil date, for non-negative day numbers. */
     uint64_t z = days + 719468u;
     uint64_t era = z / 146097u;
     unsigned doe = (unsigned)(z - era * 146097u);
@@ -524,39 +556,71 @@ static void jw_time(struct jw *w, uint64_t us, int digits)
     unsigned mon = mp < 10u ? mp + 3u : mp - 9u;
     unsigned year = (unsigned)(yoe + era * 400u) + (mon <= 2u);
     unsigned hh = sod / 3600u, mm = sod / 60u % 60u, ss = sod % 60u;
-    char t[40];
+    t[0] = (char)('0' + year / 1000u);
+    t[1] = (char)('0' + year / 100u % 10u);
+    t[2] = (char)('0' + year / 10u % 10u);
+    t[3] = (char)('0' + year % 10u);
+    t[4] = '-';
+    t[5] = (char)('0' + mon / 10u);
+    t[6] = (char)('0' + mon % 10u);
+    t[7] = '-';
+    t[8] = (char)('0' + day / 10u);
+    t[9] = (char)('0' + day % 10u);
+    t[10] = 'T';
+    t[11] = (char)('0' + hh / 10u);
+    t[12] = (char)('0' + hh % 10u);
+    t[13] = ':';
+    t[14] = (char)('0' + mm / 10u);
+    t[15] = (char)('0' + mm % 10u);
+    t[16] = ':';
+    t[17] = (char)('0' + ss / 10u);
+    t[18] = (char)('0' + ss % 10u);
+}
+
+/* timefmt_rfc3339 (quoted) for years 1970..9999; the seconds text through the memo. */
+static void jw_time(struct jw *w, uint64_t us, int digits, struct time_memo *m)
+{
+    uint64_t secs = us / 1000000u;
+    unsigned frac = (unsigned)(us % 1000000u);
+    if (secs / 86400u > 2932896u) {                    /* past 9999-12-31 */
+        char t[48];
+        timefmt_rfc3339(us, digits, t, sizeof t);
+        jw_str(w, t);
+        return;
+    }
+    const char *txt;
+    if (m->secs[0] == secs) {
+        txt = m->txt[0];
+    } else if (m->secs[1] == secs) {
+        txt = m->txt[1];
+    } else {
+        int slot = m->secs[0] == UINT64_MAX ? 0 : 1;   /* the first second stays */
+        civil_text(secs, m->txt[slot]);
+        m->secs[slot] = secs;
+        txt = m->txt[slot];
+    }
+    char t[32];
     t[0] = '"';
-    t[1] = (char)('0' + year / 1000u);
-    t[2] = (char)('0' + year / 100u % 10u);
-    t[3] = (char)('0' + year / 10u % 10u);
-    t[4] = (char)('0' + year % 10u);
-    t[5] = '-';
-    t[6] = (char)('0' + mon / 10u);
-    t[7] = (char)('0' + mon % 10u);
-    t[8] = '-';
-    t[9] = (char)('0' + day / 10u);
-    t[10] = (char)('0' + day % 10u);
-    t[11] = 'T';
-    t[12] = (char)('0' + hh / 10u);
-    t[13] = (char)('0' + hh % 10u);
-    t[14] = ':';
-    t[15] = (char)('0' + mm / 10u);
-    t[16] = (char)('0' + mm % 10u);
-    t[17] = ':';
-    t[18] = (char)('0' + ss / 10u);
-    t[19] = (char)('0' + ss % 10u);
+    memcpy(t + 1, txt, 19);
     t[20] = '.';
     size_t n = 21;
-    if (digits == 3)
-        frac /= 1000u;
-    for (int i = digits == 3 ? 2 : 5; i >= 0; i--) {
-        t[n + (size_t)i] = (char)('0' + frac % 10u);
-        frac /= 10u;
+    if (digits == 3) {                                 /* milliseconds */
+        unsigned ms = frac / 1000u;
+        t[21] = (char)('0' + ms / 100u);
+        memcpy(t + 22, digit_pairs + 2 * (ms % 100u), 2);
+        n += 3;
+    } else {                                           /* microseconds */
+        memcpy(t + 21, digit_pairs + 2 * (frac / 10000u), 2);
+        memcpy(t + 23, digit_pairs + 2 * (frac / 100u % 100u), 2);
+        memcpy(t + 25, digit_pairs + 2 * (frac % 100u), 2);
+        n += 6;
     }
-    n += digits == 3 ? 3 : 6;
     t[n++] = 'Z';
     t[n++] = '"';
-    jw_put(w, t, n);
+    if (digits == 3)
+        jw_put(w, t, 26);                              /* constant lengths: inlined moves */
+    else
+        jw_put(w, t, 29);
 }
 
 /* addr_text into t (INET6_ADDRSTRLEN); IPv4 without inet_ntop. Returns the length. */
@@ -609,8 +673,9 @@ size_t flow_event_format(const struct flow_event *ev, const struct flow_event_ct
     jw_ch(&w, '-');
     jw_put(&w, proto, proton);
     jw_ch(&w, '"');
+    struct time_memo memo = {.secs = {UINT64_MAX, UINT64_MAX}};
     JW_KEY(&w, "timestamp");
-    jw_time(&w, ev->last_us, 3);
+    jw_time(&w, ev->last_us, 3, &memo);
     JW_KEY(&w, "interface");
     jw_str(&w, ctx ? ctx->interface : NULL);
     JW_KEY(&w, "hostname");
@@ -652,9 +717,9 @@ size_t flow_event_format(const struct flow_event *ev, const struct flow_event_ct
     JW_KEY(&w, "event_id");
     jw_str(&w, event_id);
     JW_KEY(&w, "start_time");
-    jw_time(&w, ev->first_us, 6);
+    jw_time(&w, ev->first_us, 6, &memo);
     JW_KEY(&w, "end_time");
-    jw_time(&w, ev->last_us, 6);
+    jw_time(&w, ev->last_us, 6, &memo);
     JW_KEY(&w, "ip_version");
     jw_u64(&w, ev->ip_version);
     JW_KEY(&w, "protocol_number");
