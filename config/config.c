@@ -700,7 +700,11 @@ static void load_capture(struct loader *ld)
                      SETTINGS[S_INTERFACE].var);
     }
 
-    if (file) {
+    if (file && strcmp(file, "-") == 0) {
+        /* Standard input: reading its header here would leave nothing for the
+         * capture; it is checked when the capture opens it. */
+        cfg->pcap_file = dup_or_oom(ld, file);
+    } else if (file) {
         char ebuf[PCAP_ERRBUF_SIZE] = "";
         pcap_t *p = pcap_open_offline(file, ebuf);
         if (!p) {
