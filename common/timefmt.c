@@ -20,10 +20,56 @@ uint64_t timefmt_mono_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+/* H. Hinnant's days -> civil date (public domain algorithm), for non-negative
+ * day numbers; no libc time zone machinery, no locks, no snprintf. */
+void timefmt_civil(uint64_t secs, char t[19])
+{
+    uint64_t days = secs / 86400u;
+    unsigned sod = (unsigned)(secs % 86400u);
+    uint64_t z = days + 719468u;
+    uint64_t era = z / 146097u;
+    unsigned doe = (unsigned)(z - era * 146097u);
+    unsigned yoe = (doe - doe / 1460u + doe / 36524u - doe / 146096u) / 365u;
+    unsigned doy = doe - (365u * yoe + yoe / 4u - yoe / 100u);
+    unsigned mp = (5u * doy + 2u) / 153u;
+    unsigned day = doy - (153u * mp + 2u) / 5u + 1u;
+    unsigned mon = mp < 10u ? mp + 3u : mp - 9u;
+    unsigned year = (unsigned)(yoe + era * 400u) + (mon <= 2u);
+    unsigned hh = sod / 3600u, mm = sod / 60u % 60u, ss = sod % 60u;
+    t[0] = (char)('0' + year / 1000u);
+    t[1] = (char)('0' + year / 100u % 10u);
+    t[2] = (char)('0' + year / 10u % 10u);
+    t[3] = (char)('0' + year % 10u);
+    t[4] = '-';
+    t[5] = (char)('0' + mon / 10u);
+    t[6] = (char)('0' + mon % 10u);
+    t[7] = '-';
+    t[8] = (char)('0' + day / 10u);
+    t[9] = (char)('0' + day % 10u);
+    t[10] = 'T';
+    t[11] = (char)('0' + hh / 10u);
+    t[12] = (char)('0' + hh % 10u);
+    t[13] = ':';
+    t[14] = (char)('0' + mm / 10u);
+    t[15] = (char)('0' + mm % 10u);
+    t[16] = ':';
+    t[17] = (char)('0' + ss / 10u);
+    t[18] = (char)('0' + ss % 10u);
+}
+
 char *timefmt_rfc3339(uint64_t us, int digits, char *buf, size_t buflen)
 {
     time_t secs = (time_t)(us / 1000000u);
     unsigned frac = (unsigned)(us % 1000000u);
+    if (us / 1000000u <= TIMEFMT_CIVIL_MAX_SECS) {
+        char t[19];
+        timefmt_civil(us / 1000000u, t);
+        if (digits == 3)
+            snprintf(buf, buflen, "%.19s.%03uZ", t, frac / 1000u);
+        else
+            snprintf(buf, buflen, "%.19s.%06uZ", t, frac);
+        return buf;
+    }
     struct tm tm;
     if (!gmtime_r(&secs, &tm)) {
         snprintf(buf, buflen, "1970-01-01T00:00:00Z");

@@ -23,4 +23,14 @@ uint64_t timefmt_mono_us(void);
  */
 char *timefmt_rfc3339(uint64_t us, int digits, char *buf, size_t buflen);
 
+/* Latest second timefmt_civil handles: 9999-12-31T23:59:59Z. */
+#define TIMEFMT_CIVIL_MAX_SECS 253402300799ull
+
+/*
+ * "YYYY-MM-DDTHH:MM:SS" (19 characters, no NUL) of `secs` since the epoch, UTC,
+ * for secs <= TIMEFMT_CIVIL_MAX_SECS. Pure arithmetic: fast enough for every
+ * flow record. Any thread.
+ */
+void timefmt_civil(uint64_t secs, char out[19]);
+
 #endif

@@ -540,49 +540,12 @@ struct time_memo {
     char txt[2][19];
 };
 
-/* "YYYY-MM-DDTHH:MM:SS" of secs, for days 0..2932896 (1970..9999): H. Hinnant's
- * days -> civil date, for non-negative day numbers. */
-static void civil_text(uint64_t secs, char t[19])
-{
-    uint64_t days = secs / 86400u;
-    unsigned sod = (unsigned)(secs % 86400u);
-    uint64_t z = days + 719468u;
-    uint64_t era = z / 146097u;
-    unsigned doe = (unsigned)(z - era * 146097u);
-    unsigned yoe = (doe - doe / 1460u + doe / 36524u - doe / 146096u) / 365u;
-    unsigned doy = doe - (365u * yoe + yoe / 4u - yoe / 100u);
-    unsigned mp = (5u * doy + 2u) / 153u;
-    unsigned day = doy - (153u * mp + 2u) / 5u + 1u;
-    unsigned mon = mp < 10u ? mp + 3u : mp - 9u;
-    unsigned year = (unsigned)(yoe + era * 400u) + (mon <= 2u);
-    unsigned hh = sod / 3600u, mm = sod / 60u % 60u, ss = sod % 60u;
-    t[0] = (char)('0' + year / 1000u);
-    t[1] = (char)('0' + year / 100u % 10u);
-    t[2] = (char)('0' + year / 10u % 10u);
-    t[3] = (char)('0' + year % 10u);
-    t[4] = '-';
-    t[5] = (char)('0' + mon / 10u);
-    t[6] = (char)('0' + mon % 10u);
-    t[7] = '-';
-    t[8] = (char)('0' + day / 10u);
-    t[9] = (char)('0' + day % 10u);
-    t[10] = 'T';
-    t[11] = (char)('0' + hh / 10u);
-    t[12] = (char)('0' + hh % 10u);
-    t[13] = ':';
-    t[14] = (char)('0' + mm / 10u);
-    t[15] = (char)('0' + mm % 10u);
-    t[16] = ':';
-    t[17] = (char)('0' + ss / 10u);
-    t[18] = (char)('0' + ss % 10u);
-}
-
 /* timefmt_rfc3339 (quoted) for years 1970..9999; the seconds text through the memo. */
 static void jw_time(struct jw *w, uint64_t us, int digits, struct time_memo *m)
 {
     uint64_t secs = us / 1000000u;
     unsigned frac = (unsigned)(us % 1000000u);
-    if (secs / 86400u > 2932896u) {                    /* past 9999-12-31 */
+    if (secs > TIMEFMT_CIVIL_MAX_SECS) {               /* past 9999-12-31 */
         char t[48];
         timefmt_rfc3339(us, digits, t, sizeof t);
         jw_str(w, t);
@@ -595,7 +558,7 @@ static void jw_time(struct jw *w, uint64_t us, int digits, struct time_memo *m)
         txt = m->txt[1];
     } else {
         int slot = m->secs[0] == UINT64_MAX ? 0 : 1;   /* the first second stays */
-        civil_text(secs, m->txt[slot]);
+        timefmt_civil(secs, m->txt[slot]);
         m->secs[slot] = secs;
         txt = m->txt[slot];
     }
