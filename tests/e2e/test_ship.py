@@ -196,10 +196,17 @@ print("sent", flush=True)
 
 
 def _start_sensor(tracer, ns, env, tmp_path, name):
+    """Start the sensor in ns and wait until it captures: the metrics server is
+    listening by then (main starts it before the capture thread)."""
     out, err = tmp_path / (name + ".out"), tmp_path / (name + ".err")
     with open(out, "wb") as o, open(err, "wb") as e:
         p = subprocess.Popen(["ip", "netns", "exec", ns, tracer], env=clean_env(env),
                              stdin=subprocess.DEVNULL, stdout=o, stderr=e)
+    end = time.time() + 30
+    while "capturing on" not in err.read_text(errors="replace"):
+        if p.poll() is not None or time.time() > end:
+            raise AssertionError("sensor did not start (exit %s):\n%s" % (p.poll(), err.read_text()[-3000:]))
+        time.sleep(0.05)
     return p, out, err
 
 
