@@ -162,8 +162,10 @@ def test_live_veth(tracer, netns_pair, tmp_path, sig):
                                   stdin=subprocess.DEVNULL, stdout=out, stderr=err)
     server = None
     try:
-        # Started when its log names the interface (or after 3 s at most).
-        _wait_for_line(err_path, (ia,), sensor, time.time() + 3)
+        # Capturing once it logs "capturing on <interface>" (the startup
+        # configuration line names the interface earlier, before the capture opens).
+        assert _wait_for_line(err_path, ("capturing on " + ia,), sensor, time.time() + 30), \
+            "sensor did not start capturing:\n" + err_path.read_text()
         time.sleep(0.5)
         assert sensor.poll() is None, "sensor exited early:\n" + err_path.read_text()
 
