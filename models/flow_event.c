@@ -139,6 +139,22 @@ static void addr_text(int ip_version, const uint8_t *a, char *buf, size_t buflen
         inet_ntop(AF_INET6, a, buf, (socklen_t)buflen);
 }
 
+/* The record's Community ID ("" if it cannot be computed); ICMP flows hash
+ * their initiator's type/code as the port equivalents. Both JSON paths use it. */
+static void event_community_id(const struct flow_event *ev, const struct flow_event_ctx *ctx,
+                               char cid[COMMUNITY_ID_LEN])
+{
+    uint16_t cport_a = ev->src_port, cport_b = ev->dst_port;
+    if (ev->has_icmp && (ev->protocol == 1 || ev->protocol == 58)) {
+        cport_a = ev->icmp_type;
+        cport_b = ev->icmp_code;
+    }
+    if (community_id_v1_hash(ctx ? ctx->cid_hasher : NULL, ctx ? ctx->community_seed : 0,
+                             ev->ip_version, ev->src_ip, ev->dst_ip, ev->protocol, cport_a, cport_b,
+                             cid, COMMUNITY_ID_LEN) != 0)
+        cid[0] = '\0';
+}
+
 cJSON *flow_event_to_json(const struct flow_event *ev, const struct flow_event_ctx *ctx,
                           enum flow_direction dir, const char *event_id)
 {
@@ -169,16 +185,7 @@ cJSON *flow_event_to_json(const struct flow_event *ev, const struct flow_event_c
     double duration = ev->last_us > ev->first_us ? (double)(ev->last_us - ev->first_us) / 1e6 : 0.0;
     double avg = packets ? (double)bytes / (double)packets : 0.0;
 
-    /* ICMP flows hash their initiator's type/code as the port equivalents. */
-    uint16_t cport_a = ev->src_port, cport_b = ev->dst_port;
-    if (ev->has_icmp && (ev->protocol == 1 || ev->protocol == 58)) {
-        cport_a = ev->icmp_type;
-        cport_b = ev->icmp_code;
-    }
-    if (community_id_v1_hash(ctx ? ctx->cid_hasher : NULL, ctx ? ctx->community_seed : 0,
-                             ev->ip_version, ev->src_ip, ev->dst_ip, ev->protocol, cport_a, cport_b,
-                             cid, sizeof cid) != 0)
-        cid[0] = '\0';
+    event_community_id(ev, ctx, cid);
 
     cJSON *o = cJSON_CreateObject();
     if (!o)
@@ -715,15 +722,7 @@ size_t flow_event_format(const struct flow_event *ev, const struct flow_event_ct
     jw_ch(&w, '"');
     jw_lit(&w, ev->final ? ",\"final\":true" : ",\"final\":false");
 
-    uint16_t cport_a = ev->src_port, cport_b = ev->dst_port;
-    if (ev->has_icmp && (ev->protocol == 1 || ev->protocol == 58)) {
-        cport_a = ev->icmp_type;
-        cport_b = ev->icmp_code;
-    }
-    if (community_id_v1_hash(ctx ? ctx->cid_hasher : NULL, ctx ? ctx->community_seed : 0,
-                             ev->ip_version, ev->src_ip, ev->dst_ip, ev->protocol, cport_a, cport_b,
-                             cid, sizeof cid) != 0)
-        cid[0] = '\0';
+    event_community_id(ev, ctx, cid);
     JW_KEY(&w, "community_id");
     jw_plain(&w, cid, strlen(cid));
     jw_ch(&w, '}');
