@@ -59,27 +59,25 @@ void timefmt_civil(uint64_t secs, char t[19])
 
 char *timefmt_rfc3339(uint64_t us, int digits, char *buf, size_t buflen)
 {
-    time_t secs = (time_t)(us / 1000000u);
+    uint64_t secs = us / 1000000u;
     unsigned frac = (unsigned)(us % 1000000u);
-    if (us / 1000000u <= TIMEFMT_CIVIL_MAX_SECS) {
-        char t[19];
-        timefmt_civil(us / 1000000u, t);
-        if (digits == 3)
-            snprintf(buf, buflen, "%.19s.%03uZ", t, frac / 1000u);
-        else
-            snprintf(buf, buflen, "%.19s.%06uZ", t, frac);
-        return buf;
-    }
-    struct tm tm;
-    if (!gmtime_r(&secs, &tm)) {
-        snprintf(buf, buflen, "1970-01-01T00:00:00Z");
-        return buf;
+    char dt[32];                                   /* "YYYY-MM-DDTHH:MM:SS" (longer past 9999) */
+    if (secs <= TIMEFMT_CIVIL_MAX_SECS) {
+        timefmt_civil(secs, dt);
+        dt[19] = '\0';
+    } else {
+        time_t t = (time_t)secs;
+        struct tm tm;
+        if (!gmtime_r(&t, &tm)) {
+            snprintf(buf, buflen, "1970-01-01T00:00:00Z");
+            return buf;
+        }
+        snprintf(dt, sizeof dt, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
     }
     if (digits == 3)
-        snprintf(buf, buflen, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900,
-                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac / 1000u);
+        snprintf(buf, buflen, "%s.%03uZ", dt, frac / 1000u);
     else
-        snprintf(buf, buflen, "%04d-%02d-%02dT%02d:%02d:%02d.%06uZ", tm.tm_year + 1900,
-                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+        snprintf(buf, buflen, "%s.%06uZ", dt, frac);
     return buf;
 }
