@@ -26,13 +26,15 @@ PKGS    := libpcap libcurl libcjson libcrypto zlib libmnl libmicrohttpd libcap
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wpointer-arith -Wvla -Wformat=2 -Wno-missing-field-initializers
 CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DTRACER_VERSION='"$(VERSION)"' -I.
 CFLAGS  ?= $(OPT) -g
-CFLAGS  += -std=c11 $(WARN) -pthread -MMD -MP $(SANFLAGS) \
+# The sanitizer builds (make test) turn every warning into an error, so none can land.
+WERROR  ?=
+CFLAGS  += -std=c11 $(WARN) $(WERROR) -pthread -MMD -MP $(SANFLAGS) \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) \
            $(shell net-snmp-config --netsnmp-libs 2>/dev/null) -pthread
 LDFLAGS += $(SANFLAGS)
 
-MODULES  := common config capture processor models sender hooks
+MODULES  := common config capture processor models sender hooks hooks/snmp hooks/topology
 LIB_SRCS := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 MAIN_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard cmd/*.c))
@@ -80,10 +82,10 @@ test-deps:
 	scripts/install-deps.sh --test
 
 asan:
-	$(MAKE) BUILD=build/asan SANFLAGS="$(ASAN_FLAGS)" OPT=-O1 all unit-bins
+	$(MAKE) BUILD=build/asan SANFLAGS="$(ASAN_FLAGS)" OPT=-O1 WERROR=-Werror all unit-bins
 
 tsan:
-	$(MAKE) BUILD=build/tsan SANFLAGS="$(TSAN_FLAGS)" OPT=-O1 all build/tsan/tests/test_ring
+	$(MAKE) BUILD=build/tsan SANFLAGS="$(TSAN_FLAGS)" OPT=-O1 WERROR=-Werror all build/tsan/tests/test_ring
 
 # ThreadSanitizer: the ring's two-thread test and the whole pipeline on a pcap.
 tsan-check: tsan
@@ -103,7 +105,7 @@ bench:
 test: test-deps
 	$(MAKE) asan
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	    $(MAKE) BUILD=build/asan SANFLAGS="$(ASAN_FLAGS)" OPT=-O1 unit
+	    $(MAKE) BUILD=build/asan SANFLAGS="$(ASAN_FLAGS)" OPT=-O1 WERROR=-Werror unit
 	$(MAKE) tsan-check
 	$(MAKE) fuzz FUZZ_SECONDS=60
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(MAKE) e2e
@@ -119,15 +121,15 @@ FUZZ_SECONDS ?= 60
 FUZZ_BUILD   := build/fuzz
 FUZZ_CORPUS  := build/fuzz-corpus
 FUZZ_FLAGS   := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-                -fno-omit-frame-pointer -g -O1 -std=c11 $(WARN) -pthread
+                -fno-omit-frame-pointer -g -O1 -std=c11 $(WARN) -Werror -pthread
 FUZZ_TARGETS := decode l2 trap snmp_config config
 FUZZ_SRCS_decode      := capture/decode.c
-FUZZ_SRCS_l2          := capture/decode.c hooks/l2_neighbors.c common/timefmt.c
-FUZZ_SRCS_trap        := hooks/snmp_trap.c hooks/hook.c hooks/snmp_client.c hooks/snmp_config.c \
-                         hooks/snmp_values.c common/ring.c common/log.c common/timefmt.c
-FUZZ_SRCS_snmp_config := hooks/snmp_config.c hooks/snmp_values.c
+FUZZ_SRCS_l2          := capture/decode.c hooks/topology/l2_neighbors.c common/timefmt.c
+FUZZ_SRCS_trap        := hooks/snmp/snmp_trap.c hooks/hook.c hooks/snmp/snmp_client.c hooks/snmp/snmp_config.c \
+                         hooks/snmp/snmp_values.c common/ring.c common/log.c common/timefmt.c
+FUZZ_SRCS_snmp_config := hooks/snmp/snmp_config.c hooks/snmp/snmp_values.c
 FUZZ_SRCS_config      := config/config.c
-FUZZ_HDRS    := $(wildcard fuzz/*.h capture/*.h hooks/*.h common/*.h config/*.h sender/*.h models/*.h)
+FUZZ_HDRS    := $(wildcard fuzz/*.h $(MODULES:%=%/*.h))
 
 define FUZZ_RULE
 $(FUZZ_BUILD)/fuzz_$(1): fuzz/fuzz_$(1).c $(FUZZ_SRCS_$(1)) $(FUZZ_HDRS)

@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "common/timefmt.h"
-#include "hooks/snmp_poller.h"
-#include "hooks/snmp_trap.h"
+#include "hooks/snmp/snmp_poller.h"
+#include "hooks/snmp/snmp_trap.h"
 #include "models/flow_event.h"
 
 static void collect_capture(const struct sensor_probe *p, struct metrics_snapshot *o)
@@ -74,8 +74,8 @@ static void collect_sender(const struct sensor_probe *p, struct metrics_snapshot
 
 static void collect_hooks(const struct sensor_probe *p, struct metrics_snapshot *o)
 {
-    for (size_t i = 0; i < p->nhooks; i++) {
-        const struct hook *h = p->hooks[i];
+    for (size_t i = 0; i < hook_set_count(p->hooks); i++) {
+        const struct hook *h = hook_set_hook(p->hooks, i);
         if (strcmp(h->ops->name, "snmp") == 0) {
             struct snmp_poller_stats st;
             memset(&st, 0, sizeof st);
@@ -89,8 +89,7 @@ static void collect_hooks(const struct sensor_probe *p, struct metrics_snapshot 
             o->traps_received += st.traps + st.informs;
         }
     }
-    for (size_t i = 0; i < p->nhook_rings; i++)
-        o->events_dropped[METRICS_DROP_RING] += ring_drops(p->hook_rings[i]);
+    o->events_dropped[METRICS_DROP_RING] += hook_set_ring_drops(p->hooks) + ring_drops(p->stats_ring);
 }
 
 void sensor_probe_collect(void *probe, struct metrics_snapshot *out)

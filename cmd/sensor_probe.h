@@ -19,20 +19,17 @@
 #include "capture/capture.h"
 #include "common/metrics.h"
 #include "common/ring.h"
-#include "hooks/hook.h"
+#include "cmd/hook_set.h"
 #include "processor/processor.h"
 #include "sender/sender.h"
-
-#define SENSOR_PROBE_MAX_HOOKS 8
 
 struct sensor_probe {
     /* Set by main before any thread starts; read-only afterwards. */
     capture *cap;
     processor *proc;
     sender *snd;
-    const struct hook *hooks[SENSOR_PROBE_MAX_HOOKS];
-    const ring *hook_rings[SENSOR_PROBE_MAX_HOOKS + 1];   /* the hooks' rings and the stats ring */
-    size_t nhooks, nhook_rings;
+    const hook_set *hooks;
+    const ring *stats_ring;
     uint64_t started_us;                                  /* monotonic */
     /* Set by main's thread wrappers. */
     atomic_bool capture_running, sender_running;

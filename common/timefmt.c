@@ -61,7 +61,7 @@ char *timefmt_rfc3339(uint64_t us, int digits, char *buf, size_t buflen)
 {
     uint64_t secs = us / 1000000u;
     unsigned frac = (unsigned)(us % 1000000u);
-    char dt[32];                                   /* "YYYY-MM-DDTHH:MM:SS" (longer past 9999) */
+    char dt[72];   /* "YYYY-MM-DDTHH:MM:SS"; room for any int in each field, so no cut is possible */
     if (secs <= TIMEFMT_CIVIL_MAX_SECS) {
         timefmt_civil(secs, dt);
         dt[19] = '\0';

@@ -1230,6 +1230,14 @@ struct config *config_load(int argc, char **argv, char **envp,
     return cfg;
 }
 
+const char *config_source_name(const struct config *cfg)
+{
+    if (cfg->interface || !cfg->pcap_file)
+        return cfg->interface ? cfg->interface : "";
+    const char *slash = strrchr(cfg->pcap_file, '/');
+    return slash ? slash + 1 : cfg->pcap_file;
+}
+
 void config_destroy(struct config *cfg)
 {
     if (!cfg)

@@ -107,6 +107,9 @@ struct config *config_load(int argc, char **argv, char **envp,
 /* NULL-safe; wipes secrets before freeing. */
 void config_destroy(struct config *cfg);
 
+/* What events name as their `interface`: the capture interface, or the replayed file's base name. */
+const char *config_source_name(const struct config *cfg);
+
 /* Write the --help text (every flag with its variable, default and rule) to `out`. */
 void config_print_help(FILE *out);
 

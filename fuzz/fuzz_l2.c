@@ -1,6 +1,6 @@
 /*
  * fuzz_l2.c — libFuzzer harness for the LLDP and CDP decoders
- * (hooks/l2_neighbors.c) and what the topology hook does with their result.
+ * (hooks/topology/l2_neighbors.c) and what the topology hook does with their result.
  *
  * Any host on the segment can send LLDP/CDP frames, and the sensor decodes
  * them. Input: one mode byte, then bytes.
@@ -26,7 +26,7 @@
 #include "capture/decode.h"
 #include "fuzz/fuzz_dlt.h"
 #include "fuzz/fuzz_json.h"
-#include "hooks/l2_neighbors.h"
+#include "hooks/topology/l2_neighbors.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

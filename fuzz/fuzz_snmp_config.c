@@ -1,6 +1,6 @@
 /*
  * fuzz_snmp_config.c — libFuzzer harness for the SNMP configuration parser
- * (hooks/snmp_config.c, snmp_config_parse: the function snmp_config_load
+ * (hooks/snmp/snmp_config.c, snmp_config_parse: the function snmp_config_load
  * runs on the file's text). The input is the file's content; it is given
  * NUL-terminated, as snmp_config_load reads it. Static names are prefixed fs_.
  */
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hooks/snmp_config.h"
+#include "hooks/snmp/snmp_config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

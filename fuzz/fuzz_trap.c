@@ -1,6 +1,6 @@
 /*
  * fuzz_trap.c — libFuzzer harness for the SNMP trap receiver's datagram
- * handling (hooks/snmp_trap.c).
+ * handling (hooks/snmp/snmp_trap.c).
  *
  * Anyone who can reach AGENT_TRAP_LISTEN can send it datagrams. The input is
  * one datagram; snmp_trap_input_datagram runs it through the path the
@@ -25,7 +25,7 @@
 
 #include "common/ring.h"
 #include "hooks/hook.h"
-#include "hooks/snmp_trap.h"
+#include "hooks/snmp/snmp_trap.h"
 #include "sender/sender.h"
 #include "fuzz/fuzz_json.h"
 

@@ -5,7 +5,7 @@
  * are "hooks": each runs its own thread(s), builds its events as cJSON objects
  * (they are rare, so building JSON off the packet path is fine) and pushes them
  * into its own SPSC ring, which the sender drains like the flow rings (see
- * sender_add_json_ring). main creates the hooks the configuration asks for,
+ * sender_add_json_ring). main's hook set (cmd/hook_set.c) creates the hooks the configuration asks for,
  * starts them after the sender, stops them before telling the sender to
  * finish, and asks each for its counters.
  */

@@ -1,6 +1,6 @@
 /*
  * test_lldp.c — LLDP/CDP frame classification (capture/decode.c), decoding,
- * JSON and the report-once-per-TTL table (hooks/l2_neighbors.c).
+ * JSON and the report-once-per-TTL table (hooks/topology/l2_neighbors.c).
  *
  * Frames are built here TLV by TLV, so every expected value is visible next
  * to the bytes that carry it. Each frame is also cut at every offset into an
@@ -19,7 +19,7 @@
 #include <cjson/cJSON.h>
 
 #include "capture/decode.h"
-#include "hooks/l2_neighbors.h"
+#include "hooks/topology/l2_neighbors.h"
 
 struct buf {
     uint8_t b[1600];

@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "hooks/snmp_config.h"
-#include "hooks/snmp_trap.h"
+#include "hooks/snmp/snmp_config.h"
+#include "hooks/snmp/snmp_trap.h"
 
 static void test_full_example(void **state)
 {

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 
-#include "hooks/snmp_values.h"
+#include "hooks/snmp/snmp_values.h"
 #include "models/flow_event.h"
 
 static char *print(const cJSON *j)

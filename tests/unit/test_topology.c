@@ -25,8 +25,8 @@
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 
-#include "hooks/topology_nl.h"
-#include "hooks/topology_wg.h"
+#include "hooks/topology/topology_nl.h"
+#include "hooks/topology/topology_wg.h"
 
 /* ---- rtnetlink parsing ---------------------------------------------------- */
 

@@ -1,11 +1,11 @@
 /*
  * sensor_stats.c — the `type: "sensor"` event (see sensor_stats.h).
  */
-#include "sensor_stats.h"
+#include "cmd/sensor_stats.h"
 
 #include <cjson/cJSON.h>
 
-#include "../capture/decode.h"
+#include "capture/decode.h"
 
 /* cJSON numbers are doubles: exact up to 2^53, which counters never reach. */
 static void num(cJSON *o, const char *k, uint64_t v) { cJSON_AddNumberToObject(o, k, (double)v); }
@@ -107,4 +107,19 @@ cJSON *sensor_stats_json(const struct sensor_counters *c)
         }
     }
     return o;
+}
+
+cJSON *sensor_stats_gather(const struct stages *st, uint64_t uptime_s, bool final)
+{
+    struct sensor_counters c = {.final = final, .uptime_s = uptime_s};
+    capture_get_stats(st->cap, &c.capture);
+    processor_get_stats(st->proc, &c.processor);
+    sender_get_stats(st->snd, &c.sender);
+    cJSON *ev = sensor_stats_json(&c);
+    if (!ev)
+        return NULL;
+    cJSON *hooks = cJSON_AddObjectToObject(ev, "hooks");
+    if (hooks)
+        hook_set_stats_json(st->hooks, hooks);
+    return ev;
 }

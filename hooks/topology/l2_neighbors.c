@@ -21,7 +21,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "../common/timefmt.h"
+#include "../../common/timefmt.h"
 
 #define L2N_DEFAULT_TTL_S 120u   /* LLDP's usual TTL; used when a cut frame lost its TTL */
 

@@ -1,8 +1,8 @@
 /*
  * sensor_stats.h — the periodic `type: "sensor"` event: every counter in one place.
  *
- * Nothing the sensor could not handle may go unseen, so main gathers every
- * stage's counters (capture and kernel drops, decode failures by reason, ring
+ * Nothing the sensor could not handle may go unseen, so main's reporter gathers
+ * every stage's counters (capture and kernel drops, decode failures by reason, ring
  * drops, flow-table events, delivery: queued, sent, retried, spooled, replayed,
  * dropped by reason, HTTP status classes) every AGENT_STATS_INTERVAL and at
  * exit, and sends them through the same stream as the flows. Hooks add their
@@ -13,9 +13,10 @@
 
 #include <stdint.h>
 
-#include "../capture/capture.h"
-#include "../processor/processor.h"
-#include "../sender/sender.h"
+#include "capture/capture.h"
+#include "cmd/stages.h"
+#include "processor/processor.h"
+#include "sender/sender.h"
 
 struct cJSON;
 
@@ -32,5 +33,12 @@ struct sensor_counters {
  * schema_version, hostname, timestamp). Returns NULL when out of memory.
  */
 struct cJSON *sensor_stats_json(const struct sensor_counters *c);
+
+/*
+ * Gather every stage's counters and every hook's (under "hooks") into a
+ * `sensor` event. Returns NULL when out of memory. Any thread that may read
+ * the stages (main's, in practice).
+ */
+struct cJSON *sensor_stats_gather(const struct stages *st, uint64_t uptime_s, bool final);
 
 #endif

@@ -19,9 +19,9 @@
 
 #include <stddef.h>
 
-#include "../common/ring.h"
-#include "../common/hostaddr.h"
-#include "hook.h"
+#include "../../common/ring.h"
+#include "../../common/hostaddr.h"
+#include "../hook.h"
 
 struct config;
 

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../capture/decode.h"
+#include "../../capture/decode.h"
 
 struct cJSON;
 

@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hook.h"
+#include "../hook.h"
 
 /* hook_create_fn: 1 when AGENT_SNMP_CONFIG is set and lists at least one
  * target, 0 otherwise, -1 when the file is invalid (message names the file,

@@ -35,7 +35,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "../common/timefmt.h"
+#include "../../common/timefmt.h"
 
 #define TWG_UAPI_MAX (8u << 20)     /* largest UAPI answer accepted */
 

@@ -19,6 +19,6 @@ enum { SNMP_SYSLOG_DEBUG = LOG_DEBUG };
 #undef LOG_INFO
 #undef LOG_DEBUG
 
-#include "../common/log.h"
+#include "../../common/log.h"
 
 #endif

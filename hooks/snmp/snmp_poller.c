@@ -27,7 +27,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "../config/config.h"
+#include "../../config/config.h"
 #include "snmp_client.h"
 #include "snmp_collect.h"
 #include "snmp_config.h"

@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hook.h"
+#include "../hook.h"
 
 /* hook_create_fn: 1 when AGENT_TRAP_LISTEN is set (the socket is bound here,
  * in the main thread), 0 when it is not, -1 on invalid settings (listen

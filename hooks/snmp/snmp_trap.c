@@ -35,7 +35,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "../config/config.h"
+#include "../../config/config.h"
 #include "snmp_client.h"
 #include "snmp_config.h"
 #include "snmp_log.h"

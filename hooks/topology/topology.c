@@ -39,11 +39,11 @@
 #include <libmnl/libmnl.h>
 #include <linux/rtnetlink.h>
 
-#include "../capture/capture.h"
-#include "../common/hostaddr.h"
-#include "../common/log.h"
-#include "../common/timefmt.h"
-#include "../config/config.h"
+#include "../../capture/capture.h"
+#include "../../common/hostaddr.h"
+#include "../../common/log.h"
+#include "../../common/timefmt.h"
+#include "../../config/config.h"
 #include "l2_neighbors.h"
 #include "topology_nl.h"
 #include "topology_wg.h"

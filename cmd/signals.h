@@ -1,0 +1,36 @@
+/*
+ * signals.h — how the sensor takes signals, without async handlers.
+ *
+ * SIGPIPE is ignored (a closed stdout or socket is an error return).
+ * SIGINT, SIGTERM and SIGHUP are blocked in every thread (main blocks them
+ * before the first thread starts) and taken synchronously: by main's wait
+ * loop with sigtimedwait while the sensor runs, and during shutdown by the
+ * watch thread here, so a second SIGINT/SIGTERM exits at once (saying what
+ * is lost) and SIGHUP still reopens the log file.
+ */
+#ifndef TRACER_SIGNALS_H
+#define TRACER_SIGNALS_H
+
+#include <signal.h>
+
+#include "cmd/stages.h"
+
+/* Ignore SIGPIPE; block SIGINT, SIGTERM and SIGHUP and put them in *set. Main thread, before threads. */
+void signals_setup(sigset_t *set);
+
+/* SIGHUP: reopen AGENT_LOG_FILE (after logrotate moved it) and say how that went. */
+void signals_reopen_log(void);
+
+typedef struct signal_watch signal_watch;
+
+/*
+ * Start the shutdown watch: a second SIGINT/SIGTERM logs what is abandoned
+ * (summary_log_abandoned) and _exits with EXIT_DROPPED. `st` is borrowed.
+ * Returns NULL when the thread cannot start (the shutdown still runs).
+ */
+signal_watch *signal_watch_start(const struct stages *st);
+
+/* The flush finished: stop and join the watch. NULL-safe. */
+void signal_watch_stop(signal_watch *w);
+
+#endif

@@ -1,0 +1,78 @@
+/*
+ * summary.c — configuration, summary and exit-status lines (see summary.h).
+ */
+#include "cmd/summary.h"
+
+#include <signal.h>
+
+#include "common/log.h"
+
+void summary_log_configuration(const struct config *cfg)
+{
+    struct config_kv kv[64];
+    struct log_field f[65];
+    size_t n = config_describe(cfg, kv, 64);
+    f[0] = LOG_STR("version", TRACER_VERSION);
+    for (size_t i = 0; i < n; i++)
+        f[i + 1] = LOG_STR(kv[i].var, kv[i].value);
+    log_fields(LOG_INFO, "configuration", f, n + 1);
+}
+
+void summary_log_end(const struct stages *st)
+{
+    struct capture_stats cs;
+    struct processor_stats ps;
+    struct sender_stats ss;
+    capture_get_stats(st->cap, &cs);
+    processor_get_stats(st->proc, &ps);
+    sender_get_stats(st->snd, &ss);
+    const struct log_field f[] = {
+        LOG_U64("frames", cs.frames), LOG_U64("decoded", cs.decode[DECODE_OK]),
+        LOG_U64("truncated", cs.decode[DECODE_TRUNCATED]), LOG_U64("bad_header", cs.decode[DECODE_BAD_HEADER]),
+        LOG_U64("not_ip", cs.decode[DECODE_NOT_IP]), LOG_U64("unsupported_link", cs.decode[DECODE_UNSUPPORTED_LINK]),
+        LOG_U64("packet_ring_drops", cs.ring_drops), LOG_U64("kernel_received", cs.kernel_received),
+        LOG_U64("kernel_dropped", cs.kernel_dropped), LOG_U64("interface_dropped", cs.interface_dropped),
+        LOG_U64("file_truncated", cs.file_truncated), LOG_U64("interface_lost", cs.interface_lost),
+        LOG_U64("reopens", cs.reopens), LOG_U64("flows", ps.table.flows_created),
+        LOG_U64("records", ps.table.flows_ended + ps.table.interim_records),
+        LOG_U64("interim", ps.table.interim_records), LOG_U64("evicted", ps.table.evicted),
+        LOG_U64("frag_orphans", ps.table.frag_orphans), LOG_U64("flow_alloc_failures", ps.table.alloc_failures),
+        LOG_U64("event_ring_drops", ps.events_dropped), LOG_U64("events_sent", ss.events_sent),
+        LOG_U64("events_failed", ss.events_failed), LOG_U64("json_errors", ss.json_errors)};
+    log_fields(LOG_INFO, "summary", f, sizeof f / sizeof f[0]);
+}
+
+int summary_delivery_status(const struct stages *st)
+{
+    struct sender_stats ss;
+    struct processor_stats ps;
+    sender_get_stats(st->snd, &ss);
+    processor_get_stats(st->proc, &ps);
+    if (ss.events_failed || ss.json_errors || ps.events_dropped)
+        return EXIT_DROPPED;
+    if (ss.delivery.spool_events)
+        return EXIT_SPOOLED;
+    return 0;
+}
+
+void summary_log_abandoned(const struct stages *st, int sig)
+{
+    struct processor_stats ps;
+    struct sender_stats ss;
+    bool flows_known = processor_try_get_stats(st->proc, &ps) == 0;
+    sender_get_stats(st->snd, &ss);
+    uint64_t in_rings = ring_count(st->ev_proc) + ring_count(st->ev_janitor) + hook_set_ring_count(st->hooks);
+    log_fields(LOG_ERROR, "second signal during shutdown: exiting now without flushing",
+               (const struct log_field[]){
+                   LOG_STR("signal", sig == SIGINT ? "SIGINT" : "SIGTERM"),
+                   LOG_STR("open_flows_lost", flows_known ? NULL : "unknown (table busy)"),
+                   LOG_U64("open_flows", flows_known ? ps.table.active_flows : 0),
+                   LOG_U64("packets_unprocessed", ring_count(st->pkt_ring)),
+                   LOG_U64("events_in_rings", in_rings),
+                   LOG_U64("events_in_memory_queue", ss.delivery.queue_events),
+                   LOG_U64("events_delivered", ss.events_sent),
+                   LOG_U64("events_dropped_before", ss.events_failed),
+                   LOG_U64("events_in_spool", ss.delivery.spool_events),
+               },
+               9);
+}
