@@ -6,9 +6,20 @@
  * free list, so steady state allocates nothing. uthash indexes them by the
  * canonical key (key.a/key.pa is the lower (address, port) endpoint). Each
  * open flow sits on one of three idle lists (TCP, UDP, other) in last-packet
- * order, and on the active list in deadline order; closed (FIN/RST) flows sit
- * on the linger list in close order instead. The head of each list is the next
- * to expire, so a sweep stops at the first flow that has not.
+ * order, and on the active timer; closed (FIN/RST) flows sit on the linger
+ * list in close order instead. The head of each list is the next to expire,
+ * so a sweep stops at the first flow that has not.
+ *
+ * The active timer has two parts. A new flow's first deadline is clock +
+ * active, and the clock never goes back, so first deadlines come in order:
+ * they go on the tail of a list (O(1)), and most flows end there. A re-armed
+ * deadline (first + k * active, the first grid point after now) has no such
+ * order: flows made between the old deadline and now have earlier ones. It
+ * goes into a binary min-heap (O(log n) per re-arm and removal) instead of
+ * being inserted into the list, which walked back over every flow made since
+ * (issue 13.3: M long flows re-armed behind K new ones cost M*K steps). The
+ * next deadline is the earlier of the list head and the heap top. The heap's
+ * room grows with the flow pool, so arming a deadline never allocates.
  *
  * Determinism: the rules below depend only on packet time. An interim record
  * fires at deadline d = first + k * active only if the flow is still alive at d
@@ -86,13 +97,14 @@ struct flow {
     uint8_t  icmp_type, icmp_code;
     uint8_t  has_icmp;
     uint8_t  oom;              /* set by uthash when it could not index this flow */
+    uint32_t heap_pos;         /* 1 + slot in the re-armed deadline heap; 0: not in it */
     uint64_t rec_first_us;     /* earliest packet time in the current record */
     uint64_t rec_last_us;      /* latest packet time in the current (or, if empty, previous) record */
     uint64_t touch_us;         /* clock when the last packet came: orders the idle lists */
     uint64_t deadline_us;      /* open: next active deadline; closed: end of linger */
     uint64_t pkts[2], bytes[2];/* current record, [0] initiator -> responder */
     struct flow *prev, *next;  /* idle or linger list */
-    struct flow *aprev, *anext;/* active list (open flows only) */
+    struct flow *aprev, *anext;/* list of first active deadlines (open flows only) */
 };
 
 struct flow_dlist { struct flow *head, *tail; };
@@ -110,14 +122,20 @@ struct frag_entry {
 
 struct pool_chunk { struct pool_chunk *next; struct flow flows[POOL_CHUNK]; };
 
+/* A heap slot carries its deadline so that sifting reads no flow. */
+struct heap_slot { uint64_t deadline_us; struct flow *f; };
+
 struct flow_table {
     struct flow_table_cfg cfg;
     uint64_t seed[4];                     /* flow_key_hash keys, random per table */
     struct flow *hash;                    /* uthash head */
     struct flow_dlist lists[LIST_COUNT];  /* idle lists + linger list */
-    struct flow *act_head, *act_tail;     /* active list, by deadline */
+    struct flow *act_head, *act_tail;     /* first active deadlines, in order */
+    struct heap_slot *heap;               /* re-armed active deadlines, min-heap */
+    size_t heap_n, heap_cap;              /* heap_cap >= flows in the pool */
     struct flow *free_list;
     struct pool_chunk *chunks;
+    size_t pool_flows;                    /* flows in all chunks */
     uint64_t clock_us;
     uint64_t count;
     struct flow_table_stats st;
@@ -165,22 +183,101 @@ static void active_unlink(flow_table *ft, struct flow *f)
     f->aprev = f->anext = NULL;
 }
 
-/* Insert keeping deadline order; new deadlines are nearly always the largest. */
-static void active_insert(flow_table *ft, struct flow *f)
+/* A new flow's first deadline (clock + active): never earlier than the tail's. */
+static void active_append(flow_table *ft, struct flow *f)
 {
-    struct flow *after = ft->act_tail;
-    while (after && after->deadline_us > f->deadline_us)
-        after = after->aprev;
-    f->aprev = after;
-    f->anext = after ? after->anext : ft->act_head;
-    if (f->anext)
-        f->anext->aprev = f;
-    else
-        ft->act_tail = f;
-    if (after)
-        after->anext = f;
+    f->anext = NULL;
+    f->aprev = ft->act_tail;
+    if (ft->act_tail)
+        ft->act_tail->anext = f;
     else
         ft->act_head = f;
+    ft->act_tail = f;
+}
+
+static void heap_set(flow_table *ft, size_t i, struct heap_slot v)
+{
+    ft->heap[i] = v;
+    v.f->heap_pos = (uint32_t)(i + 1);
+}
+
+/* Move slot i's entry up or down to its place; counts the levels moved. */
+static void heap_fix(flow_table *ft, size_t i)
+{
+    struct heap_slot v = ft->heap[i];
+    while (i > 0) {
+        size_t up = (i - 1) / 2;
+        if (ft->heap[up].deadline_us <= v.deadline_us)
+            break;
+        heap_set(ft, i, ft->heap[up]);
+        i = up;
+        ft->st.deadline_steps++;
+    }
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= ft->heap_n)
+            break;
+        if (c + 1 < ft->heap_n && ft->heap[c + 1].deadline_us < ft->heap[c].deadline_us)
+            c++;
+        if (ft->heap[c].deadline_us >= v.deadline_us)
+            break;
+        heap_set(ft, i, ft->heap[c]);
+        i = c;
+        ft->st.deadline_steps++;
+    }
+    heap_set(ft, i, v);
+}
+
+/* Room is guaranteed: heap_cap >= pool_flows (see flow_alloc). */
+static void heap_push(flow_table *ft, struct flow *f)
+{
+    size_t i = ft->heap_n++;
+    heap_set(ft, i, (struct heap_slot){f->deadline_us, f});
+    heap_fix(ft, i);
+}
+
+static void heap_remove(flow_table *ft, struct flow *f)
+{
+    size_t i = f->heap_pos - 1u;
+    f->heap_pos = 0;
+    size_t last = --ft->heap_n;
+    if (i == last)
+        return;
+    heap_set(ft, i, ft->heap[last]);
+    heap_fix(ft, i);
+}
+
+/* Off the active timer, wherever the flow's deadline is. */
+static void active_remove(flow_table *ft, struct flow *f)
+{
+    if (f->heap_pos)
+        heap_remove(ft, f);
+    else
+        active_unlink(ft, f);
+}
+
+/* f->deadline_us moved later: into the heap, or down in it. */
+static void active_rearm(flow_table *ft, struct flow *f)
+{
+    if (f->heap_pos) {
+        ft->heap[f->heap_pos - 1u].deadline_us = f->deadline_us;
+        heap_fix(ft, f->heap_pos - 1u);
+    } else {
+        active_unlink(ft, f);
+        heap_push(ft, f);
+    }
+}
+
+/* The open flow whose active deadline comes next (NULL when none). At equal
+ * deadlines the list's goes first. */
+static struct flow *active_next(const flow_table *ft)
+{
+    struct flow *l = ft->act_head;
+    if (ft->heap_n == 0)
+        return l;
+    if (!l || ft->heap[0].deadline_us < l->deadline_us)
+        return ft->heap[0].f;
+    return l;
 }
 
 /* ---- pool -------------------------------------------------------------- */
@@ -188,9 +285,19 @@ static void active_insert(flow_table *ft, struct flow *f)
 static struct flow *flow_alloc(flow_table *ft)
 {
     if (!ft->free_list) {
+        /* The deadline heap grows with the pool, so heap_push never fails. */
+        size_t need = ft->pool_flows + POOL_CHUNK;
+        if (ft->heap_cap < need) {
+            struct heap_slot *h = realloc(ft->heap, need * sizeof *h);
+            if (!h)
+                return NULL;
+            ft->heap = h;
+            ft->heap_cap = need;
+        }
         struct pool_chunk *c = malloc(sizeof *c);
         if (!c)
             return NULL;
+        ft->pool_flows += POOL_CHUNK;
         c->next = ft->chunks;
         ft->chunks = c;
         for (uint32_t i = POOL_CHUNK; i-- > 0;) {
@@ -313,7 +420,7 @@ static void flow_end(flow_table *ft, struct flow *f, enum flow_end_reason reason
         ft->st.evicted++;
     HASH_DELETE(hh, ft->hash, f);
     list_unlink(&ft->lists[f->list], f);
-    active_unlink(ft, f);
+    active_remove(ft, f);
     ft->count--;
     flow_release(ft, f);
 }
@@ -344,9 +451,8 @@ static void deadline_passed(flow_table *ft, struct flow *f, uint64_t now, struct
 {
     if (!record_empty(f))
         emit_interim(ft, f, s);
-    active_unlink(ft, f);
     f->deadline_us = next_deadline(ft, f->deadline_us, now);
-    active_insert(ft, f);
+    active_rearm(ft, f);
 }
 
 /* The sweep shared by the janitor, the full-table path and shutdown. */
@@ -361,7 +467,7 @@ static void sweep(flow_table *ft, uint64_t now, struct sink *s)
         }
     }
     struct flow *f;
-    while ((f = ft->act_head) && f->deadline_us <= now) {
+    while ((f = active_next(ft)) && f->deadline_us <= now) {
         if (!sink_has_room(s, 1))
             return;
         deadline_passed(ft, f, now, s);
@@ -561,7 +667,7 @@ static struct flow *flow_create(flow_table *ft, const struct flow_key *k, uint32
         return NULL;
     }
     list_append(&ft->lists[f->list], f);
-    active_insert(ft, f);
+    active_append(ft, f);
     ft->count++;
     ft->st.flows_created++;
     return f;
@@ -582,7 +688,7 @@ static void tcp_state(flow_table *ft, struct flow *f, int dir, uint8_t flags)
         return;
     f->closed = reason;
     list_unlink(&ft->lists[f->list], f);
-    active_unlink(ft, f);
+    active_remove(ft, f);
     f->list = LIST_LINGER;
     f->deadline_us = ft->clock_us + ft->cfg.linger_us;
     list_append(&ft->lists[LIST_LINGER], f);
@@ -706,6 +812,7 @@ void flow_table_destroy(flow_table *ft)
         free(c);
         c = next;
     }
+    free(ft->heap);
     free(ft);
 }
 

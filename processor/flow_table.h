@@ -48,6 +48,7 @@ struct flow_table_stats {
     uint64_t frag_orphans;     /* non-first fragments whose first fragment was not seen */
     uint64_t alloc_failures;   /* packets dropped because no flow could be allocated */
     uint64_t active_flows;     /* flows in the table now */
+    uint64_t deadline_steps;   /* levels moved keeping active deadlines in order (O(log n) per re-arm) */
     uint64_t ended[FLOW_END_COUNT]; /* final records by end reason (ended[FLOW_END_ACTIVE] stays 0) */
 };
 

@@ -447,6 +447,82 @@ static void test_reported_times_are_packet_times(void **state)
     free(l);
 }
 
+/*
+ * Issue 13.3: re-arming an active deadline must not walk over the flows made
+ * since. L long UDP flows start at T0 (kept alive every 20 s), their deadlines
+ * pass at T0+300 s, then N new flows start, then each long flow's next packet
+ * re-arms its deadline behind all N of them. The old sorted list walked back
+ * over the N new flows per re-arm (L*N steps); the order-keeping structure
+ * must do O(log n) work per re-arm, here none at all (re-arms in deadline
+ * order), and the records must be those of the benign order (the new flows
+ * made before the deadlines), inline or with janitor sweeps in between.
+ */
+#define REARM_L 1000u
+#define REARM_N 1000u
+
+static struct pkt_record rearm_long(uint64_t ts, uint32_t i) { return v4(ts, A, (uint16_t)(10000 + i), B, 53, 17, 0, 100); }
+static struct pkt_record rearm_new(uint64_t ts, uint32_t j) { return v4(ts, C, (uint16_t)(20000 + j), B, 53, 17, 0, 60); }
+
+/* order: 0 benign, 1 crafted, 2 crafted with the re-arms in reverse order. */
+static uint64_t run_rearm(struct rec_list *l, int order, bool janitor)
+{
+    flow_table *ft = make_table(100000, 300);
+    for (uint32_t i = 0; i < REARM_L; i++)
+        feed(ft, l, rearm_long(T0 + i, i));
+    for (uint32_t k = 1; k <= 14; k++) {             /* every 20 s: never idle */
+        for (uint32_t i = 0; i < REARM_L; i++)
+            feed(ft, l, rearm_long(T0 + S(20 * k) + i, i));
+        if (janitor)
+            drain(ft, l, false, T0 + S(20 * k) + REARM_L);
+    }
+    /* Long deadlines: T0+300 s + i. Benign: new flows just before them. */
+    uint64_t t_new = order == 0 ? T0 + S(299) : T0 + S(300) + REARM_L;
+    for (uint32_t j = 0; j < REARM_N; j++)
+        feed(ft, l, rearm_new(t_new + j, j));
+    if (janitor)
+        drain(ft, l, false, t_new + REARM_N);
+    for (uint32_t i = 0; i < REARM_L; i++) {
+        uint32_t x = order == 2 ? REARM_L - 1 - i : i;
+        feed(ft, l, rearm_long(T0 + S(301) + x, x));
+    }
+    struct flow_table_stats st;
+    flow_table_get_stats(ft, &st);
+    assert_int_equal(st.interim_records, REARM_L);
+    drain(ft, l, true, 0);
+    flow_table_destroy(ft);
+    return st.deadline_steps;
+}
+
+static void test_rearm_does_not_walk_new_flows(void **state)
+{
+    (void)state;
+    struct rec_list *ref = calloc(1, sizeof *ref), *l = calloc(1, sizeof *l);
+    assert_int_equal(run_rearm(ref, 0, false), 0);
+    assert_int_equal(ref->n, REARM_L + REARM_L + REARM_N);   /* interim + final per long flow, final per new */
+    for (size_t k = 0; k < ref->n; k++)                      /* new flows' times differ: compare the rest */
+        if (ip4(ref->ev[k].src_ip) == C)
+            ref->ev[k].first_us = ref->ev[k].last_us = 0;
+    qsort(ref->ev, ref->n, sizeof ref->ev[0], ev_cmp);
+    for (int order = 1; order <= 2; order++) {
+        for (int janitor = 0; janitor < 2; janitor++) {
+            l->n = 0;
+            uint64_t steps = run_rearm(l, order, janitor);
+            if (order == 1)
+                assert_int_equal(steps, 0);                  /* was REARM_L * REARM_N */
+            else
+                assert_true(steps <= REARM_L * 10u);         /* log2(REARM_L) < 10 levels each */
+            assert_int_equal(l->n, ref->n);
+            for (size_t k = 0; k < l->n; k++)
+                if (ip4(l->ev[k].src_ip) == C)
+                    l->ev[k].first_us = l->ev[k].last_us = 0;
+            qsort(l->ev, l->n, sizeof l->ev[0], ev_cmp);
+            assert_memory_equal(l->ev, ref->ev, ref->n * sizeof ref->ev[0]);
+        }
+    }
+    free(ref);
+    free(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -466,6 +542,7 @@ int main(void)
         cmocka_unit_test(test_icmp_and_vlan_keys),
         cmocka_unit_test(test_sweep_touches_only_expired),
         cmocka_unit_test(test_reported_times_are_packet_times),
+        cmocka_unit_test(test_rearm_does_not_walk_new_flows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
