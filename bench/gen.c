@@ -23,6 +23,14 @@
  *     -c   "concurrent" mode for the memory test: every flow is a single UDP
  *          packet pair opened within the first seconds and all flows stay
  *          open until the file ends (packets = 2 * flows).
+ *   gen -a benign|crafted [-f flows] OUT.pcap
+ *          the active-timeout trace of issue 13.3 (default 40,000): that many
+ *          long UDP flows, a packet every 20 s for 280 s and one at 301 s,
+ *          so their 300 s active deadline passes; and as many one-packet
+ *          flows made just before those deadlines (benign) or just after
+ *          them (crafted), so that re-arming a long flow's deadline has to
+ *          place it behind every new flow. Same packets, other times: 17 per
+ *          long flow pair. No truth file (the records are not checked).
  * Truth columns (tab separated): proto ipver vlan src_ip src_port dst_ip
  * dst_port src_packets src_bytes dst_packets dst_bytes src_flags dst_flags
  * end_reason first_us last_us
@@ -231,10 +239,71 @@ static const char *proto_name(const struct flow *f)
     }
 }
 
+static void pcap_header(FILE *out)
+{
+    uint8_t gh[24] = {0};
+    uint32_t magic = 0xa1b2c3d4u, snap = 65535, link = 1;
+    uint16_t vmaj = 2, vmin = 4;
+    memcpy(gh, &magic, 4);
+    memcpy(gh + 4, &vmaj, 2);
+    memcpy(gh + 6, &vmin, 2);
+    memcpy(gh + 16, &snap, 4);
+    memcpy(gh + 20, &link, 4);
+    fwrite(gh, 1, sizeof gh, out);
+}
+
+static void pcap_packet(FILE *out, uint64_t ts, const struct flow *f, int dir, uint32_t payload, uint32_t seq)
+{
+    uint8_t frame[2048];
+    uint32_t len = build(frame, f, dir, 0, payload, seq);
+    uint32_t rh[4] = {(uint32_t)(ts / 1000000u), (uint32_t)(ts % 1000000u), len, len};
+    fwrite(rh, 1, sizeof rh, out);
+    fwrite(frame, 1, len, out);
+}
+
+/* The issue 13.3 trace (see the usage above); times strictly increase. */
+static int gen_active(const char *path, bool crafted, uint32_t n)
+{
+    FILE *out = fopen(path, "wb");
+    if (!out) {
+        perror("gen: open");
+        return 1;
+    }
+    static char obuf[1 << 20];
+    setvbuf(out, obuf, _IOFBF, sizeof obuf);
+    pcap_header(out);
+    const uint64_t step = 5;                          /* µs between flows of one round */
+    struct flow lf = {.kind = K_UDP, .sport = 53, .server = 1};
+    struct flow nf = {.kind = K_UDP, .sport = 123, .server = 2};
+    for (uint32_t k = 0; k <= 15; k++) {
+        if (k == 15) {
+            /* Long deadlines: T0 + 300 s + step * i. New flows before or after them. */
+            uint64_t t = crafted ? T0_US + 300000000ull + step * n + 1000 : T0_US + 299000000ull;
+            for (uint32_t j = 0; j < n; j++) {
+                nf.client = 0x100000u + j;           /* 10.16.0.1 on: apart from the long flows' */
+                nf.cport = 2000;
+                pcap_packet(out, t + step * j, &nf, 0, 40, 0);
+            }
+        }
+        uint64_t base = T0_US + (k < 15 ? 20000000ull * k : 301000000ull);
+        for (uint32_t i = 0; i < n; i++) {
+            lf.client = i;
+            lf.cport = 40000;
+            pcap_packet(out, base + step * i, &lf, (int)(k & 1), 60, k);
+        }
+    }
+    if (fclose(out) != 0) {
+        perror("gen: write");
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     uint64_t packets = 3500000, nflows = 300000, seed = 1;
     bool concurrent = false;
+    int active = -1;                                  /* -a: 0 benign, 1 crafted */
     int a = 1;
     for (; a < argc && argv[a][0] == '-'; a++) {
         if (!strcmp(argv[a], "-p") && a + 1 < argc)
@@ -245,8 +314,20 @@ int main(int argc, char **argv)
             seed = strtoull(argv[++a], NULL, 10);
         else if (!strcmp(argv[a], "-c"))
             concurrent = true;
+        else if (!strcmp(argv[a], "-a") && a + 1 < argc && !strcmp(argv[a + 1], "benign"))
+            active = 0, a++;
+        else if (!strcmp(argv[a], "-a") && a + 1 < argc && !strcmp(argv[a + 1], "crafted"))
+            active = 1, a++;
         else
             break;
+    }
+    if (active >= 0) {
+        bool nf_given = nflows != 300000;
+        if (argc - a != 1 || (nf_given && (nflows == 0 || nflows > 1000000))) {
+            fprintf(stderr, "usage: gen -a benign|crafted [-f flows] OUT.pcap\n");
+            return 2;
+        }
+        return gen_active(argv[a], active == 1, nf_given ? (uint32_t)nflows : 40000u);
     }
     if (argc - a != 2 || nflows == 0 || nflows > 16000000) {
         fprintf(stderr, "usage: gen [-p packets] [-f flows] [-s seed] [-c] OUT.pcap TRUTH.tsv\n");
@@ -350,15 +431,7 @@ int main(int argc, char **argv)
     }
     static char obuf[1 << 20];
     setvbuf(out, obuf, _IOFBF, sizeof obuf);
-    uint8_t gh[24] = {0};
-    uint32_t magic = 0xa1b2c3d4u, snap = 65535, link = 1;
-    uint16_t vmaj = 2, vmin = 4;
-    memcpy(gh, &magic, 4);
-    memcpy(gh + 4, &vmaj, 2);
-    memcpy(gh + 6, &vmin, 2);
-    memcpy(gh + 16, &snap, 4);
-    memcpy(gh + 20, &link, 4);
-    fwrite(gh, 1, sizeof gh, out);
+    pcap_header(out);
     struct truth *t = calloc(nflows, sizeof *t);
     if (!t)
         return 1;

@@ -5,13 +5,16 @@
 #   BENCH_RUNS=5        runs of each program (alternating; the median is reported)
 #   BENCH_LIVE=0        skip the live tcpreplay run (needs root and netns)
 #   BENCH_MEM_FLOWS=1000000  flows of the memory trace
+#   BENCH_ONLY=active   only the active-timeout order row (issue 13.3)
 #
 # Steps: build the generator, the floor loop and the receiver (cc); generate the
 # 3.5M-packet trace and its truth; warm the page cache; run, alternating, the
 # bare pcap_next_ex loop, the sensor to NDJSON on /dev/null, the sensor POSTing
 # to the loopback receiver and softflowd -r; check the sensor's flows against
 # the truth (NDJSON and HTTP); memory per flow with 1M concurrent flows and the
-# max-flows cap; sender events/s; the live run on a veth pair in a namespace.
+# max-flows cap; sender events/s; the live run on a veth pair in a namespace;
+# the active-timeout order row: the same 680,000 packets in a benign and in a
+# crafted order (long flows re-armed behind 40,000 newer ones), and the ratio.
 # softflowd and tcpreplay come from Debian (apt-get) when missing.
 set -euo pipefail
 
@@ -33,13 +36,44 @@ need_pkg() {   # need_pkg COMMAND PACKAGE
         { $SUDO apt-get update -q >/dev/null 2>&1 && $SUDO apt-get install -y -q "$2" >/dev/null; }
     command -v "$1" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin
 }
-need_pkg softflowd softflowd
-need_pkg tcpreplay tcpreplay
+if [ "${BENCH_ONLY:-}" != active ]; then
+    need_pkg softflowd softflowd
+    need_pkg tcpreplay tcpreplay
+fi
 SOFTFLOWD=$(command -v softflowd || echo /usr/sbin/softflowd)
 
 $CC -O2 -Wall -std=c11 -D_DEFAULT_SOURCE -o "$WORK/gen" "$HERE/gen.c"
 $CC -O2 -Wall -o "$WORK/pcapread" "$HERE/pcapread.c" -lpcap
 $CC -O2 -Wall -pthread -o "$WORK/recv" "$HERE/recv.c"
+
+# timed OUTFILE CMD...: runs CMD, prints "seconds maxrss_kb" into OUTFILE.
+timed() { local o=$1; shift; /usr/bin/time -f "%e %M" -o "$o" "$@"; }
+
+# ---- active-timeout order (issue 13.3): crafted vs benign, same packets ----
+run_active_order() {
+    local o
+    for o in benign crafted; do
+        [ -s "$WORK/active-$o.pcap" ] && [ "$WORK/active-$o.pcap" -nt "$HERE/gen.c" ] ||
+            "$WORK/gen" -a "$o" "$WORK/active-$o.pcap"
+        cat "$WORK/active-$o.pcap" > /dev/null
+    done
+    local ab="" ac="" i
+    for i in $(seq "$RUNS"); do
+        timed "$WORK/t" env LOG_LEVEL=warn AGENT_TOPOLOGY_INTERVAL=0 "$BIN" --pcap-file "$WORK/active-benign.pcap" > /dev/null
+        ab+="$(cut -d' ' -f1 "$WORK/t") "
+        timed "$WORK/t" env LOG_LEVEL=warn AGENT_TOPOLOGY_INTERVAL=0 "$BIN" --pcap-file "$WORK/active-crafted.pcap" > /dev/null
+        ac+="$(cut -d' ' -f1 "$WORK/t") "
+    done
+    local mb mc
+    mb=$(echo "$ab" | tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}')
+    mc=$(echo "$ac" | tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}')
+    ACTIVE_ROW="active-timeout order (680,000 packets, 40,000 long flows re-armed behind 40,000 new ones): benign $mb s, crafted $mc s, crafted/benign $(awk -v c="$mc" -v b="$mb" 'BEGIN{printf "%.2f", (b > 0 ? c / b : 0)}') (median of $RUNS; runs benign ${ab}| crafted ${ac})"
+}
+if [ "${BENCH_ONLY:-}" = active ]; then
+    run_active_order
+    echo "$ACTIVE_ROW"
+    exit 0
+fi
 
 T="$WORK/trace.pcap"
 if [ ! -s "$T" ] || [ ! -s "$WORK/truth.tsv" ] || [ "$HERE/gen.c" -nt "$T" ]; then
@@ -51,8 +85,6 @@ cat "$T" > /dev/null                      # into the page cache
 # Quiet sensor: no topology hook, warnings only.
 SENSOR_ENV=(env LOG_LEVEL=warn AGENT_TOPOLOGY_INTERVAL=0)
 
-# timed OUTFILE CMD...: runs CMD, prints "seconds maxrss_kb" into OUTFILE.
-timed() { local o=$1; shift; /usr/bin/time -f "%e %M" -o "$o" "$@"; }
 
 declare -A SECS RSS
 add() { SECS[$1]+="$2 "; RSS[$1]+="$3 "; }
@@ -200,3 +232,5 @@ echo "memory: $MEMFLOWS concurrent flows: peak RSS $((MEM_KB / 1024)) MiB, $PER_
 echo "max-flows cap $CAP: peak RSS $((CAP1_KB / 1024)) MiB with $MEMFLOWS flows, $((CAP2_KB / 1024)) MiB with $((MEMFLOWS * 2)) flows"
 echo "sender: $SND_EVENTS events POSTed (batches of 1000): sender alone $SND_ALONE events/s (first to last POST, $SND_SPAN s); whole run incl. reading the file $SND_SECS s: $SND_RATE events/s"
 echo "live: $LIVE"
+run_active_order
+echo "$ACTIVE_ROW"
