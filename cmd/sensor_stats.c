@@ -43,6 +43,8 @@ static cJSON *flows_json(const struct processor_stats *p)
     num(o, "evicted", p->table.evicted);
     num(o, "active", p->table.active_flows);
     num(o, "frag_orphans", p->table.frag_orphans);
+    num(o, "frag_source_limited", p->table.frag_source_limited);
+    num(o, "frag_evicted", p->table.frag_evicted);
     num(o, "alloc_failures", p->table.alloc_failures);
     num(o, "event_ring_drops", p->events_dropped);
     return o;

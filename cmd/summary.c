@@ -37,6 +37,8 @@ void summary_log_end(const struct stages *st)
         LOG_U64("records", ps.table.flows_ended + ps.table.interim_records),
         LOG_U64("interim", ps.table.interim_records), LOG_U64("evicted", ps.table.evicted),
         LOG_U64("frag_orphans", ps.table.frag_orphans), LOG_U64("flow_alloc_failures", ps.table.alloc_failures),
+        LOG_U64("frag_source_limited", ps.table.frag_source_limited),
+        LOG_U64("frag_evicted", ps.table.frag_evicted),
         LOG_U64("event_ring_drops", ps.events_dropped), LOG_U64("events_sent", ss.events_sent),
         LOG_U64("events_failed", ss.events_failed), LOG_U64("json_errors", ss.json_errors)};
     log_fields(LOG_INFO, "summary", f, sizeof f / sizeof f[0]);

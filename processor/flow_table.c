@@ -69,10 +69,21 @@
 
 #define POOL_CHUNK 4096u
 
-/* Fragment table: first fragments' ports, so later fragments find their flow. */
+/*
+ * Fragment table: first fragments' ports, so later fragments find their flow.
+ * Open addressing (FRAG_PROBES slots from a keyed hash) over FRAG_SLOTS. A
+ * source address holds at most FRAG_PER_SOURCE entries: its next first
+ * fragment recycles its own oldest entry (counted), so one host flooding first
+ * fragments churns its own entries, not other hosts' (issue 13.11). The
+ * per-source counts live in a second open-addressed table with twice as many
+ * slots as there can be sources (one per entry at most).
+ */
 #define FRAG_SLOTS 4096u
 #define FRAG_PROBES 8u
 #define FRAG_TTL_US (30u * 1000000u)
+#define FRAG_PER_SOURCE 64u
+#define FRAG_SRC_SLOTS (2u * FRAG_SLOTS)
+#define FRAG_NIL 0xffffu
 
 enum flow_list { LIST_TCP = 0, LIST_UDP, LIST_OTHER, LIST_LINGER, LIST_COUNT };
 
@@ -117,7 +128,16 @@ struct frag_entry {
     uint16_t sport, dport;
     uint8_t  icmp_type, icmp_code;
     uint8_t  used;
+    uint16_t sprev, snext;     /* the source's entries, oldest first (FRAG_NIL ends) */
     uint64_t seen_us;
+};
+
+/* How many fragment entries one source address holds, and its oldest/newest. */
+struct frag_source {
+    uint8_t  addr[16];
+    uint32_t hash;             /* frag_src_hash(addr): home slot without rehashing */
+    uint16_t n;                /* entries held; 0: slot free */
+    uint16_t head, tail;       /* entry indexes, oldest and newest */
 };
 
 struct pool_chunk { struct pool_chunk *next; struct flow flows[POOL_CHUNK]; };
@@ -140,6 +160,7 @@ struct flow_table {
     uint64_t count;
     struct flow_table_stats st;
     struct frag_entry frags[FRAG_SLOTS];
+    struct frag_source frag_src[FRAG_SRC_SLOTS];
 };
 
 /* ---- lists ------------------------------------------------------------- */
@@ -551,17 +572,111 @@ static bool flow_key_eq(const struct flow_key *a, const struct flow_key *b)
 #undef HASH_KEYCMP
 #define HASH_KEYCMP(a, b, n) (flow_key_eq((const struct flow_key *)(a), (const struct flow_key *)(b)) ? 0 : 1)
 
-static uint32_t frag_hash(const struct pkt_record *p)
+/*
+ * Keyed with the table's random seed: without the key (FNV before issue
+ * 13.11) anyone could compute which slots a datagram lands in and fill the
+ * victim's probe window with a few fragments.
+ */
+static uint32_t frag_hash(const flow_table *ft, const struct pkt_record *p)
 {
-    uint32_t h = 2166136261u;                       /* FNV-1a */
-    const uint8_t *parts[2] = {p->src, p->dst};
-    for (int i = 0; i < 2; i++)
-        for (int j = 0; j < 16; j++)
-            h = (h ^ parts[i][j]) * 16777619u;
-    h = (h ^ p->proto) * 16777619u;
-    h = (h ^ p->frag_id) * 16777619u;
-    h = (h ^ p->vlan_id) * 16777619u;
-    return h;
+    uint64_t h = mum(load64(p->src) ^ ft->seed[0], load64(p->src + 8) ^ ft->seed[1]) ^
+                 mum(load64(p->dst) ^ ft->seed[2], load64(p->dst + 8) ^ ft->seed[3]);
+    uint64_t tail = (uint64_t)p->frag_id << 32 | (uint64_t)p->vlan_id << 16 | (uint64_t)p->proto << 8 |
+                    p->ip_version;
+    h = mum(h ^ tail, 0x9e3779b97f4a7c15ull ^ ft->seed[1]);
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+static uint32_t frag_src_hash(const flow_table *ft, const uint8_t *addr)
+{
+    uint64_t h = mum(load64(addr) ^ ft->seed[2], load64(addr + 8) ^ ft->seed[3]);
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+/* The source's counter slot, or NULL when it holds nothing. */
+static struct frag_source *frag_src_find(flow_table *ft, const uint8_t *addr, uint32_t h)
+{
+    for (uint32_t i = 0; i < FRAG_SRC_SLOTS; i++) {
+        struct frag_source *s = &ft->frag_src[(h + i) & (FRAG_SRC_SLOTS - 1)];
+        if (!s->n)
+            return NULL;
+        if (s->hash == h && memcmp(s->addr, addr, 16) == 0)
+            return s;
+    }
+    return NULL;
+}
+
+/* At most FRAG_SLOTS sources hold entries, in twice as many slots: a free
+ * one is always found (the NULL return is unreachable; callers tolerate it). */
+static struct frag_source *frag_src_get(flow_table *ft, const uint8_t *addr, uint32_t h)
+{
+    for (uint32_t i = 0; i < FRAG_SRC_SLOTS; i++) {
+        struct frag_source *s = &ft->frag_src[(h + i) & (FRAG_SRC_SLOTS - 1)];
+        if (!s->n) {
+            memcpy(s->addr, addr, 16);
+            s->hash = h;
+            s->head = s->tail = FRAG_NIL;
+            return s;
+        }
+        if (s->hash == h && memcmp(s->addr, addr, 16) == 0)
+            return s;
+    }
+    return NULL;
+}
+
+/* Free a counter slot, shifting later members of its cluster back (linear
+ * probing without tombstones: every key stays reachable from its home). */
+static void frag_src_free(flow_table *ft, struct frag_source *s)
+{
+    const uint32_t mask = FRAG_SRC_SLOTS - 1;
+    uint32_t hole = (uint32_t)(s - ft->frag_src);
+    for (uint32_t j = (hole + 1) & mask; ft->frag_src[j].n; j = (j + 1) & mask) {
+        uint32_t home = ft->frag_src[j].hash & mask;
+        /* j may fill the hole unless its home lies cyclically in (hole, j]. */
+        bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+        if (stays)
+            continue;
+        ft->frag_src[hole] = ft->frag_src[j];
+        hole = j;
+    }
+    memset(&ft->frag_src[hole], 0, sizeof ft->frag_src[hole]);
+}
+
+/* Take entry e off its source's list and counter. */
+static void frag_drop(flow_table *ft, struct frag_entry *e)
+{
+    struct frag_source *s = frag_src_find(ft, e->src, frag_src_hash(ft, e->src));
+    if (s) {
+        if (e->sprev != FRAG_NIL)
+            ft->frags[e->sprev].snext = e->snext;
+        else
+            s->head = e->snext;
+        if (e->snext != FRAG_NIL)
+            ft->frags[e->snext].sprev = e->sprev;
+        else
+            s->tail = e->sprev;
+        if (--s->n == 0)
+            frag_src_free(ft, s);
+    }
+    e->used = 0;
+    e->sprev = e->snext = FRAG_NIL;
+}
+
+/* Append entry e (filled, used) to its source's list. */
+static void frag_attach(flow_table *ft, struct frag_entry *e, struct frag_source *s)
+{
+    uint16_t idx = (uint16_t)(e - ft->frags);
+    e->snext = FRAG_NIL;
+    e->sprev = FRAG_NIL;
+    if (!s)
+        return;
+    e->sprev = s->tail;
+    if (s->tail != FRAG_NIL)
+        ft->frags[s->tail].snext = idx;
+    else
+        s->head = idx;
+    s->tail = idx;
+    s->n++;
 }
 
 static bool frag_match(const struct frag_entry *e, const struct pkt_record *p)
@@ -571,37 +686,77 @@ static bool frag_match(const struct frag_entry *e, const struct pkt_record *p)
            memcmp(e->dst, p->dst, 16) == 0;
 }
 
+static void frag_fill(const flow_table *ft, struct frag_entry *e, const struct pkt_record *p)
+{
+    memcpy(e->src, p->src, 16);
+    memcpy(e->dst, p->dst, 16);
+    e->id = p->frag_id;
+    e->vlan = p->vlan_id;
+    e->proto = p->proto;
+    e->ipver = p->ip_version;
+    e->sport = p->sport;
+    e->dport = p->dport;
+    e->icmp_type = p->icmp_type;
+    e->icmp_code = p->icmp_code;
+    e->seen_us = ft->clock_us;
+    e->used = 1;
+}
+
+/*
+ * Remember a first fragment. A source at its share recycles its own oldest
+ * entry first. In a full probe window the entry replaced is an expired one,
+ * else one whose source holds the most entries (a flooding host's), else the
+ * oldest; replacing a live entry is counted.
+ */
 static void frag_remember(flow_table *ft, const struct pkt_record *p)
 {
-    uint32_t h = frag_hash(p);
-    struct frag_entry *victim = NULL;
+    uint32_t h = frag_hash(ft, p);
+    struct frag_entry *slot = NULL;
     for (uint32_t i = 0; i < FRAG_PROBES; i++) {
         struct frag_entry *e = &ft->frags[(h + i) & (FRAG_SLOTS - 1)];
-        if (frag_match(e, p) || !e->used) {
-            victim = e;
+        if (frag_match(e, p)) {                      /* the same datagram again */
+            frag_fill(ft, e, p);
+            return;
+        }
+    }
+    uint32_t sh = frag_src_hash(ft, p->src);
+    struct frag_source *src = frag_src_find(ft, p->src, sh);
+    if (src && src->n >= FRAG_PER_SOURCE) {
+        frag_drop(ft, &ft->frags[src->head]);
+        ft->st.frag_source_limited++;
+    }
+    uint32_t best_n = 0;
+    bool best_stale = false;
+    for (uint32_t i = 0; i < FRAG_PROBES; i++) {
+        struct frag_entry *e = &ft->frags[(h + i) & (FRAG_SLOTS - 1)];
+        if (!e->used) {
+            slot = e;
             break;
         }
-        if (!victim || e->seen_us < victim->seen_us)
-            victim = e;                              /* else replace the stalest */
+        bool stale = ft->clock_us - e->seen_us > FRAG_TTL_US;
+        const struct frag_source *es = frag_src_find(ft, e->src, frag_src_hash(ft, e->src));
+        uint32_t n = es ? es->n : 0;
+        if (!slot || (stale && !best_stale) ||
+            (stale == best_stale && (n > best_n || (n == best_n && e->seen_us < slot->seen_us)))) {
+            slot = e;
+            best_n = n;
+            best_stale = stale;
+        }
     }
-    memcpy(victim->src, p->src, 16);
-    memcpy(victim->dst, p->dst, 16);
-    victim->id = p->frag_id;
-    victim->vlan = p->vlan_id;
-    victim->proto = p->proto;
-    victim->ipver = p->ip_version;
-    victim->sport = p->sport;
-    victim->dport = p->dport;
-    victim->icmp_type = p->icmp_type;
-    victim->icmp_code = p->icmp_code;
-    victim->seen_us = ft->clock_us;
-    victim->used = 1;
+    if (slot->used) {
+        if (!best_stale)
+            ft->st.frag_evicted++;
+        frag_drop(ft, slot);
+    }
+    frag_fill(ft, slot, p);
+    /* After frag_drop: the counter slot may have moved or been freed. */
+    frag_attach(ft, slot, frag_src_get(ft, p->src, sh));
 }
 
 /* Fill a later fragment's ports from its first fragment; false when unknown. */
 static bool frag_resolve(flow_table *ft, struct pkt_record *p)
 {
-    uint32_t h = frag_hash(p);
+    uint32_t h = frag_hash(ft, p);
     for (uint32_t i = 0; i < FRAG_PROBES; i++) {
         struct frag_entry *e = &ft->frags[(h + i) & (FRAG_SLOTS - 1)];
         if (frag_match(e, p)) {

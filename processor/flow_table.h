@@ -46,6 +46,8 @@ struct flow_table_stats {
     uint64_t interim_records;  /* active-timeout records emitted */
     uint64_t evicted;          /* flows ended by the max-flows cap */
     uint64_t frag_orphans;     /* non-first fragments whose first fragment was not seen */
+    uint64_t frag_source_limited; /* first fragments that recycled their source's oldest entry (share cap) */
+    uint64_t frag_evicted;     /* live fragment entries replaced because their probe window was full */
     uint64_t alloc_failures;   /* packets dropped because no flow could be allocated */
     uint64_t active_flows;     /* flows in the table now */
     uint64_t deadline_steps;   /* levels moved keeping active deadlines in order (O(log n) per re-arm) */

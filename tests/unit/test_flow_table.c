@@ -523,6 +523,99 @@ static void test_rearm_does_not_walk_new_flows(void **state)
     free(l);
 }
 
+static void count_records(void *arg, const struct flow_event *ev)
+{
+    (void)ev;
+    (*(size_t *)arg)++;
+}
+
+static struct pkt_record first_frag(uint64_t ts, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport,
+                                    uint32_t id)
+{
+    struct pkt_record p = v4(ts, src, sport, dst, dport, 17, 0, 1514);
+    p.flags |= PKT_F_FRAG_FIRST;
+    p.frag_id = id;
+    return p;
+}
+
+static struct pkt_record later_frag(uint64_t ts, uint32_t src, uint32_t dst, uint32_t id)
+{
+    struct pkt_record p = v4(ts, src, 0, dst, 0, 17, 0, 500);
+    p.flags = PKT_F_FRAG_NONFIRST;
+    p.frag_id = id;
+    return p;
+}
+
+/*
+ * Issue 13.11: 20,000 first fragments from four other hosts flushed the
+ * victim's entry (4,096 slots, the stalest replaced). Each host now holds at
+ * most 64 entries and recycles its own oldest beyond that (counted exactly:
+ * 20,000 - 4 * 64), so the victim's later fragment still finds its flow.
+ */
+static void test_fragment_flood_keeps_victim(void **state)
+{
+    (void)state;
+    flow_table *ft = make_table(100, 300);
+    struct rec_list *l = calloc(1, sizeof *l);
+    feed(ft, l, first_frag(T0, A, 4000, B, 4001, 0x1234));
+    for (uint32_t k = 0; k < 20000; k++)
+        feed(ft, l, first_frag(T0 + 1 + k, C + k % 4, 5000, B, 5001, k / 4));
+    feed(ft, l, later_frag(T0 + 30000, A, B, 0x1234));        /* the victim's */
+    feed(ft, l, later_frag(T0 + 30001, C, B, 4999));          /* C's newest: kept */
+    feed(ft, l, later_frag(T0 + 30002, C, B, 4999 - 64));     /* C's 65th newest: recycled */
+    struct flow_table_stats st;
+    flow_table_get_stats(ft, &st);
+    assert_int_equal(st.frag_source_limited, 20000 - 4 * 64);
+    assert_int_equal(st.frag_orphans, 1);
+    assert_int_equal(st.packets, 1 + 20000 + 2);
+    drain(ft, l, true, 0);
+    assert_int_equal(l->n, 5);
+    qsort(l->ev, l->n, sizeof l->ev[0], ev_cmp);
+    check(&l->ev[0], A, 4000, B, 4001, 17, T0, T0 + 30000, 2, 2014, 0, 0, 0, 0, FLOW_END_SHUTDOWN, true);
+    check(&l->ev[1], C, 5000, B, 5001, 17, T0 + 1, T0 + 30001, 5001, 5001u * 1514 - 1014, 0, 0, 0, 0,
+          FLOW_END_SHUTDOWN, true);
+    flow_table_destroy(ft);
+    free(l);
+}
+
+/*
+ * Churn through the per-source counters: 20,000 hosts with one first fragment
+ * each (every one beyond 4,096 replaces another host's live entry, whose
+ * counter is then freed), then 31 s later one host sends 100: exactly 36
+ * recycle its own oldest (the expired entries are replaced, not counted), its
+ * 37th-newest datagram is gone and the 64 newest are all resolvable.
+ */
+static void test_fragment_source_share_after_churn(void **state)
+{
+    (void)state;
+    flow_table *ft = make_table(100000, 300);
+    size_t n = 0;
+    for (uint32_t k = 0; k < 20000; k++) {
+        struct pkt_record p = first_frag(T0 + k, 0x0a000000u + k, 1, B, 2, 7);
+        flow_table_packet(ft, &p, count_records, &n);
+    }
+    struct flow_table_stats st;
+    flow_table_get_stats(ft, &st);
+    assert_int_equal(st.frag_source_limited, 0);
+    assert_true(st.frag_evicted >= 20000 - 4096);
+    uint64_t evicted = st.frag_evicted;
+    uint64_t t = T0 + S(31) + 20000;
+    for (uint32_t i = 0; i < 100; i++) {
+        struct pkt_record p = first_frag(t + i, C, 6000, B, 6001, i);
+        flow_table_packet(ft, &p, count_records, &n);
+    }
+    for (uint32_t i = 35; i < 100; i++) {
+        struct pkt_record p = later_frag(t + 100 + i, C, B, i);
+        flow_table_packet(ft, &p, count_records, &n);
+    }
+    flow_table_get_stats(ft, &st);
+    assert_int_equal(st.frag_source_limited, 36);
+    assert_int_equal(st.frag_evicted, evicted);              /* only expired entries replaced */
+    assert_int_equal(st.frag_orphans, 1);                    /* id 35 */
+    assert_int_equal(st.packets, 20000 + 100 + 64);
+    flow_table_destroy(ft);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -543,6 +636,8 @@ int main(void)
         cmocka_unit_test(test_sweep_touches_only_expired),
         cmocka_unit_test(test_reported_times_are_packet_times),
         cmocka_unit_test(test_rearm_does_not_walk_new_flows),
+        cmocka_unit_test(test_fragment_flood_keeps_victim),
+        cmocka_unit_test(test_fragment_source_share_after_churn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
