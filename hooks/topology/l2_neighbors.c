@@ -610,7 +610,31 @@ struct l2n_entry {
 struct l2n_table {
     struct l2n_entry *v;
     size_t n, max;
+    /* Token bucket, in µs of packet time: a report costs L2N_REPORT_COST_US. */
+    uint64_t credit_us, credit_at_us;
+    bool credit_started;
 };
+
+#define L2N_REPORT_COST_US (1000000u / L2N_REPORT_PER_S)
+#define L2N_CREDIT_MAX_US ((uint64_t)L2N_REPORT_BURST * L2N_REPORT_COST_US)
+
+/* Take one report's worth of credit at ts_us; false when there is none. */
+static bool take_token(l2n_table *t, uint64_t ts_us)
+{
+    if (!t->credit_started) {
+        t->credit_started = true;
+        t->credit_us = L2N_CREDIT_MAX_US;
+        t->credit_at_us = ts_us;
+    } else if (ts_us > t->credit_at_us) {      /* packet time may step back: no refill then */
+        uint64_t gain = ts_us - t->credit_at_us;
+        t->credit_us = gain >= L2N_CREDIT_MAX_US - t->credit_us ? L2N_CREDIT_MAX_US : t->credit_us + gain;
+        t->credit_at_us = ts_us;
+    }
+    if (t->credit_us < L2N_REPORT_COST_US)
+        return false;
+    t->credit_us -= L2N_REPORT_COST_US;
+    return true;
+}
 
 /* FNV-1a, 64 bit. */
 static uint64_t fnv(uint64_t h, const void *data, size_t n)
@@ -681,7 +705,7 @@ void l2n_table_destroy(l2n_table *t)
 
 size_t l2n_table_size(const l2n_table *t) { return t ? t->n : 0; }
 
-bool l2n_table_should_report(l2n_table *t, const struct l2n_neighbor *n, uint64_t ts_us)
+enum l2n_verdict l2n_table_judge(l2n_table *t, const struct l2n_neighbor *n, uint64_t ts_us)
 {
     uint64_t key = key_of(n), fp = fingerprint_of(n);
     struct l2n_entry *e = NULL;
@@ -691,13 +715,17 @@ bool l2n_table_should_report(l2n_table *t, const struct l2n_neighbor *n, uint64_
             break;
         }
     if (n->has_ttl && n->ttl == 0) {          /* goodbye: report, forget */
+        if (!take_token(t, ts_us))
+            return L2N_RATE_LIMITED;
         if (e)
             *e = t->v[--t->n];
-        return true;
+        return L2N_REPORT;
     }
     uint64_t ttl_us = (uint64_t)(n->has_ttl ? n->ttl : L2N_DEFAULT_TTL_S) * 1000000u;
     if (e && e->fp == fp && ts_us >= e->reported_us && ts_us < e->expires_us)
-        return false;                          /* unchanged, TTL not yet passed */
+        return L2N_REPEAT;                     /* unchanged, TTL not yet passed */
+    if (!take_token(t, ts_us))
+        return L2N_RATE_LIMITED;
     if (!e) {
         if (t->n == t->max) {                  /* full: replace the entry closest to expiry */
             size_t victim = 0;
@@ -713,5 +741,10 @@ bool l2n_table_should_report(l2n_table *t, const struct l2n_neighbor *n, uint64_
     e->fp = fp;
     e->reported_us = ts_us;
     e->expires_us = ts_us + ttl_us;
-    return true;
+    return L2N_REPORT;
+}
+
+bool l2n_table_should_report(l2n_table *t, const struct l2n_neighbor *n, uint64_t ts_us)
+{
+    return l2n_table_judge(t, n, ts_us) == L2N_REPORT;
 }

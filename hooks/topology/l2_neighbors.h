@@ -100,13 +100,32 @@ struct cJSON *l2n_to_json(const struct l2n_neighbor *n, const struct decode_l2_i
  * reported when first seen, when anything it announces changes, when its
  * previous report is older than its TTL, and when it says goodbye (TTL 0).
  * Bounded: when full, the entry closest to expiry makes room.
+ *
+ * Rate-limited (issue 13.10: a 60-byte frame with a new chassis id made a
+ * ~450-byte event, without limit): every report takes a token from a bucket
+ * of L2N_REPORT_BURST that refills at L2N_REPORT_PER_S per second of packet
+ * time. Without a token the report is suppressed and the table left as it was
+ * (a new neighbour is not remembered, a change not recorded), so the next
+ * announcement after the bucket refills is reported.
  */
+#define L2N_REPORT_BURST 64u
+#define L2N_REPORT_PER_S 2u
+
 typedef struct l2n_table l2n_table;
+
+enum l2n_verdict {
+    L2N_REPEAT = 0,        /* known and unchanged within its TTL: nothing to report */
+    L2N_REPORT = 1,        /* report it (recorded) */
+    L2N_RATE_LIMITED = 2   /* would be reported, but the bucket is empty (not recorded) */
+};
 
 l2n_table *l2n_table_create(size_t max_entries);   /* NULL when out of memory */
 void       l2n_table_destroy(l2n_table *t);        /* NULL-safe */
 
-/* Whether to report `n` seen at ts_us (µs; packet time); records the report. */
+/* What to do with `n` seen at ts_us (µs; packet time); records a report. */
+enum l2n_verdict l2n_table_judge(l2n_table *t, const struct l2n_neighbor *n, uint64_t ts_us);
+
+/* l2n_table_judge(...) == L2N_REPORT. */
 bool l2n_table_should_report(l2n_table *t, const struct l2n_neighbor *n, uint64_t ts_us);
 
 /* Entries currently held. */

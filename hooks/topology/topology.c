@@ -97,6 +97,7 @@ struct topology {
     _Atomic uint64_t snapshots, changes, emit_drops, json_errors;
     _Atomic uint64_t netlink_errors, wg_errors;
     _Atomic uint64_t lldp, cdp, l2_truncated, l2_undecodable, l2_repeats;
+    _Atomic uint64_t l2_rate_limited;  /* reports suppressed by l2n's rate limit */
 };
 
 static void count(_Atomic uint64_t *c) { atomic_fetch_add_explicit(c, 1, memory_order_relaxed); }
@@ -561,7 +562,12 @@ static void drain_l2(struct topology *t)
         }
         if (n.truncated)
             count(&t->l2_truncated);
-        if (!l2n_table_should_report(t->l2tab, &n, f->ts_us)) {
+        enum l2n_verdict v = l2n_table_judge(t->l2tab, &n, f->ts_us);
+        if (v == L2N_RATE_LIMITED) {
+            count(&t->l2_rate_limited);
+            continue;
+        }
+        if (v != L2N_REPORT) {
             count(&t->l2_repeats);
             continue;
         }
@@ -698,6 +704,7 @@ static void topo_stats(void *self, cJSON *into)
         {"lldp_neighbors", load(&t->lldp)}, {"cdp_neighbors", load(&t->cdp)},
         {"l2_truncated", load(&t->l2_truncated)}, {"l2_undecodable", load(&t->l2_undecodable)},
         {"l2_repeats_suppressed", load(&t->l2_repeats)}, {"l2_ring_drops", ring_drops(t->l2)},
+        {"l2_rate_limited", load(&t->l2_rate_limited)},
         {"event_drops", load(&t->emit_drops)}, {"json_errors", load(&t->json_errors)}};
     for (size_t i = 0; into && i < sizeof c / sizeof c[0]; i++)
         cJSON_AddNumberToObject(into, c[i].k, (double)c[i].v);

@@ -453,6 +453,73 @@ static void test_report_once_per_ttl(void **state)
     l2n_table_destroy(NULL);
 }
 
+/* A neighbour with chassis id `id` (4 bytes in idbuf) on port "p1". */
+static void mk_neighbor(struct l2n_neighbor *n, uint8_t idbuf[4], uint32_t id, uint16_t ttl)
+{
+    memset(n, 0, sizeof *n);
+    idbuf[0] = (uint8_t)(id >> 24);
+    idbuf[1] = (uint8_t)(id >> 16);
+    idbuf[2] = (uint8_t)(id >> 8);
+    idbuf[3] = (uint8_t)id;
+    n->kind = DECODE_L2_LLDP;
+    n->chassis_subtype = 7;
+    n->chassis_id = (struct l2n_bytes){idbuf, 4};
+    n->port_subtype = 5;
+    n->port_id = (struct l2n_bytes){(const uint8_t *)"p1", 2};
+    n->has_ttl = true;
+    n->ttl = ttl;
+}
+
+/* Judge chassis ids [from, to) at ts; returns how many were reported, adds the suppressed to *limited. */
+static unsigned judge_range(l2n_table *t, uint32_t from, uint32_t to, uint64_t ts, unsigned *limited)
+{
+    unsigned reported = 0;
+    for (uint32_t id = from; id < to; id++) {
+        uint8_t b[4];
+        struct l2n_neighbor n;
+        mk_neighbor(&n, b, id, 120);
+        enum l2n_verdict v = l2n_table_judge(t, &n, ts);
+        reported += v == L2N_REPORT;
+        *limited += v == L2N_RATE_LIMITED;
+    }
+    return reported;
+}
+
+/*
+ * Issue 13.10: a flood of new chassis ids made one event each. Reports now
+ * come from a bucket of 64 refilled at 2 per second of packet time; the rest
+ * are counted and not remembered, so they are reported once there is room.
+ */
+static void test_new_neighbours_rate_limited(void **state)
+{
+    (void)state;
+    l2n_table *t = l2n_table_create(1024);
+    assert_non_null(t);
+    const uint64_t s = 1000000u, t0 = 1000 * s;
+    unsigned limited = 0;
+    assert_int_equal(judge_range(t, 0, 100, t0, &limited), 64);
+    assert_int_equal(limited, 36);
+    assert_int_equal(l2n_table_size(t), 64);
+    uint8_t b[4];
+    struct l2n_neighbor n;
+    mk_neighbor(&n, b, 0, 120);
+    assert_int_equal(l2n_table_judge(t, &n, t0 + 1 * s), L2N_REPEAT);   /* known: costs nothing */
+    assert_int_equal(judge_range(t, 100, 130, t0 + 10 * s, &limited), 20); /* 10 s: 20 tokens */
+    assert_int_equal(limited, 46);
+    mk_neighbor(&n, b, 64, 120);                                    /* suppressed at t0 */
+    assert_int_equal(l2n_table_judge(t, &n, t0 + 40 * s), L2N_REPORT);
+    assert_int_equal(l2n_table_judge(t, &n, t0 + 41 * s), L2N_REPEAT);
+    assert_int_equal(judge_range(t, 1000, 1070, t0 + 1000 * s, &limited), 64); /* the bucket holds 64 */
+    assert_int_equal(limited, 52);
+    mk_neighbor(&n, b, 5000, 120);                                  /* time going back: no refill */
+    assert_int_equal(l2n_table_judge(t, &n, t0), L2N_RATE_LIMITED);
+    mk_neighbor(&n, b, 5001, 0);                                    /* a goodbye costs a token too */
+    assert_int_equal(l2n_table_judge(t, &n, t0 + 1000 * s), L2N_RATE_LIMITED);
+    assert_int_equal(l2n_table_judge(t, &n, t0 + 1000 * s + s / 2), L2N_REPORT);
+    assert_int_equal(l2n_table_size(t), 64 + 20 + 1 + 64);
+    l2n_table_destroy(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -463,6 +530,7 @@ int main(void)
         cmocka_unit_test(test_snaplen_cut),
         cmocka_unit_test(test_text_sanitised),
         cmocka_unit_test(test_report_once_per_ttl),
+        cmocka_unit_test(test_new_neighbours_rate_limited),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
