@@ -129,6 +129,8 @@ FUZZ_SRCS_trap        := hooks/snmp/snmp_trap.c hooks/hook.c hooks/snmp/snmp_cli
                          hooks/snmp/snmp_values.c common/ring.c common/log.c common/timefmt.c
 FUZZ_SRCS_snmp_config := hooks/snmp/snmp_config.c hooks/snmp/snmp_values.c
 FUZZ_SRCS_config      := config/config.c
+FUZZ_TARGETS += wg
+FUZZ_SRCS_wg          := hooks/topology/topology_wg.c common/timefmt.c
 FUZZ_HDRS    := $(wildcard fuzz/*.h $(MODULES:%=%/*.h))
 
 define FUZZ_RULE

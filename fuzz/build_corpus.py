@@ -19,6 +19,9 @@ their content (so reruns are idempotent and duplicates collapse):
   OUT/config       NUL-separated argv/env items (fuzz/fuzz_config.c) built
                    from the settings table in config/config.c; also
                    OUT/config.dict, a libFuzzer dictionary of names and flags
+  OUT/wg           WireGuard UAPI "get" answers (fuzz/fuzz_wg.c): the one of
+                   tests/unit/test_topology.c, what wireguard-go prints, and
+                   edge cases; also OUT/wg.dict (the protocol's keys)
 
 Usage: fuzz/build_corpus.py [OUT] [PCAP_DIR]   (defaults build/fuzz-corpus,
 ../shared/pcaps). Python 3 standard library only; run from the repository root.
@@ -415,10 +418,62 @@ def from_config_table(c, out):
     return n
 
 
+# ----------------------------------------------------------------------------
+# WireGuard UAPI answers (https://www.wireguard.com/xplatform/)
+
+WG_PRIV = "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a"   # RFC 7748 6.1
+WG_PUB1 = "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a"
+WG_PUB2 = "0000000000000000000000000000000000000000000000000000000000000001"
+WG_KEYS = ["private_key", "listen_port", "fwmark", "public_key", "preshared_key", "protocol_version",
+           "endpoint", "last_handshake_time_sec", "last_handshake_time_nsec", "tx_bytes", "rx_bytes",
+           "persistent_keepalive_interval", "allowed_ip", "errno", "replace_peers", "remove"]
+
+
+def wg_peer(pub, endpoint, allowed, hs=1700000000):
+    lines = ["public_key=" + pub, "preshared_key=" + "0" * 64, "protocol_version=1"]
+    if endpoint:
+        lines.append("endpoint=" + endpoint)
+    lines += ["last_handshake_time_sec=%d" % hs, "last_handshake_time_nsec=5000000", "tx_bytes=148",
+              "rx_bytes=92", "persistent_keepalive_interval=25"]
+    lines += ["allowed_ip=" + a for a in allowed]
+    return lines
+
+
+def from_wg(c, out):
+    answers = [
+        ["private_key=" + WG_PRIV, "listen_port=51820", "fwmark=7"] +
+        wg_peer(WG_PUB1, "198.18.0.2:51821", ["198.19.9.0/24", "fd00:9::/64"]) +
+        wg_peer(WG_PUB2, None, ["198.19.10.1/32"], hs=0) + ["errno=0"],
+        ["listen_port=0"] + wg_peer(WG_PUB1, "[fd00::1]:51820", ["::/0", "0.0.0.0/0"]) + ["errno=0"],
+        ["private_key=" + "0" * 64, "errno=0"],
+        ["errno=19"],
+        ["errno=0"],
+        ["fwmark=4294967295", "listen_port=65535"] + wg_peer(WG_PUB2, "[fe80::1%wg0]:1", []) + ["errno=0"],
+    ]
+    many = ["private_key=" + WG_PRIV]
+    for i in range(40):
+        many += wg_peer("%064x" % (i + 1), "10.0.%d.%d:51820" % (i // 250, i % 250 + 1),
+                        ["10.1.%d.0/24" % i, "fd01:%x::/64" % i])
+    answers.append(many + ["errno=0"])
+    n = 0
+    for a in answers:
+        c["wg"].add(("\n".join(a) + "\n\n").encode())
+        n += 1
+    c["wg"].add(b"public_key=" + WG_PUB1.encode() + b"\nendpoint=\xff\xfe:1\nallowed_ip=\x01/8\n\n")
+    c["wg"].add(b"errno=\xc3\x28\n\n")
+    n += 2
+    with open(os.path.join(out, "wg.dict"), "w") as f:
+        for k in WG_KEYS:
+            f.write('"%s="\n' % k)
+        f.write('"\\x0a\\x0a"\n')
+    return n
+
+
 def main(argv):
     out = argv[1] if len(argv) > 1 else os.path.join(ROOT, "build", "fuzz-corpus")
     pcaps = argv[2] if len(argv) > 2 else os.path.join(os.path.dirname(ROOT), "shared", "pcaps")
-    targets = ("decode", "l2", "trap", "snmp_config", "config")
+    targets = ("decode", "l2", "trap", "snmp_config", "config",
+               "wg")
     for t in targets:        # rebuilt each time: snmptrap's datagrams differ from run to run
         shutil.rmtree(os.path.join(out, t), ignore_errors=True)
     c = {t: Corpus(os.path.join(out, t)) for t in targets}
@@ -431,9 +486,10 @@ def main(argv):
     traps = from_snmptrap(c, tmp)
     docs = from_snmp_config_tests(c)
     sets = from_config_table(c, out)
+    wgs = from_wg(c, out)
     print("build_corpus: %d capture files from %s, %d pcapgen scenarios, %d snmptrap datagrams, "
-          "%d SNMP config documents, %d config seeds; seeds: %s" %
-          (files, pcaps if files else "(none)", scen, traps, docs, sets,
+          "%d SNMP config documents, %d config seeds, %d WireGuard answers; seeds: %s" %
+          (files, pcaps if files else "(none)", scen, traps, docs, sets, wgs,
            ", ".join("%s %d" % (t, k.n) for t, k in c.items())))
     return 0
 

@@ -141,6 +141,86 @@ static bool parse_u64(const char *s, size_t n, uint64_t *v)
     return true;
 }
 
+/* Copy the n bytes at s into a NUL-terminated buffer of size cap; false if they don't fit or hold a NUL. */
+static bool take_text(const char *s, size_t n, char *buf, size_t cap)
+{
+    if (n >= cap || memchr(s, '\0', n))
+        return false;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    return true;
+}
+
+/* Decimal 0..max, digits only. */
+static bool parse_num(const char *s, uint32_t max, uint32_t *v)
+{
+    uint64_t x = 0;
+    if (!*s)
+        return false;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return false;
+        x = x * 10 + (uint64_t)(*s - '0');
+        if (x > max)
+            return false;
+    }
+    *v = (uint32_t)x;
+    return true;
+}
+
+/*
+ * An endpoint as the UAPI prints it: "a.b.c.d:port" or "[ipv6]:port", the
+ * IPv6 address possibly with a "%scope" of letters, digits, '.', '_', '-'.
+ * These strings go into events as they are, so anything else (found by
+ * fuzz_wg: bytes that are not UTF-8) is refused rather than passed on.
+ */
+static bool valid_endpoint(const char *s, size_t n)
+{
+    char buf[64];
+    if (!take_text(s, n, buf, sizeof buf))
+        return false;
+    char *colon = strrchr(buf, ':');
+    uint32_t port;
+    if (!colon || !parse_num(colon + 1, 65535, &port))
+        return false;
+    *colon = '\0';
+    unsigned char a[16];
+    if (buf[0] != '[')
+        return inet_pton(AF_INET, buf, a) == 1;
+    size_t hl = strlen(buf);
+    if (hl < 3 || buf[hl - 1] != ']')
+        return false;
+    buf[hl - 1] = '\0';
+    char *scope = strchr(buf + 1, '%');
+    if (scope) {
+        *scope++ = '\0';
+        if (!*scope)
+            return false;
+        for (const char *c = scope; *c; c++)
+            if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                  *c == '.' || *c == '_' || *c == '-'))
+                return false;
+    }
+    return inet_pton(AF_INET6, buf + 1, a) == 1;
+}
+
+/* An allowed IP as the UAPI prints it: "address/prefix length" (IPv4 or IPv6). */
+static bool valid_allowed_ip(const char *s, size_t n)
+{
+    char buf[52];
+    if (!take_text(s, n, buf, sizeof buf))
+        return false;
+    char *slash = strchr(buf, '/');
+    uint32_t plen;
+    if (!slash)
+        return false;
+    *slash = '\0';
+    unsigned char a[16];
+    if (inet_pton(AF_INET, buf, a) == 1)
+        return parse_num(slash + 1, 32, &plen);
+    return inet_pton(AF_INET6, buf, a) == 1 && parse_num(slash + 1, 128, &plen);
+}
+
 int twg_parse_uapi(const char *text, size_t len, struct twg_dev *out, char *err, size_t errlen)
 {
     struct twg_peer *peer = NULL;
@@ -191,16 +271,31 @@ int twg_parse_uapi(const char *text, size_t len, struct twg_dev *out, char *err,
                 return -1;
             }
         } else if (KEY("errno")) {
-            if (!parse_u64(val, vl, &u) || u != 0) {
-                snprintf(err, errlen, "UAPI answer: errno=%.*s", (int)(vl < 16 ? vl : 16), val);
+            /* The message goes into the snapshot event: never the answer's bytes. */
+            if (!parse_u64(val, vl, &u)) {
+                snprintf(err, errlen, "UAPI answer: errno is not a number");
+                return -1;
+            }
+            if (u != 0) {
+                snprintf(err, errlen, "UAPI answer: errno=%" PRIu64, u);
                 return -1;
             }
         } else if (peer) {
             if (KEY("endpoint")) {
-                snprintf(peer->endpoint, sizeof peer->endpoint, "%.*s", (int)(vl < 63 ? vl : 63), val);
+                if (!valid_endpoint(val, vl)) {
+                    snprintf(err, errlen, "UAPI answer: bad endpoint");
+                    return -1;
+                }
+                memcpy(peer->endpoint, val, vl);
+                peer->endpoint[vl] = '\0';
             } else if (KEY("allowed_ip")) {
                 char buf[52];
-                snprintf(buf, sizeof buf, "%.*s", (int)(vl < 51 ? vl : 51), val);
+                if (!valid_allowed_ip(val, vl)) {
+                    snprintf(err, errlen, "UAPI answer: bad allowed_ip");
+                    return -1;
+                }
+                memcpy(buf, val, vl);
+                buf[vl] = '\0';
                 if (add_allowed(peer, buf) != 0) {
                     snprintf(err, errlen, "out of memory");
                     return -1;

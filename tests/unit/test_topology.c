@@ -392,6 +392,36 @@ static void test_key_b64(void **state)
     assert_string_equal(out, "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=");
 }
 
+/* Values that go into events as they are must be what the UAPI prints (found
+ * by fuzz_wg: an errno, endpoint or allowed_ip of any bytes reached the
+ * snapshot or peer events, which then were not UTF-8). */
+static void test_uapi_refuses_non_text(void **state)
+{
+    (void)state;
+    static const char pk[] = "public_key=8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a\n";
+    static const struct { const char *rest; int rc; const char *err; } cases[] = {
+        {"endpoint=198.18.0.2:51821\nallowed_ip=10.0.0.0/8\n\n", 0, NULL},
+        {"endpoint=[fe80::1%wg-0.x]:1\nallowed_ip=::/0\n\n", 0, NULL},
+        {"endpoint=\xff\xfe:1\n\n", -1, "UAPI answer: bad endpoint"},
+        {"endpoint=198.18.0.2\n\n", -1, "UAPI answer: bad endpoint"},
+        {"endpoint=198.18.0.2:65536\n\n", -1, "UAPI answer: bad endpoint"},
+        {"endpoint=[fe80::1%\"]:1\n\n", -1, "UAPI answer: bad endpoint"},
+        {"allowed_ip=10.0.0.0/33\n\n", -1, "UAPI answer: bad allowed_ip"},
+        {"allowed_ip=\x01/8\n\n", -1, "UAPI answer: bad allowed_ip"},
+        {"errno=\xc3\x28\n\n", -1, "UAPI answer: errno is not a number"},
+        {"errno=19\n\n", -1, "UAPI answer: errno=19"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[512], err[256] = "";
+        snprintf(text, sizeof text, "%s%s", pk, cases[i].rest);
+        struct twg_dev d = {{0}};
+        assert_int_equal(twg_parse_uapi(text, strlen(text), &d, err, sizeof err), cases[i].rc);
+        if (cases[i].err)
+            assert_string_equal(err, cases[i].err);
+        twg_dev_clear(&d);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -401,6 +431,7 @@ int main(void)
         cmocka_unit_test(test_dump_links),
         cmocka_unit_test(test_uapi_parse),
         cmocka_unit_test(test_uapi_every_prefix),
+        cmocka_unit_test(test_uapi_refuses_non_text),
         cmocka_unit_test(test_wg_diff),
         cmocka_unit_test(test_wg_fail_soft),
         cmocka_unit_test(test_key_b64),
