@@ -16,8 +16,10 @@
  *
  * Not thread-safe: the processor serialises calls with one mutex (see
  * processor.c). Flows live in lists ordered by last packet time (one per
- * timeout class) and by active deadline, so expiring costs time proportional
- * to what expires, never to the table size.
+ * timeout class) and on an active timer (first deadlines in a list, re-armed
+ * ones in a heap), so expiring costs time proportional to what expires (times
+ * log n for a re-armed deadline), never to the table size, whatever the order
+ * of the traffic.
  */
 #ifndef TRACER_FLOW_TABLE_H
 #define TRACER_FLOW_TABLE_H
@@ -87,7 +89,8 @@ void flow_table_packet_burst(flow_table *ft, const struct pkt_record *pkts, size
  * whose linger or idle timeout passed, emit interim records for passed active
  * deadlines. Writes at most `max` (>= 2) records into out[] and returns how
  * many; call again until it returns 0 (ending one flow can take two records,
- * so a call may stop short of `max`). Cost is proportional to the records made.
+ * so a call may stop short of `max`). Cost is proportional to the records made
+ * (an interim record's re-armed deadline: O(log n)).
  */
 size_t flow_table_expire(flow_table *ft, uint64_t now_us, struct flow_event *out, size_t max);
 
