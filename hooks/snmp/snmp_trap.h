@@ -35,11 +35,16 @@ struct snmp_trap_stats {
     uint64_t informs;              /* informs emitted */
     uint64_t informs_acked;        /* responses sent to informs */
     uint64_t rejected_community;   /* v1/v2c with a community not accepted */
-    uint64_t auth_failures;        /* v3 messages failing USM (unknown user, wrong digest, decryption) */
+    uint64_t auth_failures;        /* v3 messages refused: not a configured trap user for that engine, below
+                                      the user's security level, or failing USM (digest, decryption) */
     uint64_t malformed;            /* datagrams that did not parse as SNMP */
     uint64_t discovery;            /* v3 engine-id discovery / time-sync probes answered */
     uint64_t other_pdus;           /* parsed messages that are not traps or informs (ignored) */
     uint64_t events_dropped;       /* events lost to a full ring */
+    uint64_t rate_limited;         /* traps/informs over their source's rate (no event, no acknowledgement) */
+    uint64_t truncated;            /* events whose varbinds were cut by trap_limits */
+    uint64_t informs_unanswered;   /* informs emitted but not acknowledged (acknowledgement rate per source) */
+    uint64_t sources_evicted;      /* sources dropped from the full rate-limit table */
 };
 
 /* Snapshot of the counters of a trap hook's `self`. Any thread. */

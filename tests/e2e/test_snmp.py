@@ -473,9 +473,11 @@ def test_traps(tracer, tmp_path):
                       "varbinds": [{"oid": "1.3.6.1.4.1.9999.2", "type": "counter32", "value": 99}]}
     assert got[4] == {"version": "3", "pdu": "trap", "trap_oid": "1.3.6.1.4.1.9999.0.11",
                       "enterprise": "1.3.6.1.4.1.9999", "generic_trap": 6, "specific_trap": 11, "uptime": 4321,
+                      "user": TRAP_USER, "security_level": "authPriv",
                       "varbinds": [{"oid": "1.3.6.1.4.1.9999.4", "type": "string", "value": "v3 trap"}]}
     assert got[5] == {"version": "3", "pdu": "inform", "trap_oid": "1.3.6.1.4.1.9999.0.12",
                       "enterprise": "1.3.6.1.4.1.9999", "generic_trap": 6, "specific_trap": 12, "uptime": 8765,
+                      "user": TRAP_USER, "security_level": "authPriv",
                       "varbinds": [{"oid": "1.3.6.1.4.1.9999.5", "type": "gauge32", "value": 5}]}
     assert got[6]["trap_oid"] == "1.3.6.1.6.3.1.1.5.4" and got[6]["varbinds"][0]["value"] == "truncate me"
 

@@ -25,7 +25,7 @@ static void test_full_example(void **state)
         "  \"collect\": [\"system\", \"interfaces\", \"arp\", \"lldp\"], \"oids\": [\"1.3.6.1.2.1.1.5.0\"]},"
         " {\"name\": \"edge\", \"host\": \"[2001:db8::1]\", \"version\": \"3\", \"username\": \"mon\","
         "  \"security_level\": \"authPriv\", \"auth_protocol\": \"SHA256\", \"auth_password\": \"authpass1\","
-        "  \"priv_protocol\": \"AES256\", \"priv_password\": \"privpass1\", \"timeout\": \"0.5\"}],"
+        "  \"priv_protocol\": \"AES256\", \"priv_password\": \"privpass1\", \"timeout\": 0.5}],"
         " \"trap_users\": [{\"username\": \"t\", \"auth_protocol\": \"SHA\", \"auth_password\": \"authpass1\","
         "  \"priv_protocol\": \"AES\", \"priv_password\": \"privpass1\", \"engine_id\": \"0x8000000001020304\"}]}";
     struct snmp_config *c;
