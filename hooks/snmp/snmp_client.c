@@ -370,7 +370,7 @@ static int request(snmp_client *c, netsnmp_pdu *pdu, uint64_t deadline_ms, netsn
     int liberr = 0, syserr = 0;
     char *msg = NULL;
     if (reqid == 0)
-        snmp_sess_error(c->sess, &liberr, &syserr, &msg);
+        snmp_sess_error(c->sess, &syserr, &liberr, &msg);
     snmp_client_lib_unlock();
     if (reqid == 0) {
         /* A v3 session whose engine discovery failed at open discovers again inside this send

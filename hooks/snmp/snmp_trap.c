@@ -559,28 +559,35 @@ oom:
 static int v3_identity(u_char *data, size_t len, u_char *flags, long *model, u_char *eng, size_t *englen,
                        u_char *user, size_t *userlen)
 {
+    /* asn_parse_sequence leaves the sequence's content length in its length argument (not what
+     * is left after it), so each constructed value is read with its own count. */
     u_char type, fl[4], sp[1024];
     size_t left = len, fllen = sizeof fl, splen = sizeof sp;
     long version, msgid, maxsize, boots, etime;
     u_char *p = asn_parse_sequence(data, &left, &type, ASN_SEQUENCE | ASN_CONSTRUCTOR, "message");
-    if (!p || !(p = asn_parse_int(p, &left, &type, &version, sizeof version)))
+    if (!p || left > len - (size_t)(p - data) || !(p = asn_parse_int(p, &left, &type, &version, sizeof version)))
         return -1;
     if (version != SNMP_VERSION_3)
         return 0;
-    if (!(p = asn_parse_sequence(p, &left, &type, ASN_SEQUENCE | ASN_CONSTRUCTOR, "msgGlobalData")) ||
-        !(p = asn_parse_int(p, &left, &type, &msgid, sizeof msgid)) ||
-        !(p = asn_parse_int(p, &left, &type, &maxsize, sizeof maxsize)) ||
-        !(p = asn_parse_string(p, &left, &type, fl, &fllen)) || fllen != 1 ||
-        !(p = asn_parse_int(p, &left, &type, model, sizeof *model)) ||
-        !(p = asn_parse_string(p, &left, &type, sp, &splen)))
+    size_t glen = left;
+    u_char *g = asn_parse_sequence(p, &glen, &type, ASN_SEQUENCE | ASN_CONSTRUCTOR, "msgGlobalData");
+    if (!g || (size_t)(g - p) + glen > left)
+        return -1;
+    left -= (size_t)(g - p) + glen;   /* what follows msgGlobalData */
+    p = g + glen;
+    if (!(g = asn_parse_int(g, &glen, &type, &msgid, sizeof msgid)) ||
+        !(g = asn_parse_int(g, &glen, &type, &maxsize, sizeof maxsize)) ||
+        !(g = asn_parse_string(g, &glen, &type, fl, &fllen)) || fllen != 1 ||
+        !asn_parse_int(g, &glen, &type, model, sizeof *model) ||
+        !asn_parse_string(p, &left, &type, sp, &splen))
         return -1;
     *flags = fl[0];
     size_t sl = splen;
     u_char *q = asn_parse_sequence(sp, &sl, &type, ASN_SEQUENCE | ASN_CONSTRUCTOR, "usmSecurityParameters");
-    if (!q || !(q = asn_parse_string(q, &sl, &type, eng, englen)) ||
+    if (!q || (size_t)(q - sp) + sl > splen || !(q = asn_parse_string(q, &sl, &type, eng, englen)) ||
         !(q = asn_parse_int(q, &sl, &type, &boots, sizeof boots)) ||
         !(q = asn_parse_int(q, &sl, &type, &etime, sizeof etime)) ||
-        !(q = asn_parse_string(q, &sl, &type, user, userlen)))
+        !asn_parse_string(q, &sl, &type, user, userlen))
         return -1;
     return 1;
 }
