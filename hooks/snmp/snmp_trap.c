@@ -6,19 +6,27 @@
  * start). The thread waits with select() in 200 ms rounds so stop() takes
  * effect quickly, and lets snmp_sess_read parse what arrives: net-snmp does
  * BER and USM (and answers v3 engine discovery with a report), we see each
- * datagram three times:
+ * datagram four times:
  *   pre_parse   counts the datagram;
- *   post_parse  gets the parse result: USM failures and parse errors are
- *               counted there (and the message goes no further);
- *   trap_input  gets every message that parsed: community check, inform
- *               acknowledgement, the event.
+ *   trap_parse  refuses a v3 message whose claimed (engine, user, level) is
+ *               not on the receiver's allow-list, before USM, else lets
+ *               net-snmp parse it (BER, USM);
+ *   post_parse  gets the parse result: refusals, USM failures and parse
+ *               errors are counted there (and the message goes no further);
+ *   trap_input  gets every message that parsed: v3 user and level (again,
+ *               as USM established them), community check, per-source rate
+ *               limits, inform acknowledgement, the event (capped).
  * Datagrams that fail before post_parse is called are counted as malformed
  * by difference (read - parsed - failed), so every datagram lands in exactly
  * one counter.
  *
  * Global state: the v3 users are registered in net-snmp's process-wide USM
- * user list (there is no per-session list); that happens in the creator,
- * before any thread starts.
+ * user list (net-snmp 5.9 has no per-session list), in the creator, before
+ * any thread starts; the poller adds its own users to the same list when it
+ * discovers its agents' engines. The receiver keeps them apart with its own
+ * allow-list (trap_parse). Every call into net-snmp (read, timeout, select
+ * info, the inform reply inside read, close) runs under the process-wide
+ * library lock, snmp_client_lib_lock (see snmp_client.c for why).
  */
 #include "snmp_trap.h"
 
