@@ -20,9 +20,12 @@
  * net-snmp without --enable-reentrant (NETSNMP_REENTRANT is undefined in
  * net-snmp-config.h), so snmp_res_lock() is a no-op and neither table nor
  * the request-id counters have a lock of their own. The single-session API
- * (snmp_sess_*) only makes *sessions* independent: its README.thread says a
- * session must be used by one thread at a time and that the library's
- * global lists are protected only in a reentrant build. The trap thread and
+ * (snmp_sess_*) only makes *sessions* independent, and net-snmp's
+ * README.thread says so plainly: "no resource locks are applied within the
+ * SNMP Library", and the SNMPv3 support "was never checked for
+ * multi-threading correctness. It is most likely that it is not thread-safe
+ * at this time." (MIB parsing is not thread-safe either; we load none, and
+ * init_snmp runs once, before any thread.) The trap thread and
  * up to 64 poller threads process v3 messages at the same time, so every
  * call that builds, parses or discovers (snmp_sess_open, _async_send,
  * _send, _read, _timeout, _select_info, _close) runs under one process-wide

@@ -402,7 +402,7 @@ def test_traps(tracer, tmp_path):
     s = Sensor(tracer, {"AGENT_TRAP_LISTEN": dest, "AGENT_TRAP_COMMUNITIES": "trapComm1, other",
                         "AGENT_SNMP_CONFIG": cfg})
     try:
-        time.sleep(0.5)
+        wait_bound(port)   # not a fixed sleep: the first trap must not arrive before the socket exists
         t = tmp_path
         tool(t, "snmptrap", "-v1", "-c", "trapComm1", dest, "1.3.6.1.4.1.9999", "127.0.0.9", "6", "42", "1234",
              "1.3.6.1.4.1.9999.1", "s", "v1 hello")
