@@ -481,7 +481,7 @@ static void parse_trap_limits(struct pctx *c, const cJSON *obj, struct snmp_trap
     get_number(c, obj, "inform_rate", 0, 1000000, false, 1000, SNMP_TRAP_INFORM_RATE_DEFAULT * 1000,
                &l->inform_rate_milli);
     get_number(c, obj, "inform_burst", 1, 1000000, true, 1, SNMP_TRAP_INFORM_BURST_DEFAULT, &l->inform_burst);
-    get_number(c, obj, "max_sources", 16, 1048576, true, 1, SNMP_TRAP_SOURCES_DEFAULT, &l->max_sources);
+    get_number(c, obj, "max_sources", 16, 65536, true, 1, SNMP_TRAP_SOURCES_DEFAULT, &l->max_sources);
     c->where[0] = '\0';
 }
 

@@ -110,7 +110,8 @@ struct snmp_trap_limits {
     uint32_t burst;               /* token bucket depth */
     uint32_t inform_rate_milli;   /* inform acknowledgements per second and source, x1000; 0 = no limit */
     uint32_t inform_burst;
-    uint32_t max_sources;         /* sources tracked at once (bounded table; the stalest is evicted) */
+    uint32_t max_sources;         /* sources tracked at once, [16, 65536] (bounded table; the stalest is
+                                     evicted); the table takes 2 slots of 48 bytes per source */
 };
 
 struct snmp_config {
