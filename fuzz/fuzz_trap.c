@@ -13,7 +13,10 @@
  * the community and USM checks: communities "trapComm1, other", v3 trap user
  * "trapuser" (SHA-256/AES) for engine 0x8000000001020304, and a
  * noAuthNoPriv user "fuzznoauth" for the same engine (no digest to forge, so
- * mutated v3 messages reach the scoped PDU). One receiver per process (net-snmp's
+ * mutated v3 messages reach the scoped PDU). The per-source rate limits are off
+ * ("rate": 0: every input comes from the one memory source, and a bucket that
+ * ran dry would stop the fuzzer reaching the event code); the event caps keep
+ * their defaults. One receiver per process (net-snmp's
  * USM user list is process-wide). Static names are prefixed ft_.
  */
 #include <stdint.h>
@@ -35,7 +38,8 @@ static const char FT_USERS[] =
     "{\"trap_users\": ["
     "{\"username\": \"trapuser\", \"auth_protocol\": \"SHA256\", \"auth_password\": \"trapAuthPass1\","
     " \"priv_protocol\": \"AES\", \"priv_password\": \"trapPrivPass1\", \"engine_id\": \"0x8000000001020304\"},"
-    "{\"username\": \"fuzznoauth\", \"engine_id\": \"0x8000000001020304\"}]}";
+    "{\"username\": \"fuzznoauth\", \"engine_id\": \"0x8000000001020304\"}],"
+    " \"trap_limits\": {\"rate\": 0, \"inform_rate\": 0}}";
 
 static ring *ft_ring;
 static struct hook ft_hook;

@@ -10,14 +10,33 @@
  * round) + snmp_sess_read / snmp_sess_timeout, which is what the synchronous
  * call does inside, plus a look at the stop flag and the deadline each round.
  *
- * Global state: net-snmp keeps process-wide state we cannot avoid (its
- * default store, the USM user list, its transport and security-module
- * registries). It is initialised exactly once in snmp_client_lib_init under
- * a pthread_once, the only mutable static in the SNMP hooks. Note that
- * net-snmp here is built without --enable-reentrant, so the USM user list
- * (written when a v3 session is opened and its engine discovered, read when
- * v3 messages are processed) has no lock of its own; snmp_poller.c opens v3
- * sessions one at a time under its own mutex to keep writers apart.
+ * Global state and threads. net-snmp keeps process-wide state we cannot
+ * avoid: its default store, the transport and security-module registries
+ * (written only by init_snmp, read-only afterwards), and two tables that
+ * change while messages flow: the USM user list (usm_add_user when a v3
+ * session discovers its agent's engine, usm_get_user on every v3 message in
+ * or out) and the engine boots/time cache (set_enginetime on every
+ * authenticated v3 message received; snmpusm.c, lcd_time.c). Debian builds
+ * net-snmp without --enable-reentrant (NETSNMP_REENTRANT is undefined in
+ * net-snmp-config.h), so snmp_res_lock() is a no-op and neither table nor
+ * the request-id counters have a lock of their own. The single-session API
+ * (snmp_sess_*) only makes *sessions* independent, and net-snmp's
+ * README.thread says so plainly: "no resource locks are applied within the
+ * SNMP Library", and the SNMPv3 support "was never checked for
+ * multi-threading correctness. It is most likely that it is not thread-safe
+ * at this time." (MIB parsing is not thread-safe either; we load none, and
+ * init_snmp runs once, before any thread.) The trap thread and
+ * up to 64 poller threads process v3 messages at the same time, so every
+ * call that builds, parses or discovers (snmp_sess_open, _async_send,
+ * _send, _read, _timeout, _select_info, _close) runs under one process-wide
+ * mutex, snmp_client_lib_lock(). Waiting (select) happens outside it, so the
+ * lock serialises microseconds of BER/USM work, not the waits. The one
+ * exception is a v3 open: net-snmp discovers the engine synchronously inside
+ * snmp_sess_open (and inside the first send after a failed discovery), so
+ * that call holds the lock for up to the target's timeout * (retries + 1);
+ * other SNMP work waits meanwhile (datagrams wait in the socket buffer).
+ * The pthread_once and this mutex are the only mutable statics of the SNMP
+ * hooks: they stand for net-snmp's own process-wide state.
  */
 #include "snmp_client.h"
 
@@ -36,6 +55,17 @@
 /* ---------------------------------------------------------------- library init */
 
 static pthread_once_t snmp_lib_once = PTHREAD_ONCE_INIT;   /* net-snmp's state is process-wide */
+static pthread_mutex_t snmp_lib_mu = PTHREAD_MUTEX_INITIALIZER;   /* see the top of this file */
+
+void snmp_client_lib_lock(void)
+{
+    pthread_mutex_lock(&snmp_lib_mu);
+}
+
+void snmp_client_lib_unlock(void)
+{
+    pthread_mutex_unlock(&snmp_lib_mu);
+}
 
 /* net-snmp log lines go to our log at debug level (they can be noisy and are
  * not the user's business at info). They never carry our passwords: keys are
@@ -67,6 +97,13 @@ static void snmp_lib_init_once(void)
     /* We print values ourselves from numeric OIDs: no MIB files are needed.
      * An empty directory list keeps init_snmp from reading ~/.snmp/mibs. */
     netsnmp_ds_set_string(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_MIBDIRS, "");
+    /* And an empty module list: without it init_snmp still tries net-snmp's ~30 default modules
+     * (NETSNMP_DEFAULT_MIBS) and logs "Cannot find module (...)" for each. The line is what a
+     * snmp.conf "mibs :" would say (a list with no entries; mib.c netsnmp_init_mib), handed to
+     * the pre-MIB configuration pass that runs even with DONT_READ_CONFIGS. A MIBS variable in
+     * the environment still wins, as net-snmp documents. */
+    char mibs_none[] = "mibs :";
+    netsnmp_config_remember(mibs_none);
     snmp_disable_log();
     netsnmp_register_loghandler(NETSNMP_LOGHANDLER_CALLBACK, SNMP_SYSLOG_DEBUG);
     snmp_register_callback(SNMP_CALLBACK_LIBRARY, SNMP_CALLBACK_LOGGING, snmp_log_to_ours, NULL);
@@ -140,7 +177,9 @@ struct snmp_client {
     const atomic_bool *stop;
     /* The outstanding request; written by the callback (same thread, inside snmp_sess_read). */
     int reqid;
-    int stale_reqid;                   /* a request given up on (time limit); its late answer is ignored */
+    int stale_reqid;
+    size_t bytes, max_bytes;           /* value bytes delivered since snmp_client_budget; 0 = no cap */
+    bool byte_limited;                   /* a request given up on (time limit); its late answer is ignored */
     bool done;
     int op;
     netsnmp_pdu *resp;
@@ -259,7 +298,9 @@ snmp_client *snmp_client_open(const struct snmp_target *t, const atomic_bool *st
         s.community = (u_char *)t->community;
         s.community_len = strlen(t->community);
     }
-    c->sess = snmp_sess_open(&s);   /* copies everything it needs from s */
+    snmp_client_lib_lock();
+    c->sess = snmp_sess_open(&s);   /* copies everything it needs from s; v3: discovers the engine */
+    snmp_client_lib_unlock();
     if (!c->sess) {
         int liberr = s.s_snmp_errno, syserr = s.s_errno;
         if (liberr == SNMPERR_TIMEOUT)
@@ -281,11 +322,37 @@ void snmp_client_close(snmp_client *c)
 {
     if (!c)
         return;
-    if (c->sess)
+    if (c->sess) {
+        snmp_client_lib_lock();
         snmp_sess_close(c->sess);
+        snmp_client_lib_unlock();
+    }
     if (c->resp)
         snmp_free_pdu(c->resp);
     free(c);
+}
+
+void snmp_client_budget(snmp_client *c, size_t max_bytes)
+{
+    c->bytes = 0;
+    c->max_bytes = max_bytes;
+    c->byte_limited = false;
+}
+
+bool snmp_client_budget_hit(const snmp_client *c)
+{
+    return c->byte_limited;
+}
+
+/* Charge v's bytes (value + name) to the poll's budget. false when the budget is spent. */
+static bool charge(snmp_client *c, const netsnmp_variable_list *v)
+{
+    c->bytes += v->val_len + v->name_length * sizeof(oid);
+    if (c->max_bytes && c->bytes > c->max_bytes) {
+        c->byte_limited = true;
+        return false;
+    }
+    return true;
 }
 
 /* Send `pdu` (ownership passes) and wait for the answer until `deadline_ms`
@@ -301,15 +368,30 @@ static int request(snmp_client *c, netsnmp_pdu *pdu, uint64_t deadline_ms, netsn
     c->done = false;
     c->op = 0;
     c->reqid = 0;
+    snmp_client_lib_lock();
     int reqid = snmp_sess_async_send(c->sess, pdu, on_response, c);
+    int liberr = 0, syserr = 0;
+    char *msg = NULL;
+    if (reqid == 0)
+        snmp_sess_error(c->sess, &syserr, &liberr, &msg);
+    snmp_client_lib_unlock();
     if (reqid == 0) {
-        int liberr = 0, syserr = 0;
-        char *msg = NULL;
-        snmp_sess_error(c->sess, &liberr, &syserr, &msg);
-        snprintf(err, errlen, "send failed: %s", msg ? msg : "unknown error");
+        /* A v3 session whose engine discovery failed at open discovers again inside this send
+         * (synchronously): an agent that does not answer then fails here with SNMPERR_TIMEOUT,
+         * and a refusing one with a USM error. Both mean what they mean for a request. */
+        int rc = SNMPC_FAILURE;
+        if (liberr == SNMPERR_TIMEOUT) {
+            snprintf(err, errlen, "timeout");
+            rc = SNMPC_TIMEOUT;
+        } else if (liberr <= SNMPERR_BAD_SEC_NAME && liberr >= SNMPERR_USM_DECRYPTIONERROR) {
+            snprintf(err, errlen, "%s", snmp_client_usm_error(liberr));
+            rc = SNMPC_AUTH;
+        } else {
+            snprintf(err, errlen, "send failed: %s", msg ? msg : "unknown error");
+        }
         free(msg);
         snmp_free_pdu(pdu);
-        return SNMPC_FAILURE;
+        return rc;
     }
     c->reqid = reqid;
     while (!c->done) {
@@ -327,7 +409,9 @@ static int request(snmp_client *c, netsnmp_pdu *pdu, uint64_t deadline_ms, netsn
         fd_set fds;
         struct timeval tv = {0, 0};
         FD_ZERO(&fds);
+        snmp_client_lib_lock();
         snmp_sess_select_info(c->sess, &numfds, &fds, &tv, &block);
+        snmp_client_lib_unlock();
         uint64_t wait_ms = SNMPC_TICK_MS;
         if (!block) {
             uint64_t lib = (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
@@ -340,9 +424,13 @@ static int request(snmp_client *c, netsnmp_pdu *pdu, uint64_t deadline_ms, netsn
         tv.tv_usec = (suseconds_t)((wait_ms % 1000u) * 1000u);
         int n = select(numfds, &fds, NULL, NULL, &tv);
         if (n > 0) {
-            snmp_sess_read(c->sess, &fds);
+            snmp_client_lib_lock();
+            snmp_sess_read(c->sess, &fds);   /* on_response runs in here */
+            snmp_client_lib_unlock();
         } else if (n == 0) {
+            snmp_client_lib_lock();
             snmp_sess_timeout(c->sess);   /* retransmits or reports the timeout when due */
+            snmp_client_lib_unlock();
         } else if (errno != EINTR) {
             snprintf(err, errlen, "select: %s", strerror(errno));
             return SNMPC_FAILURE;
@@ -360,8 +448,14 @@ static int request(snmp_client *c, netsnmp_pdu *pdu, uint64_t deadline_ms, netsn
                                             : "auth failure");
         return SNMPC_AUTH;
     default: {
+        snmp_client_lib_lock();
         netsnmp_session *ss = snmp_sess_session(c->sess);
         int e = ss ? ss->s_snmp_errno : 0;
+        snmp_client_lib_unlock();
+        if (e == SNMPERR_TIMEOUT) {
+            snprintf(err, errlen, "timeout");
+            return SNMPC_TIMEOUT;
+        }
         if (e <= SNMPERR_BAD_SEC_NAME && e >= SNMPERR_USM_DECRYPTIONERROR) {
             snprintf(err, errlen, "%s", snmp_client_usm_error(e));
             return SNMPC_AUTH;
@@ -438,6 +532,11 @@ int snmp_client_get(snmp_client *c, const struct snmp_oid *oids, size_t n, snmp_
             return SNMPC_AGENT;
         }
         for (netsnmp_variable_list *v = resp->variables; v; v = v->next_variable) {
+            if (!charge(c, v)) {
+                snmp_free_pdu(resp);
+                snprintf(err, errlen, "poll byte limit (%zu) reached", c->max_bytes);
+                return SNMPC_LIMIT;
+            }
             if (cb(v, arg) != 0) {
                 snmp_free_pdu(resp);
                 snprintf(err, errlen, "out of memory");
@@ -502,6 +601,11 @@ int snmp_client_walk(snmp_client *c, const oid *root, size_t rootlen, snmp_clien
                 snmp_free_pdu(resp);
                 snprintf(err, errlen, "agent returned OIDs out of order");
                 return SNMPC_FAILURE;
+            }
+            if (!charge(c, v)) {
+                snmp_free_pdu(resp);
+                snprintf(err, errlen, "poll byte limit (%zu) reached", c->max_bytes);
+                return SNMPC_LIMIT;
             }
             if (cb(v, arg) != 0) {
                 snmp_free_pdu(resp);

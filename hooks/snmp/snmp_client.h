@@ -49,6 +49,26 @@ enum snmp_client_status {
 int snmp_client_lib_init(void);
 
 /*
+ * The process-wide lock around net-snmp's message processing (see
+ * snmp_client.c for why). Every call into net-snmp that builds, parses or
+ * discovers (snmp_sess_open/_read/_timeout/_send/_async_send/_select_info/
+ * _close, usm_* on the user list) holds it; never hold it while waiting in
+ * select(). Not recursive. Any thread.
+ */
+void snmp_client_lib_lock(void);
+void snmp_client_lib_unlock(void);
+
+/*
+ * Start a poll's byte budget: from now on GETs and walks stop with
+ * SNMPC_LIMIT ("poll byte limit (N) reached") once the values and names
+ * delivered exceed max_bytes (0 = no cap), and snmp_client_budget_hit then
+ * returns true. A hostile agent's huge answers thus cannot grow a poll's
+ * event without bound. The owning thread.
+ */
+void snmp_client_budget(snmp_client *c, size_t max_bytes);
+bool snmp_client_budget_hit(const snmp_client *c);
+
+/*
  * Called for each variable a GET or walk delivers; the variable belongs to
  * the client (copy what you keep). Return 0 to go on, -1 to abort (out of
  * memory): the operation then returns SNMPC_FAILURE.

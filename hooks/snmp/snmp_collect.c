@@ -741,6 +741,9 @@ cJSON *snmp_collect_poll(const struct snmp_target *t, snmp_client **client, cons
         if (!*client)
             fatal = true;
     }
+    if (*client)
+        snmp_client_budget(*client, t->max_poll_bytes);
+    bool byte_limited = false;
     struct {
         unsigned bit;
         const char *name;
@@ -752,7 +755,7 @@ cJSON *snmp_collect_poll(const struct snmp_target *t, snmp_client **client, cons
         {SNMP_COLLECT_LLDP, "lldp", snmp_collect_lldp},
         {0, "oids", NULL},
     };
-    for (size_t i = 0; i < sizeof sections / sizeof sections[0] && !fatal; i++) {
+    for (size_t i = 0; i < sizeof sections / sizeof sections[0] && !fatal && !byte_limited; i++) {
         cJSON *val = NULL;
         char serr[256] = "";
         int rc;
@@ -772,6 +775,8 @@ cJSON *snmp_collect_poll(const struct snmp_target *t, snmp_client **client, cons
         if (rc == SNMPC_LIMIT) {
             if (!cJSON_AddItemToArray(truncated, cJSON_CreateString(sections[i].name)))
                 goto oom;
+            /* The poll's byte budget is spent: what follows is not asked for at all. */
+            byte_limited = snmp_client_budget_hit(*client);
             continue;
         }
         if (rc == SNMPC_OK)
@@ -795,6 +800,8 @@ cJSON *snmp_collect_poll(const struct snmp_target *t, snmp_client **client, cons
     if (err[0] ? !cJSON_AddStringToObject(ev, "error", err) : !cJSON_AddNullToObject(ev, "error"))
         goto oom;
     if (err_section && !cJSON_AddStringToObject(ev, "error_section", err_section))
+        goto oom;
+    if (byte_limited && !cJSON_AddNumberToObject(ev, "max_poll_bytes", t->max_poll_bytes))
         goto oom;
     if (cJSON_GetArraySize(truncated) > 0) {
         cJSON_AddItemToObject(ev, "truncated", truncated);

@@ -8,7 +8,10 @@
  * ipNetToPhysicalTable merged on ifIndex + address), the LLDP-MIB remote
  * table (with the management addresses and the local port's name), and
  * plain GETs. Walks are bounded by the target's max_rows / max_walk_time
- * (snmp_client); a section a bound cut short is named in "truncated".
+ * (snmp_client), and a whole poll by max_poll_bytes (values + names): a
+ * section a bound cut short is named in "truncated"; when the byte bound cut
+ * it, the sections after it are not asked for and the event carries
+ * "max_poll_bytes": N.
  * Runs on a poller worker thread; allocates only per poll.
  */
 #ifndef TRACER_SNMP_COLLECT_H

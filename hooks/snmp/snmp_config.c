@@ -2,10 +2,12 @@
  * snmp_config.c — reading and validating AGENT_SNMP_CONFIG (see snmp_config.h).
  *
  * The parser walks the cJSON tree once, rejects unknown fields (a misspelt
- * "intervall" would otherwise silently fall back to a default) and fills
- * plain structs, so the hooks never touch JSON for their settings. Messages
- * name where the problem is; for password and community fields they never
- * repeat the value.
+ * "intervall" would otherwise silently fall back to a default), duplicate
+ * keys (cJSON keeps both and lookups see only the first) and values of the
+ * wrong JSON type, and fills plain structs, so the hooks never touch JSON for
+ * their settings. It does not stop at the first problem: every problem found
+ * becomes one line of the message (file, key path, rule), so one run shows
+ * them all. For password and community fields it never repeats the value.
  */
 #include "snmp_config.h"
 
@@ -27,20 +29,40 @@ struct pctx {
     const char *path;
     char *err;
     size_t errlen;
+    size_t used;              /* bytes of err in use */
+    unsigned nerr;            /* problems found so far */
+    unsigned nshown;          /* of which in err */
     char where[160];          /* "targets[1] (\"edge\")" */
 };
 
+/* Record one problem as a line of the message; returns -1 so callers can `return fail(...)`. */
 __attribute__((format(printf, 3, 4)))
 static int fail(struct pctx *c, const char *field, const char *fmt, ...)
 {
-    char msg[512];
+    char msg[512], line[900];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    snprintf(c->err, c->errlen, "AGENT_SNMP_CONFIG=%s: %s%s%s%s%s", c->path, c->where,
-             c->where[0] && field ? ": " : "", field ? field : "", (c->where[0] || field) ? ": " : "", msg);
+    int n = snprintf(line, sizeof line, "%sAGENT_SNMP_CONFIG=%s: %s%s%s%s%s", c->nerr ? "\n" : "", c->path,
+                     c->where, c->where[0] && field ? ": " : "", field ? field : "",
+                     (c->where[0] || field) ? ": " : "", msg);
+    c->nerr++;
+    /* Keep 48 bytes for the "(and N more)" tail; a line that does not fit whole is left out. */
+    if (n > 0 && c->used + (size_t)n + 48 < c->errlen) {
+        memcpy(c->err + c->used, line, (size_t)n + 1);
+        c->used += (size_t)n;
+        c->nshown++;
+    }
     return -1;
+}
+
+/* Finish the message: note the problems that did not fit. */
+static void fail_finish(struct pctx *c)
+{
+    if (c->nerr > c->nshown && c->used < c->errlen)
+        snprintf(c->err + c->used, c->errlen - c->used, "\nAGENT_SNMP_CONFIG=%s: (and %u more problems)",
+                 c->path, c->nerr - c->nshown);
 }
 
 static char *dup_str(const char *s)
@@ -68,14 +90,24 @@ static bool key_allowed(const char *key, const char *const *allowed)
     return false;
 }
 
+/* Unknown and duplicate keys of `obj`, each reported. Returns 0 or -1. */
 static int check_keys(struct pctx *c, const cJSON *obj, const char *const *allowed)
 {
     const cJSON *it;
+    int rc = 0;
     cJSON_ArrayForEach(it, obj) {
-        if (!it->string || !key_allowed(it->string, allowed))
-            return fail(c, it->string ? it->string : "?", "unknown field");
+        if (!it->string || !key_allowed(it->string, allowed)) {
+            rc = fail(c, it->string ? it->string : "?", "unknown field");
+            continue;
+        }
+        for (const cJSON *prev = obj->child; prev && prev != it; prev = prev->next) {
+            if (prev->string && strcmp(prev->string, it->string) == 0) {
+                rc = fail(c, it->string, "duplicate key (each key may appear once)");
+                break;
+            }
+        }
     }
-    return 0;
+    return rc;
 }
 
 /* Optional string field: 0 (absent: *out NULL), 1 (found), -1 (wrong type), -2 (no memory). */
@@ -98,7 +130,17 @@ static int get_string(struct pctx *c, const cJSON *obj, const char *field, bool 
     return *out ? 1 : -2;
 }
 
-/* Optional number (JSON number or decimal string) in [lo, hi]; scale multiplies (s -> ms). */
+static const char *json_type_name(const cJSON *v)
+{
+    if (cJSON_IsString(v)) return "a string";
+    if (cJSON_IsBool(v)) return "a boolean";
+    if (cJSON_IsNull(v)) return "null";
+    if (cJSON_IsArray(v)) return "an array";
+    if (cJSON_IsObject(v)) return "an object";
+    return "not a number";
+}
+
+/* Optional number (a JSON number, not a string) in [lo, hi]; scale multiplies (s -> ms). */
 static int get_number(struct pctx *c, const cJSON *obj, const char *field, double lo, double hi,
                       bool integer, double scale, uint32_t dflt, uint32_t *out)
 {
@@ -107,17 +149,11 @@ static int get_number(struct pctx *c, const cJSON *obj, const char *field, doubl
     *out = dflt;
     if (!v)
         return 0;
-    if (cJSON_IsNumber(v)) {
-        d = v->valuedouble;
-    } else if (cJSON_IsString(v) && v->valuestring && v->valuestring[0]) {
-        char *end;
-        errno = 0;
-        d = strtod(v->valuestring, &end);
-        if (errno || *end)
-            return fail(c, field, "\"%s\" must be a number in [%g, %g]", v->valuestring, lo, hi);
-    } else {
-        return fail(c, field, "must be a number in [%g, %g]", lo, hi);
-    }
+    if (!cJSON_IsNumber(v))
+        return fail(c, field, "must be a JSON number in [%g, %g], not %s%s%.32s%s", lo, hi, json_type_name(v),
+                    cJSON_IsString(v) ? " (\"" : "", cJSON_IsString(v) ? v->valuestring : "",
+                    cJSON_IsString(v) ? "\")" : "");
+    d = v->valuedouble;
     if (!isfinite(d) || d < lo || d > hi || (integer && d != (double)(int64_t)d))
         return fail(c, field, "%g must be %s in [%g, %g]", d, integer ? "an integer" : "a number", lo, hi);
     *out = (uint32_t)(d * scale + 0.5);   /* d >= 0 here; no libm needed */
@@ -199,42 +235,41 @@ static int get_password(struct pctx *c, const cJSON *obj, const char *field, cha
     return 0;
 }
 
-/* username, security_level, auth_*, priv_* of a target or a trap user. */
+/* username, security_level, auth_*, priv_* of a target or a trap user. Problems are
+ * recorded in c; returns 0, or -2 when out of memory. */
 static int parse_usm(struct pctx *c, const cJSON *obj, struct snmp_usm *u)
 {
-    int rc, val;
-    bool level_given, auth_given, priv_given;
-    if ((rc = get_string(c, obj, "username", false, &u->username)) < 0)
-        return rc;
+    int val;
+    bool level_given, auth_given, priv_given, level_ok = true;
+    if (get_string(c, obj, "username", false, &u->username) == -2)
+        return -2;
     if (!u->username || !u->username[0])
-        return fail(c, "username", "required for SNMPv3 (a non-empty string)");
-    if ((rc = get_password(c, obj, "auth_password", &u->auth_password)) < 0)
-        return rc;
-    if ((rc = get_password(c, obj, "priv_password", &u->priv_password)) < 0)
-        return rc;
-    if (get_enum(c, obj, "auth_protocol", AUTH_NAMES, "MD5, SHA, SHA224, SHA256, SHA384, SHA512",
-                 SNMP_CFG_AUTH_SHA, &val, &auth_given) < 0)
-        return -1;
+        fail(c, "username", "required for SNMPv3 (a non-empty string)");
+    if (get_password(c, obj, "auth_password", &u->auth_password) == -2 ||
+        get_password(c, obj, "priv_password", &u->priv_password) == -2)
+        return -2;
+    get_enum(c, obj, "auth_protocol", AUTH_NAMES, "MD5, SHA, SHA224, SHA256, SHA384, SHA512", SNMP_CFG_AUTH_SHA,
+             &val, &auth_given);
     u->auth = (enum snmp_cfg_auth)val;
-    if (get_enum(c, obj, "priv_protocol", PRIV_NAMES, "DES, AES, AES192, AES256", SNMP_CFG_PRIV_AES, &val,
-                 &priv_given) < 0)
-        return -1;
+    get_enum(c, obj, "priv_protocol", PRIV_NAMES, "DES, AES, AES192, AES256", SNMP_CFG_PRIV_AES, &val, &priv_given);
     u->priv = (enum snmp_cfg_priv)val;
     int dflt = u->priv_password ? SNMP_CFG_AUTHPRIV : u->auth_password ? SNMP_CFG_AUTHNOPRIV : SNMP_CFG_NOAUTH;
     if (get_enum(c, obj, "security_level", LEVEL_NAMES, "noAuthNoPriv, authNoPriv, authPriv", dflt, &val,
                  &level_given) < 0)
-        return -1;
+        level_ok = false;
     u->level = (enum snmp_cfg_level)val;
-    if (u->level >= SNMP_CFG_AUTHNOPRIV && !u->auth_password)
-        return fail(c, "auth_password", "required for security_level %s",
-                    u->level == SNMP_CFG_AUTHPRIV ? "authPriv" : "authNoPriv");
-    if (u->level == SNMP_CFG_AUTHPRIV && !u->priv_password)
-        return fail(c, "priv_password", "required for security_level authPriv");
-    if (u->level < SNMP_CFG_AUTHPRIV && u->priv_password)
-        return fail(c, "priv_password", "given but security_level is %s",
-                    u->level == SNMP_CFG_NOAUTH ? "noAuthNoPriv" : "authNoPriv");
-    if (u->level < SNMP_CFG_AUTHNOPRIV && u->auth_password)
-        return fail(c, "auth_password", "given but security_level is noAuthNoPriv");
+    const cJSON *ap = cJSON_GetObjectItemCaseSensitive(obj, "auth_password");
+    const cJSON *pp = cJSON_GetObjectItemCaseSensitive(obj, "priv_password");
+    if (level_ok && u->level >= SNMP_CFG_AUTHNOPRIV && !ap)
+        fail(c, "auth_password", "required for security_level %s",
+             u->level == SNMP_CFG_AUTHPRIV ? "authPriv" : "authNoPriv");
+    if (level_ok && u->level == SNMP_CFG_AUTHPRIV && !pp)
+        fail(c, "priv_password", "required for security_level authPriv");
+    if (level_ok && u->level < SNMP_CFG_AUTHPRIV && pp)
+        fail(c, "priv_password", "given but security_level is %s",
+             u->level == SNMP_CFG_NOAUTH ? "noAuthNoPriv" : "authNoPriv");
+    if (level_ok && u->level < SNMP_CFG_AUTHNOPRIV && ap)
+        fail(c, "auth_password", "given but security_level is noAuthNoPriv");
     if (u->level < SNMP_CFG_AUTHNOPRIV)
         u->auth = SNMP_CFG_AUTH_NONE;
     if (u->level < SNMP_CFG_AUTHPRIV)
@@ -303,82 +338,83 @@ static int parse_target(struct pctx *c, const cJSON *obj, size_t idx, struct snm
 {
     static const char *const KEYS[] = {
         "name", "host", "port", "transport", "version", "community", "interval", "timeout", "retries",
-        "collect", "oids", "max_rows", "max_walk_time", "max_repetitions", "username", "security_level",
-        "auth_protocol", "auth_password", "priv_protocol", "priv_password", "context", NULL};
-    int rc;
+        "collect", "oids", "max_rows", "max_walk_time", "max_repetitions", "max_poll_bytes", "username",
+        "security_level", "auth_protocol", "auth_password", "priv_protocol", "priv_password", "context", NULL};
     uint32_t u;
     snprintf(c->where, sizeof c->where, "targets[%zu]", idx);
     if (!cJSON_IsObject(obj))
-        return fail(c, NULL, "must be an object");
-    if ((rc = get_string(c, obj, "name", false, &t->name)) < 0)
-        return rc;
+        return fail(c, NULL, "must be an object"), 0;
+    if (get_string(c, obj, "name", false, &t->name) == -2)
+        return -2;
     if (t->name)
         snprintf(c->where, sizeof c->where, "targets[%zu] (\"%.64s\")", idx, t->name);
-    if ((rc = check_keys(c, obj, KEYS)) < 0)
-        return rc;
-    if ((rc = get_string(c, obj, "host", false, &t->host)) < 0)
-        return rc;
-    if (!t->host || !t->host[0])
-        return fail(c, "host", "required (a host name or an IPv4/IPv6 address)");
-    size_t hl = strlen(t->host);
-    if (t->host[0] == '[' && hl > 2 && t->host[hl - 1] == ']') {
-        memmove(t->host, t->host + 1, hl - 2);
-        t->host[hl - 2] = '\0';
+    check_keys(c, obj, KEYS);
+    if (get_string(c, obj, "host", false, &t->host) == -2)
+        return -2;
+    if (!t->host || !t->host[0]) {
+        if (!cJSON_GetObjectItemCaseSensitive(obj, "host") || t->host)
+            fail(c, "host", "required (a host name or an IPv4/IPv6 address)");
+    } else {
+        size_t hl = strlen(t->host);
+        if (t->host[0] == '[' && hl > 2 && t->host[hl - 1] == ']') {
+            memmove(t->host, t->host + 1, hl - 2);
+            t->host[hl - 2] = '\0';
+        }
+        for (const char *p = t->host; *p; p++) {
+            if (*p == ' ' || *p == '/' || *p == '[' || *p == ']') {
+                fail(c, "host", "\"%s\" is not a host name or address", t->host);
+                break;
+            }
+        }
     }
-    for (const char *p = t->host; *p; p++)
-        if (*p == ' ' || *p == '/' || *p == '[' || *p == ']')
-            return fail(c, "host", "\"%s\" is not a host name or address", t->host);
     if (!t->name) {
-        t->name = dup_str(t->host);
+        t->name = dup_str(t->host ? t->host : "");
         if (!t->name)
             return -2;
     }
-    if (get_number(c, obj, "port", 1, 65535, true, 1, 161, &u) < 0)
-        return -1;
+    get_number(c, obj, "port", 1, 65535, true, 1, 161, &u);
     t->port = (uint16_t)u;
     char *transport = NULL;
-    if ((rc = get_string(c, obj, "transport", false, &transport)) < 0)
-        return rc;
-    if (transport && strcmp(transport, "udp") != 0 && strcmp(transport, "tcp") != 0) {
-        rc = fail(c, "transport", "\"%s\" must be \"udp\" or \"tcp\"", transport);
-        free(transport);
-        return rc;
-    }
+    if (get_string(c, obj, "transport", false, &transport) == -2)
+        return -2;
+    if (transport && strcmp(transport, "udp") != 0 && strcmp(transport, "tcp") != 0)
+        fail(c, "transport", "\"%s\" must be \"udp\" or \"tcp\"", transport);
     t->tcp = transport && strcmp(transport, "tcp") == 0;
     free(transport);
-    if (parse_version(c, obj, &t->version) < 0)
-        return -1;
+    parse_version(c, obj, &t->version);
     if (t->version == SNMP_CFG_V3) {
-        if ((rc = parse_usm(c, obj, &t->usm)) < 0)
-            return rc;
+        if (parse_usm(c, obj, &t->usm) == -2)
+            return -2;
         if (cJSON_GetObjectItemCaseSensitive(obj, "community"))
-            return fail(c, "community", "not used with version 3 (give username and passwords)");
-        if ((rc = get_string(c, obj, "context", false, &t->context)) < 0)
-            return rc;
+            fail(c, "community", "not used with version 3 (give username and passwords)");
+        if (get_string(c, obj, "context", false, &t->context) == -2)
+            return -2;
     } else {
-        if ((rc = get_string(c, obj, "community", true, &t->community)) < 0)
-            return rc;
-        if (!t->community || !t->community[0])
-            return fail(c, "community", "required for version %s (a non-empty string)",
-                        snmp_config_version_name(t->version));
+        if (get_string(c, obj, "community", true, &t->community) == -2)
+            return -2;
+        if ((!t->community || !t->community[0]) &&
+            (!cJSON_GetObjectItemCaseSensitive(obj, "community") || t->community))
+            fail(c, "community", "required for version %s (a non-empty string)",
+                 snmp_config_version_name(t->version));
         static const char *const V3_ONLY[] = {"username", "security_level", "auth_protocol", "auth_password",
                                               "priv_protocol", "priv_password", "context", NULL};
         for (size_t i = 0; V3_ONLY[i]; i++)
             if (cJSON_GetObjectItemCaseSensitive(obj, V3_ONLY[i]))
-                return fail(c, V3_ONLY[i], "only used with version 3");
+                fail(c, V3_ONLY[i], "only used with version 3");
     }
-    if (get_number(c, obj, "interval", 1, 86400, false, 1, 60, &t->interval_s) < 0 ||
-        get_number(c, obj, "timeout", 0.1, 60, false, 1000, 2000, &t->timeout_ms) < 0 ||
-        get_number(c, obj, "retries", 0, 10, true, 1, 1, &t->retries) < 0 ||
-        get_number(c, obj, "max_rows", 1, 1000000, true, 1, 10000, &t->max_rows) < 0 ||
-        get_number(c, obj, "max_walk_time", 1, 3600, false, 1000, 30000, &t->max_walk_ms) < 0 ||
-        get_number(c, obj, "max_repetitions", 1, 100, true, 1, 25, &t->max_repetitions) < 0)
-        return -1;
+    get_number(c, obj, "interval", 1, 86400, false, 1, 60, &t->interval_s);
+    get_number(c, obj, "timeout", 0.1, 60, false, 1000, 2000, &t->timeout_ms);
+    get_number(c, obj, "retries", 0, 10, true, 1, 1, &t->retries);
+    get_number(c, obj, "max_rows", 1, 1000000, true, 1, 10000, &t->max_rows);
+    get_number(c, obj, "max_walk_time", 1, 3600, false, 1000, 30000, &t->max_walk_ms);
+    get_number(c, obj, "max_repetitions", 1, 100, true, 1, 25, &t->max_repetitions);
+    get_number(c, obj, "max_poll_bytes", 1024, 1073741824, true, 1, SNMP_CFG_POLL_BYTES_DEFAULT,
+               &t->max_poll_bytes);
     if (t->interval_s == 0)
         t->interval_s = 1;
-    if ((rc = parse_collect(c, obj, &t->collect)) < 0)
-        return rc;
-    return parse_oids(c, obj, t);
+    if (parse_collect(c, obj, &t->collect) == -2)
+        return -2;
+    return parse_oids(c, obj, t) == -2 ? -2 : 0;
 }
 
 static int hexval(int ch)
@@ -393,36 +429,66 @@ static int parse_user(struct pctx *c, const cJSON *obj, size_t idx, struct snmp_
 {
     static const char *const KEYS[] = {"username", "security_level", "auth_protocol", "auth_password",
                                        "priv_protocol", "priv_password", "engine_id", NULL};
-    int rc;
     snprintf(c->where, sizeof c->where, "trap_users[%zu]", idx);
     if (!cJSON_IsObject(obj))
-        return fail(c, NULL, "must be an object");
+        return fail(c, NULL, "must be an object"), 0;
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(obj, "username");
     if (cJSON_IsString(name) && name->valuestring)
         snprintf(c->where, sizeof c->where, "trap_users[%zu] (\"%.64s\")", idx, name->valuestring);
-    if ((rc = check_keys(c, obj, KEYS)) < 0)
-        return rc;
-    if ((rc = parse_usm(c, obj, &u->usm)) < 0)
-        return rc;
+    check_keys(c, obj, KEYS);
+    if (parse_usm(c, obj, &u->usm) == -2)
+        return -2;
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(obj, "engine_id");
     if (!e)
         return 0;
     if (!cJSON_IsString(e) || !e->valuestring)
-        return fail(c, "engine_id", "must be a hex string such as \"0x8000000001020304\"");
+        return fail(c, "engine_id", "must be a hex string such as \"0x8000000001020304\""), 0;
     const char *p = e->valuestring;
     if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
         p += 2;
     size_t n = strlen(p);
     if (n % 2 || n / 2 < 5 || n / 2 > SNMP_CFG_MAX_ENGINE_ID)
-        return fail(c, "engine_id", "\"%.80s\" must be 5 to 32 bytes of hex", e->valuestring);
+        return fail(c, "engine_id", "\"%.80s\" must be 5 to 32 bytes of hex", e->valuestring), 0;
     for (size_t i = 0; i < n; i += 2) {
         int hi = hexval(p[i]), lo = hexval(p[i + 1]);
         if (hi < 0 || lo < 0)
-            return fail(c, "engine_id", "\"%.80s\" must be 5 to 32 bytes of hex", e->valuestring);
+            return fail(c, "engine_id", "\"%.80s\" must be 5 to 32 bytes of hex", e->valuestring), 0;
         u->engine_id[i / 2] = (uint8_t)(hi << 4 | lo);
     }
     u->engine_id_len = n / 2;
     return 0;
+}
+
+/* "trap_limits": the receiver's bounds (every key optional, defaults in snmp_config.h). */
+static void parse_trap_limits(struct pctx *c, const cJSON *obj, struct snmp_trap_limits *l)
+{
+    static const char *const KEYS[] = {"max_varbinds", "max_event_bytes", "rate", "burst", "inform_rate",
+                                       "inform_burst", "max_sources", NULL};
+    snprintf(c->where, sizeof c->where, "trap_limits");
+    if (!obj) {
+        obj = NULL;
+    } else if (!cJSON_IsObject(obj)) {
+        fail(c, NULL, "must be an object");
+        obj = NULL;
+    } else {
+        check_keys(c, obj, KEYS);
+    }
+    get_number(c, obj, "max_varbinds", 1, 65535, true, 1, SNMP_TRAP_MAX_VARBINDS_DEFAULT, &l->max_varbinds);
+    get_number(c, obj, "max_event_bytes", 512, 16777216, true, 1, SNMP_TRAP_MAX_BYTES_DEFAULT,
+               &l->max_event_bytes);
+    get_number(c, obj, "rate", 0, 1000000, false, 1000, SNMP_TRAP_RATE_DEFAULT * 1000, &l->rate_milli);
+    get_number(c, obj, "burst", 1, 1000000, true, 1, SNMP_TRAP_BURST_DEFAULT, &l->burst);
+    get_number(c, obj, "inform_rate", 0, 1000000, false, 1000, SNMP_TRAP_INFORM_RATE_DEFAULT * 1000,
+               &l->inform_rate_milli);
+    get_number(c, obj, "inform_burst", 1, 1000000, true, 1, SNMP_TRAP_INFORM_BURST_DEFAULT, &l->inform_burst);
+    get_number(c, obj, "max_sources", 16, 65536, true, 1, SNMP_TRAP_SOURCES_DEFAULT, &l->max_sources);
+    c->where[0] = '\0';
+}
+
+void snmp_trap_limits_default(struct snmp_trap_limits *l)
+{
+    struct pctx c = {.path = "", .err = NULL, .errlen = 0};
+    parse_trap_limits(&c, NULL, l);
 }
 
 static bool str_eq(const char *a, const char *b)
@@ -441,6 +507,8 @@ int snmp_config_parse(const char *text, const char *path, struct snmp_config **o
     struct pctx c = {.path = path, .err = err, .errlen = errlen};
     int rc = -1;
     *out = NULL;
+    if (errlen)
+        err[0] = '\0';
     cJSON *root = cJSON_Parse(text);
     struct snmp_config *cfg = calloc(1, sizeof *cfg);
     if (!cfg) {
@@ -453,26 +521,26 @@ int snmp_config_parse(const char *text, const char *path, struct snmp_config **o
         size_t line = 1;
         for (const char *p = text; at && p < at && *p; p++)
             line += *p == '\n';
-        rc = fail(&c, NULL, "not valid JSON (near line %zu)", line);
+        fail(&c, NULL, "not valid JSON (near line %zu)", line);
         goto err;
     }
     if (!cJSON_IsObject(root)) {
-        rc = fail(&c, NULL, "must be a JSON object with \"targets\" and/or \"trap_users\"");
+        fail(&c, NULL, "must be a JSON object with \"targets\" and/or \"trap_users\"");
         goto err;
     }
-    static const char *const KEYS[] = {"targets", "trap_users", NULL};
-    if ((rc = check_keys(&c, root, KEYS)) < 0)
-        goto err;
+    static const char *const KEYS[] = {"targets", "trap_users", "trap_limits", NULL};
+    check_keys(&c, root, KEYS);
     const cJSON *targets = cJSON_GetObjectItemCaseSensitive(root, "targets");
     const cJSON *users = cJSON_GetObjectItemCaseSensitive(root, "trap_users");
     if (targets && (!cJSON_IsArray(targets) || cJSON_GetArraySize(targets) > SNMP_CFG_MAX_TARGETS)) {
-        rc = fail(&c, "targets", "must be an array of at most %d objects", SNMP_CFG_MAX_TARGETS);
-        goto err;
+        fail(&c, "targets", "must be an array of at most %d objects", SNMP_CFG_MAX_TARGETS);
+        targets = NULL;
     }
     if (users && (!cJSON_IsArray(users) || cJSON_GetArraySize(users) > SNMP_CFG_MAX_USERS)) {
-        rc = fail(&c, "trap_users", "must be an array of at most %d objects", SNMP_CFG_MAX_USERS);
-        goto err;
+        fail(&c, "trap_users", "must be an array of at most %d objects", SNMP_CFG_MAX_USERS);
+        users = NULL;
     }
+    parse_trap_limits(&c, cJSON_GetObjectItemCaseSensitive(root, "trap_limits"), &cfg->trap_limits);
     int nt = targets ? cJSON_GetArraySize(targets) : 0;
     int nu = users ? cJSON_GetArraySize(users) : 0;
     if (nt > 0 && !(cfg->targets = calloc((size_t)nt, sizeof *cfg->targets)))
@@ -482,50 +550,67 @@ int snmp_config_parse(const char *text, const char *path, struct snmp_config **o
     const cJSON *it;
     if (targets) {
         cJSON_ArrayForEach(it, targets) {
-            rc = parse_target(&c, it, cfg->ntargets, &cfg->targets[cfg->ntargets]);
-            cfg->ntargets++;
-            if (rc == -2)
+            if (parse_target(&c, it, cfg->ntargets, &cfg->targets[cfg->ntargets]) == -2) {
+                cfg->ntargets++;
                 goto oom;
-            if (rc < 0)
-                goto err;
+            }
+            cfg->ntargets++;
             const struct snmp_target *last = &cfg->targets[cfg->ntargets - 1];   /* the new one */
+            for (size_t j = 0; j + 1 < cfg->ntargets && last->name; j++) {
+                const struct snmp_target *o = &cfg->targets[j];
+                if (o->name && strcmp(o->name, last->name) == 0) {
+                    fail(&c, "name", "\"%s\" is also the name of targets[%zu]; names must be unique", o->name, j);
+                    break;
+                }
+            }
             for (size_t j = 0; j + 1 < cfg->ntargets; j++) {
                 const struct snmp_target *o = &cfg->targets[j];
-                if (strcmp(o->name, last->name) == 0) {
-                    rc = fail(&c, "name", "\"%s\" is also the name of targets[%zu]; names must be unique",
-                              o->name, j);
-                    goto err;
-                }
                 /* net-snmp keeps one key set per (agent engine, user): the same user on the same
                  * agent must come with the same credentials everywhere. */
                 if (last->version == SNMP_CFG_V3 && o->version == SNMP_CFG_V3 && o->port == last->port &&
+                    o->host && last->host && o->usm.username && last->usm.username &&
                     strcmp(o->host, last->host) == 0 && strcmp(o->usm.username, last->usm.username) == 0 &&
                     !usm_same(&o->usm, &last->usm)) {
-                    rc = fail(&c, "username", "\"%s\" on %s:%u is also used by targets[%zu] with other "
-                              "credentials; net-snmp keeps one key set per agent and user", last->usm.username,
-                              last->host, (unsigned)last->port, j);
-                    goto err;
+                    fail(&c, "username", "\"%s\" on %s:%u is also used by targets[%zu] with other "
+                         "credentials; net-snmp keeps one key set per agent and user", last->usm.username,
+                         last->host, (unsigned)last->port, j);
+                    break;
                 }
             }
         }
     }
     if (users) {
         cJSON_ArrayForEach(it, users) {
-            rc = parse_user(&c, it, cfg->nusers, &cfg->users[cfg->nusers]);
-            cfg->nusers++;
-            if (rc == -2)
+            if (parse_user(&c, it, cfg->nusers, &cfg->users[cfg->nusers]) == -2) {
+                cfg->nusers++;
                 goto oom;
-            if (rc < 0)
-                goto err;
+            }
+            cfg->nusers++;
+            const struct snmp_trap_user *last = &cfg->users[cfg->nusers - 1];
+            for (size_t j = 0; j + 1 < cfg->nusers && last->usm.username; j++) {
+                const struct snmp_trap_user *o = &cfg->users[j];
+                if (o->usm.username && strcmp(o->usm.username, last->usm.username) == 0) {
+                    fail(&c, "username", "\"%s\" is also the username of trap_users[%zu]; a trap user is "
+                         "named once (the receiver checks each message against that one entry)",
+                         last->usm.username, j);
+                    break;
+                }
+            }
         }
     }
+    if (c.nerr > 0)
+        goto err;
     cJSON_Delete(root);
     *out = cfg;
     return 0;
 oom:
     snprintf(err, errlen, "AGENT_SNMP_CONFIG=%s: out of memory", path);
     rc = -2;
+    goto cleanup;
 err:
+    fail_finish(&c);
+    rc = -1;
+cleanup:
     /* The parsed text may hold secrets: cJSON has no wipe, so blank them in the tree first. */
     if (root) {
         const cJSON *arrs[2] = {cJSON_GetObjectItemCaseSensitive(root, "targets"),
@@ -537,9 +622,11 @@ err:
             cJSON_ArrayForEach(o, arrs[a]) {
                 static const char *const SECRET[] = {"community", "auth_password", "priv_password", NULL};
                 for (size_t k = 0; SECRET[k]; k++) {
-                    cJSON *s = cJSON_GetObjectItemCaseSensitive(o, SECRET[k]);
-                    if (cJSON_IsString(s) && s->valuestring)
-                        explicit_bzero(s->valuestring, strlen(s->valuestring));
+                    cJSON *s;
+                    cJSON_ArrayForEach(s, o) {   /* duplicates too */
+                        if (s->string && strcmp(s->string, SECRET[k]) == 0 && cJSON_IsString(s) && s->valuestring)
+                            explicit_bzero(s->valuestring, strlen(s->valuestring));
+                    }
                 }
             }
         }

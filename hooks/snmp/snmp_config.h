@@ -4,9 +4,10 @@
  * SNMP settings are per target (address, version, credentials, what to
  * collect, how often) and per trap user, which does not fit environment
  * variables, so they live in one JSON file read once at start. Loading
- * validates every field and stops at the first problem with a message naming
- * the file, the target (index and name) and the field, never a secret's value;
- * main prints it and exits with status 2. The result never changes afterwards
+ * validates every field and reports every problem it finds, one line each,
+ * naming the file, the key path (target index and name, field) and the rule,
+ * never a secret's value; main prints them and exits with status 2. Unknown
+ * and duplicate keys and values of the wrong JSON type are problems. The result never changes afterwards
  * and is shared read-only by the hooks' threads. Secrets are wiped on destroy.
  *
  * The file:
@@ -15,12 +16,15 @@
  *                 "interval" (s, 60), "timeout" (s, 2), "retries" (1),
  *                 "collect" (["system"]; also "interfaces", "arp", "lldp"),
  *                 "oids" ([]), "max_rows" (10000 per walk), "max_walk_time" (s, 30),
- *                 "max_repetitions" (25), v3: "username", "security_level",
+ *                 "max_repetitions" (25), "max_poll_bytes" (8 MiB), v3: "username", "security_level",
  *                 "auth_protocol", "auth_password", "priv_protocol",
  *                 "priv_password", "context"}],
  *    "trap_users": [{"username", "auth_protocol", "auth_password",
- *                    "priv_protocol", "priv_password", "engine_id" ("0x...")}]}
- * Numbers may be given as JSON numbers or decimal strings.
+ *                    "priv_protocol", "priv_password", "engine_id" ("0x...")}],
+ *    "trap_limits": {"max_varbinds" (128), "max_event_bytes" (16384), "rate" (100 per s),
+ *                    "burst" (200), "inform_rate" (10 per s), "inform_burst" (20),
+ *                    "max_sources" (4096)}}
+ * Numbers are JSON numbers ("port": "161" is refused); "version" may also be 1 or 3.
  */
 #ifndef TRACER_SNMP_CONFIG_H
 #define TRACER_SNMP_CONFIG_H
@@ -50,6 +54,16 @@ enum {
 #define SNMP_CFG_MAX_OIDS      128
 #define SNMP_CFG_MAX_USERS     256
 #define SNMP_CFG_MAX_ENGINE_ID 32
+#define SNMP_CFG_POLL_BYTES_DEFAULT (8u * 1024u * 1024u)
+
+/* Trap receiver bounds (snmp_trap.c), defaults. */
+#define SNMP_TRAP_MAX_VARBINDS_DEFAULT  128
+#define SNMP_TRAP_MAX_BYTES_DEFAULT     16384
+#define SNMP_TRAP_RATE_DEFAULT          100
+#define SNMP_TRAP_BURST_DEFAULT         200
+#define SNMP_TRAP_INFORM_RATE_DEFAULT   10
+#define SNMP_TRAP_INFORM_BURST_DEFAULT  20
+#define SNMP_TRAP_SOURCES_DEFAULT       4096
 
 /* v3 credentials (a target's or a trap user's). */
 struct snmp_usm {
@@ -79,6 +93,7 @@ struct snmp_target {
     uint32_t max_rows;            /* varbinds per walk, [1, 1000000] */
     uint32_t max_walk_ms;         /* per walk, [1 s, 3600 s] */
     uint32_t max_repetitions;     /* GETBULK, [1, 100] */
+    uint32_t max_poll_bytes;      /* values + names one poll may collect, [1 KiB, 1 GiB] */
 };
 
 struct snmp_trap_user {
@@ -87,12 +102,28 @@ struct snmp_trap_user {
     size_t engine_id_len;
 };
 
+/* What one trap event and one source may cost the receiver. */
+struct snmp_trap_limits {
+    uint32_t max_varbinds;        /* varbinds kept per event; the rest is cut ("truncated": true) */
+    uint32_t max_event_bytes;     /* value + OID bytes kept per event, likewise */
+    uint32_t rate_milli;          /* traps/informs per second and source, x1000; 0 = no limit */
+    uint32_t burst;               /* token bucket depth */
+    uint32_t inform_rate_milli;   /* inform acknowledgements per second and source, x1000; 0 = no limit */
+    uint32_t inform_burst;
+    uint32_t max_sources;         /* sources tracked at once, [16, 65536] (bounded table; the stalest is
+                                     evicted); the table takes 2 slots of 48 bytes per source */
+};
+
 struct snmp_config {
     struct snmp_target *targets;
     size_t ntargets;
     struct snmp_trap_user *users;
     size_t nusers;
+    struct snmp_trap_limits trap_limits;
 };
+
+/* The defaults of every trap limit (what an absent "trap_limits" gives). */
+void snmp_trap_limits_default(struct snmp_trap_limits *l);
 
 /*
  * Read and validate the file at `path`. Returns 0 and a new config in *out

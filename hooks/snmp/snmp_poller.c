@@ -11,9 +11,10 @@
  * happens-before edge ring.h asks for. Workers sleep on the condition
  * variable until the next due time, a freed target, or stop.
  *
- * v3 sessions are opened under a second mutex: opening one discovers the
- * agent's engine id and adds the user to net-snmp's process-wide USM list,
- * which has no lock of its own in this build (see snmp_client.c).
+ * v3 sessions are opened under a second mutex, so that only one worker at a
+ * time waits in an engine discovery holding net-snmp's process-wide lock
+ * (snmp_client_lib_lock, see snmp_client.c for why every net-snmp call that
+ * processes messages takes it).
  */
 #include "snmp_poller.h"
 
@@ -52,7 +53,8 @@ struct snmp_poller {
     atomic_bool stop;              /* read by the clients' wait loops */
     struct target_state *ts;
     ring *out;
-    _Atomic uint64_t polls, polls_ok, polls_failed, timeouts, auth_failures, truncated, events_dropped;
+    _Atomic uint64_t polls, polls_ok, polls_failed, timeouts, auth_failures, truncated, byte_limited,
+        events_dropped;
 };
 
 static uint64_t mono_ms(void)
@@ -78,6 +80,8 @@ static void account(struct snmp_poller *p, size_t i, const cJSON *ev)
     const cJSON *err = cJSON_GetObjectItemCaseSensitive(ev, "error");
     if (cJSON_GetObjectItemCaseSensitive(ev, "truncated"))
         inc(&p->truncated);
+    if (cJSON_GetObjectItemCaseSensitive(ev, "max_poll_bytes"))
+        inc(&p->byte_limited);
     if (cJSON_IsTrue(ok)) {
         inc(&p->polls_ok);
         if (p->ts[i].failing)
@@ -182,6 +186,7 @@ void snmp_poller_get_stats(void *self, struct snmp_poller_stats *o)
     o->timeouts = get(&p->timeouts);
     o->auth_failures = get(&p->auth_failures);
     o->truncated = get(&p->truncated);
+    o->byte_limited = get(&p->byte_limited);
     o->events_dropped = get(&p->events_dropped);
 }
 
@@ -192,7 +197,8 @@ static void poller_stats(void *self, cJSON *into)
     const struct { const char *k; uint64_t v; } kv[] = {
         {"snmp_polls", s.polls}, {"snmp_polls_ok", s.polls_ok}, {"snmp_polls_failed", s.polls_failed},
         {"snmp_timeouts", s.timeouts}, {"snmp_auth_failures", s.auth_failures},
-        {"snmp_truncated", s.truncated}, {"snmp_events_dropped", s.events_dropped}};
+        {"snmp_truncated", s.truncated}, {"snmp_poll_bytes_limited", s.byte_limited},
+        {"snmp_events_dropped", s.events_dropped}};
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
         cJSON_AddItemToObject(into, kv[i].k, snmp_u64_json(kv[i].v));
 }

@@ -32,7 +32,8 @@ struct snmp_poller_stats {
     uint64_t polls_failed;      /* ok == false */
     uint64_t timeouts;          /* polls that ended in a timeout */
     uint64_t auth_failures;     /* polls that ended in a v3 security error */
-    uint64_t truncated;         /* polls where a walk hit max_rows / max_walk_time */
+    uint64_t truncated;         /* polls where a walk hit max_rows / max_walk_time / max_poll_bytes */
+    uint64_t byte_limited;      /* polls cut by max_poll_bytes (also in truncated) */
     uint64_t events_dropped;    /* events lost to a full ring or out of memory */
 };
 

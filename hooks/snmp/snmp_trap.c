@@ -6,19 +6,27 @@
  * start). The thread waits with select() in 200 ms rounds so stop() takes
  * effect quickly, and lets snmp_sess_read parse what arrives: net-snmp does
  * BER and USM (and answers v3 engine discovery with a report), we see each
- * datagram three times:
+ * datagram four times:
  *   pre_parse   counts the datagram;
- *   post_parse  gets the parse result: USM failures and parse errors are
- *               counted there (and the message goes no further);
- *   trap_input  gets every message that parsed: community check, inform
- *               acknowledgement, the event.
+ *   trap_parse  refuses a v3 message whose claimed (engine, user, level) is
+ *               not on the receiver's allow-list, before USM, else lets
+ *               net-snmp parse it (BER, USM);
+ *   post_parse  gets the parse result: refusals, USM failures and parse
+ *               errors are counted there (and the message goes no further);
+ *   trap_input  gets every message that parsed: v3 user and level (again,
+ *               as USM established them), community check, per-source rate
+ *               limits, inform acknowledgement, the event (capped).
  * Datagrams that fail before post_parse is called are counted as malformed
  * by difference (read - parsed - failed), so every datagram lands in exactly
  * one counter.
  *
  * Global state: the v3 users are registered in net-snmp's process-wide USM
- * user list (there is no per-session list); that happens in the creator,
- * before any thread starts.
+ * user list (net-snmp 5.9 has no per-session list), in the creator, before
+ * any thread starts; the poller adds its own users to the same list when it
+ * discovers its agents' engines. The receiver keeps them apart with its own
+ * allow-list (trap_parse). Every call into net-snmp (read, timeout, select
+ * info, the inform reply inside read, close) runs under the process-wide
+ * library lock, snmp_client_lib_lock (see snmp_client.c for why).
  */
 #include "snmp_trap.h"
 
@@ -30,7 +38,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/select.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -43,19 +53,43 @@
 
 #define TRAP_TICK_MS        200
 #define TRAP_MAX_COMMUNITIES 64
+#define TRAP_SRC_PROBE      8      /* slots looked at per source lookup */
+
+/* One source address's token buckets (traps, inform acknowledgements), in thousandths of a token. */
+struct trap_src {
+    uint8_t addr[16];
+    uint8_t family;                        /* 0 = free slot */
+    uint64_t last_ms;
+    uint64_t tokens, itokens;
+};
+
+/* A v3 identity the receiver accepts: a trap user for one engine (its own, or ours for informs). */
+struct trap_ident {
+    uint8_t engine[SNMP_CFG_MAX_ENGINE_ID + 32];
+    size_t engine_len;
+    const char *user;                      /* points into scfg */
+    int level;                             /* SNMP_SEC_LEVEL_* the user is configured for */
+};
 
 struct snmp_trap {
     char spec[300];                        /* net-snmp transport spec, for logs */
     char **communities;                    /* accepted; NULL = any */
     size_t ncommunities;
     struct snmp_config *scfg;              /* trap users; NULL without AGENT_SNMP_CONFIG */
+    struct snmp_trap_limits lim;
+    struct trap_ident *idents;             /* the v3 allow-list, built at create */
+    size_t nidents;
+    struct trap_src *srcs;                 /* open addressing, nsrcs a power of two; trap thread only */
+    size_t nsrcs;
+    uint64_t src_seed;
     void *sess;                            /* owned by the thread once started */
     ring *out;
     pthread_t thread;
     bool started;
     atomic_bool stop;
     _Atomic uint64_t datagrams, parsed, parse_failed, traps, informs, informs_acked, rejected_community,
-        auth_failures, discovery, malformed_seen, other_pdus, events_dropped;
+        auth_failures, discovery, malformed_seen, other_pdus, events_dropped, rate_limited, truncated,
+        informs_unanswered, sources_evicted;
 };
 
 static void inc(_Atomic uint64_t *c) { atomic_fetch_add_explicit(c, 1, memory_order_relaxed); }
@@ -175,20 +209,156 @@ keyfail:
     return -1;
 }
 
-static int add_trap_users(const struct snmp_config *scfg, char *err, size_t errlen)
+static int sec_level(enum snmp_cfg_level l)
 {
+    return l == SNMP_CFG_AUTHPRIV ? SNMP_SEC_LEVEL_AUTHPRIV
+         : l == SNMP_CFG_AUTHNOPRIV ? SNMP_SEC_LEVEL_AUTHNOPRIV : SNMP_SEC_LEVEL_NOAUTH;
+}
+
+static void add_ident(struct snmp_trap *tr, const struct snmp_trap_user *u, const uint8_t *eid, size_t eidlen)
+{
+    struct trap_ident *id = &tr->idents[tr->nidents++];
+    memcpy(id->engine, eid, eidlen);
+    id->engine_len = eidlen;
+    id->user = u->usm.username;
+    id->level = sec_level(u->usm.level);
+}
+
+/*
+ * Register the trap users in net-snmp's USM list and build the receiver's own
+ * allow-list of (engine id, user, level) from the same entries. The USM list
+ * is process-wide and the poller adds its users to it too (one per polled v3
+ * agent, on engine discovery); the allow-list is what keeps those out: a v3
+ * message whose (engine, user) is not on it never reaches USM (trap_parse).
+ */
+static int add_trap_users(struct snmp_trap *tr, char *err, size_t errlen)
+{
+    const struct snmp_config *scfg = tr->scfg;
     u_char local[SNMP_CFG_MAX_ENGINE_ID + 32];
     size_t locallen = snmpv3_get_engineID(local, sizeof local);
-    for (size_t i = 0; scfg && i < scfg->nusers; i++) {
-        const struct snmp_trap_user *u = &scfg->users[i];
-        int rc;
-        if (u->engine_id_len && (rc = add_usm_user(&u->usm, u->engine_id, u->engine_id_len, err, errlen)) != 0)
-            return rc;
-        if (locallen && !(u->engine_id_len == locallen && memcmp(u->engine_id, local, locallen) == 0) &&
-            (rc = add_usm_user(&u->usm, local, locallen, err, errlen)) != 0)
-            return rc;
+    if (!scfg || scfg->nusers == 0)
+        return 0;
+    tr->idents = calloc(scfg->nusers * 2, sizeof *tr->idents);
+    if (!tr->idents) {
+        snprintf(err, errlen, "out of memory");
+        return -2;
     }
+    int rc = 0;
+    snmp_client_lib_lock();
+    for (size_t i = 0; i < scfg->nusers && rc == 0; i++) {
+        const struct snmp_trap_user *u = &scfg->users[i];
+        if (u->engine_id_len && (rc = add_usm_user(&u->usm, u->engine_id, u->engine_id_len, err, errlen)) == 0)
+            add_ident(tr, u, u->engine_id, u->engine_id_len);
+        if (rc == 0 && locallen && locallen <= sizeof local &&
+            !(u->engine_id_len == locallen && memcmp(u->engine_id, local, locallen) == 0) &&
+            (rc = add_usm_user(&u->usm, local, locallen, err, errlen)) == 0)
+            add_ident(tr, u, local, locallen);
+    }
+    snmp_client_lib_unlock();
+    return rc;
+}
+
+/* ---------------------------------------------------------------- per-source rate limits */
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int make_sources(struct snmp_trap *tr, char *err, size_t errlen)
+{
+    size_t n = 16;
+    while (n < (size_t)tr->lim.max_sources * 2)
+        n *= 2;
+    tr->srcs = calloc(n, sizeof *tr->srcs);
+    if (!tr->srcs) {
+        snprintf(err, errlen, "out of memory");
+        return -2;
+    }
+    tr->nsrcs = n;
+    /* A keyed hash, so senders cannot pick addresses that collide on purpose. */
+    if (getrandom(&tr->src_seed, sizeof tr->src_seed, GRND_NONBLOCK) != (ssize_t)sizeof tr->src_seed)
+        tr->src_seed = now_ms() ^ (uint64_t)(uintptr_t)tr;
     return 0;
+}
+
+/*
+ * The bucket pair of the datagram's source address, or NULL when it has none
+ * (the memory transport's source is a real address too). The table is
+ * bounded: a lookup probes TRAP_SRC_PROBE slots and, when the source is not
+ * there and no slot is free, takes over the one used longest ago (counted in
+ * sources_evicted). A new or taken-over source starts with full buckets.
+ */
+static struct trap_src *source_bucket(struct snmp_trap *tr, const netsnmp_pdu *pdu, uint64_t now)
+{
+    uint8_t key[16] = {0};
+    uint8_t fam;
+    const struct sockaddr *sa = pdu->transport_data;
+    if (sa && sa->sa_family == AF_INET && pdu->transport_data_length >= (int)sizeof(struct sockaddr_in)) {
+        memcpy(key, &((const struct sockaddr_in *)pdu->transport_data)->sin_addr, 4);
+        fam = 4;
+    } else if (sa && sa->sa_family == AF_INET6 && pdu->transport_data_length >= (int)sizeof(struct sockaddr_in6)) {
+        memcpy(key, &((const struct sockaddr_in6 *)pdu->transport_data)->sin6_addr, 16);
+        fam = 6;
+    } else {
+        return NULL;
+    }
+    uint64_t h = 1469598103934665603ull ^ tr->src_seed;   /* FNV-1a, seeded, then mixed */
+    for (size_t i = 0; i < sizeof key; i++)
+        h = (h ^ key[i]) * 1099511628211ull;
+    h ^= fam;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    struct trap_src *stalest = NULL, *free_slot = NULL;
+    for (size_t i = 0; i < TRAP_SRC_PROBE; i++) {
+        struct trap_src *s = &tr->srcs[(h + i) & (tr->nsrcs - 1)];
+        if (s->family == fam && memcmp(s->addr, key, sizeof key) == 0)
+            return s;
+        if (!s->family) {
+            if (!free_slot)
+                free_slot = s;
+        } else if (!stalest || s->last_ms < stalest->last_ms) {
+            stalest = s;
+        }
+    }
+    struct trap_src *s = free_slot ? free_slot : stalest;
+    if (!free_slot)
+        inc(&tr->sources_evicted);
+    memcpy(s->addr, key, sizeof key);
+    s->family = fam;
+    s->last_ms = now;
+    s->tokens = (uint64_t)tr->lim.burst * 1000u;
+    s->itokens = (uint64_t)tr->lim.inform_burst * 1000u;
+    return s;
+}
+
+/* Refill one bucket for elapsed_ms (rate in thousandths of a token per second; 0 = no limit). */
+static void refill(uint64_t *tokens, uint32_t rate_milli, uint32_t burst, uint64_t elapsed_ms)
+{
+    uint64_t cap = (uint64_t)burst * 1000u;
+    uint64_t add = elapsed_ms >= 1000000u ? cap : elapsed_ms * rate_milli / 1000u;   /* no overflow */
+    *tokens = *tokens + add > cap ? cap : *tokens + add;
+}
+
+static bool take(uint64_t *tokens, uint32_t rate_milli)
+{
+    if (rate_milli == 0)
+        return true;
+    if (*tokens < 1000u)
+        return false;
+    *tokens -= 1000u;
+    return true;
+}
+
+static void source_refill(const struct snmp_trap *tr, struct trap_src *s, uint64_t now)
+{
+    uint64_t elapsed = now > s->last_ms ? now - s->last_ms : 0;
+    refill(&s->tokens, tr->lim.rate_milli, tr->lim.burst, elapsed);
+    refill(&s->itokens, tr->lim.inform_rate_milli, tr->lim.inform_burst, elapsed);
+    s->last_ms = now;
 }
 
 /* ---------------------------------------------------------------- the event */
@@ -249,8 +419,43 @@ static size_t v1_trap_oid(const netsnmp_pdu *pdu, oid *out)
     return n + 2;
 }
 
-static cJSON *trap_event(const netsnmp_pdu *pdu)
+/* What one event may still take (trap_limits.max_varbinds / max_event_bytes). */
+struct vb_budget {
+    uint32_t left_vbs;
+    size_t left_bytes;
+    uint32_t total;       /* varbinds in the message */
+    bool cut;
+};
+
+/* Add v to vbs when the budget allows (value + OID bytes). 0, or -1 when out of memory. */
+static int add_varbind(struct vb_budget *b, cJSON *vbs, const netsnmp_variable_list *v)
 {
+    size_t cost = v->val_len + v->name_length * sizeof(oid);
+    b->total++;
+    if (b->cut || b->left_vbs == 0 || cost > b->left_bytes) {
+        b->cut = true;   /* keep the varbinds in order: nothing after the first that did not fit */
+        return 0;
+    }
+    cJSON *vb = snmp_varbind_json(v);
+    if (!vb || !cJSON_AddItemToArray(vbs, vb)) {
+        cJSON_Delete(vb);
+        return -1;
+    }
+    b->left_vbs--;
+    b->left_bytes -= cost;
+    return 0;
+}
+
+static const char *level_name(int level)
+{
+    return level == SNMP_SEC_LEVEL_AUTHPRIV ? "authPriv" : level == SNMP_SEC_LEVEL_AUTHNOPRIV ? "authNoPriv"
+                                                                                              : "noAuthNoPriv";
+}
+
+/* The event of an accepted trap or inform; *cut tells whether the limits cut its varbinds. */
+static cJSON *trap_event(const netsnmp_pdu *pdu, const struct snmp_trap_limits *lim, bool *cut)
+{
+    struct vb_budget b = {.left_vbs = lim->max_varbinds, .left_bytes = lim->max_event_bytes};
     char ip[INET6_ADDRSTRLEN];
     unsigned port;
     cJSON *ev = cJSON_CreateObject();
@@ -275,13 +480,9 @@ static cJSON *trap_event(const netsnmp_pdu *pdu)
             !cJSON_AddItemToObject(ev, "uptime", snmp_u64_json((uint64_t)pdu->time & 0xffffffffu)) ||
             !cJSON_AddStringToObject(ev, "agent_address", agent))
             goto oom;
-        for (const netsnmp_variable_list *v = pdu->variables; v; v = v->next_variable) {
-            cJSON *vb = snmp_varbind_json(v);
-            if (!vb || !cJSON_AddItemToArray(vbs, vb)) {
-                cJSON_Delete(vb);
+        for (const netsnmp_variable_list *v = pdu->variables; v; v = v->next_variable)
+            if (add_varbind(&b, vbs, v) != 0)
                 goto oom;
-            }
-        }
     } else {
         const netsnmp_variable_list *trapoid = NULL, *uptime = NULL, *enterprise = NULL;
         for (const netsnmp_variable_list *v = pdu->variables; v; v = v->next_variable) {
@@ -297,11 +498,8 @@ static cJSON *trap_event(const netsnmp_pdu *pdu)
             if (!enterprise && v->type == ASN_OBJECT_ID && v->val.objid &&
                 oid_eq(v->name, v->name_length, SNMPTRAPENTERPRISE0, OID_LENGTH(SNMPTRAPENTERPRISE0)))
                 enterprise = v;
-            cJSON *vb = snmp_varbind_json(v);
-            if (!vb || !cJSON_AddItemToArray(vbs, vb)) {
-                cJSON_Delete(vb);
+            if (add_varbind(&b, vbs, v) != 0)
                 goto oom;
-            }
         }
         /* RFC 3584 3.2: generic/specific trap and enterprise of an SNMPv2 notification. */
         long generic = 6, specific = 0;
@@ -339,7 +537,16 @@ static cJSON *trap_event(const netsnmp_pdu *pdu)
                                                     : cJSON_AddNullToObject(ev, "uptime") != NULL))
             goto oom;
     }
+    if (pdu->version == SNMP_VERSION_3 &&
+        (!cJSON_AddStringToObject(ev, "user", pdu->securityName ? pdu->securityName : "") ||
+         !cJSON_AddStringToObject(ev, "security_level", level_name(pdu->securityLevel))))
+        goto oom;
     if (!cJSON_AddItemToObject(ev, "varbinds", vbs))
+        goto oom;
+    vbs = NULL;
+    *cut = b.cut;
+    if (b.cut && (!cJSON_AddTrueToObject(ev, "truncated") ||
+                  !cJSON_AddNumberToObject(ev, "varbinds_total", (double)b.total)))
         goto oom;
     return ev;
 oom:
@@ -349,6 +556,84 @@ oom:
 }
 
 /* ---------------------------------------------------------------- net-snmp hooks */
+
+/*
+ * RFC 3412 6 and RFC 3414 2.4: the identity a v3 message claims (security
+ * model, msgFlags, msgAuthoritativeEngineID, msgUserName), read from the
+ * bytes with net-snmp's bounds-checked BER readers before USM looks at them.
+ * Returns 1 for a v3 message whose fields were read, 0 for another version,
+ * -1 when the header does not parse (net-snmp's own parse then rejects it).
+ */
+static int v3_identity(u_char *data, size_t len, u_char *flags, long *model, u_char *eng, size_t *englen,
+                       u_char *user, size_t *userlen)
+{
+    /* asn_parse_sequence leaves the sequence's content length in its length argument (not what
+     * is left after it), so each constructed value is read with its own count. */
+    u_char type, fl[4], sp[1024];
+    size_t left = len, fllen = sizeof fl, splen = sizeof sp;
+    long version, msgid, maxsize, boots, etime;
+    u_char *p = asn_parse_sequence(data, &left, &type, ASN_SEQUENCE | ASN_CONSTRUCTOR, "message");
+    if (!p || left > len - (size_t)(p - data) || !(p = asn_parse_int(p, &left, &type, &version, sizeof version)))
+        return -1;
+    if (version != SNMP_VERSION_3)
+        return 0;
+    size_t glen = left;
+    u_char *g = asn_parse_sequence(p, &glen, &type, ASN_SEQUENCE | ASN_CONSTRUCTOR, "msgGlobalData");
+    if (!g || (size_t)(g - p) + glen > left)
+        return -1;
+    left -= (size_t)(g - p) + glen;   /* what follows msgGlobalData */
+    p = g + glen;
+    if (!(g = asn_parse_int(g, &glen, &type, &msgid, sizeof msgid)) ||
+        !(g = asn_parse_int(g, &glen, &type, &maxsize, sizeof maxsize)) ||
+        !(g = asn_parse_string(g, &glen, &type, fl, &fllen)) || fllen != 1 ||
+        !asn_parse_int(g, &glen, &type, model, sizeof *model) ||
+        !asn_parse_string(p, &left, &type, sp, &splen))
+        return -1;
+    *flags = fl[0];
+    size_t sl = splen;
+    u_char *q = asn_parse_sequence(sp, &sl, &type, ASN_SEQUENCE | ASN_CONSTRUCTOR, "usmSecurityParameters");
+    if (!q || (size_t)(q - sp) + sl > splen || !(q = asn_parse_string(q, &sl, &type, eng, englen)) ||
+        !(q = asn_parse_int(q, &sl, &type, &boots, sizeof boots)) ||
+        !(q = asn_parse_int(q, &sl, &type, &etime, sizeof etime)) ||
+        !asn_parse_string(q, &sl, &type, user, userlen))
+        return -1;
+    return 1;
+}
+
+/*
+ * net-snmp's parse step for the receiver's session (snmp_sess_add_ex). A v3
+ * message naming a user goes on to USM only when (engine id, user) is on
+ * the receiver's allow-list and msgFlags ask for at least the user's
+ * configured level; anything else is refused here, before USM has looked up
+ * a key or updated its engine-time cache, and without a report or an
+ * acknowledgement: the poller's users (which share net-snmp's one USM list)
+ * cannot authenticate a trap, and a forged trap cannot move the cached
+ * boots/time of an agent the poller talks to. Messages without a user name
+ * (engine discovery, RFC 3414 4) go on as they are: USM answers them with a
+ * report or refuses them. Runs inside snmp_sess_read, under the library lock.
+ */
+static int trap_parse(netsnmp_session *session, netsnmp_pdu *pdu, u_char *data, size_t len)
+{
+    struct snmp_trap *tr = session->callback_magic;
+    u_char flags = 0, eng[SNMP_CFG_MAX_ENGINE_ID + 32], user[64];
+    size_t englen = sizeof eng, userlen = sizeof user;
+    long model = 0;
+    int v3 = v3_identity(data, len, &flags, &model, eng, &englen, user, &userlen);
+    if (v3 == 1 && model == SNMP_SEC_MODEL_USM && userlen > 0) {
+        int level = (flags & 3) == 3 ? SNMP_SEC_LEVEL_AUTHPRIV : (flags & 1) ? SNMP_SEC_LEVEL_AUTHNOPRIV
+                                                                             : SNMP_SEC_LEVEL_NOAUTH;
+        const struct trap_ident *id = NULL;
+        for (size_t i = 0; i < tr->nidents && !id; i++)
+            if (tr->idents[i].engine_len == englen && memcmp(tr->idents[i].engine, eng, englen) == 0 &&
+                strlen(tr->idents[i].user) == userlen && memcmp(tr->idents[i].user, user, userlen) == 0)
+                id = &tr->idents[i];
+        if (!id)
+            return SNMPERR_USM_UNKNOWNSECURITYNAME;     /* counted by trap_post_parse */
+        if (level < id->level)
+            return SNMPERR_USM_UNSUPPORTEDSECURITYLEVEL;
+    }
+    return snmp_parse(tr->sess, session, pdu, data, len);
+}
 
 static int trap_pre_parse(netsnmp_session *session, netsnmp_transport *transport, void *data, int len)
 {
@@ -400,6 +685,22 @@ static bool community_ok(const struct snmp_trap *tr, const netsnmp_pdu *pdu)
     return false;
 }
 
+/* A v3 message USM accepted: is it one of our trap users, at its level? (trap_parse checked the
+ * claimed identity before USM; this checks what USM established.) */
+static bool v3_allowed(const struct snmp_trap *tr, const netsnmp_pdu *pdu)
+{
+    if (pdu->securityModel != SNMP_SEC_MODEL_USM || !pdu->securityName)
+        return false;
+    for (size_t i = 0; i < tr->nidents; i++) {
+        const struct trap_ident *id = &tr->idents[i];
+        if (id->engine_len == pdu->securityEngineIDLen && pdu->securityEngineID &&
+            memcmp(id->engine, pdu->securityEngineID, id->engine_len) == 0 &&
+            strlen(id->user) == pdu->securityNameLen && memcmp(id->user, pdu->securityName, pdu->securityNameLen) == 0)
+            return pdu->securityLevel >= id->level;
+    }
+    return false;
+}
+
 static int trap_input(int op, netsnmp_session *session, int reqid, netsnmp_pdu *pdu, void *magic)
 {
     (void)session;
@@ -411,11 +712,27 @@ static int trap_input(int op, netsnmp_session *session, int reqid, netsnmp_pdu *
         inc(&tr->other_pdus);
         return 1;
     }
+    if (pdu->version == SNMP_VERSION_3 && !v3_allowed(tr, pdu)) {
+        inc(&tr->auth_failures);
+        return 1;
+    }
     if (pdu->version != SNMP_VERSION_3 && !community_ok(tr, pdu)) {
         inc(&tr->rejected_community);
         return 1;
     }
-    if (pdu->command == SNMP_MSG_INFORM) {
+    /* Per source: a trap/inform bucket (over it: counted, no event, no acknowledgement, so an
+     * inform is sent again later) and an acknowledgement bucket (reflection). */
+    uint64_t now = now_ms();
+    struct trap_src *src = source_bucket(tr, pdu, now);
+    if (src)
+        source_refill(tr, src, now);
+    if (src && !take(&src->tokens, tr->lim.rate_milli)) {
+        inc(&tr->rate_limited);
+        return 1;
+    }
+    if (pdu->command == SNMP_MSG_INFORM && src && !take(&src->itokens, tr->lim.inform_rate_milli)) {
+        inc(&tr->informs_unanswered);
+    } else if (pdu->command == SNMP_MSG_INFORM) {
         netsnmp_pdu *reply = snmp_clone_pdu(pdu);   /* keeps the source address as destination */
         if (reply) {
             reply->command = SNMP_MSG_RESPONSE;
@@ -428,7 +745,10 @@ static int trap_input(int op, netsnmp_session *session, int reqid, netsnmp_pdu *
         }
     }
     inc(pdu->command == SNMP_MSG_INFORM ? &tr->informs : &tr->traps);
-    cJSON *ev = trap_event(pdu);
+    bool cut = false;
+    cJSON *ev = trap_event(pdu, &tr->lim, &cut);
+    if (cut)
+        inc(&tr->truncated);
     if (!ev || !hook_emit(tr->out, ev))
         inc(&tr->events_dropped);
     return 1;
@@ -445,7 +765,9 @@ static int trap_input(int op, netsnmp_session *session, int reqid, netsnmp_pdu *
  */
 static void trap_read(struct snmp_trap *tr, fd_set *fds)
 {
+    snmp_client_lib_lock();   /* USM and the engine-time cache are process-wide (snmp_client.c) */
     snmp_sess_read(tr->sess, fds);
+    snmp_client_lib_unlock();
 }
 
 static void *trap_thread(void *arg)
@@ -456,7 +778,9 @@ static void *trap_thread(void *arg)
         fd_set fds;
         struct timeval tv = {0, 0};
         FD_ZERO(&fds);
+        snmp_client_lib_lock();
         snmp_sess_select_info(tr->sess, &numfds, &fds, &tv, &block);
+        snmp_client_lib_unlock();
         if (block || tv.tv_sec > 0 || tv.tv_usec > TRAP_TICK_MS * 1000) {
             tv.tv_sec = 0;
             tv.tv_usec = TRAP_TICK_MS * 1000;
@@ -464,8 +788,11 @@ static void *trap_thread(void *arg)
         int n = select(numfds, &fds, NULL, NULL, &tv);
         if (n > 0)
             trap_read(tr, &fds);
-        else if (n == 0)
+        else if (n == 0) {
+            snmp_client_lib_lock();
             snmp_sess_timeout(tr->sess);
+            snmp_client_lib_unlock();
+        }
         else if (errno != EINTR) {
             log_error("trap receiver: select: %s", strerror(errno));
             break;
@@ -502,6 +829,10 @@ void snmp_trap_get_stats(void *self, struct snmp_trap_stats *o)
     o->discovery = get(&tr->discovery);
     o->other_pdus = get(&tr->other_pdus);
     o->events_dropped = get(&tr->events_dropped);
+    o->rate_limited = get(&tr->rate_limited);
+    o->truncated = get(&tr->truncated);
+    o->informs_unanswered = get(&tr->informs_unanswered);
+    o->sources_evicted = get(&tr->sources_evicted);
     /* Whatever was read but neither parsed nor failed in a way post_parse saw did not parse at all. */
     uint64_t accounted = get(&tr->parsed) + get(&tr->parse_failed);
     o->malformed = get(&tr->malformed_seen) + (o->datagrams > accounted ? o->datagrams - accounted : 0);
@@ -516,7 +847,9 @@ static void trap_stats(void *self, cJSON *into)
         {"trap_informs_acked", s.informs_acked}, {"trap_rejected_community", s.rejected_community},
         {"trap_auth_failures", s.auth_failures}, {"trap_malformed", s.malformed},
         {"trap_discovery", s.discovery}, {"trap_other_pdus", s.other_pdus},
-        {"trap_events_dropped", s.events_dropped}};
+        {"trap_events_dropped", s.events_dropped}, {"trap_rate_limited", s.rate_limited},
+        {"trap_truncated", s.truncated}, {"trap_informs_unanswered", s.informs_unanswered},
+        {"trap_sources_evicted", s.sources_evicted}};
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
         cJSON_AddItemToObject(into, kv[i].k, snmp_u64_json(kv[i].v));
 }
@@ -558,9 +891,14 @@ static void trap_destroy(void *self)
         return;
     if (tr->started)
         trap_stop(tr);
-    if (tr->sess)
+    if (tr->sess) {
+        snmp_client_lib_lock();
         snmp_sess_close(tr->sess);
+        snmp_client_lib_unlock();
+    }
     free_communities(tr);
+    free(tr->idents);
+    free(tr->srcs);
     snmp_config_destroy(tr->scfg);
     free(tr);
 }
@@ -626,7 +964,10 @@ static int trap_open_session(struct snmp_trap *tr, netsnmp_transport *t, char *e
     s.callback = trap_input;
     s.callback_magic = tr;
     s.isAuthoritative = SNMP_SESS_UNKNOWNAUTH;
-    tr->sess = snmp_sess_add(&s, t, trap_pre_parse, trap_post_parse);   /* owns t, even on failure */
+    snmp_client_lib_lock();
+    tr->sess = snmp_sess_add_ex(&s, t, trap_pre_parse, trap_parse, trap_post_parse, NULL, NULL, NULL,
+                                NULL);   /* owns t, even on failure */
+    snmp_client_lib_unlock();
     if (!tr->sess) {
         snprintf(err, errlen, "trap receiver: cannot open a session on %s: %s", tr->spec,
                  snmp_api_errstring(s.s_snmp_errno));
@@ -657,7 +998,13 @@ int hook_snmp_trap_create(const struct config *cfg, struct hook *out, char *err,
     if (cfg->snmp_config && (rc = snmp_config_load(cfg->snmp_config, &tr->scfg, err, errlen)) != 0)
         goto fail;
     snmp_client_lib_init();
-    if ((rc = add_trap_users(tr->scfg, err, errlen)) != 0) {
+    if (tr->scfg)
+        tr->lim = tr->scfg->trap_limits;
+    else
+        snmp_trap_limits_default(&tr->lim);
+    if ((rc = make_sources(tr, err, errlen)) != 0)
+        goto fail;
+    if ((rc = add_trap_users(tr, err, errlen)) != 0) {
         if (rc == -1) {
             char msg[512];
             snprintf(msg, sizeof msg, "%s", err);
@@ -759,7 +1106,11 @@ int snmp_trap_create_memory(const char *communities, const char *snmp_config_jso
     if (snmp_config_json && (rc = snmp_config_parse(snmp_config_json, "memory", &tr->scfg, err, errlen)) != 0)
         goto fail;
     snmp_client_lib_init();
-    if ((rc = add_trap_users(tr->scfg, err, errlen)) != 0)
+    if (tr->scfg)
+        tr->lim = tr->scfg->trap_limits;
+    else
+        snmp_trap_limits_default(&tr->lim);
+    if ((rc = make_sources(tr, err, errlen)) != 0 || (rc = add_trap_users(tr, err, errlen)) != 0)
         goto fail;
     rc = -2;
     t = calloc(1, sizeof *t);

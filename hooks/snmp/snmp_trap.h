@@ -5,14 +5,20 @@
  * same stream as flows. This hook listens on one UDP address (IPv4 or IPv6)
  * through a net-snmp transport and session in its own thread, and turns every
  * accepted v1 trap, v2c trap/inform and v3 trap/inform into a `type: "trap"`
- * event (v1 traps get the RFC 3584 snmpTrapOID). Informs are acknowledged.
- * v1/v2c messages whose community is not in AGENT_TRAP_COMMUNITIES (when
- * set) and v3 messages that fail USM (unknown user, wrong digest, decryption
- * error) are counted and dropped; so are datagrams that do not parse. The
- * v3 users come from AGENT_SNMP_CONFIG's "trap_users": each is registered
- * for its configured engine id (v3 traps, sent by that engine) and for the
- * sensor's own engine id (v3 informs, where the receiver is authoritative).
- * Communities and passwords never appear in events or logs.
+ * event (v1 traps get the RFC 3584 snmpTrapOID; v3 events name the user and
+ * security level). Informs are acknowledged. v1/v2c messages whose community
+ * is not in AGENT_TRAP_COMMUNITIES (when set) are counted and dropped; so are
+ * datagrams that do not parse. The v3 users come from AGENT_SNMP_CONFIG's
+ * "trap_users": each is registered for its configured engine id (v3 traps,
+ * sent by that engine) and for the sensor's own engine id (v3 informs, where
+ * the receiver is authoritative), and only those (engine, user) pairs at or
+ * above the user's configured level are accepted, checked before USM runs:
+ * USM users the poller creates never authenticate a trap. Refused v3
+ * messages are counted as auth failures, and a refused inform is not
+ * acknowledged. "trap_limits" bounds each event (varbinds and bytes, then
+ * "truncated": true) and each source (token buckets for traps and for inform
+ * acknowledgements, in a bounded table). Communities and passwords never
+ * appear in events or logs.
  */
 #ifndef TRACER_SNMP_TRAP_H
 #define TRACER_SNMP_TRAP_H
@@ -35,11 +41,16 @@ struct snmp_trap_stats {
     uint64_t informs;              /* informs emitted */
     uint64_t informs_acked;        /* responses sent to informs */
     uint64_t rejected_community;   /* v1/v2c with a community not accepted */
-    uint64_t auth_failures;        /* v3 messages failing USM (unknown user, wrong digest, decryption) */
+    uint64_t auth_failures;        /* v3 messages refused: not a configured trap user for that engine, below
+                                      the user's security level, or failing USM (digest, decryption) */
     uint64_t malformed;            /* datagrams that did not parse as SNMP */
     uint64_t discovery;            /* v3 engine-id discovery / time-sync probes answered */
     uint64_t other_pdus;           /* parsed messages that are not traps or informs (ignored) */
     uint64_t events_dropped;       /* events lost to a full ring */
+    uint64_t rate_limited;         /* traps/informs over their source's rate (no event, no acknowledgement) */
+    uint64_t truncated;            /* events whose varbinds were cut by trap_limits */
+    uint64_t informs_unanswered;   /* informs emitted but not acknowledged (acknowledgement rate per source) */
+    uint64_t sources_evicted;      /* sources dropped from the full rate-limit table */
 };
 
 /* Snapshot of the counters of a trap hook's `self`. Any thread. */

@@ -402,7 +402,7 @@ def test_traps(tracer, tmp_path):
     s = Sensor(tracer, {"AGENT_TRAP_LISTEN": dest, "AGENT_TRAP_COMMUNITIES": "trapComm1, other",
                         "AGENT_SNMP_CONFIG": cfg})
     try:
-        time.sleep(0.5)
+        wait_bound(port)   # not a fixed sleep: the first trap must not arrive before the socket exists
         t = tmp_path
         tool(t, "snmptrap", "-v1", "-c", "trapComm1", dest, "1.3.6.1.4.1.9999", "127.0.0.9", "6", "42", "1234",
              "1.3.6.1.4.1.9999.1", "s", "v1 hello")
@@ -473,9 +473,11 @@ def test_traps(tracer, tmp_path):
                       "varbinds": [{"oid": "1.3.6.1.4.1.9999.2", "type": "counter32", "value": 99}]}
     assert got[4] == {"version": "3", "pdu": "trap", "trap_oid": "1.3.6.1.4.1.9999.0.11",
                       "enterprise": "1.3.6.1.4.1.9999", "generic_trap": 6, "specific_trap": 11, "uptime": 4321,
+                      "user": TRAP_USER, "security_level": "authPriv",
                       "varbinds": [{"oid": "1.3.6.1.4.1.9999.4", "type": "string", "value": "v3 trap"}]}
     assert got[5] == {"version": "3", "pdu": "inform", "trap_oid": "1.3.6.1.4.1.9999.0.12",
                       "enterprise": "1.3.6.1.4.1.9999", "generic_trap": 6, "specific_trap": 12, "uptime": 8765,
+                      "user": TRAP_USER, "security_level": "authPriv",
                       "varbinds": [{"oid": "1.3.6.1.4.1.9999.5", "type": "gauge32", "value": 5}]}
     assert got[6]["trap_oid"] == "1.3.6.1.6.3.1.1.5.4" and got[6]["varbinds"][0]["value"] == "truncate me"
 
@@ -513,3 +515,289 @@ def test_bad_config(tracer, tmp_path, doc, needle):
     assert p.returncode == 2, err
     assert "AGENT_SNMP_CONFIG=" + cfg in err and needle in err, err
     assert "longenough" not in err and "abcdefgh1" not in err
+
+
+# ---------------------------------------------------------------------------
+# security of the trap receiver (issue 13) and the poller's bounds
+
+def ber(tag, content):
+    n = len(content)
+    if n < 0x80:
+        head = bytes([n])
+    else:
+        b = n.to_bytes((n.bit_length() + 7) // 8, "big")
+        head = bytes([0x80 | len(b)]) + b
+    return bytes([tag]) + head + content
+
+
+def ber_int(v, tag=0x02):
+    return ber(tag, v.to_bytes(max(1, (v.bit_length() + 8) // 8), "big", signed=True))
+
+
+def ber_oid(text):
+    ids = [int(x) for x in text.split(".")]
+    out = bytes([40 * ids[0] + ids[1]])
+    for i in ids[2:]:
+        chunk = [i & 0x7f]
+        i >>= 7
+        while i:
+            chunk.append(0x80 | (i & 0x7f))
+            i >>= 7
+        out += bytes(reversed(chunk))
+    return ber(0x06, out)
+
+
+def v2c_notification(community, reqid, varbinds, inform=False):
+    """A v2c trap (or inform) with sysUpTime.0, snmpTrapOID.0 and `varbinds` [(oid, bytes)] as octet strings."""
+    vbs = ber(0x30, ber_oid("1.3.6.1.2.1.1.3.0") + ber_int(42, 0x43))
+    vbs += ber(0x30, ber_oid("1.3.6.1.6.3.1.1.4.1.0") + ber_oid("1.3.6.1.4.1.9999.0.99"))
+    for oid, val in varbinds:
+        vbs += ber(0x30, ber_oid(oid) + ber(0x04, val))
+    pdu = ber(0xA6 if inform else 0xA7, ber_int(reqid) + ber_int(0) + ber_int(0) + ber(0x30, vbs))
+    return ber(0x30, ber_int(1) + ber(0x04, community.encode()) + pdu)
+
+
+def udp_queue(port):
+    """(rx_queue bytes, drops) of the UDP socket bound to 127.0.0.1:port, from /proc/net/udp."""
+    want = "0100007F:%04X" % port
+    with open("/proc/net/udp") as f:
+        for line in f.readlines()[1:]:
+            cols = line.split()
+            if cols[1] == want:
+                return int(cols[4].split(":")[1], 16), int(cols[-1])
+    return 0, 0
+
+
+def wait_bound(port, timeout=20):
+    """Wait until something listens on UDP 127.0.0.1:port (the sensor's trap receiver)."""
+    want = "0100007F:%04X" % port
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with open("/proc/net/udp") as f:
+            if any(line.split()[1] == want for line in f.readlines()[1:]):
+                return
+        time.sleep(0.05)
+    pytest.fail("nothing listens on 127.0.0.1:%d" % port)
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def trap_stats(s):
+    return json.loads(log_message(s.stderr, "trap receiver stopped: ").split(": ", 1)[1])
+
+
+def test_v3_trap_needs_configured_user_and_level(tracer, tmp_path):
+    """A v3 trap or inform is accepted only from a trap user at or above its configured level."""
+    port = free_udp_port()
+    dest = "127.0.0.1:%d" % port
+    cfg = write_config(tmp_path, {"trap_users": [
+        {"username": TRAP_USER, "auth_protocol": "SHA", "auth_password": TRAP_AUTH,
+         "priv_protocol": "AES", "priv_password": TRAP_PRIV, "engine_id": TRAP_ENGINE}]})
+    s = Sensor(tracer, {"AGENT_TRAP_LISTEN": dest, "AGENT_SNMP_CONFIG": cfg})
+    t = tmp_path
+    try:
+        wait_bound(port)
+        # below the user's level: no key at all, then auth without privacy
+        tool(t, "snmptrap", "-v3", "-u", TRAP_USER, "-l", "noAuthNoPriv", "-e", TRAP_ENGINE, dest, "1",
+             "1.3.6.1.4.1.9999.0.1", "1.3.6.1.4.1.9999.1", "s", "forged noauth")
+        tool(t, "snmptrap", "-v3", "-u", TRAP_USER, "-l", "authNoPriv", "-a", "SHA", "-A", TRAP_AUTH,
+             "-e", TRAP_ENGINE, dest, "2", "1.3.6.1.4.1.9999.0.2", "1.3.6.1.4.1.9999.1", "s", "authnopriv")
+        # an unauthenticated inform is not acknowledged: snmpinform fails
+        p = subprocess.run(["snmpinform", "-v3", "-u", TRAP_USER, "-l", "noAuthNoPriv", "-t", "1", "-r", "0",
+                            dest, "3", "1.3.6.1.4.1.9999.0.3"], env=tool_env(t), capture_output=True, timeout=30)
+        assert p.returncode != 0, "an unauthenticated inform was acknowledged"
+        # the configured user at its level
+        tool(t, "snmptrap", "-v3", "-u", TRAP_USER, "-l", "authPriv", "-a", "SHA", "-A", TRAP_AUTH, "-x", "AES",
+             "-X", TRAP_PRIV, "-e", TRAP_ENGINE, dest, "4", "1.3.6.1.4.1.9999.0.4", "1.3.6.1.4.1.9999.1", "s",
+             "genuine")
+        s.wait_for(lambda: s.of("trap"), 10, "the genuine v3 trap")
+        time.sleep(0.5)
+    finally:
+        s.stop()
+    assert_no_secrets(s)
+    traps = s.of("trap")
+    assert len(traps) == 1, json.dumps(traps, indent=1)
+    assert traps[0]["user"] == TRAP_USER and traps[0]["security_level"] == "authPriv"
+    assert traps[0]["varbinds"] == [{"oid": "1.3.6.1.4.1.9999.1", "type": "string", "value": "genuine"}]
+    st = trap_stats(s)
+    # noAuthNoPriv trap, authNoPriv trap, the noAuthNoPriv inform (after its engine discovery, answered)
+    assert st["trap_auth_failures"] == 3 and st["trap_discovery"] == 1, st
+    assert st["trap_traps"] == 1 and st["trap_informs"] == 0 and st["trap_informs_acked"] == 0
+
+
+def engine_id_of(agent):
+    out = tool(agent.tmp, "snmpget", "-v3", "-u", V3_USER, "-l", "authPriv", "-a", "SHA", "-A", V3_AUTH, "-x", "AES",
+               "-X", V3_PRIV, "-On", "-Ox", agent.addr, "1.3.6.1.6.3.10.2.1.1.0")
+    return "0x" + "".join(out.split("=", 1)[1].split(":", 1)[1].split())
+
+
+def test_poller_users_are_not_trap_identities(tracer, agent, tmp_path):
+    """The USM user the poller creates for a v3 agent authenticates nothing at the receiver, and a
+    trap made with the poller's credentials (and a later engine time) does not break the polls."""
+    port = free_udp_port()
+    dest = "127.0.0.1:%d" % port
+    cfg = write_config(tmp_path, {"targets": [
+        {"name": "v3", "host": "127.0.0.1", "port": agent.port, "version": "3", "username": V3_USER,
+         "auth_protocol": "SHA", "auth_password": V3_AUTH, "priv_protocol": "AES", "priv_password": V3_PRIV,
+         "interval": 1, "timeout": 1, "retries": 1, "collect": ["system"]}]})
+    engine = engine_id_of(agent)
+    s = Sensor(tracer, {"AGENT_SNMP_CONFIG": cfg, "AGENT_TRAP_LISTEN": dest})
+    try:
+        s.wait_for(lambda: s.of("snmp", target="v3", ok=True), 20, "a first v3 poll")
+        # the poller's user and keys, the agent's engine id, boots far ahead of the agent's
+        tool(tmp_path, "snmptrap", "-v3", "-u", V3_USER, "-l", "authPriv", "-a", "SHA", "-A", V3_AUTH,
+             "-x", "AES", "-X", V3_PRIV, "-e", engine, "-Z", "9999,9999", dest, "5", "1.3.6.1.4.1.9999.0.5",
+             "1.3.6.1.4.1.9999.1", "s", "as the poller")
+        time.sleep(0.5)
+        n = len(s.of("snmp", target="v3"))
+        s.wait_for(lambda: len(s.of("snmp", target="v3")) >= n + 3, 30, "three more v3 polls")
+    finally:
+        s.stop()
+    assert s.of("trap") == [], "a trap authenticated with the poller's user was accepted"
+    polls = s.of("snmp", target="v3")
+    assert all(e["ok"] for e in polls[n:]), [e.get("error") for e in polls[n:]]
+    assert trap_stats(s)["trap_auth_failures"] == 1
+
+
+def test_trap_flood_is_capped_and_rate_limited(tracer, tmp_path):
+    """3,000 traps of 40 KB from one source: 100 events (the burst), each cut to the event byte cap;
+    every other trap counted as rate-limited; the sensor's memory stays flat."""
+    port = free_udp_port()
+    cfg = write_config(tmp_path, {"trap_limits": {"rate": 0.001, "burst": 100}})
+    s = Sensor(tracer, {"AGENT_TRAP_LISTEN": "127.0.0.1:%d" % port, "AGENT_SNMP_CONFIG": cfg,
+                        # ASan keeps freed memory in quarantine (256 MB by default): keep it small, so
+                        # RSS shows what the sensor holds
+                        "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":quarantine_size_mb=4"})
+    sent = 3000
+    varbinds = [("1.3.6.1.4.1.9999.7.%d" % i, b"A" * 4000) for i in range(10)]   # ~40 KB per trap
+    tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        wait_bound(port)
+        warm = v2c_notification("public", 1, varbinds)
+        assert 40000 < len(warm) < 65000
+        rss0 = rss_kib(s.proc.pid)
+        _, drops0 = udp_queue(port)
+        for i in range(sent):
+            tx.sendto(v2c_notification("public", i + 1, varbinds), ("127.0.0.1", port))
+            while udp_queue(port)[0] > 150000:   # let the receiver keep up (wait only)
+                time.sleep(0.0005)
+        deadline = time.time() + 60
+        while udp_queue(port)[0] and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        rss1 = rss_kib(s.proc.pid)
+        _, drops1 = udp_queue(port)
+    finally:
+        tx.close()
+        s.stop()
+    st = trap_stats(s)
+    received = sent - (drops1 - drops0)
+    print("RSS %d KiB -> %d KiB (+%d KiB); datagrams %d, kernel drops %d, stats %s"
+          % (rss0, rss1, rss1 - rss0, sent, drops1 - drops0, st))
+    assert st["trap_datagrams"] == received
+    assert st["trap_traps"] == 100 and st["trap_truncated"] == 100
+    assert st["trap_rate_limited"] == received - 100
+    traps = s.of("trap")
+    assert len(traps) == 100
+    for e in traps:
+        assert e["truncated"] is True and e["varbinds_total"] == 10
+        # 16384 bytes of values and OIDs per event: 4 of the 10 big varbinds
+        assert len(e["varbinds"]) == 4 and len(json.dumps(e)) < 16384 + 2048
+    # 100 events of ~17 KB; without the caps 3,000 events of ~40 KB passed through
+    assert rss1 - rss0 < 32 * 1024, (rss0, rss1)
+
+
+def test_inform_answers_are_rate_limited_per_source(tracer, tmp_path):
+    port = free_udp_port()
+    cfg = write_config(tmp_path, {"trap_limits": {"inform_rate": 0.001, "inform_burst": 5}})
+    s = Sensor(tracer, {"AGENT_TRAP_LISTEN": "127.0.0.1:%d" % port, "AGENT_SNMP_CONFIG": cfg})
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.settimeout(0.2)
+    answers = 0
+    try:
+        wait_bound(port)
+        for i in range(50):
+            rx.sendto(v2c_notification("public", 1000 + i, [("1.3.6.1.4.1.9999.8", b"x")], inform=True),
+                      ("127.0.0.1", port))
+        s.wait_for(lambda: len(s.of("trap")) >= 50, 15, "50 inform events")
+        deadline = time.time() + 3
+        while time.time() < deadline:
+            try:
+                data = rx.recv(65535)
+            except socket.timeout:
+                continue
+            assert data[0] == 0x30 and b"\xa2" in data   # a GetResponse
+            answers += 1
+    finally:
+        rx.close()
+        s.stop()
+    st = trap_stats(s)
+    assert answers == 5
+    assert st["trap_informs"] == 50 and st["trap_informs_acked"] == 5 and st["trap_informs_unanswered"] == 45
+
+
+def test_poll_byte_cap(tracer, agent, tmp_path):
+    cfg = write_config(tmp_path, {"targets": [
+        {"name": "capped", "host": "127.0.0.1", "port": agent.port, "community": COMMUNITY, "interval": 60,
+         "collect": ["system", "interfaces", "arp"], "max_poll_bytes": 1024}]})
+    s = Sensor(tracer, {"AGENT_SNMP_CONFIG": cfg})
+    s.wait_for(lambda: s.of("snmp", target="capped"), 20, "a poll")
+    s.stop()
+    ev = s.of("snmp", target="capped")[0]
+    assert ev["ok"] is True and ev["max_poll_bytes"] == 1024
+    assert ev["truncated"] == ["interfaces"] and "arp" not in ev
+    assert len(json.dumps(ev)) < 4096
+    stats = json.loads(log_message(s.stderr, "snmp poller stopped: ").split(": ", 1)[1])
+    assert stats["snmp_poll_bytes_limited"] == 1 and stats["snmp_truncated"] == 1
+
+
+def test_v3_timeout_is_counted(tracer, tmp_path):
+    """A v3 target that never answers fails with "timeout" and counts in snmp_timeouts."""
+    cfg = write_config(tmp_path, {"targets": [
+        {"name": "v3dead", "host": "127.0.0.1", "port": free_udp_port(), "version": "3", "username": V3_USER,
+         "auth_protocol": "SHA", "auth_password": V3_AUTH, "priv_protocol": "AES", "priv_password": V3_PRIV,
+         "interval": 1, "timeout": 0.5, "retries": 0}]})
+    s = Sensor(tracer, {"AGENT_SNMP_CONFIG": cfg})
+    s.wait_for(lambda: len(s.of("snmp", target="v3dead")) >= 2, 20, "two polls")
+    s.stop()
+    evs = s.of("snmp", target="v3dead")
+    assert all(e["ok"] is False and e["error"] == "timeout" for e in evs), [e["error"] for e in evs]
+    stats = json.loads(log_message(s.stderr, "snmp poller stopped: ").split(": ", 1)[1])
+    assert stats["snmp_timeouts"] == stats["snmp_polls"] >= 2
+
+
+def test_debug_log_has_no_mib_noise(tracer, agent, tmp_path):
+    cfg = write_config(tmp_path, {"targets": [
+        {"name": "v2", "host": "127.0.0.1", "port": agent.port, "community": COMMUNITY, "interval": 60}]})
+    s = Sensor(tracer, {"AGENT_SNMP_CONFIG": cfg, "LOG_LEVEL": "debug",
+                        "AGENT_TRAP_LISTEN": "127.0.0.1:%d" % free_udp_port()})
+    s.wait_for(lambda: s.of("snmp", target="v2", ok=True), 20, "a poll")
+    s.stop()
+    assert "LOG_LEVEL=debug" in s.stderr
+    assert "Cannot find module" not in s.stderr and "MIB search path" not in s.stderr
+
+
+def test_bad_config_reports_every_problem(tracer, tmp_path):
+    p = tmp_path / "snmp.json"
+    p.write_text('{"targets": [{"name": "a", "host": "192.0.2.1", "community": "x", "port": "161"},\n'
+                 ' {"name": "b", "host": "192.0.2.2", "community": "x", "interval": 5, "interval": 6},\n'
+                 ' {"name": "c", "host": "192.0.2.3", "community": "x", "version": "4", "retries": true}]}')
+    r = subprocess.run([tracer], env=clean_env({"AGENT_BPF_FILTER": "port 1", "AGENT_SNMP_CONFIG": str(p),
+                                                "AGENT_INTERFACE": "lo"}),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    err = r.stderr.decode()
+    assert_no_sanitizer(err)
+    assert r.returncode == 2, err
+    pre = "AGENT_SNMP_CONFIG=%s: " % p
+    for want in ('targets[0] ("a"): port: must be a JSON number in [1, 65535], not a string ("161")',
+                 'targets[1] ("b"): interval: duplicate key',
+                 'targets[2] ("c"): version: "4" must be one of',
+                 'targets[2] ("c"): retries: must be a JSON number in [0, 10], not a boolean'):
+        assert pre + want in err, err

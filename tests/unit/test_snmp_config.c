@@ -25,7 +25,7 @@ static void test_full_example(void **state)
         "  \"collect\": [\"system\", \"interfaces\", \"arp\", \"lldp\"], \"oids\": [\"1.3.6.1.2.1.1.5.0\"]},"
         " {\"name\": \"edge\", \"host\": \"[2001:db8::1]\", \"version\": \"3\", \"username\": \"mon\","
         "  \"security_level\": \"authPriv\", \"auth_protocol\": \"SHA256\", \"auth_password\": \"authpass1\","
-        "  \"priv_protocol\": \"AES256\", \"priv_password\": \"privpass1\", \"timeout\": \"0.5\"}],"
+        "  \"priv_protocol\": \"AES256\", \"priv_password\": \"privpass1\", \"timeout\": 0.5}],"
         " \"trap_users\": [{\"username\": \"t\", \"auth_protocol\": \"SHA\", \"auth_password\": \"authpass1\","
         "  \"priv_protocol\": \"AES\", \"priv_password\": \"privpass1\", \"engine_id\": \"0x8000000001020304\"}]}";
     struct snmp_config *c;
@@ -104,6 +104,99 @@ static void test_errors(void **state)
     }
 }
 
+/* Issue 18.14: one run reports every problem, duplicate keys and wrong JSON types included. */
+static void test_every_problem_reported(void **state)
+{
+    (void)state;
+    const char *text =
+        "{\"targets\": ["
+        " {\"name\": \"a\", \"host\": \"h\", \"community\": \"c\", \"port\": \"161\"},"
+        " {\"name\": \"b\", \"host\": \"h\", \"community\": \"secretpw1\", \"community\": \"secretpw2\"},"
+        " {\"name\": \"c\", \"host\": \"h\", \"community\": \"c\", \"retries\": true, \"timeout\": null,"
+        "  \"interval\": 0}],"
+        " \"trap_users\": [{\"username\": \"t\", \"auth_password\": \"secretpw1\", \"engine_id\": \"0x12\"},"
+        "                   {\"username\": \"t\", \"auth_password\": \"secretpw3\"}],"
+        " \"trap_limits\": {\"rate\": \"10\", \"burst\": 0, \"bogus\": 1},"
+        " \"trap_users\": []}";
+    const char *want[] = {
+        "AGENT_SNMP_CONFIG=f.json: targets[0] (\"a\"): port: must be a JSON number in [1, 65535], not a string (\"161\")",
+        "AGENT_SNMP_CONFIG=f.json: targets[1] (\"b\"): community: duplicate key (each key may appear once)",
+        "AGENT_SNMP_CONFIG=f.json: targets[2] (\"c\"): retries: must be a JSON number in [0, 10], not a boolean",
+        "AGENT_SNMP_CONFIG=f.json: targets[2] (\"c\"): timeout: must be a JSON number in [0.1, 60], not null",
+        "AGENT_SNMP_CONFIG=f.json: targets[2] (\"c\"): interval: 0 must be a number in [1, 86400]",
+        "AGENT_SNMP_CONFIG=f.json: trap_users[0] (\"t\"): engine_id: \"0x12\" must be 5 to 32 bytes of hex",
+        "AGENT_SNMP_CONFIG=f.json: trap_users[1] (\"t\"): username: \"t\" is also the username of trap_users[0]",
+        "AGENT_SNMP_CONFIG=f.json: trap_limits: rate: must be a JSON number in [0, 1e+06], not a string (\"10\")",
+        "AGENT_SNMP_CONFIG=f.json: trap_limits: burst: 0 must be an integer in [1, 1e+06]",
+        "AGENT_SNMP_CONFIG=f.json: trap_limits: bogus: unknown field",
+        "AGENT_SNMP_CONFIG=f.json: trap_users: duplicate key (each key may appear once)",
+    };
+    struct snmp_config *c = (struct snmp_config *)1;
+    char err[4096];
+    assert_int_equal(snmp_config_parse(text, "f.json", &c, err, sizeof err), -1);
+    assert_null(c);
+    size_t lines = 1;
+    for (const char *p = err; *p; p++)
+        lines += *p == '\n';
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        if (!strstr(err, want[i]))
+            fail_msg("\"%s\" not in:\n%s", want[i], err);
+    assert_int_equal(lines, sizeof want / sizeof want[0]);
+    assert_null(strstr(err, "secretpw"));
+}
+
+/* A message buffer too small for every line: whole lines only, then a count of the rest. */
+static void test_many_problems_short_buffer(void **state)
+{
+    (void)state;
+    char text[8192];
+    size_t n = (size_t)snprintf(text, sizeof text, "{\"targets\": [");
+    for (int i = 0; i < 40; i++)
+        n += (size_t)snprintf(text + n, sizeof text - n, "%s{\"name\": \"t%d\", \"host\": \"h\", \"community\": \"c\", "
+                              "\"port\": 0}", i ? "," : "", i);
+    snprintf(text + n, sizeof text - n, "]}");
+    struct snmp_config *c;
+    char err[600];
+    assert_int_equal(snmp_config_parse(text, "f.json", &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "targets[0] (\"t0\"): port: 0 must be an integer in [1, 65535]"));
+    assert_non_null(strstr(err, "more problems)"));
+    assert_true(strlen(err) < sizeof err);
+}
+
+static void test_limits(void **state)
+{
+    (void)state;
+    struct snmp_config *c;
+    char err[512];
+    assert_int_equal(snmp_config_parse("{\"targets\": [{\"host\": \"h\", \"community\": \"c\"}]}", "f.json", &c,
+                                       err, sizeof err), 0);
+    assert_int_equal(c->targets[0].max_poll_bytes, 8 * 1024 * 1024);
+    assert_int_equal(c->trap_limits.max_varbinds, 128);
+    assert_int_equal(c->trap_limits.max_event_bytes, 16384);
+    assert_int_equal(c->trap_limits.rate_milli, 100000);
+    assert_int_equal(c->trap_limits.burst, 200);
+    assert_int_equal(c->trap_limits.inform_rate_milli, 10000);
+    assert_int_equal(c->trap_limits.inform_burst, 20);
+    assert_int_equal(c->trap_limits.max_sources, 4096);
+    snmp_config_destroy(c);
+    assert_int_equal(snmp_config_parse("{\"targets\": [{\"host\": \"h\", \"community\": \"c\", \"max_poll_bytes\": 2048}],"
+                                       " \"trap_limits\": {\"max_varbinds\": 4, \"max_event_bytes\": 1000, \"rate\": 0.5,"
+                                       " \"burst\": 3, \"inform_rate\": 0, \"inform_burst\": 1, \"max_sources\": 16}}",
+                                       "f.json", &c, err, sizeof err), 0);
+    assert_int_equal(c->targets[0].max_poll_bytes, 2048);
+    assert_int_equal(c->trap_limits.max_varbinds, 4);
+    assert_int_equal(c->trap_limits.max_event_bytes, 1000);
+    assert_int_equal(c->trap_limits.rate_milli, 500);
+    assert_int_equal(c->trap_limits.burst, 3);
+    assert_int_equal(c->trap_limits.inform_rate_milli, 0);
+    assert_int_equal(c->trap_limits.max_sources, 16);
+    snmp_config_destroy(c);
+    struct snmp_trap_limits d;
+    snmp_trap_limits_default(&d);
+    assert_int_equal(d.rate_milli, 100000);
+    assert_int_equal(d.max_event_bytes, 16384);
+}
+
 static void test_short_password_not_echoed(void **state)
 {
     (void)state;
@@ -143,6 +236,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full_example),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_every_problem_reported),
+        cmocka_unit_test(test_many_problems_short_buffer),
+        cmocka_unit_test(test_limits),
         cmocka_unit_test(test_short_password_not_echoed),
         cmocka_unit_test(test_load_missing_file),
         cmocka_unit_test(test_listen_spec),
