@@ -185,7 +185,7 @@ static const struct setting SETTINGS[S_COUNT] = {
         0 },
     [S_SECCOMP] = { "AGENT_SECCOMP", "--seccomp", "BOOL", "true",
         "true/false, 1/0, yes/no, on/off",
-        "after start-up, refuse system calls a sensor never makes (execve, ptrace, ...)", 0, 0 },
+        "refuse system calls the sensor never makes (seccomp)", 0, 0 },
 };
 
 /* Sections of --help: the first setting of each. */
