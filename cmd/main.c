@@ -2,10 +2,12 @@
  * main.c — tracer-sensor: the start-up sequence, the wait, the teardown.
  *
  * main is the only place that exits. It validates the configuration (exit 2
- * on any problem, before a thread starts), builds the rings, stages and hooks
- * in pipeline order, gives up privileges, starts one thread per stage (every
- * consumer before its producer), and waits for SIGINT/SIGTERM or the end of
- * the pcap file. Shutdown runs in pipeline order so nothing in flight is
+ * on any problem, before a thread starts), raises the capabilities it holds
+ * for the set-up, builds the rings, stages and hooks in pipeline order, gives
+ * up privileges and lowers every capability (threads raise one per call:
+ * common/caps.h), starts one thread per stage (every consumer before its
+ * producer) and the hooks, enters the seccomp allow-list (common/sandbox.h),
+ * and waits for SIGINT/SIGTERM or the end of the pcap file. Shutdown runs in pipeline order so nothing in flight is
  * lost: capture stops, the processor drains its ring, the janitor stops,
  * every open flow is ended ("shutdown"), the hooks stop, the sender drains
  * every ring and flushes; then the summary says what was read, made and
