@@ -36,7 +36,7 @@ RUN /tmp/install-deps.sh --runtime && rm -rf /var/lib/apt/lists/* /tmp/install-d
 COPY --from=build /src/build/tracer-sensor /usr/local/bin/tracer-sensor
 COPY --from=build /src/build/tracer-sensor.8 /usr/local/share/man/man8/tracer-sensor.8
 # File capabilities: the non-root user may capture (COPY does not keep xattrs, so set them here).
-RUN setcap cap_net_raw,cap_net_admin=eip /usr/local/bin/tracer-sensor \
+RUN setcap cap_net_raw,cap_net_admin+p /usr/local/bin/tracer-sensor \
     && getcap /usr/local/bin/tracer-sensor
 
 # The HEALTHCHECK below asks /healthz, so the image turns the metrics server on

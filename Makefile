@@ -22,7 +22,7 @@ OPT     ?= -O2
 PYTHON  ?= /usr/bin/python3
 
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
-PKGS    := libpcap libcurl libcjson libcrypto zlib libmnl libmicrohttpd libcap
+PKGS    := libpcap libcurl libcjson libcrypto zlib libmnl libmicrohttpd libcap libseccomp
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wpointer-arith -Wvla -Wformat=2 -Wno-missing-field-initializers
 CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DTRACER_VERSION='"$(VERSION)"' -I.
 CFLAGS  ?= $(OPT) -g
@@ -126,7 +126,7 @@ FUZZ_TARGETS := decode l2 trap snmp_config config
 FUZZ_SRCS_decode      := capture/decode.c
 FUZZ_SRCS_l2          := capture/decode.c hooks/topology/l2_neighbors.c common/timefmt.c
 FUZZ_SRCS_trap        := hooks/snmp/snmp_trap.c hooks/hook.c hooks/snmp/snmp_client.c hooks/snmp/snmp_config.c \
-                         hooks/snmp/snmp_values.c common/ring.c common/log.c common/timefmt.c
+                         hooks/snmp/snmp_values.c common/ring.c common/log.c common/timefmt.c common/caps.c
 FUZZ_SRCS_snmp_config := hooks/snmp/snmp_config.c hooks/snmp/snmp_values.c
 FUZZ_SRCS_config      := config/config.c
 FUZZ_TARGETS += wg

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../common/caps.h"
 #include "../common/log.h"
 #include "../common/timefmt.h"
 #include "../config/config.h"
@@ -92,7 +93,10 @@ static pcap_t *open_live(const struct config *cfg, char *err, size_t errlen)
     pcap_set_promisc(p, cfg->promiscuous ? 1 : 0);
     pcap_set_timeout(p, CAP_TIMEOUT_MS);
     pcap_set_buffer_size(p, (int)(cfg->pcap_buffer_mb * 1024u * 1024u));
+    struct caps_saved raw;
+    caps_raise(CAP_NET_RAW, &raw);          /* packet socket; effective only for this call */
     int rc = pcap_activate(p);
+    caps_restore(&raw);
     if (rc < 0) {
         const char *why = pcap_statustostr(rc);
         if (rc == PCAP_ERROR_PERM_DENIED)

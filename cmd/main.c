@@ -2,10 +2,12 @@
  * main.c — tracer-sensor: the start-up sequence, the wait, the teardown.
  *
  * main is the only place that exits. It validates the configuration (exit 2
- * on any problem, before a thread starts), builds the rings, stages and hooks
- * in pipeline order, gives up privileges, starts one thread per stage (every
- * consumer before its producer), and waits for SIGINT/SIGTERM or the end of
- * the pcap file. Shutdown runs in pipeline order so nothing in flight is
+ * on any problem, before a thread starts), raises the capabilities it holds
+ * for the set-up, builds the rings, stages and hooks in pipeline order, gives
+ * up privileges and lowers every capability (threads raise one per call:
+ * common/caps.h), starts one thread per stage (every consumer before its
+ * producer) and the hooks, enters the seccomp allow-list (common/sandbox.h),
+ * and waits for SIGINT/SIGTERM or the end of the pcap file. Shutdown runs in pipeline order so nothing in flight is
  * lost: capture stops, the processor drains its ring, the janitor stops,
  * every open flow is ended ("shutdown"), the hooks stop, the sender drains
  * every ring and flushes; then the summary says what was read, made and
@@ -28,8 +30,10 @@
 #include "cmd/signals.h"
 #include "cmd/stages.h"
 #include "cmd/summary.h"
+#include "common/caps.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/sandbox.h"
 #include "common/timefmt.h"
 #include "models/flow_event.h"
 
@@ -50,17 +54,30 @@ struct sensor {
 static void *capture_thread(void *arg)
 {
     struct sensor *s = arg;
+    caps_thread_init("capture");       /* CAP_NET_RAW is raised only to reopen the interface */
     s->cap_status = capture_run(s->st.cap);
     atomic_store(&s->probe.capture_running, false);
     return NULL;
 }
 
-static void *processor_thread(void *arg) { processor_run(arg); return NULL; }
-static void *janitor_thread(void *arg) { processor_janitor_run(arg); return NULL; }
+static void *processor_thread(void *arg)
+{
+    caps_thread_init("processor");
+    processor_run(arg);
+    return NULL;
+}
+
+static void *janitor_thread(void *arg)
+{
+    caps_thread_init("janitor");
+    processor_janitor_run(arg);
+    return NULL;
+}
 
 static void *sender_thread(void *arg)
 {
     struct sensor *s = arg;
+    caps_thread_init("sender");
     sender_run(s->st.snd);
     atomic_store(&s->probe.sender_running, false);
     return NULL;
@@ -229,6 +246,65 @@ static int drop_privileges(const struct config *cfg, char *err, size_t errlen)
     return 0;
 }
 
+/*
+ * Set-up phase: the capabilities the process may hold (file capabilities set
+ * permitted-only, `setcap cap_net_raw,cap_net_admin+p`, or granted by the
+ * container runtime or systemd) become effective in the main thread while the
+ * capture, the trap socket and the rest are opened. A live capture without
+ * CAP_NET_RAW can never work (no packet socket; no_new_privs keeps it from
+ * ever being gained): say which capability is missing in one line and stop
+ * (exit 2: restarting cannot help). Without CAP_NET_ADMIN only the kernel
+ * WireGuard peers of the topology hook are lost: say so once, go on. File
+ * replay, --version and --help need neither. Returns 0 or an exit status; on
+ * EXIT_CONFIG the line is logged already and err is empty.
+ */
+static int raise_for_setup(const struct config *cfg, char *err, size_t errlen)
+{
+    caps_raise_permitted();   /* fails only without capabilities to raise: then nothing is effective */
+    if (cfg->pcap_file)
+        return 0;
+    if (!caps_permitted(CAP_NET_RAW)) {
+        log_error("CAP_NET_RAW missing: cannot capture on %s (packet sockets need it; the process's "
+                  "bounding or permitted set lacks it): grant it (docker run --cap-add NET_RAW, systemd "
+                  "AmbientCapabilities=CAP_NET_RAW, setcap cap_net_raw,cap_net_admin+p) or run as root",
+                  cfg->interface ? cfg->interface : "the default interface");
+        err[0] = '\0';
+        (void)errlen;
+        return EXIT_CONFIG;
+    }
+    if (cfg->topology_interval_s > 0 && !caps_permitted(CAP_NET_ADMIN))
+        log_warn("CAP_NET_ADMIN missing: the topology hook cannot read kernel WireGuard peers "
+                 "(everything else works; docker run --cap-add NET_ADMIN to have them)");
+    return 0;
+}
+
+/* After the drop: no thread keeps an effective capability (threads inherit main's sets). */
+static int lower_after_setup(char *err, size_t errlen)
+{
+    if (caps_lower_all() != 0) {
+        snprintf(err, errlen, "cannot empty the effective capability set: %s", strerror(errno));
+        return EXIT_RUNTIME;
+    }
+    return 0;
+}
+
+/*
+ * Every thread runs and every privileged thing is open: from here on, calls
+ * outside the allow-list fail with EPERM in every thread (common/sandbox.h).
+ * AGENT_SECCOMP=false skips it. Returns 0 or EXIT_RUNTIME (message in err).
+ */
+static int enter_sandbox(const struct config *cfg, char *err, size_t errlen)
+{
+    if (!cfg->seccomp) {
+        log_info("seccomp: off (AGENT_SECCOMP=false)");
+        return 0;
+    }
+    if (sandbox_apply(true, err, errlen) != 0)
+        return EXIT_RUNTIME;
+    log_info("seccomp: allow-list on in every thread; other system calls fail with EPERM");
+    return 0;
+}
+
 /* --help, --version, --man: print and return true. */
 static bool print_info(const struct config *cfg)
 {
@@ -243,6 +319,8 @@ static bool print_info(const struct config *cfg)
 
 static void report_error(int status, const char *err)
 {
+    if (!err[0])
+        return;   /* logged already */
     if (status == EXIT_CONFIG)
         fprintf(stderr, "%s\ntracer-sensor: 1 configuration problem; see tracer-sensor --help\n", err);
     else
@@ -264,9 +342,13 @@ static int prepare(struct sensor *s, char *err, size_t errlen)
         snprintf(err, errlen, "libcurl initialisation failed");
         return EXIT_RUNTIME;
     }
-    int status = build(s, err, errlen);
+    int status = raise_for_setup(cfg, err, errlen);
+    if (status == 0)
+        status = build(s, err, errlen);
     if (status == 0)
         status = drop_privileges(cfg, err, errlen);
+    if (status == 0)
+        status = lower_after_setup(err, errlen);
     if (status == 0 && s->metrics) {
         if (metrics_start(s->metrics, err, errlen) != 0)
             return EXIT_RUNTIME;
@@ -305,6 +387,10 @@ int main(int argc, char **argv)
     }
     reporter_start(s.report);
     if (hook_set_start(s.st.hooks, err, sizeof err) != 0) {
+        log_error("%s", err);
+        status = EXIT_RUNTIME;
+        capture_stop(s.st.cap);
+    } else if (enter_sandbox(cfg, err, sizeof err) != 0) {
         log_error("%s", err);
         status = EXIT_RUNTIME;
         capture_stop(s.st.cap);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cmd/summary.h"
+#include "common/caps.h"
 #include "common/log.h"
 
 struct signal_watch {
@@ -41,6 +42,7 @@ void signals_reopen_log(void)
 static void *watch_thread(void *arg)
 {
     signal_watch *w = arg;
+    caps_thread_init("signal-watch");
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);

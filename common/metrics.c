@@ -12,6 +12,7 @@
 #include "metrics.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -24,9 +25,21 @@
 #include <microhttpd.h>
 
 #include "log.h"
+#include "timefmt.h"
 
-#define METRICS_CONN_LIMIT   32u
-#define METRICS_CONN_TIMEOUT 10u   /* seconds */
+/*
+ * Slow or idle clients must not lock out the scraper (issue 13.9): one client
+ * address holds at most METRICS_PER_IP_LIMIT connections, so a host opening
+ * hundreds of idle connections takes 8 slots and Prometheus, from another
+ * address, still gets in; the total leaves room for METRICS_CONN_LIMIT /
+ * METRICS_PER_IP_LIMIT = 16 such addresses at once. A connection idle for
+ * METRICS_CONN_TIMEOUT is closed (a scrape takes milliseconds; keep-alive
+ * between scrapes simply reconnects). The single internal polling thread
+ * never blocks on a client (libmicrohttpd's sockets are non-blocking).
+ */
+#define METRICS_CONN_LIMIT   128u
+#define METRICS_PER_IP_LIMIT 8u
+#define METRICS_CONN_TIMEOUT 5u    /* seconds without any byte from the client */
 
 struct metrics_server {
     struct metrics_source src;
@@ -36,6 +49,8 @@ struct metrics_server {
     uint16_t port;                /* as configured */
     struct MHD_Daemon *daemon;
     atomic_bool starting;         /* the logger keeps MHD's message for metrics_start */
+    _Atomic uint64_t refused;     /* connections closed at once: a connection limit was reached */
+    uint64_t refused_logged_us;   /* when that was last logged (server thread only) */
     char start_err[256];
 };
 
@@ -176,6 +191,10 @@ char *metrics_render(const struct metrics_snapshot *s, const char *version, size
     const uint64_t alive[] = {s->capture_alive, s->sender_alive};
     labelled(&b, "tracer_thread_alive", "thread", threads, alive, 2);
 
+    family(&b, "tracer_metrics_connections_refused_total", "counter",
+           "Connections to this server closed at once: the per-address or total connection limit was reached.");
+    sample(&b, "tracer_metrics_connections_refused_total", s->metrics_connections_refused);
+
     family(&b, "tracer_uptime_seconds", "gauge", "Seconds since the sensor started.");
     sample(&b, "tracer_uptime_seconds", s->uptime_seconds);
 
@@ -204,10 +223,24 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
-    if (atomic_load(&m->starting))
+    if (atomic_load(&m->starting)) {
         snprintf(m->start_err, sizeof m->start_err, "%s", msg);
-    else
-        log_warn("metrics: %s", msg);
+        return;
+    }
+    /* One line per refused connection would let a client flood the log: count them
+     * (tracer_metrics_connections_refused_total) and say so at most once a minute. */
+    if (strncmp(msg, "Server reached connection limit", 31) == 0) {
+        uint64_t total = atomic_fetch_add(&m->refused, 1) + 1;
+        uint64_t now = timefmt_mono_us();
+        if (m->refused_logged_us == 0 || now - m->refused_logged_us >= 60u * 1000000u) {
+            m->refused_logged_us = now;
+            log_warn("metrics: connection refused: %u per client address or %u in all are open "
+                     "(idle ones close after %u s); %" PRIu64 " refused so far, logged at most once a minute",
+                     METRICS_PER_IP_LIMIT, METRICS_CONN_LIMIT, METRICS_CONN_TIMEOUT, total);
+        }
+        return;
+    }
+    log_warn("metrics: %s", msg);
 }
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type, char *body,
@@ -249,6 +282,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         struct metrics_snapshot snap;
         memset(&snap, 0, sizeof snap);
         m->src.collect(m->src.arg, &snap);
+        snap.metrics_connections_refused = atomic_load(&m->refused);
         size_t len = 0;
         char *body = metrics_render(&snap, m->version, &len);
         if (!body) {
@@ -361,11 +395,13 @@ static struct MHD_Daemon *start_daemon(metrics_server *m, unsigned flags, const 
                                 MHD_OPTION_SOCK_ADDR, sa,
                                 MHD_OPTION_CONNECTION_LIMIT, METRICS_CONN_LIMIT,
                                 MHD_OPTION_CONNECTION_TIMEOUT, METRICS_CONN_TIMEOUT,
+                                MHD_OPTION_PER_IP_CONNECTION_LIMIT, METRICS_PER_IP_LIMIT,
                                 MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, m,
                                 MHD_OPTION_END);
     return MHD_start_daemon(flags, m->port, NULL, NULL, handle, m,
                             MHD_OPTION_CONNECTION_LIMIT, METRICS_CONN_LIMIT,
                             MHD_OPTION_CONNECTION_TIMEOUT, METRICS_CONN_TIMEOUT,
+                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, METRICS_PER_IP_LIMIT,
                             MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, m,
                             MHD_OPTION_END);
 }

@@ -62,6 +62,7 @@ struct metrics_snapshot {
     uint64_t traps_received;                     /* traps and informs accepted */
     uint64_t uptime_seconds;                     /* gauge */
     bool     capture_alive, sender_alive;        /* tracer_thread_alive{thread} */
+    uint64_t metrics_connections_refused;        /* filled by the server itself, not by collect */
 };
 
 struct metrics_source {

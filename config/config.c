@@ -54,6 +54,7 @@ enum setting_id {
     S_SNMP_CONFIG, S_SNMP_CONCURRENCY, S_TRAP_LISTEN, S_TRAP_COMMUNITIES, S_TOPOLOGY_INTERVAL,
     S_METRICS_ADDR,
     S_USER, S_LOG_LEVEL, S_LOG_FORMAT, S_LOG_FILE,
+    S_SECCOMP,
     S_COUNT
 };
 
@@ -182,6 +183,9 @@ static const struct setting SETTINGS[S_COUNT] = {
     [S_LOG_FILE] = { "AGENT_LOG_FILE", "--log-file", "PATH", "unset (stderr)",
         "a file path (created 0600, appended)", "write log lines here; SIGHUP reopens it", 0,
         0 },
+    [S_SECCOMP] = { "AGENT_SECCOMP", "--seccomp", "BOOL", "true",
+        "true/false, 1/0, yes/no, on/off",
+        "refuse system calls the sensor never makes (seccomp)", 0, 0 },
 };
 
 /* Sections of --help: the first setting of each. */
@@ -1110,6 +1114,7 @@ static void set_defaults(struct config *cfg)
 {
     cfg->snap_len = 256;
     cfg->promiscuous = true;
+    cfg->seccomp = true;
     cfg->pcap_buffer_mb = 64;
     cfg->batch_size = 100;
     cfg->send_interval_ms = 1000;
@@ -1219,6 +1224,7 @@ struct config *config_load(int argc, char **argv, char **envp,
     load_log_level(&ld, &cfg->log_level);
     load_log_format(&ld, &cfg->log_format);
     load_user_and_log_file(&ld);
+    load_bool(&ld, S_SECCOMP, &cfg->seccomp);
     load_hostname(&ld);
 
     bool failed = ld.errs.n > 0 || ld.errs.oom;
@@ -1485,6 +1491,7 @@ size_t config_describe(const struct config *c, struct config_kv *out, size_t max
         case S_SHUTDOWN_TIMEOUT: kv_ms(kv, c->shutdown_timeout_ms); break;
         case S_USER: kv_str(kv, c->user); break;
         case S_LOG_FILE: kv_str(kv, c->log_file); break;
+        case S_SECCOMP: kv_bool(kv, c->seccomp); break;
         case S_TLS_CA_FILE: kv_str(kv, c->tls_ca_file); break;
         case S_TLS_CLIENT_CERT: kv_str(kv, c->tls_client_cert); break;
         case S_TLS_CLIENT_KEY: kv_str(kv, c->tls_client_key); break;

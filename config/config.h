@@ -82,6 +82,7 @@ struct config {
     enum log_format_value log_format; /* LOG_FORMAT: logfmt (default) or json */
     char    *log_file;             /* AGENT_LOG_FILE; NULL = stderr */
     char    *user;                 /* AGENT_USER, default "nobody"; "root" keeps root */
+    bool     seccomp;              /* AGENT_SECCOMP, default true: sandbox_apply() after start-up */
     char    *hostname;             /* host name (gethostname), for events */
 
     /* what main should do instead of running */

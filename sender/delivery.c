@@ -24,6 +24,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "../common/caps.h"
 #include "../common/log.h"
 #include "../common/timefmt.h"
 #include "../config/config.h"
@@ -338,6 +339,7 @@ static bool settle(delivery *d, const struct http_result *r, uint32_t nevents, b
 static void *delivery_main(void *arg)
 {
     delivery *d = arg;
+    caps_thread_init("delivery");
     pthread_mutex_lock(&d->lock);
     for (;;) {
         uint64_t now = timefmt_mono_us();

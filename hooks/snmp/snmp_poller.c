@@ -28,6 +28,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "../../common/caps.h"
 #include "../../config/config.h"
 #include "snmp_client.h"
 #include "snmp_collect.h"
@@ -104,6 +105,7 @@ static void account(struct snmp_poller *p, size_t i, const cJSON *ev)
 static void *worker(void *arg)
 {
     struct snmp_poller *p = arg;
+    caps_thread_init("snmp-poll");
     pthread_mutex_lock(&p->mu);
     while (!p->stopping) {
         size_t best = SIZE_MAX;

@@ -45,6 +45,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "../../common/caps.h"
 #include "../../config/config.h"
 #include "snmp_client.h"
 #include "snmp_config.h"
@@ -773,6 +774,7 @@ static void trap_read(struct snmp_trap *tr, fd_set *fds)
 static void *trap_thread(void *arg)
 {
     struct snmp_trap *tr = arg;
+    caps_thread_init("snmp-trap");
     while (!atomic_load_explicit(&tr->stop, memory_order_acquire)) {
         int numfds = 0, block = 1;
         fd_set fds;

@@ -40,6 +40,7 @@
 #include <linux/rtnetlink.h>
 
 #include "../../capture/capture.h"
+#include "../../common/caps.h"
 #include "../../common/hostaddr.h"
 #include "../../common/log.h"
 #include "../../common/timefmt.h"
@@ -466,6 +467,8 @@ static void wg_poll(struct topology *t)
         if (twg_uapi_present(TWG_UAPI_DIR, l->name)) {
             rc = twg_get_uapi(TWG_UAPI_DIR, l->name, &cur, err, sizeof err);
         } else {
+            struct caps_saved admin;
+            caps_raise(CAP_NET_ADMIN, &admin);  /* socket opened and used with it (genl permission) */
             if (!t->genl) {
                 t->genl = mnl_socket_open(NETLINK_GENERIC);
                 if (t->genl && mnl_socket_bind(t->genl, 0, MNL_SOCKET_AUTOPID) < 0) {
@@ -476,6 +479,7 @@ static void wg_poll(struct topology *t)
             t->seq += 2;
             rc = twg_get_genl(t->genl, &t->wg_family, t->seq, l->name, t->buf, TOPO_BUF_SIZE, &cur,
                               err, sizeof err);
+            caps_restore(&admin);
         }
         if (rc != 0) {
             add_error(t, &t->wg_errors, err);
@@ -660,6 +664,7 @@ static void run_live(struct topology *t)
 static void *topology_thread(void *arg)
 {
     struct topology *t = arg;
+    caps_thread_init("topology");
     if (t->file_mode)
         run_file_mode(t);
     else

@@ -516,6 +516,7 @@ static void test_every_flag_is_known(void **state)
         "AGENT_UDP_IDLE_TIMEOUT", "AGENT_IDLE_TIMEOUT", "AGENT_ACTIVE_TIMEOUT", "AGENT_MAX_FLOWS",
         "AGENT_COMMUNITY_ID_SEED", "AGENT_PACKET_RING_SLOTS", "AGENT_EVENT_RING_SLOTS",
         "LOG_LEVEL", "AGENT_METRICS_ADDR", "LOG_FORMAT",
+        "AGENT_SECCOMP",
     };
     struct fx *f = *state;
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
@@ -879,6 +880,26 @@ static void test_promiscuous_and_log_level(void **state)
     expect_err(&r, "--log-level=trace: must be one of error, warn, info, debug");
 }
 
+/* AGENT_SECCOMP: on unless turned off, a boolean like the others. */
+static void test_seccomp(void **state)
+{
+    struct fx *f = *state;
+    struct res r;
+    run(&r, f, true, NULL, NULL);
+    expect_ok(&r);
+    assert_true(r.cfg->seccomp);
+    done(&r);
+    run(&r, f, true, ENV("AGENT_SECCOMP=false"), NULL);
+    expect_ok(&r);
+    assert_false(r.cfg->seccomp);
+    done(&r);
+    run(&r, f, true, ENV("AGENT_SECCOMP=false"), ARGS("--seccomp=on"));
+    expect_ok(&r);
+    assert_true(r.cfg->seccomp);
+    done(&r);
+    one_env_err(f, "AGENT_SECCOMP=strict", "AGENT_SECCOMP=strict: must be true or false");
+}
+
 /* ---------------------------------------------------------------- secrets */
 
 static void test_auth_token(void **state)
@@ -1230,6 +1251,7 @@ int main(void)
         cmocka_unit_test(test_endpoint_url),
         cmocka_unit_test(test_send_interval),
         cmocka_unit_test(test_promiscuous_and_log_level),
+        cmocka_unit_test(test_seccomp),
         cmocka_unit_test(test_auth_token),
         cmocka_unit_test(test_token_never_in_messages),
         cmocka_unit_test(test_hmac_key),
