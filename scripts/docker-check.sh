@@ -225,7 +225,8 @@ sleep 1
 docker stop "$c1" >/dev/null          # Docker's default: SIGTERM, SIGKILL after 10 s
 rc=$(state "$c1" '{{.State.ExitCode}}')
 [ "$rc" = 3 ] || { show_logs "$c1"; die "docker stop with the endpoint down: exit status $rc, expected 3 (spooled)"; }
-docker logs "$c1" 2>&1 | grep -q 'msg=summary' || { show_logs "$c1"; die "no summary line"; }
+logs=$(docker logs "$c1" 2>&1)
+grep -q 'msg=summary' <<< "$logs" || { show_logs "$c1"; die "no summary line"; }
 ok "live on $hx: healthy; docker stop (10 s) with the endpoint down: exit 3, events spooled"
 files=$(docker run --rm -v "$vol:/spool" --entrypoint sh "$IMAGE" -c \
     "find /spool -name '*.batch' -user $UIDGID | wc -l")
@@ -244,6 +245,7 @@ class H(http.server.BaseHTTPRequestHandler):
 http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 EOF
 receiver_pid=$!
+wait_for 30 "receiver up" curl -s -o /dev/null "http://127.0.0.1:$rport/" || die "the test receiver did not start"
 c2="${tag}-replay"
 made+=("container $c2")
 docker run "${live[@]}" --name "$c2" -e AGENT_METRICS_ADDR="127.0.0.1:$mport" \
@@ -273,7 +275,8 @@ restarts_done() { is_exited "$c4" && [ "$(state "$c4" '{{.RestartCount}}')" = 5 
 wait_for 120 "5 restarts" restarts_done || { show_logs "$c4"; die "on-failure:5 did not stop after 5 restarts"; }
 rc=$(state "$c4" '{{.State.ExitCode}}')
 [ "$rc" = 2 ] || die "configuration error: exit status $rc, expected 2"
-docker logs "$c4" 2>&1 | grep -q 'AGENT_SNAP_LEN=abc: must be an integer' || die "no configuration error line"
+logs=$(docker logs "$c4" 2>&1)
+grep -q 'AGENT_SNAP_LEN=abc: must be an integer' <<< "$logs" || die "no configuration error line"
 sleep 3
 is_exited "$c4" || die "restarted again after the 5th failure"
 ok "configuration error: exit 2, restarted 5 times, then stopped"
