@@ -24,9 +24,9 @@
 # given to it on the host: chown 10001 /etc/tracer/token.
 #
 # docker stop sends SIGTERM and kills after 10 s unless --stop-timeout says
-# otherwise: the sensor's default AGENT_SHUTDOWN_TIMEOUT (5 s) plus ending the
-# open flows and spooling fits in that; raise --stop-timeout (compose:
-# stop_grace_period) with AGENT_SHUTDOWN_TIMEOUT.
+# otherwise: the image sets AGENT_SHUTDOWN_TIMEOUT=5s (the sensor's own default
+# is 10 s), so ending the open flows, delivering and spooling fit in that; raise
+# --stop-timeout (compose: stop_grace_period) with AGENT_SHUTDOWN_TIMEOUT.
 
 ARG DEBIAN_IMAGE=debian:12-slim
 
@@ -59,6 +59,8 @@ RUN setcap cap_net_raw,cap_net_admin=eip /usr/local/bin/tracer-sensor \
 # An empty AGENT_METRICS_ADDR turns it off, and then the container is unhealthy:
 # nothing is asked in its place (another sensor's port could answer).
 ENV AGENT_METRICS_ADDR=127.0.0.1:9108
+# Inside docker stop's default 10 s (see the top of this file).
+ENV AGENT_SHUTDOWN_TIMEOUT=5s
 USER tracer
 WORKDIR /var/lib/tracer-sensor
 EXPOSE 9108

@@ -328,6 +328,30 @@ static bool sleep_unless_stopped(capture *c, uint64_t us)
 #define REOPEN_FIRST_US 250000u
 #define REOPEN_MAX_US   (CAPTURE_REOPEN_MAX_S * 1000000u)
 
+static bool open_with_backoff(capture *c, const char *what, bool quiet, _Atomic uint64_t *count);
+
+/*
+ * The live handle failed (interface down, removed, driver reset). Close it and
+ * open the interface again with exponential backoff until it works or the
+ * sensor stops; the flow table is untouched, so flows continue. Returns false
+ * only when stopped. Capture thread.
+ */
+static bool reopen_live(capture *c, const char *why)
+{
+    atomic_fetch_add_explicit(&c->iface_lost, 1, memory_order_relaxed);
+    log_warn("capture on %s failed: %s; reopening it with backoff (flows are kept)", c->source, why);
+    read_kernel_stats(c);
+    c->k_base_recv = atomic_load(&c->k_recv);
+    c->k_base_drop = atomic_load(&c->k_drop);
+    c->k_base_ifdrop = atomic_load(&c->k_ifdrop);
+    pthread_mutex_lock(&c->pcap_lock);
+    pcap_close(c->pcap);
+    c->pcap = NULL;
+    pthread_mutex_unlock(&c->pcap_lock);
+
+    return open_with_backoff(c, "reopened", false, &c->reopens);
+}
+
 /*
  * Open the live interface with exponential backoff (REOPEN_FIRST_US doubling
  * to REOPEN_MAX_US) until it works or the sensor stops. `what` names the
@@ -360,28 +384,6 @@ static bool open_with_backoff(capture *c, const char *what, bool quiet, _Atomic 
                      c->source, err, CAPTURE_REOPEN_MAX_S);
         delay = delay * 2 > REOPEN_MAX_US ? REOPEN_MAX_US : delay * 2;
     }
-}
-
-/*
- * The live handle failed (interface down, removed, driver reset). Close it and
- * open the interface again with backoff until it works or the sensor stops;
- * the flow table is untouched, so flows continue. Returns false only when
- * stopped. Capture thread.
- */
-static bool reopen_live(capture *c, const char *why)
-{
-    atomic_fetch_add_explicit(&c->iface_lost, 1, memory_order_relaxed);
-    log_warn("capture on %s failed: %s; reopening it with backoff (flows are kept)", c->source, why);
-    read_kernel_stats(c);
-    c->k_base_recv = atomic_load(&c->k_recv);
-    c->k_base_drop = atomic_load(&c->k_drop);
-    c->k_base_ifdrop = atomic_load(&c->k_ifdrop);
-    pthread_mutex_lock(&c->pcap_lock);
-    pcap_close(c->pcap);
-    c->pcap = NULL;
-    pthread_mutex_unlock(&c->pcap_lock);
-
-    return open_with_backoff(c, "reopened", false, &c->reopens);
 }
 
 /* File mode, once per dispatch (never per frame): publish how far the file was read. */

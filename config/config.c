@@ -127,7 +127,7 @@ static const struct setting SETTINGS[S_COUNT] = {
     [S_SPOOL_AFTER] = { "AGENT_SPOOL_AFTER", "--spool-after", "DUR", "5s",
         "duration in [0s, 1h]", "spool a batch not delivered this long after it was made", 0,
         3600000 },
-    [S_SHUTDOWN_TIMEOUT] = { "AGENT_SHUTDOWN_TIMEOUT", "--shutdown-timeout", "DUR", "5s",
+    [S_SHUTDOWN_TIMEOUT] = { "AGENT_SHUTDOWN_TIMEOUT", "--shutdown-timeout", "DUR", "10s",
         "duration in [0s, 1h]", "how long to keep delivering at exit", 0, 3600000 },
     [S_TLS_CA_FILE] = { "AGENT_TLS_CA_FILE", "--tls-ca-file", "PATH", "system CAs",
         "readable file", "CA certificate(s) to verify the endpoint with", 0, 0 },
@@ -1139,7 +1139,7 @@ static void set_defaults(struct config *cfg)
     cfg->request_timeout_ms = 30000;
     cfg->queue_max_events = 100000;
     cfg->spool_after_ms = 5000;
-    cfg->shutdown_timeout_ms = 5000;     /* inside docker stop's 10 s, with room to end flows and spool */
+    cfg->shutdown_timeout_ms = 10000;
     cfg->stats_interval_ms = 60000;
     cfg->snmp_concurrency = 4;
     cfg->topology_interval_s = 30;

@@ -47,7 +47,7 @@ struct config {
     uint32_t request_timeout_ms;   /* AGENT_REQUEST_TIMEOUT, [10ms, 1h], default 30 s */
     uint32_t queue_max_events;     /* AGENT_QUEUE_MAX_EVENTS, [1, 1e8], default 100000 */
     uint32_t spool_after_ms;       /* AGENT_SPOOL_AFTER, [0s, 1h], default 5 s */
-    uint32_t shutdown_timeout_ms;  /* AGENT_SHUTDOWN_TIMEOUT, [0s, 1h], default 5 s */
+    uint32_t shutdown_timeout_ms;  /* AGENT_SHUTDOWN_TIMEOUT, [0s, 1h], default 10 s */
     char    *tls_ca_file;          /* AGENT_TLS_CA_FILE; NULL = system CAs */
     char    *tls_client_cert;      /* AGENT_TLS_CLIENT_CERT; NULL = none */
     char    *tls_client_key;       /* AGENT_TLS_CLIENT_KEY; needs the cert */

