@@ -1,6 +1,8 @@
 # Tracer Sensor — build, test and install.
 #   make            build/tracer-sensor (optimised, with debug info)
 #   make run        install missing Debian packages, build, run on the default interface
+#                   (as root, or with sudo; stdout carries only the events)
+#   make docker-check  build the image and run it (needs a Docker engine; not part of test)
 #   make test       install missing packages, build with ASan+UBSan, run every test,
 #                   plus the ring and pipeline under ThreadSanitizer
 #   make asan|tsan  sanitizer builds in build/asan, build/tsan (unit tests included)
@@ -167,9 +169,22 @@ fuzz: fuzz-bins fuzz-corpus
 soak: all
 	tests/soak.sh $(abspath $(BIN))
 
-run: deps all
-	@echo "running $(BIN) (live capture needs root: use 'sudo make run' if this fails)" >&2
-	$(BIN)
+# Only the sensor's events reach stdout (NDJSON; nothing with AGENT_ENDPOINT_URL):
+# installing, building and make's own lines go to stderr, so `make run > flows.ndjson`
+# is pure NDJSON. As root (e.g. the debian:12 image, or a root shell where sudo is
+# absent) nothing asks for sudo: install-deps.sh uses apt-get directly.
+run:
+	@scripts/install-deps.sh >&2
+	@$(MAKE) --no-print-directory all >&2
+	@if [ "$$(id -u)" -ne 0 ] && [ -z "$$AGENT_PCAP_FILE" ]; then \
+	    echo "make run: live capture needs root or CAP_NET_RAW+CAP_NET_ADMIN: run 'sudo make run', or 'make run' as root" >&2; fi
+	@exec $(BIN)
+
+# Issue 18's container checks on a real Docker engine (scripts/docker-check.sh says
+# what it runs); never part of `make test`. Stops at once when no engine answers.
+.PHONY: docker-check
+docker-check:
+	scripts/docker-check.sh
 
 # The man page comes from the settings table that --help prints (config.c).
 $(MAN): $(BIN)

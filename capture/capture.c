@@ -39,7 +39,9 @@ struct capture {
     uint64_t k_base_recv, k_base_drop, k_base_ifdrop; /* counts of handles closed before */
     ring *out;
     bool file_mode;
+    bool wait_up;                 /* live: the interface was not up at start; capture_run opens it */
     int dlt;
+    atomic_int dlt_shown;         /* dlt for other threads; -1 until the live handle is open */
     atomic_bool stop;
     atomic_bool finished;
     atomic_bool file_error;       /* the file ended in a damaged record */
@@ -61,6 +63,18 @@ struct capture {
 
 static void add(_Atomic uint64_t *c, uint64_t n) { atomic_fetch_add_explicit(c, n, memory_order_relaxed); }
 
+#define CAPTURE_REOPEN_MAX_S 30u
+
+/* A handle was opened: its link type, for the decoder and (published) for other threads. */
+static void set_datalink(capture *c, pcap_t *p)
+{
+    c->dlt = pcap_datalink(p);
+    atomic_store_explicit(&c->dlt_shown, c->dlt, memory_order_relaxed);
+    if (!decode_dlt_supported(c->dlt))
+        log_warn("link type %s (%d) is not supported: its frames will be counted as unsupported_link",
+                 pcap_datalink_val_to_name(c->dlt) ? pcap_datalink_val_to_name(c->dlt) : "?", c->dlt);
+}
+
 static int apply_filter(pcap_t *p, const char *filter, char *err, size_t errlen)
 {
     if (!filter || !filter[0])
@@ -79,9 +93,15 @@ static int apply_filter(pcap_t *p, const char *filter, char *err, size_t errlen)
     return 0;
 }
 
-/* Open and activate the live device with the configured options and filter. */
-static pcap_t *open_live(const struct config *cfg, char *err, size_t errlen)
+/*
+ * Open and activate the live device with the configured options and filter.
+ * NULL with a message in err on failure; *status (when not NULL) is then the
+ * pcap_activate status, e.g. PCAP_ERROR_IFACE_NOT_UP.
+ */
+static pcap_t *open_live(const struct config *cfg, int *status, char *err, size_t errlen)
 {
+    if (status)
+        *status = 0;
     char ebuf[PCAP_ERRBUF_SIZE] = "";
     const char *dev = cfg->interface;
     pcap_t *p = pcap_create(dev, ebuf);
@@ -98,14 +118,20 @@ static pcap_t *open_live(const struct config *cfg, char *err, size_t errlen)
     int rc = pcap_activate(p);
     caps_restore(&raw);
     if (rc < 0) {
+        if (status)
+            *status = rc;
         const char *why = pcap_statustostr(rc);
+        /* libpcap's text often repeats the status ("That device is not up"): say it once */
+        const char *more = pcap_geterr(p);
+        if (!more[0] || strcmp(more, why) == 0)
+            more = NULL;
         if (rc == PCAP_ERROR_PERM_DENIED)
-            snprintf(err, errlen, "cannot capture on %s: %s (%s); run as root (sudo) or "
-                     "give the binary CAP_NET_RAW and CAP_NET_ADMIN", dev, why, pcap_geterr(p));
-        else if (rc == PCAP_ERROR_NO_SUCH_DEVICE)
-            snprintf(err, errlen, "cannot capture on %s: %s (%s)", dev, why, pcap_geterr(p));
+            snprintf(err, errlen, "cannot capture on %s: %s%s%s%s; run as root (sudo) or "
+                     "give the binary CAP_NET_RAW and CAP_NET_ADMIN", dev, why, more ? " (" : "",
+                     more ? more : "", more ? ")" : "");
         else
-            snprintf(err, errlen, "cannot capture on %s: %s: %s", dev, why, pcap_geterr(p));
+            snprintf(err, errlen, "cannot capture on %s: %s%s%s%s", dev, why, more ? " (" : "",
+                     more ? more : "", more ? ")" : "");
         pcap_close(p);
         return NULL;
     }
@@ -162,16 +188,25 @@ capture *capture_create(const struct config *cfg, ring *out, char *err, size_t e
         }
         if (apply_filter(c->pcap, cfg->bpf_filter, err, errlen) != 0)
             goto err;
-    } else if (!(c->pcap = open_live(cfg, err, errlen))) {
-        goto err;
+    } else {
+        int st = 0;
+        c->pcap = open_live(cfg, &st, err, errlen);
+        if (!c->pcap && st != PCAP_ERROR_IFACE_NOT_UP)
+            goto err;
+        if (!c->pcap) {
+            /* Down at start: wait for it, as for an interface lost later (capture_run). */
+            log_warn("capture: %s is not up; waiting for it to come up (checked with backoff, "
+                     "at most %u s apart)", cfg->interface, CAPTURE_REOPEN_MAX_S);
+            c->wait_up = true;
+            err[0] = '\0';
+        }
     }
     c->cfg = cfg;
     pthread_mutex_init(&c->pcap_lock, NULL);
-    c->dlt = pcap_datalink(c->pcap);
     snprintf(c->source, sizeof c->source, "%s", c->file_mode ? cfg->pcap_file : cfg->interface);
-    if (!decode_dlt_supported(c->dlt))
-        log_warn("link type %s (%d) is not supported: its frames will be counted as unsupported_link",
-                 pcap_datalink_val_to_name(c->dlt) ? pcap_datalink_val_to_name(c->dlt) : "?", c->dlt);
+    atomic_init(&c->dlt_shown, -1);
+    if (c->pcap)
+        set_datalink(c, c->pcap);
     atomic_init(&c->stop, false);
     atomic_init(&c->finished, false);
     atomic_init(&c->file_error, false);
@@ -295,7 +330,9 @@ static bool sleep_unless_stopped(capture *c, uint64_t us)
 }
 
 #define REOPEN_FIRST_US 250000u
-#define REOPEN_MAX_US   30000000u
+#define REOPEN_MAX_US   (CAPTURE_REOPEN_MAX_S * 1000000u)
+
+static bool open_with_backoff(capture *c, const char *what, bool quiet, _Atomic uint64_t *count);
 
 /*
  * The live handle failed (interface down, removed, driver reset). Close it and
@@ -316,25 +353,39 @@ static bool reopen_live(capture *c, const char *why)
     c->pcap = NULL;
     pthread_mutex_unlock(&c->pcap_lock);
 
+    return open_with_backoff(c, "reopened", false, &c->reopens);
+}
+
+/*
+ * Open the live interface with exponential backoff (REOPEN_FIRST_US doubling
+ * to REOPEN_MAX_US) until it works or the sensor stops. `what` names the
+ * occasion in the log ("reopened", "opened"); the first failure is logged
+ * unless `quiet`, later ones never; `count` (may be NULL) is incremented on
+ * success, before the log line. Returns false only when stopped. Capture
+ * thread.
+ */
+static bool open_with_backoff(capture *c, const char *what, bool quiet, _Atomic uint64_t *count)
+{
     uint64_t delay = REOPEN_FIRST_US;
     for (unsigned attempt = 1;; attempt++) {
         if (!sleep_unless_stopped(c, delay))
             return false;
         char err[PCAP_ERRBUF_SIZE + 256];
-        pcap_t *p = open_live(c->cfg, err, sizeof err);
+        pcap_t *p = open_live(c->cfg, NULL, err, sizeof err);
         if (p) {
             pthread_mutex_lock(&c->pcap_lock);
             c->pcap = p;
-            c->dlt = pcap_datalink(p);
             bool stopped = atomic_load(&c->stop);
             pthread_mutex_unlock(&c->pcap_lock);
-            atomic_fetch_add_explicit(&c->reopens, 1, memory_order_relaxed);
-            log_info("capture on %s reopened after %u attempt%s", c->source, attempt, attempt == 1 ? "" : "s");
+            set_datalink(c, p);
+            if (count)
+                add(count, 1);
+            log_info("capture on %s %s after %u attempt%s", c->source, what, attempt, attempt == 1 ? "" : "s");
             return !stopped;
         }
-        if (attempt == 1)
+        if (attempt == 1 && !quiet)
             log_warn("capture: cannot reopen %s yet (%s); retrying every %u s at most, quietly",
-                     c->source, err, REOPEN_MAX_US / 1000000u);
+                     c->source, err, CAPTURE_REOPEN_MAX_S);
         delay = delay * 2 > REOPEN_MAX_US ? REOPEN_MAX_US : delay * 2;
     }
 }
@@ -351,6 +402,11 @@ static void note_file_pos(capture *c)
 int capture_run(capture *c)
 {
     int status = 0;
+    /* Down at start (capture_create said so once): wait quietly until it is up. */
+    if (c->wait_up && !open_with_backoff(c, "opened (it came up)", true, NULL)) {
+        atomic_store_explicit(&c->finished, true, memory_order_release);
+        return status;
+    }
     uint64_t next_stats = timefmt_mono_us() + 1000000u;
     while (!atomic_load_explicit(&c->stop, memory_order_relaxed)) {
         int n = pcap_dispatch(c->pcap, CAP_BURST, on_frame, (u_char *)c);
@@ -419,7 +475,7 @@ void capture_get_stats(const capture *c, struct capture_stats *out)
     out->reopens = atomic_load_explicit(&c->reopens, memory_order_relaxed);
 }
 
-int capture_datalink(const capture *c) { return c->dlt; }
+int capture_datalink(const capture *c) { return atomic_load_explicit(&c->dlt_shown, memory_order_relaxed); }
 
 void capture_set_l2_ring(capture *c, ring *r)
 {

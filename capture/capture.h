@@ -37,7 +37,10 @@ struct capture_stats {
 /*
  * Open the source named by cfg (pcap_file if set, else interface) and set the
  * filter. Returns NULL with a message in err when the device cannot be opened
- * (no permission, no such device) or the filter does not compile. Main thread.
+ * (no permission, no such device) or the filter does not compile. A live
+ * interface that exists but is not up is no error: that is logged once and
+ * capture_run waits for it (opening it with backoff, as after a lost
+ * interface). Main thread.
  */
 capture *capture_create(const struct config *cfg, ring *out, char *err, size_t errlen);
 
@@ -64,7 +67,8 @@ uint64_t capture_file_pos(const capture *c);
 /* Any thread: counters (kernel counts refreshed by the capture thread every second and at the end). */
 void capture_get_stats(const capture *c, struct capture_stats *out);
 
-/* The libpcap datalink type of the source, and its name. */
+/* Any thread: the libpcap datalink type of the source; -1 while a live
+ * interface that was not up at start has not been opened yet. */
 int capture_datalink(const capture *c);
 
 /*

@@ -395,9 +395,15 @@ int main(int argc, char **argv)
         status = EXIT_RUNTIME;
         capture_stop(s.st.cap);
     }
-    log_info("tracer-sensor %s %s %s (link type %d), output %s", TRACER_VERSION,
+    char link[48];
+    int dlt = capture_datalink(s.st.cap);
+    if (dlt >= 0)
+        snprintf(link, sizeof link, "link type %d", dlt);
+    else
+        snprintf(link, sizeof link, "link type not known until it is up");
+    log_info("tracer-sensor %s %s %s (%s), output %s", TRACER_VERSION,
              cfg->pcap_file ? "reading" : "capturing on", cfg->pcap_file ? cfg->pcap_file : cfg->interface,
-             capture_datalink(s.st.cap), cfg->endpoint_url ? "HTTP" : "stdout");
+             link, cfg->endpoint_url ? "HTTP" : "stdout");
 
     wait_for_end(&s, &sigs);
     shutdown_pipeline(&s);

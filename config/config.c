@@ -799,6 +799,16 @@ static void load_endpoint(struct loader *ld)
             curl_url_get(h, CURLUPART_HOST, &host, 0) == CURLUE_OK && host && host[0] &&
             (strcasecmp(scheme, "http") == 0 || strcasecmp(scheme, "https") == 0))
             ok = true;
+        /* libcurl takes one to three slashes after the scheme and the first
+         * path segment for the host ("http:///flows" -> host "flows"). An
+         * http(s) URL needs a non-empty authority as written (RFC 9110 4.2):
+         * "scheme://" and then a host, not another '/'. */
+        if (ok) {
+            size_t sl = strlen(scheme);
+            const char *rest = v + sl + 1;   /* the scheme as given, then ':' */
+            if (strlen(v) <= sl + 3 || rest[-1] != ':' || strncmp(rest, "//", 2) != 0 || rest[2] == '/')
+                ok = false;
+        }
         curl_free(scheme);
         curl_free(host);
     }

@@ -8,6 +8,9 @@
 #   scripts/install-deps.sh --runtime  only what the built binary needs to run
 #                                      (shared libraries, CA certificates; plus
 #                                      setcap and curl for the container image)
+#   scripts/install-deps.sh --docker   what `make docker-check` needs besides a
+#                                      Docker engine (never installed here: use
+#                                      the host's docker.io or docker-ce)
 #   add --print to list the packages instead of installing them
 set -euo pipefail
 
@@ -17,12 +20,17 @@ for a in "$@"; do
     case "$a" in
         --test) mode=test ;;
         --runtime) mode=runtime ;;
+        --docker) mode=docker ;;
         --print) print=yes ;;
-        *) echo "usage: $0 [--test|--runtime] [--print]" >&2; exit 2 ;;
+        *) echo "usage: $0 [--test|--runtime|--docker] [--print]" >&2; exit 2 ;;
     esac
 done
 
-if [ "$mode" = runtime ]; then
+if [ "$mode" = docker ]; then
+    # a Debian base image made locally when no registry is reachable; veth pairs and
+    # namespaces; the health and receiver checks; the test capture's generator
+    pkgs=(debootstrap iproute2 curl python3)
+elif [ "$mode" = runtime ]; then
     # One package per library the binary links (see `objdump -p tracer-sensor | grep NEEDED`).
     pkgs=(libpcap0.8 libcurl4 libcjson1 libssl3 zlib1g libsnmp40 libmnl0 libmicrohttpd12
           libcap2 libseccomp2 ca-certificates libcap2-bin curl)
@@ -34,7 +42,7 @@ fi
 if [ "$mode" = test ]; then
     pkgs+=(libcmocka-dev python3 python3-pytest iproute2 clang libclang-rt-14-dev
            openssl snmpd snmp lldpd wireguard-go wireguard-tools tcpdump
-           python3-yaml systemd libcap2-bin tcpreplay)
+           python3-yaml systemd libcap2-bin tcpreplay docker-compose)
 fi
 if [ "$print" = yes ]; then
     printf '%s\n' "${pkgs[@]}"

@@ -375,6 +375,9 @@ def _bad(tracer, env, args=()):
     ("AGENT_SNAP_LEN", "abc", "AGENT_SNAP_LEN=abc: must be an integer in [64, 262144]"),
     ("AGENT_ENDPOINT_URL", "ftp://x",
      "AGENT_ENDPOINT_URL=ftp://x: must be an http:// or https:// URL with a host"),
+    # libcurl alone would take "flows" for the host and fail later, resolving it
+    ("AGENT_ENDPOINT_URL", "http:///flows",
+     "AGENT_ENDPOINT_URL=http:///flows: must be an http:// or https:// URL with a host"),
     ("LOG_LEVEL", "loud", "LOG_LEVEL=loud: must be one of error, warn, info, debug"),
 ])
 def test_bad_value_exit_2(tracer, good_pcap, var, value, line):

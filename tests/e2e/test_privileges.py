@@ -242,6 +242,32 @@ def test_interface_lost_and_back(tracer, hosts, tmp_path):
     assert all(r["src_packets"] == 3 for r in s.flows() if r["protocol"] == "UDP")
 
 
+def test_interface_down_at_start_is_waited_for(tracer, hosts, tmp_path):
+    """Issue 18: an interface that exists but is down at start is no error (it used to exit 1,
+    "That device is not up: That device is not up"): the sensor says once that it waits, opens
+    it when it comes up, and its traffic makes flows."""
+    subprocess.run(["ip", "-n", hosts.a, "link", "set", hosts.x, "down"], check=True)
+    s = Sensor(tracer, hosts, tmp_path, {"AGENT_USER": "nobody"})
+    try:
+        s.wait_log("is not up; waiting for it to come up", 10)
+        assert "(link type not known until it is up)" in s.stderr()
+        time.sleep(1.0)                       # a few quiet attempts while it is down
+        subprocess.run(["ip", "-n", hosts.a, "link", "set", hosts.x, "up"], check=True)
+        s.wait_log("capture on %s opened (it came up) after" % hosts.x, 40)
+        hosts.udp_from_b(6004)
+        time.sleep(0.5)
+    finally:
+        rc = s.stop()
+    assert rc == 0, s.stderr()[-2000:]
+    err = s.stderr()
+    assert err.count("%s is not up; waiting for it to come up" % hosts.x) == 1, err[-2000:]
+    assert "That device is not up" not in err and "cannot reopen" not in err, err[-2000:]
+    sm = summary(err)
+    assert sm["interface_lost"] == 0 and sm["reopens"] == 0
+    udp = [r for r in s.flows() if r["protocol"] == "UDP"]
+    assert [(r["dst_port"], r["src_packets"], r["dst_packets"]) for r in udp] == [("6004", 3, 0)], udp
+
+
 def test_second_sigterm_exits_at_once(tracer, hosts, tmp_path):
     # The endpoint never answers (a listener that accepts and says nothing), so the
     # flush would wait the whole 60 s shutdown timeout; the second SIGTERM cuts it short.

@@ -35,6 +35,7 @@ import time
 
 import pytest
 
+import pcapgen
 from conftest import REPO, assert_no_sanitizer, clean_env, parse_log_line, parse_ndjson, run_sensor
 
 PY = "/usr/bin/python3"
@@ -694,6 +695,38 @@ def test_make_install_destdir(docker_build):
     assert r.returncode == 0 and envf.read_text() == "AGENT_INTERFACE=eth7\n"
 
 
+def test_make_run_stdout_is_ndjson(docker_build, tmp_path):
+    """Issue 18: `make run` as root needs no sudo, and its stdout carries only the events:
+    install-deps.sh, the compiler lines and make's own lines go to stderr. One source is
+    touched first so that make really compiles and links (and says so, on stderr)."""
+    src, _, _ = docker_build
+    sc = pcapgen.scenario_udp()
+    pcap = tmp_path / sc.filename()
+    sc.write(str(pcap))
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    called = tmp_path / "sudo-called"
+    (fake / "sudo").write_text("#!/bin/sh\necho \"$@\" >> %s\nexit 1\n" % called)
+    (fake / "sudo").chmod(0o755)
+    (src / "cmd/main.c").touch()
+    env = {**clean_env({"AGENT_PCAP_FILE": str(pcap), "AGENT_TOPOLOGY_INTERVAL": "0"}),
+           "PATH": "%s:%s" % (fake, os.environ.get("PATH", "/usr/bin:/bin")), "MAKEFLAGS": ""}
+    r = subprocess.run(["make", "run"], cwd=src, env=env, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert not called.exists(), "make run called sudo as root: " + called.read_text()
+    lines = r.stdout.splitlines()
+    assert lines, r.stderr[-2000:]
+    recs = [json.loads(l) for l in lines]          # every line one JSON object, nothing else
+    assert all(isinstance(x, dict) for x in recs)
+    flows = sorted((x["flow_id"], x["packet_count"]) for x in recs if x.get("type") == "flow")
+    direct = run_sensor(str(src / "build/tracer-sensor"), {"AGENT_PCAP_FILE": str(pcap)})
+    assert flows and flows == sorted((x["flow_id"], x["packet_count"]) for x in parse_ndjson(direct.stdout)
+                                     if x.get("type") == "flow")
+    # make's lines were there, on stderr
+    assert re.search(r"(^|\s)-c -o build/obj/cmd/main\.o cmd/main\.c", r.stderr), r.stderr[-2000:]
+    assert "make: Entering directory" not in r.stdout + r.stderr and "make[1]" not in r.stdout
+
+
 def test_systemd_analyze_verify(docker_build):
     """The installed unit passes systemd-analyze verify (its ExecStart and man page exist)."""
     if not shutil.which("systemd-analyze"):
@@ -735,7 +768,8 @@ def test_compose(tracer):
     assert sorted(svc["cap_add"]) == ["NET_ADMIN", "NET_RAW"]
     assert re.search(r"^\s*#\s*privileged: true\s*$", text, re.M), "the commented privileged alternative"
     assert "privileged" not in svc
-    assert svc["restart"] in ("always", "unless-stopped", "on-failure")
+    # restarted after a failure, but not forever (a configuration error, exit 2, fails every time)
+    assert re.fullmatch(r"on-failure:[1-9][0-9]?", svc["restart"]), svc["restart"]
     assert svc.get("build") == "." or svc.get("build", {}).get("context") == "."
     envs = svc["environment"]
     assert isinstance(envs, dict)
@@ -748,6 +782,10 @@ def test_compose(tracer):
         assert m and m.group(1) == var, (var, val)
         if var == "AGENT_METRICS_ADDR":   # on, for the image's HEALTHCHECK (documented in the file)
             assert m.group(2) == "127.0.0.1:9108"
+        elif var == "AGENT_SPOOL_DIR":    # the named volume's mount point, so the volume is used
+            assert m.group(2) == "/var/lib/tracer-sensor/spool"
+            assert "tracer-spool:/var/lib/tracer-sensor/spool" in svc["volumes"]
+            assert "tracer-spool" in doc["volumes"]
         else:
             assert m.group(2) in ("", literal_default(var, helpvars[var])), (var, m.group(2), helpvars[var])
     # every variable named anywhere in the file (comments too) is one the sensor knows

@@ -259,6 +259,7 @@ static void test_defaults_with_pcap(void **state)
     assert_int_equal(c->community_id_seed, 0);
     assert_int_equal(c->packet_ring_slots, 65536);
     assert_int_equal(c->event_ring_slots, 16384);
+    assert_int_equal(c->shutdown_timeout_ms, 10000);
     assert_int_equal(c->log_level, CFG_LOG_INFO);
     assert_false(c->show_help);
     assert_false(c->show_version);
@@ -762,6 +763,13 @@ static void test_endpoint_url(void **state)
     one_env_err(f, "AGENT_ENDPOINT_URL=ftp://example.com/up",
                 "AGENT_ENDPOINT_URL=ftp://example.com/up" URL_RULE);
     one_env_err(f, "AGENT_ENDPOINT_URL=http://", "AGENT_ENDPOINT_URL=http://" URL_RULE);
+    /* libcurl reads these with the first path segment as the host ("flows"):
+     * the authority as written is empty, or there is none */
+    one_env_err(f, "AGENT_ENDPOINT_URL=http:///flows", "AGENT_ENDPOINT_URL=http:///flows" URL_RULE);
+    one_env_err(f, "AGENT_ENDPOINT_URL=https:///a/b", "AGENT_ENDPOINT_URL=https:///a/b" URL_RULE);
+    one_env_err(f, "AGENT_ENDPOINT_URL=http:/flows", "AGENT_ENDPOINT_URL=http:/flows" URL_RULE);
+    one_env_err(f, "AGENT_ENDPOINT_URL=http:flows", "AGENT_ENDPOINT_URL=http:flows" URL_RULE);
+    one_env_err(f, "AGENT_ENDPOINT_URL=HTTP:///x", "AGENT_ENDPOINT_URL=HTTP:///x" URL_RULE);
 
     struct res r;
     run(&r, f, true, ENV("AGENT_ENDPOINT_URL=ftp://alice:pa55word@example.com/up?token=t0p#frag"),
@@ -795,6 +803,16 @@ static void test_endpoint_url(void **state)
     run(&r, f, true, ENV("AGENT_ENDPOINT_URL=HTTP://127.0.0.1:9000/v1/flows"), NULL);
     expect_ok(&r);
     assert_string_equal(r.cfg->endpoint_url, "HTTP://127.0.0.1:9000/v1/flows");
+    done(&r);
+
+    /* the shortest host, and an IPv6 literal */
+    run(&r, f, true, ENV("AGENT_ENDPOINT_URL=http://h"), NULL);
+    expect_ok(&r);
+    assert_string_equal(r.cfg->endpoint_url, "http://h");
+    done(&r);
+    run(&r, f, true, ENV("AGENT_ENDPOINT_URL=http://[::1]:8080/flows"), NULL);
+    expect_ok(&r);
+    assert_string_equal(r.cfg->endpoint_url, "http://[::1]:8080/flows");
     done(&r);
 }
 
