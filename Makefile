@@ -190,6 +190,11 @@ install: all $(MAN) $(UNIT)
 	install -m 0644 $(UNIT) $(DESTDIR)$(UNITDIR)/tracer-sensor.service
 	test -e $(DESTDIR)$(SYSCONFDIR)/tracer-sensor/tracer-sensor.env || \
 	    install -m 0640 packaging/tracer-sensor.env $(DESTDIR)$(SYSCONFDIR)/tracer-sensor/tracer-sensor.env
+# The account AGENT_USER defaults to (the sensor falls back to the shared
+# nobody, with a warning, when it is missing). Not for staged installs (DESTDIR).
+	if [ -z "$(DESTDIR)" ] && ! getent passwd tracer-sensor >/dev/null; then \
+	    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
+	        --user-group tracer-sensor; fi
 
 clean:
 	rm -rf build
