@@ -122,13 +122,14 @@ FUZZ_BUILD   := build/fuzz
 FUZZ_CORPUS  := build/fuzz-corpus
 FUZZ_FLAGS   := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
                 -fno-omit-frame-pointer -g -O1 -std=c11 $(WARN) -Werror -pthread
-FUZZ_TARGETS := decode l2 trap snmp_config config
+FUZZ_TARGETS := decode l2 trap snmp_config config spool
 FUZZ_SRCS_decode      := capture/decode.c
 FUZZ_SRCS_l2          := capture/decode.c hooks/topology/l2_neighbors.c common/timefmt.c
 FUZZ_SRCS_trap        := hooks/snmp/snmp_trap.c hooks/hook.c hooks/snmp/snmp_client.c hooks/snmp/snmp_config.c \
                          hooks/snmp/snmp_values.c common/ring.c common/log.c common/timefmt.c
 FUZZ_SRCS_snmp_config := hooks/snmp/snmp_config.c hooks/snmp/snmp_values.c
 FUZZ_SRCS_config      := config/config.c
+FUZZ_SRCS_spool       := sender/spool.c
 FUZZ_HDRS    := $(wildcard fuzz/*.h $(MODULES:%=%/*.h))
 
 define FUZZ_RULE

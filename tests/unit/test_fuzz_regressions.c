@@ -5,7 +5,7 @@
  *
  * Each crash libFuzzer found was fixed in its module and its input kept
  * (fuzz/README.md). This test makes sure none comes back without waiting for
- * the fuzzer to find it again: it builds the five harnesses in, unchanged
+ * the fuzzer to find it again: it builds the six harnesses in, unchanged
  * (each file is included with its LLVMFuzzerTestOneInput renamed), and runs
  * each kept input, plus a few edge inputs (empty, one byte, all 0xff), once.
  * A regression shows up as a sanitizer report or an abort from a harness
@@ -42,6 +42,10 @@
 
 #define LLVMFuzzerTestOneInput fuzz_config_one
 #include "fuzz/fuzz_config.c"
+#undef LLVMFuzzerTestOneInput
+
+#define LLVMFuzzerTestOneInput fuzz_spool_one
+#include "fuzz/fuzz_spool.c"
 #undef LLVMFuzzerTestOneInput
 
 typedef int (*fuzz_entry)(const uint8_t *data, size_t size);
@@ -154,6 +158,12 @@ static void test_config(void **state)
     replay("config", fuzz_config_one);
 }
 
+static void test_spool(void **state)
+{
+    (void)state;
+    replay("spool", fuzz_spool_one);
+}
+
 /* The trap harness's receiver lives for the process; free it so LeakSanitizer stays quiet. */
 static int teardown_trap(void **state)
 {
@@ -174,6 +184,7 @@ int main(void)
         cmocka_unit_test_teardown(test_trap, teardown_trap),
         cmocka_unit_test(test_snmp_config),
         cmocka_unit_test(test_config),
+        cmocka_unit_test(test_spool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
