@@ -308,6 +308,7 @@ struct loader {
     const char    *run_user;    /* the user the sensor will run as (resolve_run_user) */
     uid_t          run_uid;
     bool           run_user_fallback; /* default user missing: nobody instead */
+    bool           run_user_unknown;  /* AGENT_USER names no user: its own error, no owner checks */
 };
 
 /* The name a message uses for a setting: its flag or its variable. */
@@ -979,6 +980,8 @@ static void resolve_run_user(struct loader *ld)
     const struct passwd *pw = getpwnam(ld->run_user);
     if (pw)
         ld->run_uid = pw->pw_uid;
+    else
+        ld->run_user_unknown = true;
     if (ld->run_user_fallback)
         errs_add(&ld->warns, "%s: the default user " DEFAULT_USER " does not exist; running as the "
                  "shared user " FALLBACK_USER ", which other services also use (create the account: "
@@ -1001,6 +1004,8 @@ static void load_spool_dir(struct loader *ld)
         err_value(ld, S_SPOOL_DIR, v, "must be an existing writable directory");
         return;
     }
+    if (ld->run_user_unknown)
+        return;                              /* "AGENT_USER=x: no such user" says it all */
     if (st.st_uid != ld->run_uid || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0 ||
         (st.st_mode & (S_IWUSR | S_IXUSR)) != (S_IWUSR | S_IXUSR)) {
         char rule[256];
