@@ -124,7 +124,7 @@ FUZZ_BUILD   := build/fuzz
 FUZZ_CORPUS  := build/fuzz-corpus
 FUZZ_FLAGS   := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
                 -fno-omit-frame-pointer -g -O1 -std=c11 $(WARN) -Werror -pthread
-FUZZ_TARGETS := decode l2 trap snmp_config config
+FUZZ_TARGETS := decode l2 trap snmp_config config spool
 FUZZ_SRCS_decode      := capture/decode.c
 FUZZ_SRCS_l2          := capture/decode.c hooks/topology/l2_neighbors.c common/timefmt.c
 FUZZ_SRCS_trap        := hooks/snmp/snmp_trap.c hooks/hook.c hooks/snmp/snmp_client.c hooks/snmp/snmp_config.c \
@@ -133,6 +133,7 @@ FUZZ_SRCS_snmp_config := hooks/snmp/snmp_config.c hooks/snmp/snmp_values.c
 FUZZ_SRCS_config      := config/config.c
 FUZZ_TARGETS += wg
 FUZZ_SRCS_wg          := hooks/topology/topology_wg.c common/timefmt.c
+FUZZ_SRCS_spool       := sender/spool.c
 FUZZ_HDRS    := $(wildcard fuzz/*.h $(MODULES:%=%/*.h))
 
 define FUZZ_RULE
@@ -207,6 +208,11 @@ install: all $(MAN) $(UNIT)
 	install -m 0644 $(UNIT) $(DESTDIR)$(UNITDIR)/tracer-sensor.service
 	test -e $(DESTDIR)$(SYSCONFDIR)/tracer-sensor/tracer-sensor.env || \
 	    install -m 0640 packaging/tracer-sensor.env $(DESTDIR)$(SYSCONFDIR)/tracer-sensor/tracer-sensor.env
+# The account AGENT_USER defaults to (the sensor falls back to the shared
+# nobody, with a warning, when it is missing). Not for staged installs (DESTDIR).
+	if [ -z "$(DESTDIR)" ] && ! getent passwd tracer-sensor >/dev/null; then \
+	    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
+	        --user-group tracer-sensor; fi
 
 clean:
 	rm -rf build

@@ -333,9 +333,22 @@ static int prepare(struct sensor *s, char *err, size_t errlen)
     const struct config *cfg = s->st.cfg;
     log_set_level((enum log_level)cfg->log_level);
     log_set_format(cfg->log_format == CFG_LOG_JSON ? LOG_FORMAT_JSON : LOG_FORMAT_LOGFMT);
-    if (cfg->log_file && log_open_file(cfg->log_file) != 0) {
-        snprintf(err, errlen, "AGENT_LOG_FILE=%s: cannot open: %s", cfg->log_file, strerror(errno));
-        return EXIT_CONFIG;
+    if (cfg->log_file) {
+        uid_t uid;
+        gid_t gid;
+        char why[512] = "";
+        if (priv_target(cfg->user, &uid, &gid, err, errlen) != 0)
+            return EXIT_CONFIG;
+        if (log_open_file(cfg->log_file, uid, gid, why, sizeof why) != 0) {
+            snprintf(err, errlen, "AGENT_LOG_FILE=%s: %s", cfg->log_file, why);
+            return EXIT_CONFIG;
+        }
+    }
+    for (const char *w = cfg->warnings; w && *w;) {   /* config's warnings, one line each */
+        const char *nl = strchr(w, '\n');
+        int n = nl ? (int)(nl - w) : (int)strlen(w);
+        log_warn("%.*s", n, w);
+        w += n + (nl != NULL);
     }
     summary_log_configuration(cfg);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {

@@ -111,6 +111,23 @@ static int keep_only(struct priv_result *res, char *err, size_t errlen)
     return rc;
 }
 
+int priv_target(const char *user, uid_t *uid, gid_t *gid, char *err, size_t errlen)
+{
+    *uid = geteuid();
+    *gid = getegid();
+    if (*uid != 0 || !user || !*user || strcmp(user, "root") == 0)
+        return 0;
+    struct passwd pw, *found = NULL;
+    char buf[4096];
+    if (getpwnam_r(user, &pw, buf, sizeof buf, &found) != 0 || !found) {
+        snprintf(err, errlen, "AGENT_USER=%s: no such user", user);
+        return -1;
+    }
+    *uid = pw.pw_uid;
+    *gid = pw.pw_gid;
+    return 0;
+}
+
 int priv_drop(const char *user, struct priv_result *res, char *err, size_t errlen)
 {
     memset(res, 0, sizeof *res);

@@ -32,6 +32,14 @@ struct priv_result {
 };
 
 /*
+ * The uid and gid the sensor will run as after priv_drop(user): `user`'s when
+ * started as root with a user other than "root", else the current effective
+ * ids. For what must be handed over before the drop (the log file). Returns 0,
+ * or -1 with a message in err (unknown user). Main thread only.
+ */
+int priv_target(const char *user, uid_t *uid, gid_t *gid, char *err, size_t errlen);
+
+/*
  * Apply the rules above for AGENT_USER `user` ("root" keeps root). Returns 0
  * and fills *res, or -1 with a message in err (unknown user, a failing
  * setuid/setgid/capset: never continue half-dropped). Main thread only.

@@ -70,6 +70,9 @@ static cJSON *delivery_json(const struct sender_stats *s)
     num(o, "spool_files", d->spool_files);
     num(o, "spool_events", d->spool_events);
     num(o, "spool_corrupt_files", d->spool_corrupt_files);
+    num(o, "spool_foreign_files", d->spool_foreign_files);
+    num(o, "spool_oversize_files", d->spool_oversize_files);
+    num(o, "spool_unauthenticated_files", d->spool_unauthenticated_files);
     cJSON *drop = cJSON_AddObjectToObject(o, "dropped");
     if (drop) {
         num(drop, "queue_full", d->dropped_queue_full);

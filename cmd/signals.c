@@ -32,11 +32,12 @@ void signals_setup(sigset_t *set)
 
 void signals_reopen_log(void)
 {
-    int rc = log_reopen();
+    char err[512] = "";
+    int rc = log_reopen(err, sizeof err);
     if (rc == 0)
         log_info("SIGHUP: log file reopened");
     else if (rc < 0)
-        log_warn("SIGHUP: cannot reopen the log file (%s); still writing to the old one", strerror(errno));
+        log_warn("SIGHUP: cannot reopen the log file (%s); still writing to the old one", err);
 }
 
 static void *watch_thread(void *arg)

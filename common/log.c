@@ -7,15 +7,24 @@
  * becomes U+FFFD so the line always parses). A record longer than
  * LOG_LINE_MAX is cut at a field or character boundary and gets a last field
  * truncated=true, so it still parses.
+ *
+ * The log file (AGENT_LOG_FILE) is opened by root before the privilege drop, in
+ * a directory other users may write: it is opened without following a
+ * symbolic link, and what was opened must be a regular file with one link,
+ * owned by the user the sensor runs as (a root-owned file is handed over with
+ * fchown), so a planted link cannot make root append to another file, and the
+ * unprivileged sensor can reopen the log after logrotate (SIGHUP).
  */
 #include "log.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "timefmt.h"
@@ -30,6 +39,8 @@ static pthread_mutex_t status_lock = PTHREAD_MUTEX_INITIALIZER;
 static char status_text[256];
 static int out_fd = STDERR_FILENO;       /* under status_lock */
 static char out_path[4096];              /* "" = stderr */
+static uid_t out_uid;                    /* who must own the file (log_open_file) */
+static gid_t out_gid;
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
@@ -250,19 +261,71 @@ static void emit(enum log_level level, const char *msg, const struct log_field *
     pthread_mutex_unlock(&status_lock);
 }
 
-static int open_log(const char *path)
+/*
+ * Opens `path` for appending (created 0600) and checks what it opened: never
+ * through a symbolic link (O_NOFOLLOW), never a FIFO or device (O_NONBLOCK
+ * keeps a FIFO from blocking the open; then it must be a regular file), never
+ * a second name of another file (one link), and owned by `uid`: a file owned
+ * by root is handed over (uid, gid) when we are root, any other owner is
+ * refused. Returns the descriptor, or -1 with the reason in err (errno set).
+ */
+static int open_log(const char *path, uid_t uid, gid_t gid, char *err, size_t errlen)
 {
-    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK, 0600);
+    if (fd < 0) {
+        int e = errno;
+        if (e == ELOOP)
+            snprintf(err, errlen, "is a symbolic link: refused (the log file is opened before the "
+                     "privilege drop; give the real path)");
+        else
+            snprintf(err, errlen, "cannot open: %s", strerror(e));
+        errno = e;
+        return -1;
+    }
+    struct stat st;
+    int e = 0;
+    if (fstat(fd, &st) != 0) {
+        e = errno;
+        snprintf(err, errlen, "cannot stat: %s", strerror(e));
+    } else if (!S_ISREG(st.st_mode)) {
+        e = EINVAL;
+        snprintf(err, errlen, "is not a regular file: refused");
+    } else if (st.st_nlink != 1) {
+        e = EMLINK;
+        snprintf(err, errlen, "has %lu hard links: refused (must be a file of its own)",
+                 (unsigned long)st.st_nlink);
+    } else if (st.st_uid != uid && !(st.st_uid == 0 && geteuid() == 0)) {
+        e = EPERM;
+        snprintf(err, errlen, "is owned by uid %u: refused (must be owned by the sensor's user, uid %u)",
+                 (unsigned)st.st_uid, (unsigned)uid);
+    } else if (st.st_uid != uid && fchown(fd, uid, gid) != 0) {
+        e = errno;
+        snprintf(err, errlen, "cannot hand the file over to uid %u: %s", (unsigned)uid, strerror(e));
+    } else {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+            e = errno;
+            snprintf(err, errlen, "fcntl: %s", strerror(e));
+        }
+    }
+    if (e != 0) {
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
 }
 
-int log_open_file(const char *path)
+int log_open_file(const char *path, uid_t owner, gid_t group, char *err, size_t errlen)
 {
-    int fd = open_log(path);
+    int fd = open_log(path, owner, group, err, errlen);
     if (fd < 0)
         return -1;
     pthread_mutex_lock(&status_lock);
     int old = out_fd;
     out_fd = fd;
+    out_uid = owner;
+    out_gid = group;
     snprintf(out_path, sizeof out_path, "%s", path);
     pthread_mutex_unlock(&status_lock);
     if (old != STDERR_FILENO)
@@ -270,16 +333,18 @@ int log_open_file(const char *path)
     return 0;
 }
 
-int log_reopen(void)
+int log_reopen(char *err, size_t errlen)
 {
     pthread_mutex_lock(&status_lock);
     if (!out_path[0]) {
         pthread_mutex_unlock(&status_lock);
         return 1;
     }
-    int fd = open_log(out_path);
+    int fd = open_log(out_path, out_uid, out_gid, err, errlen);
     if (fd < 0) {
+        int e = errno;
         pthread_mutex_unlock(&status_lock);
+        errno = e;
         return -1;                     /* keep writing to the old file */
     }
     int old = out_fd;

@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 enum log_format { LOG_FORMAT_LOGFMT = 0, LOG_FORMAT_JSON = 1 };
@@ -39,17 +40,23 @@ void log_set_format(enum log_format format);
 int log_enabled(enum log_level level);
 
 /*
- * Write log lines to `path` (created 0600, appended) instead of stderr. Main
- * thread, before threads start. Returns 0, or -1 with errno set.
+ * Write log lines to `path` (created 0600, appended) instead of stderr. The
+ * file must end up owned by `owner` (the user the sensor runs as after the
+ * privilege drop, so it can reopen it): a root-owned file is handed over to
+ * owner:group when called as root. Refused: a symbolic link (never followed),
+ * anything but a regular file, a file with more than one link, another owner.
+ * Main thread, before threads start. Returns 0, or -1 with errno set and the
+ * reason in err (without the path).
  */
-int log_open_file(const char *path);
+int log_open_file(const char *path, uid_t owner, gid_t group, char *err, size_t errlen);
 
 /*
  * Reopen the log file by its path (after logrotate moved it; main calls it on
- * SIGHUP). Returns 0, 1 when logging goes to stderr, or -1 (errno set) when
- * the file cannot be opened: the old one stays in use. Any thread.
+ * SIGHUP), with log_open_file's checks and owner. Returns 0, 1 when logging
+ * goes to stderr, or -1 (errno set, reason in err) when the file cannot be
+ * opened or is refused: the old one stays in use. Any thread.
  */
-int log_reopen(void);
+int log_reopen(char *err, size_t errlen);
 
 void log_msg(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

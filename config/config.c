@@ -103,15 +103,16 @@ static const struct setting SETTINGS[S_COUNT] = {
     [S_AUTH_TOKEN] = { "AGENT_AUTH_TOKEN", "--auth-token", "TOKEN", "none",
         "no control characters", "sent as Authorization: Bearer; never logged", 0, 0 },
     [S_AUTH_TOKEN_FILE] = { "AGENT_AUTH_TOKEN_FILE", "--auth-token-file", "PATH", "none",
-        "readable, non-empty, <= 64 KiB", "file holding the token (trailing newline cut)",
+        "readable, non-empty, <= 64 KiB", "file holding the token (one trailing newline cut)",
         0, 0 },
     [S_HMAC_KEY] = { "AGENT_HMAC_KEY", "--hmac-key", "KEY", "none", "any bytes",
         "sign each POST with HMAC-SHA256; never logged", 0, 0 },
     [S_HMAC_KEY_FILE] = { "AGENT_HMAC_KEY_FILE", "--hmac-key-file", "PATH", "none",
-        "readable, non-empty, <= 64 KiB", "file holding the HMAC key (trailing newline cut)",
+        "readable, non-empty, <= 64 KiB", "file holding the HMAC key (one trailing newline cut)",
         0, 0 },
     [S_SPOOL_DIR] = { "AGENT_SPOOL_DIR", "--spool-dir", "DIR", "unset (no spool)",
-        "existing writable directory", "keep unsent batches here while the endpoint is down",
+        "dir owned by the sensor's user, not group/other-writable",
+        "unsent batches wait here",
         0, 0 },
     [S_SPOOL_MAX_MB] = { "AGENT_SPOOL_MAX_MB", "--spool-max-mb", "N", "256",
         "integer in [1, 1048576]", "spool size cap, MiB", 1, 1048576 },
@@ -173,9 +174,10 @@ static const struct setting SETTINGS[S_COUNT] = {
     [S_METRICS_ADDR] = { "AGENT_METRICS_ADDR", "--metrics-addr", "ADDR", "unset (off)",
         "HOST:PORT, [IPV6]:PORT or :PORT (every address)",
         "serve Prometheus /metrics and /healthz here", 0, 0 },
-    [S_USER] = { "AGENT_USER", "--user", "NAME", "nobody",
-        "existing user; root keeps root", "run as this user once set up (when started as root)", 0,
-        0 },
+    [S_USER] = { "AGENT_USER", "--user", "NAME", "tracer-sensor",
+        "existing user; root keeps root",
+        "started as root, run as this user (default: nobody if missing)",
+        0, 0 },
     [S_LOG_LEVEL] = { "LOG_LEVEL", "--log-level", "LEVEL", "info",
         "error, warn, info or debug", "least severe messages logged", 0, 0 },
     [S_LOG_FORMAT] = { "LOG_FORMAT", "--log-format", "FORMAT", "logfmt",
@@ -306,6 +308,11 @@ struct loader {
     struct config *cfg;
     struct errs    errs;
     bool           man;         /* --man seen */
+    struct errs    warns;       /* not errors: lines for cfg->warnings */
+    const char    *run_user;    /* the user the sensor will run as (resolve_run_user) */
+    uid_t          run_uid;
+    bool           run_user_fallback; /* default user missing: nobody instead */
+    bool           run_user_unknown;  /* AGENT_USER names no user: its own error, no owner checks */
 };
 
 /* The name a message uses for a setting: its flag or its variable. */
@@ -834,7 +841,9 @@ static bool has_control_chars(const char *s, size_t n)
 }
 
 /*
- * Reads a secret file (at most SECRET_FILE_MAX bytes), cuts trailing CR/LF and
+ * Reads a secret file (at most SECRET_FILE_MAX bytes), cuts exactly one
+ * trailing newline ("\n" or "\r\n", as editors and `echo` add one; any other
+ * byte, a second newline or a lone "\r" included, belongs to the secret) and
  * returns it NUL-terminated in *out (heap) with its length. Messages name the
  * path, never the content; buffers that held the content are wiped.
  */
@@ -877,8 +886,11 @@ static bool read_secret_file(struct loader *ld, enum setting_id id, const char *
         errs_add(&ld->errs, "%s=%s: must be at most %u bytes", label(ld, id), shown,
                  SECRET_FILE_MAX);
     else {
-        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        if (n > 0 && buf[n - 1] == '\n') {
             n--;
+            if (n > 0 && buf[n - 1] == '\r')
+                n--;
+        }
         if (n == 0)
             errs_add(&ld->errs, "%s=%s: must not be empty", label(ld, id), shown);
         else
@@ -920,6 +932,10 @@ static void load_secret(struct loader *ld, enum setting_id direct, enum setting_
     }
     char *s = NULL;
     size_t n = 0;
+    if (v && ld->from_flag[direct])
+        errs_add(&ld->warns, "%s: a secret on the command line is readable by every local user "
+                 "(ps, /proc/PID/cmdline); use %s or %s instead", label(ld, direct),
+                 SETTINGS[file].flag, SETTINGS[file].var);
     if (v) {
         n = strlen(v);
         if (text_only && has_control_chars(v, n)) {
@@ -953,6 +969,45 @@ static void load_secret(struct loader *ld, enum setting_id direct, enum setting_
         *outlen = n;
 }
 
+/* The account AGENT_USER defaults to; `make install` creates it. */
+#define DEFAULT_USER  "tracer-sensor"
+#define FALLBACK_USER "nobody"
+
+/*
+ * Which user the sensor will run as once set up, so that what it must own (the
+ * spool directory) can be checked now: started as root, AGENT_USER ("root"
+ * keeps root; unset: tracer-sensor, or nobody when that account does not exist,
+ * with a warning); otherwise the user it already is. An AGENT_USER that does
+ * not exist is left to load_user_and_log_file's message.
+ */
+static void resolve_run_user(struct loader *ld)
+{
+    const char *v = ld->val[S_USER];
+    ld->run_user = v ? v : DEFAULT_USER;
+    ld->run_uid = geteuid();
+    if (!v && !getpwnam(DEFAULT_USER)) {   /* main thread, before threads */
+        ld->run_user = FALLBACK_USER;
+        ld->run_user_fallback = true;
+    }
+    if (geteuid() != 0 || strcmp(ld->run_user, "root") == 0)
+        return;
+    const struct passwd *pw = getpwnam(ld->run_user);
+    if (pw)
+        ld->run_uid = pw->pw_uid;
+    else
+        ld->run_user_unknown = true;
+    if (ld->run_user_fallback)
+        errs_add(&ld->warns, "%s: the default user " DEFAULT_USER " does not exist; running as the "
+                 "shared user " FALLBACK_USER ", which other services also use (create the account: "
+                 "useradd --system --no-create-home --shell /usr/sbin/nologin " DEFAULT_USER
+                 "; or set %s)", SETTINGS[S_USER].var, SETTINGS[S_USER].var);
+}
+
+/*
+ * The spool holds batches the sensor will POST with its credentials, so only
+ * the sensor may write there: the directory must belong to the user it runs as
+ * and must not be writable by group or others (spool.c checks each file too).
+ */
 static void load_spool_dir(struct loader *ld)
 {
     const char *v = ld->val[S_SPOOL_DIR];
@@ -961,6 +1016,18 @@ static void load_spool_dir(struct loader *ld)
     struct stat st;
     if (stat(v, &st) != 0 || !S_ISDIR(st.st_mode) || access(v, W_OK | X_OK) != 0) {
         err_value(ld, S_SPOOL_DIR, v, "must be an existing writable directory");
+        return;
+    }
+    if (ld->run_user_unknown)
+        return;                              /* "AGENT_USER=x: no such user" says it all */
+    if (st.st_uid != ld->run_uid || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0 ||
+        (st.st_mode & (S_IWUSR | S_IXUSR)) != (S_IWUSR | S_IXUSR)) {
+        char rule[256];
+        snprintf(rule, sizeof rule, "must be owned by the sensor's user (uid %u, %s=%s) and not "
+                 "writable by group or others; it is owned by uid %u with mode %04o",
+                 (unsigned)ld->run_uid, SETTINGS[S_USER].var, geteuid() == 0 ? ld->run_user : "unchanged",
+                 (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+        err_value(ld, S_SPOOL_DIR, v, rule);
         return;
     }
     ld->cfg->spool_dir = dup_or_oom(ld, v);
@@ -1002,7 +1069,7 @@ static void load_user_and_log_file(struct loader *ld)
 {
     struct config *cfg = ld->cfg;
     const char *v = ld->val[S_USER];
-    cfg->user = dup_or_oom(ld, v ? v : "nobody");
+    cfg->user = dup_or_oom(ld, ld->run_user);
     if (v && strcmp(v, "root") != 0 && !getpwnam(v))   /* main thread, before threads */
         err_value(ld, S_USER, v, "no such user");
     v = ld->val[S_LOG_FILE];
@@ -1213,6 +1280,7 @@ struct config *config_load(int argc, char **argv, char **envp,
     load_secret(&ld, S_HMAC_KEY, S_HMAC_KEY_FILE, false, &cfg->hmac_key, &cfg->hmac_key_len);
     if (cfg->hmac_key && ld.val[S_HMAC_KEY_FILE])
         cfg->hmac_key_file = dup_or_oom(&ld, ld.val[S_HMAC_KEY_FILE]);
+    resolve_run_user(&ld);
     load_spool_dir(&ld);
     load_u32(&ld, S_SPOOL_MAX_MB, &cfg->spool_max_mb);
     load_delivery(&ld);
@@ -1239,6 +1307,7 @@ struct config *config_load(int argc, char **argv, char **envp,
 
     bool failed = ld.errs.n > 0 || ld.errs.oom;
     finish(&ld, errbuf, errlen, nerr);
+    cfg->warnings = ld.warns.text;   /* owned by cfg from here */
     if (failed) {
         config_destroy(cfg);
         return NULL;
@@ -1270,6 +1339,7 @@ void config_destroy(struct config *cfg)
     free(cfg->hmac_key_file);
     free(cfg->metrics_addr);
     free(cfg->user);
+    free(cfg->warnings);
     free(cfg->log_file);
     free(cfg->interface);
     free(cfg->pcap_file);

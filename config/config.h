@@ -81,9 +81,11 @@ struct config {
     enum log_level_value log_level; /* LOG_LEVEL: error, warn, info, debug; default info */
     enum log_format_value log_format; /* LOG_FORMAT: logfmt (default) or json */
     char    *log_file;             /* AGENT_LOG_FILE; NULL = stderr */
-    char    *user;                 /* AGENT_USER, default "nobody"; "root" keeps root */
+    char    *user;                 /* AGENT_USER as resolved: default "tracer-sensor", "nobody" when that does not exist; "root" keeps root */
     bool     seccomp;              /* AGENT_SECCOMP, default true: sandbox_apply() after start-up */
     char    *hostname;             /* host name (gethostname), for events */
+
+    char    *warnings;             /* lines (joined by '\n') main logs as warnings once the log is open; NULL = none */
 
     /* what main should do instead of running */
     bool     show_help;            /* --help */

@@ -22,6 +22,10 @@ their content (so reruns are idempotent and duplicates collapse):
   OUT/wg           WireGuard UAPI "get" answers (fuzz/fuzz_wg.c): the one of
                    tests/unit/test_topology.c, what wireguard-go prints, and
                    edge cases; also OUT/wg.dict (the protocol's keys)
+  OUT/spool        selector byte + up to four spool files (fuzz/fuzz_spool.c):
+                   signed JSON batch bodies, damaged and planted headers
+                   (old format, wrong MAC, sizes past the cap or the file);
+                   also OUT/spool.dict
 
 Usage: fuzz/build_corpus.py [OUT] [PCAP_DIR]   (defaults build/fuzz-corpus,
 ../shared/pcaps). Python 3 standard library only; run from the repository root.
@@ -469,11 +473,41 @@ def from_wg(c, out):
     return n
 
 
+# spool files (fuzz/fuzz_spool.c: selector, then files separated by "\n~~\n")
+
+SPOOL_SEP = b"\n~~\n"
+
+
+def from_spool(c, out):
+    bodies = [b"[]", b'[{"type":"flow","event_id":"e1"}]', b'{"a":1}', b"", b"x" * 600]
+    headers = [b"TRSPOOL2 1 2 " + b"0" * 64 + b"\n[]",                       # wrong MAC
+               b"TRSPOOL1 1 2 0aa5b3a1\n[]",                                   # old format
+               b"TRSPOOL2 1 68719476736 " + b"a" * 64 + b"\n[",               # past the cap and the file
+               b"TRSPOOL2 1 9 " + b"f" * 64 + b"\n[]",                        # past the file
+               b"TRSPOOL2 01 2 " + b"0" * 64 + b"\n[]", b"TRSPOOL2 1 2 " + b"0" * 63 + b"\n[]",
+               b"GARBAGE", b""]
+    n = 0
+    for sel in (0x00, 0x01, 0x03, 0x0f, 0x10, 0x21, 0x41, 0x5f, 0x7f):
+        for i in range(len(headers)):
+            files = []
+            for k in range(4):
+                if sel & (1 << k):
+                    files.append(bodies[(i + k) % len(bodies)])
+                else:
+                    files.append(headers[(i + k) % len(headers)])
+            c["spool"].add(bytes([sel]) + SPOOL_SEP.join(files))
+            n += 1
+    with open(os.path.join(out, "spool.dict"), "w") as f:
+        for w in ("TRSPOOL2 ", "TRSPOOL1 ", "\\x0a~~\\x0a", "\\x0a"):   # libFuzzer's \\xNN escapes
+            f.write('"%s"\n' % w)
+    return n
+
+
 def main(argv):
     out = argv[1] if len(argv) > 1 else os.path.join(ROOT, "build", "fuzz-corpus")
     pcaps = argv[2] if len(argv) > 2 else os.path.join(os.path.dirname(ROOT), "shared", "pcaps")
     targets = ("decode", "l2", "trap", "snmp_config", "config",
-               "wg")
+               "wg", "spool")
     for t in targets:        # rebuilt each time: snmptrap's datagrams differ from run to run
         shutil.rmtree(os.path.join(out, t), ignore_errors=True)
     c = {t: Corpus(os.path.join(out, t)) for t in targets}
@@ -487,9 +521,10 @@ def main(argv):
     docs = from_snmp_config_tests(c)
     sets = from_config_table(c, out)
     wgs = from_wg(c, out)
+    spools = from_spool(c, out)
     print("build_corpus: %d capture files from %s, %d pcapgen scenarios, %d snmptrap datagrams, "
-          "%d SNMP config documents, %d config seeds, %d WireGuard answers; seeds: %s" %
-          (files, pcaps if files else "(none)", scen, traps, docs, sets, wgs,
+          "%d SNMP config documents, %d config seeds, %d WireGuard answers, %d spool seeds; seeds: %s" %
+          (files, pcaps if files else "(none)", scen, traps, docs, sets, wgs, spools,
            ", ".join("%s %d" % (t, k.n) for t, k in c.items())))
     return 0
 

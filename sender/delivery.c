@@ -463,6 +463,9 @@ void delivery_get_stats(const delivery *cd, struct delivery_stats *out)
         out->spool_files = ss.files;
         out->spool_events = ss.events;
         out->spool_corrupt_files = ss.corrupt_files;
+        out->spool_foreign_files = ss.foreign_files;
+        out->spool_oversize_files = ss.oversize_files;
+        out->spool_unauthenticated_files = ss.unauthenticated_files;
     }
 }
 

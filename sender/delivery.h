@@ -39,6 +39,7 @@ struct delivery_stats {
     uint64_t dropped_rejected;                    /* events: the endpoint refused (non-retryable status) */
     uint64_t dropped_shutdown;                    /* events: undelivered at the shutdown timeout, no spool */
     uint64_t spool_corrupt_files;                 /* spool files moved aside */
+    uint64_t spool_foreign_files, spool_oversize_files, spool_unauthenticated_files; /* of which: why */
     uint64_t http_2xx, http_3xx, http_4xx, http_5xx, network_errors;
     uint64_t queue_events;                        /* in memory now */
     uint64_t spool_files, spool_events;           /* on disk now */

@@ -11,9 +11,23 @@
  * write "<dir>/.tmp-<seq>" (O_EXCL, 0600), fsync it, rename it to
  * "<dir>/<20-digit seq>.batch", fsync the directory. A valid name therefore
  * always points at a complete, fsynced file; a crash leaves at most a ".tmp-"
- * file, which spool_open removes. The header carries the body length and a
- * zlib CRC-32, so a file damaged later (truncated, flipped byte) is detected,
+ * file, which spool_open removes. The header carries the body length and an
+ * HMAC-SHA256, so a file damaged later (truncated, flipped byte) is detected,
  * renamed aside to "<name>.corrupt", counted and reported, never retried.
+ *
+ * Trust: a spooled batch is POSTed with the sensor's bearer token and HMAC
+ * signature, so the spool must not accept batches from anyone else. The spool
+ * belongs to its directory's owner (the user the sensor runs as; config.c
+ * checks that at start) and the directory must not be writable by group or
+ * others. Every batch file must be a regular file with one link, owned by that
+ * user, without group/other permission bits; its header must declare a size
+ * that matches the file and fits in the cap; and its MAC, over the sequence
+ * number, the event count, the length and the body, must verify under the
+ * spool key. The key (32 random bytes, "<dir>/.spool-key", mode 0600, owner
+ * only) is made at the first open and read at every open, so batches survive a
+ * restart; a file planted without it is never sent. A file failing any check
+ * but the MAC is moved aside before its body is read or memory is allocated
+ * for it, and the files behind it go on.
  *
  * Cap: the sum of the batch files' sizes (headers included) never exceeds
  * max_bytes. spool_put writes and fsyncs the temp file first and only then
@@ -52,11 +66,19 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include <zlib.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
 
-#define SPOOL_MAGIC       "TRSPOOL1 "
+#define SPOOL_MAGIC       "TRSPOOL2 "
 #define SPOOL_MAGIC_LEN   (sizeof SPOOL_MAGIC - 1)
-#define SPOOL_HDR_MAX     64          /* longest valid header is 50 bytes */
+#define SPOOL_LEGACY      "TRSPOOL1 "  /* CRC-32 only, before the MAC: not trusted */
+#define SPOOL_MAC_LEN     32          /* HMAC-SHA256 */
+#define SPOOL_KEY_LEN     32
+#define SPOOL_KEY_NAME    ".spool-key"
+#define SPOOL_KEY_TMP     ".tmp-spool-key"
+#define SPOOL_HDR_MAX     128         /* longest valid header is 99 bytes */
 #define SPOOL_SEQ_DIGITS  20
 #define SPOOL_SUFFIX      ".batch"
 #define SPOOL_SUFFIX_LEN  (sizeof SPOOL_SUFFIX - 1)
@@ -80,6 +102,9 @@ struct spool {
     char *dir;                   /* for messages */
     int dirfd;                   /* O_RDONLY|O_DIRECTORY: *at() calls, fsync */
     uint64_t max_bytes;
+    uid_t owner;                 /* the directory's owner: every file must be its */
+    unsigned char key[SPOOL_KEY_LEN];
+    EVP_MAC *mac;                /* HMAC, fetched once */
     uint64_t next_seq;
     struct spool_entry *ents;    /* live entries: [start, start + count) */
     size_t start, count, ents_cap;
@@ -89,8 +114,16 @@ struct spool {
 struct spool_hdr {
     uint32_t nevents;
     uint64_t body_len;
-    uint32_t crc;
+    unsigned char mac[SPOOL_MAC_LEN];
     size_t hdr_len;              /* including the '\n' */
+};
+
+/* Why a file is moved aside; each has its own counter besides corrupt_files. */
+enum spool_bad {
+    SPOOL_BAD_CORRUPT,           /* bad header, short, size mismatch */
+    SPOOL_BAD_FOREIGN,           /* another owner, group/other bits, links */
+    SPOOL_BAD_OVERSIZE,          /* declares more than the cap */
+    SPOOL_BAD_UNAUTH,            /* no MAC (old format) or a MAC the key refutes */
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -132,17 +165,29 @@ static void spool_batch_name(char out[SPOOL_NAME_BUF], uint64_t seq)
     snprintf(out, SPOOL_NAME_BUF, "%020" PRIu64 SPOOL_SUFFIX, seq);
 }
 
-/* zlib's crc32 takes a uInt length: feed large bodies in chunks. */
-static uint32_t spool_crc(const char *p, size_t n)
+/*
+ * HMAC-SHA256 under the spool key of "<20-digit seq> <events> <length>\n"
+ * followed by the body: binding the name's sequence means a batch cannot be
+ * replayed under another name either. 0, or -1 (OpenSSL failure).
+ */
+static int spool_mac(const spool *sp, uint64_t seq, uint32_t nevents, const char *body,
+                     size_t len, unsigned char out[SPOOL_MAC_LEN])
 {
-    uLong c = crc32(0L, Z_NULL, 0);
-    while (n > 0) {
-        uInt chunk = n > (1u << 30) ? (1u << 30) : (uInt)n;
-        c = crc32(c, (const Bytef *)p, chunk);
-        p += chunk;
-        n -= chunk;
-    }
-    return (uint32_t)(c & 0xffffffffUL);
+    char pre[64];
+    int pl = snprintf(pre, sizeof pre, "%020" PRIu64 " %" PRIu32 " %zu\n", seq, nevents, len);
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
+        OSSL_PARAM_construct_end(),
+    };
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(sp->mac);
+    size_t got = 0;
+    int ok = ctx != NULL && pl > 0 && (size_t)pl < sizeof pre &&
+             EVP_MAC_init(ctx, sp->key, sizeof sp->key, params) == 1 &&
+             EVP_MAC_update(ctx, (const unsigned char *)pre, (size_t)pl) == 1 &&
+             (len == 0 || EVP_MAC_update(ctx, (const unsigned char *)body, len) == 1) &&
+             EVP_MAC_final(ctx, out, &got, SPOOL_MAC_LEN) == 1 && got == SPOOL_MAC_LEN;
+    EVP_MAC_CTX_free(ctx);
+    return ok ? 0 : -1;
 }
 
 /* Writes all n bytes, retrying short writes and EINTR. 0 or -1 (errno). */
@@ -228,7 +273,7 @@ static bool spool_parse_dec(const char *b, size_t n, size_t *pos, char stop,
 }
 
 /*
- * Parses "TRSPOOL1 <events> <body bytes> <crc32 8 lowercase hex>\n" from the
+ * Parses "TRSPOOL2 <events> <body bytes> <HMAC 64 lowercase hex>\n" from the
  * first n bytes of a file. Strict: exactly what spool_put writes.
  */
 static bool spool_parse_header(const char *b, size_t n, struct spool_hdr *h)
@@ -240,10 +285,9 @@ static bool spool_parse_header(const char *b, size_t n, struct spool_hdr *h)
     if (!spool_parse_dec(b, n, &pos, ' ', UINT32_MAX, &ev) ||
         !spool_parse_dec(b, n, &pos, ' ', SPOOL_BODY_MAX, &body))
         return false;
-    if (n - pos < 9)
+    if (n - pos < 2 * SPOOL_MAC_LEN + 1)
         return false;
-    uint32_t crc = 0;
-    for (size_t i = 0; i < 8; i++) {
+    for (size_t i = 0; i < 2 * SPOOL_MAC_LEN; i++) {
         char c = b[pos + i];
         unsigned d;
         if (c >= '0' && c <= '9')
@@ -252,29 +296,46 @@ static bool spool_parse_header(const char *b, size_t n, struct spool_hdr *h)
             d = (unsigned)(c - 'a' + 10);
         else
             return false;
-        crc = crc << 4 | d;
+        if (i % 2 == 0)
+            h->mac[i / 2] = (unsigned char)(d << 4);
+        else
+            h->mac[i / 2] |= (unsigned char)d;
     }
-    if (b[pos + 8] != '\n')
+    if (b[pos + 2 * SPOOL_MAC_LEN] != '\n')
         return false;
     h->nevents = (uint32_t)ev;
     h->body_len = body;
-    h->crc = crc;
-    h->hdr_len = pos + 9;
+    h->hdr_len = pos + 2 * SPOOL_MAC_LEN + 1;
     return true;
 }
 
 /*
- * Reads and parses the header of an open file and checks the file size.
- * Returns 1 valid, 0 invalid (reason in *why), -1 I/O error (errno).
+ * Checks an open file (who owns it, its mode and links), reads and parses its
+ * header (at most SPOOL_HDR_MAX bytes: nothing is allocated, the body is not
+ * read) and checks the declared size against the cap and the file. Returns 1
+ * valid, 0 invalid (reason in *why, kind in *bad), -1 I/O error (errno).
  */
-static int spool_read_header(int fd, struct spool_hdr *h, uint64_t *fsize,
-                             const char **why)
+static int spool_read_header(const spool *sp, int fd, struct spool_hdr *h,
+                             uint64_t *fsize, const char **why, enum spool_bad *bad)
 {
     struct stat sb;
     if (fstat(fd, &sb) != 0)
         return -1;
+    *bad = SPOOL_BAD_FOREIGN;
     if (!S_ISREG(sb.st_mode)) {
         *why = "not a regular file";
+        return 0;
+    }
+    if (sb.st_uid != sp->owner) {
+        *why = "owned by another user";
+        return 0;
+    }
+    if ((sb.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+        *why = "group or other permission bits set";
+        return 0;
+    }
+    if (sb.st_nlink != 1) {
+        *why = "more than one hard link";
         return 0;
     }
     char b[SPOOL_HDR_MAX];
@@ -282,15 +343,36 @@ static int spool_read_header(int fd, struct spool_hdr *h, uint64_t *fsize,
     if (n < 0)
         return -1;
     if (!spool_parse_header(b, (size_t)n, h)) {
-        *why = "bad header";
+        bool legacy = (size_t)n >= sizeof SPOOL_LEGACY - 1 &&
+                      memcmp(b, SPOOL_LEGACY, sizeof SPOOL_LEGACY - 1) == 0;
+        *bad = legacy ? SPOOL_BAD_UNAUTH : SPOOL_BAD_CORRUPT;
+        *why = legacy ? "no MAC (TRSPOOL1, written before spool authentication)" : "bad header";
+        return 0;
+    }
+    if (h->hdr_len + h->body_len > sp->max_bytes) {
+        *bad = SPOOL_BAD_OVERSIZE;
+        *why = "declares more bytes than the spool cap";
         return 0;
     }
     if (sb.st_size < 0 || (uint64_t)sb.st_size != h->hdr_len + h->body_len) {
+        *bad = SPOOL_BAD_CORRUPT;
         *why = "size does not match header";
         return 0;
     }
     *fsize = (uint64_t)sb.st_size;
     return 1;
+}
+
+/* Counts a file moved aside (or that could not be): the total and its kind. */
+static void spool_count_bad(spool *sp, enum spool_bad bad)
+{
+    sp->st.corrupt_files++;
+    switch (bad) {
+    case SPOOL_BAD_FOREIGN: sp->st.foreign_files++; break;
+    case SPOOL_BAD_OVERSIZE: sp->st.oversize_files++; break;
+    case SPOOL_BAD_UNAUTH: sp->st.unauthenticated_files++; break;
+    case SPOOL_BAD_CORRUPT: break;
+    }
 }
 
 /* ---- the in-memory list ------------------------------------------------- */
@@ -375,6 +457,112 @@ static int spool_move_aside(spool *sp, const char *name)
     return renameat(sp->dirfd, name, sp->dirfd, aside);
 }
 
+/* ---- the key ------------------------------------------------------------ */
+
+/*
+ * Reads the key from an open key file after checking it: a regular file with
+ * one link, the spool owner's, no group/other bits, exactly SPOOL_KEY_LEN
+ * bytes. 0, or -1 with a message in err.
+ */
+static int spool_key_read(spool *sp, int fd, char *err, size_t errlen)
+{
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        spool_seterr(err, errlen, "spool %s/" SPOOL_KEY_NAME ": stat: %s", sp->dir, strerror(errno));
+        return -1;
+    }
+    if (!S_ISREG(sb.st_mode) || sb.st_nlink != 1 || sb.st_uid != sp->owner ||
+        (sb.st_mode & (S_IRWXG | S_IRWXO)) != 0 || sb.st_size != SPOOL_KEY_LEN) {
+        spool_seterr(err, errlen, "spool %s/" SPOOL_KEY_NAME ": must be a regular file of %d bytes "
+                     "owned by uid %u with mode 0600 (it has uid %u, mode %04o, %lld bytes, %lu links); "
+                     "remove it to make a new key (the batches spooled under the old one are then "
+                     "moved aside, not sent)", sp->dir, SPOOL_KEY_LEN, (unsigned)sp->owner,
+                     (unsigned)sb.st_uid, (unsigned)(sb.st_mode & 07777), (long long)sb.st_size,
+                     (unsigned long)sb.st_nlink);
+        return -1;
+    }
+    ssize_t got = spool_read_full(fd, (char *)sp->key, sizeof sp->key, 0);
+    if (got != (ssize_t)sizeof sp->key) {
+        spool_seterr(err, errlen, "spool %s/" SPOOL_KEY_NAME ": read: %s", sp->dir,
+                     got < 0 ? strerror(errno) : "short");
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Makes a new random key: written to a temp file (0600, the owner's, fsynced),
+ * then linked to SPOOL_KEY_NAME, which fails if another process made one
+ * first (then that one is used). 0, or -1 with a message in err.
+ */
+static int spool_key_create(spool *sp, char *err, size_t errlen)
+{
+    if (RAND_bytes(sp->key, (int)sizeof sp->key) != 1) {
+        spool_seterr(err, errlen, "spool %s: cannot make a random key", sp->dir);
+        return -1;
+    }
+    (void)unlinkat(sp->dirfd, SPOOL_KEY_TMP, 0);       /* left by a crash */
+    int fd = openat(sp->dirfd, SPOOL_KEY_TMP,
+                    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        spool_seterr(err, errlen, "spool %s/" SPOOL_KEY_TMP ": create: %s", sp->dir, strerror(errno));
+        return -1;
+    }
+    const char *what = NULL;
+    if (spool_write_all(fd, (const char *)sp->key, sizeof sp->key) != 0)
+        what = "write";
+    else if (geteuid() != sp->owner && fchown(fd, sp->owner, (gid_t)-1) != 0)
+        what = "chown";                 /* root before the privilege drop */
+    else if (fsync(fd) != 0)
+        what = "fsync";
+    int saved = errno;
+    if (close(fd) != 0 && what == NULL) {
+        what = "close";
+        saved = errno;
+    }
+    int rc = 0;
+    if (what != NULL) {
+        spool_seterr(err, errlen, "spool %s/" SPOOL_KEY_TMP ": %s: %s", sp->dir, what, strerror(saved));
+        rc = -1;
+    } else if (linkat(sp->dirfd, SPOOL_KEY_TMP, sp->dirfd, SPOOL_KEY_NAME, 0) != 0) {
+        if (errno == EEXIST) {
+            rc = 1;                     /* lost a race: read the winner's */
+        } else {
+            spool_seterr(err, errlen, "spool %s/" SPOOL_KEY_NAME ": link: %s", sp->dir, strerror(errno));
+            rc = -1;
+        }
+    }
+    (void)unlinkat(sp->dirfd, SPOOL_KEY_TMP, 0);
+    if (rc == 0 && fsync(sp->dirfd) != 0) {
+        spool_seterr(err, errlen, "spool %s: fsync: %s", sp->dir, strerror(errno));
+        rc = -1;
+    }
+    return rc;
+}
+
+/* Loads the key, making it at the first open. 0, or -1 with a message in err. */
+static int spool_key_load(spool *sp, char *err, size_t errlen)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int fd = openat(sp->dirfd, SPOOL_KEY_NAME, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        if (fd >= 0) {
+            int rc = spool_key_read(sp, fd, err, errlen);
+            close(fd);
+            return rc;
+        }
+        if (errno != ENOENT) {
+            spool_seterr(err, errlen, "spool %s/" SPOOL_KEY_NAME ": %s", sp->dir,
+                         errno == ELOOP ? "is a symbolic link: refused" : strerror(errno));
+            return -1;
+        }
+        int rc = spool_key_create(sp, err, errlen);
+        if (rc <= 0)
+            return rc;
+    }
+    spool_seterr(err, errlen, "spool %s/" SPOOL_KEY_NAME ": cannot be read or made", sp->dir);
+    return -1;
+}
+
 /* ---- open / close ------------------------------------------------------- */
 
 /* One directory entry during the scan. 0, or -1 on an I/O error (err set). */
@@ -415,7 +603,8 @@ static int spool_scan_one(spool *sp, const char *name, bool *dirty,
     struct spool_hdr h;
     uint64_t fsize = 0;
     const char *why = NULL;
-    int rc = spool_read_header(fd, &h, &fsize, &why);
+    enum spool_bad bad = SPOOL_BAD_CORRUPT;
+    int rc = spool_read_header(sp, fd, &h, &fsize, &why, &bad);
     int saved = errno;
     close(fd);
     if (rc < 0) {
@@ -425,7 +614,7 @@ static int spool_scan_one(spool *sp, const char *name, bool *dirty,
     }
     if (rc == 0) {
         /* Counted even if the rename fails: it is not loaded either way. */
-        sp->st.corrupt_files++;
+        spool_count_bad(sp, bad);
         if (spool_move_aside(sp, name) == 0)
             *dirty = true;
         return 0;
@@ -482,6 +671,28 @@ spool *spool_open(const char *dir, uint64_t max_bytes, char *err, size_t errlen)
                      strerror(errno));
         goto err;
     }
+    struct stat dst;
+    if (fstat(sp->dirfd, &dst) != 0) {
+        spool_seterr(err, errlen, "spool %s: stat: %s", dir, strerror(errno));
+        goto err;
+    }
+    /* The directory's owner is the spool's owner: the sensor itself, or, when
+     * root opens it before the privilege drop, the user it will run as. */
+    if ((dst.st_mode & (S_IWGRP | S_IWOTH)) != 0 ||
+        (geteuid() != 0 && dst.st_uid != geteuid())) {
+        spool_seterr(err, errlen, "spool %s: must be owned by the sensor's user (uid %u) and not "
+                     "writable by group or others; it is owned by uid %u with mode %04o", dir,
+                     (unsigned)geteuid(), (unsigned)dst.st_uid, (unsigned)(dst.st_mode & 07777));
+        goto err;
+    }
+    sp->owner = dst.st_uid;
+    sp->mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (sp->mac == NULL) {
+        spool_seterr(err, errlen, "spool %s: OpenSSL has no HMAC", dir);
+        goto err;
+    }
+    if (spool_key_load(sp, err, errlen) != 0)
+        goto err;
     int scanfd = dup(sp->dirfd);
     if (scanfd < 0 || (d = fdopendir(scanfd)) == NULL) {
         spool_seterr(err, errlen, "spool %s: opendir: %s", dir, strerror(errno));
@@ -524,6 +735,8 @@ err:
         close(sp->dirfd);
     if (mu_ok)
         pthread_mutex_destroy(&sp->mu);
+    OPENSSL_cleanse(sp->key, sizeof sp->key);
+    EVP_MAC_free(sp->mac);
     free(sp->ents);
     free(sp->dir);
     free(sp);
@@ -536,6 +749,8 @@ void spool_close(spool *sp)
         return;
     pthread_mutex_destroy(&sp->mu);
     close(sp->dirfd);
+    OPENSSL_cleanse(sp->key, sizeof sp->key);
+    EVP_MAC_free(sp->mac);
     free(sp->ents);
     free(sp->dir);
     free(sp);
@@ -581,23 +796,30 @@ static int spool_put_locked(spool *sp, const char *body, size_t len,
                      sp->dir, len);
         return -1;
     }
+    if (sp->next_seq == UINT64_MAX) {
+        spool_seterr(err, errlen, "spool %s: sequence exhausted", sp->dir);
+        return -1;
+    }
+    unsigned char mac[SPOOL_MAC_LEN];
+    if (spool_mac(sp, sp->next_seq, nevents, body, len, mac) != 0) {
+        spool_seterr(err, errlen, "spool %s: HMAC failed", sp->dir);
+        return -1;
+    }
     char hdr[SPOOL_HDR_MAX];
-    int hl = snprintf(hdr, sizeof hdr, SPOOL_MAGIC "%" PRIu32 " %zu %08" PRIx32 "\n",
-                      nevents, len, spool_crc(body, len));
-    if (hl < 0 || (size_t)hl >= sizeof hdr) {
+    int hl = snprintf(hdr, sizeof hdr, SPOOL_MAGIC "%" PRIu32 " %zu ", nevents, len);
+    if (hl < 0 || (size_t)hl + 2 * SPOOL_MAC_LEN + 1 >= sizeof hdr) {
         spool_seterr(err, errlen, "spool %s: header too long", sp->dir);
         return -1;
     }
+    for (size_t i = 0; i < SPOOL_MAC_LEN; i++)
+        hl += snprintf(hdr + hl, sizeof hdr - (size_t)hl, "%02x", mac[i]);
+    hdr[hl++] = '\n';
     uint64_t need = (uint64_t)hl + (uint64_t)len;
     if (need > sp->max_bytes) {
         spool_seterr(err, errlen,
                      "spool %s: batch of %" PRIu64 " bytes (header included) "
                      "exceeds the spool cap of %" PRIu64 " bytes",
                      sp->dir, need, sp->max_bytes);
-        return -1;
-    }
-    if (sp->next_seq == UINT64_MAX) {
-        spool_seterr(err, errlen, "spool %s: sequence exhausted", sp->dir);
         return -1;
     }
     if (spool_list_reserve(sp) != 0) {
@@ -622,6 +844,8 @@ static int spool_put_locked(spool *sp, const char *body, size_t len,
     if (spool_write_all(fd, hdr, (size_t)hl) != 0 ||
         spool_write_all(fd, body, len) != 0)
         what = "write";
+    else if (geteuid() != sp->owner && fchown(fd, sp->owner, (gid_t)-1) != 0)
+        what = "chown";                 /* root before the privilege drop */
     else if (fsync(fd) != 0)
         what = "fsync";
     int saved = errno;
@@ -688,9 +912,9 @@ int spool_put(spool *sp, const char *body, size_t len, uint32_t nevents,
 
 /* Drops the oldest entry as corrupt: renamed aside, counted, reported. */
 static void spool_drop_corrupt(spool *sp, const char *name, const char *why,
-                               char *err, size_t errlen)
+                               enum spool_bad bad, char *err, size_t errlen)
 {
-    sp->st.corrupt_files++;
+    spool_count_bad(sp, bad);
     if (spool_move_aside(sp, name) == 0) {
         (void)fsync(sp->dirfd);
         spool_adderr(err, errlen, "spool %s/%s: %s, moved aside to %s" SPOOL_CORRUPT,
@@ -718,7 +942,7 @@ static int spool_load_oldest(spool *sp, char **buf, size_t *cap, size_t *len,
     if (fd < 0) {
         if (errno == ENOENT || errno == ELOOP) {
             /* Removed or replaced behind our back: the batch is lost. */
-            sp->st.corrupt_files++;
+            spool_count_bad(sp, errno == ENOENT ? SPOOL_BAD_CORRUPT : SPOOL_BAD_FOREIGN);
             spool_adderr(err, errlen, "spool %s/%s: %s", sp->dir, name,
                          errno == ENOENT ? "vanished" : "replaced by a symlink");
             spool_list_erase(sp, sp->start);
@@ -731,7 +955,8 @@ static int spool_load_oldest(spool *sp, char **buf, size_t *cap, size_t *len,
     struct spool_hdr h;
     uint64_t fsize = 0;
     const char *why = NULL;
-    int rc = spool_read_header(fd, &h, &fsize, &why);
+    enum spool_bad bad = SPOOL_BAD_CORRUPT;
+    int rc = spool_read_header(sp, fd, &h, &fsize, &why, &bad);
     if (rc < 0) {
         spool_adderr(err, errlen, "spool %s/%s: read: %s", sp->dir, name,
                      strerror(errno));
@@ -740,11 +965,12 @@ static int spool_load_oldest(spool *sp, char **buf, size_t *cap, size_t *len,
     }
     if (rc == 1 && (h.nevents != e.nevents || h.body_len != e.body_len)) {
         why = "header changed since open";
+        bad = SPOOL_BAD_CORRUPT;
         rc = 0;
     }
     if (rc == 0) {
         close(fd);
-        spool_drop_corrupt(sp, name, why, err, errlen);
+        spool_drop_corrupt(sp, name, why, bad, err, errlen);
         return 0;
     }
     size_t blen = (size_t)h.body_len;
@@ -769,11 +995,18 @@ static int spool_load_oldest(spool *sp, char **buf, size_t *cap, size_t *len,
         return -1;
     }
     if ((size_t)got != blen) {
-        spool_drop_corrupt(sp, name, "truncated", err, errlen);
+        spool_drop_corrupt(sp, name, "truncated", SPOOL_BAD_CORRUPT, err, errlen);
         return 0;
     }
-    if (spool_crc(*buf, blen) != h.crc) {
-        spool_drop_corrupt(sp, name, "checksum mismatch", err, errlen);
+    unsigned char mac[SPOOL_MAC_LEN];
+    if (spool_mac(sp, e.seq, h.nevents, *buf, blen, mac) != 0) {
+        spool_adderr(err, errlen, "spool %s/%s: HMAC failed", sp->dir, name);
+        return -1;
+    }
+    if (CRYPTO_memcmp(mac, h.mac, sizeof mac) != 0) {
+        /* Damaged, or not written by this sensor under this key: never sent. */
+        spool_drop_corrupt(sp, name, "MAC mismatch (damaged, or not written by the sensor)",
+                           SPOOL_BAD_UNAUTH, err, errlen);
         return 0;
     }
     *len = blen;

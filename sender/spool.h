@@ -8,10 +8,17 @@
  * every spooled batch readable: write a temp file, fsync it, rename it into
  * place, fsync the directory. The spool is bounded in bytes: to make room the
  * oldest batches are deleted and their events counted as dropped. A file that
- * does not parse (bad header, short, checksum mismatch) is renamed aside
- * (".corrupt"), counted and reported, never retried.
+ * does not parse (bad header, short), is not the sensor's (another owner,
+ * group/other permission bits, more than one link), declares more bytes than
+ * the cap, or whose MAC does not verify is renamed aside (".corrupt") without
+ * its body being loaded, counted and reported, never retried; the batches
+ * behind it go on. Only the sensor's user may write the directory.
  *
- * File format: "TRSPOOL1 <events> <body bytes> <crc32 hex>\n" then the body.
+ * File format: "TRSPOOL2 <events> <body bytes> <HMAC-SHA256 64 hex>\n" then
+ * the body; the MAC covers "<20-digit sequence> <events> <body bytes>\n" and
+ * the body, under the 32-byte random key in "<dir>/.spool-key" (mode 0600, made
+ * at the first open, kept across restarts). Older "TRSPOOL1" files (CRC only)
+ * are not trusted and moved aside.
  * Names: "<20-digit sequence>.batch"; the sequence continues after a restart.
  *
  * Thread-safe: one internal mutex (the sender thread may spool an overflowing
@@ -35,16 +42,24 @@ struct spool_stats {
     uint64_t events_removed;
     uint64_t dropped_batches;    /* deleted to stay under the cap */
     uint64_t dropped_events;
-    uint64_t corrupt_files;      /* moved aside */
+    uint64_t corrupt_files;      /* moved aside, for any reason (the three below included) */
     uint64_t stale_temp_files;   /* half-written temp files removed at open */
     uint64_t write_errors;       /* spool_put failures */
+    uint64_t foreign_files;      /* moved aside: another owner, group/other bits, links */
+    uint64_t oversize_files;     /* moved aside: declared more than the cap */
+    uint64_t unauthenticated_files; /* moved aside: no MAC or a wrong one (planted or damaged) */
 };
 
 /*
- * Open the spool in `dir` (must exist and be writable) with a cap of
- * `max_bytes`. Scans existing batches (continuing their sequence), removes
- * stale temp files, moves aside files whose name or header is invalid. NULL
- * with a message in err on failure.
+ * Open the spool in `dir` (must exist, be writable, not be writable by group
+ * or others, and, unless the caller is root, be owned by the caller: files
+ * must belong to the directory's owner) with a cap of `max_bytes`. Reads the
+ * key (made at the first open; refused unless a 32-byte regular file of the
+ * owner's with no group/other bits). Scans existing batches (continuing their
+ * sequence), removes stale temp files, moves aside files whose name, owner,
+ * mode, header or declared size is invalid. NULL with a message in err on
+ * failure. Called by root before the privilege drop, files it makes (the key)
+ * are handed to the directory's owner.
  */
 spool *spool_open(const char *dir, uint64_t max_bytes, char *err, size_t errlen);
 

@@ -20,8 +20,11 @@ Run with `-s` to see the counts each outage test saw (lines "COUNTS ...").
 """
 
 import email.utils
+import hashlib
+import hmac
 import json
 import os
+import pathlib
 import re
 import signal
 import socket
@@ -58,7 +61,7 @@ DONE_RE = re.compile(
     r"waiting in the spool\"?$")  # logfmt quotes the message
 
 SPOOL_NAME_RE = re.compile(r"^(\d{20})\.batch$")
-SPOOL_HDR_RE = re.compile(rb"^TRSPOOL1 (0|[1-9]\d*) (0|[1-9]\d*) ([0-9a-f]{8})\n")
+SPOOL_HDR_RE = re.compile(rb"^TRSPOOL2 (0|[1-9]\d*) (0|[1-9]\d*) ([0-9a-f]{64})\n")
 
 
 def report(name, **counts):
@@ -191,10 +194,11 @@ def check_content_type(reqs):
 
 
 def read_spool(d, tolerate_vanished=False):
-    """Every <20 digits>.batch file in d, checked (header, size, CRC-32 of the
-    body, the body a JSON array/object of that many events), as a list of
-    dicts sorted by sequence: seq, nevents, body, size, events."""
+    """Every <20 digits>.batch file in d, checked (header, size, the HMAC under
+    d/.spool-key, the body a JSON array/object of that many events), as a list
+    of dicts sorted by sequence: seq, nevents, body, size, events."""
     out = []
+    key = None
     for name in os.listdir(d):
         m = SPOOL_NAME_RE.match(name)
         if not m:
@@ -208,10 +212,11 @@ def read_spool(d, tolerate_vanished=False):
             raise
         h = SPOOL_HDR_RE.match(data)
         assert h, "spool file %s: bad header %r" % (name, data[:64])
-        nev, blen, crc = int(h.group(1)), int(h.group(2)), int(h.group(3), 16)
+        nev, blen, mac = int(h.group(1)), int(h.group(2)), h.group(3).decode()
         body = data[h.end():]
         assert len(body) == blen, "spool file %s: body %d bytes, header says %d" % (name, len(body), blen)
-        assert zlib.crc32(body) == crc, "spool file %s: CRC mismatch" % name
+        key = key or (pathlib.Path(d) / ".spool-key").read_bytes()
+        assert spool_mac(key, int(m.group(1)), nev, body) == mac, "spool file %s: MAC mismatch" % name
         doc = json.loads(body)
         events = doc if isinstance(doc, list) else [doc]
         assert len(events) == nev, "spool file %s: %d events, header says %d" % (name, len(events), nev)
@@ -219,6 +224,11 @@ def read_spool(d, tolerate_vanished=False):
                     "size": len(data), "events": events})
     out.sort(key=lambda x: x["seq"])
     return out
+
+
+def spool_mac(key, seq, nevents, body):
+    """The MAC a spool file's header carries (sender/spool.h)."""
+    return hmac.new(key, b"%020d %d %d\n" % (seq, nevents, len(body)) + body, hashlib.sha256).hexdigest()
 
 
 def spool_events(d):
@@ -910,49 +920,65 @@ def test_mutual_tls_without_client_cert_fails(tracer, receivers, mixed, pki):
 # ----------------------------------------------------------------------------
 # (12) corrupt spool files
 
-def _spool_file(body, nevents, crc=None):
-    crc = zlib.crc32(body) if crc is None else crc
-    return b"TRSPOOL1 %d %d %08x\n" % (nevents, len(body), crc) + body
+def _spool_file(key, seq, body, nevents, mac=None):
+    mac = spool_mac(key, seq, nevents, body) if mac is None else mac
+    return b"TRSPOOL2 %d %d %s\n" % (nevents, len(body), mac.encode()) + body
+
+
+def _write_0600(path, data):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
 
 
 def test_corrupt_spool_files_moved_aside_not_retried(tracer, receivers, empty_pcap, tmp_path):
     spool = tmp_path / "spool"
     spool.mkdir()
+    key = os.urandom(32)
+    _write_0600(spool / ".spool-key", key)       # as the sensor makes it at its first start
     good = json.dumps([{"type": "fixture", "event_id": "fixture-1"},
                        {"type": "fixture", "event_id": "fixture-2"}]).encode()
-    bad_crc_body = json.dumps([{"type": "fixture", "event_id": "fixture-bad"}]).encode()
+    bad_mac_body = json.dumps([{"type": "fixture", "event_id": "fixture-bad"}]).encode()
+    planted = json.dumps([{"type": "fixture", "event_id": "fixture-planted"}]).encode()
     contents = {
         "00000000000000000001.batch": b"GARBAGE 1 2 3\n[]",                       # bad header
-        "00000000000000000002.batch": _spool_file(b"[{}]", 1)[:-2],              # truncated
-        "00000000000000000003.batch": _spool_file(bad_crc_body, 1, zlib.crc32(bad_crc_body) ^ 1),
-        "00000000000000000004.batch": _spool_file(good, 2),
-        ".tmp-5": b"TRSPOOL1 1 10 00000000\n[{\"a\":",                             # half-written
+        "00000000000000000002.batch": _spool_file(key, 2, b"[{}]", 1)[:-2],      # truncated
+        "00000000000000000003.batch": _spool_file(key, 3, bad_mac_body, 1, "0" * 64),  # wrong MAC
+        # planted by another process: the old format with a valid CRC-32 (sent before)
+        "00000000000000000004.batch": b"TRSPOOL1 1 %d %08x\n" % (len(planted), zlib.crc32(planted)) + planted,
+        "00000000000000000005.batch": _spool_file(key, 5, planted, 1),          # mode 0644: not ours
+        "00000000000000000006.batch": _spool_file(key, 6, good, 2),
+        ".tmp-5": b"TRSPOOL2 1 10 00000000\n[{\"a\":",                             # half-written
         "README.txt": b"not a spool file\n",
     }
     for name, data in contents.items():
-        (spool / name).write_bytes(data)
+        _write_0600(spool / name, data)
+    os.chmod(spool / "00000000000000000005.batch", 0o644)
 
     rcv = receivers()
     env = denv(empty_pcap, rcv.url(), AGENT_SPOOL_DIR=spool)
     r = run_sensor(tracer, env, check=False)
     assert r.rc == 0, "exit %d:\n%s" % (r.rc, r.stderr[-3000:])
     assert log_lines(r.stderr, "delivery: spool %s holds 2 batches (3 events) from before" % spool)
-    assert log_lines(r.stderr, "delivery: spool %s: 2 corrupt files moved aside (*.corrupt), "
+    assert log_lines(r.stderr, "delivery: spool %s: 4 corrupt files moved aside (*.corrupt), "
                                "1 half-written temp files removed" % spool)
-    assert log_lines(r.stderr, "00000000000000000003.batch: checksum mismatch, moved aside to "
-                               "00000000000000000003.batch.corrupt")
+    assert log_lines(r.stderr, "00000000000000000003.batch: MAC mismatch (damaged, or not written by the "
+                               "sensor), moved aside to 00000000000000000003.batch.corrupt")
     reqs = rcv.snapshot()
     assert [q.raw for q in reqs if q.raw == good] == [good], "the good batch not sent exactly once"
     assert not [q for q in reqs if b"fixture-bad" in (q.raw or b"")], "a corrupt batch was sent"
+    assert not [q for q in reqs if b"fixture-planted" in (q.raw or b"")], "a planted batch was sent"
     assert all(q.accepted() for q in reqs)
     sensors = [e for q in reqs for e in q.events if e.get("type") == "sensor"]
-    assert len(sensors) == 1 and 2 <= sensors[0]["delivery"]["spool_corrupt_files"] <= 3
+    assert len(sensors) == 1
+    dl = sensors[0]["delivery"]
+    assert 4 <= dl["spool_corrupt_files"] <= 5 and 1 <= dl["spool_unauthenticated_files"] <= 2, dl
+    assert dl["spool_foreign_files"] == 1 and dl["spool_oversize_files"] == 0, dl
     expect_done(r.stderr, delivered=3, replayed=2)
     left = sorted(os.listdir(spool))
-    assert left == ["00000000000000000001.batch.corrupt", "00000000000000000002.batch.corrupt",
-                    "00000000000000000003.batch.corrupt", "README.txt"], left
-    for n in ("00000000000000000001.batch", "00000000000000000002.batch",
-              "00000000000000000003.batch"):
+    assert left == [".spool-key"] + ["0000000000000000000%d.batch.corrupt" % i for i in range(1, 6)] + \
+        ["README.txt"], left
+    for n in ("0000000000000000000%d.batch" % i for i in range(1, 6)):
         assert (spool / (n + ".corrupt")).read_bytes() == contents[n], "%s changed" % n
     assert (spool / "README.txt").read_bytes() == contents["README.txt"]
 

@@ -5,17 +5,20 @@ Each test builds its own two hosts (network namespaces joined by a veth pair,
 198.18.x.0/24 addresses); traffic never leaves them. Needs root.
 """
 import os
+import pathlib
 import re
 import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 
 import pytest
 
-from conftest import clean_env, parse_ndjson, assert_no_sanitizer
+import pcapgen
+from conftest import clean_env, parse_ndjson, assert_no_sanitizer, run_sensor
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("ip"),
                                 reason="needs root and iproute2 for network namespaces")
@@ -199,15 +202,141 @@ def test_unknown_user_is_a_configuration_error(tracer, tmp_path):
     assert p.stderr.decode().splitlines()[0] == "AGENT_USER=no-such-user-x: no such user"
 
 
-def test_spool_dir_must_be_writable_by_the_user(tracer, tmp_path):
+def test_spool_dir_must_be_the_users_alone(tracer, tmp_path):
+    """Issue 13.4: the spool must be the sensor's user's and not group/other-writable
+    (anyone who can write there can make the sensor POST a batch with its token)."""
     spool = tmp_path / "spool"
     spool.mkdir(mode=0o700)                     # root's, not nobody's
     env = clean_env({"AGENT_INTERFACE": "lo", "AGENT_USER": "nobody", "AGENT_SPOOL_DIR": str(spool),
                      "AGENT_ENDPOINT_URL": "http://127.0.0.1:9/x", "AGENT_TOPOLOGY_INTERVAL": "0"})
     p = subprocess.run([tracer], env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
     assert p.returncode == 2
-    assert ("AGENT_SPOOL_DIR=%s: not writable by uid 65534 (AGENT_USER=nobody): give that user the "
-            "directory (chown) or choose another" % spool) in p.stderr.decode()
+    assert p.stderr.decode().splitlines()[0] == (
+        "AGENT_SPOOL_DIR=%s: must be owned by the sensor's user (uid 65534, AGENT_USER=nobody) and not "
+        "writable by group or others; it is owned by uid 0 with mode 0700" % spool)
+    # nobody's, but writable by every other user (the state before: accepted)
+    os.chown(spool, NOBODY, NOBODY)
+    os.chmod(spool, 0o777)
+    p = subprocess.run([tracer], env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+    assert p.returncode == 2
+    assert p.stderr.decode().splitlines()[0] == (
+        "AGENT_SPOOL_DIR=%s: must be owned by the sensor's user (uid 65534, AGENT_USER=nobody) and not "
+        "writable by group or others; it is owned by uid 65534 with mode 0777" % spool)
+
+
+@pytest.fixture
+def nobody_dir():
+    """A fresh directory under /tmp that nobody can reach and owns (pytest's own
+    temporary tree is root's alone)."""
+    d = tempfile.mkdtemp(prefix="test_privileges-%d-" % os.getpid())
+    os.chmod(d, 0o755)
+    os.chown(d, NOBODY, NOBODY)
+    yield pathlib.Path(d)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_spool_as_nobody_replayed_after_restart(tracer, nobody_dir, tmp_path):
+    """Started as root for AGENT_USER=nobody: the key the root part makes is handed
+    to nobody, the batches nobody spools verify at the next start (as root again)."""
+    pcap = tmp_path / "udp.pcap"
+    pcapgen.scenario_mixed().write(str(pcap))
+    os.chmod(tmp_path, 0o755)
+    spool = nobody_dir / "spool"
+    spool.mkdir(mode=0o700)
+    os.chown(spool, NOBODY, NOBODY)
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    port = srv.getsockname()[1]
+    srv.close()                                 # nothing listens: every POST fails
+    env = {"AGENT_PCAP_FILE": str(pcap), "AGENT_USER": "nobody", "AGENT_SPOOL_DIR": str(spool),
+           "AGENT_ENDPOINT_URL": "http://127.0.0.1:%d/x" % port, "AGENT_SHUTDOWN_TIMEOUT": "1s",
+           "AGENT_RETRY_BASE": "10ms", "AGENT_TOPOLOGY_INTERVAL": "0", "AGENT_STATS_INTERVAL": "0"}
+    r = run_sensor(tracer, env, check=False)
+    assert r.rc == 3, r.stderr[-3000:]          # left in the spool
+    key = os.stat(spool / ".spool-key")
+    assert (key.st_uid, key.st_mode & 0o7777, key.st_size) == (NOBODY, 0o600, 32)
+    batches = sorted(n for n in os.listdir(spool) if n.endswith(".batch"))
+    assert batches, os.listdir(spool)
+    for n in batches:
+        st = os.stat(spool / n)
+        assert (st.st_uid, st.st_mode & 0o777) == (NOBODY, 0o600), n
+    # second start: everything is still trusted (nothing moved aside) and waits again
+    r2 = run_sensor(tracer, env, check=False)
+    assert r2.rc == 3, r2.stderr[-3000:]
+    assert "holds %d batches" % len(batches) in r2.stderr
+    assert not [n for n in os.listdir(spool) if n.endswith(".corrupt")]
+
+
+def test_log_file_symlink_refused(tracer, nobody_dir):
+    """Issue 13.5: a link planted where the log file goes is not followed (before,
+    root appended to its target, or created it)."""
+    target = nobody_dir / "root-owned"
+    target.write_bytes(b"precious\n")
+    os.chmod(target, 0o600)
+    log = nobody_dir / "sensor.log"
+    os.symlink(target, log)
+    env = clean_env({"AGENT_INTERFACE": "lo", "AGENT_USER": "nobody", "AGENT_LOG_FILE": str(log),
+                     "AGENT_TOPOLOGY_INTERVAL": "0"})
+    p = subprocess.run([tracer], env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+    assert p.returncode == 2, p.stderr.decode()[-2000:]
+    assert p.stderr.decode().splitlines()[0] == (
+        "AGENT_LOG_FILE=%s: is a symbolic link: refused (the log file is opened before the privilege "
+        "drop; give the real path)" % log)
+    assert target.read_bytes() == b"precious\n" and os.stat(target).st_uid == 0
+    # a dangling link: nothing is created through it
+    os.unlink(log)
+    os.symlink(nobody_dir / "made-by-root", log)
+    p = subprocess.run([tracer], env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+    assert p.returncode == 2
+    assert not (nobody_dir / "made-by-root").exists()
+    # another user's file (nobody's, not root's: AGENT_USER=root here) is refused too
+    os.unlink(log)
+    log.write_bytes(b"")
+    os.chown(log, NOBODY, NOBODY)
+    env["AGENT_USER"] = "root"
+    p = subprocess.run([tracer], env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+    assert p.returncode == 2
+    assert p.stderr.decode().splitlines()[0] == (
+        "AGENT_LOG_FILE=%s: is owned by uid 65534: refused (must be owned by the sensor's user, uid 0)" % log)
+    assert log.read_bytes() == b""
+
+
+def test_log_rotation_after_the_drop(tracer, hosts, nobody_dir, tmp_path):
+    """Issue 13.5: the log file root opens is handed to AGENT_USER, so logrotate's
+    `create` (a new file with the old one's owner and mode) and a plain mv both
+    work with SIGHUP after the drop (before: root's 0600 file, "Permission denied")."""
+    log = nobody_dir / "sensor.log"
+    s = Sensor(tracer, hosts, tmp_path, {"AGENT_USER": "nobody", "AGENT_LOG_FILE": str(log)}, log_file=log)
+    try:
+        st = os.stat(log)
+        assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (NOBODY, NOBODY, 0o600)
+        # logrotate `create`: move, then a new empty file like the old one
+        os.rename(log, nobody_dir / "sensor.log.1")
+        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_EXCL, st.st_mode & 0o777)
+        os.fchown(fd, st.st_uid, st.st_gid)
+        os.close(fd)
+        s.proc.send_signal(signal.SIGHUP)
+        end = time.time() + 10
+        while "SIGHUP: log file reopened" not in log.read_text() and time.time() < end:
+            time.sleep(0.05)
+        assert "SIGHUP: log file reopened" in log.read_text(), \
+            (nobody_dir / "sensor.log.1").read_text()[-2000:]
+        # a plain mv: the sensor (as nobody) creates the new file itself
+        os.rename(log, nobody_dir / "sensor.log.2")
+        s.proc.send_signal(signal.SIGHUP)
+        end = time.time() + 10
+        while not log.exists() and time.time() < end:
+            time.sleep(0.05)
+        assert log.exists(), (nobody_dir / "sensor.log.2").read_text()[-2000:]
+        hosts.udp_from_b(8101)
+        time.sleep(0.3)
+    finally:
+        s.log_file = None
+        assert s.stop() == 0
+    new = log.read_text()
+    assert "SIGHUP: log file reopened" in new and "msg=summary" in new
+    assert os.stat(log).st_uid == NOBODY
+    assert "capturing on" in (nobody_dir / "sensor.log.1").read_text()
 
 
 def test_interface_lost_and_back(tracer, hosts, tmp_path):
@@ -328,3 +457,19 @@ def test_sighup_reopens_the_log_file(tracer, hosts, tmp_path):
     assert "capturing on" in old and "capturing on" not in new
     assert "SIGHUP: log file reopened" in new and "msg=summary" in new
     assert (os.stat(log).st_mode & 0o777) == 0o600
+
+
+def test_secret_flags_warn(tracer, tmp_path):
+    """Issue 13.8: --auth-token and --hmac-key show in /proc/PID/cmdline to every
+    local user; the sensor says so and names the _FILE forms (never the value)."""
+    pcap = tmp_path / "empty.pcap"
+    pcapgen.write_pcap(str(pcap), [])
+    r = run_sensor(tracer, {"AGENT_PCAP_FILE": str(pcap)}, args=("--auth-token=s3cr3t-tok", "--hmac-key", "k3y"))
+    warns = [l for l in r.stderr.splitlines() if "level=warn" in l and "command line" in l]
+    assert warns == [
+        'ts=%s level=warn msg="--auth-token: a secret on the command line is readable by every local user '
+        '(ps, /proc/PID/cmdline); use --auth-token-file or AGENT_AUTH_TOKEN_FILE instead"' % warns[0][3:27],
+        'ts=%s level=warn msg="--hmac-key: a secret on the command line is readable by every local user '
+        '(ps, /proc/PID/cmdline); use --hmac-key-file or AGENT_HMAC_KEY_FILE instead"' % warns[1][3:27],
+    ], r.stderr[-3000:]
+    assert "s3cr3t-tok" not in r.stderr and "k3y" not in r.stderr

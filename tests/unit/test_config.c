@@ -18,6 +18,7 @@
 
 #include <limits.h>
 #include <net/if.h>
+#include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,9 @@ struct fx {
     char token_big[128];   /* 64 KiB + 1 */
     char token_max[128];   /* exactly 64 KiB, no newline */
     char key_bin[128];     /* "k\0ey\n" */
+    char key_crcrlf[128];  /* "key\r\r\n": only the last "\r\n" is a line end */
+    char key_2lf[128];     /* "key\n\n" */
+    char token_2lf[128];   /* "tok\n\n": the second newline is part of the token */
     char pcap_env[256];    /* "AGENT_PCAP_FILE=<pcap>" */
 };
 
@@ -133,6 +137,9 @@ static int group_setup(void **state)
     snprintf(f->token_big, sizeof f->token_big, "%s/token_big", f->dir);
     snprintf(f->token_max, sizeof f->token_max, "%s/token_max", f->dir);
     snprintf(f->key_bin, sizeof f->key_bin, "%s/key_bin", f->dir);
+    snprintf(f->key_crcrlf, sizeof f->key_crcrlf, "%s/key_crcrlf", f->dir);
+    snprintf(f->key_2lf, sizeof f->key_2lf, "%s/key_2lf", f->dir);
+    snprintf(f->token_2lf, sizeof f->token_2lf, "%s/token_2lf", f->dir);
     snprintf(f->pcap_env, sizeof f->pcap_env, "AGENT_PCAP_FILE=%s", f->pcap);
 
     char *big = malloc(65537);
@@ -142,7 +149,9 @@ static int group_setup(void **state)
     int rc = write_pcapng(f->pcapng) | write_file(f->garbage, "this is no pcap\n", 16) |
              write_file(f->token, "tok-123\r\n", 9) | write_file(f->token_empty, "\r\n", 2) |
              write_file(f->token_ctrl, "abc\ndef\n", 8) | write_file(f->token_big, big, 65537) |
-             write_file(f->token_max, big, 65536) | write_file(f->key_bin, "k\0ey\n", 5);
+             write_file(f->token_max, big, 65536) | write_file(f->key_bin, "k\0ey\n", 5) |
+             write_file(f->key_crcrlf, "key\r\r\n", 6) | write_file(f->key_2lf, "key\n\n", 5) |
+             write_file(f->token_2lf, "tok\n\n", 5);
     free(big);
     if (rc != 0)
         return -1;
@@ -154,7 +163,8 @@ static int group_teardown(void **state)
 {
     struct fx *f = *state;
     const char *files[] = { f->pcap, f->pcapng, f->garbage, f->token, f->token_empty,
-                            f->token_ctrl, f->token_big, f->token_max, f->key_bin };
+                            f->token_ctrl, f->token_big, f->token_max, f->key_bin,
+                            f->key_crcrlf, f->key_2lf, f->token_2lf };
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
         unlink(files[i]);
     rmdir(f->dir);
@@ -978,6 +988,38 @@ static void test_auth_token(void **state)
     snprintf(kv, sizeof kv, "AGENT_AUTH_TOKEN_FILE=%s", f->dir);
     snprintf(msg, sizeof msg, "AGENT_AUTH_TOKEN_FILE=%s: cannot read: Is a directory", f->dir);
     one_env_err(f, kv, msg);
+
+    /* the same rule as the HMAC key: one line end cut, a second one is the token's (refused) */
+    snprintf(kv, sizeof kv, "AGENT_AUTH_TOKEN_FILE=%s", f->token_2lf);
+    snprintf(msg, sizeof msg, "AGENT_AUTH_TOKEN_FILE=%s: must not contain control characters",
+             f->token_2lf);
+    one_env_err(f, kv, msg);
+}
+
+/* A secret given as a flag is visible in /proc/PID/cmdline: a warning names the _FILE forms. */
+static void test_secret_on_command_line_warns(void **state)
+{
+    struct fx *f = *state;
+    struct res r;
+    run(&r, f, true, NULL, ARGS("--auth-token=tok", "--hmac-key", "k3y", "--user=root"));
+    expect_ok(&r);
+    assert_non_null(r.cfg->warnings);
+    assert_string_equal(r.cfg->warnings,
+                        "--auth-token: a secret on the command line is readable by every local user "
+                        "(ps, /proc/PID/cmdline); use --auth-token-file or AGENT_AUTH_TOKEN_FILE instead\n"
+                        "--hmac-key: a secret on the command line is readable by every local user "
+                        "(ps, /proc/PID/cmdline); use --hmac-key-file or AGENT_HMAC_KEY_FILE instead");
+    assert_null(strstr(r.cfg->warnings, "tok\n"));
+    assert_null(strstr(r.cfg->warnings, "k3y"));
+    done(&r);
+
+    /* the environment (readable only by the same user) and files: no warning */
+    char kv[256];
+    snprintf(kv, sizeof kv, "AGENT_HMAC_KEY_FILE=%s", f->key_bin);
+    run(&r, f, true, ENV("AGENT_AUTH_TOKEN=tok", "AGENT_USER=root", kv), NULL);
+    expect_ok(&r);
+    assert_null(r.cfg->warnings);
+    done(&r);
 }
 
 /* A token value never appears in any message, whatever else goes wrong. */
@@ -1023,6 +1065,22 @@ static void test_hmac_key(void **state)
     assert_memory_equal(r.cfg->hmac_key, "k\0ey", 4);
     done(&r);
 
+    /* exactly one line end is cut: "\r\n" here, the "\r" before it is key material */
+    snprintf(kv, sizeof kv, "AGENT_HMAC_KEY_FILE=%s", f->key_crcrlf);
+    run(&r, f, true, ENV(kv), NULL);
+    expect_ok(&r);
+    assert_int_equal(r.cfg->hmac_key_len, 4);
+    assert_memory_equal(r.cfg->hmac_key, "key\r", 4);
+    done(&r);
+
+    snprintf(kv, sizeof kv, "AGENT_HMAC_KEY_FILE=%s", f->key_2lf);
+    run(&r, f, true, ENV(kv), NULL);
+    expect_ok(&r);
+    assert_int_equal(r.cfg->hmac_key_len, 4);
+    assert_memory_equal(r.cfg->hmac_key, "key\n", 4);
+    done(&r);
+
+    snprintf(kv, sizeof kv, "AGENT_HMAC_KEY_FILE=%s", f->key_bin);
     run(&r, f, true, ENV("AGENT_HMAC_KEY=abc", kv), NULL);
     expect_err(&r, "AGENT_HMAC_KEY and AGENT_HMAC_KEY_FILE: set only one");
 
@@ -1050,12 +1108,85 @@ static void test_spool_dir(void **state)
              f->pcap);
     one_env_err(f, kv, msg);
 
+    /* the sensor's own directory (AGENT_USER=root: the user the tests run as keeps its uid) */
     snprintf(kv, sizeof kv, "AGENT_SPOOL_DIR=%s", f->dir);
     struct res r;
-    run(&r, f, true, ENV(kv, "AGENT_SPOOL_MAX_MB=10"), NULL);
+    run(&r, f, true, ENV(kv, "AGENT_SPOOL_MAX_MB=10", "AGENT_USER=root"), NULL);
     expect_ok(&r);
     assert_string_equal(r.cfg->spool_dir, f->dir);
     assert_int_equal(r.cfg->spool_max_mb, 10);
+    done(&r);
+
+    /* writable by group or others: anyone could plant a batch the sensor would POST */
+    char sub[128];
+    snprintf(sub, sizeof sub, "%s/spool-open", f->dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    assert_int_equal(chmod(sub, 0777), 0);
+    snprintf(kv, sizeof kv, "AGENT_SPOOL_DIR=%s", sub);
+    snprintf(msg, sizeof msg, "AGENT_SPOOL_DIR=%s: must be owned by the sensor's user (uid %u, "
+             "AGENT_USER=%s) and not writable by group or others; it is owned by uid %u with mode 0777",
+             sub, (unsigned)geteuid(), geteuid() == 0 ? "root" : "unchanged", (unsigned)geteuid());
+    run(&r, f, true, ENV(kv, "AGENT_USER=root"), NULL);
+    expect_err(&r, msg);
+    assert_int_equal(chmod(sub, 0720), 0);
+    snprintf(msg, sizeof msg, "AGENT_SPOOL_DIR=%s: must be owned by the sensor's user (uid %u, "
+             "AGENT_USER=%s) and not writable by group or others; it is owned by uid %u with mode 0720",
+             sub, (unsigned)geteuid(), geteuid() == 0 ? "root" : "unchanged", (unsigned)geteuid());
+    run(&r, f, true, ENV(kv, "AGENT_USER=root"), NULL);
+    expect_err(&r, msg);
+    assert_int_equal(chmod(sub, 0755), 0);
+
+    if (geteuid() == 0) {
+        /* started as root for AGENT_USER=nobody: a root-owned directory is refused (the
+         * sensor runs as nobody), one owned by nobody is accepted */
+        snprintf(msg, sizeof msg, "AGENT_SPOOL_DIR=%s: must be owned by the sensor's user (uid 65534, "
+                 "AGENT_USER=nobody) and not writable by group or others; it is owned by uid 0 with "
+                 "mode 0755", sub);
+        run(&r, f, true, ENV(kv, "AGENT_USER=nobody"), NULL);
+        expect_err(&r, msg);
+        assert_int_equal(chown(sub, 65534, 65534), 0);
+        run(&r, f, true, ENV(kv, "AGENT_USER=nobody"), NULL);
+        expect_ok(&r);
+        assert_string_equal(r.cfg->spool_dir, sub);
+        assert_string_equal(r.cfg->user, "nobody");
+        done(&r);
+        /* ... and nobody's directory is not root's */
+        snprintf(msg, sizeof msg, "AGENT_SPOOL_DIR=%s: must be owned by the sensor's user (uid 0, "
+                 "AGENT_USER=root) and not writable by group or others; it is owned by uid 65534 with "
+                 "mode 0755", sub);
+        run(&r, f, true, ENV(kv, "AGENT_USER=root"), NULL);
+        expect_err(&r, msg);
+    }
+    assert_int_equal(rmdir(sub), 0);
+}
+
+/* AGENT_USER defaults to the dedicated account, or nobody (with a warning) when it is missing. */
+static void test_default_user(void **state)
+{
+    struct fx *f = *state;
+    struct res r;
+    run(&r, f, true, NULL, NULL);
+    expect_ok(&r);
+    struct passwd *pw = getpwnam("tracer-sensor");
+    if (pw) {
+        assert_string_equal(r.cfg->user, "tracer-sensor");
+        assert_null(r.cfg->warnings);
+    } else {
+        assert_string_equal(r.cfg->user, "nobody");
+        if (geteuid() == 0)
+            assert_string_equal(r.cfg->warnings,
+                                "AGENT_USER: the default user tracer-sensor does not exist; running as "
+                                "the shared user nobody, which other services also use (create the "
+                                "account: useradd --system --no-create-home --shell /usr/sbin/nologin "
+                                "tracer-sensor; or set AGENT_USER)");
+        else
+            assert_null(r.cfg->warnings);   /* not root: no switch, nothing to warn about */
+    }
+    done(&r);
+    run(&r, f, true, ENV("AGENT_USER=nobody"), NULL);
+    expect_ok(&r);
+    assert_string_equal(r.cfg->user, "nobody");
+    assert_null(r.cfg->warnings);
     done(&r);
 }
 
@@ -1274,6 +1405,8 @@ int main(void)
         cmocka_unit_test(test_token_never_in_messages),
         cmocka_unit_test(test_hmac_key),
         cmocka_unit_test(test_spool_dir),
+        cmocka_unit_test(test_default_user),
+        cmocka_unit_test(test_secret_on_command_line_warns),
         cmocka_unit_test(test_print_help),
         cmocka_unit_test(test_log_format_and_metrics_addr),
         cmocka_unit_test(test_describe),

@@ -47,6 +47,9 @@
 #define LLVMFuzzerTestOneInput fuzz_wg_one
 #include "fuzz/fuzz_wg.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_spool_one
+#include "fuzz/fuzz_spool.c"
+#undef LLVMFuzzerTestOneInput
 
 typedef int (*fuzz_entry)(const uint8_t *data, size_t size);
 
@@ -164,6 +167,12 @@ static void test_wg(void **state)
     assert_true(replay("wg", fuzz_wg_one) >= 1);
 }
 
+static void test_spool(void **state)
+{
+    (void)state;
+    replay("spool", fuzz_spool_one);
+}
+
 /* The trap harness's receiver lives for the process; free it so LeakSanitizer stays quiet. */
 static int teardown_trap(void **state)
 {
@@ -185,6 +194,7 @@ int main(void)
         cmocka_unit_test(test_snmp_config),
         cmocka_unit_test(test_config),
         cmocka_unit_test(test_wg),
+        cmocka_unit_test(test_spool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

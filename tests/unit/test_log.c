@@ -2,6 +2,9 @@
  * test_log.c — the two log line formats byte for byte: logfmt quoting and
  * escaping, JSON escaping (control bytes, invalid UTF-8), numbers, and a
  * record longer than the buffer cut at a boundary and marked truncated.
+ * The log file (issue 13.5): never opened through a symbolic link, only a
+ * regular single-link file of the expected owner, a root-owned one handed
+ * over, the same checks on reopen; each in its own mkdtemp directory.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,8 +12,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/log.h"
 
@@ -94,6 +102,154 @@ static void test_truncated(void **state)
     free(big);
 }
 
+/* ---- the log file ---- */
+
+struct ldir {
+    char path[128];
+};
+
+static int setup_ldir(void **state)
+{
+    struct ldir *d = calloc(1, sizeof *d);
+    if (!d)
+        return -1;
+    snprintf(d->path, sizeof d->path, "/tmp/test_log.XXXXXX");
+    if (!mkdtemp(d->path))
+        return -1;
+    *state = d;
+    return 0;
+}
+
+static int teardown_ldir(void **state)
+{
+    struct ldir *d = *state;
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d->path);
+    int rc = system(cmd);
+    free(d);
+    return rc == 0 ? 0 : -1;
+}
+
+static void pathj(char *out, size_t n, const struct ldir *d, const char *name)
+{
+    snprintf(out, n, "%s/%s", d->path, name);
+}
+
+static void put_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(fputs(text, f) >= 0, 1);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void expect_text(const char *path, const char *text)
+{
+    char buf[256] = "";
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    assert_string_equal(buf, text);
+}
+
+/* A link planted where the log goes: refused, its target neither written nor created. */
+static void test_log_file_symlink_refused(void **state)
+{
+    struct ldir *d = *state;
+    char target[256], link_[256], err[256] = "";
+    pathj(target, sizeof target, d, "precious");
+    pathj(link_, sizeof link_, d, "sensor.log");
+    put_text(target, "precious\n");
+    assert_int_equal(symlink(target, link_), 0);
+    assert_int_equal(log_open_file(link_, geteuid(), getegid(), err, sizeof err), -1);
+    assert_int_equal(errno, ELOOP);
+    assert_string_equal(err, "is a symbolic link: refused (the log file is opened before the privilege "
+                             "drop; give the real path)");
+    expect_text(target, "precious\n");
+    /* dangling: O_CREAT would have made the target */
+    assert_int_equal(unlink(link_), 0);
+    pathj(target, sizeof target, d, "made-through-link");
+    assert_int_equal(symlink(target, link_), 0);
+    assert_int_equal(log_open_file(link_, geteuid(), getegid(), err, sizeof err), -1);
+    struct stat st;
+    assert_int_equal(lstat(target, &st), -1);
+}
+
+/* Not a regular file of its own: a FIFO (would block the open), a second hard link. */
+static void test_log_file_not_regular_or_linked(void **state)
+{
+    struct ldir *d = *state;
+    char p[256], other[256], err[256] = "";
+    pathj(p, sizeof p, d, "fifo.log");
+    assert_int_equal(mkfifo(p, 0600), 0);
+    assert_int_equal(log_open_file(p, geteuid(), getegid(), err, sizeof err), -1);
+    assert_string_equal(err, "cannot open: No such device or address");   /* no reader: ENXIO, no block */
+    int rd = open(p, O_RDONLY | O_NONBLOCK);              /* with a reader it opens: still refused */
+    assert_true(rd >= 0);
+    assert_int_equal(log_open_file(p, geteuid(), getegid(), err, sizeof err), -1);
+    assert_string_equal(err, "is not a regular file: refused");
+    close(rd);
+
+    pathj(other, sizeof other, d, "other");
+    put_text(other, "other\n");
+    pathj(p, sizeof p, d, "linked.log");
+    assert_int_equal(link(other, p), 0);
+    assert_int_equal(log_open_file(p, geteuid(), getegid(), err, sizeof err), -1);
+    assert_string_equal(err, "has 2 hard links: refused (must be a file of its own)");
+    expect_text(other, "other\n");
+}
+
+/* Ownership: another user's file is refused; as root, a root-owned one is handed over. */
+static void test_log_file_owner(void **state)
+{
+    struct ldir *d = *state;
+    if (geteuid() != 0)
+        skip();                                           /* needs chown */
+    char p[256], err[256] = "";
+    pathj(p, sizeof p, d, "nobodys.log");
+    put_text(p, "");
+    assert_int_equal(chown(p, 65534, 65534), 0);
+    assert_int_equal(log_open_file(p, 0, 0, err, sizeof err), -1);
+    assert_string_equal(err, "is owned by uid 65534: refused (must be owned by the sensor's user, uid 0)");
+
+    /* created by root for the user the sensor becomes: that user's, 0600 */
+    pathj(p, sizeof p, d, "sensor.log");
+    assert_int_equal(log_open_file(p, 65534, 65534, err, sizeof err), 0);
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_uid, 65534);
+    assert_int_equal(st.st_gid, 65534);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    log_msg(LOG_ERROR, "first");
+
+    /* rotated (mv) and reopened: the new file is the user's as well, the old one kept its lines */
+    char rotated[256];
+    pathj(rotated, sizeof rotated, d, "sensor.log.1");
+    assert_int_equal(rename(p, rotated), 0);
+    assert_int_equal(log_reopen(err, sizeof err), 0);
+    log_msg(LOG_ERROR, "second");
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_uid, 65534);
+    /* a link planted in its place before the next SIGHUP: refused, the old file stays in use */
+    assert_int_equal(rename(p, rotated), 0);
+    assert_int_equal(symlink("/etc/hostname", p), 0);
+    assert_int_equal(log_reopen(err, sizeof err), -1);
+    assert_string_equal(err, "is a symbolic link: refused (the log file is opened before the privilege "
+                             "drop; give the real path)");
+    log_msg(LOG_ERROR, "third");
+    char buf[512] = "";
+    FILE *f = fopen(rotated, "r");
+    assert_non_null(f);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    assert_non_null(strstr(buf, "msg=second"));
+    assert_non_null(strstr(buf, "msg=third"));
+    assert_null(strstr(buf, "msg=first"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -101,6 +257,9 @@ int main(void)
         cmocka_unit_test(test_logfmt_escapes),
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_truncated),
+        cmocka_unit_test_setup_teardown(test_log_file_symlink_refused, setup_ldir, teardown_ldir),
+        cmocka_unit_test_setup_teardown(test_log_file_not_regular_or_linked, setup_ldir, teardown_ldir),
+        cmocka_unit_test_setup_teardown(test_log_file_owner, setup_ldir, teardown_ldir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,7 +7,7 @@
  * afterwards. Also run under ThreadSanitizer (the two-thread test):
  *   gcc -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. -g -O1 \
  *       -fsanitize=thread tests/unit/test_spool.c sender/spool.c \
- *       -lcmocka -lz -pthread -o /tmp/test_spool_tsan && /tmp/test_spool_tsan
+ *       -lcmocka -lcrypto -pthread -o /tmp/test_spool_tsan && /tmp/test_spool_tsan
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -32,6 +32,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <zlib.h>
 
 #include "sender/spool.h"
@@ -155,13 +157,52 @@ static size_t count_files(const char *dir)
     return n;
 }
 
-/* Header spool_put writes for a body, so tests know exact file sizes. */
+/* Length of the header spool_put writes for a body, so tests know exact file sizes. */
 static size_t header_len(const char *body, size_t len, uint32_t nevents)
 {
+    (void)body;
     char h[80];
-    unsigned long crc = crc32(0L, (const Bytef *)body, (uInt)len);
-    return (size_t)snprintf(h, sizeof h, "TRSPOOL1 %" PRIu32 " %zu %08lx\n",
-                            nevents, len, crc);
+    return (size_t)snprintf(h, sizeof h, "TRSPOOL2 %" PRIu32 " %zu ", nevents, len) + 64 + 1;
+}
+
+/* The spool key of dir (made by the first spool_open). */
+static void read_key(const char *dir, unsigned char key[32])
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/.spool-key", dir);
+    int fd = open(p, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(read(fd, key, 32), 32);
+    close(fd);
+}
+
+/*
+ * A whole batch file as the documented format says, its MAC computed here
+ * (independently of spool.c) under `key`. Returns its length; *out is malloc'd.
+ */
+static size_t make_batch(const unsigned char key[32], uint64_t seq, uint32_t nevents,
+                         const char *body, size_t len, char **out)
+{
+    char pre[64];
+    int pl = snprintf(pre, sizeof pre, "%020" PRIu64 " %" PRIu32 " %zu\n", seq, nevents, len);
+    unsigned char *msg = malloc((size_t)pl + len + 1);
+    assert_non_null(msg);
+    memcpy(msg, pre, (size_t)pl);
+    memcpy(msg + pl, body, len);
+    unsigned char mac[32];
+    unsigned int ml = 0;
+    assert_non_null(HMAC(EVP_sha256(), key, 32, msg, (size_t)pl + len, mac, &ml));
+    assert_int_equal(ml, 32);
+    free(msg);
+    char *f = malloc(128 + len);
+    assert_non_null(f);
+    int n = snprintf(f, 128, "TRSPOOL2 %" PRIu32 " %zu ", nevents, len);
+    for (int i = 0; i < 32; i++)
+        n += snprintf(f + n, 128 - (size_t)n, "%02x", mac[i]);
+    f[n++] = '\n';
+    memcpy(f + n, body, len);
+    *out = f;
+    return (size_t)n + len;
 }
 
 static spool *open_ok(const char *dir, uint64_t max_bytes)
@@ -245,10 +286,13 @@ static void test_put_peek_remove(void **state)
     batch_name(name, sizeof name, 1);
     long n = read_file(t->path, name, &raw);
     assert_int_equal(n, s1);
-    char want[128];
-    snprintf(want, sizeof want, "TRSPOOL1 1 %zu %08lx\n%s", strlen(B1),
-             crc32(0L, (const Bytef *)B1, (uInt)strlen(B1)), B1);
+    unsigned char key[32];
+    read_key(t->path, key);
+    char *want = NULL;
+    assert_int_equal(make_batch(key, 1, 1, B1, strlen(B1), &want), s1);
     assert_memory_equal(raw, want, s1);
+    assert_memory_equal(raw, "TRSPOOL2 1 9 ", 13);
+    free(want);
     free(raw);
     char p[512];
     path_of(p, sizeof p, t->path, name);
@@ -454,8 +498,8 @@ static void test_cap_drops_several(void **state)
     for (int i = 0; i < 3; i++)
         put_ok(sp, a, 1, NULL);
     /* A body of 2 file sizes needs two of the three batches gone. */
-    char big[2 * 124 + 64];
-    size_t blen = 2 * fsz - 40;
+    char big[2 * 180 + 64];
+    size_t blen = 2 * fsz - 100;                 /* with its header: 2 * fsz - 20 */
     assert_true(blen < sizeof big);
     memset(big, 'y', blen);
     big[blen] = '\0';
@@ -494,7 +538,7 @@ static void test_oversize_refused(void **state)
     assert_non_null(strstr(err, "exceeds the spool cap"));
     assert_int_equal(dropped, 0);
     /* One byte over the cap with its header is refused just the same. */
-    size_t over = 2 * fsz - 24 + 1;                /* 3-digit length: 24-byte header */
+    size_t over = 2 * fsz - 80 + 1;                /* 3-digit length: 80-byte header */
     assert_int_equal(over + header_len(big, over, 3), 2 * fsz + 1);
     assert_int_equal(spool_put(sp, big, over, 3, &dropped, err, sizeof err), -1);
     free(big);
@@ -606,7 +650,7 @@ static void test_flipped_byte_after_open(void **state)
     assert_int_equal(pk.id, 2);
     assert_memory_equal(pk.buf, B2, strlen(B2));
     assert_non_null(strstr(pk.err, name));
-    assert_non_null(strstr(pk.err, "checksum"));
+    assert_non_null(strstr(pk.err, "MAC mismatch"));
     char aside[80];
     snprintf(aside, sizeof aside, "%s.corrupt", name);
     assert_true(file_exists(t->path, aside));
@@ -743,6 +787,275 @@ static void test_stale_and_foreign_files(void **state)
     assert_int_equal(spool_remove(sp, 1), 0);
     expect_peek(sp, &pk, B2, 2, 2);
     free(pk.buf);
+    spool_close(sp);
+}
+
+/* ---- trust: planted, foreign, oversize files; the key; the directory ---- */
+
+/* Writes a file with the given mode (not through umask), owned by the caller. */
+static void write_mode(const char *dir, const char *name, const char *data, size_t n, mode_t mode)
+{
+    write_file(dir, name, data, n);
+    char p[512];
+    path_of(p, sizeof p, dir, name);
+    assert_int_equal(chmod(p, mode), 0);
+}
+
+/*
+ * Files another process of the same user could plant (the last line of
+ * defence once the directory is the sensor's): an old-format file with a valid
+ * CRC-32, which the spool before authentication sent with the sensor's token,
+ * and a new-format file under another key. Neither is ever returned; both are
+ * moved aside and counted; the real batch behind them is delivered.
+ */
+static void test_planted_batches_never_sent(void **state)
+{
+    struct tdir *t = *state;
+    spool *sp = open_ok(t->path, 1 << 20);
+    spool_close(sp);
+    unsigned char key[32], other[32];
+    read_key(t->path, key);
+    memset(other, 0x5a, sizeof other);
+
+    const char *evil = "[{\"type\":\"planted\"}]";
+    char legacy[128];
+    int ll = snprintf(legacy, sizeof legacy, "TRSPOOL1 1 %zu %08lx\n%s", strlen(evil),
+                      crc32(0L, (const Bytef *)evil, (uInt)strlen(evil)), evil);
+    char n1[64], n2[64], n3[64];
+    batch_name(n1, sizeof n1, 1);
+    batch_name(n2, sizeof n2, 2);
+    batch_name(n3, sizeof n3, 3);
+    write_mode(t->path, n1, legacy, (size_t)ll, 0600);
+    char *f2 = NULL, *f3 = NULL;
+    size_t l2 = make_batch(other, 2, 1, evil, strlen(evil), &f2);
+    write_mode(t->path, n2, f2, l2, 0600);
+    size_t l3 = make_batch(key, 3, 2, B2, strlen(B2), &f3);     /* the real one */
+    write_mode(t->path, n3, f3, l3, 0600);
+
+    sp = open_ok(t->path, 1 << 20);
+    struct spool_stats s = stats(sp);
+    assert_int_equal(s.files, 2);                /* the other key is only found by reading */
+    assert_int_equal(s.corrupt_files, 1);
+    assert_int_equal(s.unauthenticated_files, 1);
+    struct peeked pk = { 0 };
+    assert_int_equal(peek(sp, &pk), 1);
+    assert_int_equal(pk.id, 3);
+    assert_int_equal(pk.len, strlen(B2));
+    assert_memory_equal(pk.buf, B2, pk.len);
+    assert_non_null(strstr(pk.err, n2));
+    assert_non_null(strstr(pk.err, "MAC mismatch"));
+    s = stats(sp);
+    assert_int_equal(s.corrupt_files, 2);
+    assert_int_equal(s.unauthenticated_files, 2);
+    assert_int_equal(s.foreign_files, 0);
+    char aside[80];
+    snprintf(aside, sizeof aside, "%s.corrupt", n1);
+    assert_true(file_exists(t->path, aside));
+    snprintf(aside, sizeof aside, "%s.corrupt", n2);
+    assert_true(file_exists(t->path, aside));
+
+    /* A batch replaced behind the open spool's back (same name, same lengths). */
+    put_ok(sp, B1, 1, NULL);                             /* id 4 */
+    char n4[64], *f4 = NULL;
+    batch_name(n4, sizeof n4, 4);
+    const char *evil9 = "[{\"x\":1}]";                  /* as long as B1 */
+    assert_int_equal(strlen(evil9), strlen(B1));
+    size_t l4 = make_batch(other, 4, 1, evil9, strlen(evil9), &f4);
+    write_mode(t->path, n4, f4, l4, 0600);
+    assert_int_equal(spool_remove(sp, 3), 0);
+    assert_int_equal(peek(sp, &pk), 0);
+    assert_non_null(strstr(pk.err, "MAC mismatch"));
+    assert_int_equal(stats(sp).unauthenticated_files, 3);
+    /* Renamed under another sequence, a real batch does not verify either. */
+    put_ok(sp, B1, 1, NULL);                             /* id 5 */
+    char n5[64], n9[64], p5[512], p9[512];
+    batch_name(n5, sizeof n5, 5);
+    batch_name(n9, sizeof n9, 9);
+    path_of(p5, sizeof p5, t->path, n5);
+    path_of(p9, sizeof p9, t->path, n9);
+    spool_close(sp);
+    assert_int_equal(rename(p5, p9), 0);
+    sp = open_ok(t->path, 1 << 20);
+    assert_int_equal(peek(sp, &pk), 0);
+    assert_non_null(strstr(pk.err, n9));
+    assert_int_equal(stats(sp).unauthenticated_files, 1);
+    free(f2);
+    free(f3);
+    free(f4);
+    free(pk.buf);
+    spool_close(sp);
+}
+
+/*
+ * Files that are not the sensor's: group/other permission bits, a second hard
+ * link, another owner (as root only). Moved aside at open without being read,
+ * counted as foreign; the valid batch behind them is delivered.
+ */
+static void test_foreign_files_moved_aside(void **state)
+{
+    struct tdir *t = *state;
+    spool *sp = open_ok(t->path, 1 << 20);
+    spool_close(sp);
+    unsigned char key[32];
+    read_key(t->path, key);
+    char *f = NULL;
+    char n[5][64];
+    for (int i = 0; i < 5; i++)
+        batch_name(n[i], sizeof n[i], (uint64_t)i + 1);
+    size_t l = make_batch(key, 1, 1, B1, strlen(B1), &f);
+    write_mode(t->path, n[0], f, l, 0644);               /* readable by others */
+    free(f);
+    l = make_batch(key, 2, 1, B1, strlen(B1), &f);
+    write_mode(t->path, n[1], f, l, 0620);               /* writable by the group */
+    free(f);
+    l = make_batch(key, 3, 1, B1, strlen(B1), &f);
+    write_mode(t->path, n[2], f, l, 0600);
+    free(f);
+    char p3[512], plink[512];
+    path_of(p3, sizeof p3, t->path, n[2]);
+    path_of(plink, sizeof plink, t->path, "elsewhere");
+    assert_int_equal(link(p3, plink), 0);                 /* two names */
+    l = make_batch(key, 4, 1, B1, strlen(B1), &f);
+    write_mode(t->path, n[3], f, l, 0600);
+    free(f);
+    bool root = geteuid() == 0;
+    if (root) {
+        char p4[512];
+        path_of(p4, sizeof p4, t->path, n[3]);
+        assert_int_equal(chown(p4, 65534, 65534), 0);     /* nobody's */
+    }
+    l = make_batch(key, 5, 2, B2, strlen(B2), &f);
+    write_mode(t->path, n[4], f, l, 0600);
+    free(f);
+
+    sp = open_ok(t->path, 1 << 20);
+    struct spool_stats s = stats(sp);
+    uint64_t foreign = root ? 4 : 3;
+    assert_int_equal(s.foreign_files, foreign);
+    assert_int_equal(s.corrupt_files, foreign);
+    assert_int_equal(s.files, root ? 1 : 2);
+    for (int i = 0; i < (root ? 4 : 3); i++) {
+        char aside[80];
+        snprintf(aside, sizeof aside, "%s.corrupt", n[i]);
+        assert_true(file_exists(t->path, aside));
+    }
+    struct peeked pk = { 0 };
+    if (!root) {
+        expect_peek(sp, &pk, B1, 1, 4);
+        assert_int_equal(spool_remove(sp, 4), 0);
+    }
+    expect_peek(sp, &pk, B2, 2, 5);
+    free(pk.buf);
+    spool_close(sp);
+}
+
+/*
+ * A sparse file whose header declares a 64 GiB body (its size matches, so
+ * only the cap can tell): before, every peek tried to allocate 64 GiB, failed
+ * ("out of memory", an I/O error the caller retries) and blocked every batch
+ * behind it forever. Now it is moved aside at open, never read.
+ */
+static void test_oversize_file_moved_aside(void **state)
+{
+    struct tdir *t = *state;
+    spool *sp = open_ok(t->path, 1 << 20);
+    put_ok(sp, B1, 1, NULL);                             /* id 1 */
+    put_ok(sp, B2, 2, NULL);                             /* id 2, behind it */
+    spool_close(sp);
+
+    char n0[64], p0[512], hdr[160];
+    batch_name(n0, sizeof n0, 1);
+    path_of(p0, sizeof p0, t->path, n0);
+    uint64_t big = (uint64_t)64 << 30;
+    int hl = snprintf(hdr, sizeof hdr, "TRSPOOL2 1 %" PRIu64 " %064d\n", big, 0);
+    /* Batch 1 becomes the sparse giant (renamed over: same name, same owner). */
+    char tmp[512];
+    path_of(tmp, sizeof tmp, t->path, "giant");
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, hdr, (size_t)hl), hl);
+    assert_int_equal(ftruncate(fd, (off_t)hl + (off_t)big), 0);
+    close(fd);
+    assert_int_equal(rename(tmp, p0), 0);
+
+    sp = open_ok(t->path, 1 << 20);
+    struct spool_stats s = stats(sp);
+    assert_int_equal(s.oversize_files, 1);
+    assert_int_equal(s.corrupt_files, 1);
+    assert_int_equal(s.files, 1);
+    char aside[80];
+    snprintf(aside, sizeof aside, "%s.corrupt", n0);
+    assert_true(file_exists(t->path, aside));
+    struct peeked pk = { 0 };
+    expect_peek(sp, &pk, B2, 2, 2);
+    assert_true(pk.cap < 4096);                          /* nothing big was allocated */
+    free(pk.buf);
+    spool_close(sp);
+}
+
+/* The key: made once (0600, 32 bytes), kept across opens, refused when not the owner's alone. */
+static void test_key_file(void **state)
+{
+    struct tdir *t = *state;
+    char kp[512];
+    path_of(kp, sizeof kp, t->path, ".spool-key");
+    spool *sp = open_ok(t->path, 1 << 20);
+    struct stat sb;
+    assert_int_equal(stat(kp, &sb), 0);
+    assert_int_equal(sb.st_mode & 07777, 0600);
+    assert_int_equal(sb.st_size, 32);
+    assert_int_equal(sb.st_uid, geteuid());
+    unsigned char k1[32], k2[32];
+    read_key(t->path, k1);
+    put_ok(sp, B1, 1, NULL);
+    spool_close(sp);
+    sp = open_ok(t->path, 1 << 20);                      /* same key: the batch verifies */
+    read_key(t->path, k2);
+    assert_memory_equal(k1, k2, 32);
+    struct peeked pk = { 0 };
+    expect_peek(sp, &pk, B1, 1, 1);
+    spool_close(sp);
+
+    char err[512];
+    assert_int_equal(chmod(kp, 0640), 0);
+    assert_null(spool_open(t->path, 1 << 20, err, sizeof err));
+    assert_non_null(strstr(err, ".spool-key: must be a regular file of 32 bytes"));
+    assert_non_null(strstr(err, "mode 0640"));
+    assert_int_equal(chmod(kp, 0600), 0);
+    assert_int_equal(truncate(kp, 31), 0);
+    assert_null(spool_open(t->path, 1 << 20, err, sizeof err));
+    assert_non_null(strstr(err, "31 bytes"));
+    assert_int_equal(unlink(kp), 0);
+    assert_int_equal(symlink("/etc/hostname", kp), 0);
+    assert_null(spool_open(t->path, 1 << 20, err, sizeof err));
+    assert_non_null(strstr(err, ".spool-key: is a symbolic link: refused"));
+    assert_int_equal(unlink(kp), 0);
+
+    /* Key lost: a new one is made; the old batches no longer verify and are moved aside. */
+    sp = open_ok(t->path, 1 << 20);
+    read_key(t->path, k2);
+    assert_memory_not_equal(k1, k2, 32);
+    assert_int_equal(peek(sp, &pk), 0);
+    assert_non_null(strstr(pk.err, "MAC mismatch"));
+    assert_int_equal(stats(sp).unauthenticated_files, 1);
+    free(pk.buf);
+    spool_close(sp);
+}
+
+/* A directory others may write is refused (anyone could plant batches there). */
+static void test_open_refuses_shared_directory(void **state)
+{
+    struct tdir *t = *state;
+    char err[512];
+    assert_int_equal(chmod(t->path, 0777), 0);
+    assert_null(spool_open(t->path, 1 << 20, err, sizeof err));
+    assert_non_null(strstr(err, "not writable by group or others; it is owned by uid"));
+    assert_non_null(strstr(err, "mode 0777"));
+    assert_int_equal(chmod(t->path, 0770), 0);
+    assert_null(spool_open(t->path, 1 << 20, err, sizeof err));
+    assert_non_null(strstr(err, "mode 0770"));
+    assert_int_equal(chmod(t->path, 0755), 0);
+    spool *sp = open_ok(t->path, 1 << 20);
     spool_close(sp);
 }
 
@@ -953,6 +1266,11 @@ int main(void)
         T(test_truncated),
         T(test_file_vanished),
         T(test_stale_and_foreign_files),
+        T(test_planted_batches_never_sent),
+        T(test_foreign_files_moved_aside),
+        T(test_oversize_file_moved_aside),
+        T(test_key_file),
+        T(test_open_refuses_shared_directory),
         T(test_concurrent_put_peek_remove),
         T(test_kill9_while_spooling),
 #undef T
