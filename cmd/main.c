@@ -221,12 +221,29 @@ static int drop_privileges(const struct config *cfg, char *err, size_t errlen)
                    LOG_STR("user", pr.switched ? cfg->user : "unchanged"),
                    LOG_U64("uid", pr.uid),
                    LOG_U64("gid", pr.gid),
-                   LOG_STR("cap_net_raw", pr.net_raw ? "kept" : "no"),
-                   LOG_STR("cap_net_admin", pr.net_admin ? "kept" : "no"),
-                   LOG_STR("no_new_privs", "true"),
+                   LOG_BOOL("cap_net_raw", pr.net_raw),
+                   LOG_BOOL("cap_net_admin", pr.net_admin),
+                   LOG_BOOL("no_new_privs", true),
                },
                6);
     return 0;
+}
+
+/* The line that says the sensor runs, its values also as fields. */
+static void log_started(const struct config *cfg, int link_type)
+{
+    const char *source = cfg->pcap_file ? cfg->pcap_file : cfg->interface;
+    char msg[600];
+    snprintf(msg, sizeof msg, "tracer-sensor %s %s %s (link type %d), output %s", TRACER_VERSION,
+             cfg->pcap_file ? "reading" : "capturing on", source, link_type, cfg->endpoint_url ? "HTTP" : "stdout");
+    log_fields(LOG_INFO, msg,
+               (const struct log_field[]){
+                   LOG_STR("version", TRACER_VERSION),
+                   LOG_STR(cfg->pcap_file ? "pcap_file" : "interface", source),
+                   LOG_I64("link_type", link_type),
+                   LOG_STR("output", cfg->endpoint_url ? "http" : "stdout"),
+               },
+               4);
 }
 
 /* --help, --version, --man: print and return true. */
@@ -270,8 +287,13 @@ static int prepare(struct sensor *s, char *err, size_t errlen)
     if (status == 0 && s->metrics) {
         if (metrics_start(s->metrics, err, errlen) != 0)
             return EXIT_RUNTIME;
-        log_info("metrics: serving /metrics and /healthz on %s (port %u)", cfg->metrics_addr,
+        char msg[300];
+        snprintf(msg, sizeof msg, "metrics: serving /metrics and /healthz on %s (port %u)", cfg->metrics_addr,
                  (unsigned)metrics_port(s->metrics));
+        log_fields(LOG_INFO, msg,
+                   (const struct log_field[]){LOG_STR("addr", cfg->metrics_addr),
+                                              LOG_U64("port", metrics_port(s->metrics))},
+                   2);
     }
     return status;
 }
@@ -309,9 +331,7 @@ int main(int argc, char **argv)
         status = EXIT_RUNTIME;
         capture_stop(s.st.cap);
     }
-    log_info("tracer-sensor %s %s %s (link type %d), output %s", TRACER_VERSION,
-             cfg->pcap_file ? "reading" : "capturing on", cfg->pcap_file ? cfg->pcap_file : cfg->interface,
-             capture_datalink(s.st.cap), cfg->endpoint_url ? "HTTP" : "stdout");
+    log_started(cfg, capture_datalink(s.st.cap));
 
     wait_for_end(&s, &sigs);
     shutdown_pipeline(&s);

@@ -54,8 +54,8 @@ static cJSON *delivery_json(const struct sender_stats *s)
     cJSON *o = cJSON_CreateObject();
     if (!o)
         return NULL;
-    num(o, "events_in", s->events_in);
-    num(o, "events_sent", s->events_sent);
+    num(o, "events_output", s->events_in);       /* the names of the summary and the metrics */
+    num(o, "events_delivered", s->events_sent);
     num(o, "events_failed", s->events_failed);
     num(o, "unserializable", s->json_errors);
     num(o, "events_queued", d->events_queued);

@@ -1697,6 +1697,7 @@ size_t config_setting_count(void) { return S_COUNT; }
 
 static void kv_str(struct config_kv *kv, const char *v)
 {
+    kv->kind = CFG_KV_STR;
     if (!v)
         v = "";
     size_t n = strlen(v);
@@ -1708,7 +1709,15 @@ static void kv_str(struct config_kv *kv, const char *v)
     }
 }
 
-static void kv_u32(struct config_kv *kv, uint32_t v) { snprintf(kv->value, sizeof kv->value, "%u", v); }
+static void kv_u32(struct config_kv *kv, uint32_t v)
+{
+    snprintf(kv->value, sizeof kv->value, "%u", v);
+    kv->kind = CFG_KV_NUM;
+    kv->num = v;
+}
+
+/* A duration kept in whole seconds, as --help shows its default ("60s"). */
+static void kv_secs(struct config_kv *kv, uint32_t s) { snprintf(kv->value, sizeof kv->value, "%us", s); }
 
 /* Whole seconds as "60s", else milliseconds: the form --help shows defaults in. */
 static void kv_ms(struct config_kv *kv, uint32_t ms)
@@ -1719,7 +1728,12 @@ static void kv_ms(struct config_kv *kv, uint32_t ms)
         snprintf(kv->value, sizeof kv->value, "%ums", ms);
 }
 
-static void kv_bool(struct config_kv *kv, bool b) { kv_str(kv, b ? "true" : "false"); }
+static void kv_bool(struct config_kv *kv, bool b)
+{
+    kv_str(kv, b ? "true" : "false");
+    kv->kind = CFG_KV_BOOL;
+    kv->num = b;
+}
 
 static void kv_secret(struct config_kv *kv, bool set) { kv_str(kv, set ? "<redacted>" : ""); }
 
@@ -1731,6 +1745,8 @@ size_t config_describe(const struct config *c, struct config_kv *out, size_t max
         struct config_kv *kv = &out[n++];
         kv->var = SETTINGS[i].var;
         kv->value[0] = '\0';
+        kv->kind = CFG_KV_STR;
+        kv->num = 0;
         switch ((enum setting_id)i) {
         case S_INTERFACE: kv_str(kv, c->interface); break;
         case S_PCAP_FILE: kv_str(kv, c->pcap_file); break;
@@ -1750,10 +1766,10 @@ size_t config_describe(const struct config *c, struct config_kv *out, size_t max
         case S_HMAC_KEY_FILE: kv_str(kv, c->hmac_key_file); break;
         case S_SPOOL_DIR: kv_str(kv, c->spool_dir); break;
         case S_SPOOL_MAX_MB: kv_u32(kv, c->spool_max_mb); break;
-        case S_TCP_IDLE_TIMEOUT: kv_u32(kv, c->tcp_idle_timeout_s); break;
-        case S_UDP_IDLE_TIMEOUT: kv_u32(kv, c->udp_idle_timeout_s); break;
-        case S_IDLE_TIMEOUT: kv_u32(kv, c->idle_timeout_s); break;
-        case S_ACTIVE_TIMEOUT: kv_u32(kv, c->active_timeout_s); break;
+        case S_TCP_IDLE_TIMEOUT: kv_secs(kv, c->tcp_idle_timeout_s); break;
+        case S_UDP_IDLE_TIMEOUT: kv_secs(kv, c->udp_idle_timeout_s); break;
+        case S_IDLE_TIMEOUT: kv_secs(kv, c->idle_timeout_s); break;
+        case S_ACTIVE_TIMEOUT: kv_secs(kv, c->active_timeout_s); break;
         case S_MAX_FLOWS: kv_u32(kv, c->max_flows); break;
         case S_COMMUNITY_ID_SEED: kv_u32(kv, c->community_id_seed); break;
         case S_PACKET_RING_SLOTS: kv_u32(kv, c->packet_ring_slots); break;
@@ -1777,7 +1793,7 @@ size_t config_describe(const struct config *c, struct config_kv *out, size_t max
         case S_SNMP_CONCURRENCY: kv_u32(kv, c->snmp_concurrency); break;
         case S_TRAP_LISTEN: kv_str(kv, c->trap_listen); break;
         case S_TRAP_COMMUNITIES: kv_secret(kv, c->trap_communities != NULL); break;
-        case S_TOPOLOGY_INTERVAL: kv_u32(kv, c->topology_interval_s); break;
+        case S_TOPOLOGY_INTERVAL: kv_secs(kv, c->topology_interval_s); break;
         case S_METRICS_ADDR: kv_str(kv, c->metrics_addr); break;
         case S_LOG_LEVEL: kv_str(kv, levels[c->log_level <= CFG_LOG_DEBUG ? c->log_level : CFG_LOG_INFO]); break;
         case S_LOG_FORMAT: kv_str(kv, c->log_format == CFG_LOG_JSON ? "json" : "logfmt"); break;

@@ -271,7 +271,8 @@ def test_metrics_and_health_live(tracer, netns_pair, tmp_path):
             assert metric(s, "tracer_flows_ended_total", reason=r) == 0
         assert metric(s, "tracer_flows_active") == 0
         assert metric(s, "tracer_flows_evicted_total") == 0
-        assert metric(s, "tracer_events_sent_total", type="flow") == 3
+        assert metric(s, "tracer_events_output_total", type="flow") == 3
+        assert metric(s, "tracer_events_sent_total", type="flow") == 3   # deprecated alias
         assert metric(s, "tracer_events_delivered_total") == 3
         for st in ("kernel", "interface", "ring"):
             assert metric(s, "tracer_packets_dropped_total", stage=st) == 0
@@ -434,7 +435,7 @@ def test_log_lines_parse(tracer, small_pcap, fmt):
     summ = [x for x in recs if x["msg"] == "summary"]
     assert len(summ) == 1
     summ = summ[0]
-    want = {"frames": 100, "decoded": 100, "flows": 4, "records": 4, "events_sent": 4, "events_failed": 0}
+    want = {"frames": 100, "decoded": 100, "flows": 4, "records": 4, "events_output": 4, "events_delivered": 4, "events_failed": 0}
     for k, v in want.items():
         got = summ[k]
         if fmt == "json":

@@ -1354,6 +1354,24 @@ static void test_describe(void **state)
     assert_string_equal(kv_value(kv, n, "AGENT_METRICS_ADDR"), "");
     assert_string_equal(kv_value(kv, n, "LOG_LEVEL"), "info");
     assert_string_equal(kv_value(kv, n, "LOG_FORMAT"), "logfmt");
+    /* durations as --help shows defaults; numbers and booleans typed for a JSON log */
+    assert_string_equal(kv_value(kv, n, "AGENT_TCP_IDLE_TIMEOUT"), "60s");
+    assert_string_equal(kv_value(kv, n, "AGENT_ACTIVE_TIMEOUT"), "300s");
+    assert_string_equal(kv_value(kv, n, "AGENT_TOPOLOGY_INTERVAL"), "30s");
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(kv[i].var, "AGENT_SNAP_LEN") == 0) {
+            assert_int_equal(kv[i].kind, CFG_KV_NUM);
+            assert_int_equal(kv[i].num, 1518);
+        } else if (strcmp(kv[i].var, "AGENT_PROMISCUOUS") == 0) {
+            assert_int_equal(kv[i].kind, CFG_KV_BOOL);
+            assert_int_equal(kv[i].num, 1);
+        } else if (strcmp(kv[i].var, "AGENT_TLS_INSECURE") == 0) {
+            assert_int_equal(kv[i].kind, CFG_KV_BOOL);
+            assert_int_equal(kv[i].num, 0);
+        } else if (strcmp(kv[i].var, "AGENT_SEND_INTERVAL") == 0 || strcmp(kv[i].var, "LOG_LEVEL") == 0) {
+            assert_int_equal(kv[i].kind, CFG_KV_STR);
+        }
+    }
     for (size_t i = 0; i < n; i++) {
         assert_null(strstr(kv[i].value, "tok-123"));
         assert_null(strstr(kv[i].value, "hmac-secret"));
