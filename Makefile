@@ -128,7 +128,7 @@ FUZZ_SRCS_l2          := capture/decode.c hooks/topology/l2_neighbors.c common/t
 FUZZ_SRCS_trap        := hooks/snmp/snmp_trap.c hooks/hook.c hooks/snmp/snmp_client.c hooks/snmp/snmp_config.c \
                          hooks/snmp/snmp_values.c common/ring.c common/log.c common/log_json.c common/timefmt.c
 FUZZ_SRCS_snmp_config := hooks/snmp/snmp_config.c hooks/snmp/snmp_values.c
-FUZZ_SRCS_config      := config/config.c
+FUZZ_SRCS_config      := config/config.c common/hostaddr.c
 FUZZ_HDRS    := $(wildcard fuzz/*.h $(MODULES:%=%/*.h))
 
 define FUZZ_RULE

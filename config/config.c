@@ -39,6 +39,8 @@
 #include <curl/curl.h>
 #include <pcap/pcap.h>
 
+#include "common/hostaddr.h"
+
 /* ------------------------------------------------------------------------ */
 /* The settings table: names, defaults and rules (also the --help text).    */
 
@@ -48,6 +50,7 @@ enum setting_id {
     S_HMAC_KEY, S_HMAC_KEY_FILE, S_SPOOL_DIR, S_SPOOL_MAX_MB,
     S_TCP_IDLE_TIMEOUT, S_UDP_IDLE_TIMEOUT, S_IDLE_TIMEOUT, S_ACTIVE_TIMEOUT, S_MAX_FLOWS,
     S_COMMUNITY_ID_SEED, S_PACKET_RING_SLOTS, S_EVENT_RING_SLOTS,
+    S_LOCAL_NETWORKS,
     S_RETRY_BASE, S_RETRY_MAX, S_CONNECT_TIMEOUT, S_REQUEST_TIMEOUT, S_QUEUE_MAX_EVENTS,
     S_SPOOL_AFTER, S_SHUTDOWN_TIMEOUT, S_TLS_CA_FILE, S_TLS_CLIENT_CERT, S_TLS_CLIENT_KEY,
     S_TLS_INSECURE, S_COMPRESS, S_STATS_INTERVAL,
@@ -149,6 +152,9 @@ static const struct setting SETTINGS[S_COUNT] = {
     [S_MAX_FLOWS] = { "AGENT_MAX_FLOWS", "--max-flows", "N", "1000000",
         "integer in [1, 100000000]", "flow table cap; the oldest flow is evicted", 1,
         100000000 },
+    [S_LOCAL_NETWORKS] = { "AGENT_LOCAL_NETWORKS", "--local-networks", "LIST",
+        "unset (this host's addresses)", "CIDR list, e.g. 10.0.0.0/8,fd00::/8",
+        "addresses in these are local, for direction (SPAN/TAP, files)", 0, 0 },
     [S_COMMUNITY_ID_SEED] = { "AGENT_COMMUNITY_ID_SEED", "--community-id-seed", "N", "0",
         "integer in [0, 65535]", "Community ID hash seed", 0, 65535 },
     [S_PACKET_RING_SLOTS] = { "AGENT_PACKET_RING_SLOTS", "--packet-ring-slots", "N", "65536",
@@ -196,7 +202,8 @@ static const struct section {
     { "Capture", IDS(S_INTERFACE, S_PCAP_FILE, S_BPF_FILTER, S_SNAP_LEN, S_PROMISCUOUS,
                      S_PCAP_BUFFER_MB) },
     { "Flows", IDS(S_TCP_IDLE_TIMEOUT, S_UDP_IDLE_TIMEOUT, S_IDLE_TIMEOUT, S_ACTIVE_TIMEOUT,
-                   S_MAX_FLOWS, S_COMMUNITY_ID_SEED) },
+                   S_MAX_FLOWS, S_COMMUNITY_ID_SEED,
+                   S_LOCAL_NETWORKS) },
     { "Output", IDS(S_ENDPOINT_URL, S_BATCH_SIZE, S_SEND_INTERVAL, S_COMPRESS, S_AUTH_TOKEN,
                     S_AUTH_TOKEN_FILE, S_HMAC_KEY, S_HMAC_KEY_FILE, S_TLS_CA_FILE,
                     S_TLS_CLIENT_CERT, S_TLS_CLIENT_KEY, S_TLS_INSECURE) },
@@ -611,6 +618,21 @@ static void load_duration_ms(struct loader *ld, enum setting_id id, uint32_t *ou
 static void load_duration_s(struct loader *ld, enum setting_id id, uint32_t *out_s)
 {
     load_duration(ld, id, 1000000000ull, out_s);
+}
+
+/* AGENT_LOCAL_NETWORKS: checked here with the parser the sender uses. */
+static void load_local_networks(struct loader *ld)
+{
+    const char *v = ld->val[S_LOCAL_NETWORKS];
+    if (!v)
+        return;
+    char why[128], rule[192];
+    if (hostaddr_parse_networks(v, NULL, NULL, why, sizeof why) != 0) {
+        snprintf(rule, sizeof rule, "%s: must be comma-separated CIDRs (10.0.0.0/8,fd00::/8)", why);
+        err_value(ld, S_LOCAL_NETWORKS, v, rule);
+        return;
+    }
+    ld->cfg->local_networks = dup_or_oom(ld, v);
 }
 
 static void load_readable_file(struct loader *ld, enum setting_id id, char **out)
@@ -1394,6 +1416,7 @@ struct config *config_load(int argc, char **argv, char **envp,
     uint32_t seed = cfg->community_id_seed;
     load_u32(&ld, S_COMMUNITY_ID_SEED, &seed);
     cfg->community_id_seed = (uint16_t)seed; /* range-checked to [0, 65535] */
+    load_local_networks(&ld);
 
     load_pow2(&ld, S_PACKET_RING_SLOTS, &cfg->packet_ring_slots);
     load_pow2(&ld, S_EVENT_RING_SLOTS, &cfg->event_ring_slots);
@@ -1454,6 +1477,7 @@ void config_destroy(struct config *cfg)
         free(cfg->trap_communities);
     }
     free(cfg->hostname);
+    free(cfg->local_networks);
     explicit_bzero(cfg, sizeof *cfg);
     free(cfg);
 }
@@ -1772,6 +1796,7 @@ size_t config_describe(const struct config *c, struct config_kv *out, size_t max
         case S_ACTIVE_TIMEOUT: kv_secs(kv, c->active_timeout_s); break;
         case S_MAX_FLOWS: kv_u32(kv, c->max_flows); break;
         case S_COMMUNITY_ID_SEED: kv_u32(kv, c->community_id_seed); break;
+        case S_LOCAL_NETWORKS: kv_str(kv, c->local_networks); break;
         case S_PACKET_RING_SLOTS: kv_u32(kv, c->packet_ring_slots); break;
         case S_EVENT_RING_SLOTS: kv_u32(kv, c->event_ring_slots); break;
         case S_RETRY_BASE: kv_ms(kv, c->retry_base_ms); break;

@@ -62,6 +62,7 @@ struct config {
     uint32_t active_timeout_s;     /* AGENT_ACTIVE_TIMEOUT, [1, 604800], default 300 */
     uint32_t max_flows;            /* AGENT_MAX_FLOWS, [1, 100000000], default 1000000 */
     uint16_t community_id_seed;    /* AGENT_COMMUNITY_ID_SEED, [0, 65535], default 0 */
+    char    *local_networks;       /* AGENT_LOCAL_NETWORKS, CIDR list (checked); NULL = the host's own addresses decide direction */
 
     /* pipeline */
     uint32_t packet_ring_slots;    /* AGENT_PACKET_RING_SLOTS, power of two in [1024, 4194304], default 65536 */

@@ -1032,6 +1032,27 @@ static void test_duration_forms(void **state)
     done(&r);
 }
 
+/* AGENT_LOCAL_NETWORKS: checked at start with the sender's parser, kept as given. */
+static void test_local_networks(void **state)
+{
+    struct fx *f = *state;
+    struct res r;
+    run(&r, f, true, ENV("AGENT_LOCAL_NETWORKS=10.0.0.0/8, fd00::/8"), NULL);
+    expect_ok(&r);
+    assert_string_equal(r.cfg->local_networks, "10.0.0.0/8, fd00::/8");
+    done(&r);
+    run(&r, f, true, NULL, NULL);
+    expect_ok(&r);
+    assert_null(r.cfg->local_networks);
+    done(&r);
+    one_env_err(f, "AGENT_LOCAL_NETWORKS=10.0.0.0/33",
+                "AGENT_LOCAL_NETWORKS=10.0.0.0/33: \"10.0.0.0/33\": prefix length must be in [0, 32]: must be "
+                "comma-separated CIDRs (10.0.0.0/8,fd00::/8)");
+    run(&r, f, true, NULL, ARGS("--local-networks", "10.0.0.0/8,lan"));
+    expect_err(&r, "--local-networks=10.0.0.0/8,lan: \"lan\": not an IPv4 or IPv6 address: must be "
+               "comma-separated CIDRs (10.0.0.0/8,fd00::/8)");
+}
+
 static void test_promiscuous_and_log_level(void **state)
 {
     static const struct { const char *v; bool b; } bools[] = {
@@ -1241,6 +1262,7 @@ static void test_print_help(void **state)
     static const struct { const char *section, *flag; } placed[] = {
         { "\nCapture:\n", "--bpf-filter" }, { "\nFlows:\n", "--tcp-idle-timeout" },
         { "\nFlows:\n", "--active-timeout" }, { "\nFlows:\n", "--max-flows" },
+        { "\nFlows:\n", "--local-networks" },
         { "\nOutput:\n", "--endpoint-url" }, { "\nOutput:\n", "--tls-ca-file" },
         { "\nDelivery:\n", "--spool-dir" }, { "\nDelivery:\n", "--shutdown-timeout" },
         { "\nPipeline:\n", "--packet-ring-slots" }, { "\nHooks:\n", "--topology-interval" },
@@ -1473,6 +1495,7 @@ int main(void)
         cmocka_unit_test(test_endpoint_url),
         cmocka_unit_test(test_send_interval),
         cmocka_unit_test(test_duration_forms),
+        cmocka_unit_test(test_local_networks),
         cmocka_unit_test(test_promiscuous_and_log_level),
         cmocka_unit_test(test_auth_token),
         cmocka_unit_test(test_token_never_in_messages),
