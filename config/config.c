@@ -154,7 +154,7 @@ static const struct setting SETTINGS[S_COUNT] = {
         100000000 },
     [S_LOCAL_NETWORKS] = { "AGENT_LOCAL_NETWORKS", "--local-networks", "LIST",
         "unset (this host's addresses)", "CIDR list, e.g. 10.0.0.0/8,fd00::/8",
-        "addresses in these are local, for direction (SPAN/TAP, files)", 0, 0 },
+        "these addresses are local for direction (SPAN/TAP)", 0, 0 },
     [S_COMMUNITY_ID_SEED] = { "AGENT_COMMUNITY_ID_SEED", "--community-id-seed", "N", "0",
         "integer in [0, 65535]", "Community ID hash seed", 0, 65535 },
     [S_PACKET_RING_SLOTS] = { "AGENT_PACKET_RING_SLOTS", "--packet-ring-slots", "N", "65536",
