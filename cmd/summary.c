@@ -5,6 +5,7 @@
 
 #include <signal.h>
 
+#include "cmd/sensor_stats.h"
 #include "common/log.h"
 
 void summary_log_configuration(const struct config *cfg)
@@ -37,6 +38,7 @@ void summary_log_end(const struct stages *st)
         LOG_U64("truncated", cs.decode[DECODE_TRUNCATED]), LOG_U64("bad_header", cs.decode[DECODE_BAD_HEADER]),
         LOG_U64("not_ip", cs.decode[DECODE_NOT_IP]), LOG_U64("unsupported_link", cs.decode[DECODE_UNSUPPORTED_LINK]),
         LOG_U64("packet_ring_drops", cs.ring_drops), LOG_U64("kernel_received", cs.kernel_received),
+        LOG_BOOL("kernel_counts_loopback_twice", sensor_loopback_twice(st->cfg)),
         LOG_U64("kernel_dropped", cs.kernel_dropped), LOG_U64("interface_dropped", cs.interface_dropped),
         LOG_U64("file_truncated", cs.file_truncated), LOG_U64("interface_lost", cs.interface_lost),
         LOG_U64("reopens", cs.reopens), LOG_U64("flows", ps.table.flows_created),

@@ -1,5 +1,5 @@
 """The command line and the log as an operator meets them (issue 18 items 13,
-15, 16, 17, 20): time settings in every form, short tcpdump-style flags and a
+15, 16, 17, 19, 20): time settings in every form, short tcpdump-style flags and a
 trailing BPF expression, "did you mean" for a typo, --help grouped by what the
 settings do, the man page rendered by man(1), JSON logs whose values keep
 their types, one name per counter, and AGENT_LOCAL_NETWORKS deciding a flow's
@@ -224,6 +224,7 @@ def test_json_log_fields_are_typed(tracer, tmp_path):
     assert (summ["flows"], summ["records"], summ["events_failed"]) == (n, n, 0), summ
     assert summ["events_output"] == summ["events_delivered"] == n + len(sensors), summ
     assert "events_sent" not in summ
+    assert summ["kernel_counts_loopback_twice"] is False   # a file: no kernel counters at all
     # the sensor event uses the same names (its counts are taken before the last events are written)
     d = sensors[-1]["delivery"]
     assert "events_sent" not in d and "events_in" not in d
@@ -256,3 +257,60 @@ def test_local_networks_rejected(tracer, tmp_path):
     assert r.rc == 2
     assert r.stderr.splitlines()[0] == ("AGENT_LOCAL_NETWORKS=10.0.0.0/8,lan: \"lan\": not an IPv4 or IPv6 "
                                         "address: must be comma-separated CIDRs (10.0.0.0/8,fd00::/8)")
+
+
+# --------------------------------------------------------------------------- item 19
+
+def test_loopback_kernel_counter(tracer):
+    """On lo the kernel counts each packet twice (its outgoing and its incoming copy;
+    libpcap discards the outgoing one): 100 datagrams are 100 frames, kernel_received
+    200, nothing dropped, and the summary and the sensor event say why."""
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    port = rx.getsockname()[1]
+    p = subprocess.Popen([tracer, "-i", "lo", "--stats-interval", "1s", "udp", "and", "port", str(port)],
+                         env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen = []
+    try:
+        line = b""
+        while b"capturing on lo" not in line:
+            line = p.stderr.readline()
+            assert line, "no startup line: %r" % b"".join(seen)
+            seen.append(line)
+        tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for i in range(100):
+            tx.sendto(b"x%d" % i, ("127.0.0.1", port))
+        got = 0
+        rx.settimeout(30)
+        while got < 100:   # every datagram went through lo before the sensor stops
+            rx.recv(64)
+            got += 1
+        tx.close()
+        # libpcap hands frames over per ring block: wait until a stats event shows all 100
+        early = []
+        while True:
+            l = p.stdout.readline()
+            assert l, "sensor ended early"
+            early.append(l)
+            ev = json.loads(l)
+            if ev.get("type") == "sensor" and ev["capture"]["frames"] >= 100:
+                break
+        p.terminate()
+        out, err = p.communicate(timeout=60)
+        out = b"".join(early) + out
+    finally:
+        if p.poll() is None:
+            p.kill()
+        rx.close()
+    err = (b"".join(seen) + err).decode()
+    assert_no_sanitizer(err)
+    assert p.returncode == 0, err[-2000:]
+    summ = [l for l in err.splitlines() if "msg=summary" in l]
+    assert len(summ) == 1, err[-2000:]
+    f = dict(re.findall(r" ([a-z_]+)=(\S+)", summ[0]))
+    assert (f["frames"], f["kernel_received"], f["kernel_dropped"], f["kernel_counts_loopback_twice"]) == \
+        ("100", "200", "0", "true"), summ[0]
+    sensors = [json.loads(l) for l in out.decode().splitlines() if '"type":"sensor"' in l]
+    assert sensors and sensors[-1]["final"] is True
+    cap = sensors[-1]["capture"]
+    assert cap["frames"] == 100 and cap["kernel_counts_loopback_twice"] is True, cap
