@@ -176,7 +176,10 @@ static void wait_for_end(struct sensor *s, const sigset_t *sigs)
         if (sig == SIGHUP)
             signals_reopen_log();
         if (sig == SIGINT || sig == SIGTERM) {
-            log_info("received %s: ending every open flow and flushing", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            const char *name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+            char msg[80];
+            snprintf(msg, sizeof msg, "received %s: ending every open flow and flushing", name);
+            log_fields(LOG_INFO, msg, &LOG_STR("signal", name), 1);
             capture_stop(s->st.cap);
             break;
         }
