@@ -308,8 +308,11 @@ def test_loopback_kernel_counter(tracer):
     summ = [l for l in err.splitlines() if "msg=summary" in l]
     assert len(summ) == 1, err[-2000:]
     f = dict(re.findall(r" ([a-z_]+)=(\S+)", summ[0]))
-    assert (f["frames"], f["kernel_received"], f["kernel_dropped"], f["kernel_counts_loopback_twice"]) == \
-        ("100", "200", "0", "true"), summ[0]
+    assert (f["frames"], f["kernel_dropped"], f["kernel_counts_loopback_twice"]) == ("100", "0", "true"), summ[0]
+    # 200: both copies of each datagram. The kernel also counts what other processes send
+    # over lo between the socket's creation and the filter's attachment (other tests run
+    # beside this one), so a few more may show; never fewer, and never near 300.
+    assert 200 <= int(f["kernel_received"]) < 250, summ[0]
     sensors = [json.loads(l) for l in out.decode().splitlines() if '"type":"sensor"' in l]
     assert sensors and sensors[-1]["final"] is True
     cap = sensors[-1]["capture"]
