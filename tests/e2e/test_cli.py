@@ -11,7 +11,7 @@ import socket
 import subprocess
 
 import pcapgen
-from conftest import assert_no_sanitizer, check_shape, compare_records, run_scenario, run_sensor
+from conftest import assert_no_sanitizer, check_shape, clean_env, compare_records, run_scenario, run_sensor
 
 
 def _write(sc, tmp_path):
@@ -87,7 +87,7 @@ def test_expression_and_bpf_flag_conflict(tracer, tmp_path):
 def test_interface_short_form_live(tracer):
     """-i lo captures on lo (the startup line names it), and SIGTERM ends it."""
     p = subprocess.Popen([tracer, "-i", "lo", "--stats-interval", "0", "udp", "port", "9"],
-                         env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                         env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     seen = []
     try:
         line = b""
@@ -105,13 +105,6 @@ def test_interface_short_form_live(tracer):
     assert p.returncode == 0, err.decode()[-2000:]
     conf = [l for l in err.decode().splitlines() if "msg=configuration" in l]
     assert conf and ' AGENT_BPF_FILTER="udp port 9" ' in conf[0]
-
-
-def _env():
-    import os
-    env = {k: v for k, v in os.environ.items() if not (k.startswith("AGENT_") or k.startswith("LOG_"))}
-    env["AGENT_USER"] = "root"
-    return env
 
 
 def test_did_you_mean(tracer):
@@ -269,7 +262,7 @@ def test_loopback_kernel_counter(tracer):
     rx.bind(("127.0.0.1", 0))
     port = rx.getsockname()[1]
     p = subprocess.Popen([tracer, "-i", "lo", "--stats-interval", "1s", "udp", "and", "port", str(port)],
-                         env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                         env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     seen = []
     try:
         line = b""
