@@ -4,6 +4,7 @@
 #include "cmd/hook_set.h"
 
 #include <cjson/cJSON.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "common/log.h"
@@ -69,7 +70,9 @@ int hook_set_start(hook_set *hs, char *err, size_t errlen)
         if (h->hook.ops->start(h->hook.self, h->ring, err, errlen) != 0)
             return -1;
         h->started = true;
-        log_info("hook %s started", h->hook.ops->name);
+        char msg[96];
+        snprintf(msg, sizeof msg, "hook %s started", h->hook.ops->name);
+        log_fields(LOG_INFO, msg, &LOG_STR("hook", h->hook.ops->name), 1);
     }
     return 0;
 }

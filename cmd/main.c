@@ -193,7 +193,10 @@ static void wait_for_end(struct sensor *s, const sigset_t *sigs)
         if (sig == SIGHUP)
             signals_reopen_log();
         if (sig == SIGINT || sig == SIGTERM) {
-            log_info("received %s: ending every open flow and flushing", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            const char *name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+            char msg[80];
+            snprintf(msg, sizeof msg, "received %s: ending every open flow and flushing", name);
+            log_fields(LOG_INFO, msg, &LOG_STR("signal", name), 1);
             capture_stop(s->st.cap);
             break;
         }
@@ -238,9 +241,9 @@ static int drop_privileges(const struct config *cfg, char *err, size_t errlen)
                    LOG_STR("user", pr.switched ? cfg->user : "unchanged"),
                    LOG_U64("uid", pr.uid),
                    LOG_U64("gid", pr.gid),
-                   LOG_STR("cap_net_raw", pr.net_raw ? "kept" : "no"),
-                   LOG_STR("cap_net_admin", pr.net_admin ? "kept" : "no"),
-                   LOG_STR("no_new_privs", "true"),
+                   LOG_BOOL("cap_net_raw", pr.net_raw),
+                   LOG_BOOL("cap_net_admin", pr.net_admin),
+                   LOG_BOOL("no_new_privs", true),
                },
                6);
     return 0;
@@ -305,6 +308,27 @@ static int enter_sandbox(const struct config *cfg, char *err, size_t errlen)
     return 0;
 }
 
+/* The line that says the sensor runs, its values also as fields. */
+static void log_started(const struct config *cfg, int link_type)
+{
+    const char *source = cfg->pcap_file ? cfg->pcap_file : cfg->interface;
+    char msg[600], link[48];
+    if (link_type >= 0)
+        snprintf(link, sizeof link, "link type %d", link_type);
+    else   /* an interface that is down at start: capture waits for it */
+        snprintf(link, sizeof link, "link type not known until it is up");
+    snprintf(msg, sizeof msg, "tracer-sensor %s %s %s (%s), output %s", TRACER_VERSION,
+             cfg->pcap_file ? "reading" : "capturing on", source, link, cfg->endpoint_url ? "HTTP" : "stdout");
+    log_fields(LOG_INFO, msg,
+               (const struct log_field[]){
+                   LOG_STR("version", TRACER_VERSION),
+                   LOG_STR(cfg->pcap_file ? "pcap_file" : "interface", source),
+                   LOG_I64("link_type", link_type),
+                   LOG_STR("output", cfg->endpoint_url ? "http" : "stdout"),
+               },
+               4);
+}
+
 /* --help, --version, --man: print and return true. */
 static bool print_info(const struct config *cfg)
 {
@@ -365,8 +389,13 @@ static int prepare(struct sensor *s, char *err, size_t errlen)
     if (status == 0 && s->metrics) {
         if (metrics_start(s->metrics, err, errlen) != 0)
             return EXIT_RUNTIME;
-        log_info("metrics: serving /metrics and /healthz on %s (port %u)", cfg->metrics_addr,
+        char msg[300];
+        snprintf(msg, sizeof msg, "metrics: serving /metrics and /healthz on %s (port %u)", cfg->metrics_addr,
                  (unsigned)metrics_port(s->metrics));
+        log_fields(LOG_INFO, msg,
+                   (const struct log_field[]){LOG_STR("addr", cfg->metrics_addr),
+                                              LOG_U64("port", metrics_port(s->metrics))},
+                   2);
     }
     return status;
 }
@@ -408,15 +437,7 @@ int main(int argc, char **argv)
         status = EXIT_RUNTIME;
         capture_stop(s.st.cap);
     }
-    char link[48];
-    int dlt = capture_datalink(s.st.cap);
-    if (dlt >= 0)
-        snprintf(link, sizeof link, "link type %d", dlt);
-    else
-        snprintf(link, sizeof link, "link type not known until it is up");
-    log_info("tracer-sensor %s %s %s (%s), output %s", TRACER_VERSION,
-             cfg->pcap_file ? "reading" : "capturing on", cfg->pcap_file ? cfg->pcap_file : cfg->interface,
-             link, cfg->endpoint_url ? "HTTP" : "stdout");
+    log_started(cfg, capture_datalink(s.st.cap));
 
     wait_for_end(&s, &sigs);
     shutdown_pipeline(&s);

@@ -51,7 +51,7 @@ static void collect_sender(const struct sensor_probe *p, struct metrics_snapshot
     struct sender_stats ss;
     sender_get_stats(p->snd, &ss);
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
-        o->events_sent[types[i].to] = ss.events_by_type[types[i].from];
+        o->events_output[types[i].to] = ss.events_by_type[types[i].from];
     o->events_delivered = ss.events_sent;
     const struct delivery_stats *d = &ss.delivery;
     o->events_dropped[METRICS_DROP_QUEUE_FULL] = d->dropped_queue_full;

@@ -3,6 +3,8 @@
  */
 #include "cmd/sensor_stats.h"
 
+#include <string.h>
+
 #include <cjson/cJSON.h>
 
 #include "capture/decode.h"
@@ -10,7 +12,13 @@
 /* cJSON numbers are doubles: exact up to 2^53, which counters never reach. */
 static void num(cJSON *o, const char *k, uint64_t v) { cJSON_AddNumberToObject(o, k, (double)v); }
 
-static cJSON *capture_json(const struct capture_stats *c)
+bool sensor_loopback_twice(const struct config *cfg)
+{
+    return cfg && !cfg->pcap_file && cfg->interface &&
+           (strcmp(cfg->interface, "lo") == 0 || strcmp(cfg->interface, "any") == 0);
+}
+
+static cJSON *capture_json(const struct capture_stats *c, bool loopback_twice)
 {
     cJSON *o = cJSON_CreateObject();
     if (!o)
@@ -22,12 +30,13 @@ static cJSON *capture_json(const struct capture_stats *c)
         for (int r = 1; r < DECODE_RESULT_COUNT; r++)
             num(why, decode_result_name((enum decode_result)r), c->decode[r]);
     num(o, "ring_drops", c->ring_drops);
-    num(o, "kernel_received", c->kernel_received);
+    num(o, "kernel_received", c->kernel_received);   /* loopback packets twice on lo and any: see below */
     num(o, "kernel_dropped", c->kernel_dropped);
     num(o, "interface_dropped", c->interface_dropped);
     cJSON_AddBoolToObject(o, "file_truncated", c->file_truncated != 0);
     num(o, "interface_lost", c->interface_lost);
     num(o, "reopens", c->reopens);
+    cJSON_AddBoolToObject(o, "kernel_counts_loopback_twice", loopback_twice);
     return o;
 }
 
@@ -56,8 +65,8 @@ static cJSON *delivery_json(const struct sender_stats *s)
     cJSON *o = cJSON_CreateObject();
     if (!o)
         return NULL;
-    num(o, "events_in", s->events_in);
-    num(o, "events_sent", s->events_sent);
+    num(o, "events_output", s->events_in);       /* the names of the summary and the metrics */
+    num(o, "events_delivered", s->events_sent);
     num(o, "events_failed", s->events_failed);
     num(o, "unserializable", s->json_errors);
     num(o, "events_queued", d->events_queued);
@@ -100,7 +109,7 @@ cJSON *sensor_stats_json(const struct sensor_counters *c)
     cJSON_AddStringToObject(o, "type", "sensor");
     num(o, "uptime_s", c->uptime_s);
     cJSON_AddBoolToObject(o, "final", c->final);
-    cJSON *parts[] = {capture_json(&c->capture), flows_json(&c->processor), delivery_json(&c->sender)};
+    cJSON *parts[] = {capture_json(&c->capture, c->loopback_twice), flows_json(&c->processor), delivery_json(&c->sender)};
     const char *names[] = {"capture", "flows", "delivery"};
     for (int i = 0; i < 3; i++) {
         if (!parts[i] || !cJSON_AddItemToObject(o, names[i], parts[i])) {
@@ -116,7 +125,7 @@ cJSON *sensor_stats_json(const struct sensor_counters *c)
 
 cJSON *sensor_stats_gather(const struct stages *st, uint64_t uptime_s, bool final)
 {
-    struct sensor_counters c = {.final = final, .uptime_s = uptime_s};
+    struct sensor_counters c = {.final = final, .uptime_s = uptime_s, .loopback_twice = sensor_loopback_twice(st->cfg)};
     capture_get_stats(st->cap, &c.capture);
     processor_get_stats(st->proc, &c.processor);
     sender_get_stats(st->snd, &c.sender);

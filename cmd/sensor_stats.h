@@ -26,7 +26,18 @@ struct sensor_counters {
     struct sender_stats sender;
     uint64_t uptime_s;
     bool final;                    /* the last one, at exit */
+    bool loopback_twice;           /* capture.kernel_counts_loopback_twice: see sensor_loopback_twice */
 };
+
+/*
+ * Whether the kernel's kernel_received counts loopback packets twice for this
+ * capture: live on "lo" or "any". The kernel hands a packet socket each
+ * loopback packet twice, as it leaves (PACKET_OUTGOING) and as it comes back
+ * in, and counts both (PACKET_STATISTICS tp_packets); libpcap then discards
+ * the outgoing copy in user space, so frames count it once. On lo,
+ * kernel_received is about twice frames with nothing lost. Any thread.
+ */
+bool sensor_loopback_twice(const struct config *cfg);
 
 /*
  * Build the event object (type "sensor"; the sender adds event_id,

@@ -5,6 +5,7 @@
 
 #include <signal.h>
 
+#include "cmd/sensor_stats.h"
 #include "common/log.h"
 
 void summary_log_configuration(const struct config *cfg)
@@ -13,8 +14,14 @@ void summary_log_configuration(const struct config *cfg)
     struct log_field f[65];
     size_t n = config_describe(cfg, kv, 64);
     f[0] = LOG_STR("version", TRACER_VERSION);
-    for (size_t i = 0; i < n; i++)
-        f[i + 1] = LOG_STR(kv[i].var, kv[i].value);
+    for (size_t i = 0; i < n; i++) {   /* numbers and booleans keep their type in JSON */
+        if (kv[i].kind == CFG_KV_NUM)
+            f[i + 1] = LOG_U64(kv[i].var, kv[i].num);
+        else if (kv[i].kind == CFG_KV_BOOL)
+            f[i + 1] = LOG_BOOL(kv[i].var, kv[i].num != 0);
+        else
+            f[i + 1] = LOG_STR(kv[i].var, kv[i].value);
+    }
     log_fields(LOG_INFO, "configuration", f, n + 1);
 }
 
@@ -31,6 +38,7 @@ void summary_log_end(const struct stages *st)
         LOG_U64("truncated", cs.decode[DECODE_TRUNCATED]), LOG_U64("bad_header", cs.decode[DECODE_BAD_HEADER]),
         LOG_U64("not_ip", cs.decode[DECODE_NOT_IP]), LOG_U64("unsupported_link", cs.decode[DECODE_UNSUPPORTED_LINK]),
         LOG_U64("packet_ring_drops", cs.ring_drops), LOG_U64("kernel_received", cs.kernel_received),
+        LOG_BOOL("kernel_counts_loopback_twice", sensor_loopback_twice(st->cfg)),
         LOG_U64("kernel_dropped", cs.kernel_dropped), LOG_U64("interface_dropped", cs.interface_dropped),
         LOG_U64("file_truncated", cs.file_truncated), LOG_U64("interface_lost", cs.interface_lost),
         LOG_U64("reopens", cs.reopens), LOG_U64("flows", ps.table.flows_created),
@@ -39,7 +47,8 @@ void summary_log_end(const struct stages *st)
         LOG_U64("frag_orphans", ps.table.frag_orphans), LOG_U64("flow_alloc_failures", ps.table.alloc_failures),
         LOG_U64("frag_source_limited", ps.table.frag_source_limited),
         LOG_U64("frag_evicted", ps.table.frag_evicted),
-        LOG_U64("event_ring_drops", ps.events_dropped), LOG_U64("events_sent", ss.events_sent),
+        LOG_U64("event_ring_drops", ps.events_dropped), LOG_U64("events_output", ss.events_in),
+        LOG_U64("events_delivered", ss.events_sent),
         LOG_U64("events_failed", ss.events_failed), LOG_U64("json_errors", ss.json_errors)};
     log_fields(LOG_INFO, "summary", f, sizeof f / sizeof f[0]);
 }
@@ -67,7 +76,7 @@ void summary_log_abandoned(const struct stages *st, int sig)
     log_fields(LOG_ERROR, "second signal during shutdown: exiting now without flushing",
                (const struct log_field[]){
                    LOG_STR("signal", sig == SIGINT ? "SIGINT" : "SIGTERM"),
-                   LOG_STR("open_flows_lost", flows_known ? NULL : "unknown (table busy)"),
+                   LOG_BOOL("open_flows_known", flows_known),   /* false: the table was busy */
                    LOG_U64("open_flows", flows_known ? ps.table.active_flows : 0),
                    LOG_U64("packets_unprocessed", ring_count(st->pkt_ring)),
                    LOG_U64("events_in_rings", in_rings),

@@ -17,8 +17,10 @@
  */
 #include "hostaddr.h"
 
+#include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +37,9 @@ struct hostaddr {
     size_t n;
     const hostaddr_signal *sig;  /* NULL: periodic refreshes only */
     uint64_t seen_gen;           /* signal value when the last refresh started */
+    struct hostaddr_net *nets;   /* AGENT_LOCAL_NETWORKS; when set, v is unused */
+    size_t nnets;
+    bool use_nets;
 };
 
 struct hostaddr_signal {
@@ -119,6 +124,7 @@ void hostaddr_destroy(hostaddr *h)
     if (!h)
         return;
     free(h->v);
+    free(h->nets);
     free(h);
 }
 
@@ -127,6 +133,8 @@ int hostaddr_refresh(hostaddr *h)
     if (!h)
         return -1;
     h->seen_gen = signal_value(h->sig);  /* before reading: a later bump re-reads */
+    if (h->use_nets)
+        return 0;                        /* the configured networks do not change */
     struct ifaddrs *ifa = NULL;
     if (getifaddrs(&ifa) != 0)
         return -1;
@@ -175,12 +183,149 @@ int hostaddr_set(hostaddr *h, const uint8_t (*addrs)[16], const uint8_t *version
     return 0;
 }
 
+/* Whether the first `prefix` bits of a and b agree. */
+static int prefix_eq(const uint8_t *a, const uint8_t *b, unsigned prefix)
+{
+    unsigned whole = prefix / 8, rest = prefix % 8;
+    if (memcmp(a, b, whole) != 0)
+        return 0;
+    if (rest == 0)
+        return 1;
+    uint8_t mask = (uint8_t)(0xffu << (8 - rest));
+    return (a[whole] & mask) == (b[whole] & mask);
+}
+
 int hostaddr_contains(const hostaddr *h, int ip_version, const uint8_t *addr)
 {
     if (!h || !addr || (ip_version != 4 && ip_version != 6))
         return 0;
+    if (h->use_nets) {
+        for (size_t i = 0; i < h->nnets; i++)
+            if (h->nets[i].version == ip_version && prefix_eq(h->nets[i].addr, addr, h->nets[i].prefix))
+                return 1;
+        return 0;
+    }
     for (size_t i = 0; i < h->n; i++)
         if (entry_eq(&h->v[i], ip_version, addr))
             return 1;
+    return 0;
+}
+
+/* One "ADDR[/N]" item of `len` bytes into *net; 0, or -1 with the reason in why. */
+static int parse_net(const char *item, size_t len, struct hostaddr_net *net, const char **why)
+{
+    char buf[INET6_ADDRSTRLEN + 8];
+    if (len == 0) {
+        *why = "empty item";
+        return -1;
+    }
+    if (len >= sizeof buf) {
+        *why = "not an IPv4 or IPv6 address";
+        return -1;
+    }
+    memcpy(buf, item, len);
+    buf[len] = '\0';
+    char *slash = strchr(buf, '/');
+    if (slash)
+        *slash = '\0';
+    memset(net, 0, sizeof *net);
+    if (inet_pton(AF_INET, buf, net->addr) == 1) {
+        net->version = 4;
+        net->prefix = 32;
+    } else if (inet_pton(AF_INET6, buf, net->addr) == 1) {
+        net->version = 6;
+        net->prefix = 128;
+    } else {
+        *why = "not an IPv4 or IPv6 address";
+        return -1;
+    }
+    if (slash) {
+        const char *p = slash + 1;
+        unsigned v = 0;
+        size_t digits = 0;
+        for (; *p >= '0' && *p <= '9' && digits < 4; p++, digits++)
+            v = v * 10 + (unsigned)(*p - '0');
+        if (digits == 0 || *p != '\0' || v > net->prefix) {
+            *why = net->version == 4 ? "prefix length must be in [0, 32]" : "prefix length must be in [0, 128]";
+            return -1;
+        }
+        net->prefix = (uint8_t)v;
+    }
+    /* clear the host bits, so the network compares by its prefix only */
+    unsigned bits = net->version == 4 ? 32 : 128;
+    for (unsigned b = net->prefix; b < bits; b++)
+        net->addr[b / 8] &= (uint8_t)~(0x80u >> (b % 8));
+    return 0;
+}
+
+int hostaddr_parse_networks(const char *list, struct hostaddr_net **out, size_t *n, char *err, size_t errlen)
+{
+    if (out)
+        *out = NULL;
+    if (n)
+        *n = 0;
+    if (!list) {
+        snprintf(err, errlen, "no list");
+        return -1;
+    }
+    size_t count = 1;
+    for (const char *c = list; *c; c++)
+        count += *c == ',';
+    if (count > HOSTADDR_MAX_NETWORKS) {
+        snprintf(err, errlen, "more than %u networks", HOSTADDR_MAX_NETWORKS);
+        return -1;
+    }
+    struct hostaddr_net *v = calloc(count, sizeof *v);
+    if (!v) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    size_t m = 0;
+    const char *p = list;
+    for (;;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        const char *s = p;
+        while (len && (*s == ' ' || *s == '\t')) {
+            s++;
+            len--;
+        }
+        while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+            len--;
+        const char *why = NULL;
+        if (parse_net(s, len, &v[m], &why) != 0) {
+            snprintf(err, errlen, "\"%.*s\": %s", (int)(len > 64 ? 64 : len), s, why);
+            free(v);
+            return -1;
+        }
+        m++;
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    if (out)
+        *out = v;
+    else
+        free(v);
+    if (n)
+        *n = m;
+    return 0;
+}
+
+int hostaddr_use_networks(hostaddr *h, const char *list, char *err, size_t errlen)
+{
+    if (!h) {
+        snprintf(err, errlen, "no address set");
+        return -1;
+    }
+    struct hostaddr_net *v = NULL;
+    size_t n = 0;
+    if (hostaddr_parse_networks(list, &v, &n, err, errlen) != 0)
+        return -1;
+    free(h->nets);
+    h->nets = v;
+    h->nnets = n;
+    h->use_nets = true;
+    replace(h, NULL, 0);
     return 0;
 }

@@ -6,6 +6,11 @@
  * "unknown" otherwise. The set is read with getifaddrs() and refreshed by its
  * owner (the sender thread) every few seconds so added or removed addresses
  * show up in new flows. Not thread-safe: one owner thread.
+ *
+ * On a SPAN/TAP port or a replayed file the host's own addresses say nothing
+ * about the traffic, so the user may name the local networks instead
+ * (AGENT_LOCAL_NETWORKS, as nProbe's --local-networks): then an address is
+ * "local" when it lies in one of them, and the host's addresses are not read.
  */
 #ifndef TRACER_HOSTADDR_H
 #define TRACER_HOSTADDR_H
@@ -44,7 +49,33 @@ void hostaddr_attach(hostaddr *h, const hostaddr_signal *sig);
 /* Owner: 1 when the attached signal was bumped since the last refresh began (one acquire load). */
 int hostaddr_stale(const hostaddr *h);
 
-/* Whether `addr` (pkt_record layout; ip_version 4 or 6) is one of the host's. */
+/* Whether `addr` (pkt_record layout; ip_version 4 or 6) is one of the host's (or in a local network). */
 int hostaddr_contains(const hostaddr *h, int ip_version, const uint8_t *addr);
+
+/* One local network: address (pkt_record layout, host bits cleared) and prefix length. */
+struct hostaddr_net {
+    uint8_t version;    /* 4 or 6 */
+    uint8_t prefix;     /* [0, 32] or [0, 128] */
+    uint8_t addr[16];
+};
+
+/* Most networks one list may hold. */
+#define HOSTADDR_MAX_NETWORKS 1024
+
+/*
+ * Parse a comma-separated list of CIDRs ("10.0.0.0/8,fd00::/8"; spaces around
+ * items allowed; an address without "/N" is one host; host bits past the
+ * prefix are cleared). On success returns 0 and, when out is not NULL, a heap
+ * array (caller frees) in *out with its length in *n. On a bad item returns -1
+ * with the item and the reason in err. Any thread; no state.
+ */
+int hostaddr_parse_networks(const char *list, struct hostaddr_net **out, size_t *n, char *err, size_t errlen);
+
+/*
+ * From now on, "local" means inside one of the networks in `list` (the syntax
+ * of hostaddr_parse_networks); the host's addresses are dropped and refreshes
+ * no longer read them. Returns 0, or -1 with the reason in err. Owner thread.
+ */
+int hostaddr_use_networks(hostaddr *h, const char *list, char *err, size_t errlen);
 
 #endif

@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -152,16 +153,33 @@ static void put_escaped(struct lbuf *b, const char *s, bool json)
     }
 }
 
-static void put_u64(struct lbuf *b, uint64_t v)
+/* A number or a boolean, bare in both formats. */
+static void put_scalar(struct lbuf *b, const struct log_field *f)
 {
-    char tmp[24];
-    int n = snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)v);
+    char tmp[40];
+    int n;
+    if (f->kind == LOG_KIND_BOOL)
+        n = snprintf(tmp, sizeof tmp, "%s", f->num ? "true" : "false");
+    else if (f->kind == LOG_KIND_I64)
+        n = snprintf(tmp, sizeof tmp, "%lld", (long long)(int64_t)f->num);
+    else if (f->kind == LOG_KIND_F64)
+        n = snprintf(tmp, sizeof tmp, "%.17g", f->dbl);
+    else
+        n = snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)f->num);
     put(b, tmp, (size_t)n);
 }
 
 /* One `key=value` (logfmt) or `"key":value` (JSON), preceded by its separator. */
-static void put_field(struct lbuf *b, bool json, const char *key, const char *str, bool is_num, uint64_t num)
+static void put_field(struct lbuf *b, bool json, const char *key, const struct log_field *f)
 {
+    const char *str = f->str;
+    enum log_kind kind = f->kind;
+    char special[8];
+    if (kind == LOG_KIND_F64 && !isfinite(f->dbl)) {   /* no JSON number for these */
+        snprintf(special, sizeof special, "%s", isnan(f->dbl) ? "NaN" : f->dbl > 0 ? "+Inf" : "-Inf");
+        str = special;
+        kind = LOG_KIND_STR;
+    }
     size_t mark = b->len;
     if (json) {
         put(b, ",\"", 2);
@@ -176,8 +194,8 @@ static void put_field(struct lbuf *b, bool json, const char *key, const char *st
         b->len = mark;   /* not even the key fits: drop the field whole */
         return;
     }
-    if (is_num) {
-        put_u64(b, num);
+    if (kind != LOG_KIND_STR) {
+        put_scalar(b, f);
         if (b->full)
             b->len = mark;   /* a cut number would lie: drop the field */
         return;
@@ -215,9 +233,9 @@ size_t log_format_line(char *buf, size_t len, enum log_format format, uint64_t t
         puts_(&b, " level=");
         puts_(&b, lvl);
     }
-    put_field(&b, json, "msg", msg ? msg : "", false, 0);
+    put_field(&b, json, "msg", &LOG_STR("msg", msg ? msg : ""));
     for (size_t i = 0; i < n && !b.full; i++)
-        put_field(&b, json, fields[i].key ? fields[i].key : "?", fields[i].str, fields[i].is_num, fields[i].num);
+        put_field(&b, json, fields[i].key ? fields[i].key : "?", &fields[i]);
     /* The trailer fits in the room kept for it. */
     const char *tail = b.full ? (json ? ",\"truncated\":true}\n" : " truncated=true\n") : (json ? "}\n" : "\n");
     size_t tl = strlen(tail);

@@ -8,8 +8,10 @@
  *   json:             {"ts":"2026-11-23T10:00:00.123Z","level":"warn","msg":"sender: ...","key":"value"}
  *
  * log_msg() is printf-style: the text becomes `msg`. log_fields() adds named
- * fields after `msg` (strings, or unsigned integers that JSON prints as
- * numbers). Values are quoted and escaped as each format requires, so a line
+ * fields after `msg`: strings, integers (JSON numbers) and booleans (JSON
+ * true/false), so a JSON log carries values with their types, never JSON or
+ * numbers inside a string. A value that matters (a counter, an address, a
+ * name) belongs in a field, not only in the sentence. Values are quoted and escaped as each format requires, so a line
  * never spans two lines and always parses. Level and format are the process's
  * only global settings: main sets them once, before any thread starts, and
  * they are only read afterwards. Never call from the per-packet path.
@@ -66,15 +68,22 @@ void log_msg(enum log_level level, const char *fmt, ...)
 #define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 
+/* What a field's value is; JSON writes each as its own type. */
+enum log_kind { LOG_KIND_STR = 0, LOG_KIND_U64, LOG_KIND_I64, LOG_KIND_BOOL, LOG_KIND_F64 };
+
 /* One named value of a structured line. `key` should be [a-z0-9_.]+. */
 struct log_field {
-    const char *key;
-    const char *str;    /* string value (NULL prints as ""), unless is_num */
-    uint64_t    num;    /* number value when is_num */
-    bool        is_num;
+    const char   *key;
+    const char   *str;   /* LOG_KIND_STR: the value (NULL prints as "") */
+    uint64_t      num;   /* LOG_KIND_U64; LOG_KIND_I64 (two's complement); LOG_KIND_BOOL (0/1) */
+    double        dbl;   /* LOG_KIND_F64 (NaN and infinities print as strings: JSON has no such numbers) */
+    enum log_kind kind;
 };
-#define LOG_STR(k, v) ((struct log_field){.key = (k), .str = (v)})
-#define LOG_U64(k, v) ((struct log_field){.key = (k), .num = (uint64_t)(v), .is_num = true})
+#define LOG_STR(k, v)  ((struct log_field){.key = (k), .str = (v), .kind = LOG_KIND_STR})
+#define LOG_U64(k, v)  ((struct log_field){.key = (k), .num = (uint64_t)(v), .kind = LOG_KIND_U64})
+#define LOG_I64(k, v)  ((struct log_field){.key = (k), .num = (uint64_t)(int64_t)(v), .kind = LOG_KIND_I64})
+#define LOG_BOOL(k, v) ((struct log_field){.key = (k), .num = (v) ? 1u : 0u, .kind = LOG_KIND_BOOL})
+#define LOG_F64(k, v)  ((struct log_field){.key = (k), .dbl = (double)(v), .kind = LOG_KIND_F64})
 
 /* A line with `msg` and then the n fields in order. */
 void log_fields(enum log_level level, const char *msg, const struct log_field *fields, size_t n);

@@ -160,9 +160,14 @@ char *metrics_render(const struct metrics_snapshot *s, const char *version, size
            "Interim records of long flows (active timeout, final=false).");
     sample(&b, "tracer_flow_interim_records_total", s->flow_interim_records);
 
+    family(&b, "tracer_events_output_total", "counter",
+           "Events handed to the output (stdout, or the delivery queue of the endpoint), by type.");
+    labelled(&b, "tracer_events_output_total", "type", TYPE_LABELS, s->events_output, METRICS_TYPE_COUNT);
+
+    /* The name this family had before 0.2: kept for existing dashboards, to be removed. */
     family(&b, "tracer_events_sent_total", "counter",
-           "Events serialized and handed to the output (stdout, or the delivery queue of the endpoint), by type.");
-    labelled(&b, "tracer_events_sent_total", "type", TYPE_LABELS, s->events_sent, METRICS_TYPE_COUNT);
+           "Deprecated: the same as tracer_events_output_total (events handed to the output, not delivered).");
+    labelled(&b, "tracer_events_sent_total", "type", TYPE_LABELS, s->events_output, METRICS_TYPE_COUNT);
 
     family(&b, "tracer_events_delivered_total", "counter",
            "Events written to stdout, or acknowledged with a 2xx by the endpoint.");

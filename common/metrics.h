@@ -28,7 +28,7 @@ enum metrics_end_reason {    /* tracer_flows_ended_total{reason} (final records)
     METRICS_END_FIN, METRICS_END_RST, METRICS_END_IDLE, METRICS_END_EVICTED, METRICS_END_SHUTDOWN,
     METRICS_END_COUNT
 };
-enum metrics_event_type {    /* tracer_events_sent_total{type} */
+enum metrics_event_type {    /* tracer_events_output_total{type} */
     METRICS_TYPE_FLOW, METRICS_TYPE_SNMP, METRICS_TYPE_TRAP, METRICS_TYPE_TOPOLOGY,
     METRICS_TYPE_SENSOR, METRICS_TYPE_OTHER, METRICS_TYPE_COUNT
 };
@@ -53,7 +53,7 @@ struct metrics_snapshot {
     uint64_t flows_ended[METRICS_END_COUNT];
     uint64_t flows_evicted;
     uint64_t flow_interim_records;               /* active-timeout records */
-    uint64_t events_sent[METRICS_TYPE_COUNT];    /* handed to the output */
+    uint64_t events_output[METRICS_TYPE_COUNT];  /* taken by the sender: handed to the output */
     uint64_t events_delivered;                   /* written to stdout / acknowledged 2xx */
     uint64_t events_dropped[METRICS_DROP_COUNT];
     uint64_t events_spooled;                     /* gauge: events waiting in the spool */

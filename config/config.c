@@ -39,6 +39,8 @@
 #include <curl/curl.h>
 #include <pcap/pcap.h>
 
+#include "common/hostaddr.h"
+
 /* ------------------------------------------------------------------------ */
 /* The settings table: names, defaults and rules (also the --help text).    */
 
@@ -48,6 +50,7 @@ enum setting_id {
     S_HMAC_KEY, S_HMAC_KEY_FILE, S_SPOOL_DIR, S_SPOOL_MAX_MB,
     S_TCP_IDLE_TIMEOUT, S_UDP_IDLE_TIMEOUT, S_IDLE_TIMEOUT, S_ACTIVE_TIMEOUT, S_MAX_FLOWS,
     S_COMMUNITY_ID_SEED, S_PACKET_RING_SLOTS, S_EVENT_RING_SLOTS,
+    S_LOCAL_NETWORKS,
     S_RETRY_BASE, S_RETRY_MAX, S_CONNECT_TIMEOUT, S_REQUEST_TIMEOUT, S_QUEUE_MAX_EVENTS,
     S_SPOOL_AFTER, S_SHUTDOWN_TIMEOUT, S_TLS_CA_FILE, S_TLS_CLIENT_CERT, S_TLS_CLIENT_KEY,
     S_TLS_INSECURE, S_COMPRESS, S_STATS_INTERVAL,
@@ -71,12 +74,8 @@ struct setting {
 
 #define KIB 1024u
 #define SECRET_FILE_MAX (64u * KIB)           /* token and key files: at most 64 KiB */
-#define SEND_INTERVAL_MIN_NS 10000000ull      /* 10 ms */
-#define SEND_INTERVAL_MAX_NS 3600000000000ull /* 1 h */
+#define DURATION_CAP_NS 86400000000000000ull /* 1000 days: parse_duration_ns saturates here */
 #define ECHO_MAX 200                          /* longest value echoed in a message */
-
-static const char SEND_INTERVAL_RULE[] =
-    "must be seconds (e.g. 1 or 0.5) or a duration (e.g. 500ms, 2s) in [10ms, 1h]";
 
 static const struct setting SETTINGS[S_COUNT] = {
     [S_INTERFACE] = { "AGENT_INTERFACE", "--interface", "NAME",
@@ -98,8 +97,8 @@ static const struct setting SETTINGS[S_COUNT] = {
     [S_BATCH_SIZE] = { "AGENT_BATCH_SIZE", "--batch-size", "N", "100", "integer in [1, 10000]",
         "events per POST", 1, 10000 },
     [S_SEND_INTERVAL] = { "AGENT_SEND_INTERVAL", "--send-interval", "DUR", "1s",
-        "seconds (1, 0.5) or duration (500ms, 2s) in [10ms, 1h]",
-        "send a partial batch after this long", 0, 0 },
+        "duration in [10ms, 1h]",
+        "send a partial batch after this long", 10, 3600000 },
     [S_AUTH_TOKEN] = { "AGENT_AUTH_TOKEN", "--auth-token", "TOKEN", "none",
         "no control characters", "sent as Authorization: Bearer; never logged", 0, 0 },
     [S_AUTH_TOKEN_FILE] = { "AGENT_AUTH_TOKEN_FILE", "--auth-token-file", "PATH", "none",
@@ -144,17 +143,20 @@ static const struct setting SETTINGS[S_COUNT] = {
         "compress POST bodies (Content-Encoding)", 0, 0 },
     [S_STATS_INTERVAL] = { "AGENT_STATS_INTERVAL", "--stats-interval", "DUR", "60s",
         "duration in [0s, 1d]; 0 = off", "period of the \"sensor\" stats event", 0, 86400000 },
-    [S_TCP_IDLE_TIMEOUT] = { "AGENT_TCP_IDLE_TIMEOUT", "--tcp-idle-timeout", "SECS", "60",
-        "integer in [1, 86400]", "end a TCP flow idle this long", 1, 86400 },
-    [S_UDP_IDLE_TIMEOUT] = { "AGENT_UDP_IDLE_TIMEOUT", "--udp-idle-timeout", "SECS", "30",
-        "integer in [1, 86400]", "end a UDP flow idle this long", 1, 86400 },
-    [S_IDLE_TIMEOUT] = { "AGENT_IDLE_TIMEOUT", "--idle-timeout", "SECS", "30",
-        "integer in [1, 86400]", "end another flow idle this long", 1, 86400 },
-    [S_ACTIVE_TIMEOUT] = { "AGENT_ACTIVE_TIMEOUT", "--active-timeout", "SECS", "300",
-        "integer in [1, 604800]", "interim record for flows longer than this", 1, 604800 },
+    [S_TCP_IDLE_TIMEOUT] = { "AGENT_TCP_IDLE_TIMEOUT", "--tcp-idle-timeout", "DUR", "60s",
+        "whole seconds in [1s, 1d]", "end a TCP flow idle this long", 1, 86400 },
+    [S_UDP_IDLE_TIMEOUT] = { "AGENT_UDP_IDLE_TIMEOUT", "--udp-idle-timeout", "DUR", "30s",
+        "whole seconds in [1s, 1d]", "end a UDP flow idle this long", 1, 86400 },
+    [S_IDLE_TIMEOUT] = { "AGENT_IDLE_TIMEOUT", "--idle-timeout", "DUR", "30s",
+        "whole seconds in [1s, 1d]", "end another flow idle this long", 1, 86400 },
+    [S_ACTIVE_TIMEOUT] = { "AGENT_ACTIVE_TIMEOUT", "--active-timeout", "DUR", "300s",
+        "whole seconds in [1s, 7d]", "interim record for flows longer than this", 1, 604800 },
     [S_MAX_FLOWS] = { "AGENT_MAX_FLOWS", "--max-flows", "N", "1000000",
         "integer in [1, 100000000]", "flow table cap; the oldest flow is evicted", 1,
         100000000 },
+    [S_LOCAL_NETWORKS] = { "AGENT_LOCAL_NETWORKS", "--local-networks", "LIST",
+        "unset (this host's addresses)", "CIDR list, e.g. 10.0.0.0/8,fd00::/8",
+        "these addresses are local for direction (SPAN/TAP)", 0, 0 },
     [S_COMMUNITY_ID_SEED] = { "AGENT_COMMUNITY_ID_SEED", "--community-id-seed", "N", "0",
         "integer in [0, 65535]", "Community ID hash seed", 0, 65535 },
     [S_PACKET_RING_SLOTS] = { "AGENT_PACKET_RING_SLOTS", "--packet-ring-slots", "N", "65536",
@@ -169,8 +171,8 @@ static const struct setting SETTINGS[S_COUNT] = {
         "HOST:PORT or [IPV6]:PORT, port in [1, 65535]", "where to receive SNMP traps", 0, 0 },
     [S_TRAP_COMMUNITIES] = { "AGENT_TRAP_COMMUNITIES", "--trap-communities", "LIST",
         "empty (any)", "comma-separated communities", "v1/v2c trap communities accepted", 0, 0 },
-    [S_TOPOLOGY_INTERVAL] = { "AGENT_TOPOLOGY_INTERVAL", "--topology-interval", "SECS", "30",
-        "integer in [0, 86400]; 0 = off", "host topology snapshot period", 0, 86400 },
+    [S_TOPOLOGY_INTERVAL] = { "AGENT_TOPOLOGY_INTERVAL", "--topology-interval", "DUR", "30s",
+        "whole seconds in [0s, 1d]; 0 = off", "host topology snapshot period", 0, 86400 },
     [S_METRICS_ADDR] = { "AGENT_METRICS_ADDR", "--metrics-addr", "ADDR", "unset (off)",
         "HOST:PORT, [IPV6]:PORT or :PORT (every address)",
         "serve Prometheus /metrics and /healthz here", 0, 0 },
@@ -190,17 +192,72 @@ static const struct setting SETTINGS[S_COUNT] = {
         "refuse system calls the sensor never makes (seccomp)", 0, 0 },
 };
 
-/* Sections of --help: the first setting of each. */
-static const struct { enum setting_id first; const char *title; } SECTIONS[] = {
-    { S_INTERFACE, "Capture" },
-    { S_ENDPOINT_URL, "Output" },
-    { S_RETRY_BASE, "Delivery" },
-    { S_TCP_IDLE_TIMEOUT, "Flows" },
-    { S_PACKET_RING_SLOTS, "Pipeline" },
-    { S_SNMP_CONFIG, "Hooks" },
-    { S_METRICS_ADDR, "Monitoring" },
-    { S_USER, "Logging and privileges" },
+/*
+ * Sections of --help and of the man page, by what the settings do. The order
+ * here is the order shown; SETTINGS keeps its own order (merges add lines to
+ * it). A setting missing here is still shown, under "Other settings", and
+ * test_config fails until it is placed.
+ */
+#define IDS(...) (const enum setting_id[]){ __VA_ARGS__ }, \
+    sizeof((const enum setting_id[]){ __VA_ARGS__ }) / sizeof(enum setting_id)
+static const struct section {
+    const char *title;
+    const enum setting_id *ids;
+    size_t n;
+} SECTIONS[] = {
+    { "Capture", IDS(S_INTERFACE, S_PCAP_FILE, S_BPF_FILTER, S_SNAP_LEN, S_PROMISCUOUS,
+                     S_PCAP_BUFFER_MB) },
+    { "Flows", IDS(S_TCP_IDLE_TIMEOUT, S_UDP_IDLE_TIMEOUT, S_IDLE_TIMEOUT, S_ACTIVE_TIMEOUT,
+                   S_MAX_FLOWS, S_COMMUNITY_ID_SEED,
+                   S_LOCAL_NETWORKS) },
+    { "Output", IDS(S_ENDPOINT_URL, S_BATCH_SIZE, S_SEND_INTERVAL, S_COMPRESS, S_AUTH_TOKEN,
+                    S_AUTH_TOKEN_FILE, S_HMAC_KEY, S_HMAC_KEY_FILE, S_TLS_CA_FILE,
+                    S_TLS_CLIENT_CERT, S_TLS_CLIENT_KEY, S_TLS_INSECURE) },
+    { "Delivery", IDS(S_RETRY_BASE, S_RETRY_MAX, S_CONNECT_TIMEOUT, S_REQUEST_TIMEOUT,
+                      S_QUEUE_MAX_EVENTS, S_SPOOL_DIR, S_SPOOL_MAX_MB, S_SPOOL_AFTER,
+                      S_SHUTDOWN_TIMEOUT) },
+    { "Pipeline", IDS(S_PACKET_RING_SLOTS, S_EVENT_RING_SLOTS) },
+    { "Hooks", IDS(S_SNMP_CONFIG, S_SNMP_CONCURRENCY, S_TRAP_LISTEN, S_TRAP_COMMUNITIES,
+                   S_TOPOLOGY_INTERVAL) },
+    { "Monitoring", IDS(S_METRICS_ADDR, S_STATS_INTERVAL) },
+    { "Logging and privileges", IDS(S_LOG_LEVEL, S_LOG_FORMAT, S_LOG_FILE, S_USER,
+                                    S_SECCOMP) },
 };
+#undef IDS
+#define NSECTIONS (sizeof SECTIONS / sizeof SECTIONS[0])
+
+/* The section a setting is shown in, or NSECTIONS ("Other settings"). */
+static size_t section_of(enum setting_id id)
+{
+    for (size_t k = 0; k < NSECTIONS; k++)
+        for (size_t j = 0; j < SECTIONS[k].n; j++)
+            if (SECTIONS[k].ids[j] == id)
+                return k;
+    return NSECTIONS;
+}
+
+/*
+ * Calls show(id) for every setting in display order, and heading(title) before
+ * each section. Settings no section lists come last, under "Other settings".
+ */
+static void for_each_shown(void (*heading)(FILE *, const char *), void (*show)(FILE *, enum setting_id),
+                           FILE *out)
+{
+    for (size_t k = 0; k < NSECTIONS; k++) {
+        heading(out, SECTIONS[k].title);
+        for (size_t j = 0; j < SECTIONS[k].n; j++)
+            show(out, SECTIONS[k].ids[j]);
+    }
+    bool other = false;
+    for (int i = 0; i < S_COUNT; i++) {
+        if (section_of((enum setting_id)i) != NSECTIONS)
+            continue;
+        if (!other)
+            heading(out, "Other settings");
+        other = true;
+        show(out, (enum setting_id)i);
+    }
+}
 
 /* ------------------------------------------------------------------------ */
 /* Collected error messages.                                                */
@@ -313,11 +370,15 @@ struct loader {
     uid_t          run_uid;
     bool           run_user_fallback; /* default user missing: nobody instead */
     bool           run_user_unknown;  /* AGENT_USER names no user: its own error, no owner checks */
+    char          *expr;        /* trailing arguments joined: the BPF expression; heap, NULL = none */
+    bool           expr_filter; /* S_BPF_FILTER's value is that expression */
 };
 
 /* The name a message uses for a setting: its flag or its variable. */
 static const char *label(const struct loader *ld, enum setting_id id)
 {
+    if (id == S_BPF_FILTER && ld->expr_filter)
+        return "EXPRESSION";   /* the trailing arguments */
     return ld->from_flag[id] ? SETTINGS[id].flag : SETTINGS[id].var;
 }
 
@@ -429,7 +490,8 @@ static void load_bool(struct loader *ld, enum setting_id id, bool *out)
 /*
  * A time span in nanoseconds: either a plain decimal number of seconds ("1",
  * "0.5") or a Go duration ("500ms", "1m30s", "1.5h"; units ns, us, µs, ms, s,
- * m, h). No sign. Values past ~2 h saturate (they are out of range anyway).
+ * m, h, and d for 24 h, which Go lacks but our rule texts use). No sign. Values
+ * past DURATION_CAP_NS saturate (they are out of every range anyway).
  */
 static bool parse_duration_ns(const char *v, uint64_t *out)
 {
@@ -437,9 +499,9 @@ static bool parse_duration_ns(const char *v, uint64_t *out)
         { "ns", 1ull }, { "us", 1000ull }, { "\xc2\xb5s", 1000ull }, /* U+00B5 micro sign */
         { "\xce\xbcs", 1000ull },                                     /* U+03BC mu */
         { "ms", 1000000ull }, { "s", 1000000000ull }, { "m", 60000000000ull },
-        { "h", 3600000000000ull },
+        { "h", 3600000000000ull }, { "d", 86400000000000ull },
     };
-    const uint64_t cap = 2 * SEND_INTERVAL_MAX_NS; /* saturation point */
+    const uint64_t cap = DURATION_CAP_NS; /* past every setting's maximum */
     const char *p = v;
     uint64_t total = 0;
     int parts = 0;
@@ -526,25 +588,63 @@ static void fmt_ms(uint32_t ms, char *buf, size_t len)
         snprintf(buf, len, "%ums", ms);
 }
 
-/* A duration setting (seconds or Go duration) in the table's [min, max] ms. */
-static void load_duration_ms(struct loader *ld, enum setting_id id, uint32_t *out_ms)
+/*
+ * Every time setting goes through here, so all of them take the same forms: a
+ * bare number of seconds ("60", "0.5") or a Go duration ("60s", "5m", "1h30m",
+ * "500ms"; also "d" for days). The table's [min, max] and the stored value are
+ * in `unit_ns` (1 ms or 1 s); a value that is not a whole number of that unit is
+ * refused rather than rounded (only possible for the seconds settings).
+ */
+static void load_duration(struct loader *ld, enum setting_id id, uint64_t unit_ns, uint32_t *out)
 {
     const char *v = ld->val[id];
     if (!v)
         return;
     uint64_t ns;
     const struct setting *st = &SETTINGS[id];
-    if (!parse_duration_ns(v, &ns) || ns < (uint64_t)st->min * 1000000ull ||
-        ns > (uint64_t)st->max * 1000000ull) {
-        char lo[16], hi[16], rule[160];
-        fmt_ms(st->min, lo, sizeof lo);
-        fmt_ms(st->max, hi, sizeof hi);
-        snprintf(rule, sizeof rule,
-                 "must be seconds (e.g. 1 or 0.5) or a duration (e.g. 500ms, 2s) in [%s, %s]", lo, hi);
+    if (!parse_duration_ns(v, &ns) || ns < (uint64_t)st->min * unit_ns ||
+        ns > (uint64_t)st->max * unit_ns || ns % unit_ns != 0) {
+        uint64_t per_ms = unit_ns / 1000000ull;
+        char lo[16], hi[16], rule[192];
+        fmt_ms((uint32_t)(st->min * per_ms), lo, sizeof lo);
+        fmt_ms((uint32_t)(st->max * per_ms), hi, sizeof hi);
+        if (unit_ns == 1000000000ull)
+            snprintf(rule, sizeof rule, "must be whole seconds, bare (60) or as a duration (60s, 5m, "
+                     "1h30m), in [%s, %s]", lo, hi);
+        else
+            snprintf(rule, sizeof rule, "must be seconds (60, 0.5) or a duration (500ms, 60s, 5m, "
+                     "1h30m) in [%s, %s]", lo, hi);
         err_value(ld, id, v, rule);
         return;
     }
-    *out_ms = (uint32_t)(ns / 1000000ull);
+    *out = (uint32_t)(ns / unit_ns);
+}
+
+/* A duration setting kept in milliseconds. */
+static void load_duration_ms(struct loader *ld, enum setting_id id, uint32_t *out_ms)
+{
+    load_duration(ld, id, 1000000ull, out_ms);
+}
+
+/* A duration setting kept in whole seconds (the flow timeouts, the topology period). */
+static void load_duration_s(struct loader *ld, enum setting_id id, uint32_t *out_s)
+{
+    load_duration(ld, id, 1000000000ull, out_s);
+}
+
+/* AGENT_LOCAL_NETWORKS: checked here with the parser the sender uses. */
+static void load_local_networks(struct loader *ld)
+{
+    const char *v = ld->val[S_LOCAL_NETWORKS];
+    if (!v)
+        return;
+    char why[128], rule[192];
+    if (hostaddr_parse_networks(v, NULL, NULL, why, sizeof why) != 0) {
+        snprintf(rule, sizeof rule, "%s: must be comma-separated CIDRs (10.0.0.0/8,fd00::/8)", why);
+        err_value(ld, S_LOCAL_NETWORKS, v, rule);
+        return;
+    }
+    ld->cfg->local_networks = dup_or_oom(ld, v);
 }
 
 static void load_readable_file(struct loader *ld, enum setting_id id, char **out)
@@ -591,19 +691,6 @@ static void load_delivery(struct loader *ld)
             err_value(ld, S_COMPRESS, v, "must be none or gzip");
     }
     load_duration_ms(ld, S_STATS_INTERVAL, &cfg->stats_interval_ms);
-}
-
-static void load_send_interval(struct loader *ld, uint32_t *out_ms)
-{
-    const char *v = ld->val[S_SEND_INTERVAL];
-    if (!v)
-        return;
-    uint64_t ns;
-    if (!parse_duration_ns(v, &ns) || ns < SEND_INTERVAL_MIN_NS || ns > SEND_INTERVAL_MAX_NS) {
-        err_value(ld, S_SEND_INTERVAL, v, SEND_INTERVAL_RULE);
-        return;
-    }
-    *out_ms = (uint32_t)(ns / 1000000ull);
 }
 
 static void load_log_level(struct loader *ld, enum log_level_value *out)
@@ -1062,7 +1149,7 @@ static void load_hooks(struct loader *ld)
     v = ld->val[S_TRAP_COMMUNITIES];
     if (v)
         cfg->trap_communities = dup_or_oom(ld, v);
-    load_u32(ld, S_TOPOLOGY_INTERVAL, &cfg->topology_interval_s);
+    load_duration_s(ld, S_TOPOLOGY_INTERVAL, &cfg->topology_interval_s);
 }
 
 static void load_user_and_log_file(struct loader *ld)
@@ -1098,17 +1185,101 @@ static int find_flag(const char *name, size_t len)
     return -1;
 }
 
+/* Levenshtein distance between a[0..la) and b (short strings; capped at 64 bytes each). */
+static size_t edit_distance(const char *a, size_t la, const char *b)
+{
+    size_t lb = strlen(b);
+    if (la > 64 || lb > 64)
+        return SIZE_MAX;
+    size_t row[65];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] == b[j - 1] ? 0 : 1);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/*
+ * The known flag closest to an unknown one, when it is close enough to be a
+ * typo (at most 3 edits, and fewer than half the name's length); else NULL.
+ */
+static const char *closest_flag(const char *name, size_t len)
+{
+    static const char *const extra[] = { "--help", "--version" };
+    const char *best = NULL;
+    size_t bestd = SIZE_MAX;
+    for (int i = 0; i < S_COUNT + 2; i++) {
+        const char *f = i < S_COUNT ? SETTINGS[i].flag : extra[i - S_COUNT];
+        size_t d = edit_distance(name, len, f);
+        if (d < bestd) {
+            bestd = d;
+            best = f;
+        }
+    }
+    return (bestd <= 3 && 2 * bestd < len) ? best : NULL;
+}
+
+/* "AGENT_SNAP_LEN=512" given as an argument: the setting it names, or -1. */
+static int var_assignment(const char *a)
+{
+    const char *eq = strchr(a, '=');
+    if (!eq)
+        return -1;
+    for (int i = 0; i < S_COUNT; i++)
+        if (strlen(SETTINGS[i].var) == (size_t)(eq - a) && memcmp(SETTINGS[i].var, a, (size_t)(eq - a)) == 0)
+            return i;
+    return -1;
+}
+
+/* Appends one trailing argument to the BPF expression being built (words joined by spaces). */
+static void expr_append(struct loader *ld, const char *a)
+{
+    size_t old = ld->expr ? strlen(ld->expr) : 0, n = strlen(a);
+    char *e = realloc(ld->expr, old + (old ? 1 : 0) + n + 1);
+    if (!e) {
+        ld->errs.oom = true;
+        return;
+    }
+    if (old)
+        e[old++] = ' ';
+    memcpy(e + old, a, n + 1);
+    ld->expr = e;
+}
+
 /*
  * Flags into ld->flag_val. Returns true when -h/--help or -V/--version was
  * seen (the caller then skips everything else, including flag errors).
  * A value for a flag is "--flag=value" or the next argument, unless that
  * argument starts with "--" (then the value is missing: "--flag=--x" passes
- * such a value).
+ * such a value). -i and -r are tcpdump's short forms of --interface and
+ * --pcap-file. Other arguments (and every argument after "--") make up the
+ * BPF expression, as tcpdump's trailing arguments do.
  */
 static bool parse_argv(struct loader *ld, int argc, char **argv, bool *help, bool *version)
 {
+    bool only_expr = false;
     for (int i = 1; argv && i < argc && argv[i]; i++) {
         const char *a = argv[i];
+        if (only_expr) {
+            expr_append(ld, a);
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            only_expr = true;
+            continue;
+        }
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             *help = true;
             continue;
@@ -1122,30 +1293,52 @@ static bool parse_argv(struct loader *ld, int argc, char **argv, bool *help, boo
             continue;
         }
         char shown[ECHO_MAX + 8];
-        if (a[0] != '-') {
+        int var = a[0] != '-' ? var_assignment(a) : -1;
+        if (var >= 0) {
             echo(shown, sizeof shown, a);
-            errs_add(&ld->errs, "%s: unexpected argument (settings are --flag VALUE)", shown);
+            errs_add(&ld->errs, "%s: a variable given as an argument: set it in the environment, or "
+                     "use %s VALUE", shown, SETTINGS[var].flag);
             continue;
         }
-        const char *eq = strchr(a, '=');
-        size_t nlen = eq ? (size_t)(eq - a) : strlen(a);
-        int id = (a[1] == '-') ? find_flag(a, nlen) : -1;
-        if (id < 0) {
-            char name[ECHO_MAX + 8];
-            char *cut = strndup(a, nlen);
-            echo(name, sizeof name, cut ? cut : a);
-            free(cut);
-            errs_add(&ld->errs, "%s: unknown flag (see --help)", name);
+        if (a[0] != '-' || strcmp(a, "-") == 0) {
+            expr_append(ld, a);
             continue;
         }
-        const char *v;
-        if (eq) {
-            v = eq + 1;
-        } else if (i + 1 < argc && argv[i + 1] && strncmp(argv[i + 1], "--", 2) != 0) {
-            v = argv[++i];
+        int id;
+        const char *v = NULL;
+        const char *near = closest_flag(a, strlen(a));
+        bool long_typo = near && a[1] != '-' && edit_distance(a, strlen(a), near) <= 2;
+        if ((strncmp(a, "-i", 2) == 0 || strncmp(a, "-r", 2) == 0) && !long_typo) {
+            /* "-i eth0" or "-ieth0", as getopt reads them */
+            id = a[1] == 'i' ? S_INTERFACE : S_PCAP_FILE;
+            if (a[2])
+                v = a + 2;
         } else {
-            errs_add(&ld->errs, "%s: missing value", SETTINGS[id].flag);
-            continue;
+            const char *eq = strchr(a, '=');
+            size_t nlen = eq ? (size_t)(eq - a) : strlen(a);
+            id = (a[1] == '-') ? find_flag(a, nlen) : -1;
+            if (id < 0) {
+                char name[ECHO_MAX + 8];
+                char *cut = strndup(a, nlen);
+                echo(name, sizeof name, cut ? cut : a);
+                free(cut);
+                near = closest_flag(a, nlen);
+                if (near)
+                    errs_add(&ld->errs, "%s: unknown flag; did you mean %s? (see --help)", name, near);
+                else
+                    errs_add(&ld->errs, "%s: unknown flag (see --help)", name);
+                continue;
+            }
+            if (eq)
+                v = eq + 1;
+        }
+        if (!v) {
+            if (i + 1 < argc && argv[i + 1] && strncmp(argv[i + 1], "--", 2) != 0) {
+                v = argv[++i];
+            } else {
+                errs_add(&ld->errs, "%s: missing value", SETTINGS[id].flag);
+                continue;
+            }
         }
         ld->flag_val[id] = v;
         ld->flag_seen[id] = true;
@@ -1184,6 +1377,19 @@ static void merge_env(struct loader *ld, char **envp)
         const char *v = ld->flag_seen[i] ? ld->flag_val[i] : env[i];
         ld->from_flag[i] = ld->flag_seen[i];
         ld->val[i] = (v && v[0]) ? v : NULL; /* empty = unset */
+    }
+    /* A trailing expression is the filter given on the command line: it wins over
+     * AGENT_BPF_FILTER like a flag, and --bpf-filter besides it is ambiguous. */
+    if (ld->expr) {
+        if (ld->flag_seen[S_BPF_FILTER]) {
+            char shown[ECHO_MAX + 8];
+            echo(shown, sizeof shown, ld->expr);
+            errs_add(&ld->errs, "EXPRESSION=%s: a filter expression and --bpf-filter: give only one",
+                     shown);
+        }
+        ld->val[S_BPF_FILTER] = ld->expr;
+        ld->from_flag[S_BPF_FILTER] = true;
+        ld->expr_filter = true;
     }
 }
 
@@ -1237,6 +1443,7 @@ static void finish(struct loader *ld, char *errbuf, size_t errlen, int *nerr)
     if (ld->errs.n)
         errs_render(&ld->errs, errbuf, errlen);
     free(ld->errs.text);
+    free(ld->expr);
 }
 
 struct config *config_load(int argc, char **argv, char **envp,
@@ -1273,7 +1480,7 @@ struct config *config_load(int argc, char **argv, char **envp,
 
     load_endpoint(&ld);
     load_u32(&ld, S_BATCH_SIZE, &cfg->batch_size);
-    load_send_interval(&ld, &cfg->send_interval_ms);
+    load_duration_ms(&ld, S_SEND_INTERVAL, &cfg->send_interval_ms);
     load_secret(&ld, S_AUTH_TOKEN, S_AUTH_TOKEN_FILE, true, &cfg->auth_token, NULL);
     if (cfg->auth_token && ld.val[S_AUTH_TOKEN_FILE])
         cfg->auth_token_file = dup_or_oom(&ld, ld.val[S_AUTH_TOKEN_FILE]);
@@ -1285,14 +1492,15 @@ struct config *config_load(int argc, char **argv, char **envp,
     load_u32(&ld, S_SPOOL_MAX_MB, &cfg->spool_max_mb);
     load_delivery(&ld);
 
-    load_u32(&ld, S_TCP_IDLE_TIMEOUT, &cfg->tcp_idle_timeout_s);
-    load_u32(&ld, S_UDP_IDLE_TIMEOUT, &cfg->udp_idle_timeout_s);
-    load_u32(&ld, S_IDLE_TIMEOUT, &cfg->idle_timeout_s);
-    load_u32(&ld, S_ACTIVE_TIMEOUT, &cfg->active_timeout_s);
+    load_duration_s(&ld, S_TCP_IDLE_TIMEOUT, &cfg->tcp_idle_timeout_s);
+    load_duration_s(&ld, S_UDP_IDLE_TIMEOUT, &cfg->udp_idle_timeout_s);
+    load_duration_s(&ld, S_IDLE_TIMEOUT, &cfg->idle_timeout_s);
+    load_duration_s(&ld, S_ACTIVE_TIMEOUT, &cfg->active_timeout_s);
     load_u32(&ld, S_MAX_FLOWS, &cfg->max_flows);
     uint32_t seed = cfg->community_id_seed;
     load_u32(&ld, S_COMMUNITY_ID_SEED, &seed);
     cfg->community_id_seed = (uint16_t)seed; /* range-checked to [0, 65535] */
+    load_local_networks(&ld);
 
     load_pow2(&ld, S_PACKET_RING_SLOTS, &cfg->packet_ring_slots);
     load_pow2(&ld, S_EVENT_RING_SLOTS, &cfg->event_ring_slots);
@@ -1356,6 +1564,7 @@ void config_destroy(struct config *cfg)
         free(cfg->trap_communities);
     }
     free(cfg->hostname);
+    free(cfg->local_networks);
     explicit_bzero(cfg, sizeof *cfg);
     free(cfg);
 }
@@ -1368,23 +1577,31 @@ static const char INTRO[] =
     "Captures packets, folds them into flows and sends each flow as JSON.\n"
     "Every setting is an environment variable and a flag (--flag VALUE or\n"
     "--flag=VALUE); a flag wins over its variable, and an empty value means the\n"
-    "default. Secrets are never printed.\n";
+    "default. -i IFACE is --interface, -r FILE is --pcap-file, and arguments\n"
+    "after the options are a BPF filter expression, as for tcpdump (it takes the\n"
+    "place of AGENT_BPF_FILTER; giving --bpf-filter too is an error). Every time\n"
+    "setting takes a bare number of seconds (60, 0.5) or a duration (500ms, 60s,\n"
+    "5m, 1h30m, 1d). Secrets are never printed.\n";
+
+static void help_heading(FILE *out, const char *title) { fprintf(out, "\n%s:\n", title); }
+
+static void help_setting(FILE *out, enum setting_id id)
+{
+    const struct setting *s = &SETTINGS[id];
+    char flagarg[64];
+    snprintf(flagarg, sizeof flagarg, "%s %s", s->flag, s->arg);
+    fprintf(out, "  %-27s  %-24s default: %s\n", flagarg, s->var, s->deflt);
+    fprintf(out, "      %s; %s\n", s->rule, s->help);
+}
 
 void config_print_help(FILE *out)
 {
-    fprintf(out, "Usage: tracer-sensor [options]\n\n%s\n", INTRO);
+    fprintf(out, "Usage: tracer-sensor [options] [BPF expression]\n\n%s\n", INTRO);
     fprintf(out, "  %-27s  show this help and exit\n", "-h, --help");
     fprintf(out, "  %-27s  show the version and exit\n", "-V, --version");
-    size_t sec = 0;
-    for (int i = 0; i < S_COUNT; i++) {
-        const struct setting *s = &SETTINGS[i];
-        if (sec < sizeof SECTIONS / sizeof SECTIONS[0] && SECTIONS[sec].first == (enum setting_id)i)
-            fprintf(out, "\n%s:\n", SECTIONS[sec++].title);
-        char flagarg[64];
-        snprintf(flagarg, sizeof flagarg, "%s %s", s->flag, s->arg);
-        fprintf(out, "  %-27s  %-24s default: %s\n", flagarg, s->var, s->deflt);
-        fprintf(out, "      %s; %s\n", s->rule, s->help);
-    }
+    fprintf(out, "  %-27s  the same as --interface NAME\n", "-i NAME");
+    fprintf(out, "  %-27s  the same as --pcap-file PATH\n", "-r PATH");
+    for_each_shown(help_heading, help_setting, out);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1420,6 +1637,85 @@ static void roff_paragraph(FILE *out, const char *t)
     }
 }
 
+/* The FlowEvent fields, for the man page (the README is not installed). */
+static const struct { const char *field, *type, *meaning; } FLOW_FIELDS[] = {
+    { "flow_id", "string", "src_ip:src_port-dst_ip:dst_port-PROTO" },
+    { "timestamp", "string", "RFC 3339 UTC with milliseconds: time of the record's last packet" },
+    { "interface", "string", "capture interface (the file's name when replaying without AGENT_INTERFACE)" },
+    { "hostname", "string", "the sensor host's name" },
+    { "direction", "string",
+      "outbound (only src is local), inbound (only dst is), local (both), unknown (neither); "
+      "local means in AGENT_LOCAL_NETWORKS when set, else one of this host's addresses" },
+    { "src_ip, dst_ip", "string", "initiator, responder" },
+    { "src_port, dst_port", "string", "decimal; \"0\" when the protocol has no ports" },
+    { "protocol", "string", "TCP, UDP, ICMP, ICMPv6, SCTP, or the protocol number" },
+    { "flow_duration", "number", "seconds from the record's first to its last packet" },
+    { "packet_count, byte_count", "integer", "both directions (bytes are wire lengths)" },
+    { "avg_packet_size", "number", "byte_count / packet_count" },
+    { "type", "string", "flow (other events: snmp, trap, topology, sensor)" },
+    { "schema_version", "integer", "1" },
+    { "event_id", "string", "unique per event (a receiver can drop duplicates by it)" },
+    { "start_time, end_time", "string", "RFC 3339 UTC with microseconds" },
+    { "ip_version, protocol_number, vlan_id", "integer", "4 or 6; IP protocol; outermost VLAN id or 0" },
+    { "src_packets, src_bytes, dst_packets, dst_bytes", "integer", "per direction (src = initiator)" },
+    { "src_tcp_flags, dst_tcp_flags", "string", "TCP flags seen per direction, in the order S A F R P U E C" },
+    { "icmp_type, icmp_code", "integer", "only on ICMP and ICMPv6 flows" },
+    { "end_reason", "string", "fin, rst, idle, active, evicted or shutdown" },
+    { "final", "bool", "false only for interim (active timeout) records" },
+    { "community_id", "string", "Community ID v1 (seed AGENT_COMMUNITY_ID_SEED)" },
+};
+
+/* The AGENT_SNMP_CONFIG file, for the man page. */
+static const char SNMP_FILE_EXAMPLE[] =
+    "{\"targets\": [\n"
+    "  {\"name\": \"core1\", \"host\": \"192.0.2.1\", \"port\": 161, \"transport\": \"udp\",\n"
+    "   \"version\": \"2c\", \"community\": \"n0tpublic\", \"interval\": 60, \"timeout\": 2,\n"
+    "   \"retries\": 1, \"collect\": [\"system\", \"interfaces\", \"arp\", \"lldp\"],\n"
+    "   \"oids\": [\"1.3.6.1.2.1.1.5.0\"], \"max_rows\": 10000, \"max_walk_time\": 30,\n"
+    "   \"max_repetitions\": 25},\n"
+    "  {\"name\": \"edge\", \"host\": \"2001:db8::1\", \"version\": \"3\", \"username\": \"monitor\",\n"
+    "   \"auth_protocol\": \"SHA256\", \"auth_password\": \"auth-secret\",\n"
+    "   \"priv_protocol\": \"AES\", \"priv_password\": \"priv-secret\", \"context\": \"\"}],\n"
+    " \"trap_users\": [{\"username\": \"trapper\", \"auth_protocol\": \"SHA\",\n"
+    "   \"auth_password\": \"auth-secret\", \"priv_protocol\": \"AES\",\n"
+    "   \"priv_password\": \"priv-secret\", \"engine_id\": \"0x8000000001020304\"}]}\n";
+
+static const char SNMP_FILE_TEXT[] =
+    "Defaults: port 161, transport udp (or tcp), version \"2c\" (also \"1\" and \"3\"), "
+    "interval 60 s, timeout 2 s, retries 1, collect [\"system\"] (also interfaces, arp, lldp), "
+    "max_rows 10000 varbinds per walk, max_walk_time 30 s per walk, max_repetitions 25. "
+    "A v3 security level follows from the passwords given; passwords have at least 8 characters. "
+    "Auth protocols MD5, SHA, SHA224, SHA256, SHA384, SHA512; priv protocols DES, AES, AES192, "
+    "AES256. Unknown fields are errors. Communities and passwords never appear in events or logs.";
+
+static void man_heading(FILE *out, const char *title)
+{
+    fputs(".SS ", out);
+    roff(out, title);
+    fputc('\n', out);
+}
+
+static void man_setting(FILE *out, enum setting_id id)
+{
+    const struct setting *s = &SETTINGS[id];
+    fputs(".TP\n\\fB", out);
+    roff(out, s->var);
+    fputs("\\fR, \\fB", out);
+    roff(out, s->flag);
+    fputs("\\fR \\fI", out);
+    roff(out, s->arg);
+    fputs("\\fR\n", out);
+    char sentence[256];
+    snprintf(sentence, sizeof sentence, "%s", s->help);
+    sentence[0] = (char)toupper((unsigned char)sentence[0]);
+    roff(out, sentence);
+    fputs(".\n.br\nAccepted: ", out);
+    roff(out, s->rule);
+    fputs(".\n.br\nDefault: ", out);
+    roff(out, s->deflt);
+    fputs(".\n", out);
+}
+
 void config_print_man(FILE *out, const char *version)
 {
     fputs(".\\\" Generated by `tracer-sensor --man` from the settings table in config/config.c;\n"
@@ -1428,7 +1724,8 @@ void config_print_man(FILE *out, const char *version)
     roff(out, version ? version : "");
     fputs("\" \"Tracer Sensor\"\n", out);
     fputs(".SH NAME\ntracer\\-sensor \\- packet\\-capture flow sensor\n"
-          ".SH SYNOPSIS\n.B tracer\\-sensor\n[\\fIoptions\\fR]\n"
+          ".SH SYNOPSIS\n.B tracer\\-sensor\n[\\fIoptions\\fR] [\\fB\\-i\\fR \\fIinterface\\fR | "
+          "\\fB\\-r\\fR \\fIfile\\fR] [\\fIexpression\\fR]\n"
           ".SH DESCRIPTION\n"
           "\\fBtracer\\-sensor\\fR watches a network interface with libpcap (or replays a\n"
           "pcap/pcapng file), folds packets into bidirectional flows, and ships each\n"
@@ -1439,33 +1736,15 @@ void config_print_man(FILE *out, const char *version)
     fputs(".SH OPTIONS\n"
           ".TP\n.BR \\-h \", \" \\-\\-help\nShow the settings and exit.\n"
           ".TP\n.BR \\-V \", \" \\-\\-version\nShow the version and exit.\n"
+          ".TP\n\\fB\\-i\\fR \\fIinterface\\fR\nThe same as \\fB\\-\\-interface\\fR.\n"
+          ".TP\n\\fB\\-r\\fR \\fIfile\\fR\nThe same as \\fB\\-\\-pcap\\-file\\fR (\\fB\\-\\fR reads standard input).\n"
+          ".TP\n\\fIexpression\\fR\nThe arguments after the options, joined by spaces, are a\n"
+          "BPF filter (see \\fBpcap\\-filter\\fR(7)), as for \\fBtcpdump\\fR; they take the place of\n"
+          "\\fBAGENT_BPF_FILTER\\fR. Giving \\fB\\-\\-bpf\\-filter\\fR too is an error. After\n"
+          "\\fB\\-\\-\\fR every argument belongs to the expression.\n"
           ".SH SETTINGS\n"
           "Each setting is given as its environment variable or its flag.\n", out);
-    size_t sec = 0;
-    for (int i = 0; i < S_COUNT; i++) {
-        const struct setting *s = &SETTINGS[i];
-        if (sec < sizeof SECTIONS / sizeof SECTIONS[0] && SECTIONS[sec].first == (enum setting_id)i) {
-            fputs(".SS ", out);
-            roff(out, SECTIONS[sec++].title);
-            fputc('\n', out);
-        }
-        fputs(".TP\n\\fB", out);
-        roff(out, s->var);
-        fputs("\\fR, \\fB", out);
-        roff(out, s->flag);
-        fputs("\\fR \\fI", out);
-        roff(out, s->arg);
-        fputs("\\fR\n", out);
-        char sentence[256];
-        snprintf(sentence, sizeof sentence, "%s", s->help);
-        sentence[0] = (char)toupper((unsigned char)sentence[0]);
-        roff(out, sentence);
-        fputs(".\n.br\nAccepted: ", out);
-        roff(out, s->rule);
-        fputs(".\n.br\nDefault: ", out);
-        roff(out, s->deflt);
-        fputs(".\n", out);
-    }
+    for_each_shown(man_heading, man_setting, out);
     fputs(".SH METRICS\n"
           "With \\fBAGENT_METRICS_ADDR\\fR set, \\fBGET /metrics\\fR answers in the Prometheus\n"
           "text format and \\fBGET /healthz\\fR answers 200 while the capture and sender\n"
@@ -1477,8 +1756,35 @@ void config_print_man(FILE *out, const char *version)
           ".TP\n.B 3\nSome events were left in the spool.\n"
           ".TP\n.B 4\nSome events were dropped.\n"
           ".SH SIGNALS\n"
-          "\\fBSIGINT\\fR and \\fBSIGTERM\\fR end every open flow, drain the pipeline and\n"
-          "flush the sender within \\fBAGENT_SHUTDOWN_TIMEOUT\\fR, then exit.\n"
+          ".TP\n\\fBSIGINT\\fR, \\fBSIGTERM\\fR\n"
+          "End every open flow (\\fIend_reason\\fR shutdown), drain the pipeline and flush\n"
+          "the sender within \\fBAGENT_SHUTDOWN_TIMEOUT\\fR (with a spool, what is left\n"
+          "stays on disk), then exit.\n"
+          ".TP\nA second \\fBSIGINT\\fR or \\fBSIGTERM\\fR\n"
+          "During that shutdown: exit at once, with one log line counting what is lost\n"
+          "(open flows, events in the rings and in the memory queue; the spool stays).\n"
+          ".TP\n\\fBSIGHUP\\fR\n"
+          "Reopen \\fBAGENT_LOG_FILE\\fR (after logrotate moved it).\n", out);
+    fputs(".SH FLOW EVENTS\n"
+          "One JSON object per flow record; by default one object per POST, or one\n"
+          "object per line on standard output. Other event types share \\fItype\\fR,\n"
+          "\\fIschema_version\\fR, \\fIevent_id\\fR, \\fItimestamp\\fR and \\fIhostname\\fR.\n", out);
+    for (size_t i = 0; i < sizeof FLOW_FIELDS / sizeof FLOW_FIELDS[0]; i++) {
+        fputs(".TP\n\\fB", out);
+        roff(out, FLOW_FIELDS[i].field);
+        fputs("\\fR (", out);
+        roff(out, FLOW_FIELDS[i].type);
+        fputs(")\n", out);
+        roff(out, FLOW_FIELDS[i].meaning);
+        fputs(".\n", out);
+    }
+    fputs(".SH SNMP CONFIGURATION FILE\n"
+          "\\fBAGENT_SNMP_CONFIG\\fR names a JSON file of the targets to poll and the\n"
+          "SNMPv3 users whose traps are accepted:\n.PP\n.nf\n", out);
+    roff(out, SNMP_FILE_EXAMPLE);
+    fputs(".fi\n.PP\n", out);
+    roff(out, SNMP_FILE_TEXT);
+    fputs("\n"
           ".SH FILES\n"
           ".TP\n.I /etc/tracer\\-sensor/tracer\\-sensor.env\n"
           "The settings, read by the systemd unit \\fItracer\\-sensor.service\\fR.\n"
@@ -1487,6 +1793,7 @@ void config_print_man(FILE *out, const char *version)
           "sudo AGENT_INTERFACE=eth0 AGENT_ENDPOINT_URL=https://ingest.example/flows \\e\n"
           "     AGENT_METRICS_ADDR=127.0.0.1:9108 tracer\\-sensor\n"
           "tracer\\-sensor \\-\\-pcap\\-file capture.pcap > flows.ndjson\n"
+          "tracer\\-sensor \\-i eth0 tcp port 443\n"
           ".fi\n"
           ".SH SEE ALSO\n"
           ".BR pcap\\-filter (7),\n"
@@ -1501,6 +1808,7 @@ size_t config_setting_count(void) { return S_COUNT; }
 
 static void kv_str(struct config_kv *kv, const char *v)
 {
+    kv->kind = CFG_KV_STR;
     if (!v)
         v = "";
     size_t n = strlen(v);
@@ -1512,7 +1820,15 @@ static void kv_str(struct config_kv *kv, const char *v)
     }
 }
 
-static void kv_u32(struct config_kv *kv, uint32_t v) { snprintf(kv->value, sizeof kv->value, "%u", v); }
+static void kv_u32(struct config_kv *kv, uint32_t v)
+{
+    snprintf(kv->value, sizeof kv->value, "%u", v);
+    kv->kind = CFG_KV_NUM;
+    kv->num = v;
+}
+
+/* A duration kept in whole seconds, as --help shows its default ("60s"). */
+static void kv_secs(struct config_kv *kv, uint32_t s) { snprintf(kv->value, sizeof kv->value, "%us", s); }
 
 /* Whole seconds as "60s", else milliseconds: the form --help shows defaults in. */
 static void kv_ms(struct config_kv *kv, uint32_t ms)
@@ -1523,7 +1839,12 @@ static void kv_ms(struct config_kv *kv, uint32_t ms)
         snprintf(kv->value, sizeof kv->value, "%ums", ms);
 }
 
-static void kv_bool(struct config_kv *kv, bool b) { kv_str(kv, b ? "true" : "false"); }
+static void kv_bool(struct config_kv *kv, bool b)
+{
+    kv_str(kv, b ? "true" : "false");
+    kv->kind = CFG_KV_BOOL;
+    kv->num = b;
+}
 
 static void kv_secret(struct config_kv *kv, bool set) { kv_str(kv, set ? "<redacted>" : ""); }
 
@@ -1535,6 +1856,8 @@ size_t config_describe(const struct config *c, struct config_kv *out, size_t max
         struct config_kv *kv = &out[n++];
         kv->var = SETTINGS[i].var;
         kv->value[0] = '\0';
+        kv->kind = CFG_KV_STR;
+        kv->num = 0;
         switch ((enum setting_id)i) {
         case S_INTERFACE: kv_str(kv, c->interface); break;
         case S_PCAP_FILE: kv_str(kv, c->pcap_file); break;
@@ -1554,12 +1877,13 @@ size_t config_describe(const struct config *c, struct config_kv *out, size_t max
         case S_HMAC_KEY_FILE: kv_str(kv, c->hmac_key_file); break;
         case S_SPOOL_DIR: kv_str(kv, c->spool_dir); break;
         case S_SPOOL_MAX_MB: kv_u32(kv, c->spool_max_mb); break;
-        case S_TCP_IDLE_TIMEOUT: kv_u32(kv, c->tcp_idle_timeout_s); break;
-        case S_UDP_IDLE_TIMEOUT: kv_u32(kv, c->udp_idle_timeout_s); break;
-        case S_IDLE_TIMEOUT: kv_u32(kv, c->idle_timeout_s); break;
-        case S_ACTIVE_TIMEOUT: kv_u32(kv, c->active_timeout_s); break;
+        case S_TCP_IDLE_TIMEOUT: kv_secs(kv, c->tcp_idle_timeout_s); break;
+        case S_UDP_IDLE_TIMEOUT: kv_secs(kv, c->udp_idle_timeout_s); break;
+        case S_IDLE_TIMEOUT: kv_secs(kv, c->idle_timeout_s); break;
+        case S_ACTIVE_TIMEOUT: kv_secs(kv, c->active_timeout_s); break;
         case S_MAX_FLOWS: kv_u32(kv, c->max_flows); break;
         case S_COMMUNITY_ID_SEED: kv_u32(kv, c->community_id_seed); break;
+        case S_LOCAL_NETWORKS: kv_str(kv, c->local_networks); break;
         case S_PACKET_RING_SLOTS: kv_u32(kv, c->packet_ring_slots); break;
         case S_EVENT_RING_SLOTS: kv_u32(kv, c->event_ring_slots); break;
         case S_RETRY_BASE: kv_ms(kv, c->retry_base_ms); break;
@@ -1582,7 +1906,7 @@ size_t config_describe(const struct config *c, struct config_kv *out, size_t max
         case S_SNMP_CONCURRENCY: kv_u32(kv, c->snmp_concurrency); break;
         case S_TRAP_LISTEN: kv_str(kv, c->trap_listen); break;
         case S_TRAP_COMMUNITIES: kv_secret(kv, c->trap_communities != NULL); break;
-        case S_TOPOLOGY_INTERVAL: kv_u32(kv, c->topology_interval_s); break;
+        case S_TOPOLOGY_INTERVAL: kv_secs(kv, c->topology_interval_s); break;
         case S_METRICS_ADDR: kv_str(kv, c->metrics_addr); break;
         case S_LOG_LEVEL: kv_str(kv, levels[c->log_level <= CFG_LOG_DEBUG ? c->log_level : CFG_LOG_INFO]); break;
         case S_LOG_FORMAT: kv_str(kv, c->log_format == CFG_LOG_JSON ? "json" : "logfmt"); break;

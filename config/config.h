@@ -62,6 +62,7 @@ struct config {
     uint32_t active_timeout_s;     /* AGENT_ACTIVE_TIMEOUT, [1, 604800], default 300 */
     uint32_t max_flows;            /* AGENT_MAX_FLOWS, [1, 100000000], default 1000000 */
     uint16_t community_id_seed;    /* AGENT_COMMUNITY_ID_SEED, [0, 65535], default 0 */
+    char    *local_networks;       /* AGENT_LOCAL_NETWORKS, CIDR list (checked); NULL = the host's own addresses decide direction */
 
     /* pipeline */
     uint32_t packet_ring_slots;    /* AGENT_PACKET_RING_SLOTS, power of two in [1024, 4194304], default 65536 */
@@ -124,14 +125,19 @@ void config_print_help(FILE *out);
  */
 void config_print_man(FILE *out, const char *version);
 
+/* What a described value is, so a JSON log can type it. */
+enum config_kv_kind { CFG_KV_STR = 0, CFG_KV_NUM, CFG_KV_BOOL };
+
 /* One setting's effective value, for the startup log line. */
 struct config_kv {
     const char *var;        /* the environment variable's name (static) */
     char        value[256]; /* as one would write it; "" = unset; secrets "<redacted>" */
+    enum config_kv_kind kind; /* NUM: `num` holds the integer; BOOL: `num` is 0 or 1 */
+    uint64_t    num;
 };
 
 /*
- * Fill out[0..max) with every setting (in --help order) and its effective
+ * Fill out[0..max) with every setting (in table order) and its effective
  * value. Secrets (token, HMAC key, trap communities) show "<redacted>" when
  * set; the endpoint URL loses its user info, query and fragment. Returns the
  * number of entries written. Any thread (cfg is read-only).

@@ -178,7 +178,7 @@ sender *sender_create(const struct config *cfg, ring *const *rings, size_t nring
     if (!s->burst || !s->buf)
         goto oom;
     s->hosts = hostaddr_create(err, errlen);
-    if (!s->hosts)
+    if (!s->hosts || (cfg->local_networks && hostaddr_use_networks(s->hosts, cfg->local_networks, err, errlen) != 0))
         goto fail;
     s->hosts_next_us = timefmt_mono_us() + SENDER_HOSTS_REFRESH_US;
     random_prefix(s);

@@ -34,6 +34,7 @@
 #include "snmp_collect.h"
 #include "snmp_config.h"
 #include "snmp_log.h"
+#include "../../common/log_json.h"
 
 struct target_state {
     uint64_t due_ms;          /* monotonic */
@@ -219,13 +220,9 @@ static void poller_stop(void *self)
         pthread_join(p->threads[i], NULL);
     p->nstarted = 0;
     cJSON *st = cJSON_CreateObject();
-    char *txt = NULL;
-    if (st) {
+    if (st)
         poller_stats(p, st);
-        txt = cJSON_PrintUnformatted(st);
-    }
-    log_info("snmp poller stopped: %s", txt ? txt : "(no memory for counters)");
-    free(txt);
+    log_cjson(LOG_INFO, "snmp poller stopped", st);   /* the counters as fields */
     cJSON_Delete(st);
 }
 

@@ -50,6 +50,7 @@
 #include "snmp_client.h"
 #include "snmp_config.h"
 #include "snmp_log.h"
+#include "../../common/log_json.h"
 #include "snmp_values.h"
 
 #define TRAP_TICK_MS        200
@@ -865,13 +866,9 @@ static void trap_stop(void *self)
     pthread_join(tr->thread, NULL);
     tr->started = false;
     cJSON *st = cJSON_CreateObject();
-    char *txt = NULL;
-    if (st) {
+    if (st)
         trap_stats(tr, st);
-        txt = cJSON_PrintUnformatted(st);
-    }
-    log_info("trap receiver stopped: %s", txt ? txt : "(no memory for counters)");
-    free(txt);
+    log_cjson(LOG_INFO, "trap receiver stopped", st);   /* the counters as fields */
     cJSON_Delete(st);
 }
 

@@ -113,6 +113,11 @@ def log_records(stderr):
     return [r for r in map(parse_log_line, stderr.splitlines()) if r]
 
 
+def log_record(stderr, msg):
+    """The first log record whose msg is exactly msg (or None); logfmt values are strings."""
+    return next((r for r in log_records(stderr) if r.get("msg") == msg), None)
+
+
 def log_message(stderr, prefix):
     """The msg of the first log record whose msg starts with prefix (or None)."""
     return next((r["msg"] for r in log_records(stderr) if r.get("msg", "").startswith(prefix)), None)

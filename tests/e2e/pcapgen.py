@@ -927,6 +927,26 @@ def scenario_direction():
     return sc
 
 
+def scenario_local_networks():
+    """A SPAN port's view: AGENT_LOCAL_NETWORKS=10.0.0.0/8,fd00::/8 decides direction
+    (the sensor host's own addresses do not: 127.0.0.1 here is unknown)."""
+    sc = Scenario("local_networks", env={"AGENT_LOCAL_NETWORKS": "10.0.0.0/8,fd00::/8"})
+    for (a, b, ap, bp, d, t) in (("10.1.2.3", "198.51.100.7", 40000, 443, "outbound", 10.0),
+                                 ("198.51.100.7", "10.1.2.3", 40001, 22, "inbound", 10.1),
+                                 ("10.1.2.3", "10.200.0.1", 40002, 53, "local", 10.2),
+                                 ("198.51.100.7", "203.0.113.9", 40003, 53, "unknown", 10.3),
+                                 ("127.0.0.1", "127.0.0.1", 40004, 53, "unknown", 10.4),
+                                 ("fd00::1", "2001:db8::9", 40005, 443, "outbound", 10.5),
+                                 ("2001:db8::9", "fd12:3456::1", 40006, 22, "inbound", 10.6),
+                                 ("fd00::1", "fdff::2", 40007, 53, "local", 10.7),
+                                 ("2001:db8::9", "::1", 40008, 53, "unknown", 10.8)):
+        c = Conv(sc, PROTO_UDP, a, b, ap, bp)
+        c.record(direction=d)
+        c.send(t, "a", payload=b"ping")
+        c.send(t + 0.01, "b", payload=b"pong")
+    return sc
+
+
 def scenario_non_ip():
     """ARP frames make no flow; one UDP flow next to them."""
     sc = Scenario("non_ip")

@@ -148,7 +148,7 @@ def test_started_as_root_switches_to_nobody(tracer, hosts, tmp_path):
     finally:
         rc = s.stop()
     assert rc == 0, s.stderr()[-2000:]
-    assert "msg=privileges user=nobody uid=65534 gid=65534 cap_net_raw=kept cap_net_admin=kept " \
+    assert "msg=privileges user=nobody uid=65534 gid=65534 cap_net_raw=true cap_net_admin=true " \
            "no_new_privs=true" in s.stderr()
     f = [r for r in s.flows() if r["dst_port"] == "5001"]
     assert len(f) == 1 and f[0]["src_ip"] == hosts.ip_b and f[0]["src_packets"] == 3

@@ -272,7 +272,8 @@ def test_metrics_and_health_live(tracer, netns_pair, tmp_path):
             assert metric(s, "tracer_flows_ended_total", reason=r) == 0
         assert metric(s, "tracer_flows_active") == 0
         assert metric(s, "tracer_flows_evicted_total") == 0
-        assert metric(s, "tracer_events_sent_total", type="flow") == 3
+        assert metric(s, "tracer_events_output_total", type="flow") == 3
+        assert metric(s, "tracer_events_sent_total", type="flow") == 3   # deprecated alias
         assert metric(s, "tracer_events_delivered_total") == 3
         for st in ("kernel", "interface", "ring"):
             assert metric(s, "tracer_packets_dropped_total", stage=st) == 0
@@ -430,12 +431,22 @@ def test_log_lines_parse(tracer, small_pcap, fmt):
     assert conf["LOG_FORMAT"] == fmt
     for var, d in helpvars.items():   # untouched settings show their default
         if literal_default(var, d) and var not in clean_env(env):   # clean_env sets AGENT_USER
-            assert conf[var] == d, (var, conf[var], d)
+            got = conf[var]
+            if fmt == "json":   # typed: integers as numbers, booleans as booleans, the rest strings
+                if d in ("true", "false"):
+                    assert got is (d == "true"), (var, got, d)
+                    continue
+                if d.isdigit():
+                    assert type(got) is int, (var, got, d)
+                    got = str(got)
+                else:
+                    assert type(got) is str, (var, got, d)
+            assert got == d, (var, got, d)
     # the summary: numbers (JSON integers), matching the records printed
     summ = [x for x in recs if x["msg"] == "summary"]
     assert len(summ) == 1
     summ = summ[0]
-    want = {"frames": 100, "decoded": 100, "flows": 4, "records": 4, "events_sent": 4, "events_failed": 0}
+    want = {"frames": 100, "decoded": 100, "flows": 4, "records": 4, "events_output": 4, "events_delivered": 4, "events_failed": 0}
     for k, v in want.items():
         got = summ[k]
         if fmt == "json":

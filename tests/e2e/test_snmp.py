@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from conftest import assert_no_sanitizer, clean_env, log_message
+from conftest import assert_no_sanitizer, clean_env, log_message, log_record
 
 COMMUNITY = "e2eSecretComm"
 V3_USER, V3_AUTH, V3_PRIV = "e2euser", "e2eAuthPass1", "e2ePrivPass1"
@@ -375,7 +375,8 @@ def test_poll_against_snmpget(tracer, agent, tmp_path):
     gaps = [b - a for a, b in zip(times, times[1:])]
     assert gaps and all(1.5 <= g <= 2.6 for g in gaps), gaps
     assert all(e["ok"] and e["duration_ms"] < 1000 for e in v2)
-    stats = json.loads(log_message(s.stderr, "snmp poller stopped: ").split(": ", 1)[1])
+    # the counters are fields of the line, not JSON inside the message
+    stats = {k: int(v) for k, v in log_record(s.stderr, "snmp poller stopped").items() if k.startswith("snmp_")}
     assert stats["snmp_timeouts"] >= 1 and stats["snmp_auth_failures"] >= 1 and stats["snmp_polls_ok"] >= 4
 
 
@@ -481,7 +482,7 @@ def test_traps(tracer, tmp_path):
                       "varbinds": [{"oid": "1.3.6.1.4.1.9999.5", "type": "gauge32", "value": 5}]}
     assert got[6]["trap_oid"] == "1.3.6.1.6.3.1.1.5.4" and got[6]["varbinds"][0]["value"] == "truncate me"
 
-    stats = json.loads(log_message(s.stderr, "trap receiver stopped: ").split(": ", 1)[1])
+    stats = {k: int(v) for k, v in log_record(s.stderr, "trap receiver stopped").items() if k.startswith("trap_")}
     assert stats["trap_traps"] == 5 and stats["trap_informs"] == 2 and stats["trap_informs_acked"] == 2
     assert stats["trap_rejected_community"] == 2
     assert stats["trap_auth_failures"] == 2

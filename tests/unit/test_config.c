@@ -341,14 +341,6 @@ static const struct numcase NUMS[] = {
       "must be an integer in [1, 10000]" },
     { "AGENT_SPOOL_MAX_MB", "--spool-max-mb", F32(spool_max_mb), "1", "1048576", "0", "1048577",
       1, 1048576, "must be an integer in [1, 1048576]" },
-    { "AGENT_TCP_IDLE_TIMEOUT", "--tcp-idle-timeout", F32(tcp_idle_timeout_s), "1", "86400", "0",
-      "86401", 1, 86400, "must be an integer in [1, 86400]" },
-    { "AGENT_UDP_IDLE_TIMEOUT", "--udp-idle-timeout", F32(udp_idle_timeout_s), "1", "86400", "0",
-      "86401", 1, 86400, "must be an integer in [1, 86400]" },
-    { "AGENT_IDLE_TIMEOUT", "--idle-timeout", F32(idle_timeout_s), "1", "86400", "0", "86401", 1,
-      86400, "must be an integer in [1, 86400]" },
-    { "AGENT_ACTIVE_TIMEOUT", "--active-timeout", F32(active_timeout_s), "1", "604800", "0",
-      "604801", 1, 604800, "must be an integer in [1, 604800]" },
     { "AGENT_MAX_FLOWS", "--max-flows", F32(max_flows), "1", "100000000", "0", "100000001", 1,
       100000000, "must be an integer in [1, 100000000]" },
     { "AGENT_COMMUNITY_ID_SEED", "--community-id-seed", F16(community_id_seed), "0", "65535",
@@ -560,9 +552,72 @@ static void test_unknown_flag(void **state)
     run(&r, f, true, NULL, ARGS("-x"));
     expect_err(&r, "-x: unknown flag (see --help)");
     run(&r, f, true, NULL, ARGS("-snap-len=100")); /* one dash: not a flag here */
-    expect_err(&r, "-snap-len: unknown flag (see --help)");
-    run(&r, f, true, NULL, ARGS("stray"));
-    expect_err(&r, "stray: unexpected argument (settings are --flag VALUE)");
+    expect_err(&r, "-snap-len: unknown flag; did you mean --snap-len? (see --help)");
+    /* typos get the nearest flag (edit distance <= 3 and under half the name) */
+    run(&r, f, true, NULL, ARGS("--intreface", "eth0"));
+    assert_null(r.cfg);
+    assert_non_null(strstr(r.err, "--intreface: unknown flag; did you mean --interface? (see --help)"));
+    run(&r, f, true, NULL, ARGS("--snaplen=512"));
+    expect_err(&r, "--snaplen: unknown flag; did you mean --snap-len? (see --help)");
+    run(&r, f, true, NULL, ARGS("--tcp-idle-timout=5"));
+    expect_err(&r, "--tcp-idle-timout: unknown flag; did you mean --tcp-idle-timeout? (see --help)");
+    run(&r, f, true, NULL, ARGS("--hlep"));
+    expect_err(&r, "--hlep: unknown flag; did you mean --help? (see --help)");
+    run(&r, f, true, NULL, ARGS("-interface"));
+    expect_err(&r, "-interface: unknown flag; did you mean --interface? (see --help)");
+    /* a variable passed as an argument */
+    run(&r, f, true, NULL, ARGS("AGENT_SNAP_LEN=512"));
+    expect_err(&r, "AGENT_SNAP_LEN=512: a variable given as an argument: set it in the environment, "
+               "or use --snap-len VALUE");
+}
+
+/* tcpdump's and softflowd's short forms, and a BPF expression as trailing arguments. */
+static void test_short_forms_and_expression(void **state)
+{
+    struct fx *f = *state;
+    struct res r;
+    run(&r, f, false, NULL, ARGS("-i", "lo", "tcp", "port", "443"));
+    expect_ok(&r);
+    assert_string_equal(r.cfg->interface, "lo");
+    assert_null(r.cfg->pcap_file);
+    assert_string_equal(r.cfg->bpf_filter, "tcp port 443");
+    done(&r);
+
+    run(&r, f, false, NULL, ARGS("-ilo", "-r", f->pcap, "udp or icmp"));
+    expect_ok(&r);
+    assert_string_equal(r.cfg->interface, "lo");
+    assert_string_equal(r.cfg->pcap_file, f->pcap);
+    assert_string_equal(r.cfg->bpf_filter, "udp or icmp");
+    done(&r);
+
+    /* the expression wins over AGENT_BPF_FILTER, as a flag would */
+    run(&r, f, true, ENV("AGENT_BPF_FILTER=udp"), ARGS("tcp"));
+    expect_ok(&r);
+    assert_string_equal(r.cfg->bpf_filter, "tcp");
+    done(&r);
+
+    /* flags may follow the expression's words; after "--" everything is expression */
+    run(&r, f, true, NULL, ARGS("tcp", "--snap-len", "512", "--", "and", "not", "port", "22"));
+    expect_ok(&r);
+    assert_string_equal(r.cfg->bpf_filter, "tcp and not port 22");
+    assert_int_equal(r.cfg->snap_len, 512);
+    done(&r);
+
+    /* --bpf-filter and an expression: ambiguous */
+    run(&r, f, true, NULL, ARGS("--bpf-filter", "udp", "tcp", "port", "80"));
+    expect_err(&r, "EXPRESSION=tcp port 80: a filter expression and --bpf-filter: give only one");
+
+    /* a bad expression is named as such */
+    run(&r, f, true, NULL, ARGS("tcp", "port"));
+    assert_null(r.cfg);
+    assert_int_equal(r.nerr, 1);
+    assert_true(strncmp(r.err, "EXPRESSION=tcp port: invalid filter: ", 37) == 0);
+
+    run(&r, f, true, NULL, ARGS("-i"));
+    expect_err(&r, "--interface: missing value");
+    run(&r, f, false, NULL, ARGS("-r", "--snap-len", "100"));
+    assert_null(r.cfg);
+    assert_non_null(strstr(r.err, "--pcap-file: missing value"));
 }
 
 static void test_flag_missing_value(void **state)
@@ -860,16 +915,171 @@ static void test_send_interval(void **state)
             done(&r);
             continue;
         }
-        snprintf(msg, sizeof msg, "--send-interval=%s: must be seconds (e.g. 1 or 0.5) or a "
-                 "duration (e.g. 500ms, 2s) in [10ms, 1h]", bad[i]);
+        snprintf(msg, sizeof msg, "--send-interval=%s: must be seconds (60, 0.5) or a duration "
+                 "(500ms, 60s, 5m, 1h30m) in [10ms, 1h]", bad[i]);
         expect_err(&r, msg);
     }
     one_env_err(f, "AGENT_SEND_INTERVAL=0",
-                "AGENT_SEND_INTERVAL=0: must be seconds (e.g. 1 or 0.5) or a duration "
-                "(e.g. 500ms, 2s) in [10ms, 1h]");
+                "AGENT_SEND_INTERVAL=0: must be seconds (60, 0.5) or a duration "
+                "(500ms, 60s, 5m, 1h30m) in [10ms, 1h]");
     one_env_err(f, "AGENT_SEND_INTERVAL=2h",
-                "AGENT_SEND_INTERVAL=2h: must be seconds (e.g. 1 or 0.5) or a duration "
-                "(e.g. 500ms, 2s) in [10ms, 1h]");
+                "AGENT_SEND_INTERVAL=2h: must be seconds (60, 0.5) or a duration "
+                "(500ms, 60s, 5m, 1h30m) in [10ms, 1h]");
+}
+
+/*
+ * Every time setting takes the same forms (issue 18 item 13): a bare number
+ * keeps its documented unit (seconds), and 60s, 5m, 1h30m, 1d work for the
+ * flow timeouts and the topology period as they do for the intervals.
+ */
+struct durcase {
+    const char *var, *flag;
+    size_t off;
+    uint32_t min, max;      /* in the field's unit */
+    const char *lo, *hi;    /* as the rule shows them */
+    bool secs;              /* field in seconds (else ms) */
+};
+
+#define FD(field) offsetof(struct config, field)
+
+static const struct durcase DURS[] = {
+    { "AGENT_TCP_IDLE_TIMEOUT", "--tcp-idle-timeout", FD(tcp_idle_timeout_s), 1, 86400, "1s", "1d", true },
+    { "AGENT_UDP_IDLE_TIMEOUT", "--udp-idle-timeout", FD(udp_idle_timeout_s), 1, 86400, "1s", "1d", true },
+    { "AGENT_IDLE_TIMEOUT", "--idle-timeout", FD(idle_timeout_s), 1, 86400, "1s", "1d", true },
+    { "AGENT_ACTIVE_TIMEOUT", "--active-timeout", FD(active_timeout_s), 1, 604800, "1s", "7d", true },
+    { "AGENT_TOPOLOGY_INTERVAL", "--topology-interval", FD(topology_interval_s), 0, 86400, "0s", "1d", true },
+    { "AGENT_SEND_INTERVAL", "--send-interval", FD(send_interval_ms), 10, 3600000, "10ms", "1h", false },
+    { "AGENT_CONNECT_TIMEOUT", "--connect-timeout", FD(connect_timeout_ms), 10, 600000, "10ms", "10m", false },
+    { "AGENT_REQUEST_TIMEOUT", "--request-timeout", FD(request_timeout_ms), 10, 3600000, "10ms", "1h", false },
+    { "AGENT_SPOOL_AFTER", "--spool-after", FD(spool_after_ms), 0, 3600000, "0s", "1h", false },
+    { "AGENT_SHUTDOWN_TIMEOUT", "--shutdown-timeout", FD(shutdown_timeout_ms), 0, 3600000, "0s", "1h", false },
+    { "AGENT_STATS_INTERVAL", "--stats-interval", FD(stats_interval_ms), 0, 86400000, "0s", "1d", false },
+};
+
+static void dur_rule(const struct durcase *d, char *buf, size_t len)
+{
+    if (d->secs)
+        snprintf(buf, len, "must be whole seconds, bare (60) or as a duration (60s, 5m, 1h30m), in [%s, %s]",
+                 d->lo, d->hi);
+    else
+        snprintf(buf, len, "must be seconds (60, 0.5) or a duration (500ms, 60s, 5m, 1h30m) in [%s, %s]",
+                 d->lo, d->hi);
+}
+
+static uint32_t dur_value(const struct config *c, const struct durcase *d)
+{
+    uint32_t v;
+    memcpy(&v, (const unsigned char *)c + d->off, sizeof v);
+    return v;
+}
+
+static void dur_ok(const struct fx *f, const struct durcase *d, const char *val, uint32_t want)
+{
+    char kv[128];
+    snprintf(kv, sizeof kv, "%s=%s", d->var, val);
+    struct res r;
+    run(&r, f, true, ENV(kv), NULL);
+    if (!r.cfg)
+        print_error("%s: %s\n", kv, r.err);
+    expect_ok(&r);
+    assert_int_equal(dur_value(r.cfg, d), want);
+    done(&r);
+    /* the flag takes the same forms */
+    snprintf(kv, sizeof kv, "%s=%s", d->flag, val);
+    run(&r, f, true, NULL, ARGS(kv));
+    expect_ok(&r);
+    assert_int_equal(dur_value(r.cfg, d), want);
+    done(&r);
+}
+
+static void dur_bad(const struct fx *f, const struct durcase *d, const char *val)
+{
+    char kv[128], rule[160], msg[320];
+    snprintf(kv, sizeof kv, "%s=%s", d->var, val);
+    dur_rule(d, rule, sizeof rule);
+    snprintf(msg, sizeof msg, "%s=%s: %s", d->var, val, rule);
+    one_env_err(f, kv, msg);
+}
+
+static void test_duration_forms(void **state)
+{
+    struct fx *f = *state;
+    for (size_t i = 0; i < sizeof DURS / sizeof DURS[0]; i++) {
+        const struct durcase *d = &DURS[i];
+        uint32_t per_s = d->secs ? 1 : 1000;   /* field units per second */
+        dur_ok(f, d, "60", 60 * per_s);
+        dur_ok(f, d, "60s", 60 * per_s);
+        dur_ok(f, d, "5m", 300 * per_s);
+        dur_ok(f, d, "1m30s", 90 * per_s);
+        dur_ok(f, d, "0.5m", 30 * per_s);
+        dur_ok(f, d, d->hi, d->max);
+        dur_ok(f, d, d->lo, d->min);
+        if (d->max >= 5400 * per_s)
+            dur_ok(f, d, "1h30m", 5400 * per_s);
+        if (d->max >= 86400 * per_s) {
+            dur_ok(f, d, "1d", 86400 * per_s);
+            dur_ok(f, d, "24h", 86400 * per_s);
+        }
+        dur_bad(f, d, "abc");
+        dur_bad(f, d, "-1");
+        dur_bad(f, d, "+5s");
+        dur_bad(f, d, "5 s");
+        dur_bad(f, d, "5x");
+        dur_bad(f, d, "1m30");      /* a bare number only as the whole value */
+        dur_bad(f, d, "1e3");
+        dur_bad(f, d, "8d");        /* above every maximum */
+        dur_bad(f, d, "99999999999999999999h");
+        if (d->min > 0) {
+            char below[32];
+            snprintf(below, sizeof below, "%ums", d->secs ? d->min * 1000 - 1 : d->min - 1);
+            dur_bad(f, d, below);
+        }
+        if (d->secs) {
+            dur_bad(f, d, "1.5");   /* not whole seconds: refused, not rounded */
+            dur_bad(f, d, "1500ms");
+        } else {
+            dur_ok(f, d, "1.5", 1500);
+            dur_ok(f, d, "1500ms", 1500);
+        }
+    }
+    /* literal messages, so the table above is not the only witness */
+    one_env_err(f, "AGENT_TCP_IDLE_TIMEOUT=0", "AGENT_TCP_IDLE_TIMEOUT=0: must be whole seconds, bare "
+                "(60) or as a duration (60s, 5m, 1h30m), in [1s, 1d]");
+    one_env_err(f, "AGENT_ACTIVE_TIMEOUT=604801", "AGENT_ACTIVE_TIMEOUT=604801: must be whole "
+                "seconds, bare (60) or as a duration (60s, 5m, 1h30m), in [1s, 7d]");
+    struct res r;
+    run(&r, f, true, NULL, ARGS("--udp-idle-timeout", "2.5s"));
+    expect_err(&r, "--udp-idle-timeout=2.5s: must be whole seconds, bare (60) or as a duration "
+               "(60s, 5m, 1h30m), in [1s, 1d]");
+    run(&r, f, true, ENV("AGENT_TCP_IDLE_TIMEOUT=60s", "AGENT_ACTIVE_TIMEOUT=1h30m",
+                         "AGENT_IDLE_TIMEOUT=5m", "AGENT_UDP_IDLE_TIMEOUT=45"), NULL);
+    expect_ok(&r);
+    assert_int_equal(r.cfg->tcp_idle_timeout_s, 60);
+    assert_int_equal(r.cfg->active_timeout_s, 5400);
+    assert_int_equal(r.cfg->idle_timeout_s, 300);
+    assert_int_equal(r.cfg->udp_idle_timeout_s, 45);
+    done(&r);
+}
+
+/* AGENT_LOCAL_NETWORKS: checked at start with the sender's parser, kept as given. */
+static void test_local_networks(void **state)
+{
+    struct fx *f = *state;
+    struct res r;
+    run(&r, f, true, ENV("AGENT_LOCAL_NETWORKS=10.0.0.0/8, fd00::/8"), NULL);
+    expect_ok(&r);
+    assert_string_equal(r.cfg->local_networks, "10.0.0.0/8, fd00::/8");
+    done(&r);
+    run(&r, f, true, NULL, NULL);
+    expect_ok(&r);
+    assert_null(r.cfg->local_networks);
+    done(&r);
+    one_env_err(f, "AGENT_LOCAL_NETWORKS=10.0.0.0/33",
+                "AGENT_LOCAL_NETWORKS=10.0.0.0/33: \"10.0.0.0/33\": prefix length must be in [0, 32]: must be "
+                "comma-separated CIDRs (10.0.0.0/8,fd00::/8)");
+    run(&r, f, true, NULL, ARGS("--local-networks", "10.0.0.0/8,lan"));
+    expect_err(&r, "--local-networks=10.0.0.0/8,lan: \"lan\": not an IPv4 or IPv6 address: must be "
+               "comma-separated CIDRs (10.0.0.0/8,fd00::/8)");
 }
 
 static void test_promiscuous_and_log_level(void **state)
@@ -1202,7 +1412,7 @@ static void test_print_help(void **state)
     config_print_help(m);
     assert_int_equal(fclose(m), 0);
 
-    assert_true(strncmp(text, "Usage: tracer-sensor [options]\n", 31) == 0);
+    assert_true(strncmp(text, "Usage: tracer-sensor [options] [BPF expression]\n", 48) == 0);
     static const char *const must[] = {
         "--interface", "AGENT_INTERFACE", "--pcap-file", "--bpf-filter", "--snap-len",
         "--promiscuous", "--pcap-buffer-mb", "--endpoint-url", "--batch-size",
@@ -1218,6 +1428,34 @@ static void test_print_help(void **state)
             print_error("help lacks \"%s\"\n", must[i]);
         assert_non_null(strstr(text, must[i]));
     }
+    /* grouped by what they do: each setting under its section, each shown once */
+    static const struct { const char *section, *flag; } placed[] = {
+        { "\nCapture:\n", "--bpf-filter" }, { "\nFlows:\n", "--tcp-idle-timeout" },
+        { "\nFlows:\n", "--active-timeout" }, { "\nFlows:\n", "--max-flows" },
+        { "\nFlows:\n", "--local-networks" },
+        { "\nOutput:\n", "--endpoint-url" }, { "\nOutput:\n", "--tls-ca-file" },
+        { "\nDelivery:\n", "--spool-dir" }, { "\nDelivery:\n", "--shutdown-timeout" },
+        { "\nPipeline:\n", "--packet-ring-slots" }, { "\nHooks:\n", "--topology-interval" },
+        { "\nMonitoring:\n", "--stats-interval" }, { "\nMonitoring:\n", "--metrics-addr" },
+        { "\nLogging and privileges:\n", "--log-file" },
+    };
+    for (size_t i = 0; i < sizeof placed / sizeof placed[0]; i++) {
+        const char *sec = strstr(text, placed[i].section);
+        assert_non_null(sec);
+        const char *end = strstr(sec + strlen(placed[i].section), "\n\n");
+        char needle[64];
+        snprintf(needle, sizeof needle, "\n  %s ", placed[i].flag);
+        const char *at = strstr(sec, needle);
+        if (!at || (end && at > end))
+            fail_msg("%s is not under %s", placed[i].flag, placed[i].section + 1);
+    }
+    size_t shown = 0;
+    for (const char *p = text; (p = strstr(p, "\n  --")) != NULL; p++)
+        shown++;
+    assert_int_equal(shown, config_setting_count());
+    if (strstr(text, "\nOther settings:\n"))
+        fail_msg("a setting is in no --help section: add it to SECTIONS in config/config.c\n%s",
+                 strstr(text, "\nOther settings:\n"));
     /* every line fits 100 columns, no tabs */
     for (const char *p = text; *p;) {
         const char *nl = strchr(p, '\n');
@@ -1308,6 +1546,24 @@ static void test_describe(void **state)
     assert_string_equal(kv_value(kv, n, "AGENT_METRICS_ADDR"), "");
     assert_string_equal(kv_value(kv, n, "LOG_LEVEL"), "info");
     assert_string_equal(kv_value(kv, n, "LOG_FORMAT"), "logfmt");
+    /* durations as --help shows defaults; numbers and booleans typed for a JSON log */
+    assert_string_equal(kv_value(kv, n, "AGENT_TCP_IDLE_TIMEOUT"), "60s");
+    assert_string_equal(kv_value(kv, n, "AGENT_ACTIVE_TIMEOUT"), "300s");
+    assert_string_equal(kv_value(kv, n, "AGENT_TOPOLOGY_INTERVAL"), "30s");
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(kv[i].var, "AGENT_SNAP_LEN") == 0) {
+            assert_int_equal(kv[i].kind, CFG_KV_NUM);
+            assert_int_equal(kv[i].num, 1518);
+        } else if (strcmp(kv[i].var, "AGENT_PROMISCUOUS") == 0) {
+            assert_int_equal(kv[i].kind, CFG_KV_BOOL);
+            assert_int_equal(kv[i].num, 1);
+        } else if (strcmp(kv[i].var, "AGENT_TLS_INSECURE") == 0) {
+            assert_int_equal(kv[i].kind, CFG_KV_BOOL);
+            assert_int_equal(kv[i].num, 0);
+        } else if (strcmp(kv[i].var, "AGENT_SEND_INTERVAL") == 0 || strcmp(kv[i].var, "LOG_LEVEL") == 0) {
+            assert_int_equal(kv[i].kind, CFG_KV_STR);
+        }
+    }
     for (size_t i = 0; i < n; i++) {
         assert_null(strstr(kv[i].value, "tok-123"));
         assert_null(strstr(kv[i].value, "hmac-secret"));
@@ -1333,9 +1589,17 @@ static void test_print_man(void **state)
     assert_int_equal(fclose(m), 0);
     assert_non_null(strstr(man, "\n.TH TRACER\\-SENSOR 8 \"\" \"1.2.3\""));
     static const char *const sections[] = {".SH NAME", ".SH SYNOPSIS", ".SH DESCRIPTION", ".SH OPTIONS",
-                                           ".SH SETTINGS", ".SH EXIT STATUS", ".SH FILES", ".SH SEE ALSO"};
+                                           ".SH SETTINGS", ".SH EXIT STATUS", ".SH FILES", ".SH SEE ALSO",
+                                           ".SH SIGNALS", ".SH FLOW EVENTS", ".SH SNMP CONFIGURATION FILE",
+                                           ".SS Flows\n", "\\fBSIGHUP\\fR\nReopen \\fBAGENT_LOG_FILE\\fR",
+                                           ".TP\nA second \\fBSIGINT\\fR or \\fBSIGTERM\\fR\nDuring that shutdown: exit at once",
+                                           ".TP\n\\fBcommunity_id\\fR (string)\n",
+                                           ".TP\n\\fBend_reason\\fR (string)\nfin, rst, idle, active, evicted or shutdown.\n",
+                                           "\"trap_users\": [{\"username\": \"trapper\"",
+                                           ".TP\n\\fB\\-i\\fR \\fIinterface\\fR\n"};
     for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++)
-        assert_non_null(strstr(man, sections[i]));
+        if (!strstr(man, sections[i]))
+            fail_msg("man page lacks %s", sections[i]);
     /* every "  --flag ARG  VARIABLE" of --help, in roff form */
     size_t count = 0;
     for (const char *p = help; (p = strstr(p, "\n  --")) != NULL; p++) {
@@ -1389,6 +1653,7 @@ int main(void)
         cmocka_unit_test(test_every_flag_is_known),
         cmocka_unit_test(test_unknown_flag),
         cmocka_unit_test(test_flag_missing_value),
+        cmocka_unit_test(test_short_forms_and_expression),
         cmocka_unit_test(test_help_and_version),
         cmocka_unit_test(test_multiple_errors_collected),
         cmocka_unit_test(test_errbuf_overflow_ends_with_dots),
@@ -1399,6 +1664,8 @@ int main(void)
         cmocka_unit_test(test_bpf_filter),
         cmocka_unit_test(test_endpoint_url),
         cmocka_unit_test(test_send_interval),
+        cmocka_unit_test(test_duration_forms),
+        cmocka_unit_test(test_local_networks),
         cmocka_unit_test(test_promiscuous_and_log_level),
         cmocka_unit_test(test_seccomp),
         cmocka_unit_test(test_auth_token),

@@ -16,6 +16,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <stdlib.h>
+
 #include "common/hostaddr.h"
 
 static void addr(int v, const char *txt, uint8_t out[16])
@@ -137,12 +139,89 @@ static void test_signal_marks_stale(void **state)
     hostaddr_signal_destroy(sig);
 }
 
+/* AGENT_LOCAL_NETWORKS: prefixes decide, for IPv4 and IPv6; the host's own addresses no longer count. */
+static void test_local_networks(void **state)
+{
+    (void)state;
+    char err[160] = "";
+    hostaddr *h = hostaddr_create(err, sizeof err);
+    assert_non_null(h);
+    assert_int_equal(hostaddr_use_networks(h, "10.0.0.0/8, 192.168.1.77/24,fd00::/8,2001:db8::1,0.0.0.0/0x", err,
+                                           sizeof err), -1);
+    assert_string_equal(err, "\"0.0.0.0/0x\": prefix length must be in [0, 32]");
+    assert_int_equal(hostaddr_use_networks(h, "10.0.0.0/8, 192.168.1.77/24,fd00::/8,2001:db8::1", err,
+                                           sizeof err), 0);
+    static const struct { int v; const char *a; int local; } cases[] = {
+        {4, "10.0.0.1", 1}, {4, "10.255.255.255", 1}, {4, "11.0.0.0", 0}, {4, "9.255.255.255", 0},
+        {4, "192.168.1.0", 1}, {4, "192.168.1.255", 1}, {4, "192.168.2.1", 0},   /* host bits cleared */
+        {4, "127.0.0.1", 0},                       /* the host's loopback is not in the list */
+        {6, "fd00::1", 1}, {6, "fdff:ffff::1", 1}, {6, "fc00::1", 0}, {6, "fe80::1", 0},
+        {6, "2001:db8::1", 1}, {6, "2001:db8::2", 0}, {6, "::1", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint8_t a[16];
+        addr(cases[i].v, cases[i].a, a);
+        if (hostaddr_contains(h, cases[i].v, a) != cases[i].local)
+            fail_msg("%s: want %d", cases[i].a, cases[i].local);
+    }
+    /* an IPv4 network never matches an IPv6 address with the same leading bytes */
+    uint8_t a[16];
+    addr(6, "a00::1", a);   /* first byte 10 */
+    assert_false(hostaddr_contains(h, 6, a));
+    /* refreshes keep the networks: getifaddrs is not read any more */
+    assert_int_equal(hostaddr_refresh(h), 0);
+    addr(4, "127.0.0.1", a);
+    assert_false(hostaddr_contains(h, 4, a));
+    addr(4, "10.1.2.3", a);
+    assert_true(hostaddr_contains(h, 4, a));
+    hostaddr_destroy(h);
+}
+
+/* The list syntax and its messages (config.c shows them for AGENT_LOCAL_NETWORKS). */
+static void test_parse_networks(void **state)
+{
+    (void)state;
+    char err[160];
+    struct hostaddr_net *v = NULL;
+    size_t n = 0;
+    assert_int_equal(hostaddr_parse_networks("0.0.0.0/0,::/0, 172.16.0.0/12 ,fe80::/10", &v, &n, err, sizeof err), 0);
+    assert_int_equal(n, 4);
+    assert_int_equal(v[0].version, 4);
+    assert_int_equal(v[0].prefix, 0);
+    assert_int_equal(v[1].version, 6);
+    assert_int_equal(v[2].prefix, 12);
+    assert_int_equal(v[2].addr[0], 172);
+    assert_int_equal(v[2].addr[1], 16);
+    assert_int_equal(v[3].prefix, 10);
+    assert_int_equal(v[3].addr[0], 0xfe);
+    assert_int_equal(v[3].addr[1], 0x80);
+    free(v);
+    static const struct { const char *in, *msg; } bad[] = {
+        {"", "\"\": empty item"},
+        {"10.0.0.0/8,", "\"\": empty item"},
+        {"10.0.0.0/33", "\"10.0.0.0/33\": prefix length must be in [0, 32]"},
+        {"fd00::/129", "\"fd00::/129\": prefix length must be in [0, 128]"},
+        {"10.0.0.0/", "\"10.0.0.0/\": prefix length must be in [0, 32]"},
+        {"10.0.0.0/-1", "\"10.0.0.0/-1\": prefix length must be in [0, 32]"},
+        {"10.0.0/8", "\"10.0.0/8\": not an IPv4 or IPv6 address"},
+        {"eth0", "\"eth0\": not an IPv4 or IPv6 address"},
+        {"10.0.0.0 8", "\"10.0.0.0 8\": not an IPv4 or IPv6 address"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        assert_int_equal(hostaddr_parse_networks(bad[i].in, NULL, NULL, err, sizeof err), -1);
+        assert_string_equal(err, bad[i].msg);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_has_loopback),
         cmocka_unit_test(test_set_replaces),
         cmocka_unit_test(test_signal_marks_stale),
+        cmocka_unit_test(test_local_networks),
+        cmocka_unit_test(test_parse_networks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

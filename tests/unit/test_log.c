@@ -5,6 +5,8 @@
  * The log file (issue 13.5): never opened through a symbolic link, only a
  * regular single-link file of the expected owner, a root-owned one handed
  * over, the same checks on reopen; each in its own mkdtemp directory.
+ * Typed fields (booleans, signed and floating numbers) are bare in both
+ * formats, and log_cjson writes a cJSON object's members as typed fields.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +23,10 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/log_json.h"
+
+#include <cjson/cJSON.h>
+#include <unistd.h>
 
 #define EPOCH "1970-01-01T00:00:00.000Z"
 
@@ -250,6 +256,55 @@ static void test_log_file_owner(void **state)
     assert_null(strstr(buf, "msg=first"));
 }
 
+/* Booleans and numbers are bare values in both formats, never strings. */
+static void test_typed_fields(void **state)
+{
+    (void)state;
+    const struct log_field f[] = {LOG_BOOL("cap_net_raw", true), LOG_BOOL("no", 0), LOG_I64("link_type", -1),
+                                  LOG_F64("ratio", 0.5), LOG_U64("port", 9108), LOG_F64("bad", 0.0 / 0.0)};
+    assert_string_equal(line(LOG_FORMAT_JSON, LOG_INFO, "m", f, 6),
+                        "{\"ts\":\"" EPOCH "\",\"level\":\"info\",\"msg\":\"m\",\"cap_net_raw\":true,"
+                        "\"no\":false,\"link_type\":-1,\"ratio\":0.5,\"port\":9108,\"bad\":\"NaN\"}\n");
+    assert_string_equal(line(LOG_FORMAT_LOGFMT, LOG_INFO, "m", f, 6),
+                        "ts=" EPOCH " level=info msg=m cap_net_raw=true no=false link_type=-1 ratio=0.5 "
+                        "port=9108 bad=NaN\n");
+}
+
+/* log_cjson: members as typed fields, nested objects and arrays under dotted keys. */
+static void test_log_cjson(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/test_log_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    log_set_format(LOG_FORMAT_JSON);
+    log_set_level(LOG_INFO);
+    char err[256] = "";
+    assert_int_equal(log_open_file(path, geteuid(), getegid(), err, sizeof err), 0);
+    cJSON *o = cJSON_Parse("{\"snmp_polls\":3,\"ok\":true,\"name\":\"core1\",\"neg\":-2,\"avg\":1.5,"
+                           "\"http\":{\"2xx\":7},\"list\":[1,\"a\"],\"none\":null}");
+    assert_non_null(o);
+    cJSON_AddItemToObject(o, "big", cJSON_CreateRaw("18446744073709551615"));
+    log_cjson(LOG_INFO, "snmp poller stopped", o);
+    log_cjson(LOG_DEBUG, "not shown", o);
+    cJSON_Delete(o);
+    assert_int_equal(log_open_file("/dev/null", geteuid(), getegid(), err, sizeof err), 0);
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    char buf[1024] = "";
+    assert_non_null(fgets(buf, sizeof buf, fp));
+    char rest[8];
+    assert_null(fgets(rest, sizeof rest, fp));   /* one line: debug is below the level */
+    fclose(fp);
+    unlink(path);
+    const char *body = strstr(buf, ",\"msg\"");
+    assert_non_null(body);
+    assert_string_equal(body, ",\"msg\":\"snmp poller stopped\",\"snmp_polls\":3,\"ok\":true,\"name\":\"core1\","
+                              "\"neg\":-2,\"avg\":1.5,\"http.2xx\":7,\"list.0\":1,\"list.1\":\"a\",\"none\":\"\","
+                              "\"big\":18446744073709551615}\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -260,6 +315,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_log_file_symlink_refused, setup_ldir, teardown_ldir),
         cmocka_unit_test_setup_teardown(test_log_file_not_regular_or_linked, setup_ldir, teardown_ldir),
         cmocka_unit_test_setup_teardown(test_log_file_owner, setup_ldir, teardown_ldir),
+        cmocka_unit_test(test_typed_fields),
+        cmocka_unit_test(test_log_cjson),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

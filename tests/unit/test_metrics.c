@@ -44,8 +44,9 @@ static void test_render(void **state)
     s.flows_ended[METRICS_END_FIN] = 5;
     s.flows_ended[METRICS_END_SHUTDOWN] = 6;
     s.flows_evicted = 7;
-    s.events_sent[METRICS_TYPE_FLOW] = 8;
-    s.events_sent[METRICS_TYPE_SENSOR] = 9;
+    s.events_output[METRICS_TYPE_FLOW] = 8;
+    s.events_output[METRICS_TYPE_SENSOR] = 9;
+    s.events_delivered = 17;
     s.events_dropped[METRICS_DROP_REJECTED] = 10;
     s.events_spooled = 11;
     s.http_requests[METRICS_HTTP_5XX] = 13;
@@ -72,6 +73,14 @@ static void test_render(void **state)
         "tracer_flows_ended_total{reason=\"evicted\"} 0",
         "tracer_flows_ended_total{reason=\"shutdown\"} 6",
         "tracer_flows_evicted_total 7",
+        "# TYPE tracer_events_output_total counter",
+        "tracer_events_output_total{type=\"flow\"} 8",
+        "tracer_events_output_total{type=\"sensor\"} 9",
+        "tracer_events_output_total{type=\"snmp\"} 0",
+        "# TYPE tracer_events_delivered_total counter",
+        "tracer_events_delivered_total 17",
+        "# HELP tracer_events_sent_total Deprecated: the same as tracer_events_output_total "
+        "(events handed to the output, not delivered).",
         "tracer_events_sent_total{type=\"flow\"} 8",
         "tracer_events_sent_total{type=\"sensor\"} 9",
         "tracer_events_dropped_total{reason=\"rejected\"} 10",

@@ -526,6 +526,70 @@ static void test_stdout_direction(void **state)
     fclose(f);
 }
 
+/* AGENT_LOCAL_NETWORKS decides instead of the host's addresses (SPAN/TAP, files): v4 and v6. */
+static void test_stdout_direction_local_networks(void **state)
+{
+    (void)state;
+    char err[256] = "";
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    ring *r = ring_create(64, sizeof(struct flow_event), err, sizeof err);
+    assert_non_null(r);
+    struct config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    char nets[] = "10.0.0.0/8,fd00::/8";
+    cfg.local_networks = nets;
+    sender *s = sender_create(&cfg, &r, 1, &test_ctx, f, err, sizeof err);
+    assert_non_null(s);
+    static const struct { int v; const char *src, *dst, *want; } cases[] = {
+        {4, "10.1.2.3", "198.51.100.1", "outbound"}, {4, "198.51.100.1", "10.1.2.3", "inbound"},
+        {4, "10.1.2.3", "10.9.9.9", "local"},        {4, "198.51.100.1", "203.0.113.5", "unknown"},
+        {4, "127.0.0.1", "127.0.0.1", "unknown"},    /* the host's own address is not in the list */
+        {6, "fd00::1", "2001:db8::1", "outbound"},   {6, "2001:db8::1", "fd12::5", "inbound"},
+        {6, "fd00::1", "fdff::2", "local"},          {6, "2001:db8::1", "::1", "unknown"},
+    };
+    const size_t n = sizeof cases / sizeof cases[0];
+    for (size_t i = 0; i < n; i++) {
+        struct flow_event ev = make_event((unsigned)i);
+        ev.ip_version = (uint8_t)cases[i].v;
+        memset(ev.src_ip, 0, sizeof ev.src_ip);
+        memset(ev.dst_ip, 0, sizeof ev.dst_ip);
+        assert_int_equal(inet_pton(cases[i].v == 4 ? AF_INET : AF_INET6, cases[i].src, ev.src_ip), 1);
+        assert_int_equal(inet_pton(cases[i].v == 4 ? AF_INET : AF_INET6, cases[i].dst, ev.dst_ip), 1);
+        assert_true(ring_push(r, &ev));
+    }
+    run_to_end(s);
+    rewind(f);
+    char *line = NULL;
+    size_t cap = 0;
+    size_t i = 0;
+    while (getline(&line, &cap, f) > 0) {
+        assert_true(i < n);
+        cJSON *o = cJSON_Parse(line);
+        assert_non_null(o);
+        assert_string_equal(cJSON_GetObjectItemCaseSensitive(o, "src_ip")->valuestring, cases[i].src);
+        if (strcmp(cJSON_GetObjectItemCaseSensitive(o, "direction")->valuestring, cases[i].want) != 0)
+            fail_msg("%s -> %s: %s, want %s", cases[i].src, cases[i].dst,
+                     cJSON_GetObjectItemCaseSensitive(o, "direction")->valuestring, cases[i].want);
+        cJSON_Delete(o);
+        i++;
+    }
+    free(line);
+    assert_int_equal(i, n);
+    sender_destroy(s);
+    ring_destroy(r);
+    fclose(f);
+
+    /* a bad list (config.c refuses it first) fails the sender's creation with the reason */
+    char bad[] = "10.0.0.0/33";
+    cfg.local_networks = bad;
+    ring *r2 = ring_create(64, sizeof(struct flow_event), err, sizeof err);
+    assert_non_null(r2);
+    assert_null(sender_create(&cfg, &r2, 1, &test_ctx, stdout, err, sizeof err));
+    assert_string_equal(err, "\"10.0.0.0/33\": prefix length must be in [0, 32]");
+    ring_destroy(r2);
+}
+
 /* Delivery settings as config.c's defaults, but a short retry and shutdown. */
 static void delivery_defaults(struct config *cfg)
 {
@@ -799,6 +863,7 @@ int main(void)
         cmocka_unit_test(test_stdout_three_lines),
         cmocka_unit_test(test_stdout_two_rings_concurrent),
         cmocka_unit_test(test_stdout_direction),
+        cmocka_unit_test(test_stdout_direction_local_networks),
         cmocka_unit_test(test_http_batch1_objects_and_headers),
         cmocka_unit_test(test_http_batch2_arrays),
         cmocka_unit_test(test_http_interval),
