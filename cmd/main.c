@@ -309,9 +309,15 @@ int main(int argc, char **argv)
         status = EXIT_RUNTIME;
         capture_stop(s.st.cap);
     }
-    log_info("tracer-sensor %s %s %s (link type %d), output %s", TRACER_VERSION,
+    static const char *const bodies[] = {"one event per POST", "arrays", "NDJSON"};
+    log_info("tracer-sensor %s %s %s (link type %d), output %s%s%s%s", TRACER_VERSION,
              cfg->pcap_file ? "reading" : "capturing on", cfg->pcap_file ? cfg->pcap_file : cfg->interface,
-             capture_datalink(s.st.cap), cfg->endpoint_url ? "HTTP" : "stdout");
+             capture_datalink(s.st.cap), cfg->endpoint_url ? "HTTP (flows, " : "stdout (every event)",
+             cfg->endpoint_url ? bodies[cfg->http_body] : "", cfg->endpoint_url ? ")" : "",
+             !cfg->endpoint_url ? ""
+             : cfg->events_endpoint_url ? "; other events to AGENT_EVENTS_ENDPOINT_URL"
+                                        : "; sensor and hook events are not sent: set AGENT_EVENTS_ENDPOINT_URL "
+                                          "to send them");
 
     wait_for_end(&s, &sigs);
     shutdown_pipeline(&s);
