@@ -15,7 +15,7 @@
  * Retries without blocking: a failed batch goes back into the pending list in
  * submission order with its own backoff, and the batches behind it keep
  * going. A failure counts as a strike against the batch when the endpoint
- * delivered something else since the batch's previous failure (so the fault
+ * delivered something else since the batch's first failure (so the fault
  * is this batch, not the endpoint); after AGENT_RETRY_MAX_ATTEMPTS strikes the
  * batch is set aside: into <spool>/dead-letter when there is a spool, else
  * dropped, counted either way and logged once. When every request fails (two
@@ -68,7 +68,7 @@ struct batch {
     uint64_t seq;                /* submission order */
     uint64_t made_us;            /* monotonic time it was submitted */
     uint64_t next_try_us;        /* not before (its own backoff) */
-    uint64_t seen_ok;            /* d->ok_count at its last failure */
+    uint64_t seen_ok;            /* d->ok_count at its first failure */
     uint32_t nevents;
     uint32_t failures, strikes;
     unsigned route;
@@ -642,10 +642,14 @@ static void settle(delivery *d, struct batch *b, const struct http_result *r)
     d->st.retries++;
     if (d->consecutive++ == 0)
         d->failing_since_us = now;
-    b->failures++;
+    /* A strike: the first failure, and every later one once the endpoint has
+     * delivered something else since that first failure (it is up: the fault
+     * is this request). While nothing else is delivered it looks like an
+     * outage: retried, never set aside. */
+    if (b->failures++ == 0)
+        b->seen_ok = d->ok_count;
     if (b->failures == 1 || d->ok_count > b->seen_ok)
         b->strikes++;
-    b->seen_ok = d->ok_count;
     if (b->strikes >= d->max_strikes && d->ok_count > 0) {
         set_aside(d, b, r);
         forget(d, b, true);

@@ -48,13 +48,16 @@ FAST = {
     "AGENT_RETRY_MAX": "400ms",
     "AGENT_CONNECT_TIMEOUT": "1s",
     "AGENT_REQUEST_TIMEOUT": "3s",
+    # One request in flight: these tests check the order of attempts and keep-alive.
+    "AGENT_HTTP_CONNECTIONS": "1",
 }
 
 DONE_RE = re.compile(
     r"sender: done: (?P<delivered>\d+) events delivered \((?P<replayed>\d+) replayed from the "
     r"spool\), (?P<spooled>\d+) spooled, (?P<dropped>\d+) dropped \(queue_full=(?P<queue_full>\d+) "
     r"spool_full=(?P<spool_full>\d+) spool_error=(?P<spool_error>\d+) rejected=(?P<rejected>\d+) "
-    r"shutdown=(?P<shutdown>\d+) unserializable=(?P<unserializable>\d+)\), (?P<waiting>\d+) "
+    r"shutdown=(?P<shutdown>\d+) undeliverable=(?P<undeliverable>\d+) dead_lettered=(?P<dead_lettered>\d+) "
+    r"unrouted=(?P<unrouted>\d+) unserializable=(?P<unserializable>\d+)\), (?P<waiting>\d+) "
     r"waiting in the spool\"?$")  # logfmt quotes the message
 
 SPOOL_NAME_RE = re.compile(r"^(\d{20})\.batch$")
@@ -113,8 +116,13 @@ def receivers():
 # helpers
 
 def denv(pcap, url, **extra):
-    env = {"AGENT_PCAP_FILE": str(pcap), "AGENT_ENDPOINT_URL": url}
+    """These tests were written for array bodies and one endpoint for every
+    event type: AGENT_BATCH_SIZE comes with AGENT_HTTP_BODY=array, and the
+    sensor events go to the same URL (AGENT_EVENTS_ENDPOINT_URL)."""
+    env = {"AGENT_PCAP_FILE": str(pcap), "AGENT_ENDPOINT_URL": url, "AGENT_EVENTS_ENDPOINT_URL": url}
     env.update(FAST)
+    if "AGENT_BATCH_SIZE" in extra:
+        env["AGENT_HTTP_BODY"] = "array"
     env.update({k: str(v) for k, v in extra.items()})
     return env
 
@@ -140,7 +148,8 @@ def expect_done(stderr, **want):
     full = {k: 0 for k in d}
     full.update(want)
     full["dropped"] = (full["queue_full"] + full["spool_full"] + full["spool_error"] +
-                       full["rejected"] + full["shutdown"] + full["unserializable"])
+                       full["rejected"] + full["shutdown"] + full["undeliverable"] +
+                       full["dead_lettered"] + full["unrouted"] + full["unserializable"])
     if "dropped" in want:
         assert want["dropped"] == full["dropped"]
     assert d == full, "last log line: got %s, expected %s" % (d, full)
@@ -212,8 +221,12 @@ def read_spool(d, tolerate_vanished=False):
         body = data[h.end():]
         assert len(body) == blen, "spool file %s: body %d bytes, header says %d" % (name, len(body), blen)
         assert zlib.crc32(body) == crc, "spool file %s: CRC mismatch" % name
-        doc = json.loads(body)
-        events = doc if isinstance(doc, list) else [doc]
+        # The spool holds events as NDJSON (one per line); files from before
+        # that change hold the body as POSTed (an array or one object).
+        if body.lstrip().startswith(b"["):
+            events = json.loads(body)
+        else:
+            events = [json.loads(l) for l in body.splitlines() if l.strip()]
         assert len(events) == nev, "spool file %s: %d events, header says %d" % (name, len(events), nev)
         out.append({"seq": int(m.group(1)), "name": name, "nevents": nev, "body": body,
                     "size": len(data), "events": events})
@@ -423,7 +436,8 @@ def test_kill_9_with_spooled_batches_then_restart(tracer, receivers, empty_pcap,
     rcv = receivers(policy=always(Respond(503, "down for maintenance")))
     env = {"AGENT_INTERFACE": "lo", "AGENT_BPF_FILTER": "udp and dst host 127.0.0.1 and dst port %d" % port,
            "AGENT_UDP_IDLE_TIMEOUT": "1", "AGENT_STATS_INTERVAL": "0", "AGENT_ENDPOINT_URL": rcv.url(),
-           "AGENT_SPOOL_DIR": str(spool), "AGENT_BATCH_SIZE": "10", "AGENT_SEND_INTERVAL": "200ms",
+           "AGENT_SPOOL_DIR": str(spool), "AGENT_BATCH_SIZE": "10", "AGENT_HTTP_BODY": "array",
+           "AGENT_SEND_INTERVAL": "200ms",
            "AGENT_SPOOL_AFTER": "500ms", "AGENT_SHUTDOWN_TIMEOUT": "120s", **FAST}
     with open(errlog, "wb") as ef:
         p = subprocess.Popen([tracer], env=clean_env(env), stdin=subprocess.DEVNULL,
@@ -504,7 +518,8 @@ def test_sigterm_live_capture_endpoint_down_spools_everything(tracer, receivers,
     rcv = receivers()
     rcv.stop()
     env = {"AGENT_INTERFACE": "lo", "AGENT_BPF_FILTER": "udp and dst host 127.0.0.1 and dst port %d" % port,
-           "AGENT_ENDPOINT_URL": rcv.url(), "AGENT_SPOOL_DIR": str(spool), "AGENT_BATCH_SIZE": "4",
+           "AGENT_ENDPOINT_URL": rcv.url(), "AGENT_EVENTS_ENDPOINT_URL": rcv.url(),
+           "AGENT_SPOOL_DIR": str(spool), "AGENT_BATCH_SIZE": "4", "AGENT_HTTP_BODY": "array",
            "AGENT_SHUTDOWN_TIMEOUT": "1s", **FAST}
     with open(errlog, "wb") as ef:
         p = subprocess.Popen([tracer], env=clean_env(env), stdin=subprocess.DEVNULL,
