@@ -9,11 +9,11 @@ event of another shape (a `sensor` or `topology` event has no src_ip) is
 answered 422. Fields beyond the 14 are accepted and ignored, as Go's
 encoding/json and pydantic's default do, because the sensor adds fields.
 
-Run: python3 gotracer_backend.py [--poison-src-port N]; it listens on
+Run: python3 gotracer_backend.py [--poison-flow-id ID]; it listens on
 127.0.0.1 (an ephemeral port), prints "port N" on stdout, serves until
 SIGTERM/SIGINT, then prints one JSON line: {"statuses": {code: count},
 "flows": [every accepted event as received], "poisoned": n}. With
---poison-src-port, a flow with that src_port is answered 500, every time.
+--poison-flow-id, the flow with that flow_id is answered 500, every time.
 """
 
 import argparse
@@ -46,7 +46,7 @@ class FlowEvent(BaseModel):
     avg_packet_size: float
 
 
-def make_app(poison_src_port):
+def make_app(poison_flow_id):
     app = FastAPI()
     lock = threading.Lock()
     state = {"statuses": {}, "flows": [], "poisoned": 0}
@@ -61,7 +61,7 @@ def make_app(poison_src_port):
 
     @app.post("/api/flows")
     async def ingest(ev: FlowEvent, request: Request):
-        if poison_src_port is not None and ev.src_port == poison_src_port:
+        if poison_flow_id is not None and ev.flow_id == poison_flow_id:
             with lock:
                 state["poisoned"] += 1
             raise HTTPException(status_code=500, detail="cannot store this flow")
@@ -75,11 +75,14 @@ def make_app(poison_src_port):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--poison-src-port")
+    ap.add_argument("--poison-flow-id")
     a = ap.parse_args()
-    app, state = make_app(a.poison_src_port)
+    app, state = make_app(a.poison_flow_id)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted sockets inherit it: uvicorn writes the status line and the body
+    # separately, and Nagle + delayed ACK would hold each response for 40 ms.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind(("127.0.0.1", 0))
     print("port %d" % sock.getsockname()[1], flush=True)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
