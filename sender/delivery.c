@@ -20,8 +20,11 @@
  * batch is set aside: into <spool>/dead-letter when there is a spool, else
  * dropped, counted either way and logged once. When every request fails (two
  * or more in a row, no success between), the endpoint is down: one request at
- * a time probes it with exponential backoff, and pending batches older than
- * AGENT_SPOOL_AFTER move to the spool.
+ * a time probes it with exponential backoff (the oldest pending batch, so an
+ * outage keeps the order; two requests failing in a row with nothing
+ * delivered between look like an outage too), and pending batches older than
+ * AGENT_SPOOL_AFTER move to the spool; when it answers, every batch that
+ * failed meanwhile may go at once.
  *
  * The spool holds events, not bodies: every batch is written as NDJSON (one
  * event per line), and on replay its events are routed by type and re-framed
@@ -106,6 +109,7 @@ struct delivery {
     uint64_t failing_since_us;    /* first failure of the current run of failures */
     uint64_t gate_us;             /* endpoint backoff: no new request before */
     uint64_t ok_count;            /* requests delivered so far */
+    uint64_t last_ok_us;          /* when the last one was delivered */
     struct delivery_stats st;
     bool warned_queue_full;
     bool spool_failing;
@@ -519,6 +523,7 @@ static void spool_aged(delivery *d, uint64_t now)
  * batches are left in their spool file for the next start. */
 static void give_up_memory(delivery *d)
 {
+    uint64_t dropped = 0;
     while (d->head) {
         struct batch *b = d->head;
         unlink_pending(d, NULL, b);
@@ -532,10 +537,12 @@ static void give_up_memory(delivery *d)
             pthread_mutex_lock(&d->lock);
         } else {
             d->st.dropped_shutdown += b->nevents;
-            log_warn("delivery: shutdown timeout: %u undelivered events dropped (no spool directory)", b->nevents);
+            dropped += b->nevents;
         }
         forget(d, b, true);
     }
+    if (dropped)
+        log_warn("delivery: shutdown timeout: %" PRIu64 " undelivered events dropped (no spool directory)", dropped);
 }
 
 /* Whether `key` is in keys[0..*n); adds it when not (and there is room). */
@@ -620,12 +627,18 @@ static void settle(delivery *d, struct batch *b, const struct http_result *r)
             d->st.events_replayed += b->nevents;
             d->st.batches_replayed++;
         }
-        if (d->consecutive >= DOWN_AFTER)
+        if (d->consecutive >= DOWN_AFTER) {
             log_info("delivery: %s answers again after %u failed attempts", url, d->consecutive);
+            /* Back from an outage: what failed during it goes now, in order. */
+            int i = 0;
+            for (struct batch *p = d->head; p && i < SCAN_MAX; p = p->next, i++)
+                p->next_try_us = 0;
+        }
         d->consecutive = 0;
         d->gate_us = 0;
         d->nfail = 0;
         d->ok_count++;
+        d->last_ok_us = now;
         forget(d, b, true);
         return;
     case HTTP_REJECTED:
@@ -697,8 +710,9 @@ static void on_cancelled(void *arg, void *tag, const struct http_result *r)
 static struct batch *take_ready(delivery *d, uint64_t now, uint64_t *soonest)
 {
     struct batch *prev = NULL, *b = d->head;
+    bool down = d->consecutive >= DOWN_AFTER;   /* the probe is the oldest (the gate paces it) */
     for (int i = 0; b && i < SCAN_MAX; i++) {
-        if (b->next_try_us <= now) {
+        if (down || b->next_try_us <= now) {
             unlink_pending(d, prev, b);
             return b;
         }
@@ -746,11 +760,13 @@ static void replay_flush(struct replay *rp, unsigned route)
 static void replay_event(void *arg, const char *ev, size_t len)
 {
     struct replay *rp = arg;
-    unsigned route = len >= sizeof FLOW_PREFIX - 1 && memcmp(ev, FLOW_PREFIX, sizeof FLOW_PREFIX - 1) == 0 ? 0 : 1;
-    if (!http_client_has_route(rp->d->http, route)) {
+    bool flow = len >= sizeof FLOW_PREFIX - 1 && memcmp(ev, FLOW_PREFIX, sizeof FLOW_PREFIX - 1) == 0;
+    int r = http_client_route_for(rp->d->http, flow);
+    if (r < 0) {
         rp->unrouted++;
         return;
     }
+    unsigned route = (unsigned)r;
     struct text *t = &rp->out[route];
     switch (rp->d->body_format) {
     case CFG_BODY_ARRAY:
@@ -836,6 +852,10 @@ static void *delivery_main(void *arg)
             pthread_mutex_lock(&d->lock);
         }
         now = timefmt_mono_us();
+        /* Replaying a file, the shutdown timeout counts from the last delivery: a
+         * slow endpoint that keeps taking requests gets the whole capture. */
+        if (d->finishing && d->wait_for_room && d->last_ok_us + d->shutdown_us > d->deadline_us)
+            d->deadline_us = d->last_ok_us + d->shutdown_us;
         if (d->finishing && now >= d->deadline_us) {
             give_up_memory(d);
             pthread_mutex_unlock(&d->lock);
@@ -931,9 +951,9 @@ void delivery_finish(delivery *d)
     }
 }
 
-bool delivery_has_route(const delivery *d, unsigned route)
+int delivery_route_for(const delivery *d, bool flow)
 {
-    return http_client_has_route(d->http, route);
+    return http_client_route_for(d->http, flow);
 }
 
 void delivery_count_unrouted(delivery *d, uint32_t nevents)

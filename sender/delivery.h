@@ -77,8 +77,8 @@ int delivery_start(delivery *d, char *err, size_t errlen);
  */
 void delivery_submit(delivery *d, unsigned route, const char *body, size_t len, uint32_t nevents);
 
-/* Whether `route` has an endpoint (route 1: AGENT_EVENTS_ENDPOINT_URL is set). Any thread. */
-bool delivery_has_route(const delivery *d, unsigned route);
+/* The route of a flow / another event: 0 or 1, or -1 when the type has no endpoint. Any thread. */
+int delivery_route_for(const delivery *d, bool flow);
 
 /* Count events dropped because their type has no endpoint. Any thread. */
 void delivery_count_unrouted(delivery *d, uint32_t nevents);

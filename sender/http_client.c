@@ -402,6 +402,15 @@ bool http_client_has_route(const http_client *c, unsigned route)
     return route < HTTP_ROUTES && c->url[route] != NULL;
 }
 
+int http_client_route_for(const http_client *c, bool flow)
+{
+    if (flow)
+        return 0;
+    if (!c->url[1])
+        return -1;
+    return strcmp(c->url[1], c->url[0]) == 0 ? 0 : 1;   /* one endpoint for all: shared bodies */
+}
+
 unsigned http_client_capacity(const http_client *c) { return c->nslots; }
 unsigned http_client_busy(const http_client *c) { return c->busy; }
 

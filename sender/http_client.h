@@ -86,6 +86,13 @@ void http_client_cancel_all(http_client *c, http_done_fn done, void *arg);
 unsigned http_client_capacity(const http_client *c);
 unsigned http_client_busy(const http_client *c);
 
+/*
+ * The route for a flow event (0) or another event: 1, or 0 when
+ * AGENT_EVENTS_ENDPOINT_URL equals AGENT_ENDPOINT_URL (their events then share
+ * bodies), or -1 when non-flow events have no endpoint.
+ */
+int http_client_route_for(const http_client *c, bool flow);
+
 /* Whether `route` has a URL of its own. */
 bool http_client_has_route(const http_client *c, unsigned route);
 

@@ -467,12 +467,13 @@ static void append_hook(sender *s, cJSON *obj)
 {
     enum sender_event_type type = hook_event_type(obj);
     stat_add(&s->by_type[type], 1);
-    unsigned route = s->http && type != SENDER_EV_FLOW ? 1 : 0;
-    if (s->http && !delivery_has_route(s->delivery, route)) {
+    int r = s->http ? delivery_route_for(s->delivery, type == SENDER_EV_FLOW) : 0;
+    if (r < 0) {
         cJSON_Delete(obj);
         delivery_count_unrouted(s->delivery, 1);
         return;
     }
+    unsigned route = (unsigned)r;
     char id[sizeof s->id_prefix + 24], ts[40];
     next_event_id(s, id, sizeof id);
     bool ok = cJSON_IsObject(obj) && set_string(obj, "event_id", id);
