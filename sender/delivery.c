@@ -644,7 +644,7 @@ static void settle(delivery *d, struct batch *b, const struct http_result *r)
     case HTTP_REJECTED:
         d->st.dropped_rejected += b->nevents;
         if (!seen_before(d->reject_keys, &d->nreject, r->status))
-            log_warn("delivery: %s rejected a request of %u events (%s); not retried, dropped "
+            log_warn("delivery: %s rejected a batch of %u events (%s); not retried, dropped "
                      "(further rejections with this status are counted, not logged)", url, b->nevents, r->detail);
         forget(d, b, true);
         return;
