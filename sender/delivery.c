@@ -100,6 +100,7 @@ struct delivery {
     struct batch *head, *tail;    /* pending: not in flight */
     uint64_t queue_events, queue_bytes;   /* pending + in flight */
     uint32_t inflight;
+    uint32_t slots;               /* requests that may be in flight (http_client_capacity) */
     uint32_t waiters;
     bool sleeping;                /* the thread waits in http_client_poll */
     bool finishing;
@@ -176,6 +177,7 @@ delivery *delivery_create(const struct config *cfg, char *err, size_t errlen)
     d->http = http_client_create(cfg, err, errlen);
     if (!d->http)
         goto fail;
+    d->slots = http_client_capacity(d->http);
     if (cfg->spool_dir) {
         d->spool_max_bytes = (uint64_t)cfg->spool_max_mb * 1024u * 1024u;
         d->spool_dir = strdup(cfg->spool_dir);
@@ -377,7 +379,8 @@ static bool down_for_long(const delivery *d, uint64_t now)
 
 static void wake_thread(delivery *d)
 {
-    if (d->sleeping) {
+    /* Only when a slot is free: with every slot busy, the network wakes it anyway. */
+    if (d->sleeping && (d->inflight < d->slots || d->finishing)) {
         d->sleeping = false;
         http_client_wakeup(d->http);
     }
