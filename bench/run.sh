@@ -106,8 +106,8 @@ run_http() {
     "$WORK/recv" -o "$WORK/out.http" "$WORK/port" > "$WORK/recv.out" &
     local rp=$!
     for _ in $(seq 100); do [ -s "$WORK/port" ] && break; sleep 0.05; done
-    timed "$WORK/t" "${SENSOR_ENV[@]}" AGENT_ENDPOINT_URL="http://127.0.0.1:$(cat "$WORK/port")/ingest" \
-        "$BIN" --pcap-file "$T" > /dev/null
+    timed "$WORK/t" "${SENSOR_ENV[@]}" AGENT_HTTP_BODY=array \
+        AGENT_ENDPOINT_URL="http://127.0.0.1:$(cat "$WORK/port")/ingest" "$BIN" --pcap-file "$T" > /dev/null
     kill -TERM $rp; wait $rp || true
     add http $(cat "$WORK/t")
     HTTP_EVENTS=$(cut -d' ' -f1 "$WORK/recv.out")
@@ -157,24 +157,34 @@ timed "$WORK/t" "${SENSOR_ENV[@]}" AGENT_MAX_FLOWS=$CAP "$BIN" --pcap-file "$M2"
 CAP2_KB=$(cut -d' ' -f2 "$WORK/t")
 
 # Sender: every one of the 1M flows becomes an event at the end of the file;
-# POSTed in batches of 1000 to the receiver. events/s = events / wall time.
-rm -f "$WORK/port"
-"$WORK/recv" "$WORK/port" > "$WORK/recv.out" &
-RP=$!
-for _ in $(seq 100); do [ -s "$WORK/port" ] && break; sleep 0.05; done
-timed "$WORK/t" "${SENSOR_ENV[@]}" AGENT_BATCH_SIZE=1000 AGENT_MAX_FLOWS=$((MEMFLOWS * 2)) \
-    AGENT_EVENT_RING_SLOTS=65536 AGENT_ENDPOINT_URL="http://127.0.0.1:$(cat "$WORK/port")/ingest" \
-    "$BIN" --pcap-file "$M" > /dev/null
-kill -TERM $RP; wait $RP || true
-SND_EVENTS=$(cut -d' ' -f1 "$WORK/recv.out")
-SND_SECS=$(cut -d' ' -f1 "$WORK/t")
-SND_RATE=$(awk -v e="$SND_EVENTS" -v s="$SND_SECS" 'BEGIN{printf "%.0f", e/s}')
-# The sender alone: the flows all end when the file does, so from the first
-# POST to the last the sender is serializing and POSTing and nothing else is
-# reading; the receiver times that span (events after the first POST / span).
-SND_SPAN=$(cut -d' ' -f4 "$WORK/recv.out")
-SND_AFTER=$(cut -d' ' -f5 "$WORK/recv.out")
-SND_ALONE=$(awk -v e="$SND_AFTER" -v s="$SND_SPAN" 'BEGIN{printf "%.0f", (s > 0 ? e / s : 0)}')
+# POSTed to the receiver, once as arrays of 1000 (AGENT_HTTP_BODY=array) and
+# once one object per POST (go-Tracer's body, the default), over the default
+# pool of kept-alive connections. events/s = events / wall time.
+# sender_run NAME [VAR=VALUE...]: sets SND_EVENTS_<NAME>, SND_RATE_<NAME>, SND_ALONE_<NAME>, SND_SPAN_<NAME>
+sender_run() {
+    local name=$1; shift
+    rm -f "$WORK/port"
+    "$WORK/recv" "$WORK/port" > "$WORK/recv.out" &
+    local rp=$!
+    for _ in $(seq 100); do [ -s "$WORK/port" ] && break; sleep 0.05; done
+    timed "$WORK/t" "${SENSOR_ENV[@]}" "$@" AGENT_MAX_FLOWS=$((MEMFLOWS * 2)) \
+        AGENT_EVENT_RING_SLOTS=65536 AGENT_ENDPOINT_URL="http://127.0.0.1:$(cat "$WORK/port")/ingest" \
+        "$BIN" --pcap-file "$M" > /dev/null
+    kill -TERM $rp; wait $rp || true
+    local ev secs span after
+    ev=$(cut -d' ' -f1 "$WORK/recv.out"); secs=$(cut -d' ' -f1 "$WORK/t")
+    # The sender alone: the flows all end when the file does, so from the first
+    # POST to the last the sender is serializing and POSTing and nothing else is
+    # reading; the receiver times that span (events after the first POST / span).
+    span=$(cut -d' ' -f4 "$WORK/recv.out"); after=$(cut -d' ' -f5 "$WORK/recv.out")
+    printf -v "SND_EVENTS_$name" '%s' "$ev"
+    printf -v "SND_SECS_$name" '%s' "$secs"
+    printf -v "SND_SPAN_$name" '%s' "$span"
+    printf -v "SND_RATE_$name" '%s' "$(awk -v e="$ev" -v s="$secs" 'BEGIN{printf "%.0f", e/s}')"
+    printf -v "SND_ALONE_$name" '%s' "$(awk -v e="$after" -v s="$span" 'BEGIN{printf "%.0f", (s > 0 ? e / s : 0)}')"
+}
+sender_run ARRAY AGENT_HTTP_BODY=array AGENT_BATCH_SIZE=1000
+sender_run OBJECT AGENT_HTTP_BODY=object
 
 # ---- live: tcpreplay --topspeed onto a veth pair in a namespace ------------
 LIVE="skipped"
@@ -230,7 +240,8 @@ echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "truth: ndjson: $TRUTH_ND; http: $TRUTH_HTTP"
 echo "memory: $MEMFLOWS concurrent flows: peak RSS $((MEM_KB / 1024)) MiB, $PER_FLOW bytes/flow above the idle sensor ($((BASE_KB / 1024)) MiB), $ALL_IN bytes/flow all in"
 echo "max-flows cap $CAP: peak RSS $((CAP1_KB / 1024)) MiB with $MEMFLOWS flows, $((CAP2_KB / 1024)) MiB with $((MEMFLOWS * 2)) flows"
-echo "sender: $SND_EVENTS events POSTed (batches of 1000): sender alone $SND_ALONE events/s (first to last POST, $SND_SPAN s); whole run incl. reading the file $SND_SECS s: $SND_RATE events/s"
+echo "sender, arrays of 1000: $SND_EVENTS_ARRAY events POSTed: sender alone $SND_ALONE_ARRAY events/s (first to last POST, $SND_SPAN_ARRAY s); whole run incl. reading the file $SND_SECS_ARRAY s: $SND_RATE_ARRAY events/s"
+echo "sender, one object per POST (go-Tracer's body, AGENT_HTTP_CONNECTIONS=8): $SND_EVENTS_OBJECT events POSTed: sender alone $SND_ALONE_OBJECT events/s (first to last POST, $SND_SPAN_OBJECT s); whole run incl. reading the file $SND_SECS_OBJECT s: $SND_RATE_OBJECT events/s"
 echo "live: $LIVE"
 run_active_order
 echo "$ACTIVE_ROW"

@@ -6,8 +6,10 @@
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/log.h"
+#include "config/config.h"
 #include "hooks/snmp/snmp_poller.h"
 #include "hooks/snmp/snmp_trap.h"
 #include "hooks/topology/topology.h"
@@ -45,6 +47,16 @@ int hook_set_build(hook_set *hs, const struct config *cfg, sender *snd, char *er
             return rc == -1 ? -1 : -2;
         if (rc == 0)
             continue;
+        if (cfg->endpoint_url && !cfg->events_endpoint_url) {
+            /* AGENT_ENDPOINT_URL takes flows only (go-Tracer's backend parses FlowEvents):
+             * a hook whose events have nowhere to go does not run. */
+            log_warn("hook %s not started: its events have nowhere to go (AGENT_ENDPOINT_URL receives flow "
+                     "events only); set AGENT_EVENTS_ENDPOINT_URL to send them, or run without "
+                     "AGENT_ENDPOINT_URL to print every event on stdout", h->hook.ops->name);
+            h->hook.ops->destroy(h->hook.self);
+            memset(h, 0, sizeof *h);
+            continue;
+        }
         hs->n++;
         h->ring = ring_create(HOOK_RING_SLOTS, sizeof(struct sender_json_msg), err, errlen);
         if (!h->ring || sender_add_json_ring(snd, h->ring, err, errlen) != 0)

@@ -308,25 +308,34 @@ static int enter_sandbox(const struct config *cfg, char *err, size_t errlen)
     return 0;
 }
 
-/* The line that says the sensor runs, its values also as fields. */
+/* The line that says the sensor runs and where its events go, its values also as fields. */
 static void log_started(const struct config *cfg, int link_type)
 {
+    static const char *const bodies[] = {"one event per POST", "arrays", "NDJSON"};
     const char *source = cfg->pcap_file ? cfg->pcap_file : cfg->interface;
-    char msg[600], link[48];
+    char msg[800], link[48], output[300];
     if (link_type >= 0)
         snprintf(link, sizeof link, "link type %d", link_type);
     else   /* an interface that is down at start: capture waits for it */
         snprintf(link, sizeof link, "link type not known until it is up");
+    if (!cfg->endpoint_url)
+        snprintf(output, sizeof output, "stdout (every event)");
+    else
+        snprintf(output, sizeof output, "HTTP (flows, %s)%s", bodies[cfg->http_body],
+                 cfg->events_endpoint_url ? "; other events to AGENT_EVENTS_ENDPOINT_URL"
+                                          : "; sensor and hook events are not sent: set AGENT_EVENTS_ENDPOINT_URL "
+                                            "to send them");
     snprintf(msg, sizeof msg, "tracer-sensor %s %s %s (%s), output %s", TRACER_VERSION,
-             cfg->pcap_file ? "reading" : "capturing on", source, link, cfg->endpoint_url ? "HTTP" : "stdout");
+             cfg->pcap_file ? "reading" : "capturing on", source, link, output);
     log_fields(LOG_INFO, msg,
                (const struct log_field[]){
                    LOG_STR("version", TRACER_VERSION),
                    LOG_STR(cfg->pcap_file ? "pcap_file" : "interface", source),
                    LOG_I64("link_type", link_type),
                    LOG_STR("output", cfg->endpoint_url ? "http" : "stdout"),
+                   LOG_BOOL("other_events_sent", !cfg->endpoint_url || cfg->events_endpoint_url),
                },
-               4);
+               5);
 }
 
 /* --help, --version, --man: print and return true. */

@@ -80,6 +80,9 @@ void reporter_start(reporter *r)
 /* Gather every counter into a `sensor` event and hand it to the sender. */
 static void emit_stats(reporter *r, bool final)
 {
+    const struct config *cfg = r->st->cfg;
+    if (cfg->endpoint_url && !cfg->events_endpoint_url)
+        return;   /* AGENT_ENDPOINT_URL carries flows only; main said so at start */
     cJSON *ev = sensor_stats_gather(r->st, (timefmt_mono_us() - r->started_us) / 1000000u, final);
     if (ev)
         hook_emit(r->st->stats_ring, ev);   /* a full ring frees it and counts the drop */

@@ -59,9 +59,13 @@ static void collect_sender(const struct sensor_probe *p, struct metrics_snapshot
     o->events_dropped[METRICS_DROP_SPOOL_ERROR] = d->dropped_spool_error;
     o->events_dropped[METRICS_DROP_REJECTED] = d->dropped_rejected;
     o->events_dropped[METRICS_DROP_SHUTDOWN] = d->dropped_shutdown;
+    o->events_dropped[METRICS_DROP_UNDELIVERABLE] = d->dropped_undeliverable;
+    o->events_dropped[METRICS_DROP_DEAD_LETTERED] = d->events_dead_lettered;
+    o->events_dropped[METRICS_DROP_UNROUTED] = d->dropped_unrouted;
     /* Stream mode counts lost writes in events_failed; HTTP mode sums the reasons above into it. */
     uint64_t http_drops = d->dropped_queue_full + d->dropped_spool_full + d->dropped_spool_error +
-                          d->dropped_rejected + d->dropped_shutdown;
+                          d->dropped_rejected + d->dropped_shutdown + d->dropped_undeliverable +
+                          d->events_dead_lettered + d->dropped_unrouted;
     o->events_dropped[METRICS_DROP_WRITE_ERROR] = ss.events_failed > http_drops ? ss.events_failed - http_drops : 0;
     o->events_dropped[METRICS_DROP_UNSERIALIZABLE] = ss.json_errors;
     o->events_spooled = d->spool_events;

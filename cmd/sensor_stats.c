@@ -76,6 +76,11 @@ static cJSON *delivery_json(const struct sender_stats *s)
     num(o, "events_spooled", d->events_spooled);
     num(o, "events_replayed", d->events_replayed);
     num(o, "queue_events", d->queue_events);
+    num(o, "queue_bytes", d->queue_bytes);
+    num(o, "inflight", d->inflight);
+    num(o, "events_dead_lettered", d->events_dead_lettered);
+    num(o, "batches_set_aside", d->batches_set_aside);
+    num(o, "backpressure_waits", d->backpressure_waits);
     num(o, "spool_files", d->spool_files);
     num(o, "spool_events", d->spool_events);
     num(o, "spool_corrupt_files", d->spool_corrupt_files);
@@ -89,6 +94,9 @@ static cJSON *delivery_json(const struct sender_stats *s)
         num(drop, "spool_error", d->dropped_spool_error);
         num(drop, "rejected", d->dropped_rejected);
         num(drop, "shutdown", d->dropped_shutdown);
+        num(drop, "undeliverable", d->dropped_undeliverable);
+        num(drop, "unrouted", d->dropped_unrouted);
+        num(drop, "dead_lettered", d->events_dead_lettered);
     }
     cJSON *http = cJSON_AddObjectToObject(o, "http");
     if (http) {

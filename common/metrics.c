@@ -60,7 +60,8 @@ struct metrics_server {
 static const char *const END_LABELS[METRICS_END_COUNT] = {"fin", "rst", "idle", "evicted", "shutdown"};
 static const char *const TYPE_LABELS[METRICS_TYPE_COUNT] = {"flow", "snmp", "trap", "topology", "sensor", "other"};
 static const char *const DROP_LABELS[METRICS_DROP_COUNT] = {
-    "ring", "queue_full", "spool_full", "spool_error", "rejected", "shutdown", "write_error", "unserializable"};
+    "ring", "queue_full", "spool_full", "spool_error", "rejected", "shutdown", "write_error", "unserializable",
+    "undeliverable", "dead_lettered", "unrouted"};
 static const char *const HTTP_LABELS[METRICS_HTTP_COUNT] = {"2xx", "3xx", "4xx", "5xx", "error"};
 
 struct tbuf {

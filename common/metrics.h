@@ -35,6 +35,7 @@ enum metrics_event_type {    /* tracer_events_output_total{type} */
 enum metrics_drop_reason {   /* tracer_events_dropped_total{reason} */
     METRICS_DROP_RING, METRICS_DROP_QUEUE_FULL, METRICS_DROP_SPOOL_FULL, METRICS_DROP_SPOOL_ERROR,
     METRICS_DROP_REJECTED, METRICS_DROP_SHUTDOWN, METRICS_DROP_WRITE_ERROR, METRICS_DROP_UNSERIALIZABLE,
+    METRICS_DROP_UNDELIVERABLE, METRICS_DROP_DEAD_LETTERED, METRICS_DROP_UNROUTED,
     METRICS_DROP_COUNT
 };
 enum metrics_http_code {     /* tracer_http_requests_total{code} */

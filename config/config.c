@@ -47,6 +47,7 @@
 enum setting_id {
     S_INTERFACE, S_PCAP_FILE, S_BPF_FILTER, S_SNAP_LEN, S_PROMISCUOUS, S_PCAP_BUFFER_MB,
     S_ENDPOINT_URL, S_BATCH_SIZE, S_SEND_INTERVAL, S_AUTH_TOKEN, S_AUTH_TOKEN_FILE,
+    S_HTTP_BODY, S_EVENTS_ENDPOINT_URL,
     S_HMAC_KEY, S_HMAC_KEY_FILE, S_SPOOL_DIR, S_SPOOL_MAX_MB,
     S_TCP_IDLE_TIMEOUT, S_UDP_IDLE_TIMEOUT, S_IDLE_TIMEOUT, S_ACTIVE_TIMEOUT, S_MAX_FLOWS,
     S_COMMUNITY_ID_SEED, S_PACKET_RING_SLOTS, S_EVENT_RING_SLOTS,
@@ -54,6 +55,7 @@ enum setting_id {
     S_RETRY_BASE, S_RETRY_MAX, S_CONNECT_TIMEOUT, S_REQUEST_TIMEOUT, S_QUEUE_MAX_EVENTS,
     S_SPOOL_AFTER, S_SHUTDOWN_TIMEOUT, S_TLS_CA_FILE, S_TLS_CLIENT_CERT, S_TLS_CLIENT_KEY,
     S_TLS_INSECURE, S_COMPRESS, S_STATS_INTERVAL,
+    S_HTTP_CONNECTIONS, S_RETRY_MAX_ATTEMPTS, S_QUEUE_MAX_MB,
     S_SNMP_CONFIG, S_SNMP_CONCURRENCY, S_TRAP_LISTEN, S_TRAP_COMMUNITIES, S_TOPOLOGY_INTERVAL,
     S_METRICS_ADDR,
     S_USER, S_LOG_LEVEL, S_LOG_FORMAT, S_LOG_FILE,
@@ -96,6 +98,12 @@ static const struct setting SETTINGS[S_COUNT] = {
         0, 0 },
     [S_BATCH_SIZE] = { "AGENT_BATCH_SIZE", "--batch-size", "N", "100", "integer in [1, 10000]",
         "events per POST", 1, 10000 },
+    [S_HTTP_BODY] = { "AGENT_HTTP_BODY", "--http-body", "FORMAT", "object",
+        "object, array or ndjson",
+        "POST body: one event (go-Tracer's), or batches as array / NDJSON", 0, 0 },
+    [S_EVENTS_ENDPOINT_URL] = { "AGENT_EVENTS_ENDPOINT_URL", "--events-endpoint-url", "URL",
+        "unset (flows only)", "http(s) URL; needs AGENT_ENDPOINT_URL",
+        "where non-flow events (sensor, topology, snmp, trap) go", 0, 0 },
     [S_SEND_INTERVAL] = { "AGENT_SEND_INTERVAL", "--send-interval", "DUR", "1s",
         "duration in [10ms, 1h]",
         "send a partial batch after this long", 10, 3600000 },
@@ -143,6 +151,13 @@ static const struct setting SETTINGS[S_COUNT] = {
         "compress POST bodies (Content-Encoding)", 0, 0 },
     [S_STATS_INTERVAL] = { "AGENT_STATS_INTERVAL", "--stats-interval", "DUR", "60s",
         "duration in [0s, 1d]; 0 = off", "period of the \"sensor\" stats event", 0, 86400000 },
+    [S_HTTP_CONNECTIONS] = { "AGENT_HTTP_CONNECTIONS", "--http-connections", "N", "8",
+        "integer in [1, 256]", "requests in flight (connections or HTTP/2 streams)", 1, 256 },
+    [S_RETRY_MAX_ATTEMPTS] = { "AGENT_RETRY_MAX_ATTEMPTS", "--retry-max-attempts", "N", "5",
+        "integer in [1, 1000]",
+        "set aside a request failing this often while others succeed", 1, 1000 },
+    [S_QUEUE_MAX_MB] = { "AGENT_QUEUE_MAX_MB", "--queue-max-mb", "N", "64",
+        "integer in [1, 65536]", "bytes held in memory awaiting delivery, MiB", 1, 65536 },
     [S_TCP_IDLE_TIMEOUT] = { "AGENT_TCP_IDLE_TIMEOUT", "--tcp-idle-timeout", "DUR", "60s",
         "whole seconds in [1s, 1d]", "end a TCP flow idle this long", 1, 86400 },
     [S_UDP_IDLE_TIMEOUT] = { "AGENT_UDP_IDLE_TIMEOUT", "--udp-idle-timeout", "DUR", "30s",
@@ -210,10 +225,11 @@ static const struct section {
     { "Flows", IDS(S_TCP_IDLE_TIMEOUT, S_UDP_IDLE_TIMEOUT, S_IDLE_TIMEOUT, S_ACTIVE_TIMEOUT,
                    S_MAX_FLOWS, S_COMMUNITY_ID_SEED,
                    S_LOCAL_NETWORKS) },
-    { "Output", IDS(S_ENDPOINT_URL, S_BATCH_SIZE, S_SEND_INTERVAL, S_COMPRESS, S_AUTH_TOKEN,
+    { "Output", IDS(S_ENDPOINT_URL, S_HTTP_BODY, S_EVENTS_ENDPOINT_URL, S_BATCH_SIZE, S_SEND_INTERVAL, S_COMPRESS, S_AUTH_TOKEN,
                     S_AUTH_TOKEN_FILE, S_HMAC_KEY, S_HMAC_KEY_FILE, S_TLS_CA_FILE,
                     S_TLS_CLIENT_CERT, S_TLS_CLIENT_KEY, S_TLS_INSECURE) },
-    { "Delivery", IDS(S_RETRY_BASE, S_RETRY_MAX, S_CONNECT_TIMEOUT, S_REQUEST_TIMEOUT,
+    { "Delivery", IDS(S_HTTP_CONNECTIONS, S_RETRY_BASE, S_RETRY_MAX, S_RETRY_MAX_ATTEMPTS, S_CONNECT_TIMEOUT,
+                      S_REQUEST_TIMEOUT, S_QUEUE_MAX_MB,
                       S_QUEUE_MAX_EVENTS, S_SPOOL_DIR, S_SPOOL_MAX_MB, S_SPOOL_AFTER,
                       S_SHUTDOWN_TIMEOUT) },
     { "Pipeline", IDS(S_PACKET_RING_SLOTS, S_EVENT_RING_SLOTS) },
@@ -691,6 +707,20 @@ static void load_delivery(struct loader *ld)
             err_value(ld, S_COMPRESS, v, "must be none or gzip");
     }
     load_duration_ms(ld, S_STATS_INTERVAL, &cfg->stats_interval_ms);
+    load_u32(ld, S_HTTP_CONNECTIONS, &cfg->http_connections);
+    load_u32(ld, S_RETRY_MAX_ATTEMPTS, &cfg->retry_max_attempts);
+    load_u32(ld, S_QUEUE_MAX_MB, &cfg->queue_max_mb);
+    v = ld->val[S_HTTP_BODY];
+    if (v) {
+        if (strcasecmp(v, "object") == 0)
+            cfg->http_body = CFG_BODY_OBJECT;
+        else if (strcasecmp(v, "array") == 0)
+            cfg->http_body = CFG_BODY_ARRAY;
+        else if (strcasecmp(v, "ndjson") == 0)
+            cfg->http_body = CFG_BODY_NDJSON;
+        else
+            err_value(ld, S_HTTP_BODY, v, "must be object, array or ndjson");
+    }
 }
 
 static void load_log_level(struct loader *ld, enum log_level_value *out)
@@ -876,9 +906,9 @@ static void url_for_message(char *out, size_t outlen, const char *url)
     free(tmp);
 }
 
-static void load_endpoint(struct loader *ld)
+static void load_url(struct loader *ld, enum setting_id id, char **out)
 {
-    const char *v = ld->val[S_ENDPOINT_URL];
+    const char *v = ld->val[id];
     if (!v)
         return;
     bool ok = false;
@@ -911,10 +941,23 @@ static void load_endpoint(struct loader *ld)
         char shown[ECHO_MAX + 8];
         url_for_message(shown, sizeof shown, v);
         errs_add(&ld->errs, "%s=%s: must be an http:// or https:// URL with a host",
-                 label(ld, S_ENDPOINT_URL), shown);
+                 label(ld, id), shown);
         return;
     }
-    ld->cfg->endpoint_url = dup_or_oom(ld, v);
+    *out = dup_or_oom(ld, v);
+}
+
+/* AGENT_ENDPOINT_URL (flows) and AGENT_EVENTS_ENDPOINT_URL (every other event type). */
+static void load_endpoint(struct loader *ld)
+{
+    load_url(ld, S_ENDPOINT_URL, &ld->cfg->endpoint_url);
+    load_url(ld, S_EVENTS_ENDPOINT_URL, &ld->cfg->events_endpoint_url);
+    if (ld->cfg->events_endpoint_url && !ld->val[S_ENDPOINT_URL]) {
+        char shown[ECHO_MAX + 8];
+        url_for_message(shown, sizeof shown, ld->val[S_EVENTS_ENDPOINT_URL]);
+        errs_add(&ld->errs, "%s=%s: needs AGENT_ENDPOINT_URL too (without it every event goes to stdout)",
+                 label(ld, S_EVENTS_ENDPOINT_URL), shown);
+    }
 }
 
 static bool has_control_chars(const char *s, size_t n)
@@ -1400,6 +1443,10 @@ static void set_defaults(struct config *cfg)
     cfg->seccomp = true;
     cfg->pcap_buffer_mb = 64;
     cfg->batch_size = 100;
+    cfg->http_body = CFG_BODY_OBJECT;
+    cfg->http_connections = 8;
+    cfg->retry_max_attempts = 5;
+    cfg->queue_max_mb = 64;
     cfg->send_interval_ms = 1000;
     cfg->spool_max_mb = 256;
     cfg->tcp_idle_timeout_s = 60;
@@ -1553,6 +1600,7 @@ void config_destroy(struct config *cfg)
     free(cfg->pcap_file);
     free(cfg->bpf_filter);
     free(cfg->endpoint_url);
+    free(cfg->events_endpoint_url);
     free(cfg->spool_dir);
     free(cfg->tls_ca_file);
     free(cfg->tls_client_cert);
@@ -1870,6 +1918,13 @@ size_t config_describe(const struct config *c, struct config_kv *out, size_t max
                 url_for_message(kv->value, sizeof kv->value, c->endpoint_url);
             break;
         case S_BATCH_SIZE: kv_u32(kv, c->batch_size); break;
+        case S_HTTP_BODY:
+            kv_str(kv, c->http_body == CFG_BODY_ARRAY ? "array" : c->http_body == CFG_BODY_NDJSON ? "ndjson" : "object");
+            break;
+        case S_EVENTS_ENDPOINT_URL:
+            if (c->events_endpoint_url)
+                url_for_message(kv->value, sizeof kv->value, c->events_endpoint_url);
+            break;
         case S_SEND_INTERVAL: kv_ms(kv, c->send_interval_ms); break;
         case S_AUTH_TOKEN: kv_secret(kv, c->auth_token && !c->auth_token_file); break;
         case S_AUTH_TOKEN_FILE: kv_str(kv, c->auth_token_file); break;
@@ -1902,6 +1957,9 @@ size_t config_describe(const struct config *c, struct config_kv *out, size_t max
         case S_TLS_INSECURE: kv_bool(kv, c->tls_insecure); break;
         case S_COMPRESS: kv_str(kv, c->compress_gzip ? "gzip" : "none"); break;
         case S_STATS_INTERVAL: kv_ms(kv, c->stats_interval_ms); break;
+        case S_HTTP_CONNECTIONS: kv_u32(kv, c->http_connections); break;
+        case S_RETRY_MAX_ATTEMPTS: kv_u32(kv, c->retry_max_attempts); break;
+        case S_QUEUE_MAX_MB: kv_u32(kv, c->queue_max_mb); break;
         case S_SNMP_CONFIG: kv_str(kv, c->snmp_config); break;
         case S_SNMP_CONCURRENCY: kv_u32(kv, c->snmp_concurrency); break;
         case S_TRAP_LISTEN: kv_str(kv, c->trap_listen); break;

@@ -18,6 +18,7 @@
 
 enum log_level_value { CFG_LOG_ERROR = 0, CFG_LOG_WARN, CFG_LOG_INFO, CFG_LOG_DEBUG };
 enum log_format_value { CFG_LOG_LOGFMT = 0, CFG_LOG_JSON };
+enum http_body_value { CFG_BODY_OBJECT = 0, CFG_BODY_ARRAY, CFG_BODY_NDJSON };
 
 struct config {
     /* capture */
@@ -30,7 +31,9 @@ struct config {
 
     /* output */
     char    *endpoint_url;     /* AGENT_ENDPOINT_URL; NULL = NDJSON on stdout */
-    uint32_t batch_size;       /* AGENT_BATCH_SIZE, [1, 10000], default 100 */
+    uint32_t batch_size;       /* AGENT_BATCH_SIZE, [1, 10000], default 100; events per POST for array/ndjson bodies only */
+    enum http_body_value http_body; /* AGENT_HTTP_BODY: object (default, one event per POST), array, ndjson */
+    char    *events_endpoint_url; /* AGENT_EVENTS_ENDPOINT_URL: non-flow events; NULL = not sent over HTTP */
     uint32_t send_interval_ms; /* AGENT_SEND_INTERVAL, seconds (decimal) or Go duration, [10 ms, 1 h], default 1 s */
     char    *auth_token;       /* AGENT_AUTH_TOKEN or contents of AGENT_AUTH_TOKEN_FILE (trailing newline cut); NULL = none */
     char    *auth_token_file;  /* AGENT_AUTH_TOKEN_FILE, the path (for the startup line); NULL = not from a file */
@@ -54,6 +57,9 @@ struct config {
     bool     tls_insecure;         /* AGENT_TLS_INSECURE, default false */
     bool     compress_gzip;        /* AGENT_COMPRESS=gzip (default none) */
     uint32_t stats_interval_ms;    /* AGENT_STATS_INTERVAL, [0s, 1d], default 60 s; 0 = off */
+    uint32_t http_connections;     /* AGENT_HTTP_CONNECTIONS, [1, 256], default 8: requests in flight */
+    uint32_t retry_max_attempts;   /* AGENT_RETRY_MAX_ATTEMPTS, [1, 1000], default 5 */
+    uint32_t queue_max_mb;         /* AGENT_QUEUE_MAX_MB, [1, 65536], default 64 */
 
     /* flows */
     uint32_t tcp_idle_timeout_s;   /* AGENT_TCP_IDLE_TIMEOUT, [1, 86400], default 60 */

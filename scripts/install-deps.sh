@@ -42,7 +42,8 @@ fi
 if [ "$mode" = test ]; then
     pkgs+=(libcmocka-dev python3 python3-pytest iproute2 clang libclang-rt-14-dev
            openssl snmpd snmp lldpd wireguard-go wireguard-tools tcpdump
-           python3-yaml systemd libcap2-bin tcpreplay docker-compose)
+           python3-yaml systemd libcap2-bin tcpreplay docker-compose
+           python3-fastapi python3-uvicorn python3-pydantic)
 fi
 if [ "$print" = yes ]; then
     printf '%s\n' "${pkgs[@]}"

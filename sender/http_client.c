@@ -1,17 +1,25 @@
 /*
- * http_client.c — one POST of one batch body (see http_client.h).
+ * http_client.c — a pool of POSTs in flight over kept-alive connections (see http_client.h).
  *
- * Headers that never change (Content-Type, Expect, the bearer token, and
- * Content-Encoding when compressing) are built once; the signing headers are
- * new for every request, so each POST appends them to a copy of the fixed list
- * and frees that copy afterwards. The gzip output buffer is reused. The
- * response body is kept only up to a short prefix, for the log line of a
- * rejected batch.
+ * One curl multi handle drives up to `nslots` easy handles, each one request
+ * at a time; curl keeps the connections alive between requests and, when the
+ * endpoint offers HTTP/2 (https with ALPN), multiplexes the requests over one
+ * connection. Every easy handle is configured once at create time, including
+ * the TLS client certificate, key and CA, which are read into memory here
+ * (before the sensor drops root) and handed to libcurl as blobs, so mutual TLS
+ * keeps working after the switch to an unprivileged user. Headers that never
+ * change (Content-Type, Expect, the bearer token, Content-Encoding) are built
+ * once; the signing headers are new per request. The response body is kept
+ * only up to a short prefix, for the log line of a rejected request.
  */
 #define _XOPEN_SOURCE 700 /* strptime, for Retry-After dates */
 #include "http_client.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -36,14 +44,14 @@
 
 #define BODY_SNIPPET 200
 
-struct http_client {
+#define TLS_FILE_MAX (1u << 20)   /* certificate, key and CA files: at most 1 MiB each */
+
+/* One easy handle: one request at a time. */
+struct http_slot {
     CURL *curl;
-    struct curl_slist *fixed;        /* headers of every request */
-    char *url_log;
-    unsigned char *hmac_key;         /* NULL: no signing */
-    size_t hmac_key_len;
-    bool gzip;
-    uint32_t timeout_ms;             /* configured whole-request timeout */
+    bool busy;
+    void *tag;                       /* the caller's, returned when done */
+    struct curl_slist *extra;        /* this request's headers (signing); NULL = the fixed list */
     unsigned char *zbuf;             /* gzip output, reused */
     size_t zcap;
     char snippet[BODY_SNIPPET + 1];  /* start of the response body */
@@ -52,9 +60,22 @@ struct http_client {
     char curl_err[CURL_ERROR_SIZE];
 };
 
+struct http_client {
+    CURLM *multi;
+    struct http_slot *slots;
+    unsigned nslots, busy;
+    char *url[HTTP_ROUTES];          /* NULL: route not configured */
+    char *url_log[HTTP_ROUTES];
+    struct curl_slist *fixed;        /* headers of every request */
+    unsigned char *hmac_key;         /* NULL: no signing */
+    size_t hmac_key_len;
+    bool gzip;
+    uint32_t timeout_ms;             /* configured whole-request timeout */
+};
+
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
-    http_client *c = userdata;
+    struct http_slot *c = userdata;
     size_t n = size * nmemb, room = BODY_SNIPPET - c->snippet_len;
     size_t take = n < room ? n : room;
     memcpy(c->snippet + c->snippet_len, ptr, take);
@@ -65,7 +86,7 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 
 static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata)
 {
-    http_client *c = userdata;
+    struct http_slot *c = userdata;
     size_t n = size * nitems;
     static const char name[] = "retry-after:";
     if (n > sizeof name - 1 && strncasecmp(buf, name, sizeof name - 1) == 0) {
@@ -142,41 +163,110 @@ static void free_headers(struct curl_slist *h)
     curl_slist_free_all(h);
 }
 
-static int set_options(http_client *c, const struct config *cfg, char *err, size_t errlen)
+/* A file read whole into memory (TLS material, before the privilege drop). */
+struct file_blob {
+    unsigned char *data;
+    size_t len;
+};
+
+static void blob_wipe(struct file_blob *b)
+{
+    if (b->data) {
+        OPENSSL_cleanse(b->data, b->len);
+        free(b->data);
+    }
+    b->data = NULL;
+    b->len = 0;
+}
+
+static int blob_read(const char *var, const char *path, struct file_blob *b, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
+        (uint64_t)st.st_size > TLS_FILE_MAX) {
+        int e = errno;
+        snprintf(err, errlen, "%s=%s: cannot load: %s", var, path,
+                 fd < 0 || e ? strerror(e) : "must be a non-empty regular file of at most 1 MiB");
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    b->data = malloc((size_t)st.st_size);
+    size_t got = 0;
+    while (b->data && got < (size_t)st.st_size) {
+        ssize_t r = read(fd, b->data + got, (size_t)st.st_size - got);
+        if (r <= 0) {
+            if (r < 0 && errno == EINTR)
+                continue;
+            break;
+        }
+        got += (size_t)r;
+    }
+    close(fd);
+    b->len = got;
+    if (!b->data || got != (size_t)st.st_size) {
+        snprintf(err, errlen, "%s=%s: cannot load: %s", var, path, b->data ? "short read" : "out of memory");
+        blob_wipe(b);
+        return -1;
+    }
+    return 0;
+}
+
+struct tls_blobs {
+    struct file_blob ca, cert, key;
+};
+
+static int set_slot_options(http_client *c, struct http_slot *sl, const struct config *cfg,
+                            const struct tls_blobs *tb, char *err, size_t errlen)
 {
     CURLcode rc = CURLE_OK;
-    CURL *h = c->curl;
+    CURL *h = sl->curl;
 #define SETOPT(opt, val) do { if (rc == CURLE_OK) rc = curl_easy_setopt(h, opt, val); } while (0)
-    SETOPT(CURLOPT_URL, cfg->endpoint_url);
     SETOPT(CURLOPT_POST, 1L);
     SETOPT(CURLOPT_USERAGENT, "tracer-sensor/" TRACER_VERSION);
     SETOPT(CURLOPT_NOSIGNAL, 1L);
     SETOPT(CURLOPT_CONNECTTIMEOUT_MS, (long)cfg->connect_timeout_ms);
-    SETOPT(CURLOPT_TIMEOUT_MS, (long)cfg->request_timeout_ms);
+    SETOPT(CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
     SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
     SETOPT(CURLOPT_WRITEFUNCTION, on_body);
-    SETOPT(CURLOPT_WRITEDATA, c);
+    SETOPT(CURLOPT_WRITEDATA, sl);
     SETOPT(CURLOPT_HEADERFUNCTION, on_header);
-    SETOPT(CURLOPT_HEADERDATA, c);
-    SETOPT(CURLOPT_ERRORBUFFER, c->curl_err);
+    SETOPT(CURLOPT_HEADERDATA, sl);
+    SETOPT(CURLOPT_ERRORBUFFER, sl->curl_err);
+    SETOPT(CURLOPT_PRIVATE, sl);
+    SETOPT(CURLOPT_HTTPHEADER, c->fixed);
+    /* Prefer one multiplexed HTTP/2 connection when the endpoint offers it (ALPN). */
+    SETOPT(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    if (strncasecmp(c->url[0], "https://", 8) == 0)
+        SETOPT(CURLOPT_PIPEWAIT, 1L);
 #if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85.0 */
     SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
 #else
     SETOPT(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
-    if (cfg->tls_ca_file)
-        SETOPT(CURLOPT_CAINFO, cfg->tls_ca_file);
-    if (cfg->tls_client_cert)
-        SETOPT(CURLOPT_SSLCERT, cfg->tls_client_cert);
-    if (cfg->tls_client_key)
-        SETOPT(CURLOPT_SSLKEY, cfg->tls_client_key);
+    /* CURL_BLOB_COPY: every handle keeps its own copy; ours is wiped after create. */
+    if (tb->ca.data) {
+        struct curl_blob b = {tb->ca.data, tb->ca.len, CURL_BLOB_COPY};
+        SETOPT(CURLOPT_CAINFO_BLOB, &b);
+    }
+    if (tb->cert.data) {
+        struct curl_blob b = {tb->cert.data, tb->cert.len, CURL_BLOB_COPY};
+        SETOPT(CURLOPT_SSLCERT_BLOB, &b);
+        SETOPT(CURLOPT_SSLCERTTYPE, "PEM");
+    }
+    if (tb->key.data) {
+        struct curl_blob b = {tb->key.data, tb->key.len, CURL_BLOB_COPY};
+        SETOPT(CURLOPT_SSLKEY_BLOB, &b);
+        SETOPT(CURLOPT_SSLKEYTYPE, "PEM");
+    }
     if (cfg->tls_insecure) {
         SETOPT(CURLOPT_SSL_VERIFYPEER, 0L);
         SETOPT(CURLOPT_SSL_VERIFYHOST, 0L);
     }
 #undef SETOPT
     if (rc != CURLE_OK) {
-        snprintf(err, errlen, "sender: configuring libcurl for %s: %s", c->url_log, curl_easy_strerror(rc));
+        snprintf(err, errlen, "sender: configuring libcurl for %s: %s", c->url_log[0], curl_easy_strerror(rc));
         return -1;
     }
     return 0;
@@ -184,13 +274,24 @@ static int set_options(http_client *c, const struct config *cfg, char *err, size
 
 http_client *http_client_create(const struct config *cfg, char *err, size_t errlen)
 {
+    struct tls_blobs tb;
+    memset(&tb, 0, sizeof tb);
     http_client *c = calloc(1, sizeof *c);
     if (!c)
         goto oom;
-    c->url_log = url_for_log(cfg->endpoint_url);
-    c->curl = curl_easy_init();
-    if (!c->url_log || !c->curl)
-        goto oom;
+    const char *urls[HTTP_ROUTES] = {cfg->endpoint_url, cfg->events_endpoint_url};
+    for (unsigned r = 0; r < HTTP_ROUTES; r++) {
+        if (!urls[r])
+            continue;
+        c->url[r] = strdup(urls[r]);
+        c->url_log[r] = url_for_log(urls[r]);
+        if (!c->url[r] || !c->url_log[r])
+            goto oom;
+    }
+    if (!c->url[0]) {
+        snprintf(err, errlen, "sender: no endpoint URL");
+        goto fail;
+    }
     bool ok = true;
     c->fixed = append(NULL, "Content-Type: application/json", &ok);
     c->fixed = append(c->fixed, "Expect:", &ok);     /* no 100-continue round trip */
@@ -220,19 +321,44 @@ http_client *http_client_create(const struct config *cfg, char *err, size_t errl
         c->hmac_key_len = cfg->hmac_key_len;
     }
     c->timeout_ms = cfg->request_timeout_ms ? cfg->request_timeout_ms : 30000;
-    if (set_options(c, cfg, err, errlen) != 0)
+    if ((cfg->tls_ca_file && blob_read("AGENT_TLS_CA_FILE", cfg->tls_ca_file, &tb.ca, err, errlen) != 0) ||
+        (cfg->tls_client_cert &&
+         blob_read("AGENT_TLS_CLIENT_CERT", cfg->tls_client_cert, &tb.cert, err, errlen) != 0) ||
+        (cfg->tls_client_key && blob_read("AGENT_TLS_CLIENT_KEY", cfg->tls_client_key, &tb.key, err, errlen) != 0))
         goto fail;
+    c->nslots = cfg->http_connections ? cfg->http_connections : 8;
+    c->slots = calloc(c->nslots, sizeof *c->slots);
+    c->multi = curl_multi_init();
+    if (!c->slots || !c->multi)
+        goto oom;
+    curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)c->nslots);
+    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)c->nslots * HTTP_ROUTES);
+    curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    for (unsigned i = 0; i < c->nslots; i++) {
+        c->slots[i].curl = curl_easy_init();
+        if (!c->slots[i].curl)
+            goto oom;
+        if (set_slot_options(c, &c->slots[i], cfg, &tb, err, errlen) != 0)
+            goto fail;
+    }
+    blob_wipe(&tb.ca);
+    blob_wipe(&tb.cert);
+    blob_wipe(&tb.key);
     if (cfg->tls_insecure)
         log_warn("sender: AGENT_TLS_INSECURE=true: the endpoint's certificate and host name are NOT verified");
-    if ((cfg->auth_token || cfg->hmac_key) && strncasecmp(cfg->endpoint_url, "http://", 7) == 0 &&
-        !host_is_loopback(cfg->endpoint_url))
-        log_warn("sender: %s is plain http to a non-loopback host: the %s travel%s unencrypted; use https",
-                 c->url_log, cfg->auth_token ? "bearer token" : "signed requests",
-                 cfg->auth_token ? "s" : "");
+    for (unsigned r = 0; r < HTTP_ROUTES; r++)
+        if (c->url[r] && (cfg->auth_token || cfg->hmac_key) && strncasecmp(c->url[r], "http://", 7) == 0 &&
+            !host_is_loopback(c->url[r]))
+            log_warn("sender: %s is plain http to a non-loopback host: the %s travel%s unencrypted; use https",
+                     c->url_log[r], cfg->auth_token ? "bearer token" : "signed requests",
+                     cfg->auth_token ? "s" : "");
     return c;
 oom:
     snprintf(err, errlen, "sender: out of memory");
 fail:
+    blob_wipe(&tb.ca);
+    blob_wipe(&tb.cert);
+    blob_wipe(&tb.key);
     http_client_destroy(c);
     return NULL;
 }
@@ -241,19 +367,52 @@ void http_client_destroy(http_client *c)
 {
     if (!c)
         return;
-    if (c->curl)
-        curl_easy_cleanup(c->curl);
+    for (unsigned i = 0; c->slots && i < c->nslots; i++) {
+        struct http_slot *sl = &c->slots[i];
+        if (sl->curl) {
+            if (sl->busy && c->multi)
+                curl_multi_remove_handle(c->multi, sl->curl);
+            curl_easy_cleanup(sl->curl);
+        }
+        free_headers(sl->extra);
+        free(sl->zbuf);
+    }
+    free(c->slots);
+    if (c->multi)
+        curl_multi_cleanup(c->multi);
     free_headers(c->fixed);
     if (c->hmac_key) {
         OPENSSL_cleanse(c->hmac_key, c->hmac_key_len);
         free(c->hmac_key);
     }
-    free(c->zbuf);
-    free(c->url_log);
+    for (unsigned r = 0; r < HTTP_ROUTES; r++) {
+        free(c->url[r]);
+        free(c->url_log[r]);
+    }
     free(c);
 }
 
-const char *http_client_url_for_log(const http_client *c) { return c->url_log; }
+const char *http_client_url_for_log(const http_client *c, unsigned route)
+{
+    return route < HTTP_ROUTES && c->url_log[route] ? c->url_log[route] : c->url_log[0];
+}
+
+bool http_client_has_route(const http_client *c, unsigned route)
+{
+    return route < HTTP_ROUTES && c->url[route] != NULL;
+}
+
+int http_client_route_for(const http_client *c, bool flow)
+{
+    if (flow)
+        return 0;
+    if (!c->url[1])
+        return -1;
+    return strcmp(c->url[1], c->url[0]) == 0 ? 0 : 1;   /* one endpoint for all: shared bodies */
+}
+
+unsigned http_client_capacity(const http_client *c) { return c->nslots; }
+unsigned http_client_busy(const http_client *c) { return c->busy; }
 
 int http_client_sign(const unsigned char *key, size_t keylen, const char *timestamp,
                      const char *nonce, const unsigned char *body, size_t len,
@@ -313,16 +472,16 @@ uint32_t http_client_parse_retry_after(const char *value, int64_t now_s)
     return (uint32_t)((d > 86400 ? 86400 : d) * 1000);
 }
 
-/* gzip body into c->zbuf; returns the compressed length or 0 on failure. */
-static size_t gzip_body(http_client *c, const char *body, size_t len)
+/* gzip body into sl->zbuf; returns the compressed length or 0 on failure. */
+static size_t gzip_body(struct http_slot *sl, const char *body, size_t len)
 {
     size_t bound = len + len / 1000 + 64;
-    if (c->zcap < bound) {
-        unsigned char *b = realloc(c->zbuf, bound);
+    if (sl->zcap < bound) {
+        unsigned char *b = realloc(sl->zbuf, bound);
         if (!b)
             return 0;
-        c->zbuf = b;
-        c->zcap = bound;
+        sl->zbuf = b;
+        sl->zcap = bound;
     }
     z_stream zs;
     memset(&zs, 0, sizeof zs);
@@ -330,8 +489,8 @@ static size_t gzip_body(http_client *c, const char *body, size_t len)
         return 0;
     zs.next_in = (Bytef *)(uintptr_t)body;
     zs.avail_in = (uInt)len;
-    zs.next_out = c->zbuf;
-    zs.avail_out = (uInt)c->zcap;
+    zs.next_out = sl->zbuf;
+    zs.avail_out = (uInt)sl->zcap;
     int rc = deflate(&zs, Z_FINISH);
     size_t out = zs.total_out;
     deflateEnd(&zs);
@@ -349,51 +508,64 @@ static void classify(struct http_result *res)
         res->outcome = HTTP_REJECTED;
 }
 
-void http_client_post(http_client *c, const char *body, size_t len, uint32_t max_ms,
-                      struct http_result *res)
+
+/* Fill res for a request that could not even start. */
+static void fail_early(struct http_result *res, int code, const char *what)
 {
     memset(res, 0, sizeof *res);
-    c->snippet_len = 0;
-    c->snippet[0] = '\0';
-    c->retry_after[0] = '\0';
-    c->curl_err[0] = '\0';
+    res->outcome = HTTP_RETRY;
+    res->curl_code = code;
+    snprintf(res->detail, sizeof res->detail, "%s", what);
+}
+
+int http_client_start(http_client *c, unsigned route, const char *body, size_t len, uint32_t max_ms,
+                      void *tag, struct http_result *res)
+{
+    struct http_slot *sl = NULL;
+    for (unsigned i = 0; i < c->nslots && !sl; i++)
+        if (!c->slots[i].busy)
+            sl = &c->slots[i];
+    if (!sl) {
+        fail_early(res, CURLE_AGAIN, "no free connection slot");
+        return -1;
+    }
+    if (route >= HTTP_ROUTES || !c->url[route])
+        route = 0;
+    sl->snippet_len = 0;
+    sl->snippet[0] = '\0';
+    sl->retry_after[0] = '\0';
+    sl->curl_err[0] = '\0';
 
     const char *send = body;
     size_t send_len = len;
     if (c->gzip) {
-        send_len = gzip_body(c, body, len);
+        send_len = gzip_body(sl, body, len);
         if (send_len == 0) {
-            res->outcome = HTTP_RETRY;
-            res->curl_code = CURLE_OUT_OF_MEMORY;
-            snprintf(res->detail, sizeof res->detail, "gzip compression failed");
-            return;
+            fail_early(res, CURLE_OUT_OF_MEMORY, "gzip compression failed");
+            return -1;
         }
-        send = (const char *)c->zbuf;
+        send = (const char *)sl->zbuf;
     }
 
     struct curl_slist *headers = c->fixed;
-    struct curl_slist *extra = NULL;
     if (c->hmac_key) {
         unsigned char rnd[16];
         char nonce[33], ts[24], sig[80], line[128];
         if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
-            res->outcome = HTTP_RETRY;
-            res->curl_code = CURLE_FAILED_INIT;
-            snprintf(res->detail, sizeof res->detail, "no random bytes for the request nonce");
-            return;
+            fail_early(res, CURLE_FAILED_INIT, "no random bytes for the request nonce");
+            return -1;
         }
         for (size_t i = 0; i < sizeof rnd; i++)
             snprintf(nonce + 2 * i, 3, "%02x", rnd[i]);
         snprintf(ts, sizeof ts, "%" PRId64, (int64_t)time(NULL));
         if (http_client_sign(c->hmac_key, c->hmac_key_len, ts, nonce, (const unsigned char *)send,
                              send_len, sig, sizeof sig) != 0) {
-            res->outcome = HTTP_RETRY;
-            res->curl_code = CURLE_FAILED_INIT;
-            snprintf(res->detail, sizeof res->detail, "HMAC signing failed");
-            return;
+            fail_early(res, CURLE_FAILED_INIT, "HMAC signing failed");
+            return -1;
         }
         /* The fixed list must not grow: copy it, then add the per-request lines. */
         bool ok = true;
+        struct curl_slist *extra = NULL;
         for (struct curl_slist *p = c->fixed; p; p = p->next)
             extra = append(extra, p->data, &ok);
         snprintf(line, sizeof line, "X-Tracer-Timestamp: %s", ts);
@@ -404,41 +576,108 @@ void http_client_post(http_client *c, const char *body, size_t len, uint32_t max
         extra = append(extra, line, &ok);
         if (!ok) {
             free_headers(extra);
-            res->outcome = HTTP_RETRY;
-            res->curl_code = CURLE_OUT_OF_MEMORY;
-            snprintf(res->detail, sizeof res->detail, "out of memory for request headers");
-            return;
+            fail_early(res, CURLE_OUT_OF_MEMORY, "out of memory for request headers");
+            return -1;
         }
+        sl->extra = extra;
         headers = extra;
     }
 
     long timeout = (long)c->timeout_ms;
     if (max_ms && (long)max_ms < timeout)
         timeout = (long)max_ms;
-    CURLcode rc = curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, timeout);
+    CURLcode rc = curl_easy_setopt(sl->curl, CURLOPT_URL, c->url[route]);
     if (rc == CURLE_OK)
-        rc = curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
+        rc = curl_easy_setopt(sl->curl, CURLOPT_TIMEOUT_MS, timeout);
     if (rc == CURLE_OK)
-        rc = curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, send);
+        rc = curl_easy_setopt(sl->curl, CURLOPT_HTTPHEADER, headers);
     if (rc == CURLE_OK)
-        rc = curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)send_len);
+        rc = curl_easy_setopt(sl->curl, CURLOPT_POSTFIELDS, send);
     if (rc == CURLE_OK)
-        rc = curl_easy_perform(c->curl);
-    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->fixed);
-    free_headers(extra);
+        rc = curl_easy_setopt(sl->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)send_len);
+    if (rc == CURLE_OK && curl_multi_add_handle(c->multi, sl->curl) != CURLM_OK)
+        rc = CURLE_FAILED_INIT;
+    if (rc != CURLE_OK) {
+        curl_easy_setopt(sl->curl, CURLOPT_HTTPHEADER, c->fixed);
+        free_headers(sl->extra);
+        sl->extra = NULL;
+        fail_early(res, (int)rc, curl_easy_strerror(rc));
+        return -1;
+    }
+    sl->busy = true;
+    sl->tag = tag;
+    c->busy++;
+    return 0;
+}
 
+/* A finished transfer: fill res from the handle, free the slot. */
+static void finish_slot(http_client *c, struct http_slot *sl, CURLcode rc, struct http_result *res)
+{
+    memset(res, 0, sizeof *res);
+    curl_multi_remove_handle(c->multi, sl->curl);
+    curl_easy_setopt(sl->curl, CURLOPT_HTTPHEADER, c->fixed);
+    free_headers(sl->extra);
+    sl->extra = NULL;
     res->curl_code = (int)rc;
     if (rc == CURLE_OK) {
-        curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &res->status);
-        res->retry_after_ms = http_client_parse_retry_after(c->retry_after, (int64_t)time(NULL));
+        curl_easy_getinfo(sl->curl, CURLINFO_RESPONSE_CODE, &res->status);
+        res->retry_after_ms = http_client_parse_retry_after(sl->retry_after, (int64_t)time(NULL));
         /* Keep the snippet on one line for the log. */
-        for (size_t i = 0; i < c->snippet_len; i++)
-            if ((unsigned char)c->snippet[i] < 0x20)
-                c->snippet[i] = ' ';
+        for (size_t i = 0; i < sl->snippet_len; i++)
+            if ((unsigned char)sl->snippet[i] < 0x20)
+                sl->snippet[i] = ' ';
         snprintf(res->detail, sizeof res->detail, "HTTP %ld%s%s", res->status,
-                 c->snippet_len ? ": " : "", c->snippet);
+                 sl->snippet_len ? ": " : "", sl->snippet);
     } else {
-        snprintf(res->detail, sizeof res->detail, "%s", c->curl_err[0] ? c->curl_err : curl_easy_strerror(rc));
+        snprintf(res->detail, sizeof res->detail, "%s", sl->curl_err[0] ? sl->curl_err : curl_easy_strerror(rc));
     }
     classify(res);
+    sl->busy = false;
+    c->busy--;
+}
+
+int http_client_poll(http_client *c, int timeout_ms, http_done_fn done, void *arg)
+{
+    int running = 0;
+    if (c->busy)
+        curl_multi_perform(c->multi, &running);
+    int n = 0;
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(c->multi, &left)) != NULL) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        struct http_slot *sl = NULL;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&sl);
+        CURLcode rc = m->data.result;
+        if (!sl || !sl->busy)
+            continue;
+        struct http_result res;
+        void *tag = sl->tag;
+        finish_slot(c, sl, rc, &res);
+        done(arg, tag, &res);
+        n++;
+    }
+    if (n == 0 && timeout_ms > 0)
+        curl_multi_poll(c->multi, NULL, 0, timeout_ms, NULL);
+    return n;
+}
+
+void http_client_wakeup(http_client *c)
+{
+    curl_multi_wakeup(c->multi);
+}
+
+void http_client_cancel_all(http_client *c, http_done_fn done, void *arg)
+{
+    for (unsigned i = 0; i < c->nslots; i++) {
+        struct http_slot *sl = &c->slots[i];
+        if (!sl->busy)
+            continue;
+        void *tag = sl->tag;
+        struct http_result res;
+        snprintf(sl->curl_err, sizeof sl->curl_err, "cancelled at the shutdown timeout");
+        finish_slot(c, sl, CURLE_OPERATION_TIMEDOUT, &res);
+        done(arg, tag, &res);
+    }
 }

@@ -1,15 +1,19 @@
 /*
- * http_client.h — one POST of one batch body, classified for the retry policy.
+ * http_client.h — POSTs in flight over a pool of kept-alive connections,
+ * each classified for the retry policy.
  *
- * Wraps a single libcurl easy handle (so the connection is kept alive between
- * batches) with everything a request needs: Content-Type, User-Agent, the
+ * Wraps one libcurl multi handle and a fixed number of easy handles (slots,
+ * AGENT_HTTP_CONNECTIONS): up to that many requests are in flight at once, on
+ * kept-alive connections, multiplexed over one HTTP/2 connection when the
+ * endpoint offers it. Every request carries Content-Type, User-Agent, the
  * bearer token, optional gzip (Content-Encoding), optional HMAC-SHA256 request
  * signing (X-Tracer-Timestamp, X-Tracer-Nonce, X-Tracer-Signature over
  * timestamp "." nonce "." the exact bytes sent), TLS verification settings,
- * and the connect/total timeouts. The caller (the delivery thread) decides what
- * to do with the outcome: deliver, retry later, or drop.
+ * and the connect/total timeouts. Two routes: 0 = AGENT_ENDPOINT_URL (flows),
+ * 1 = AGENT_EVENTS_ENDPOINT_URL (every other event type). The caller (the
+ * delivery thread) decides what to do with each outcome.
  *
- * Not thread-safe: one owner thread.
+ * Not thread-safe: one owner thread, except http_client_wakeup (any thread).
  */
 #ifndef TRACER_HTTP_CLIENT_H
 #define TRACER_HTTP_CLIENT_H
@@ -17,8 +21,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <stdbool.h>
+
 struct config;
 typedef struct http_client http_client;
+
+#define HTTP_ROUTES 2          /* 0: flows (AGENT_ENDPOINT_URL), 1: other events */
 
 enum http_outcome {
     HTTP_DELIVERED = 0,   /* 2xx */
@@ -35,26 +43,61 @@ struct http_result {
 };
 
 /*
- * Create the client for cfg->endpoint_url with cfg's token, HMAC key, TLS and
- * compression settings. Logs a warning when TLS verification is off, and when
- * a token or HMAC key would travel over plain http to a non-loopback host.
- * NULL with a message in err on failure. Main thread.
+ * Create the client for cfg->endpoint_url (and cfg->events_endpoint_url) with
+ * cfg's token, HMAC key, TLS and compression settings, and
+ * cfg->http_connections slots. The TLS CA, client certificate and key files
+ * are read into memory now (call before dropping privileges) and never read
+ * again. Logs a warning when TLS verification is off, and when a token or HMAC
+ * key would travel over plain http to a non-loopback host. NULL with a message
+ * in err on failure. Main thread.
  */
 http_client *http_client_create(const struct config *cfg, char *err, size_t errlen);
 
-/* NULL-safe. Wipes the key and token copies. */
+/* NULL-safe. Wipes the key and token copies; in-flight requests are abandoned. */
 void http_client_destroy(http_client *c);
 
 /*
- * POST body[0..len) (compressed and signed as configured). Fills *res.
+ * Start POSTing body[0..len) (compressed and signed as configured) to `route`
+ * on a free slot. The body must stay valid until the request is reported done.
  * `max_ms` > 0 caps this request's total time below the configured timeout
- * (used while shutting down); 0 means the configured timeout.
+ * (used while shutting down). Returns 0 when started (`tag` comes back through
+ * http_client_poll), or -1 with *res filled (no free slot, or the request
+ * could not be prepared: an HTTP_RETRY outcome).
  */
-void http_client_post(http_client *c, const char *body, size_t len, uint32_t max_ms,
-                      struct http_result *res);
+int http_client_start(http_client *c, unsigned route, const char *body, size_t len, uint32_t max_ms,
+                      void *tag, struct http_result *res);
 
-/* The endpoint without userinfo, query or fragment, safe to log. */
-const char *http_client_url_for_log(const http_client *c);
+typedef void (*http_done_fn)(void *arg, void *tag, const struct http_result *res);
+
+/*
+ * Drive the transfers: report each finished request through done(arg, tag,
+ * result). When none finished, wait up to timeout_ms for network activity or
+ * http_client_wakeup. Returns the number reported.
+ */
+int http_client_poll(http_client *c, int timeout_ms, http_done_fn done, void *arg);
+
+/* Any thread: make a waiting http_client_poll return now. */
+void http_client_wakeup(http_client *c);
+
+/* Stop every request in flight, reporting each as a timeout through done. */
+void http_client_cancel_all(http_client *c, http_done_fn done, void *arg);
+
+/* Slots (requests that may be in flight at once) and how many are busy now. */
+unsigned http_client_capacity(const http_client *c);
+unsigned http_client_busy(const http_client *c);
+
+/*
+ * The route for a flow event (0) or another event: 1, or 0 when
+ * AGENT_EVENTS_ENDPOINT_URL equals AGENT_ENDPOINT_URL (their events then share
+ * bodies), or -1 when non-flow events have no endpoint.
+ */
+int http_client_route_for(const http_client *c, bool flow);
+
+/* Whether `route` has a URL of its own. */
+bool http_client_has_route(const http_client *c, unsigned route);
+
+/* The route's endpoint without userinfo, query or fragment, safe to log. */
+const char *http_client_url_for_log(const http_client *c, unsigned route);
 
 /*
  * HMAC-SHA256 signature value for the given parts: writes "sha256=<64 hex>"

@@ -11,12 +11,19 @@
  * written straight into that buffer by flow_event_format (no cJSON, no
  * allocation); only hook events, which arrive as cJSON objects, allocate.
  *
- * Batching: an HTTP batch is closed when it holds batch_size events or when
- * send_interval_ms has passed since its first event (checked after every pass
- * over the rings), and at the end. With batch_size 1 the body is the bare
- * object (go-Tracer's wire format), otherwise a JSON array. The stream is
- * written and flushed once per pass over the rings; a failed write is
- * counted and logged once until writing works again.
+ * Bodies (AGENT_HTTP_BODY): `object` (the default, go-Tracer's wire format)
+ * hands every event over as its own request; `array` and `ndjson` collect up
+ * to AGENT_BATCH_SIZE events, closed when full or when send_interval_ms has
+ * passed since the first event (checked after every pass over the rings), and
+ * at the end. AGENT_BATCH_SIZE never changes the body's shape.
+ *
+ * Routes: flow events go to AGENT_ENDPOINT_URL (route 0); every other event
+ * type to AGENT_EVENTS_ENDPOINT_URL (route 1), each with its own body being
+ * built. Without that second endpoint, the hooks are not started and the
+ * reporter sends no `sensor` event (main and hook_set decide); a non-flow
+ * event that arrives anyway is counted as unrouted. On stdout every event is
+ * a line. The stream is written and flushed once per pass over the rings; a
+ * failed write is counted and logged once until writing works again.
  *
  * Idle: when every ring is empty the thread sleeps, starting at 50 µs and
  * doubling up to 2 ms while nothing arrives, so an idle sensor does not spin
@@ -48,6 +55,7 @@
 #include "../config/config.h"
 #include "../models/community_id.h"
 #include "delivery.h"
+#include "http_client.h"
 
 #ifndef TRACER_VERSION
 #define TRACER_VERSION "0.0.0"
@@ -64,6 +72,14 @@
 #define SENDER_DEFAULT_INTERVAL_MS 1000u
 #define SENDER_MAX_JSON_RINGS      8
 
+/* Text being collected: NDJSON lines for the stream, or one request body. */
+struct outbuf {
+    char *buf;
+    size_t len, cap;
+    uint32_t n;                 /* events in buf */
+    uint64_t first_us;          /* monotonic time the first of them arrived */
+};
+
 struct sender {
     /* Set by create, read-only afterwards. */
     ring **rings;
@@ -73,7 +89,8 @@ struct sender {
     struct flow_event_ctx ctx;
     FILE *out;                  /* NDJSON stream (stdout mode) */
     bool http;
-    uint32_t batch_size;
+    enum http_body_value body;  /* HTTP mode: object, array or ndjson */
+    uint32_t batch_size;        /* events per request (1 for object bodies) */
     uint64_t interval_us;
     char id_prefix[17];         /* 16 lowercase hex digits, random per instance */
 
@@ -83,10 +100,7 @@ struct sender {
     uint64_t hosts_next_us;     /* monotonic time of the next refresh */
     uint64_t seq;               /* last event sequence number used */
     struct flow_event *burst;   /* SENDER_BURST slots */
-    char *buf;                  /* NDJSON lines or the POST body being built */
-    size_t len, cap;
-    uint32_t batch_n;           /* events in buf */
-    uint64_t batch_first_us;    /* monotonic time the batch's first event arrived */
+    struct outbuf ob[HTTP_ROUTES];  /* NDJSON lines (ob[0]) or the request body being built per route */
     bool write_failing;         /* stream mode: a write failure was logged */
 
     /* Any thread. */
@@ -169,14 +183,19 @@ sender *sender_create(const struct config *cfg, ring *const *rings, size_t nring
         goto oom;
     s->out = out;
     s->http = cfg->endpoint_url != NULL;
-    s->batch_size = cfg->batch_size ? cfg->batch_size : 1;
+    s->body = cfg->http_body;
+    s->batch_size = s->body == CFG_BODY_OBJECT ? 1 : cfg->batch_size ? cfg->batch_size : 1;
     s->interval_us = (uint64_t)(cfg->send_interval_ms ? cfg->send_interval_ms
                                                       : SENDER_DEFAULT_INTERVAL_MS) * 1000u;
     s->burst = calloc(SENDER_BURST, sizeof *s->burst);
-    s->cap = SENDER_BUF_INITIAL;
-    s->buf = malloc(s->cap);
-    if (!s->burst || !s->buf)
+    if (!s->burst)
         goto oom;
+    for (int r = 0; r < HTTP_ROUTES; r++) {
+        s->ob[r].cap = SENDER_BUF_INITIAL;
+        s->ob[r].buf = malloc(SENDER_BUF_INITIAL);
+        if (!s->ob[r].buf)
+            goto oom;
+    }
     s->hosts = hostaddr_create(err, errlen);
     if (!s->hosts || (cfg->local_networks && hostaddr_use_networks(s->hosts, cfg->local_networks, err, errlen) != 0))
         goto fail;
@@ -202,7 +221,8 @@ void sender_destroy(sender *s)
     delivery_destroy(s->delivery);
     hostaddr_destroy(s->hosts);
     community_id_hasher_destroy(s->ctx.cid_hasher);
-    free(s->buf);
+    for (int r = 0; r < HTTP_ROUTES; r++)
+        free(s->ob[r].buf);
     free(s->burst);
     free(s->rings);
     struct sender_json_msg m;
@@ -240,66 +260,69 @@ void sender_get_stats(const sender *s, struct sender_stats *out)
         out->events_sent = d->events_sent;
         out->batches_sent = d->batches_sent;
         out->events_failed = d->dropped_queue_full + d->dropped_spool_full + d->dropped_spool_error +
-                             d->dropped_rejected + d->dropped_shutdown;
+                             d->dropped_rejected + d->dropped_shutdown + d->dropped_undeliverable +
+                             d->dropped_unrouted + d->events_dead_lettered;
     }
 }
 
-/* Make room for `need` more bytes in buf. */
-static int buf_reserve(sender *s, size_t need)
+/* Make room for `need` more bytes in o. */
+static int buf_reserve(struct outbuf *o, size_t need)
 {
-    if (s->cap - s->len >= need)
+    if (o->cap - o->len >= need)
         return 0;
-    if (need > SENDER_BUF_MAX - s->len)
+    if (need > SENDER_BUF_MAX - o->len)
         return -1;
-    size_t cap = s->cap;
-    while (cap - s->len < need)
+    size_t cap = o->cap;
+    while (cap - o->len < need)
         cap = cap > SENDER_BUF_MAX / 2 ? SENDER_BUF_MAX : cap * 2;
-    char *b = realloc(s->buf, cap);
+    char *b = realloc(o->buf, cap);
     if (!b)
         return -1;
-    s->buf = b;
-    s->cap = cap;
+    o->buf = b;
+    o->cap = cap;
     return 0;
 }
 
 /* Stream mode: write and flush the collected NDJSON lines. */
 static void flush_stream(sender *s)
 {
-    if (s->batch_n == 0 && s->len == 0)
+    struct outbuf *o = &s->ob[0];
+    if (o->n == 0 && o->len == 0)
         return;
-    size_t w = s->len ? fwrite(s->buf, 1, s->len, s->out) : 0;
-    int e = w == s->len ? 0 : errno;
+    size_t w = o->len ? fwrite(o->buf, 1, o->len, s->out) : 0;
+    int e = w == o->len ? 0 : errno;
     if (fflush(s->out) != 0 && e == 0)
         e = errno ? errno : EIO;
-    if (w == s->len && e == 0) {
-        stat_add(&s->events_sent, s->batch_n);
+    if (w == o->len && e == 0) {
+        stat_add(&s->events_sent, o->n);
         stat_add(&s->batches_sent, 1);
         if (s->write_failing)
             log_info("sender: writing events works again");
         s->write_failing = false;
     } else {
-        stat_add(&s->events_failed, s->batch_n);
+        stat_add(&s->events_failed, o->n);
         stat_add(&s->batches_failed, 1);
         if (!s->write_failing)
             log_warn("sender: writing events failed: %s; %" PRIu32 " event(s) lost "
-                     "(further failures are counted, not logged)", strerror(e ? e : EIO), s->batch_n);
+                     "(further failures are counted, not logged)", strerror(e ? e : EIO), o->n);
         s->write_failing = true;
         clearerr(s->out);
     }
-    s->len = 0;
-    s->batch_n = 0;
+    o->len = 0;
+    o->n = 0;
 }
 
-/* HTTP mode: close the array and hand the batch to the delivery thread. */
-static void send_batch(sender *s)
+/* HTTP mode: close the body and hand it to the delivery thread. */
+static void send_batch(sender *s, unsigned route)
 {
-    if (s->batch_n == 0)
+    struct outbuf *o = &s->ob[route];
+    if (o->n == 0)
         return;
-    if (s->batch_size > 1)
-        s->buf[s->len++] = ']';  /* append_json keeps 2 spare bytes */
-    delivery_submit(s->delivery, s->buf, s->len, s->batch_n);
-    s->len = 0;
-    s->batch_n = 0;
+    if (s->body == CFG_BODY_ARRAY)
+        o->buf[o->len++] = ']';  /* append_* keep 2 spare bytes */
+    delivery_submit(s->delivery, route, o->buf, o->len, o->n);
+    o->len = 0;
+    o->n = 0;
 }
 
 static enum flow_direction direction_of(const hostaddr *h, const struct flow_event *ev)
@@ -315,49 +338,55 @@ static enum flow_direction direction_of(const hostaddr *h, const struct flow_eve
     return FLOW_DIR_UNKNOWN;
 }
 
-static void append_text(sender *s, size_t pre, size_t n);
-
-/* Serialize one JSON object into buf (an NDJSON line, or the next element of
- * the body) and free it. */
-static void append_json(sender *s, cJSON *obj)
+/* Bytes written before each event: '[' or ',' in array bodies. */
+static size_t prefix_len(const sender *s)
 {
-    bool array = s->http && s->batch_size > 1;
-    size_t pre = array ? 1 : 0;
+    return s->http && s->body == CFG_BODY_ARRAY ? 1 : 0;
+}
+
+static void append_text(sender *s, unsigned route, size_t pre, size_t n);
+
+/* Serialize one JSON object into ob[route] (an NDJSON line, or the next
+ * element of the body) and free it. */
+static void append_json(sender *s, unsigned route, cJSON *obj)
+{
+    struct outbuf *o = &s->ob[route];
+    size_t pre = prefix_len(s);
     size_t n = SIZE_MAX;
     /* +2 spare bytes after the text: the NUL now, the '\n' or ']' later. */
-    if (buf_reserve(s, pre + SENDER_OBJ_ROOM + 2) == 0) {
-        n = flow_event_json_print(obj, s->buf + s->len + pre, s->cap - s->len - pre - 1);
-        if (n != SIZE_MAX && n + pre + 2 > s->cap - s->len) {
+    if (buf_reserve(o, pre + SENDER_OBJ_ROOM + 2) == 0) {
+        n = flow_event_json_print(obj, o->buf + o->len + pre, o->cap - o->len - pre - 1);
+        if (n != SIZE_MAX && n + pre + 2 > o->cap - o->len) {
             /* Did not fit: grow to the exact size and print again. */
-            if (buf_reserve(s, pre + n + 2) == 0)
-                n = flow_event_json_print(obj, s->buf + s->len + pre, s->cap - s->len - pre - 1);
+            if (buf_reserve(o, pre + n + 2) == 0)
+                n = flow_event_json_print(obj, o->buf + o->len + pre, o->cap - o->len - pre - 1);
             else
                 n = SIZE_MAX;
         }
     }
     cJSON_Delete(obj);
-    if (n == SIZE_MAX || n + pre + 2 > s->cap - s->len) {
+    if (n == SIZE_MAX || n + pre + 2 > o->cap - o->len) {
         stat_add(&s->json_errors, 1);
         return;
     }
-    append_text(s, pre, n);
+    append_text(s, route, pre, n);
 }
 
-/* The n bytes of text just printed at buf + len + pre become the batch's next
- * element (or NDJSON line); close the batch or write the stream when due. */
-static void append_text(sender *s, size_t pre, size_t n)
+/* The n bytes of text just printed at buf + len + pre become the body's next
+ * element (or NDJSON line); hand the body over or write the stream when due. */
+static void append_text(sender *s, unsigned route, size_t pre, size_t n)
 {
-    bool array = s->http && s->batch_size > 1;
-    if (array)
-        s->buf[s->len] = s->batch_n == 0 ? '[' : ',';
-    s->len += pre + n;
-    if (!s->http)
-        s->buf[s->len++] = '\n';
-    if (s->batch_n++ == 0)
-        s->batch_first_us = timefmt_mono_us();
-    if (s->http && s->batch_n >= s->batch_size)
-        send_batch(s);
-    else if (!s->http && s->len >= SENDER_STREAM_CHUNK)
+    struct outbuf *o = &s->ob[route];
+    if (pre)
+        o->buf[o->len] = o->n == 0 ? '[' : ',';
+    o->len += pre + n;
+    if (!s->http || s->body == CFG_BODY_NDJSON)
+        o->buf[o->len++] = '\n';
+    if (o->n++ == 0)
+        o->first_us = timefmt_mono_us();
+    if (s->http && o->n >= s->batch_size)
+        send_batch(s, route);
+    else if (!s->http && o->len >= SENDER_STREAM_CHUNK)
         flush_stream(s);
 }
 
@@ -382,31 +411,31 @@ static void next_event_id_fast(sender *s, char *id)
     id[17 + n] = '\0';
 }
 
-/* A flow record: its JSON is written straight into buf (flow_event_format
- * gives the bytes flow_event_to_json + flow_event_json_print would). */
+/* A flow record: its JSON is written straight into the route-0 body
+ * (flow_event_format gives the bytes flow_event_to_json + flow_event_json_print would). */
 static void append_event(sender *s, const struct flow_event *ev)
 {
     char id[sizeof s->id_prefix + 24];
     next_event_id_fast(s, id);
     enum flow_direction dir = direction_of(s->hosts, ev);
-    bool array = s->http && s->batch_size > 1;
-    size_t pre = array ? 1 : 0;
+    struct outbuf *o = &s->ob[0];
+    size_t pre = prefix_len(s);
     size_t n = SIZE_MAX;
     /* +2 spare bytes after the text: the NUL now, the '\n' or ']' later. */
-    if (buf_reserve(s, pre + SENDER_OBJ_ROOM + 2) == 0) {
-        n = flow_event_format(ev, &s->ctx, dir, id, s->buf + s->len + pre, s->cap - s->len - pre - 1);
-        if (n != SIZE_MAX && n + pre + 2 > s->cap - s->len) {
-            if (buf_reserve(s, pre + n + 2) == 0)
-                n = flow_event_format(ev, &s->ctx, dir, id, s->buf + s->len + pre, s->cap - s->len - pre - 1);
+    if (buf_reserve(o, pre + SENDER_OBJ_ROOM + 2) == 0) {
+        n = flow_event_format(ev, &s->ctx, dir, id, o->buf + o->len + pre, o->cap - o->len - pre - 1);
+        if (n != SIZE_MAX && n + pre + 2 > o->cap - o->len) {
+            if (buf_reserve(o, pre + n + 2) == 0)
+                n = flow_event_format(ev, &s->ctx, dir, id, o->buf + o->len + pre, o->cap - o->len - pre - 1);
             else
                 n = SIZE_MAX;
         }
     }
-    if (n == SIZE_MAX || n + pre + 2 > s->cap - s->len) {
+    if (n == SIZE_MAX || n + pre + 2 > o->cap - o->len) {
         stat_add(&s->json_errors, 1);
         return;
     }
-    append_text(s, pre, n);
+    append_text(s, 0, pre, n);
 }
 
 /* Replace (or add) a string member. Returns false when out of memory. */
@@ -436,7 +465,15 @@ static enum sender_event_type hook_event_type(const cJSON *obj)
 /* A hook's event: add the common fields, then serialize like any other. */
 static void append_hook(sender *s, cJSON *obj)
 {
-    stat_add(&s->by_type[hook_event_type(obj)], 1);
+    enum sender_event_type type = hook_event_type(obj);
+    stat_add(&s->by_type[type], 1);
+    int r = s->http ? delivery_route_for(s->delivery, type == SENDER_EV_FLOW) : 0;
+    if (r < 0) {
+        cJSON_Delete(obj);
+        delivery_count_unrouted(s->delivery, 1);
+        return;
+    }
+    unsigned route = (unsigned)r;
     char id[sizeof s->id_prefix + 24], ts[40];
     next_event_id(s, id, sizeof id);
     bool ok = cJSON_IsObject(obj) && set_string(obj, "event_id", id);
@@ -451,7 +488,7 @@ static void append_hook(sender *s, cJSON *obj)
         stat_add(&s->json_errors, 1);
         return;
     }
-    append_json(s, obj);
+    append_json(s, route, obj);
 }
 
 void sender_follow_addr_signal(sender *s, const hostaddr_signal *sig)
@@ -530,8 +567,9 @@ int sender_run(sender *s)
         got += drain_json_rings(s);
         if (!s->http)
             flush_stream(s);
-        else if (s->batch_n && timefmt_mono_us() - s->batch_first_us >= s->interval_us)
-            send_batch(s);
+        for (unsigned r = 0; s->http && r < HTTP_ROUTES; r++)
+            if (s->ob[r].n && timefmt_mono_us() - s->ob[r].first_us >= s->interval_us)
+                send_batch(s, r);
         if (got) {
             idle_us = SENDER_IDLE_MIN_US;
             continue;
@@ -543,7 +581,8 @@ int sender_run(sender *s)
             idle_us = idle_us * 2 > SENDER_IDLE_MAX_US ? SENDER_IDLE_MAX_US : idle_us * 2;
     }
     if (s->http) {
-        send_batch(s);
+        send_batch(s, 0);
+        send_batch(s, 1);
         delivery_finish(s->delivery);   /* up to AGENT_SHUTDOWN_TIMEOUT, then spool or drop */
     } else {
         flush_stream(s);
@@ -555,10 +594,11 @@ int sender_run(sender *s)
         const struct delivery_stats *d = &st.delivery;
         log_info("sender: done: %" PRIu64 " events delivered (%" PRIu64 " replayed from the spool), %" PRIu64
                  " spooled, %" PRIu64 " dropped (queue_full=%" PRIu64 " spool_full=%" PRIu64 " spool_error=%" PRIu64
-                 " rejected=%" PRIu64 " shutdown=%" PRIu64 " unserializable=%" PRIu64 "), %" PRIu64
-                 " waiting in the spool",
+                 " rejected=%" PRIu64 " shutdown=%" PRIu64 " undeliverable=%" PRIu64 " dead_lettered=%" PRIu64
+                 " unrouted=%" PRIu64 " unserializable=%" PRIu64 "), %" PRIu64 " waiting in the spool",
                  d->events_sent, d->events_replayed, d->events_spooled, st.events_failed, d->dropped_queue_full,
                  d->dropped_spool_full, d->dropped_spool_error, d->dropped_rejected, d->dropped_shutdown,
+                 d->dropped_undeliverable, d->events_dead_lettered, d->dropped_unrouted,
                  st.json_errors, d->spool_events);
     } else {
         log_info("sender: done: %" PRIu64 " events written, %" PRIu64 " lost to write errors, %" PRIu64

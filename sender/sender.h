@@ -4,11 +4,12 @@
  * The sender thread owns cJSON. It drains every event ring it was given (the
  * processor's, the janitor's, each hook's), turns each event into JSON, and
  * either writes NDJSON (one object per line) to a stream, or batches events
- * for AGENT_ENDPOINT_URL and hands each batch to the delivery thread
- * (delivery.h), which owns libcurl, retries and the spool: one JSON object per
- * POST when the batch size is 1 (go-Tracer's behaviour), otherwise a JSON
- * array. A batch is closed when it reaches AGENT_BATCH_SIZE or when
- * AGENT_SEND_INTERVAL has passed since its first event.
+ * into request bodies and hands each to the delivery thread (delivery.h),
+ * which owns libcurl, retries and the spool. Bodies follow AGENT_HTTP_BODY:
+ * one JSON object per POST by default (go-Tracer's), or an array / NDJSON of
+ * up to AGENT_BATCH_SIZE events closed when full or AGENT_SEND_INTERVAL after
+ * its first event. Flow events go to AGENT_ENDPOINT_URL, every other type to
+ * AGENT_EVENTS_ENDPOINT_URL.
  */
 #ifndef TRACER_SENDER_H
 #define TRACER_SENDER_H

@@ -86,11 +86,21 @@ for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.1; done
 port=$(head -n 1 "$tmp/port")
 [ -n "$port" ] || { echo "tsan_pipeline: receiver did not start" >&2; exit 1; }
 
+# Arrays of 7, then one object per POST (the default: every event its own
+# request, several in flight over the connection pool).
 run_sensor "$tmp/http.out" AGENT_PCAP_FILE="$tmp/mixed.pcap" \
-    AGENT_ENDPOINT_URL="http://127.0.0.1:$port/ingest" AGENT_BATCH_SIZE=7
+    AGENT_ENDPOINT_URL="http://127.0.0.1:$port/ingest" AGENT_HTTP_BODY=array AGENT_BATCH_SIZE=7
 got=$(cat "$tmp/received" 2>/dev/null || echo 0)
 if [ "$got" -ne "$expected" ]; then
     echo "tsan_pipeline: http: $got records received, expected $expected" >&2
     exit 1
 fi
-echo "tsan_pipeline: http: $got records, as expected"
+echo "tsan_pipeline: http (arrays): $got records, as expected"
+run_sensor "$tmp/http.out" AGENT_PCAP_FILE="$tmp/mixed.pcap" \
+    AGENT_ENDPOINT_URL="http://127.0.0.1:$port/ingest"
+got=$(cat "$tmp/received" 2>/dev/null || echo 0)
+if [ "$got" -ne $((2 * expected)) ]; then
+    echo "tsan_pipeline: http (objects): $((got - expected)) records received, expected $expected" >&2
+    exit 1
+fi
+echo "tsan_pipeline: http (objects): $((got - expected)) records, as expected"

@@ -42,7 +42,7 @@ def test_unresolvable_endpoint_is_retried_counted_and_logged_once(tracer, mixed,
     sc, path = mixed
     resolv = tmp_path / "resolv.conf"
     resolv.write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
-    env = clean_env({"AGENT_PCAP_FILE": str(path), "AGENT_BATCH_SIZE": "10",
+    env = clean_env({"AGENT_PCAP_FILE": str(path), "AGENT_BATCH_SIZE": "10", "AGENT_HTTP_BODY": "array",
                      "AGENT_ENDPOINT_URL": "http://tracer-test.invalid:8080/ingest",
                      "AGENT_SHUTDOWN_TIMEOUT": "2s", **FAST})
     script = 'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"'
@@ -72,7 +72,7 @@ def test_spool_on_a_full_disk_is_counted_and_logged_once(tracer, mixed, tmp_path
     port = srv.getsockname()[1]
     srv.close()                                      # connection refused from now on
     try:
-        env = clean_env({"AGENT_PCAP_FILE": str(path), "AGENT_BATCH_SIZE": "5",
+        env = clean_env({"AGENT_PCAP_FILE": str(path), "AGENT_BATCH_SIZE": "5", "AGENT_HTTP_BODY": "array",
                          "AGENT_ENDPOINT_URL": "http://127.0.0.1:%d/ingest" % port,
                          "AGENT_SPOOL_DIR": str(spool), "AGENT_SPOOL_AFTER": "0s",
                          "AGENT_SHUTDOWN_TIMEOUT": "1s", **FAST})

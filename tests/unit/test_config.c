@@ -255,6 +255,11 @@ static void test_defaults_with_pcap(void **state)
     assert_int_equal(c->pcap_buffer_mb, 64);
     assert_null(c->endpoint_url);
     assert_int_equal(c->batch_size, 100);
+    assert_int_equal(c->http_body, CFG_BODY_OBJECT);   /* go-Tracer's body: one object per POST */
+    assert_null(c->events_endpoint_url);
+    assert_int_equal(c->http_connections, 8);
+    assert_int_equal(c->retry_max_attempts, 5);
+    assert_int_equal(c->queue_max_mb, 64);
     assert_int_equal(c->send_interval_ms, 1000);
     assert_null(c->auth_token);
     assert_null(c->hmac_key);
@@ -339,6 +344,12 @@ static const struct numcase NUMS[] = {
       1, 2048, "must be an integer in [1, 2048]" },
     { "AGENT_BATCH_SIZE", "--batch-size", F32(batch_size), "1", "10000", "0", "10001", 1, 10000,
       "must be an integer in [1, 10000]" },
+    { "AGENT_HTTP_CONNECTIONS", "--http-connections", F32(http_connections), "1", "256", "0", "257",
+      1, 256, "must be an integer in [1, 256]" },
+    { "AGENT_RETRY_MAX_ATTEMPTS", "--retry-max-attempts", F32(retry_max_attempts), "1", "1000", "0",
+      "1001", 1, 1000, "must be an integer in [1, 1000]" },
+    { "AGENT_QUEUE_MAX_MB", "--queue-max-mb", F32(queue_max_mb), "1", "65536", "0", "65537", 1, 65536,
+      "must be an integer in [1, 65536]" },
     { "AGENT_SPOOL_MAX_MB", "--spool-max-mb", F32(spool_max_mb), "1", "1048576", "0", "1048577",
       1, 1048576, "must be an integer in [1, 1048576]" },
     { "AGENT_MAX_FLOWS", "--max-flows", F32(max_flows), "1", "100000000", "0", "100000001", 1,
@@ -520,6 +531,8 @@ static void test_every_flag_is_known(void **state)
         "AGENT_COMMUNITY_ID_SEED", "AGENT_PACKET_RING_SLOTS", "AGENT_EVENT_RING_SLOTS",
         "LOG_LEVEL", "AGENT_METRICS_ADDR", "LOG_FORMAT",
         "AGENT_SECCOMP",
+        "AGENT_HTTP_BODY", "AGENT_EVENTS_ENDPOINT_URL", "AGENT_HTTP_CONNECTIONS",
+        "AGENT_RETRY_MAX_ATTEMPTS", "AGENT_QUEUE_MAX_MB",
     };
     struct fx *f = *state;
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
@@ -818,6 +831,35 @@ static void test_bpf_filter(void **state)
 /* ---------------------------------------------------------------- output */
 
 #define URL_RULE ": must be an http:// or https:// URL with a host"
+
+/* AGENT_HTTP_BODY chooses the body's shape; AGENT_BATCH_SIZE alone never does. */
+static void test_http_body_and_events_url(void **state)
+{
+    struct fx *f = *state;
+    struct res r;
+    run(&r, f, true, ENV("AGENT_BATCH_SIZE=50"), NULL);
+    expect_ok(&r);
+    assert_int_equal(r.cfg->http_body, CFG_BODY_OBJECT);
+    done(&r);
+    run(&r, f, true, ENV("AGENT_HTTP_BODY=array"), NULL);
+    expect_ok(&r);
+    assert_int_equal(r.cfg->http_body, CFG_BODY_ARRAY);
+    done(&r);
+    run(&r, f, true, NULL, ARGS("--http-body", "ndjson"));
+    expect_ok(&r);
+    assert_int_equal(r.cfg->http_body, CFG_BODY_NDJSON);
+    done(&r);
+    one_env_err(f, "AGENT_HTTP_BODY=list", "AGENT_HTTP_BODY=list: must be object, array or ndjson");
+    one_env_err(f, "AGENT_EVENTS_ENDPOINT_URL=ftp://x/", "AGENT_EVENTS_ENDPOINT_URL=ftp://x/" URL_RULE);
+    one_env_err(f, "AGENT_EVENTS_ENDPOINT_URL=http://127.0.0.1:9/events",
+                "AGENT_EVENTS_ENDPOINT_URL=http://127.0.0.1:9/events: needs AGENT_ENDPOINT_URL too "
+                "(without it every event goes to stdout)");
+    run(&r, f, true, ENV("AGENT_ENDPOINT_URL=http://127.0.0.1:9/flows",
+                         "AGENT_EVENTS_ENDPOINT_URL=http://127.0.0.1:9/events"), NULL);
+    expect_ok(&r);
+    assert_string_equal(r.cfg->events_endpoint_url, "http://127.0.0.1:9/events");
+    done(&r);
+}
 
 static void test_endpoint_url(void **state)
 {
@@ -1643,6 +1685,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_with_pcap),
+        cmocka_unit_test(test_http_body_and_events_url),
         cmocka_unit_test(test_empty_variables_mean_default),
         cmocka_unit_test(test_env_first_occurrence_and_noise),
         cmocka_unit_test(test_numeric_variables),
