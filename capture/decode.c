@@ -23,7 +23,11 @@
  *    or the frame is DECODE_TRUNCATED, because a half-read 5-tuple would make a
  *    bogus flow.
  *  - frag_id is set only when PKT_F_FRAG_FIRST or PKT_F_FRAG_NONFIRST is set.
- *    An IPv6 atomic fragment (offset 0, M clear) is not a fragment.
+ *    An IPv6 atomic fragment (offset 0, M clear) is not a fragment. With
+ *    nested IPv6 Fragment headers the outermost fragmenting one gives frag_id
+ *    (RFC 8200 §4.5); an inner non-first fragment inside an outer first one
+ *    makes the record non-first (no transport header follows), still under
+ *    the outer identification.
  *  - An IPv4 total length of 0 (TSO, BIG TCP) is accepted; see decode_ipv4.
  *  - A TCP data offset below 5 (when that byte is captured) is DECODE_BAD_HEADER.
  *  - More than DECODE_MAX_VLAN_TAGS stacked VLAN tags is DECODE_NOT_IP (the
@@ -317,9 +321,14 @@ static enum decode_result decode_ipv6(struct cur *c, struct pkt_record *out)
             if (!cur_u8(c, &next) || !cur_skip(c, 1) || !cur_be16(c, &offm) ||
                 !cur_be32(c, &id))
                 return DECODE_TRUNCATED;
+            /* RFC 8200 §4.5: a Fragment header inside the fragmentable part
+             * of another belongs to the datagram that one reassembles into;
+             * the outermost fragmenting header names the packet's datagram. */
+            if ((out->flags & PKT_F_FRAG_FIRST) != 0)
+                id = out->frag_id;
             if ((offm >> 3) != 0) {
                 out->proto = next;
-                out->flags |= PKT_F_FRAG_NONFIRST;
+                out->flags = (uint8_t)((out->flags & ~PKT_F_FRAG_FIRST) | PKT_F_FRAG_NONFIRST);
                 out->frag_id = id;
                 return DECODE_OK;
             }

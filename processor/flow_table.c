@@ -452,15 +452,21 @@ static uint32_t frag_hash(const struct pkt_record *p)
     for (int i = 0; i < 2; i++)
         for (int j = 0; j < 16; j++)
             h = (h ^ parts[i][j]) * 16777619u;
-    h = (h ^ p->proto) * 16777619u;
+    if (p->ip_version == 4)                         /* see frag_match */
+        h = (h ^ p->proto) * 16777619u;
     h = (h ^ p->frag_id) * 16777619u;
     h = (h ^ p->vlan_id) * 16777619u;
     return h;
 }
 
+/* IPv4 fragments are identified by (src, dst, protocol, id) (RFC 791); IPv6
+ * ones by (src, dst, id) alone: the Next Header of a later fragment may differ
+ * from the first's (RFC 8200 §4.5, e.g. nested Fragment headers), and the
+ * first fragment's is the datagram's (frag_resolve copies it). */
 static bool frag_match(const struct frag_entry *e, const struct pkt_record *p)
 {
-    return e->used && e->id == p->frag_id && e->proto == p->proto && e->ipver == p->ip_version &&
+    return e->used && e->id == p->frag_id && (e->proto == p->proto || p->ip_version == 6) &&
+           e->ipver == p->ip_version &&
            e->vlan == p->vlan_id && memcmp(e->src, p->src, 16) == 0 &&
            memcmp(e->dst, p->dst, 16) == 0;
 }
@@ -501,6 +507,7 @@ static bool frag_resolve(flow_table *ft, struct pkt_record *p)
         if (frag_match(e, p)) {
             if (ft->clock_us - e->seen_us > FRAG_TTL_US)
                 return false;
+            p->proto = e->proto;
             p->sport = e->sport;
             p->dport = e->dport;
             p->icmp_type = e->icmp_type;

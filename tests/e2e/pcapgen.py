@@ -820,6 +820,24 @@ def scenario_ipv6_frag():
     return sc
 
 
+def scenario_ipv6_nested_frag():
+    """Nested IPv6 Fragment headers (RFC 8200 section 4.5): the first packet's
+    outer Fragment header (id 0xA1A1A1A1, offset 0, M) carries an inner one
+    (id 0xB2B2B2B2, offset 0, M) and the UDP header; the second packet is the
+    outer datagram's last fragment, whose Next Header is the inner Fragment
+    header (44). The outer identification names the datagram: one flow of
+    2 packets / 532 bytes (270 + 262)."""
+    sc = Scenario("ipv6_nested_frag")
+    r = sc.rec(A6, B6, PROTO_UDP, 7401, 7402)
+    inner = ipv6_frag_hdr(PROTO_UDP, 0, True, 0xB2B2B2B2) + \
+        udp(A6, B6, 7401, 7402, bytes(range(192)))       # 8 + 200 = 208 bytes
+    first = ipv6_frag_hdr(PROTO_IPV6_FRAG, 0, True, 0xA1A1A1A1) + inner
+    last = ipv6_frag_hdr(PROTO_IPV6_FRAG, len(inner), False, 0xA1A1A1A1) + bytes(200)
+    sc.add(sec(10.0), ether(ipv6(A6, B6, PROTO_IPV6_FRAG, first), ETH_IPV6), r)
+    sc.add(sec(10.001), ether(ipv6(A6, B6, PROTO_IPV6_FRAG, last), ETH_IPV6), r)
+    return sc
+
+
 def scenario_udp_idle_resume():
     """UDP at 0,1,2 s, silent 40 s, then 42,43 s: 'idle' (3 packets), then 2 more."""
     sc = Scenario("udp_idle_resume")

@@ -17,7 +17,7 @@ from conftest import (REPO, check_shape, canonical, check_unique_event_ids, comp
 EXACT = [
     "tcp_fin", "tcp_rst", "syn_only", "syn_idle", "syn_retry_idle", "tcp_idle_boundary",
     "synack_first", "tcp_after_linger", "udp", "icmp_echo", "ipv6_tcp", "icmpv6_echo",
-    "vlan", "qinq", "ipv4_frag", "ipv4_frag_two", "ipv6_frag", "udp_idle_resume",
+    "vlan", "qinq", "ipv4_frag", "ipv4_frag_two", "ipv6_frag", "ipv6_nested_frag", "udp_idle_resume",
     "active_timeout", "gre", "sctp", "link_sll", "link_sll2", "link_null", "link_raw",
     "pcapng", "direction", "non_ip", "max_flows", "mixed",
     "udp_idle_boundary", "custom_timeouts", "tcp_active", "ipv4_options", "ipv6_ext",
@@ -159,6 +159,14 @@ def test_ipv6_frag_literal(tracer, tmp_path):
     assert r["packet_count"] == 3
     assert r["byte_count"] == (14 + 40 + 8 + 1232) + (14 + 40 + 8 + 1000) + (14 + 40 + 8 + 168)
     assert (r["src_port"], r["dst_port"], r["protocol"]) == ("7301", "7302", "UDP")
+
+
+def test_ipv6_nested_frag_literal(tracer, tmp_path):
+    """The outermost Fragment header identifies the datagram (issue 14 item 1):
+    the later fragment, whose Next Header is 44, joins the UDP flow."""
+    got = _one(tracer, tmp_path, "ipv6_nested_frag")
+    assert [(r["protocol"], r["src_port"], r["dst_port"], r["packet_count"], r["byte_count"])
+            for r in got] == [("UDP", "7401", "7402", 2, 532)]
 
 
 def test_udp_idle_resume_literal(tracer, tmp_path):

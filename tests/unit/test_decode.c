@@ -142,6 +142,22 @@ static const uint8_t p_v6_frag_nonfirst[] = {
 };
 _Static_assert(sizeof p_v6_frag_nonfirst == 78, "p_v6_frag_nonfirst");
 
+/* Nested Fragment headers (RFC 8200 §4.5): the outer one names the datagram. */
+static const uint8_t p_v6_nested_frag_first[] = {
+    ETH(0x86dd), IPV6(8 + 8 + 8 + 8, 44),
+    44, 0, BE16(0x0001), BE32(0xa1a1a1a1u), /* outer: offset 0, M */
+    17, 0, BE16(0x0001), BE32(0xb2b2b2b2u), /* inner: offset 0, M */
+    UDP(7401, 7402, 16), 1, 2, 3, 4, 5, 6, 7, 8,
+};
+
+/* An outer first fragment whose inner Fragment header is a later fragment. */
+static const uint8_t p_v6_nested_frag_inner_later[] = {
+    ETH(0x86dd), IPV6(8 + 8 + 8, 44),
+    44, 0, BE16(0x0001), BE32(0xa1a1a1a1u), /* outer: offset 0, M */
+    17, 0, BE16(2 << 3), BE32(0xb2b2b2b2u), /* inner: offset 16 */
+    1, 2, 3, 4, 5, 6, 7, 8,
+};
+
 static const uint8_t p_v6_atomic_frag[] = {
     ETH(0x86dd), IPV6(16, 44),
     17, 0, BE16(0x0000), BE32(0x01020304u), /* offset 0, no M: not a fragment */
@@ -307,6 +323,12 @@ static const struct dcase cases[] = {
     { "ipv6 non-first fragment", 1, PKT(p_v6_frag_nonfirst), DECODE_OK, 62,
       { .src = V6_SRC_A, .dst = V6_DST_A, .ip_version = 6, .proto = 17,
         .frag_id = 0xdeadbeefu, .flags = PKT_F_FRAG_NONFIRST } },
+    { "ipv6 nested fragment headers", 1, PKT(p_v6_nested_frag_first), DECODE_OK, 70,
+      { .src = V6_SRC_A, .dst = V6_DST_A, .sport = 7401, .dport = 7402, .ip_version = 6,
+        .proto = 17, .frag_id = 0xa1a1a1a1u, .flags = F_PORTS | PKT_F_FRAG_FIRST } },
+    { "ipv6 nested fragment, inner later", 1, PKT(p_v6_nested_frag_inner_later), DECODE_OK, 70,
+      { .src = V6_SRC_A, .dst = V6_DST_A, .ip_version = 6, .proto = 17,
+        .frag_id = 0xa1a1a1a1u, .flags = PKT_F_FRAG_NONFIRST } },
     { "ipv6 atomic fragment", 1, PKT(p_v6_atomic_frag), DECODE_OK, 62,
       { .src = V6_SRC_A, .dst = V6_DST_A, .sport = 53, .dport = 33000, .ip_version = 6,
         .proto = 17, .flags = F_PORTS } },

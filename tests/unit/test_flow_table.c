@@ -334,6 +334,47 @@ static void test_full_table_expires_before_evicting(void **state)
     free(l);
 }
 
+/* IPv6 later fragments are matched by (src, dst, id) whatever their Next
+ * Header (RFC 8200 §4.5: nested Fragment headers give 44); they take the first
+ * fragment's protocol. IPv4 keeps the protocol in the match (RFC 791). */
+static void test_fragments_v6_next_header_may_differ(void **state)
+{
+    (void)state;
+    flow_table *ft = make_table(100, 300);
+    struct rec_list *l = calloc(1, sizeof *l);
+    struct pkt_record first = v4(T0, A, 7401, B, 7402, 17, 0, 270);
+    first.ip_version = 6;
+    first.flags |= PKT_F_FRAG_FIRST;
+    first.frag_id = 0xa1a1a1a1u;
+    struct pkt_record later = v4(T0 + 1, A, 0, B, 0, 44, 0, 262);
+    later.ip_version = 6;
+    later.flags = PKT_F_FRAG_NONFIRST;
+    later.frag_id = 0xa1a1a1a1u;
+    struct pkt_record v4first = v4(T0 + 2, A, 5000, C, 5001, 17, 0, 100);
+    v4first.flags |= PKT_F_FRAG_FIRST;
+    v4first.frag_id = 0x77;
+    struct pkt_record v4other = v4(T0 + 3, A, 0, C, 0, 6, 0, 100);  /* another datagram */
+    v4other.flags = PKT_F_FRAG_NONFIRST;
+    v4other.frag_id = 0x77;
+    feed(ft, l, first);
+    feed(ft, l, later);
+    feed(ft, l, v4first);
+    feed(ft, l, v4other);
+    drain(ft, l, true, 0);
+    assert_int_equal(l->n, 2);
+    struct flow_event *v6 = l->ev[0].ip_version == 6 ? &l->ev[0] : &l->ev[1];
+    assert_int_equal(v6->protocol, 17);
+    assert_int_equal(v6->src_port, 7401);
+    assert_int_equal(v6->dst_port, 7402);
+    assert_int_equal(v6->src_packets, 2);
+    assert_int_equal(v6->src_bytes, 532);
+    struct flow_table_stats st;
+    flow_table_get_stats(ft, &st);
+    assert_int_equal(st.frag_orphans, 1);
+    flow_table_destroy(ft);
+    free(l);
+}
+
 static void test_fragments_join_their_flow(void **state)
 {
     (void)state;
@@ -462,6 +503,7 @@ int main(void)
         cmocka_unit_test(test_eviction_takes_oldest),
         cmocka_unit_test(test_full_table_expires_before_evicting),
         cmocka_unit_test(test_fragments_join_their_flow),
+        cmocka_unit_test(test_fragments_v6_next_header_may_differ),
         cmocka_unit_test(test_flush_keeps_close_reason),
         cmocka_unit_test(test_icmp_and_vlan_keys),
         cmocka_unit_test(test_sweep_touches_only_expired),
