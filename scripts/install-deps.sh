@@ -34,7 +34,8 @@ fi
 if [ "$mode" = test ]; then
     pkgs+=(libcmocka-dev python3 python3-pytest iproute2 clang libclang-rt-14-dev
            openssl snmpd snmp lldpd wireguard-go wireguard-tools tcpdump
-           python3-yaml systemd libcap2-bin tcpreplay)
+           python3-yaml systemd libcap2-bin tcpreplay
+           tshark)
 fi
 if [ "$print" = yes ]; then
     printf '%s\n' "${pkgs[@]}"

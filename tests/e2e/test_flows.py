@@ -22,6 +22,8 @@ EXACT = [
     "pcapng", "direction", "non_ip", "max_flows", "mixed",
     "udp_idle_boundary", "custom_timeouts", "tcp_active", "ipv4_options", "ipv6_ext",
     "icmp_unreach", "frag_orphans", "half_close", "rst_then_stray", "time_2038",
+    "encap_mpls", "encap_pppoe", "ipv4_ah", "link_ppp", "link_ppp_hdlc", "link_c_hdlc",
+    "link_nflog", "encap_truncated",
 ]
 
 
@@ -169,6 +171,41 @@ def test_ipv6_nested_frag_literal(tracer, tmp_path):
             for r in got] == [("UDP", "7401", "7402", 2, 532)]
 
 
+def _capture_stats(run):
+    return [e for e in run.events("sensor") if e.get("final")][-1]["capture"]
+
+
+def test_encap_literal(tracer, tmp_path):
+    """MPLS (two labels, multicast, pseudowires with and without control word),
+    PPPoE and IPv4 AH reach the ports inside; the BFD-over-MPLS packet, the LCP
+    echo and the PADI are the only not_ip frames."""
+    got = {}
+    for name in ("encap_mpls", "encap_pppoe", "ipv4_ah"):
+        recs, _, run = run_scenario(tracer, pcapgen.SCENARIOS[name](), tmp_path)
+        got[name] = sorted((r["src_port"], r["dst_port"], r["protocol"], r["vlan_id"],
+                            r["packet_count"]) for r in recs)
+        got[name + ".not_ip"] = _capture_stats(run)["undecodable"]["not_ip"]
+    assert got == {
+        "encap_mpls": [("49000", "80", "TCP", 0, 8), ("49001", "5353", "UDP", 0, 2),
+                       ("49002", "4789", "UDP", 0, 2), ("49003", "22", "TCP", 55, 3)],
+        "encap_mpls.not_ip": 1,
+        "encap_pppoe": [("49100", "443", "TCP", 0, 6), ("49101", "53", "UDP", 35, 2)],
+        "encap_pppoe.not_ip": 2,
+        "ipv4_ah": [("49200", "443", "TCP", 0, 8), ("500", "500", "UDP", 0, 2)],
+        "ipv4_ah.not_ip": 0,
+    }
+
+
+def test_encap_truncated_counted(tracer, tmp_path):
+    """Every frame of encap_truncated cut before its UDP ports end is counted
+    'truncated' (231 of them), none is another kind, none makes a flow."""
+    got, want, run = run_scenario(tracer, pcapgen.scenario_encap_truncated(), tmp_path)
+    compare_records(got, want)
+    und = _capture_stats(run)["undecodable"]
+    assert pcapgen.encap_truncated_cuts() == 231
+    assert und == {"truncated": 231, "bad_header": 0, "unsupported_link": 0, "not_ip": 0}
+
+
 def test_udp_idle_resume_literal(tracer, tmp_path):
     got = sorted(_one(tracer, tmp_path, "udp_idle_resume"), key=lambda r: r["start_time"])
     assert [(r["end_reason"], r["packet_count"], r["start_time"][11:19]) for r in got] == \
@@ -222,7 +259,8 @@ def test_gre_literal(tracer, tmp_path):
     assert got[0]["flow_id"] == "192.0.2.10:0-198.51.100.20:0-47"
 
 
-@pytest.mark.parametrize("name", ["link_sll", "link_sll2", "link_null", "link_raw"])
+@pytest.mark.parametrize("name", ["link_sll", "link_sll2", "link_null", "link_raw", "link_ppp",
+                                  "link_ppp_hdlc", "link_c_hdlc", "link_nflog"])
 def test_link_types_literal(tracer, tmp_path, name):
     got = _one(tracer, tmp_path, name)
     udp = [r for r in got if r["protocol"] == "UDP"]
