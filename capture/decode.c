@@ -643,7 +643,11 @@ static enum decode_result decode_bsd_loop(struct cur *c, bool any_order,
  * the PPP protocol field, preceded by the RFC 1662 address/control bytes
  * ff 03 when the capture kept them. DLT_PPP_SERIAL is HDLC-like framing:
  * ff 03 then the protocol, or Cisco PPP with HDLC framing (RFC 1547
- * §4.3.1), whose first byte is 0x0f or 0x8f: that one is Cisco HDLC.
+ * §4.3.1), whose first byte is 0x0f or 0x8f: that one is Cisco HDLC. Some
+ * DLT_PPP captures (BSD/OS, routers' exports) hold Cisco HDLC frames too;
+ * a first byte 0x0f or 0x8f is no PPP protocol field (0x0fxx, 0x8fxx and
+ * the compressed 0x0f, 0x8f are unassigned), so both link types take it
+ * as Cisco HDLC, as Wireshark does.
  */
 static enum decode_result decode_c_hdlc(struct cur *c, struct pkt_record *out);
 
@@ -653,7 +657,7 @@ static enum decode_result decode_ppp(struct cur *c, bool serial, struct pkt_reco
 
     if (!cur_peek_u8(c, &a))
         return DECODE_TRUNCATED;
-    if (serial && (a == 0x0fu || a == 0x8fu))
+    if (a == 0x0fu || a == 0x8fu)
         return decode_c_hdlc(c, out);
     if (a == 0xffu) {
         if (c->left < 2)
