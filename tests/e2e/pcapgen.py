@@ -468,6 +468,11 @@ def flags_text(flags):
     return out
 
 
+def _id_host(text):
+    """An address as flow_id writes it: IPv6 in brackets."""
+    return "[%s]" % text if ":" in text else text
+
+
 class Rec:
     """One expected flow record. Packets are added by the scenario as they are
     generated: (ts_us, wire_len, from_src, tcp_flags)."""
@@ -500,7 +505,8 @@ class Rec:
         for p in dp:
             df |= p[3]
         r = {
-            "flow_id": "%s:%d-%s:%d-%s" % (src, self.sport, dst, self.dport, pname),
+            "flow_id": "%s:%d-%s:%d-%s" % (_id_host(src), self.sport, _id_host(dst),
+                                            self.dport, pname),
             "timestamp": rfc3339(last, 3),
             "interface": interface,
             "direction": self.direction or direction_of(self.src, self.dst),

@@ -134,6 +134,13 @@ def test_icmpv6_literal(tracer, tmp_path):
     assert (r["src_ip"], r["dst_ip"]) == ("2001:db8::a", "2001:db8:1::b")
 
 
+def test_ipv6_flow_id_brackets(tracer, tmp_path):
+    """flow_id writes IPv6 addresses in brackets so the ports split off."""
+    got = _one(tracer, tmp_path, "ipv6_tcp")
+    assert [r["flow_id"].rsplit("-", 1)[0].split("-") for r in got] == \
+        [["[2001:db8::a]:50000", "[2001:db8:1::b]:443"]]
+
+
 def test_vlan_literal(tracer, tmp_path):
     got = _one(tracer, tmp_path, "vlan")
     assert sorted(r["vlan_id"] for r in got) == [100, 200]

@@ -219,7 +219,7 @@ static void test_udp_ipv6(void **state)
     struct flow_event_ctx ctx = {.interface = "any", .hostname = "h", .community_seed = 7};
 
     const struct kv exp[] = {
-        S("flow_id", "2001:db8::1:5353-2001:db8::2:53-UDP"),
+        S("flow_id", "[2001:db8::1]:5353-[2001:db8::2]:53-UDP"),
         S("timestamp", "2023-11-14T22:13:20.123Z"),
         S("interface", "any"),
         S("hostname", "h"),
