@@ -19,8 +19,9 @@
  *
  * Choices the contract leaves open, made here:
  *  - PKT_F_L4_TRUNC means "a field the record takes from the transport header
- *    was not captured". Only TCP can produce it with DECODE_OK (ports present,
- *    flags byte missing). Every other protocol either has all its record fields
+ *    was not captured". Only TCP (ports present, flags byte missing) and ICMP
+ *    with an identifier (type and code present, identifier missing) can
+ *    produce it with DECODE_OK. Every other protocol either has all its record fields
  *    or the frame is DECODE_TRUNCATED, because a half-read 5-tuple would make a
  *    bogus flow.
  *  - frag_id is set only when PKT_F_FRAG_FIRST or PKT_F_FRAG_NONFIRST is set.
@@ -213,18 +214,39 @@ static enum decode_result decode_tcp(struct cur *c, struct pkt_record *out)
     return DECODE_OK;
 }
 
+/* ICMP types whose message carries a 16-bit identifier at bytes 4..5: echo,
+ * timestamp, information, address mask (RFC 792, RFC 950), ICMPv6 echo
+ * (RFC 4443 §4.1-4.2). */
+static bool icmp_has_identifier(uint8_t proto, uint8_t type)
+{
+    if (proto == IPPROTO_NUM_ICMP)
+        return type == 0 || type == 8 || (type >= 13 && type <= 18);
+    return type == 128 || type == 129;
+}
+
 /*
  * ICMP, RFC 792 (and ICMPv6, RFC 4443 §2.1): type (0) and code (1) open the
  * message; they stand in for ports in the flow key, so both are required.
+ * For the types with an identifier (after the checksum, bytes 4..5) the
+ * identifier goes to `sport` (PKT_F_HAS_PORTS stays clear); when it was not
+ * captured the record has PKT_F_L4_TRUNC and sport 0.
  */
-static enum decode_result decode_icmp(struct cur *c, struct pkt_record *out)
+static enum decode_result decode_icmp(struct cur *c, uint8_t proto, struct pkt_record *out)
 {
     uint8_t type, code;
+    uint16_t ident;
 
     if (!cur_u8(c, &type) || !cur_u8(c, &code))
         return DECODE_TRUNCATED;
     out->icmp_type = type;
     out->icmp_code = code;
+    if (icmp_has_identifier(proto, type)) {
+        if (!cur_skip(c, 2) || !cur_be16(c, &ident)) {
+            out->flags |= PKT_F_L4_TRUNC;
+            return DECODE_OK;
+        }
+        out->sport = ident;
+    }
     return DECODE_OK;
 }
 
@@ -244,7 +266,7 @@ static enum decode_result decode_l4(struct cur *c, uint8_t proto, struct pkt_rec
         return decode_ports(c, out);
     case IPPROTO_NUM_ICMP:
     case IPPROTO_NUM_ICMPV6:
-        return decode_icmp(c, out);
+        return decode_icmp(c, proto, out);
     default:
         return DECODE_OK;
     }

@@ -49,8 +49,9 @@ struct pkt_record {
     uint8_t  dst[16];      /* network destination address */
     uint32_t wire_len;     /* original length on the wire (pcap len), bytes */
     uint32_t frag_id;      /* IPv4 identification or IPv6 fragment identification */
-    uint16_t sport;        /* transport ports, 0 when the protocol has none */
-    uint16_t dport;
+    uint16_t sport;        /* transport ports, 0 when the protocol has none; ICMP and */
+    uint16_t dport;        /* ICMPv6 messages with an identifier (echo, timestamp, ...):
+                              sport = the identifier, dport 0 (PKT_F_HAS_PORTS clear) */
     uint16_t vlan_id;      /* outermost 802.1Q/802.1ad VLAN id, 0 when untagged */
     uint8_t  ip_version;   /* 4 or 6 */
     uint8_t  proto;        /* IP protocol number (final next-header for IPv6) */

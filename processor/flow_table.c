@@ -19,6 +19,8 @@
  */
 #include "flow_table.h"
 
+#include "../models/community_id.h"
+
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,8 +222,12 @@ static void build_event(const struct flow *f, enum flow_end_reason reason, bool 
     const uint8_t *dip = f->init_is_a ? f->key.b : f->key.a;
     memcpy(ev->src_ip, sip, 16);
     memcpy(ev->dst_ip, dip, 16);
-    ev->src_port = f->init_is_a ? f->key.pa : f->key.pb;
-    ev->dst_port = f->init_is_a ? f->key.pb : f->key.pa;
+    if (f->has_icmp) {                 /* the key's pa/pb are not ports (icmp_key) */
+        ev->src_port = ev->dst_port = 0;
+    } else {
+        ev->src_port = f->init_is_a ? f->key.pa : f->key.pb;
+        ev->dst_port = f->init_is_a ? f->key.pb : f->key.pa;
+    }
     ev->vlan_id = f->key.vlan;
     ev->ip_version = f->key.ipver;
     ev->protocol = f->key.proto;
@@ -389,15 +395,42 @@ static int endpoint_cmp(const uint8_t *a, uint16_t pa, const uint8_t *b, uint16_
     return (pa > pb) - (pa < pb);
 }
 
+/*
+ * ICMP/ICMPv6 flows are one exchange each, told apart the way the Community ID
+ * tells them apart, plus the identifier: a request/reply pair (echo,
+ * timestamp, neighbour discovery, ...) is keyed by the pair and its
+ * identifier (sport, see decode.h; 0 for pairs without one), so two ping
+ * sessions between the same hosts are two flows; a one-way type (errors,
+ * redirects, ...) by its type and code. The key's pa/pb hold these
+ * (0x100 marks one-way) instead of ports; build_event reports ports 0.
+ */
+static void icmp_key(const struct pkt_record *p, struct flow_key *k)
+{
+    int peer = community_id_icmp_counterpart(p->proto, p->icmp_type);
+    if (peer >= 0) {
+        k->pa = (uint16_t)(p->icmp_type < peer ? p->icmp_type : peer);
+        k->pb = p->sport;
+    } else {
+        k->pa = (uint16_t)(0x100u | p->icmp_type);
+        k->pb = p->icmp_code;
+    }
+}
+
+static bool is_icmp(uint8_t proto) { return proto == PROTO_ICMP || proto == PROTO_ICMPV6; }
+
 /* Canonical key; returns whether the packet's source is endpoint a. */
 static bool make_key(const struct pkt_record *p, struct flow_key *k)
 {
     memset(k, 0, sizeof *k);
-    bool src_is_a = endpoint_cmp(p->src, p->sport, p->dst, p->dport) <= 0;
+    bool icmp = is_icmp(p->proto);
+    uint16_t sport = icmp ? 0 : p->sport, dport = icmp ? 0 : p->dport;
+    bool src_is_a = endpoint_cmp(p->src, sport, p->dst, dport) <= 0;
     memcpy(k->a, src_is_a ? p->src : p->dst, 16);
     memcpy(k->b, src_is_a ? p->dst : p->src, 16);
-    k->pa = src_is_a ? p->sport : p->dport;
-    k->pb = src_is_a ? p->dport : p->sport;
+    k->pa = src_is_a ? sport : dport;
+    k->pb = src_is_a ? dport : sport;
+    if (icmp)
+        icmp_key(p, k);
     k->vlan = p->vlan_id;
     k->proto = p->proto;
     k->ipver = p->ip_version;

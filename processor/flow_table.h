@@ -2,7 +2,8 @@
  * flow_table.h — the bidirectional flow cache and its timeout rules.
  *
  * Folds pkt_records into flows keyed canonically (addresses, ports, protocol,
- * outer VLAN), so both directions of a conversation meet in one flow, and
+ * outer VLAN; ICMP by exchange: request/reply pair and identifier, or type and
+ * code), so both directions of a conversation meet in one flow, and
  * decides when a flow ends: RST, or FIN from both sides (after a linger so the
  * teardown's last packets still belong to it), idle timeout per protocol,
  * active timeout (interim records), the max-flows cap (eviction) and shutdown.

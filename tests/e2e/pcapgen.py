@@ -593,6 +593,7 @@ class Conv:
         self.linktype = sc.linktype if linktype is None else linktype
         self.cur = None
         self.ident = 0x1000
+        self.icmp_id = 0x42             # ICMP/ICMPv6 echo identifier
 
     def vlan_id(self):
         if not self.vlans:
@@ -619,9 +620,9 @@ class Conv:
         if self.proto == PROTO_UDP:
             return udp(src, dst, sp, dp, payload)
         if self.proto == PROTO_ICMP:
-            return icmp(icmp_tc[0], icmp_tc[1], 0x42, seqno, payload)
+            return icmp(icmp_tc[0], icmp_tc[1], self.icmp_id, seqno, payload)
         if self.proto == PROTO_ICMPV6:
-            return icmpv6(src, dst, icmp_tc[0], icmp_tc[1], 0x42, seqno, payload)
+            return icmpv6(src, dst, icmp_tc[0], icmp_tc[1], self.icmp_id, seqno, payload)
         if self.proto == PROTO_SCTP:
             if not seqno:                                   # INIT
                 return sctp(sp, dp, 0)
@@ -803,6 +804,35 @@ def scenario_icmp_echo():
     for i in range(2):
         c.send(10.0 + i, "a", icmp_tc=(8, 0), seqno=i + 1, payload=b"p" * 56)
         c.send(10.0 + i + 0.002, "b", icmp_tc=(0, 0), seqno=i + 1, payload=b"p" * 56)
+    return sc
+
+
+def scenario_icmp_two_pings():
+    """Two ping sessions between the same hosts (identifiers 0x101 and 0x202,
+    interleaved) are two flows; a port unreachable between the same hosts is a
+    third (its Community ID differs); an ICMPv6 pair likewise by identifier."""
+    sc = Scenario("icmp_two_pings")
+    p1 = Conv(sc, PROTO_ICMP, A4, C4)
+    p1.icmp_id = 0x101
+    p2 = Conv(sc, PROTO_ICMP, A4, C4)
+    p2.icmp_id = 0x202
+    r1 = p1.record(icmp_tc=(8, 0))
+    r2 = p2.record(icmp_tc=(8, 0))
+    for i in range(3):
+        p1.send(10.0 + i, "a", icmp_tc=(8, 0), seqno=i, rec=r1)
+        p2.send(10.2 + i, "a", icmp_tc=(8, 0), seqno=i, rec=r2)
+        p1.send(10.01 + i, "b", icmp_tc=(0, 0), seqno=i, rec=r1)
+        p2.send(10.21 + i, "b", icmp_tc=(0, 0), seqno=i, rec=r2)
+    r3 = sc.rec(C4, A4, PROTO_ICMP, icmp_tc=(3, 3))
+    quoted = ipv4(A4, C4, PROTO_UDP, udp(A4, C4, 44000, 33434, b"probe"))[:28]
+    sc.add(sec(10.5), ether(ipv4(C4, A4, PROTO_ICMP, icmp(3, 3, 0, 0, quoted)), ETH_IPV4,
+                            MAC_B, MAC_A), r3, True)
+    for ident, t in ((0x303, 11.0), (0x404, 11.1)):
+        v = Conv(sc, PROTO_ICMPV6, A6, B6)
+        v.icmp_id = ident
+        v.record(icmp_tc=(128, 0))
+        v.send(t, "a", icmp_tc=(128, 0), seqno=1)
+        v.send(t + 0.01, "b", icmp_tc=(129, 0), seqno=1)
     return sc
 
 

@@ -23,7 +23,7 @@ EXACT = [
     "udp_idle_boundary", "custom_timeouts", "tcp_active", "ipv4_options", "ipv6_ext",
     "icmp_unreach", "frag_orphans", "half_close", "rst_then_stray", "time_2038",
     "encap_mpls", "encap_pppoe", "ipv4_ah", "link_ppp", "link_ppp_hdlc", "link_c_hdlc",
-    "link_nflog", "encap_truncated",
+    "link_nflog", "encap_truncated", "icmp_two_pings",
 ]
 
 
@@ -123,6 +123,18 @@ def test_icmp_literal(tracer, tmp_path):
     assert r["flow_id"] == "192.0.2.10:0-203.0.113.30:0-ICMP"
     assert (r["src_packets"], r["dst_packets"]) == (2, 2)
     assert r["src_tcp_flags"] == "" and r["dst_tcp_flags"] == ""
+
+
+def test_icmp_two_pings_literal(tracer, tmp_path):
+    """ICMP flows are keyed by exchange: two echo identifiers, two flows; the
+    unreachable between the same hosts is its own flow."""
+    got = _one(tracer, tmp_path, "icmp_two_pings")
+    assert sorted((r["protocol"], r["src_ip"], r["icmp_type"], r["src_packets"], r["dst_packets"])
+                  for r in got) == [
+        ("ICMP", "192.0.2.10", 8, 3, 3), ("ICMP", "192.0.2.10", 8, 3, 3),
+        ("ICMP", "203.0.113.30", 3, 1, 0),
+        ("ICMPv6", "2001:db8::a", 128, 1, 1), ("ICMPv6", "2001:db8::a", 128, 1, 1)]
+    assert len({r["community_id"] for r in got}) == 3
 
 
 def test_icmpv6_literal(tracer, tmp_path):

@@ -375,6 +375,54 @@ static void test_fragments_v6_next_header_may_differ(void **state)
     free(l);
 }
 
+static struct pkt_record icmp4(uint64_t ts, uint32_t src, uint32_t dst, uint8_t type,
+                                uint8_t code, uint16_t ident)
+{
+    struct pkt_record p = v4(ts, src, 0, dst, 0, 1, 0, 98);
+    p.flags = 0;
+    p.icmp_type = type;
+    p.icmp_code = code;
+    p.sport = ident;
+    return p;
+}
+
+/* Two ping sessions (identifiers 7 and 9) between the same hosts are two
+ * flows, each with its replies; an error between them is a third flow (one
+ * Community ID per record); reported ports are 0. */
+static void test_icmp_keyed_by_exchange(void **state)
+{
+    (void)state;
+    flow_table *ft = make_table(100, 300);
+    struct rec_list *l = calloc(1, sizeof *l);
+    feed(ft, l, icmp4(T0, A, B, 8, 0, 7));
+    feed(ft, l, icmp4(T0 + 1, A, B, 8, 0, 9));
+    feed(ft, l, icmp4(T0 + 2, B, A, 0, 0, 7));
+    feed(ft, l, icmp4(T0 + 3, B, A, 3, 3, 0));
+    feed(ft, l, icmp4(T0 + 4, B, A, 0, 0, 9));
+    feed(ft, l, icmp4(T0 + 5, A, B, 8, 0, 7));
+    drain(ft, l, true, 0);
+    assert_int_equal(l->n, 3);
+    int seen = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        const struct flow_event *e = &l->ev[i];
+        assert_int_equal(e->src_port, 0);
+        assert_int_equal(e->dst_port, 0);
+        if (e->icmp_type == 3) {
+            check(e, B, 0, A, 0, 1, T0 + 3, T0 + 3, 1, 98, 0, 0, 0, 0, FLOW_END_SHUTDOWN, true);
+            seen |= 1;
+        } else if (e->first_us == T0) {
+            check(e, A, 0, B, 0, 1, T0, T0 + 5, 2, 196, 1, 98, 0, 0, FLOW_END_SHUTDOWN, true);
+            seen |= 2;
+        } else {
+            check(e, A, 0, B, 0, 1, T0 + 1, T0 + 4, 1, 98, 1, 98, 0, 0, FLOW_END_SHUTDOWN, true);
+            seen |= 4;
+        }
+    }
+    assert_int_equal(seen, 7);
+    flow_table_destroy(ft);
+    free(l);
+}
+
 static void test_fragments_join_their_flow(void **state)
 {
     (void)state;
@@ -503,6 +551,7 @@ int main(void)
         cmocka_unit_test(test_eviction_takes_oldest),
         cmocka_unit_test(test_full_table_expires_before_evicting),
         cmocka_unit_test(test_fragments_join_their_flow),
+        cmocka_unit_test(test_icmp_keyed_by_exchange),
         cmocka_unit_test(test_fragments_v6_next_header_may_differ),
         cmocka_unit_test(test_flush_keeps_close_reason),
         cmocka_unit_test(test_icmp_and_vlan_keys),
