@@ -638,6 +638,8 @@ struct keyed {
 static void key_packet(const flow_table *ft, const struct pkt_record *pkt, struct keyed *kd)
 {
     kd->src_is_a = make_key(pkt, &kd->key);
+    if (ft->cfg.ignore_vlan)
+        kd->key.vlan = 0;
     kd->hashv = flow_key_hash(ft, &kd->key);
 }
 

@@ -23,6 +23,7 @@
 #ifndef TRACER_FLOW_TABLE_H
 #define TRACER_FLOW_TABLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,6 +39,7 @@ struct flow_table_cfg {
     uint64_t active_us;       /* active timeout: interim record period */
     uint64_t linger_us;       /* how long a FIN/RST-closed flow still takes packets */
     uint32_t max_flows;       /* cap; the oldest flow is evicted beyond it */
+    bool     ignore_vlan;     /* the VLAN id is left out of the key (and reported 0) */
 };
 
 struct flow_table_stats {

@@ -864,6 +864,35 @@ def scenario_vlan():
     return sc
 
 
+def _vlan_one_way(name, env, merged):
+    """One TCP connection whose A->B frames carry VLAN 100 and whose B->A
+    frames are untagged (a trunk on one side of the tap)."""
+    sc = Scenario(name, env=env)
+    a2b = Conv(sc, PROTO_TCP, A4, B4, 51000, 80, vlans=(100,))
+    b2a = Conv(sc, PROTO_TCP, A4, B4, 51000, 80)
+    if merged:
+        ra = rb = sc.rec(A4, B4, PROTO_TCP, 51000, 80, vlan=0)
+    else:
+        ra = sc.rec(A4, B4, PROTO_TCP, 51000, 80, vlan=100)
+        # the untagged half: A, the SYN+ACK's receiver, is its initiator
+        rb = sc.rec(A4, B4, PROTO_TCP, 51000, 80, vlan=0)
+    a2b.send(10.0, "a", SYN, rec=ra)
+    b2a.send(10.01, "b", SYN | ACK, rec=rb)
+    a2b.send(10.02, "a", ACK, rec=ra)
+    b2a.send(10.03, "b", PSH | ACK, b"hello", rec=rb)
+    return sc
+
+
+def scenario_vlan_one_way():
+    """Default (VLAN in the key): two half-flows, VLAN 100 and VLAN 0."""
+    return _vlan_one_way("vlan_one_way", {}, False)
+
+
+def scenario_vlan_not_in_key():
+    """AGENT_VLAN_IN_KEY=false: the same connection is one flow, vlan_id 0."""
+    return _vlan_one_way("vlan_not_in_key", {"AGENT_VLAN_IN_KEY": "false"}, True)
+
+
 def scenario_qinq():
     """802.1ad outer tag 300 over 802.1Q inner tag 10: vlan_id is the outer one."""
     sc = Scenario("qinq")

@@ -23,7 +23,7 @@ EXACT = [
     "udp_idle_boundary", "custom_timeouts", "tcp_active", "ipv4_options", "ipv6_ext",
     "icmp_unreach", "frag_orphans", "half_close", "rst_then_stray", "time_2038",
     "encap_mpls", "encap_pppoe", "ipv4_ah", "link_ppp", "link_ppp_hdlc", "link_c_hdlc",
-    "link_nflog", "encap_truncated", "icmp_two_pings",
+    "link_nflog", "encap_truncated", "icmp_two_pings", "vlan_one_way", "vlan_not_in_key",
 ]
 
 
@@ -157,6 +157,16 @@ def test_vlan_literal(tracer, tmp_path):
     got = _one(tracer, tmp_path, "vlan")
     assert sorted(r["vlan_id"] for r in got) == [100, 200]
     assert all(r["packet_count"] == 2 for r in got)
+
+
+def test_vlan_not_in_key_literal(tracer, tmp_path):
+    """A connection tagged in one direction only: two half-flows by default,
+    one flow (vlan_id 0) with AGENT_VLAN_IN_KEY=false."""
+    two = _one(tracer, tmp_path, "vlan_one_way")
+    one = _one(tracer, tmp_path, "vlan_not_in_key")
+    assert sorted((r["vlan_id"], r["src_packets"], r["dst_packets"]) for r in two) == \
+        [(0, 0, 2), (100, 2, 0)]
+    assert [(r["vlan_id"], r["src_packets"], r["dst_packets"]) for r in one] == [(0, 2, 2)]
 
 
 def test_qinq_literal(tracer, tmp_path):

@@ -256,6 +256,7 @@ static void test_defaults_with_pcap(void **state)
     assert_int_equal(c->idle_timeout_s, 30);
     assert_int_equal(c->active_timeout_s, 300);
     assert_int_equal(c->max_flows, 1000000);
+    assert_true(c->vlan_in_key);
     assert_int_equal(c->community_id_seed, 0);
     assert_int_equal(c->packet_ring_slots, 65536);
     assert_int_equal(c->event_ring_slots, 16384);
@@ -515,6 +516,7 @@ static void test_every_flag_is_known(void **state)
         "AGENT_HMAC_KEY_FILE", "AGENT_SPOOL_DIR", "AGENT_SPOOL_MAX_MB", "AGENT_TCP_IDLE_TIMEOUT",
         "AGENT_UDP_IDLE_TIMEOUT", "AGENT_IDLE_TIMEOUT", "AGENT_ACTIVE_TIMEOUT", "AGENT_MAX_FLOWS",
         "AGENT_COMMUNITY_ID_SEED", "AGENT_PACKET_RING_SLOTS", "AGENT_EVENT_RING_SLOTS",
+        "AGENT_VLAN_IN_KEY",
         "LOG_LEVEL", "AGENT_METRICS_ADDR", "LOG_FORMAT",
     };
     struct fx *f = *state;
@@ -841,6 +843,21 @@ static void test_send_interval(void **state)
     one_env_err(f, "AGENT_SEND_INTERVAL=2h",
                 "AGENT_SEND_INTERVAL=2h: must be seconds (e.g. 1 or 0.5) or a duration "
                 "(e.g. 500ms, 2s) in [10ms, 1h]");
+}
+
+static void test_vlan_in_key(void **state)
+{
+    struct fx *f = *state;
+    struct res r;
+    run(&r, f, true, ENV("AGENT_VLAN_IN_KEY=false"), NULL);
+    expect_ok(&r);
+    assert_false(r.cfg->vlan_in_key);
+    done(&r);
+    run(&r, f, true, ENV("AGENT_VLAN_IN_KEY=false"), ARGS("--vlan-in-key=yes"));
+    expect_ok(&r);
+    assert_true(r.cfg->vlan_in_key);
+    done(&r);
+    one_env_err(f, "AGENT_VLAN_IN_KEY=outer", "AGENT_VLAN_IN_KEY=outer: must be true or false");
 }
 
 static void test_promiscuous_and_log_level(void **state)
@@ -1229,6 +1246,7 @@ int main(void)
         cmocka_unit_test(test_bpf_filter),
         cmocka_unit_test(test_endpoint_url),
         cmocka_unit_test(test_send_interval),
+        cmocka_unit_test(test_vlan_in_key),
         cmocka_unit_test(test_promiscuous_and_log_level),
         cmocka_unit_test(test_auth_token),
         cmocka_unit_test(test_token_never_in_messages),

@@ -423,6 +423,36 @@ static void test_icmp_keyed_by_exchange(void **state)
     free(l);
 }
 
+/* ignore_vlan: a connection tagged in one direction only is one flow, vlan 0. */
+static void test_ignore_vlan(void **state)
+{
+    (void)state;
+    struct flow_table_cfg c = {
+        .tcp_idle_us = S(60), .udp_idle_us = S(30), .other_idle_us = S(30),
+        .active_us = S(300), .linger_us = S(2), .max_flows = 100, .ignore_vlan = true,
+    };
+    char err[128];
+    flow_table *ft = flow_table_create(&c, err, sizeof err);
+    assert_non_null(ft);
+    struct rec_list *l = calloc(1, sizeof *l);
+    struct pkt_record syn = v4(T0, A, 40000, B, 80, 6, SYN, 60);
+    syn.vlan_id = 100;
+    struct pkt_record synack = v4(T0 + 1, B, 80, A, 40000, 6, SYN | ACK, 60);
+    struct pkt_record ack = syn;
+    ack.ts_us = T0 + 2;
+    ack.tcp_flags = ACK;
+    feed(ft, l, syn);
+    feed(ft, l, synack);
+    feed(ft, l, ack);
+    drain(ft, l, true, 0);
+    assert_int_equal(l->n, 1);
+    check(&l->ev[0], A, 40000, B, 80, 6, T0, T0 + 2, 2, 120, 1, 60, SYN | ACK, SYN | ACK,
+          FLOW_END_SHUTDOWN, true);
+    assert_int_equal(l->ev[0].vlan_id, 0);
+    flow_table_destroy(ft);
+    free(l);
+}
+
 static void test_fragments_join_their_flow(void **state)
 {
     (void)state;
@@ -551,6 +581,7 @@ int main(void)
         cmocka_unit_test(test_eviction_takes_oldest),
         cmocka_unit_test(test_full_table_expires_before_evicting),
         cmocka_unit_test(test_fragments_join_their_flow),
+        cmocka_unit_test(test_ignore_vlan),
         cmocka_unit_test(test_icmp_keyed_by_exchange),
         cmocka_unit_test(test_fragments_v6_next_header_may_differ),
         cmocka_unit_test(test_flush_keeps_close_reason),
