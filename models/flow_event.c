@@ -227,6 +227,8 @@ cJSON *flow_event_to_json(const struct flow_event *ev, const struct flow_event_c
     }
     rc |= add_str(o, "end_reason", flow_end_reason_name((enum flow_end_reason)ev->end_reason));
     rc |= add(o, "final", cJSON_CreateBool(ev->final != 0));
+    if (ev->initiator_inferred)
+        rc |= add(o, "initiator_inferred", cJSON_CreateTrue());
     rc |= add_str(o, "community_id", cid);
     if (rc != 0) {
         cJSON_Delete(o);
@@ -733,6 +735,8 @@ size_t flow_event_format(const struct flow_event *ev, const struct flow_event_ct
     jw_lit(&w, flow_end_reason_name((enum flow_end_reason)ev->end_reason));
     jw_ch(&w, '"');
     jw_lit(&w, ev->final ? ",\"final\":true" : ",\"final\":false");
+    if (ev->initiator_inferred)
+        jw_lit(&w, ",\"initiator_inferred\":true");
 
     event_community_id(ev, ctx, cid);
     JW_KEY(&w, "community_id");

@@ -81,6 +81,7 @@ struct flow {
     UT_hash_handle hh;
     struct flow_key key;
     uint8_t  init_is_a;        /* initiator is endpoint a */
+    uint8_t  init_inferred;    /* the TCP start was missed: init_is_a is a port guess */
     uint8_t  list;             /* enum flow_list */
     uint8_t  fin_mask;         /* bit0 FIN from initiator, bit1 FIN from responder */
     uint8_t  closed;           /* 0 open, else FLOW_END_FIN/RST + 1 */
@@ -244,6 +245,7 @@ static void build_event(const struct flow *f, enum flow_end_reason reason, bool 
     ev->icmp_code = f->icmp_code;
     ev->has_icmp = f->has_icmp;
     ev->end_reason = (uint8_t)reason;
+    ev->initiator_inferred = f->init_inferred;
     ev->final = final;
 }
 
@@ -570,6 +572,29 @@ static struct flow *oldest_flow(flow_table *ft)
     return best;
 }
 
+/* Service port order: a port below 1024 before any other, then the lower one. */
+static bool port_is_service(uint16_t port, uint16_t other)
+{
+    if ((port < 1024) != (other < 1024))
+        return port < 1024;
+    return port < other;
+}
+
+/*
+ * A TCP flow whose first packet has no SYN began before the capture: like Zeek
+ * and argus, take the side with the service port (well-known, else lower) as
+ * the responder; equal ports leave the first packet's sender as initiator.
+ * Either way the direction is a guess, and the record says so.
+ */
+static void infer_initiator(struct flow *f, const struct pkt_record *p, bool src_is_a)
+{
+    f->init_inferred = 1;
+    if (port_is_service(p->sport, p->dport))
+        f->init_is_a = !src_is_a;
+    else if (port_is_service(p->dport, p->sport))
+        f->init_is_a = src_is_a;
+}
+
 static struct flow *flow_create(flow_table *ft, const struct flow_key *k, uint32_t hashv,
                                 const struct pkt_record *p, bool src_is_a, struct sink *s)
 {
@@ -587,6 +612,9 @@ static struct flow *flow_create(flow_table *ft, const struct flow_key *k, uint32
     bool synack = p->proto == PROTO_TCP && (p->tcp_flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK);
     /* The initiator is the SYN sender: a SYN+ACK's receiver, else the first packet's sender. */
     f->init_is_a = synack ? !src_is_a : src_is_a;
+    if (p->proto == PROTO_TCP && !(p->tcp_flags & TCP_SYN) && !(p->flags & PKT_F_L4_TRUNC) &&
+        !(p->flags & PKT_F_FRAG_NONFIRST))
+        infer_initiator(f, p, src_is_a);
     f->list = (uint8_t)list_for_proto(p->proto);
     if (p->proto == PROTO_ICMP || p->proto == PROTO_ICMPV6) {
         f->has_icmp = 1;

@@ -478,8 +478,10 @@ class Rec:
     generated: (ts_us, wire_len, from_src, tcp_flags)."""
 
     def __init__(self, src, dst, proto, sport=0, dport=0, vlan=0, icmp_tc=None,
-                 end_reason="shutdown", final=True, direction=None):
-        """direction None: from this host's addresses (direction_of)."""
+                 end_reason="shutdown", final=True, direction=None, inferred=False):
+        """direction None: from this host's addresses (direction_of); inferred:
+        the TCP start was missed (the record has "initiator_inferred": true)."""
+        self.inferred = inferred
         self.src, self.dst, self.proto = src, dst, proto
         self.sport, self.dport = (sport, dport) if proto in PORT_PROTOS else (0, 0)
         self.vlan = vlan
@@ -531,6 +533,8 @@ class Rec:
             r["community_id"] = community_id(self.src, self.dst, self.proto, t, c)
         else:
             r["community_id"] = community_id(self.src, self.dst, self.proto, self.sport, self.dport)
+        if self.inferred:
+            r["initiator_inferred"] = True
         return r
 
 
@@ -752,7 +756,7 @@ def scenario_tcp_idle_boundary():
     c.send(10.0, "a", SYN)
     c.send(10.5, "b", SYN | ACK)
     c.send(11.0, "a", ACK)
-    c.record(initiator="a", end_reason="shutdown")
+    c.record(initiator="a", end_reason="shutdown", inferred=True)   # no SYN: port 22 serves
     c.send(71.0, "a", PSH | ACK, b"late")
     return sc
 
@@ -775,7 +779,8 @@ def scenario_tcp_after_linger():
     sc = Scenario("tcp_after_linger")
     c = Conv(sc, PROTO_TCP, A4, B4, 40007, 80)
     r, t = tcp_session(c, 10.0, "fin", last_ack_delay=0.2)
-    c.record(initiator="b", end_reason="shutdown")      # B speaks first after the linger
+    # B speaks first after the linger; no SYN: its port 80 makes it the responder
+    c.record(initiator="a", end_reason="shutdown", inferred=True)
     c.send(t + 3.0, "b", PSH | ACK, b"stray")
     c.send(t + 3.1, "a", ACK)
     d = Conv(sc, PROTO_TCP, A4, B4, 40008, 80)
@@ -1284,8 +1289,9 @@ def scenario_custom_timeouts():
     u.send(16.1, "a", payload=b"u2")                       # gap 6.1 >= 5: new flow
     i.record(end_reason="idle", icmp_tc=(8, 0))
     i.send(16.2, "a", icmp_tc=(8, 0), seqno=2)             # gap 4 >= 3: new flow
-    t.record(initiator="a", end_reason="shutdown")
-    t.send(24.0, "a", ACK)                                 # gap 8 >= 7: new flow
+    # gap 8 >= 7: new flow without SYN; A's port 5101 is the lower: A responds
+    t.record(initiator="b", end_reason="shutdown", inferred=True)
+    t.send(24.0, "a", ACK)
     return sc   # at the end (24.0): the UDP (16.1) and ICMP (16.2) flows are idle
 
 
@@ -1385,7 +1391,7 @@ def scenario_rst_then_stray():
     sc = Scenario("rst_then_stray")
     c = Conv(sc, PROTO_TCP, A4, B4, 47000, 443)
     r, t = tcp_session(c, 10.0, "rst")
-    c.record(initiator="a", end_reason="shutdown")
+    c.record(initiator="a", end_reason="shutdown", inferred=True)   # no SYN: 443 serves
     c.send(t + 2.5, "a", ACK)
     return sc
 

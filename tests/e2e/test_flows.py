@@ -113,6 +113,26 @@ def test_synack_first_literal(tracer, tmp_path):
     assert (r["src_packets"], r["dst_packets"]) == (2, 2)
 
 
+def test_initiator_inferred_literal(tracer, tmp_path):
+    """A TCP flow first seen mid-connection (no SYN, no SYN+ACK): the side with
+    the service port is the responder, and the record says it was inferred;
+    one whose SYN was seen carries no such key."""
+    sc = pcapgen.Scenario("mid_connection")
+    c = pcapgen.Conv(sc, pcapgen.PROTO_TCP, "198.51.100.20", "192.0.2.10", 443, 40100)
+    c.record(initiator="b", inferred=True)
+    c.send(10.0, "a", pcapgen.PSH | pcapgen.ACK, b"server speaks first")
+    c.send(10.1, "b", pcapgen.ACK)
+    d = pcapgen.Conv(sc, pcapgen.PROTO_TCP, "192.0.2.10", "198.51.100.20", 40101, 443)
+    d.record()
+    d.send(11.0, "a", pcapgen.SYN)
+    got, want, _ = run_scenario(tracer, sc, tmp_path)
+    compare_records(got, want)
+    by = {r["src_port"]: r for r in got}
+    assert (by["40100"]["dst_port"], by["40100"]["initiator_inferred"]) == ("443", True)
+    assert (by["40100"]["src_packets"], by["40100"]["dst_packets"]) == (1, 1)
+    assert "initiator_inferred" not in by["40101"]
+
+
 def test_icmp_literal(tracer, tmp_path):
     got = _one(tracer, tmp_path, "icmp_echo")
     assert len(got) == 1
