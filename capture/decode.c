@@ -2,9 +2,10 @@
  * decode.c — one captured frame in, one fixed-size pkt_record out.
  *
  * This file exists so that nothing downstream of the capture thread ever sees
- * raw packet bytes: the link header (Ethernet with VLAN tags, Linux cooked v1
- * and v2, BSD NULL/LOOP, raw IP), the network header (IPv4 with options, IPv6
- * with its extension-header chain) and the first bytes of the transport header
+ * raw packet bytes: the link header (Ethernet with VLAN tags, MPLS label stacks
+ * and Ethernet pseudowires, PPPoE sessions, Linux cooked v1 and v2, BSD
+ * NULL/LOOP, raw IP, PPP, Cisco HDLC, NFLOG), the network header (IPv4 with
+ * options and AH, IPv6 with its extension-header chain) and the first bytes of the transport header
  * are parsed here, once, and reduced to the handful of fields a flow needs.
  *
  * Every read goes through a bounds-checked cursor (`struct cur`) that compares
@@ -18,17 +19,27 @@
  *
  * Choices the contract leaves open, made here:
  *  - PKT_F_L4_TRUNC means "a field the record takes from the transport header
- *    was not captured". Only TCP can produce it with DECODE_OK (ports present,
- *    flags byte missing). Every other protocol either has all its record fields
+ *    was not captured". Only TCP (ports present, flags byte missing) and ICMP
+ *    with an identifier (type and code present, identifier missing) can
+ *    produce it with DECODE_OK. Every other protocol either has all its record fields
  *    or the frame is DECODE_TRUNCATED, because a half-read 5-tuple would make a
  *    bogus flow.
  *  - frag_id is set only when PKT_F_FRAG_FIRST or PKT_F_FRAG_NONFIRST is set.
- *    An IPv6 atomic fragment (offset 0, M clear) is not a fragment.
+ *    An IPv6 atomic fragment (offset 0, M clear) is not a fragment. With
+ *    nested IPv6 Fragment headers the outermost fragmenting one gives frag_id
+ *    (RFC 8200 §4.5); an inner non-first fragment inside an outer first one
+ *    makes the record non-first (no transport header follows), still under
+ *    the outer identification.
  *  - An IPv4 total length of 0 (TSO, BIG TCP) is accepted; see decode_ipv4.
  *  - A TCP data offset below 5 (when that byte is captured) is DECODE_BAD_HEADER.
- *  - More than DECODE_MAX_VLAN_TAGS stacked VLAN tags is DECODE_NOT_IP (the
- *    decoder does not look for IP that deep); more than DECODE_MAX_IPV6_EXT
- *    IPv6 extension headers is DECODE_BAD_HEADER.
+ *  - More than DECODE_MAX_VLAN_TAGS stacked VLAN tags, DECODE_MAX_MPLS_LABELS
+ *    MPLS labels or DECODE_MAX_LINK_NEST link layers inside link layers
+ *    (Ethernet pseudowires, PPPoE) is DECODE_NOT_IP (the decoder does not
+ *    look for IP that deep); more than DECODE_MAX_IPV6_EXT IPv6 extension
+ *    headers or DECODE_MAX_IPV4_AH IPv4 AH headers is DECODE_BAD_HEADER.
+ *  - What follows an MPLS stack is guessed from its first nibble (see
+ *    decode_mpls); a PPPoE frame that is not a session frame (version/type
+ *    0x11, code 0) is DECODE_NOT_IP.
  */
 #include "capture/decode.h"
 
@@ -43,6 +54,24 @@
 #define ETHERTYPE_8021Q  0x8100u
 #define ETHERTYPE_8021AD 0x88a8u
 #define ETHERTYPE_QINQ   0x9100u /* pre-standard QinQ outer tag */
+#define ETHERTYPE_ARP    0x0806u
+#define ETHERTYPE_MPLS   0x8847u /* MPLS unicast (RFC 3032) */
+#define ETHERTYPE_MPLS_MC 0x8848u/* MPLS multicast (RFC 5332) */
+#define ETHERTYPE_PPPOE_SESSION 0x8864u /* RFC 2516 session stage */
+
+#define PPP_IPV4         0x0021u /* RFC 1332 */
+#define PPP_IPV6         0x0057u /* RFC 5072 */
+#define PPP_MPLS         0x0281u /* RFC 3032 §4.3 */
+#define PPP_MPLS_MC      0x0283u
+
+#define DECODE_MAX_MPLS_LABELS 8 /* labels of one stack we walk through */
+#define DECODE_MAX_LINK_NEST   4 /* link layers inside link layers (MPLS pseudowire, PPPoE) */
+#define DECODE_MAX_IPV4_AH     4 /* stacked IPv4 AH headers we skip */
+
+/* Linux NFLOG (tcpdump.org LINKTYPE_NFLOG): TLV types and address families. */
+#define NFULA_PAYLOAD    9u
+#define NFLOG_AF_INET    2u
+#define NFLOG_AF_INET6   10u
 
 /* BSD address-family values that can appear in a DLT_NULL/DLT_LOOP header. */
 #define BSD_AF_INET          2u
@@ -133,6 +162,11 @@ static inline void cur_limit(struct cur *c, size_t n)
         c->left = n;
 }
 
+static inline uint16_t be16_at(const uint8_t *p)
+{
+    return (uint16_t)((unsigned)p[0] << 8 | (unsigned)p[1]);
+}
+
 static uint32_t bswap32(uint32_t v)
 {
     return (v >> 24) | ((v >> 8) & 0xff00u) | ((v << 8) & 0xff0000u) | (v << 24);
@@ -180,18 +214,39 @@ static enum decode_result decode_tcp(struct cur *c, struct pkt_record *out)
     return DECODE_OK;
 }
 
+/* ICMP types whose message carries a 16-bit identifier at bytes 4..5: echo,
+ * timestamp, information, address mask (RFC 792, RFC 950), ICMPv6 echo
+ * (RFC 4443 §4.1-4.2). */
+static bool icmp_has_identifier(uint8_t proto, uint8_t type)
+{
+    if (proto == IPPROTO_NUM_ICMP)
+        return type == 0 || type == 8 || (type >= 13 && type <= 18);
+    return type == 128 || type == 129;
+}
+
 /*
  * ICMP, RFC 792 (and ICMPv6, RFC 4443 §2.1): type (0) and code (1) open the
  * message; they stand in for ports in the flow key, so both are required.
+ * For the types with an identifier (after the checksum, bytes 4..5) the
+ * identifier goes to `sport` (PKT_F_HAS_PORTS stays clear); when it was not
+ * captured the record has PKT_F_L4_TRUNC and sport 0.
  */
-static enum decode_result decode_icmp(struct cur *c, struct pkt_record *out)
+static enum decode_result decode_icmp(struct cur *c, uint8_t proto, struct pkt_record *out)
 {
     uint8_t type, code;
+    uint16_t ident;
 
     if (!cur_u8(c, &type) || !cur_u8(c, &code))
         return DECODE_TRUNCATED;
     out->icmp_type = type;
     out->icmp_code = code;
+    if (icmp_has_identifier(proto, type)) {
+        if (!cur_skip(c, 2) || !cur_be16(c, &ident)) {
+            out->flags |= PKT_F_L4_TRUNC;
+            return DECODE_OK;
+        }
+        out->sport = ident;
+    }
     return DECODE_OK;
 }
 
@@ -211,7 +266,7 @@ static enum decode_result decode_l4(struct cur *c, uint8_t proto, struct pkt_rec
         return decode_ports(c, out);
     case IPPROTO_NUM_ICMP:
     case IPPROTO_NUM_ICMPV6:
-        return decode_icmp(c, out);
+        return decode_icmp(c, proto, out);
     default:
         return DECODE_OK;
     }
@@ -229,7 +284,8 @@ static enum decode_result decode_l4(struct cur *c, uint8_t proto, struct pkt_rec
  * "length not in the header", so the captured bytes are used as they are
  * (tcpdump's GUESS_TSO and Zeek do the same). 1..IHL*4-1 is impossible.
  * A non-first fragment has no transport header; the first one (offset 0, MF)
- * carries it and both are tagged with the identification.
+ * carries it and both are tagged with the identification. AH is skipped to
+ * the protocol it protects (the record's proto), as for IPv6.
  */
 static enum decode_result decode_ipv4(struct cur *c, struct pkt_record *out)
 {
@@ -268,6 +324,16 @@ static enum decode_result decode_ipv4(struct cur *c, struct pkt_record *out)
     if ((frag & 0x2000u) != 0) {
         out->flags |= PKT_F_FRAG_FIRST;
         out->frag_id = id;
+    }
+    /* AH (RFC 4302 §2.2): next header, length in 4-byte units minus 2; the
+     * transport header follows it, as in IPv6 (same skip as decode_ipv6). */
+    for (unsigned n = 0; proto == IPPROTO_NUM_AH; n++) {
+        uint8_t next, len;
+        if (n == DECODE_MAX_IPV4_AH)
+            return DECODE_BAD_HEADER;
+        if (!cur_u8(c, &next) || !cur_u8(c, &len) || !cur_skip(c, ((size_t)len + 2u) * 4u - 2u))
+            return DECODE_TRUNCATED;
+        proto = next;
     }
     return decode_l4(c, proto, out);
 }
@@ -317,9 +383,14 @@ static enum decode_result decode_ipv6(struct cur *c, struct pkt_record *out)
             if (!cur_u8(c, &next) || !cur_skip(c, 1) || !cur_be16(c, &offm) ||
                 !cur_be32(c, &id))
                 return DECODE_TRUNCATED;
+            /* RFC 8200 §4.5: a Fragment header inside the fragmentable part
+             * of another belongs to the datagram that one reassembles into;
+             * the outermost fragmenting header names the packet's datagram. */
+            if ((out->flags & PKT_F_FRAG_FIRST) != 0)
+                id = out->frag_id;
             if ((offm >> 3) != 0) {
                 out->proto = next;
-                out->flags |= PKT_F_FRAG_NONFIRST;
+                out->flags = (uint8_t)((out->flags & ~PKT_F_FRAG_FIRST) | PKT_F_FRAG_NONFIRST);
                 out->frag_id = id;
                 return DECODE_OK;
             }
@@ -366,14 +437,151 @@ static bool is_vlan_tpid(uint16_t type)
     return type == ETHERTYPE_8021Q || type == ETHERTYPE_8021AD || type == ETHERTYPE_QINQ;
 }
 
+static enum decode_result decode_ethertype(struct cur *c, uint16_t type,
+                                           struct pkt_record *out, unsigned depth);
+
+/* EtherTypes a pseudowire's Ethernet frame is believed to carry (see decode_mpls). */
+static bool is_pw_ethertype(uint16_t type)
+{
+    return type == ETHERTYPE_IPV4 || type == ETHERTYPE_IPV6 || is_vlan_tpid(type) ||
+           type == ETHERTYPE_ARP || type == ETHERTYPE_MPLS || type == ETHERTYPE_MPLS_MC ||
+           type == ETHERTYPE_PPPOE_SESSION;
+}
+
+/* Ethernet II (IEEE 802.3 §3.2.6 / RFC 894): dst(6), src(6), EtherType(2). */
+static enum decode_result decode_ether(struct cur *c, struct pkt_record *out, unsigned depth)
+{
+    uint16_t type;
+
+    if (!cur_skip(c, 12) || !cur_be16(c, &type))
+        return DECODE_TRUNCATED;
+    return decode_ethertype(c, type, out, depth);
+}
+
+/*
+ * MPLS label stack (RFC 3032 §2.1): 4-byte entries, label(20) TC(3) S(1)
+ * TTL(8); S marks the bottom. The stack does not say what follows, so the
+ * first nibble after it decides (as routers doing ECMP and Wireshark do):
+ *  - 4: IPv4, 6: IPv6;
+ *  - 0: a pseudowire control word (RFC 4385: first nibble 0) and an Ethernet
+ *    frame (RFC 4448), when the EtherType 4 + 12 bytes on is one an Ethernet
+ *    pseudowire carries (IPv4, IPv6, VLAN tags, ARP, MPLS, PPPoE session);
+ *    else an Ethernet frame without control word whose destination MAC starts
+ *    with a 0 nibble, when the EtherType 12 bytes on is one of those. When
+ *    both places hold such a type and the one 12 bytes on is a VLAN tag, the
+ *    frame is a tagged one without control word (whose inner EtherType sits
+ *    16 bytes on); a control word followed by a source MAC whose 3rd and 4th
+ *    bytes spell 0x8100 is far less likely;
+ *  - any other nibble: an Ethernet frame without control word (RFC 4928 asks
+ *    that such PWs avoid MACs starting with 4 or 6), when its EtherType is one
+ *    of those; 1 (RFC 4385 associated channel: BFD, OAM) and the rest: not IP.
+ * The heuristic needs 18 bytes after a 0 nibble before it decides; fewer is
+ * DECODE_TRUNCATED (an IP packet behind them would not fit either).
+ */
+static enum decode_result decode_mpls(struct cur *c, struct pkt_record *out, unsigned depth)
+{
+    uint8_t b2 = 0, nib;
+
+    for (unsigned n = 0; (b2 & 0x01u) == 0; n++) {
+        if (n == DECODE_MAX_MPLS_LABELS)
+            return DECODE_NOT_IP;
+        if (c->left < 4)
+            return DECODE_TRUNCATED;
+        b2 = c->p[2];
+        (void)cur_skip(c, 4);
+    }
+    if (!cur_peek_u8(c, &nib))
+        return DECODE_TRUNCATED;
+    switch (nib >> 4) {
+    case 4:
+        return decode_ipv4(c, out);
+    case 6:
+        return decode_ipv6(c, out);
+    case 0: {
+        if (c->left < 4u + 14u)
+            return DECODE_TRUNCATED;
+        uint16_t at12 = be16_at(c->p + 12), at16 = be16_at(c->p + 4 + 12);
+        if (is_pw_ethertype(at16) && !is_vlan_tpid(at12)) {
+            (void)cur_skip(c, 4);                     /* control word */
+            return decode_ether(c, out, depth + 1);
+        }
+        break;
+    }
+    case 1:
+        return DECODE_NOT_IP;
+    default:
+        if (c->left < 14u)
+            return DECODE_TRUNCATED;
+        break;
+    }
+    if (is_pw_ethertype(be16_at(c->p + 12)))
+        return decode_ether(c, out, depth + 1);
+    return DECODE_NOT_IP;
+}
+
+/*
+ * A PPP protocol field (RFC 1661 §2), possibly compressed to one byte (PFC:
+ * a protocol number's low byte is odd, its high byte even), and what it
+ * carries: IPv4 (0x0021), IPv6 (0x0057), MPLS (0x0281, 0x0283). LCP, IPCP
+ * and the other control protocols are not IP.
+ */
+static enum decode_result decode_ppp_proto(struct cur *c, struct pkt_record *out, unsigned depth)
+{
+    uint8_t b;
+    uint16_t proto;
+
+    if (!cur_peek_u8(c, &b))
+        return DECODE_TRUNCATED;
+    if (b & 0x01u) {
+        proto = b;
+        (void)cur_skip(c, 1);
+    } else if (!cur_be16(c, &proto)) {
+        return DECODE_TRUNCATED;
+    }
+    switch (proto) {
+    case PPP_IPV4:
+        return decode_ipv4(c, out);
+    case PPP_IPV6:
+        return decode_ipv6(c, out);
+    case PPP_MPLS:
+    case PPP_MPLS_MC:
+        return decode_mpls(c, out, depth);
+    default:
+        return DECODE_NOT_IP;
+    }
+}
+
+/*
+ * PPPoE session stage (RFC 2516 §4): version/type (0x11), code (0x00 in a
+ * session), session id, length of the PPP payload; then the PPP protocol.
+ * Bytes beyond the length (Ethernet padding) are dropped.
+ */
+static enum decode_result decode_pppoe(struct cur *c, struct pkt_record *out, unsigned depth)
+{
+    uint8_t vt, code;
+    uint16_t sid, len;
+
+    if (!cur_u8(c, &vt) || !cur_u8(c, &code) || !cur_be16(c, &sid) || !cur_be16(c, &len))
+        return DECODE_TRUNCATED;
+    if (vt != 0x11u || code != 0)
+        return DECODE_NOT_IP;
+    cur_limit(c, len);
+    return decode_ppp_proto(c, out, depth);
+}
+
 /*
  * Everything after an EtherType: up to DECODE_MAX_VLAN_TAGS stacked tags
  * (IEEE 802.1Q: 2-byte TCI whose low 12 bits are the VID, then the next
- * EtherType), then IPv4 or IPv6. The outermost tag's VID is the record's.
+ * EtherType), then IPv4, IPv6, an MPLS stack or a PPPoE session. The first
+ * tag seen is the record's VLAN (an Ethernet pseudowire's inner tag counts
+ * only when the outer frame had none). `depth` counts link layers nested in
+ * link layers; beyond DECODE_MAX_LINK_NEST the frame is not IP.
  */
 static enum decode_result decode_ethertype(struct cur *c, uint16_t type,
-                                           struct pkt_record *out)
+                                           struct pkt_record *out, unsigned depth)
 {
+    if (depth > DECODE_MAX_LINK_NEST)
+        return DECODE_NOT_IP;
     for (unsigned tags = 0; is_vlan_tpid(type); tags++) {
         uint16_t tci;
 
@@ -381,7 +589,7 @@ static enum decode_result decode_ethertype(struct cur *c, uint16_t type,
             return DECODE_NOT_IP;
         if (!cur_be16(c, &tci) || !cur_be16(c, &type))
             return DECODE_TRUNCATED;
-        if (tags == 0)
+        if (tags == 0 && out->vlan_id == 0)
             out->vlan_id = (uint16_t)(tci & 0x0fffu);
     }
     switch (type) {
@@ -389,19 +597,14 @@ static enum decode_result decode_ethertype(struct cur *c, uint16_t type,
         return decode_ipv4(c, out);
     case ETHERTYPE_IPV6:
         return decode_ipv6(c, out);
+    case ETHERTYPE_MPLS:
+    case ETHERTYPE_MPLS_MC:
+        return decode_mpls(c, out, depth);
+    case ETHERTYPE_PPPOE_SESSION:
+        return decode_pppoe(c, out, depth);
     default:
-        return DECODE_NOT_IP; /* ARP, LLDP, 802.3 length fields, MPLS, ... */
+        return DECODE_NOT_IP; /* ARP, LLDP, 802.3 length fields, PPPoE discovery, ... */
     }
-}
-
-/* Ethernet II (IEEE 802.3 §3.2.6 / RFC 894): dst(6), src(6), EtherType(2). */
-static enum decode_result decode_ether(struct cur *c, struct pkt_record *out)
-{
-    uint16_t type;
-
-    if (!cur_skip(c, 12) || !cur_be16(c, &type))
-        return DECODE_TRUNCATED;
-    return decode_ethertype(c, type, out);
 }
 
 /*
@@ -414,7 +617,7 @@ static enum decode_result decode_sll(struct cur *c, struct pkt_record *out)
 
     if (!cur_skip(c, SLL_PROTO_AT) || !cur_be16(c, &proto))
         return DECODE_TRUNCATED;
-    return decode_ethertype(c, proto, out);
+    return decode_ethertype(c, proto, out, 0);
 }
 
 /*
@@ -428,7 +631,7 @@ static enum decode_result decode_sll2(struct cur *c, struct pkt_record *out)
 
     if (!cur_be16(c, &proto) || !cur_skip(c, SLL2_HDR_LEN - 2u))
         return DECODE_TRUNCATED;
-    return decode_ethertype(c, proto, out);
+    return decode_ethertype(c, proto, out, 0);
 }
 
 static bool is_bsd_af_inet6(uint32_t af)
@@ -457,12 +660,97 @@ static enum decode_result decode_bsd_loop(struct cur *c, bool any_order,
     return DECODE_NOT_IP;
 }
 
-/* ---- fast path ------------------------------------------------------------ */
+/*
+ * PPP link types (tcpdump.org LINKTYPE_PPP, LINKTYPE_PPP_HDLC). DLT_PPP is
+ * the PPP protocol field, preceded by the RFC 1662 address/control bytes
+ * ff 03 when the capture kept them. DLT_PPP_SERIAL is HDLC-like framing:
+ * ff 03 then the protocol, or Cisco PPP with HDLC framing (RFC 1547
+ * §4.3.1), whose first byte is 0x0f or 0x8f: that one is Cisco HDLC. Some
+ * DLT_PPP captures (BSD/OS, routers' exports) hold Cisco HDLC frames too;
+ * a first byte 0x0f or 0x8f is no PPP protocol field (0x0fxx, 0x8fxx and
+ * the compressed 0x0f, 0x8f are unassigned), so both link types take it
+ * as Cisco HDLC, as Wireshark does.
+ */
+static enum decode_result decode_c_hdlc(struct cur *c, struct pkt_record *out);
 
-static inline uint16_t be16_at(const uint8_t *p)
+static enum decode_result decode_ppp(struct cur *c, bool serial, struct pkt_record *out)
 {
-    return (uint16_t)((unsigned)p[0] << 8 | (unsigned)p[1]);
+    uint8_t a;
+
+    if (!cur_peek_u8(c, &a))
+        return DECODE_TRUNCATED;
+    if (a == 0x0fu || a == 0x8fu)
+        return decode_c_hdlc(c, out);
+    if (a == 0xffu) {
+        if (c->left < 2)
+            return DECODE_TRUNCATED;
+        if (c->p[1] != 0x03u)
+            return DECODE_NOT_IP;
+        (void)cur_skip(c, 2);
+    } else if (serial) {
+        return DECODE_NOT_IP;
+    }
+    return decode_ppp_proto(c, out, 0);
 }
+
+/*
+ * Cisco HDLC (tcpdump.org LINKTYPE_C_HDLC): address (0x0f unicast, 0x8f
+ * broadcast), control (0x00), then an EtherType: IPv4, IPv6, MPLS, ...
+ * (SLARP, CDP and the rest are not IP).
+ */
+static enum decode_result decode_c_hdlc(struct cur *c, struct pkt_record *out)
+{
+    uint16_t type;
+
+    if (!cur_skip(c, 2) || !cur_be16(c, &type))
+        return DECODE_TRUNCATED;
+    return decode_ethertype(c, type, out, 0);
+}
+
+/*
+ * Linux NFLOG (tcpdump.org LINKTYPE_NFLOG): family(1), version(1), resource
+ * id(2, network order), then TLVs: length(2) and type(2) in the capturing
+ * host's byte order (libpcap converts a file written on a host of the other
+ * order, so they are in this host's order here), value, padding to a multiple
+ * of 4. The length counts the 4 header bytes. The packet is the value of the
+ * NFULA_PAYLOAD TLV; its IP version comes from the family (AF_INET, AF_INET6)
+ * or, for any other family, from its first nibble. No payload TLV: not IP
+ * (truncated when the snap length cut the frame, `cut`).
+ */
+static enum decode_result decode_nflog(struct cur *c, bool cut, struct pkt_record *out)
+{
+    uint8_t family;
+
+    if (!cur_u8(c, &family) || !cur_skip(c, 3))
+        return DECODE_TRUNCATED;
+    while (c->left > 0) {
+        uint16_t len, type;
+        size_t padded;
+
+        if (c->left < 4)
+            return DECODE_TRUNCATED;
+        memcpy(&len, c->p, 2);
+        memcpy(&type, c->p + 2, 2);
+        if (len < 4)
+            return DECODE_BAD_HEADER;
+        if (type == NFULA_PAYLOAD) {
+            (void)cur_skip(c, 4);
+            cur_limit(c, (size_t)len - 4u);
+            if (family == NFLOG_AF_INET)
+                return decode_ipv4(c, out);
+            if (family == NFLOG_AF_INET6)
+                return decode_ipv6(c, out);
+            return decode_ip_any(c, out);
+        }
+        if (len > c->left)               /* a TLV before the payload was cut */
+            return DECODE_TRUNCATED;
+        padded = ((size_t)len + 3u) & ~(size_t)3u;
+        (void)cur_skip(c, padded < c->left ? padded : c->left);
+    }
+    return cut ? DECODE_TRUNCATED : DECODE_NOT_IP;
+}
+
+/* ---- fast path ------------------------------------------------------------ */
 
 /*
  * The frame nearly every packet is: Ethernet II, no tag or one 802.1Q tag,
@@ -559,6 +847,10 @@ int decode_dlt_supported(int dlt)
     case DECODE_DLT_IPV4:
     case DECODE_DLT_IPV6:
     case DECODE_DLT_LINUX_SLL2:
+    case DECODE_DLT_PPP:
+    case DECODE_DLT_PPP_SERIAL:
+    case DECODE_DLT_C_HDLC:
+    case DECODE_DLT_NFLOG:
         return 1;
     default:
         return 0;
@@ -584,7 +876,15 @@ enum decode_result decode_packet(int dlt, const uint8_t *data, size_t caplen,
     case DECODE_DLT_EN10MB:
         if (decode_ether_fast(data, caplen, out))
             return DECODE_OK;
-        return decode_ether(&c, out);
+        return decode_ether(&c, out, 0);
+    case DECODE_DLT_PPP:
+        return decode_ppp(&c, false, out);
+    case DECODE_DLT_PPP_SERIAL:
+        return decode_ppp(&c, true, out);
+    case DECODE_DLT_C_HDLC:
+        return decode_c_hdlc(&c, out);
+    case DECODE_DLT_NFLOG:
+        return decode_nflog(&c, caplen < wire_len, out);
     case DECODE_DLT_LINUX_SLL:
         return decode_sll(&c, out);
     case DECODE_DLT_LINUX_SLL2:

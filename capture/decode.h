@@ -4,7 +4,9 @@
  * The capture thread must never hand raw packets to the rest of the pipeline:
  * it decodes each frame here, once, into a `pkt_record` (addresses, ports,
  * protocol, lengths, TCP flags, VLAN, ICMP type/code, fragment facts) and
- * pushes only that record into the ring. The decoder is stateless and
+ * pushes only that record into the ring. Encapsulations that carry IP on the
+ * way (MPLS label stacks and Ethernet pseudowires, PPPoE sessions, PPP, Cisco
+ * HDLC, NFLOG, IPv4/IPv6 AH) are walked through to the IP packet inside. The decoder is stateless and
  * allocation-free; every read is bounds-checked against the captured length,
  * and a frame it cannot use is reported with a reason, never a crash.
  */
@@ -25,6 +27,10 @@
 #define DECODE_DLT_IPV4       228  /* raw IPv4 */
 #define DECODE_DLT_IPV6       229  /* raw IPv6 */
 #define DECODE_DLT_LINUX_SLL2 276  /* Linux cooked v2 (the "any" device) */
+#define DECODE_DLT_PPP        9    /* PPP (RFC 1661), with or without ff 03 (RFC 1662) */
+#define DECODE_DLT_PPP_SERIAL 50   /* PPP in HDLC-like framing, or Cisco PPP (RFC 1547 §4.3.1) */
+#define DECODE_DLT_C_HDLC     104  /* Cisco HDLC: address, control, EtherType */
+#define DECODE_DLT_NFLOG      239  /* Linux NFLOG (the "nflog" device): header + TLVs */
 
 /* Per-record flags (pkt_record.flags). */
 #define PKT_F_FRAG_FIRST    0x01u /* first fragment of a fragmented datagram (offset 0, more follow) */
@@ -43,8 +49,9 @@ struct pkt_record {
     uint8_t  dst[16];      /* network destination address */
     uint32_t wire_len;     /* original length on the wire (pcap len), bytes */
     uint32_t frag_id;      /* IPv4 identification or IPv6 fragment identification */
-    uint16_t sport;        /* transport ports, 0 when the protocol has none */
-    uint16_t dport;
+    uint16_t sport;        /* transport ports, 0 when the protocol has none; ICMP and */
+    uint16_t dport;        /* ICMPv6 messages with an identifier (echo, timestamp, ...):
+                              sport = the identifier, dport 0 (PKT_F_HAS_PORTS clear) */
     uint16_t vlan_id;      /* outermost 802.1Q/802.1ad VLAN id, 0 when untagged */
     uint8_t  ip_version;   /* 4 or 6 */
     uint8_t  proto;        /* IP protocol number (final next-header for IPv6) */

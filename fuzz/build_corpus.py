@@ -44,7 +44,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 # fuzz/fuzz_dlt.h: FUZZ_DLT[] in order; any other selector is "unsupported".
-FUZZ_DLT = [0, 1, 12, 14, 101, 108, 113, 228, 229, 276]
+FUZZ_DLT = [0, 1, 12, 14, 101, 108, 113, 228, 229, 276, 9, 50, 104, 239]
 SEL_UNSUPPORTED = 0x0F
 SEL_TRUNCATED = 0x80
 

@@ -119,6 +119,15 @@ static int icmp6_counterpart(uint8_t type)
     }
 }
 
+int community_id_icmp_counterpart(uint8_t proto, uint8_t type)
+{
+    if (proto == CID_PROTO_ICMP)
+        return icmp4_counterpart(type);
+    if (proto == CID_PROTO_ICMPV6)
+        return icmp6_counterpart(type);
+    return -1;
+}
+
 int community_id_v1_hash(community_id_hasher *h, uint16_t seed, int ip_version, const uint8_t *src,
                     const uint8_t *dst, uint8_t proto, uint16_t sport,
                     uint16_t dport, char *out, size_t outlen)

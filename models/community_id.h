@@ -42,4 +42,12 @@ int community_id_v1_hash(community_id_hasher *h, uint16_t seed, int ip_version, 
                          const uint8_t *dst, uint8_t proto, uint16_t sport, uint16_t dport,
                          char *out, size_t outlen);
 
+/*
+ * The Community ID's ICMP counterpart of `type` (proto 1: ICMPv4, 58: ICMPv6):
+ * the reply type of a request and the request type of a reply (echo,
+ * timestamp, router/neighbour discovery, ...), or -1 when the type is one-way
+ * (errors, redirects, ...) or proto is neither. Pure; any thread.
+ */
+int community_id_icmp_counterpart(uint8_t proto, uint8_t type);
+
 #endif

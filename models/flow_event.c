@@ -168,8 +168,10 @@ cJSON *flow_event_to_json(const struct flow_event *ev, const struct flow_event_c
     addr_text(ev->ip_version, ev->src_ip, src, sizeof src);
     addr_text(ev->ip_version, ev->dst_ip, dst, sizeof dst);
     const char *proto = flow_protocol_name(ev->protocol, pbuf, sizeof pbuf);
-    snprintf(flow_id, sizeof flow_id, "%s:%u-%s:%u-%s", src, (unsigned)ev->src_port, dst,
-             (unsigned)ev->dst_port, proto);
+    /* IPv6 addresses in brackets (RFC 3986 host form) so the ports split off */
+    const char *lb = ev->ip_version == 6 ? "[" : "", *rb = ev->ip_version == 6 ? "]" : "";
+    snprintf(flow_id, sizeof flow_id, "%s%s%s:%u-%s%s%s:%u-%s", lb, src, rb,
+             (unsigned)ev->src_port, lb, dst, rb, (unsigned)ev->dst_port, proto);
     timefmt_rfc3339(ev->last_us, 3, ts, sizeof ts);
     timefmt_rfc3339(ev->first_us, 6, t_start, sizeof t_start);
     timefmt_rfc3339(ev->last_us, 6, t_end, sizeof t_end);
@@ -225,6 +227,8 @@ cJSON *flow_event_to_json(const struct flow_event *ev, const struct flow_event_c
     }
     rc |= add_str(o, "end_reason", flow_end_reason_name((enum flow_end_reason)ev->end_reason));
     rc |= add(o, "final", cJSON_CreateBool(ev->final != 0));
+    if (ev->initiator_inferred)
+        rc |= add(o, "initiator_inferred", cJSON_CreateTrue());
     rc |= add_str(o, "community_id", cid);
     if (rc != 0) {
         cJSON_Delete(o);
@@ -631,13 +635,23 @@ size_t flow_event_format(const struct flow_event *ev, const struct flow_event_ct
     const char *proto = flow_protocol_name(ev->protocol, pbuf, sizeof pbuf);
     size_t proton = strlen(proto);
 
-    /* "flow_id": src:sport-dst:dport-PROTO (nothing in it needs escaping) */
+    /* "flow_id": src:sport-dst:dport-PROTO, IPv6 addresses in brackets
+     * ([::1]:41994-[::1]:18080-TCP); nothing in it needs escaping */
+    bool v6 = ev->ip_version == 6;
     jw_put(&w, "{\"flow_id\":\"", 12);
+    if (v6)
+        jw_ch(&w, '[');
     jw_put(&w, src, srcn);
+    if (v6)
+        jw_ch(&w, ']');
     jw_ch(&w, ':');
     jw_u64(&w, ev->src_port);
     jw_ch(&w, '-');
+    if (v6)
+        jw_ch(&w, '[');
     jw_put(&w, dst, dstn);
+    if (v6)
+        jw_ch(&w, ']');
     jw_ch(&w, ':');
     jw_u64(&w, ev->dst_port);
     jw_ch(&w, '-');
@@ -721,6 +735,8 @@ size_t flow_event_format(const struct flow_event *ev, const struct flow_event_ct
     jw_lit(&w, flow_end_reason_name((enum flow_end_reason)ev->end_reason));
     jw_ch(&w, '"');
     jw_lit(&w, ev->final ? ",\"final\":true" : ",\"final\":false");
+    if (ev->initiator_inferred)
+        jw_lit(&w, ",\"initiator_inferred\":true");
 
     event_community_id(ev, ctx, cid);
     JW_KEY(&w, "community_id");

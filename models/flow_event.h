@@ -62,6 +62,8 @@ struct flow_event {
     uint8_t  has_icmp;                /* icmp_type/icmp_code are meaningful */
     uint8_t  end_reason;              /* enum flow_end_reason */
     uint8_t  final;                   /* 0 for interim (active timeout) records */
+    uint8_t  initiator_inferred;      /* TCP start (SYN, SYN+ACK) not seen: src/dst guessed
+                                         from the ports (JSON "initiator_inferred": true) */
 };
 
 /* Per-sensor facts the JSON needs that are not in the record. */

@@ -30,6 +30,8 @@
  */
 #include "flow_table.h"
 
+#include "../models/community_id.h"
+
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,6 +103,7 @@ struct flow {
     UT_hash_handle hh;
     struct flow_key key;
     uint8_t  init_is_a;        /* initiator is endpoint a */
+    uint8_t  init_inferred;    /* the TCP start was missed: init_is_a is a port guess */
     uint8_t  list;             /* enum flow_list */
     uint8_t  fin_mask;         /* bit0 FIN from initiator, bit1 FIN from responder */
     uint8_t  closed;           /* 0 open, else FLOW_END_FIN/RST + 1 */
@@ -348,8 +351,12 @@ static void build_event(const struct flow *f, enum flow_end_reason reason, bool 
     const uint8_t *dip = f->init_is_a ? f->key.b : f->key.a;
     memcpy(ev->src_ip, sip, 16);
     memcpy(ev->dst_ip, dip, 16);
-    ev->src_port = f->init_is_a ? f->key.pa : f->key.pb;
-    ev->dst_port = f->init_is_a ? f->key.pb : f->key.pa;
+    if (f->has_icmp) {                 /* the key's pa/pb are not ports (icmp_key) */
+        ev->src_port = ev->dst_port = 0;
+    } else {
+        ev->src_port = f->init_is_a ? f->key.pa : f->key.pb;
+        ev->dst_port = f->init_is_a ? f->key.pb : f->key.pa;
+    }
     ev->vlan_id = f->key.vlan;
     ev->ip_version = f->key.ipver;
     ev->protocol = f->key.proto;
@@ -366,6 +373,7 @@ static void build_event(const struct flow *f, enum flow_end_reason reason, bool 
     ev->icmp_code = f->icmp_code;
     ev->has_icmp = f->has_icmp;
     ev->end_reason = (uint8_t)reason;
+    ev->initiator_inferred = f->init_inferred;
     ev->final = final;
 }
 
@@ -516,15 +524,42 @@ static int endpoint_cmp(const uint8_t *a, uint16_t pa, const uint8_t *b, uint16_
     return (pa > pb) - (pa < pb);
 }
 
+/*
+ * ICMP/ICMPv6 flows are one exchange each, told apart the way the Community ID
+ * tells them apart, plus the identifier: a request/reply pair (echo,
+ * timestamp, neighbour discovery, ...) is keyed by the pair and its
+ * identifier (sport, see decode.h; 0 for pairs without one), so two ping
+ * sessions between the same hosts are two flows; a one-way type (errors,
+ * redirects, ...) by its type and code. The key's pa/pb hold these
+ * (0x100 marks one-way) instead of ports; build_event reports ports 0.
+ */
+static void icmp_key(const struct pkt_record *p, struct flow_key *k)
+{
+    int peer = community_id_icmp_counterpart(p->proto, p->icmp_type);
+    if (peer >= 0) {
+        k->pa = (uint16_t)(p->icmp_type < peer ? p->icmp_type : peer);
+        k->pb = p->sport;
+    } else {
+        k->pa = (uint16_t)(0x100u | p->icmp_type);
+        k->pb = p->icmp_code;
+    }
+}
+
+static bool is_icmp(uint8_t proto) { return proto == PROTO_ICMP || proto == PROTO_ICMPV6; }
+
 /* Canonical key; returns whether the packet's source is endpoint a. */
 static bool make_key(const struct pkt_record *p, struct flow_key *k)
 {
     memset(k, 0, sizeof *k);
-    bool src_is_a = endpoint_cmp(p->src, p->sport, p->dst, p->dport) <= 0;
+    bool icmp = is_icmp(p->proto);
+    uint16_t sport = icmp ? 0 : p->sport, dport = icmp ? 0 : p->dport;
+    bool src_is_a = endpoint_cmp(p->src, sport, p->dst, dport) <= 0;
     memcpy(k->a, src_is_a ? p->src : p->dst, 16);
     memcpy(k->b, src_is_a ? p->dst : p->src, 16);
-    k->pa = src_is_a ? p->sport : p->dport;
-    k->pb = src_is_a ? p->dport : p->sport;
+    k->pa = src_is_a ? sport : dport;
+    k->pb = src_is_a ? dport : sport;
+    if (icmp)
+        icmp_key(p, k);
     k->vlan = p->vlan_id;
     k->proto = p->proto;
     k->ipver = p->ip_version;
@@ -581,8 +616,8 @@ static uint32_t frag_hash(const flow_table *ft, const struct pkt_record *p)
 {
     uint64_t h = mum(load64(p->src) ^ ft->seed[0], load64(p->src + 8) ^ ft->seed[1]) ^
                  mum(load64(p->dst) ^ ft->seed[2], load64(p->dst + 8) ^ ft->seed[3]);
-    uint64_t tail = (uint64_t)p->frag_id << 32 | (uint64_t)p->vlan_id << 16 | (uint64_t)p->proto << 8 |
-                    p->ip_version;
+    uint64_t proto = p->ip_version == 4 ? p->proto : 0;   /* see frag_match */
+    uint64_t tail = (uint64_t)p->frag_id << 32 | (uint64_t)p->vlan_id << 16 | proto << 8 | p->ip_version;
     h = mum(h ^ tail, 0x9e3779b97f4a7c15ull ^ ft->seed[1]);
     return (uint32_t)(h ^ (h >> 32));
 }
@@ -679,9 +714,14 @@ static void frag_attach(flow_table *ft, struct frag_entry *e, struct frag_source
     s->n++;
 }
 
+/* IPv4 fragments are identified by (src, dst, protocol, id) (RFC 791); IPv6
+ * ones by (src, dst, id) alone: the Next Header of a later fragment may differ
+ * from the first's (RFC 8200 §4.5, e.g. nested Fragment headers), and the
+ * first fragment's is the datagram's (frag_resolve copies it). */
 static bool frag_match(const struct frag_entry *e, const struct pkt_record *p)
 {
-    return e->used && e->id == p->frag_id && e->proto == p->proto && e->ipver == p->ip_version &&
+    return e->used && e->id == p->frag_id && (e->proto == p->proto || p->ip_version == 6) &&
+           e->ipver == p->ip_version &&
            e->vlan == p->vlan_id && memcmp(e->src, p->src, 16) == 0 &&
            memcmp(e->dst, p->dst, 16) == 0;
 }
@@ -762,6 +802,7 @@ static bool frag_resolve(flow_table *ft, struct pkt_record *p)
         if (frag_match(e, p)) {
             if (ft->clock_us - e->seen_us > FRAG_TTL_US)
                 return false;
+            p->proto = e->proto;
             p->sport = e->sport;
             p->dport = e->dport;
             p->icmp_type = e->icmp_type;
@@ -791,6 +832,29 @@ static struct flow *oldest_flow(flow_table *ft)
     return best;
 }
 
+/* Service port order: a port below 1024 before any other, then the lower one. */
+static bool port_is_service(uint16_t port, uint16_t other)
+{
+    if ((port < 1024) != (other < 1024))
+        return port < 1024;
+    return port < other;
+}
+
+/*
+ * A TCP flow whose first packet has no SYN began before the capture: like Zeek
+ * and argus, take the side with the service port (well-known, else lower) as
+ * the responder; equal ports leave the first packet's sender as initiator.
+ * Either way the direction is a guess, and the record says so.
+ */
+static void infer_initiator(struct flow *f, const struct pkt_record *p, bool src_is_a)
+{
+    f->init_inferred = 1;
+    if (port_is_service(p->sport, p->dport))
+        f->init_is_a = !src_is_a;
+    else if (port_is_service(p->dport, p->sport))
+        f->init_is_a = src_is_a;
+}
+
 static struct flow *flow_create(flow_table *ft, const struct flow_key *k, uint32_t hashv,
                                 const struct pkt_record *p, bool src_is_a, struct sink *s)
 {
@@ -808,6 +872,9 @@ static struct flow *flow_create(flow_table *ft, const struct flow_key *k, uint32
     bool synack = p->proto == PROTO_TCP && (p->tcp_flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK);
     /* The initiator is the SYN sender: a SYN+ACK's receiver, else the first packet's sender. */
     f->init_is_a = synack ? !src_is_a : src_is_a;
+    if (p->proto == PROTO_TCP && !(p->tcp_flags & TCP_SYN) && !(p->flags & PKT_F_L4_TRUNC) &&
+        !(p->flags & PKT_F_FRAG_NONFIRST))
+        infer_initiator(f, p, src_is_a);
     f->list = (uint8_t)list_for_proto(p->proto);
     if (p->proto == PROTO_ICMP || p->proto == PROTO_ICMPV6) {
         f->has_icmp = 1;
@@ -859,6 +926,8 @@ struct keyed {
 static void key_packet(const flow_table *ft, const struct pkt_record *pkt, struct keyed *kd)
 {
     kd->src_is_a = make_key(pkt, &kd->key);
+    if (ft->cfg.ignore_vlan)
+        kd->key.vlan = 0;
     kd->hashv = flow_key_hash(ft, &kd->key);
 }
 

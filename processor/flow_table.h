@@ -2,7 +2,8 @@
  * flow_table.h — the bidirectional flow cache and its timeout rules.
  *
  * Folds pkt_records into flows keyed canonically (addresses, ports, protocol,
- * outer VLAN), so both directions of a conversation meet in one flow, and
+ * outer VLAN; ICMP by exchange: request/reply pair and identifier, or type and
+ * code), so both directions of a conversation meet in one flow, and
  * decides when a flow ends: RST, or FIN from both sides (after a linger so the
  * teardown's last packets still belong to it), idle timeout per protocol,
  * active timeout (interim records), the max-flows cap (eviction) and shutdown.
@@ -24,6 +25,7 @@
 #ifndef TRACER_FLOW_TABLE_H
 #define TRACER_FLOW_TABLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +41,7 @@ struct flow_table_cfg {
     uint64_t active_us;       /* active timeout: interim record period */
     uint64_t linger_us;       /* how long a FIN/RST-closed flow still takes packets */
     uint32_t max_flows;       /* cap; the oldest flow is evicted beyond it */
+    bool     ignore_vlan;     /* the VLAN id is left out of the key (and reported 0) */
 };
 
 struct flow_table_stats {

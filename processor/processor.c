@@ -87,6 +87,7 @@ processor *processor_create(const struct config *cfg, ring *in, ring *out_proc,
         .active_us = (uint64_t)cfg->active_timeout_s * 1000000u,
         .linger_us = FIN_LINGER_US,
         .max_flows = cfg->max_flows,
+        .ignore_vlan = !cfg->vlan_in_key,
     };
     p->table = flow_table_create(&fc, err, errlen);
     if (!p->table)

@@ -43,7 +43,8 @@ if [ "$mode" = test ]; then
     pkgs+=(libcmocka-dev python3 python3-pytest iproute2 clang libclang-rt-14-dev
            openssl snmpd snmp lldpd wireguard-go wireguard-tools tcpdump
            python3-yaml systemd libcap2-bin tcpreplay docker-compose
-           python3-fastapi python3-uvicorn python3-pydantic)
+           python3-fastapi python3-uvicorn python3-pydantic
+           tshark)
 fi
 if [ "$print" = yes ]; then
     printf '%s\n' "${pkgs[@]}"

@@ -161,6 +161,9 @@ def check_shape(rec):
     want = set(pcapgen.FLOW_KEYS)
     if rec.get("protocol") in ("ICMP", "ICMPv6"):
         want |= pcapgen.ICMP_KEYS
+    if "initiator_inferred" in rec:             # only present (and true) when inferred
+        assert rec["initiator_inferred"] is True, rec
+        want |= {"initiator_inferred"}
     assert keys == want, "key set differs: missing %s, extra %s in %s" % (
         sorted(want - keys), sorted(keys - want), rec)
     for k in STR_KEYS:

@@ -6,8 +6,9 @@ FlowEvent JSON out. This module makes those capture files without any
 third-party library (no scapy: stdlib only), byte for byte the same on every
 run, and says for each one which flow records the sensor must produce.
 
-Layers: Ethernet II with 802.1Q / 802.1ad (QinQ) tags, Linux cooked v1 (SLL) and
-v2 (SLL2), BSD NULL loopback, raw IP; IPv4 (header checksum, options,
+Layers: Ethernet II with 802.1Q / 802.1ad (QinQ) tags, MPLS label stacks and
+Ethernet pseudowires, PPPoE sessions, Linux cooked v1 (SLL) and v2 (SLL2), BSD
+NULL loopback, raw IP, PPP, Cisco HDLC, NFLOG; IPv4 (+ AH) (header checksum, options,
 fragments), IPv6 (+ fragment extension header); TCP, UDP, ICMP, ICMPv6 (with
 their checksums), SCTP (CRC32c), GRE. Writers: classic pcap (microsecond
 timestamps) and pcapng (SHB + IDB + EPB).
@@ -45,12 +46,21 @@ LINKTYPE_ETHERNET = 1
 LINKTYPE_RAW = 101
 LINKTYPE_LINUX_SLL = 113
 LINKTYPE_LINUX_SLL2 = 276
+LINKTYPE_PPP = 9
+LINKTYPE_PPP_HDLC = 50
+LINKTYPE_C_HDLC = 104
+LINKTYPE_NFLOG = 239
 
 ETH_IPV4 = 0x0800
 ETH_ARP = 0x0806
 ETH_8021Q = 0x8100
 ETH_8021AD = 0x88A8
 ETH_IPV6 = 0x86DD
+ETH_MPLS = 0x8847
+ETH_MPLS_MC = 0x8848
+ETH_PPPOE_DISC = 0x8863
+ETH_PPPOE_SESS = 0x8864
+PPP_IPV4, PPP_IPV6, PPP_LCP = 0x0021, 0x0057, 0xC021
 
 PROTO_ICMP = 1
 PROTO_TCP = 6
@@ -59,6 +69,7 @@ PROTO_GRE = 47
 PROTO_ICMPV6 = 58
 PROTO_SCTP = 132
 PROTO_IPV6_FRAG = 44
+PROTO_AH = 51
 
 FIN, SYN, RST, PSH, ACK, URG, ECE, CWR = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80
 
@@ -286,6 +297,50 @@ def null_lo(payload, family):
     return struct.pack("<I", family) + payload
 
 
+def mpls_stack(labels):
+    """RFC 3032 label stack entries (TC 0, TTL 64), S set on the last."""
+    return b"".join(struct.pack("!I", (lab << 12) | ((i == len(labels) - 1) << 8) | 64)
+                    for i, lab in enumerate(labels))
+
+
+def pw_ether(ip, control_word=True, vlans=(), from_a=True):
+    """An Ethernet frame as an RFC 4448 pseudowire carries it (after the
+    labels), with the RFC 4385 control word (first nibble 0) or without."""
+    et = ETH_IPV4 if ip[0] >> 4 == 4 else ETH_IPV6
+    s, d = (MAC_A, MAC_B) if from_a else (MAC_B, MAC_A)
+    return (b"\0\0\0\0" if control_word else b"") + ether(ip, et, s, d, vlans)
+
+
+def pppoe(ppp_payload, ppp_proto, session=0x2A2A):
+    """RFC 2516 session header (ver/type 0x11, code 0) + PPP protocol."""
+    body = struct.pack("!H", ppp_proto) + ppp_payload
+    return struct.pack("!BBHH", 0x11, 0, session, len(body)) + body
+
+
+def ppp_proto_of(ip):
+    return PPP_IPV4 if ip[0] >> 4 == 4 else PPP_IPV6
+
+
+def nflog(ip, resource=7):
+    """Linux NFLOG: family, version, resource id (network order), then TLVs
+    with length/type in the writing host's order (little-endian here, as
+    libpcap's pcap files from x86 hold them): NFULA_PACKET_HDR (1), a
+    prefix (10, padded to 4 bytes), the payload (9)."""
+    fam = 2 if ip[0] >> 4 == 4 else 10
+
+    def tlv(t, v):
+        raw = struct.pack("<HH", 4 + len(v), t) + v
+        return raw + b"\0" * (-len(raw) % 4)
+    hwproto = ETH_IPV4 if fam == 2 else ETH_IPV6
+    return struct.pack("!BBH", fam, 0, resource) + tlv(1, struct.pack("!HBB", hwproto, 3, 0)) + \
+        tlv(10, b"tracer\0") + tlv(9, ip)
+
+
+def ah_header(nh, spi=0x1000, seq=1):
+    """RFC 4302 AH with a 12-byte ICV: length field 4 (6 words)."""
+    return struct.pack("!BBHII", nh, 4, 0, spi, seq) + bytes(range(12))
+
+
 def frame_for(linktype, ip, vlans=(), from_a=True):
     """Wrap an IP packet for `linktype`."""
     et = ETH_IPV4 if ip[0] >> 4 == 4 else ETH_IPV6
@@ -300,6 +355,14 @@ def frame_for(linktype, ip, vlans=(), from_a=True):
         return null_lo(ip, 2 if et == ETH_IPV4 else 24)
     if linktype == LINKTYPE_RAW:
         return ip
+    if linktype == LINKTYPE_PPP:
+        return b"\xff\x03" + struct.pack("!H", ppp_proto_of(ip)) + ip
+    if linktype == LINKTYPE_PPP_HDLC:
+        return b"\xff\x03" + struct.pack("!H", ppp_proto_of(ip)) + ip
+    if linktype == LINKTYPE_C_HDLC:
+        return struct.pack("!BBH", 0x0F, 0, et) + ip
+    if linktype == LINKTYPE_NFLOG:
+        return nflog(ip)
     raise ValueError("unsupported linktype %d" % linktype)
 
 
@@ -405,13 +468,20 @@ def flags_text(flags):
     return out
 
 
+def _id_host(text):
+    """An address as flow_id writes it: IPv6 in brackets."""
+    return "[%s]" % text if ":" in text else text
+
+
 class Rec:
     """One expected flow record. Packets are added by the scenario as they are
     generated: (ts_us, wire_len, from_src, tcp_flags)."""
 
     def __init__(self, src, dst, proto, sport=0, dport=0, vlan=0, icmp_tc=None,
-                 end_reason="shutdown", final=True, direction=None):
-        """direction None: from this host's addresses (direction_of)."""
+                 end_reason="shutdown", final=True, direction=None, inferred=False):
+        """direction None: from this host's addresses (direction_of); inferred:
+        the TCP start was missed (the record has "initiator_inferred": true)."""
+        self.inferred = inferred
         self.src, self.dst, self.proto = src, dst, proto
         self.sport, self.dport = (sport, dport) if proto in PORT_PROTOS else (0, 0)
         self.vlan = vlan
@@ -437,7 +507,8 @@ class Rec:
         for p in dp:
             df |= p[3]
         r = {
-            "flow_id": "%s:%d-%s:%d-%s" % (src, self.sport, dst, self.dport, pname),
+            "flow_id": "%s:%d-%s:%d-%s" % (_id_host(src), self.sport, _id_host(dst),
+                                            self.dport, pname),
             "timestamp": rfc3339(last, 3),
             "interface": interface,
             "direction": self.direction or direction_of(self.src, self.dst),
@@ -462,6 +533,8 @@ class Rec:
             r["community_id"] = community_id(self.src, self.dst, self.proto, t, c)
         else:
             r["community_id"] = community_id(self.src, self.dst, self.proto, self.sport, self.dport)
+        if self.inferred:
+            r["initiator_inferred"] = True
         return r
 
 
@@ -510,17 +583,21 @@ class Conv:
     the packets (link framing included) and books them on the current Rec."""
 
     def __init__(self, sc, proto, a, b, aport=0, bport=0, vlans=(), linktype=None,
-                 ip_options=b"", v6_ext=()):
+                 ip_options=b"", v6_ext=(), wrap=None, v4_ah=False):
         """ip_options: IPv4 options on every packet; v6_ext: IPv6 extension
         headers before the transport header, as (type, body) with body of
-        6 + 8k bytes (the next-header and length bytes are filled here)."""
+        6 + 8k bytes (the next-header and length bytes are filled here);
+        wrap: fn(ip, from_a) -> frame, the link framing instead of frame_for;
+        v4_ah: an AH header between IPv4 and the transport header."""
         self.ip_options, self.v6_ext = ip_options, v6_ext
+        self.wrap, self.v4_ah = wrap, v4_ah
         self.sc, self.proto = sc, proto
         self.a, self.b, self.aport, self.bport = a, b, aport, bport
         self.vlans = vlans
         self.linktype = sc.linktype if linktype is None else linktype
         self.cur = None
         self.ident = 0x1000
+        self.icmp_id = 0x42             # ICMP/ICMPv6 echo identifier
 
     def vlan_id(self):
         if not self.vlans:
@@ -547,9 +624,9 @@ class Conv:
         if self.proto == PROTO_UDP:
             return udp(src, dst, sp, dp, payload)
         if self.proto == PROTO_ICMP:
-            return icmp(icmp_tc[0], icmp_tc[1], 0x42, seqno, payload)
+            return icmp(icmp_tc[0], icmp_tc[1], self.icmp_id, seqno, payload)
         if self.proto == PROTO_ICMPV6:
-            return icmpv6(src, dst, icmp_tc[0], icmp_tc[1], 0x42, seqno, payload)
+            return icmpv6(src, dst, icmp_tc[0], icmp_tc[1], self.icmp_id, seqno, payload)
         if self.proto == PROTO_SCTP:
             if not seqno:                                   # INIT
                 return sctp(sp, dp, 0)
@@ -569,7 +646,10 @@ class Conv:
         src, dst = (self.a, self.b) if frm == "a" else (self.b, self.a)
         self.ident += 1
         l4 = self.l4(frm, flags, payload, icmp_tc, seqno)
-        if ip_version(src) == 4:
+        if ip_version(src) == 4 and self.v4_ah:
+            ip = ipv4(src, dst, PROTO_AH, ah_header(self.proto, seq=self.ident) + l4,
+                      ident=self.ident, options=self.ip_options)
+        elif ip_version(src) == 4:
             ip = ipv4(src, dst, self.proto, l4, ident=self.ident, options=self.ip_options)
         else:
             nh, chain = self.proto, b""
@@ -578,7 +658,10 @@ class Conv:
                 chain = struct.pack("!BB", nh, (len(body) + 2) // 8 - 1) + body + chain
                 nh = typ
             ip = ipv6(src, dst, nh, chain + l4)
-        data = frame_for(self.linktype, ip, self.vlans, frm == "a")
+        if self.wrap is not None:
+            data = self.wrap(ip, frm == "a")
+        else:
+            data = frame_for(self.linktype, ip, self.vlans, frm == "a")
         r = self.cur if rec == "cur" else rec
         from_src = r is not None and frm == getattr(r, "side", "a")
         tf = flags if self.proto == PROTO_TCP else 0
@@ -673,7 +756,7 @@ def scenario_tcp_idle_boundary():
     c.send(10.0, "a", SYN)
     c.send(10.5, "b", SYN | ACK)
     c.send(11.0, "a", ACK)
-    c.record(initiator="a", end_reason="shutdown")
+    c.record(initiator="a", end_reason="shutdown", inferred=True)   # no SYN: port 22 serves
     c.send(71.0, "a", PSH | ACK, b"late")
     return sc
 
@@ -696,7 +779,8 @@ def scenario_tcp_after_linger():
     sc = Scenario("tcp_after_linger")
     c = Conv(sc, PROTO_TCP, A4, B4, 40007, 80)
     r, t = tcp_session(c, 10.0, "fin", last_ack_delay=0.2)
-    c.record(initiator="b", end_reason="shutdown")      # B speaks first after the linger
+    # B speaks first after the linger; no SYN: its port 80 makes it the responder
+    c.record(initiator="a", end_reason="shutdown", inferred=True)
     c.send(t + 3.0, "b", PSH | ACK, b"stray")
     c.send(t + 3.1, "a", ACK)
     d = Conv(sc, PROTO_TCP, A4, B4, 40008, 80)
@@ -728,6 +812,35 @@ def scenario_icmp_echo():
     return sc
 
 
+def scenario_icmp_two_pings():
+    """Two ping sessions between the same hosts (identifiers 0x101 and 0x202,
+    interleaved) are two flows; a port unreachable between the same hosts is a
+    third (its Community ID differs); an ICMPv6 pair likewise by identifier."""
+    sc = Scenario("icmp_two_pings")
+    p1 = Conv(sc, PROTO_ICMP, A4, C4)
+    p1.icmp_id = 0x101
+    p2 = Conv(sc, PROTO_ICMP, A4, C4)
+    p2.icmp_id = 0x202
+    r1 = p1.record(icmp_tc=(8, 0))
+    r2 = p2.record(icmp_tc=(8, 0))
+    for i in range(3):
+        p1.send(10.0 + i, "a", icmp_tc=(8, 0), seqno=i, rec=r1)
+        p2.send(10.2 + i, "a", icmp_tc=(8, 0), seqno=i, rec=r2)
+        p1.send(10.01 + i, "b", icmp_tc=(0, 0), seqno=i, rec=r1)
+        p2.send(10.21 + i, "b", icmp_tc=(0, 0), seqno=i, rec=r2)
+    r3 = sc.rec(C4, A4, PROTO_ICMP, icmp_tc=(3, 3))
+    quoted = ipv4(A4, C4, PROTO_UDP, udp(A4, C4, 44000, 33434, b"probe"))[:28]
+    sc.add(sec(10.5), ether(ipv4(C4, A4, PROTO_ICMP, icmp(3, 3, 0, 0, quoted)), ETH_IPV4,
+                            MAC_B, MAC_A), r3, True)
+    for ident, t in ((0x303, 11.0), (0x404, 11.1)):
+        v = Conv(sc, PROTO_ICMPV6, A6, B6)
+        v.icmp_id = ident
+        v.record(icmp_tc=(128, 0))
+        v.send(t, "a", icmp_tc=(128, 0), seqno=1)
+        v.send(t + 0.01, "b", icmp_tc=(129, 0), seqno=1)
+    return sc
+
+
 def scenario_ipv6_tcp():
     sc = Scenario("ipv6_tcp")
     c = Conv(sc, PROTO_TCP, A6, B6, 50000, 443)
@@ -754,6 +867,35 @@ def scenario_vlan():
         c.send(t, "a", payload=b"v%d" % vid)
         c.send(t + 0.5, "b", payload=b"reply")
     return sc
+
+
+def _vlan_one_way(name, env, merged):
+    """One TCP connection whose A->B frames carry VLAN 100 and whose B->A
+    frames are untagged (a trunk on one side of the tap)."""
+    sc = Scenario(name, env=env)
+    a2b = Conv(sc, PROTO_TCP, A4, B4, 51000, 80, vlans=(100,))
+    b2a = Conv(sc, PROTO_TCP, A4, B4, 51000, 80)
+    if merged:
+        ra = rb = sc.rec(A4, B4, PROTO_TCP, 51000, 80, vlan=0)
+    else:
+        ra = sc.rec(A4, B4, PROTO_TCP, 51000, 80, vlan=100)
+        # the untagged half: A, the SYN+ACK's receiver, is its initiator
+        rb = sc.rec(A4, B4, PROTO_TCP, 51000, 80, vlan=0)
+    a2b.send(10.0, "a", SYN, rec=ra)
+    b2a.send(10.01, "b", SYN | ACK, rec=rb)
+    a2b.send(10.02, "a", ACK, rec=ra)
+    b2a.send(10.03, "b", PSH | ACK, b"hello", rec=rb)
+    return sc
+
+
+def scenario_vlan_one_way():
+    """Default (VLAN in the key): two half-flows, VLAN 100 and VLAN 0."""
+    return _vlan_one_way("vlan_one_way", {}, False)
+
+
+def scenario_vlan_not_in_key():
+    """AGENT_VLAN_IN_KEY=false: the same connection is one flow, vlan_id 0."""
+    return _vlan_one_way("vlan_not_in_key", {"AGENT_VLAN_IN_KEY": "false"}, True)
 
 
 def scenario_qinq():
@@ -817,6 +959,24 @@ def scenario_ipv6_frag():
         fh = ipv6_frag_hdr(PROTO_UDP, off, i < 2, 0xABCDEF01)
         ip = ipv6(A6, B6, PROTO_IPV6_FRAG, fh + dgram[off:off + n])
         sc.add(sec(10.0 + i * 0.001), ether(ip, ETH_IPV6), r)
+    return sc
+
+
+def scenario_ipv6_nested_frag():
+    """Nested IPv6 Fragment headers (RFC 8200 section 4.5): the first packet's
+    outer Fragment header (id 0xA1A1A1A1, offset 0, M) carries an inner one
+    (id 0xB2B2B2B2, offset 0, M) and the UDP header; the second packet is the
+    outer datagram's last fragment, whose Next Header is the inner Fragment
+    header (44). The outer identification names the datagram: one flow of
+    2 packets / 532 bytes (270 + 262)."""
+    sc = Scenario("ipv6_nested_frag")
+    r = sc.rec(A6, B6, PROTO_UDP, 7401, 7402)
+    inner = ipv6_frag_hdr(PROTO_UDP, 0, True, 0xB2B2B2B2) + \
+        udp(A6, B6, 7401, 7402, bytes(range(192)))       # 8 + 200 = 208 bytes
+    first = ipv6_frag_hdr(PROTO_IPV6_FRAG, 0, True, 0xA1A1A1A1) + inner
+    last = ipv6_frag_hdr(PROTO_IPV6_FRAG, len(inner), False, 0xA1A1A1A1) + bytes(200)
+    sc.add(sec(10.0), ether(ipv6(A6, B6, PROTO_IPV6_FRAG, first), ETH_IPV6), r)
+    sc.add(sec(10.001), ether(ipv6(A6, B6, PROTO_IPV6_FRAG, last), ETH_IPV6), r)
     return sc
 
 
@@ -896,6 +1056,134 @@ def scenario_link_null():
 
 def scenario_link_raw():
     return _link_scenario("link_raw", LINKTYPE_RAW)
+
+
+def scenario_link_ppp():
+    return _link_scenario("link_ppp", LINKTYPE_PPP)
+
+
+def scenario_link_ppp_hdlc():
+    return _link_scenario("link_ppp_hdlc", LINKTYPE_PPP_HDLC)
+
+
+def scenario_link_c_hdlc():
+    return _link_scenario("link_c_hdlc", LINKTYPE_C_HDLC)
+
+
+def scenario_link_nflog():
+    return _link_scenario("link_nflog", LINKTYPE_NFLOG)
+
+
+def _mpls_wrap(labels, ethertype=ETH_MPLS, inner=None):
+    """fn(ip, from_a) -> Ethernet/MPLS frame; inner(ip, from_a) builds what
+    follows the labels (default: the IP packet itself)."""
+    def wrap(ip, from_a):
+        s, d = (MAC_A, MAC_B) if from_a else (MAC_B, MAC_A)
+        body = inner(ip, from_a) if inner else ip
+        return ether(mpls_stack(labels) + body, ethertype, s, d)
+    return wrap
+
+
+def _pppoe_wrap(vlans=()):
+    def wrap(ip, from_a):
+        s, d = (MAC_A, MAC_B) if from_a else (MAC_B, MAC_A)
+        return ether(pppoe(ip, ppp_proto_of(ip)), ETH_PPPOE_SESS, s, d, vlans)
+    return wrap
+
+
+def scenario_encap_mpls():
+    """MPLS: a TCP session under two labels, IPv6 UDP under a multicast (0x8848)
+    label, an Ethernet pseudowire with control word (UDP), one without control
+    word whose frames carry VLAN 55 and MACs starting with a 0 nibble (TCP
+    over IPv6); an associated-channel (BFD) packet is not a flow."""
+    sc = Scenario("encap_mpls")
+    t = Conv(sc, PROTO_TCP, A4, B4, 49000, 80, wrap=_mpls_wrap([1001, 2002]))
+    tcp_session(t, 10.0, "fin")
+    u = Conv(sc, PROTO_UDP, A6, B6, 49001, 5353, wrap=_mpls_wrap([3003], ETH_MPLS_MC))
+    u.record()
+    u.send(11.0, "a", payload=b"mc")
+    u.send(11.1, "b", payload=b"mc-reply")
+    p = Conv(sc, PROTO_UDP, A4, C4, 49002, 4789,
+             wrap=_mpls_wrap([16, 4004], inner=lambda ip, fa: pw_ether(ip, True, (), fa)))
+    p.record()
+    p.send(12.0, "a", payload=b"pw-cw")
+    p.send(12.1, "b", payload=b"pw-cw-reply")
+    q = Conv(sc, PROTO_TCP, A6, B6, 49003, 22, vlans=(55,),
+             wrap=_mpls_wrap([5005], inner=lambda ip, fa: pw_ether(ip, False, (55,), fa)))
+    r = q.record()
+    q.send(13.0, "a", SYN)
+    q.send(13.1, "b", SYN | ACK)
+    q.send(13.2, "a", ACK)
+    sc.add(sec(14.0), ether(mpls_stack([13]) + b"\x10\x00\x00\x07" + bytes(24), ETH_MPLS))
+    return sc
+
+
+def scenario_encap_pppoe():
+    """PPPoE sessions: a TCP session over IPv4, UDP over IPv6 inside VLAN 35;
+    an LCP echo and a PADI (discovery) are not flows."""
+    sc = Scenario("encap_pppoe")
+    t = Conv(sc, PROTO_TCP, A4, B4, 49100, 443, wrap=_pppoe_wrap())
+    tcp_session(t, 10.0, "rst")
+    u = Conv(sc, PROTO_UDP, A6, B6, 49101, 53, vlans=(35,), wrap=_pppoe_wrap((35,)))
+    u.record()
+    u.send(11.0, "a", payload=b"q")
+    u.send(11.1, "b", payload=b"answer")
+    sc.add(sec(12.0), ether(pppoe(b"\x09\x01\x00\x08\x00\x00\x00\x00", PPP_LCP), ETH_PPPOE_SESS))
+    sc.add(sec(12.1), ether(struct.pack("!BBHH", 0x11, 0x09, 0, 4) + b"\x01\x01\x00\x00",
+                            ETH_PPPOE_DISC, MAC_A, b"\xff" * 6))
+    return sc
+
+
+def scenario_ipv4_ah():
+    """IPv4 AH (RFC 4302) before TCP and UDP: skipped to the ports, as for IPv6."""
+    sc = Scenario("ipv4_ah")
+    t = Conv(sc, PROTO_TCP, A4, B4, 49200, 443, v4_ah=True)
+    tcp_session(t, 10.0, "fin")
+    u = Conv(sc, PROTO_UDP, A4, C4, 500, 500, v4_ah=True)
+    u.record()
+    u.send(11.0, "a", payload=b"ike")
+    u.send(11.1, "b", payload=b"ike-reply")
+    return sc
+
+
+# Each encapsulation of encap_truncated: (name, wrap) for an Ethernet capture.
+def _encap_wraps():
+    return (("mpls", _mpls_wrap([100, 200])),
+            ("mpls_pw_cw", _mpls_wrap([300], inner=lambda ip, fa: pw_ether(ip, True, (), fa))),
+            ("mpls_pw", _mpls_wrap([300], inner=lambda ip, fa: pw_ether(ip, False, (), fa))),
+            ("pppoe", _pppoe_wrap()))
+
+
+def scenario_encap_truncated():
+    """Each encapsulation once whole (a one-packet UDP flow) and then cut at
+    every byte from 1 to just before the UDP ports end (the layer boundaries
+    included): every cut frame is 'truncated', none makes a flow. Also IPv4 AH
+    cut inside the AH header. The test checks the count of truncated frames
+    (encap_truncated_cuts)."""
+    sc = Scenario("encap_truncated")
+    t = 10.0
+    for i, (name, wrap) in enumerate(_encap_wraps()):
+        c = Conv(sc, PROTO_UDP, A4, B4, 50000 + i, 53, wrap=wrap)
+        c.record()
+        fr = c.send(t, "a", payload=b"whole-" + name.encode())
+        whole = fr.data
+        for cut in range(1, len(whole) - len(b"whole-" + name.encode()) - 4):
+            t += 0.001
+            sc.add(sec(t), whole[:cut], wire_len=len(whole))
+        t += 0.1
+    c = Conv(sc, PROTO_UDP, A4, B4, 50010, 53, v4_ah=True)
+    c.record()
+    whole = c.send(t, "a", payload=b"ah").data
+    for cut in range(14 + 20 + 1, 14 + 20 + 24 + 4):
+        t += 0.001
+        sc.add(sec(t), whole[:cut], wire_len=len(whole))
+    return sc
+
+
+def encap_truncated_cuts():
+    """How many frames of encap_truncated are cut (its 'truncated' count)."""
+    sc = scenario_encap_truncated()
+    return sum(1 for f in sc.frames if f.wire_len != len(f.data))
 
 
 def scenario_pcapng():
@@ -1021,8 +1309,9 @@ def scenario_custom_timeouts():
     u.send(16.1, "a", payload=b"u2")                       # gap 6.1 >= 5: new flow
     i.record(end_reason="idle", icmp_tc=(8, 0))
     i.send(16.2, "a", icmp_tc=(8, 0), seqno=2)             # gap 4 >= 3: new flow
-    t.record(initiator="a", end_reason="shutdown")
-    t.send(24.0, "a", ACK)                                 # gap 8 >= 7: new flow
+    # gap 8 >= 7: new flow without SYN; A's port 5101 is the lower: A responds
+    t.record(initiator="b", end_reason="shutdown", inferred=True)
+    t.send(24.0, "a", ACK)
     return sc   # at the end (24.0): the UDP (16.1) and ICMP (16.2) flows are idle
 
 
@@ -1122,7 +1411,7 @@ def scenario_rst_then_stray():
     sc = Scenario("rst_then_stray")
     c = Conv(sc, PROTO_TCP, A4, B4, 47000, 443)
     r, t = tcp_session(c, 10.0, "rst")
-    c.record(initiator="a", end_reason="shutdown")
+    c.record(initiator="a", end_reason="shutdown", inferred=True)   # no SYN: 443 serves
     c.send(t + 2.5, "a", ACK)
     return sc
 

@@ -17,11 +17,13 @@ from conftest import (REPO, check_shape, canonical, check_unique_event_ids, comp
 EXACT = [
     "tcp_fin", "tcp_rst", "syn_only", "syn_idle", "syn_retry_idle", "tcp_idle_boundary",
     "synack_first", "tcp_after_linger", "udp", "icmp_echo", "ipv6_tcp", "icmpv6_echo",
-    "vlan", "qinq", "ipv4_frag", "ipv4_frag_two", "ipv6_frag", "udp_idle_resume",
+    "vlan", "qinq", "ipv4_frag", "ipv4_frag_two", "ipv6_frag", "ipv6_nested_frag", "udp_idle_resume",
     "active_timeout", "gre", "sctp", "link_sll", "link_sll2", "link_null", "link_raw",
     "pcapng", "direction", "non_ip", "max_flows", "mixed",
     "udp_idle_boundary", "custom_timeouts", "tcp_active", "ipv4_options", "ipv6_ext",
     "icmp_unreach", "frag_orphans", "half_close", "rst_then_stray", "time_2038",
+    "encap_mpls", "encap_pppoe", "ipv4_ah", "link_ppp", "link_ppp_hdlc", "link_c_hdlc",
+    "link_nflog", "encap_truncated", "icmp_two_pings", "vlan_one_way", "vlan_not_in_key",
 ]
 
 
@@ -111,6 +113,26 @@ def test_synack_first_literal(tracer, tmp_path):
     assert (r["src_packets"], r["dst_packets"]) == (2, 2)
 
 
+def test_initiator_inferred_literal(tracer, tmp_path):
+    """A TCP flow first seen mid-connection (no SYN, no SYN+ACK): the side with
+    the service port is the responder, and the record says it was inferred;
+    one whose SYN was seen carries no such key."""
+    sc = pcapgen.Scenario("mid_connection")
+    c = pcapgen.Conv(sc, pcapgen.PROTO_TCP, "198.51.100.20", "192.0.2.10", 443, 40100)
+    c.record(initiator="b", inferred=True)
+    c.send(10.0, "a", pcapgen.PSH | pcapgen.ACK, b"server speaks first")
+    c.send(10.1, "b", pcapgen.ACK)
+    d = pcapgen.Conv(sc, pcapgen.PROTO_TCP, "192.0.2.10", "198.51.100.20", 40101, 443)
+    d.record()
+    d.send(11.0, "a", pcapgen.SYN)
+    got, want, _ = run_scenario(tracer, sc, tmp_path)
+    compare_records(got, want)
+    by = {r["src_port"]: r for r in got}
+    assert (by["40100"]["dst_port"], by["40100"]["initiator_inferred"]) == ("443", True)
+    assert (by["40100"]["src_packets"], by["40100"]["dst_packets"]) == (1, 1)
+    assert "initiator_inferred" not in by["40101"]
+
+
 def test_icmp_literal(tracer, tmp_path):
     got = _one(tracer, tmp_path, "icmp_echo")
     assert len(got) == 1
@@ -123,6 +145,18 @@ def test_icmp_literal(tracer, tmp_path):
     assert r["src_tcp_flags"] == "" and r["dst_tcp_flags"] == ""
 
 
+def test_icmp_two_pings_literal(tracer, tmp_path):
+    """ICMP flows are keyed by exchange: two echo identifiers, two flows; the
+    unreachable between the same hosts is its own flow."""
+    got = _one(tracer, tmp_path, "icmp_two_pings")
+    assert sorted((r["protocol"], r["src_ip"], r["icmp_type"], r["src_packets"], r["dst_packets"])
+                  for r in got) == [
+        ("ICMP", "192.0.2.10", 8, 3, 3), ("ICMP", "192.0.2.10", 8, 3, 3),
+        ("ICMP", "203.0.113.30", 3, 1, 0),
+        ("ICMPv6", "2001:db8::a", 128, 1, 1), ("ICMPv6", "2001:db8::a", 128, 1, 1)]
+    assert len({r["community_id"] for r in got}) == 3
+
+
 def test_icmpv6_literal(tracer, tmp_path):
     got = _one(tracer, tmp_path, "icmpv6_echo")
     assert len(got) == 1
@@ -132,10 +166,27 @@ def test_icmpv6_literal(tracer, tmp_path):
     assert (r["src_ip"], r["dst_ip"]) == ("2001:db8::a", "2001:db8:1::b")
 
 
+def test_ipv6_flow_id_brackets(tracer, tmp_path):
+    """flow_id writes IPv6 addresses in brackets so the ports split off."""
+    got = _one(tracer, tmp_path, "ipv6_tcp")
+    assert [r["flow_id"].rsplit("-", 1)[0].split("-") for r in got] == \
+        [["[2001:db8::a]:50000", "[2001:db8:1::b]:443"]]
+
+
 def test_vlan_literal(tracer, tmp_path):
     got = _one(tracer, tmp_path, "vlan")
     assert sorted(r["vlan_id"] for r in got) == [100, 200]
     assert all(r["packet_count"] == 2 for r in got)
+
+
+def test_vlan_not_in_key_literal(tracer, tmp_path):
+    """A connection tagged in one direction only: two half-flows by default,
+    one flow (vlan_id 0) with AGENT_VLAN_IN_KEY=false."""
+    two = _one(tracer, tmp_path, "vlan_one_way")
+    one = _one(tracer, tmp_path, "vlan_not_in_key")
+    assert sorted((r["vlan_id"], r["src_packets"], r["dst_packets"]) for r in two) == \
+        [(0, 0, 2), (100, 2, 0)]
+    assert [(r["vlan_id"], r["src_packets"], r["dst_packets"]) for r in one] == [(0, 2, 2)]
 
 
 def test_qinq_literal(tracer, tmp_path):
@@ -159,6 +210,49 @@ def test_ipv6_frag_literal(tracer, tmp_path):
     assert r["packet_count"] == 3
     assert r["byte_count"] == (14 + 40 + 8 + 1232) + (14 + 40 + 8 + 1000) + (14 + 40 + 8 + 168)
     assert (r["src_port"], r["dst_port"], r["protocol"]) == ("7301", "7302", "UDP")
+
+
+def test_ipv6_nested_frag_literal(tracer, tmp_path):
+    """The outermost Fragment header identifies the datagram (issue 14 item 1):
+    the later fragment, whose Next Header is 44, joins the UDP flow."""
+    got = _one(tracer, tmp_path, "ipv6_nested_frag")
+    assert [(r["protocol"], r["src_port"], r["dst_port"], r["packet_count"], r["byte_count"])
+            for r in got] == [("UDP", "7401", "7402", 2, 532)]
+
+
+def _capture_stats(run):
+    return [e for e in run.events("sensor") if e.get("final")][-1]["capture"]
+
+
+def test_encap_literal(tracer, tmp_path):
+    """MPLS (two labels, multicast, pseudowires with and without control word),
+    PPPoE and IPv4 AH reach the ports inside; the BFD-over-MPLS packet, the LCP
+    echo and the PADI are the only not_ip frames."""
+    got = {}
+    for name in ("encap_mpls", "encap_pppoe", "ipv4_ah"):
+        recs, _, run = run_scenario(tracer, pcapgen.SCENARIOS[name](), tmp_path)
+        got[name] = sorted((r["src_port"], r["dst_port"], r["protocol"], r["vlan_id"],
+                            r["packet_count"]) for r in recs)
+        got[name + ".not_ip"] = _capture_stats(run)["undecodable"]["not_ip"]
+    assert got == {
+        "encap_mpls": [("49000", "80", "TCP", 0, 8), ("49001", "5353", "UDP", 0, 2),
+                       ("49002", "4789", "UDP", 0, 2), ("49003", "22", "TCP", 55, 3)],
+        "encap_mpls.not_ip": 1,
+        "encap_pppoe": [("49100", "443", "TCP", 0, 6), ("49101", "53", "UDP", 35, 2)],
+        "encap_pppoe.not_ip": 2,
+        "ipv4_ah": [("49200", "443", "TCP", 0, 8), ("500", "500", "UDP", 0, 2)],
+        "ipv4_ah.not_ip": 0,
+    }
+
+
+def test_encap_truncated_counted(tracer, tmp_path):
+    """Every frame of encap_truncated cut before its UDP ports end is counted
+    'truncated' (231 of them), none is another kind, none makes a flow."""
+    got, want, run = run_scenario(tracer, pcapgen.scenario_encap_truncated(), tmp_path)
+    compare_records(got, want)
+    und = _capture_stats(run)["undecodable"]
+    assert pcapgen.encap_truncated_cuts() == 231
+    assert und == {"truncated": 231, "bad_header": 0, "unsupported_link": 0, "not_ip": 0}
 
 
 def test_udp_idle_resume_literal(tracer, tmp_path):
@@ -214,7 +308,8 @@ def test_gre_literal(tracer, tmp_path):
     assert got[0]["flow_id"] == "192.0.2.10:0-198.51.100.20:0-47"
 
 
-@pytest.mark.parametrize("name", ["link_sll", "link_sll2", "link_null", "link_raw"])
+@pytest.mark.parametrize("name", ["link_sll", "link_sll2", "link_null", "link_raw", "link_ppp",
+                                  "link_ppp_hdlc", "link_c_hdlc", "link_nflog"])
 def test_link_types_literal(tracer, tmp_path, name):
     got = _one(tracer, tmp_path, name)
     udp = [r for r in got if r["protocol"] == "UDP"]

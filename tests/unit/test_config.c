@@ -271,6 +271,7 @@ static void test_defaults_with_pcap(void **state)
     assert_int_equal(c->idle_timeout_s, 30);
     assert_int_equal(c->active_timeout_s, 300);
     assert_int_equal(c->max_flows, 1000000);
+    assert_true(c->vlan_in_key);
     assert_int_equal(c->community_id_seed, 0);
     assert_int_equal(c->packet_ring_slots, 65536);
     assert_int_equal(c->event_ring_slots, 16384);
@@ -529,6 +530,7 @@ static void test_every_flag_is_known(void **state)
         "AGENT_HMAC_KEY_FILE", "AGENT_SPOOL_DIR", "AGENT_SPOOL_MAX_MB", "AGENT_TCP_IDLE_TIMEOUT",
         "AGENT_UDP_IDLE_TIMEOUT", "AGENT_IDLE_TIMEOUT", "AGENT_ACTIVE_TIMEOUT", "AGENT_MAX_FLOWS",
         "AGENT_COMMUNITY_ID_SEED", "AGENT_PACKET_RING_SLOTS", "AGENT_EVENT_RING_SLOTS",
+        "AGENT_VLAN_IN_KEY",
         "LOG_LEVEL", "AGENT_METRICS_ADDR", "LOG_FORMAT",
         "AGENT_SECCOMP",
         "AGENT_HTTP_BODY", "AGENT_EVENTS_ENDPOINT_URL", "AGENT_HTTP_CONNECTIONS",
@@ -1124,6 +1126,21 @@ static void test_local_networks(void **state)
                "comma-separated CIDRs (10.0.0.0/8,fd00::/8)");
 }
 
+static void test_vlan_in_key(void **state)
+{
+    struct fx *f = *state;
+    struct res r;
+    run(&r, f, true, ENV("AGENT_VLAN_IN_KEY=false"), NULL);
+    expect_ok(&r);
+    assert_false(r.cfg->vlan_in_key);
+    done(&r);
+    run(&r, f, true, ENV("AGENT_VLAN_IN_KEY=false"), ARGS("--vlan-in-key=yes"));
+    expect_ok(&r);
+    assert_true(r.cfg->vlan_in_key);
+    done(&r);
+    one_env_err(f, "AGENT_VLAN_IN_KEY=outer", "AGENT_VLAN_IN_KEY=outer: must be true or false");
+}
+
 static void test_promiscuous_and_log_level(void **state)
 {
     static const struct { const char *v; bool b; } bools[] = {
@@ -1709,6 +1726,7 @@ int main(void)
         cmocka_unit_test(test_send_interval),
         cmocka_unit_test(test_duration_forms),
         cmocka_unit_test(test_local_networks),
+        cmocka_unit_test(test_vlan_in_key),
         cmocka_unit_test(test_promiscuous_and_log_level),
         cmocka_unit_test(test_seccomp),
         cmocka_unit_test(test_auth_token),

@@ -142,6 +142,22 @@ static const uint8_t p_v6_frag_nonfirst[] = {
 };
 _Static_assert(sizeof p_v6_frag_nonfirst == 78, "p_v6_frag_nonfirst");
 
+/* Nested Fragment headers (RFC 8200 §4.5): the outer one names the datagram. */
+static const uint8_t p_v6_nested_frag_first[] = {
+    ETH(0x86dd), IPV6(8 + 8 + 8 + 8, 44),
+    44, 0, BE16(0x0001), BE32(0xa1a1a1a1u), /* outer: offset 0, M */
+    17, 0, BE16(0x0001), BE32(0xb2b2b2b2u), /* inner: offset 0, M */
+    UDP(7401, 7402, 16), 1, 2, 3, 4, 5, 6, 7, 8,
+};
+
+/* An outer first fragment whose inner Fragment header is a later fragment. */
+static const uint8_t p_v6_nested_frag_inner_later[] = {
+    ETH(0x86dd), IPV6(8 + 8 + 8, 44),
+    44, 0, BE16(0x0001), BE32(0xa1a1a1a1u), /* outer: offset 0, M */
+    17, 0, BE16(2 << 3), BE32(0xb2b2b2b2u), /* inner: offset 16 */
+    1, 2, 3, 4, 5, 6, 7, 8,
+};
+
 static const uint8_t p_v6_atomic_frag[] = {
     ETH(0x86dd), IPV6(16, 44),
     17, 0, BE16(0x0000), BE32(0x01020304u), /* offset 0, no M: not a fragment */
@@ -162,6 +178,15 @@ _Static_assert(sizeof p_v4_frag_nonfirst == 50, "p_v4_frag_nonfirst");
 
 static const uint8_t p_icmp_echo[] = {
     ETH(0x0800), IPV4(28, 5, 0, 1), 8, 0, 0xf7, 0xfe, 0, 1, 0, 1,
+};
+
+/* Destination unreachable (port): no identifier, sport stays 0 */
+static const uint8_t p_icmp_unreach[] = {
+    ETH(0x0800), IPV4(56, 5, 0, 1), 3, 3, 0, 0, 0, 0, 0, 0, IPV4(28, 9, 0, 17), UDP(40000, 53, 8),
+};
+/* Timestamp request, identifier 0x0203 */
+static const uint8_t p_icmp_timestamp[] = {
+    ETH(0x0800), IPV4(40, 5, 0, 1), 13, 0, 0, 0, 0x02, 0x03, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 };
 
 static const uint8_t p_icmpv6_echo[] = {
@@ -249,6 +274,97 @@ static const uint8_t p_v4_totlen0[] = { ETH(0x0800), IPV4(0, 0x78, 0x4000, 6), T
 /* First 54 bytes of a 1514-byte frame (snap length 54): IP total length 1500 */
 static const uint8_t p_snaplen[] = { ETH(0x0800), IPV4(1500, 0x77, 0x4000, 6), TCP(51000, 443, 0x10) };
 
+/* ---- encapsulations carrying IP (issue 14) ---------------------------------- */
+
+/* MPLS label stack entry: label(20) TC(3) S(1) TTL(8) */
+#define MPLS(label, s) BE32(((uint32_t)(label) << 12) | ((uint32_t)(s) << 8) | 64u)
+/* NFLOG TLV length/type: in the capturing (here: this) host's byte order */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define HO16(x) ((x) & 0xff), (((x) >> 8) & 0xff)
+#else
+#define HO16(x) BE16(x)
+#endif
+/* Another Ethernet header, as a pseudowire carries it; 0xaa first: no 0 nibble */
+#define ETH_PW(type) 0xaa, 0xbb, 0xcc, 0x00, 0x00, 0x01, 0xaa, 0xbb, 0xcc, 0x00, 0x00, 0x02, BE16(type)
+
+static const uint8_t p_mpls_v4_udp[] = { ETH(0x8847), MPLS(100, 1), IPV4(28, 11, 0, 17), UDP(3000, 53, 8) };
+static const uint8_t p_mpls_mc_v6_tcp[] = {
+    ETH(0x8848), MPLS(16, 0), MPLS(17, 1), IPV6(20, 6), TCP(179, 40000, 0x18),
+};
+/* Ethernet pseudowire with control word (RFC 4448 + 4385), inner VLAN 7 */
+static const uint8_t p_mpls_pw_cw[] = {
+    ETH(0x8847), MPLS(200, 0), MPLS(300, 1), BE32(0x00000001u),
+    ETH(0x8100), BE16(7), BE16(0x0800), IPV4(28, 12, 0, 17), UDP(4000, 4001, 8),
+};
+/* Ethernet pseudowire without control word, destination MAC starting 00 */
+static const uint8_t p_mpls_pw_nocw0[] = {
+    ETH(0x8847), MPLS(300, 1), ETH(0x0800), IPV4(28, 13, 0, 17), UDP(4002, 4003, 8),
+};
+/* ... tagged (VLAN 9): the EtherType after the tag looks like a control word's
+ * Ethernet EtherType too; the tag 12 bytes on decides for no control word */
+static const uint8_t p_mpls_pw_nocw0_vlan[] = {
+    ETH(0x8847), MPLS(300, 1), ETH(0x8100), BE16(9), BE16(0x0800), IPV4(28, 13, 0, 17), UDP(4002, 4003, 8),
+};
+/* ... and one whose destination MAC starts with 0xa, carrying IPv6 */
+static const uint8_t p_mpls_pw_nocw_a[] = {
+    ETH(0x8847), MPLS(300, 1), ETH_PW(0x86dd), IPV6(20, 6), TCP(40001, 22, 0x02),
+};
+/* Associated channel (RFC 4385 first nibble 1): BFD, OAM; not IP */
+static const uint8_t p_mpls_ach[] = { ETH(0x8847), MPLS(13, 1), 0x10, 0x00, 0x00, 0x07, 1, 2, 3, 4 };
+/* Nine labels: deeper than DECODE_MAX_MPLS_LABELS */
+static const uint8_t p_mpls_9[] = {
+    ETH(0x8847), MPLS(1, 0), MPLS(2, 0), MPLS(3, 0), MPLS(4, 0), MPLS(5, 0), MPLS(6, 0),
+    MPLS(7, 0), MPLS(8, 0), MPLS(9, 1), IPV4(28, 14, 0, 17), UDP(1, 2, 8),
+};
+/* Unknown payload after the stack (nibble 0xa, no plausible EtherType) */
+static const uint8_t p_mpls_unknown[] = {
+    ETH(0x8847), MPLS(5, 1), 0xa0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34, 0, 0, 0, 0,
+};
+/* PPPoE session (RFC 2516): ver/type 0x11, code 0, session 0x1234, length, PPP proto */
+static const uint8_t p_pppoe_v4_tcp[] = {
+    ETH(0x8864), 0x11, 0x00, BE16(0x1234), BE16(2 + 40), BE16(0x0021),
+    IPV4(40, 15, 0x4000, 6), TCP(50000, 80, 0x02),
+};
+static const uint8_t p_pppoe_v6_udp[] = {
+    ETH(0x8100), BE16(35), BE16(0x8864), 0x11, 0x00, BE16(0x0001), BE16(2 + 48), BE16(0x0057),
+    IPV6(8, 17), UDP(546, 547, 8),
+};
+static const uint8_t p_pppoe_lcp[] = {
+    ETH(0x8864), 0x11, 0x00, BE16(0x1234), BE16(6), BE16(0xc021), 0x09, 0x01, 0x00, 0x04,
+};
+static const uint8_t p_pppoe_discovery_code[] = {  /* a PADI's code in a session frame */
+    ETH(0x8864), 0x11, 0x09, BE16(0), BE16(2 + 28), BE16(0x0021), IPV4(28, 16, 0, 17), UDP(1, 2, 8),
+};
+/* DLT_PPP: with ff 03, without, with a compressed (1-byte) protocol */
+static const uint8_t p_ppp_hdlc_v4[] = { 0xff, 0x03, BE16(0x0021), IPV4(28, 17, 0, 17), UDP(5000, 53, 8) };
+static const uint8_t p_ppp_bare_v6[] = { BE16(0x0057), IPV6(20, 6), TCP(40002, 443, 0x10) };
+static const uint8_t p_ppp_pfc_v4[] = { 0x21, IPV4(28, 18, 0, 17), UDP(5001, 53, 8) };
+static const uint8_t p_ppp_mpls_v4[] = { 0xff, 0x03, BE16(0x0281), MPLS(42, 1), IPV4(28, 19, 0, 17), UDP(5002, 53, 8) };
+static const uint8_t p_ppp_lcp[] = { 0xff, 0x03, BE16(0xc021), 0x01, 0x01, 0x00, 0x04 };
+/* DLT_PPP_SERIAL: Cisco PPP with HDLC framing (0x0f) */
+static const uint8_t p_ppp_serial_cisco_v4[] = { 0x0f, 0x00, BE16(0x0800), IPV4(28, 20, 0, 17), UDP(5003, 53, 8) };
+/* DLT_C_HDLC */
+static const uint8_t p_chdlc_v6[] = { 0x0f, 0x00, BE16(0x86dd), IPV6(20, 6), TCP(40003, 179, 0x12) };
+static const uint8_t p_chdlc_mpls_v4[] = { 0x8f, 0x00, BE16(0x8847), MPLS(77, 1), IPV4(28, 21, 0, 17), UDP(5004, 53, 8) };
+static const uint8_t p_chdlc_slarp[] = { 0x8f, 0x00, BE16(0x8035), 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0 };
+/* DLT_NFLOG: AF_INET, version 0, resource 1; a prefix TLV (type 10, 6 bytes +
+ * 2 padding), then the payload TLV (type 9) holding the packet */
+static const uint8_t p_nflog_v4[] = {
+    2, 0, BE16(1), HO16(4 + 6), HO16(10), 'p', 'f', 'x', 0, 0, 0, 0, 0,
+    HO16(4 + 28), HO16(9), IPV4(28, 22, 0, 17), UDP(6000, 53, 8),
+};
+static const uint8_t p_nflog_v6[] = {
+    10, 0, BE16(1), HO16(4 + 60), HO16(9), IPV6(20, 6), TCP(40004, 80, 0x02),
+};
+static const uint8_t p_nflog_no_payload[] = { 2, 0, BE16(1), HO16(8), HO16(1), 0x08, 0x00, 0x03, 0x00 };
+static const uint8_t p_nflog_tlv_len2[] = { 2, 0, BE16(1), HO16(2), HO16(9), IPV4(28, 22, 0, 17), UDP(6000, 53, 8) };
+/* IPv4 AH (RFC 4302): next header TCP, length 4 (24 bytes) */
+static const uint8_t p_v4_ah_tcp[] = {
+    ETH(0x0800), IPV4(20 + 24 + 20, 23, 0x4000, 51),
+    6, 4, 0, 0, BE32(0x100u), BE32(1u), 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+    TCP(40005, 443, 0x18),
+};
+
 /* ---- the table ------------------------------------------------------------ */
 
 struct dcase {
@@ -307,6 +423,12 @@ static const struct dcase cases[] = {
     { "ipv6 non-first fragment", 1, PKT(p_v6_frag_nonfirst), DECODE_OK, 62,
       { .src = V6_SRC_A, .dst = V6_DST_A, .ip_version = 6, .proto = 17,
         .frag_id = 0xdeadbeefu, .flags = PKT_F_FRAG_NONFIRST } },
+    { "ipv6 nested fragment headers", 1, PKT(p_v6_nested_frag_first), DECODE_OK, 70,
+      { .src = V6_SRC_A, .dst = V6_DST_A, .sport = 7401, .dport = 7402, .ip_version = 6,
+        .proto = 17, .frag_id = 0xa1a1a1a1u, .flags = F_PORTS | PKT_F_FRAG_FIRST } },
+    { "ipv6 nested fragment, inner later", 1, PKT(p_v6_nested_frag_inner_later), DECODE_OK, 70,
+      { .src = V6_SRC_A, .dst = V6_DST_A, .ip_version = 6, .proto = 17,
+        .frag_id = 0xa1a1a1a1u, .flags = PKT_F_FRAG_NONFIRST } },
     { "ipv6 atomic fragment", 1, PKT(p_v6_atomic_frag), DECODE_OK, 62,
       { .src = V6_SRC_A, .dst = V6_DST_A, .sport = 53, .dport = 33000, .ip_version = 6,
         .proto = 17, .flags = F_PORTS } },
@@ -317,9 +439,15 @@ static const struct dcase cases[] = {
       { .src = V4_SRC_A, .dst = V4_DST_A, .ip_version = 4, .proto = 17, .frag_id = 0xabcd,
         .flags = PKT_F_FRAG_NONFIRST } },
     { "icmp echo request", 1, PKT(p_icmp_echo), DECODE_OK, 34,
-      { .src = V4_SRC_A, .dst = V4_DST_A, .ip_version = 4, .proto = 1, .icmp_type = 8 } },
+      { .src = V4_SRC_A, .dst = V4_DST_A, .sport = 1, .ip_version = 4, .proto = 1, .icmp_type = 8 } },
+    { "icmp port unreachable", 1, PKT(p_icmp_unreach), DECODE_OK, 34,
+      { .src = V4_SRC_A, .dst = V4_DST_A, .ip_version = 4, .proto = 1, .icmp_type = 3,
+        .icmp_code = 3 } },
+    { "icmp timestamp identifier", 1, PKT(p_icmp_timestamp), DECODE_OK, 34,
+      { .src = V4_SRC_A, .dst = V4_DST_A, .sport = 0x0203, .ip_version = 4, .proto = 1,
+        .icmp_type = 13 } },
     { "icmpv6 echo request", 1, PKT(p_icmpv6_echo), DECODE_OK, 54,
-      { .src = V6_SRC_A, .dst = V6_DST_A, .ip_version = 6, .proto = 58, .icmp_type = 128 } },
+      { .src = V6_SRC_A, .dst = V6_DST_A, .sport = 1, .ip_version = 6, .proto = 58, .icmp_type = 128 } },
     { "sctp", 1, PKT(p_sctp), DECODE_OK, 34,
       { .src = V4_SRC_A, .dst = V4_DST_A, .sport = 36412, .dport = 2905, .ip_version = 4,
         .proto = 132, .flags = F_PORTS } },
@@ -341,9 +469,9 @@ static const struct dcase cases[] = {
       { .src = V4_SRC_A, .dst = V4_DST_A, .sport = 40000, .dport = 53, .ip_version = 4,
         .proto = 17, .flags = F_PORTS } },
     { "null little-endian ipv6 (darwin 30)", 0, PKT(p_null_le_v6), DECODE_OK, 44,
-      { .src = V6_SRC_A, .dst = V6_DST_A, .ip_version = 6, .proto = 58, .icmp_type = 128 } },
+      { .src = V6_SRC_A, .dst = V6_DST_A, .sport = 1, .ip_version = 6, .proto = 58, .icmp_type = 128 } },
     { "loop ipv6 (af 24)", 108, PKT(p_loop_v6), DECODE_OK, 44,
-      { .src = V6_SRC_A, .dst = V6_DST_A, .ip_version = 6, .proto = 58, .icmp_type = 129 } },
+      { .src = V6_SRC_A, .dst = V6_DST_A, .sport = 1, .ip_version = 6, .proto = 58, .icmp_type = 129 } },
     { "raw ipv4 dlt 12", 12, PKT(p_raw_v4), DECODE_OK, 20,
       { .src = V4_SRC_A, .dst = V4_DST_A, .sport = 1234, .dport = 5678, .ip_version = 4,
         .proto = 17, .flags = F_PORTS } },
@@ -375,6 +503,75 @@ static const struct dcase cases[] = {
       { .wire_len = 1514, .src = V4_SRC_A, .dst = V4_DST_A, .sport = 51000, .dport = 443,
         .ip_version = 4, .proto = 6, .tcp_flags = 0x10, .flags = F_PORTS } },
 
+    { "mpls ipv4 udp", 1, PKT(p_mpls_v4_udp), DECODE_OK, 38,
+      { .src = V4_SRC_A, .dst = V4_DST_A, .sport = 3000, .dport = 53, .ip_version = 4,
+        .proto = 17, .flags = F_PORTS } },
+    { "mpls multicast two labels ipv6 tcp", 1, PKT(p_mpls_mc_v6_tcp), DECODE_OK, 62,
+      { .src = V6_SRC_A, .dst = V6_DST_A, .sport = 179, .dport = 40000, .ip_version = 6,
+        .proto = 6, .tcp_flags = 0x18, .flags = F_PORTS } },
+    { "mpls ethernet pw with control word, inner vlan", 1, PKT(p_mpls_pw_cw), DECODE_OK, 64,
+      { .src = V4_SRC_A, .dst = V4_DST_A, .sport = 4000, .dport = 4001, .vlan_id = 7,
+        .ip_version = 4, .proto = 17, .flags = F_PORTS } },
+    { "mpls ethernet pw no control word, mac 00", 1, PKT(p_mpls_pw_nocw0), DECODE_OK, 52,
+      { .src = V4_SRC_A, .dst = V4_DST_A, .sport = 4002, .dport = 4003, .ip_version = 4,
+        .proto = 17, .flags = F_PORTS } },
+    { "mpls ethernet pw no control word, mac 00, vlan", 1, PKT(p_mpls_pw_nocw0_vlan), DECODE_OK, 56,
+      { .src = V4_SRC_A, .dst = V4_DST_A, .sport = 4002, .dport = 4003, .vlan_id = 9,
+        .ip_version = 4, .proto = 17, .flags = F_PORTS } },
+    { "mpls ethernet pw no control word, mac aa", 1, PKT(p_mpls_pw_nocw_a), DECODE_OK, 72,
+      { .src = V6_SRC_A, .dst = V6_DST_A, .sport = 40001, .dport = 22, .ip_version = 6,
+        .proto = 6, .tcp_flags = 0x02, .flags = F_PORTS } },
+    { "pppoe session ipv4 tcp", 1, PKT(p_pppoe_v4_tcp), DECODE_OK, 42,
+      { .src = V4_SRC_A, .dst = V4_DST_A, .sport = 50000, .dport = 80, .ip_version = 4,
+        .proto = 6, .tcp_flags = 0x02, .flags = F_PORTS } },
+    { "vlan pppoe session ipv6 udp", 1, PKT(p_pppoe_v6_udp), DECODE_OK, 66,
+      { .src = V6_SRC_A, .dst = V6_DST_A, .sport = 546, .dport = 547, .vlan_id = 35,
+        .ip_version = 6, .proto = 17, .flags = F_PORTS } },
+    { "ppp ff03 ipv4 udp", 9, PKT(p_ppp_hdlc_v4), DECODE_OK, 24,
+      { .src = V4_SRC_A, .dst = V4_DST_A, .sport = 5000, .dport = 53, .ip_version = 4,
+        .proto = 17, .flags = F_PORTS } },
+    { "ppp bare ipv6 tcp", 9, PKT(p_ppp_bare_v6), DECODE_OK, 42,
+      { .src = V6_SRC_A, .dst = V6_DST_A, .sport = 40002, .dport = 443, .ip_version = 6,
+        .proto = 6, .tcp_flags = 0x10, .flags = F_PORTS } },
+    { "ppp compressed protocol ipv4", 9, PKT(p_ppp_pfc_v4), DECODE_OK, 21,
+      { .src = V4_SRC_A, .dst = V4_DST_A, .sport = 5001, .dport = 53, .ip_version = 4,
+        .proto = 17, .flags = F_PORTS } },
+    { "ppp mpls ipv4", 9, PKT(p_ppp_mpls_v4), DECODE_OK, 28,
+      { .src = V4_SRC_A, .dst = V4_DST_A, .sport = 5002, .dport = 53, .ip_version = 4,
+        .proto = 17, .flags = F_PORTS } },
+    { "ppp serial ff03 ipv4", 50, PKT(p_ppp_hdlc_v4), DECODE_OK, 24,
+      { .src = V4_SRC_A, .dst = V4_DST_A, .sport = 5000, .dport = 53, .ip_version = 4,
+        .proto = 17, .flags = F_PORTS } },
+    { "ppp serial cisco ipv4", 50, PKT(p_ppp_serial_cisco_v4), DECODE_OK, 24,
+      { .src = V4_SRC_A, .dst = V4_DST_A, .sport = 5003, .dport = 53, .ip_version = 4,
+        .proto = 17, .flags = F_PORTS } },
+    { "ppp holding cisco hdlc ipv4", 9, PKT(p_ppp_serial_cisco_v4), DECODE_OK, 24,
+      { .src = V4_SRC_A, .dst = V4_DST_A, .sport = 5003, .dport = 53, .ip_version = 4,
+        .proto = 17, .flags = F_PORTS } },
+    { "cisco hdlc ipv6 tcp", 104, PKT(p_chdlc_v6), DECODE_OK, 44,
+      { .src = V6_SRC_A, .dst = V6_DST_A, .sport = 40003, .dport = 179, .ip_version = 6,
+        .proto = 6, .tcp_flags = 0x12, .flags = F_PORTS } },
+    { "cisco hdlc mpls ipv4", 104, PKT(p_chdlc_mpls_v4), DECODE_OK, 28,
+      { .src = V4_SRC_A, .dst = V4_DST_A, .sport = 5004, .dport = 53, .ip_version = 4,
+        .proto = 17, .flags = F_PORTS } },
+    { "nflog ipv4 udp after a prefix tlv", 239, PKT(p_nflog_v4), DECODE_OK, 40,
+      { .src = V4_SRC_A, .dst = V4_DST_A, .sport = 6000, .dport = 53, .ip_version = 4,
+        .proto = 17, .flags = F_PORTS } },
+    { "nflog ipv6 tcp", 239, PKT(p_nflog_v6), DECODE_OK, 48,
+      { .src = V6_SRC_A, .dst = V6_DST_A, .sport = 40004, .dport = 80, .ip_version = 6,
+        .proto = 6, .tcp_flags = 0x02, .flags = F_PORTS } },
+    { "ipv4 ah tcp", 1, PKT(p_v4_ah_tcp), DECODE_OK, 58,
+      { .src = V4_SRC_A, .dst = V4_DST_A, .sport = 40005, .dport = 443, .ip_version = 4,
+        .proto = 6, .tcp_flags = 0x18, .flags = F_PORTS } },
+    { "mpls associated channel", 1, PKT(p_mpls_ach), DECODE_NOT_IP, 0, { 0 } },
+    { "mpls nine labels", 1, PKT(p_mpls_9), DECODE_NOT_IP, 0, { 0 } },
+    { "mpls unknown payload", 1, PKT(p_mpls_unknown), DECODE_NOT_IP, 0, { 0 } },
+    { "pppoe lcp", 1, PKT(p_pppoe_lcp), DECODE_NOT_IP, 0, { 0 } },
+    { "pppoe session frame with code 9", 1, PKT(p_pppoe_discovery_code), DECODE_NOT_IP, 0, { 0 } },
+    { "ppp lcp", 9, PKT(p_ppp_lcp), DECODE_NOT_IP, 0, { 0 } },
+    { "cisco hdlc slarp", 104, PKT(p_chdlc_slarp), DECODE_NOT_IP, 0, { 0 } },
+    { "nflog without payload tlv", 239, PKT(p_nflog_no_payload), DECODE_NOT_IP, 0, { 0 } },
+    { "nflog tlv length 2", 239, PKT(p_nflog_tlv_len2), DECODE_BAD_HEADER, 0, { 0 } },
     { "arp", 1, PKT(p_arp), DECODE_NOT_IP, 0, { 0 } },
     { "lldp", 1, PKT(p_lldp), DECODE_NOT_IP, 0, { 0 } },
     { "five vlan tags", 1, PKT(p_5tags_udp), DECODE_NOT_IP, 0, { 0 } },
@@ -568,6 +765,11 @@ static void test_truncation(void **state)
                 want.tcp_flags = 0;
                 want.flags |= PKT_F_L4_TRUNC;
             }
+            /* ICMP echo & co.: the identifier (bytes 4..5) is sport when captured */
+            if ((want.proto == 1 || want.proto == 58) && want.sport != 0 && cut < c->l4_off + 6) {
+                want.sport = 0;
+                want.flags |= PKT_F_L4_TRUNC;
+            }
             check_record(c->name, cut, &want, &got);
         }
     }
@@ -643,8 +845,8 @@ static void test_result_names(void **state)
 
 static void test_dlt_supported(void **state)
 {
-    static const int yes[] = { 0, 1, 12, 14, 101, 108, 113, 228, 229, 276 };
-    static const int no[] = { -1, 2, 9, 10, 13, 105, 127, 147, 192, 230, 277, 65535 };
+    static const int yes[] = { 0, 1, 9, 12, 14, 50, 101, 104, 108, 113, 228, 229, 239, 276 };
+    static const int no[] = { -1, 2, 10, 13, 51, 105, 127, 147, 192, 230, 277, 65535 };
 
     (void)state;
     for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)

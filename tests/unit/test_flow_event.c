@@ -219,7 +219,7 @@ static void test_udp_ipv6(void **state)
     struct flow_event_ctx ctx = {.interface = "any", .hostname = "h", .community_seed = 7};
 
     const struct kv exp[] = {
-        S("flow_id", "2001:db8::1:5353-2001:db8::2:53-UDP"),
+        S("flow_id", "[2001:db8::1]:5353-[2001:db8::2]:53-UDP"),
         S("timestamp", "2023-11-14T22:13:20.123Z"),
         S("interface", "any"),
         S("hostname", "h"),
@@ -585,6 +585,29 @@ static uint64_t fmt_rand(void)
     return fmt_rng;
 }
 
+/* "initiator_inferred": true only when the TCP start was missed; absent otherwise. */
+static void test_initiator_inferred(void **state)
+{
+    (void)state;
+    struct flow_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.ip_version = 4;
+    ev.protocol = 6;
+    ev.src_port = 40100;
+    ev.dst_port = 443;
+    ev.final = 1;
+    static char buf[4096];
+    flow_event_format(&ev, NULL, FLOW_DIR_UNKNOWN, "i-1", buf, sizeof buf);
+    assert_null(strstr(buf, "initiator_inferred"));
+    ev.initiator_inferred = 1;
+    flow_event_format(&ev, NULL, FLOW_DIR_UNKNOWN, "i-1", buf, sizeof buf);
+    assert_non_null(strstr(buf, "\"final\":true,\"initiator_inferred\":true,\"community_id\":"));
+    cJSON *o = flow_event_to_json(&ev, NULL, FLOW_DIR_UNKNOWN, "i-1");
+    assert_non_null(o);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "initiator_inferred")));
+    cJSON_Delete(o);
+}
+
 static void test_format_matches_cjson(void **state)
 {
     (void)state;
@@ -629,6 +652,7 @@ static void test_format_matches_cjson(void **state)
         ev.icmp_code = (uint8_t)fmt_rand();
         ev.end_reason = (uint8_t)(fmt_rand() % 7);
         ev.final = fmt_rand() % 2;
+        ev.initiator_inferred = fmt_rand() % 4 == 0;
         enum flow_direction dir = (enum flow_direction)(fmt_rand() % 4);
         char id[40];
         snprintf(id, sizeof id, "0123456789abcdef-%d", i);
@@ -659,6 +683,7 @@ int main(void)
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_icmpv6_community_id),
         cmocka_unit_test(test_json_print),
+        cmocka_unit_test(test_initiator_inferred),
         cmocka_unit_test(test_format_matches_cjson),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -334,6 +334,125 @@ static void test_full_table_expires_before_evicting(void **state)
     free(l);
 }
 
+/* IPv6 later fragments are matched by (src, dst, id) whatever their Next
+ * Header (RFC 8200 §4.5: nested Fragment headers give 44); they take the first
+ * fragment's protocol. IPv4 keeps the protocol in the match (RFC 791). */
+static void test_fragments_v6_next_header_may_differ(void **state)
+{
+    (void)state;
+    flow_table *ft = make_table(100, 300);
+    struct rec_list *l = calloc(1, sizeof *l);
+    struct pkt_record first = v4(T0, A, 7401, B, 7402, 17, 0, 270);
+    first.ip_version = 6;
+    first.flags |= PKT_F_FRAG_FIRST;
+    first.frag_id = 0xa1a1a1a1u;
+    struct pkt_record later = v4(T0 + 1, A, 0, B, 0, 44, 0, 262);
+    later.ip_version = 6;
+    later.flags = PKT_F_FRAG_NONFIRST;
+    later.frag_id = 0xa1a1a1a1u;
+    struct pkt_record v4first = v4(T0 + 2, A, 5000, C, 5001, 17, 0, 100);
+    v4first.flags |= PKT_F_FRAG_FIRST;
+    v4first.frag_id = 0x77;
+    struct pkt_record v4other = v4(T0 + 3, A, 0, C, 0, 6, 0, 100);  /* another datagram */
+    v4other.flags = PKT_F_FRAG_NONFIRST;
+    v4other.frag_id = 0x77;
+    feed(ft, l, first);
+    feed(ft, l, later);
+    feed(ft, l, v4first);
+    feed(ft, l, v4other);
+    drain(ft, l, true, 0);
+    assert_int_equal(l->n, 2);
+    struct flow_event *v6 = l->ev[0].ip_version == 6 ? &l->ev[0] : &l->ev[1];
+    assert_int_equal(v6->protocol, 17);
+    assert_int_equal(v6->src_port, 7401);
+    assert_int_equal(v6->dst_port, 7402);
+    assert_int_equal(v6->src_packets, 2);
+    assert_int_equal(v6->src_bytes, 532);
+    struct flow_table_stats st;
+    flow_table_get_stats(ft, &st);
+    assert_int_equal(st.frag_orphans, 1);
+    flow_table_destroy(ft);
+    free(l);
+}
+
+static struct pkt_record icmp4(uint64_t ts, uint32_t src, uint32_t dst, uint8_t type,
+                                uint8_t code, uint16_t ident)
+{
+    struct pkt_record p = v4(ts, src, 0, dst, 0, 1, 0, 98);
+    p.flags = 0;
+    p.icmp_type = type;
+    p.icmp_code = code;
+    p.sport = ident;
+    return p;
+}
+
+/* Two ping sessions (identifiers 7 and 9) between the same hosts are two
+ * flows, each with its replies; an error between them is a third flow (one
+ * Community ID per record); reported ports are 0. */
+static void test_icmp_keyed_by_exchange(void **state)
+{
+    (void)state;
+    flow_table *ft = make_table(100, 300);
+    struct rec_list *l = calloc(1, sizeof *l);
+    feed(ft, l, icmp4(T0, A, B, 8, 0, 7));
+    feed(ft, l, icmp4(T0 + 1, A, B, 8, 0, 9));
+    feed(ft, l, icmp4(T0 + 2, B, A, 0, 0, 7));
+    feed(ft, l, icmp4(T0 + 3, B, A, 3, 3, 0));
+    feed(ft, l, icmp4(T0 + 4, B, A, 0, 0, 9));
+    feed(ft, l, icmp4(T0 + 5, A, B, 8, 0, 7));
+    drain(ft, l, true, 0);
+    assert_int_equal(l->n, 3);
+    int seen = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        const struct flow_event *e = &l->ev[i];
+        assert_int_equal(e->src_port, 0);
+        assert_int_equal(e->dst_port, 0);
+        if (e->icmp_type == 3) {
+            check(e, B, 0, A, 0, 1, T0 + 3, T0 + 3, 1, 98, 0, 0, 0, 0, FLOW_END_SHUTDOWN, true);
+            seen |= 1;
+        } else if (e->first_us == T0) {
+            check(e, A, 0, B, 0, 1, T0, T0 + 5, 2, 196, 1, 98, 0, 0, FLOW_END_SHUTDOWN, true);
+            seen |= 2;
+        } else {
+            check(e, A, 0, B, 0, 1, T0 + 1, T0 + 4, 1, 98, 1, 98, 0, 0, FLOW_END_SHUTDOWN, true);
+            seen |= 4;
+        }
+    }
+    assert_int_equal(seen, 7);
+    flow_table_destroy(ft);
+    free(l);
+}
+
+/* ignore_vlan: a connection tagged in one direction only is one flow, vlan 0. */
+static void test_ignore_vlan(void **state)
+{
+    (void)state;
+    struct flow_table_cfg c = {
+        .tcp_idle_us = S(60), .udp_idle_us = S(30), .other_idle_us = S(30),
+        .active_us = S(300), .linger_us = S(2), .max_flows = 100, .ignore_vlan = true,
+    };
+    char err[128];
+    flow_table *ft = flow_table_create(&c, err, sizeof err);
+    assert_non_null(ft);
+    struct rec_list *l = calloc(1, sizeof *l);
+    struct pkt_record syn = v4(T0, A, 40000, B, 80, 6, SYN, 60);
+    syn.vlan_id = 100;
+    struct pkt_record synack = v4(T0 + 1, B, 80, A, 40000, 6, SYN | ACK, 60);
+    struct pkt_record ack = syn;
+    ack.ts_us = T0 + 2;
+    ack.tcp_flags = ACK;
+    feed(ft, l, syn);
+    feed(ft, l, synack);
+    feed(ft, l, ack);
+    drain(ft, l, true, 0);
+    assert_int_equal(l->n, 1);
+    check(&l->ev[0], A, 40000, B, 80, 6, T0, T0 + 2, 2, 120, 1, 60, SYN | ACK, SYN | ACK,
+          FLOW_END_SHUTDOWN, true);
+    assert_int_equal(l->ev[0].vlan_id, 0);
+    flow_table_destroy(ft);
+    free(l);
+}
+
 static void test_fragments_join_their_flow(void **state)
 {
     (void)state;
@@ -631,6 +750,9 @@ int main(void)
         cmocka_unit_test(test_eviction_takes_oldest),
         cmocka_unit_test(test_full_table_expires_before_evicting),
         cmocka_unit_test(test_fragments_join_their_flow),
+        cmocka_unit_test(test_ignore_vlan),
+        cmocka_unit_test(test_icmp_keyed_by_exchange),
+        cmocka_unit_test(test_fragments_v6_next_header_may_differ),
         cmocka_unit_test(test_flush_keeps_close_reason),
         cmocka_unit_test(test_icmp_and_vlan_keys),
         cmocka_unit_test(test_sweep_touches_only_expired),
