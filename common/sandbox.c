@@ -46,7 +46,8 @@ static const char *const ALLOW[] = {
     "statx", "fstatfs", "statfs", "access", "faccessat", "faccessat2", "readlink", "readlinkat",
     "getdents64", "getdents", "getcwd", "fcntl", "dup", "dup2", "dup3", "pipe", "pipe2", "fsync", "fdatasync",
     "ftruncate", "rename", "renameat", "renameat2", "unlink", "unlinkat", "link", "linkat", "mkdir",
-    "mkdirat", "rmdir", "fchmod", "fchown", "flock", "fadvise64", "umask", "sendfile",
+    "mkdirat", "rmdir", "fchmod", "fchmodat", "fchown", "fchownat", "flock", "fadvise64", "fallocate",
+    "umask", "sendfile",
     /* waiting on descriptors */
     "poll", "ppoll", "select", "pselect6", "epoll_create", "epoll_create1", "epoll_ctl", "epoll_wait",
     "epoll_pwait", "epoll_pwait2", "eventfd", "eventfd2", "timerfd_create", "timerfd_settime",

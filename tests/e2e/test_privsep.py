@@ -67,6 +67,7 @@ def test_every_thread_runs_with_an_empty_effective_set(tracer, hosts, tmp_path):
         "AGENT_METRICS_ADDR": "127.0.0.1:9108", "AGENT_TRAP_LISTEN": "127.0.0.1:9162"})
     try:
         hosts.udp_from_b(5101)
+        time.sleep(1.0)                   # read before the interface goes (as test_privileges does)
         ts = threads(s.pid())
         names = sorted(n for n, _ in ts.values())
         for want in ("capture", "processor", "janitor", "sender", "topology", "snmp-trap",
