@@ -354,9 +354,13 @@ static void report_error(int status, const char *err)
 {
     if (!err[0])
         return;   /* logged already */
-    if (status == EXIT_CONFIG)
-        fprintf(stderr, "%s\ntracer-sensor: 1 configuration problem; see tracer-sensor --help\n", err);
-    else
+    if (status == EXIT_CONFIG) {
+        int n = 1;   /* one problem a line (the SNMP file reports every problem at once) */
+        for (const char *p = err; (p = strchr(p, '\n')) && p[1]; p++)
+            n++;
+        fprintf(stderr, "%s\ntracer-sensor: %d configuration problem%s; see tracer-sensor --help\n", err, n,
+                n == 1 ? "" : "s");
+    } else
         log_error("%s", err);
 }
 

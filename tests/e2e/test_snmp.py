@@ -589,8 +589,15 @@ def rss_kib(pid):
     return 0
 
 
+def hook_stats(stderr, msg):
+    """A hook's counters from its "... stopped" log line (fields; numbers as ints)."""
+    rec = log_record(stderr, msg)
+    assert rec, "no %r line in stderr:\n%s" % (msg, stderr[-3000:])
+    return {k: int(v) if re.fullmatch(r"-?\d+", str(v)) else v for k, v in rec.items()}
+
+
 def trap_stats(s):
-    return json.loads(log_message(s.stderr, "trap receiver stopped: ").split(": ", 1)[1])
+    return hook_stats(s.stderr, "trap receiver stopped")
 
 
 def test_v3_trap_needs_configured_user_and_level(tracer, tmp_path):
@@ -755,7 +762,7 @@ def test_poll_byte_cap(tracer, agent, tmp_path):
     assert ev["ok"] is True and ev["max_poll_bytes"] == 1024
     assert ev["truncated"] == ["interfaces"] and "arp" not in ev
     assert len(json.dumps(ev)) < 4096
-    stats = json.loads(log_message(s.stderr, "snmp poller stopped: ").split(": ", 1)[1])
+    stats = hook_stats(s.stderr, "snmp poller stopped")
     assert stats["snmp_poll_bytes_limited"] == 1 and stats["snmp_truncated"] == 1
 
 
@@ -770,7 +777,7 @@ def test_v3_timeout_is_counted(tracer, tmp_path):
     s.stop()
     evs = s.of("snmp", target="v3dead")
     assert all(e["ok"] is False and e["error"] == "timeout" for e in evs), [e["error"] for e in evs]
-    stats = json.loads(log_message(s.stderr, "snmp poller stopped: ").split(": ", 1)[1])
+    stats = hook_stats(s.stderr, "snmp poller stopped")
     assert stats["snmp_timeouts"] == stats["snmp_polls"] >= 2
 
 
