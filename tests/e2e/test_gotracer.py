@@ -154,7 +154,7 @@ def test_live_veth_only_interface_and_endpoint(tracer, backends, netns_pair, tmp
     assert "hook topology not started" in stderr and "AGENT_EVENTS_ENDPOINT_URL" in stderr
     assert set(st["statuses"]) == {"200"}, st["statuses"]
     flows = unique_by_id(st["flows"])
-    assert len(flows) == summary_field(stderr, "records") == summary_field(stderr, "events_sent")
+    assert len(flows) == summary_field(stderr, "records") == summary_field(stderr, "events_delivered")
     udp = [f for f in flows if f["protocol"] == "UDP" and f["dst_port"] == str(UDP_PORT)]
     tcp = [f for f in flows if f["protocol"] == "TCP" and f["dst_port"] == str(TCP_PORT)]
     assert len(udp) == 1 and udp[0]["src_port"] == str(info["udp_port"])
@@ -306,7 +306,7 @@ def _rss_kb(pid):
 
 
 def test_trap_flood_endpoint_down_rss_bounded(tracer, tmp_path):
-    from test_snmp import capture_datagram, free_udp_port
+    from test_snmp import capture_datagram, free_udp_port, write_config
     port = free_udp_port()
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -317,7 +317,11 @@ def test_trap_flood_endpoint_down_rss_bounded(tracer, tmp_path):
                             "1.3.6.1.4.1.9999.1.1", "s", big)
     assert len(trap) > 40000
     cap_mb = 4
-    env = clean_env({"AGENT_INTERFACE": "lo", "AGENT_BPF_FILTER": "udp and port 9",
+    # The trap receiver's own limits (issue 13.2) would cut each 40 KB trap and slow the
+    # flood; open them so that this test reaches the delivery queue's byte bound.
+    limits = write_config(tmp_path, {"trap_limits": {"max_event_bytes": 65536, "rate": 100000,
+                                                     "burst": 100000}})
+    env = clean_env({"AGENT_SNMP_CONFIG": limits,"AGENT_INTERFACE": "lo", "AGENT_BPF_FILTER": "udp and port 9",
                      "AGENT_ENDPOINT_URL": dead, "AGENT_EVENTS_ENDPOINT_URL": dead,
                      "AGENT_TRAP_LISTEN": "127.0.0.1:%d" % port, "AGENT_QUEUE_MAX_MB": str(cap_mb),
                      "AGENT_STATS_INTERVAL": "0", "AGENT_TOPOLOGY_INTERVAL": "0",

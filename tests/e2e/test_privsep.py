@@ -183,7 +183,7 @@ def test_live_capture_with_net_raw_only(tracer, hosts, tmp_path):
     assert rc == 0, err[-2000:]
     lines = [l for l in err.splitlines() if "CAP_NET_ADMIN missing" in l]
     assert len(lines) == 1 and "level=warn" in lines[0] and "--cap-add NET_ADMIN" in lines[0], lines
-    assert "cap_net_raw=kept cap_net_admin=no" in err
+    assert "cap_net_raw=true cap_net_admin=false" in err
     assert [r["src_packets"] for r in s.flows() if r["dst_port"] == "5201"] == [3]
 
 
