@@ -29,6 +29,17 @@ bool caps_permitted(cap_value_t cap) { return has(cap, CAP_PERMITTED); }
 bool caps_effective(cap_value_t cap) { return has(cap, CAP_EFFECTIVE); }
 
 /* Set or clear `cap` in the effective set (cap < 0: every capability). */
+/* When rc is 0, make `cur` the thread's sets; free it either way, keeping errno. */
+static int commit_and_free(cap_t cur, int rc)
+{
+    if (rc == 0)
+        rc = cap_set_proc(cur);
+    int saved = errno;
+    cap_free(cur);
+    errno = saved;
+    return rc;
+}
+
 static int set_effective(cap_value_t cap, cap_flag_value_t v)
 {
     cap_t cur = cap_get_proc();
@@ -39,12 +50,7 @@ static int set_effective(cap_value_t cap, cap_flag_value_t v)
         rc = cap_clear_flag(cur, CAP_EFFECTIVE);
     else
         rc = cap_set_flag(cur, CAP_EFFECTIVE, 1, &cap, v);
-    if (rc == 0)
-        rc = cap_set_proc(cur);
-    int saved = errno;
-    cap_free(cur);
-    errno = saved;
-    return rc;
+    return commit_and_free(cur, rc);
 }
 
 int caps_lower_all(void) { return set_effective(-1, CAP_CLEAR); }
@@ -60,12 +66,7 @@ int caps_raise_permitted(void)
         if (CAP_IS_SUPPORTED(c) && cap_get_flag(cur, c, CAP_PERMITTED, &v) == 0 && v == CAP_SET)
             rc = cap_set_flag(cur, CAP_EFFECTIVE, 1, &c, CAP_SET);
     }
-    if (rc == 0)
-        rc = cap_set_proc(cur);
-    int saved = errno;
-    cap_free(cur);
-    errno = saved;
-    return rc;
+    return commit_and_free(cur, rc);
 }
 
 int caps_thread_init(const char *name)

@@ -211,6 +211,29 @@ static int spool_write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
+/*
+ * Write a then b (b may be NULL) to the new file fd, hand it to the spool's
+ * owner when root writes it (before the privilege drop), fsync and close it.
+ * Returns NULL, or the step that failed with its errno in *saved.
+ */
+static const char *spool_finish_file(const spool *sp, int fd, const void *a, size_t alen, const void *b,
+                                     size_t blen, int *saved)
+{
+    const char *what = NULL;
+    if (spool_write_all(fd, a, alen) != 0 || (b && spool_write_all(fd, b, blen) != 0))
+        what = "write";
+    else if (geteuid() != sp->owner && fchown(fd, sp->owner, (gid_t)-1) != 0)
+        what = "chown";
+    else if (fsync(fd) != 0)
+        what = "fsync";
+    *saved = errno;
+    if (close(fd) != 0 && what == NULL) {
+        what = "close";
+        *saved = errno;
+    }
+    return what;
+}
+
 /* Reads up to n bytes at offset off, stopping only at EOF. Bytes read, or -1. */
 static ssize_t spool_read_full(int fd, char *p, size_t n, off_t off)
 {
@@ -508,18 +531,8 @@ static int spool_key_create(spool *sp, char *err, size_t errlen)
         spool_seterr(err, errlen, "spool %s/" SPOOL_KEY_TMP ": create: %s", sp->dir, strerror(errno));
         return -1;
     }
-    const char *what = NULL;
-    if (spool_write_all(fd, (const char *)sp->key, sizeof sp->key) != 0)
-        what = "write";
-    else if (geteuid() != sp->owner && fchown(fd, sp->owner, (gid_t)-1) != 0)
-        what = "chown";                 /* root before the privilege drop */
-    else if (fsync(fd) != 0)
-        what = "fsync";
-    int saved = errno;
-    if (close(fd) != 0 && what == NULL) {
-        what = "close";
-        saved = errno;
-    }
+    int saved = 0;
+    const char *what = spool_finish_file(sp, fd, sp->key, sizeof sp->key, NULL, 0, &saved);
     int rc = 0;
     if (what != NULL) {
         spool_seterr(err, errlen, "spool %s/" SPOOL_KEY_TMP ": %s: %s", sp->dir, what, strerror(saved));
@@ -840,19 +853,8 @@ static int spool_put_locked(spool *sp, const char *body, size_t len,
                      strerror(errno));
         return -1;
     }
-    const char *what = NULL;
-    if (spool_write_all(fd, hdr, (size_t)hl) != 0 ||
-        spool_write_all(fd, body, len) != 0)
-        what = "write";
-    else if (geteuid() != sp->owner && fchown(fd, sp->owner, (gid_t)-1) != 0)
-        what = "chown";                 /* root before the privilege drop */
-    else if (fsync(fd) != 0)
-        what = "fsync";
-    int saved = errno;
-    if (close(fd) != 0 && what == NULL) {
-        what = "close";
-        saved = errno;
-    }
+    int saved = 0;
+    const char *what = spool_finish_file(sp, fd, hdr, (size_t)hl, body, len, &saved);
     if (what != NULL) {
         spool_seterr(err, errlen, "spool %s/%s: %s: %s", sp->dir, tmp, what,
                      strerror(saved));
