@@ -720,8 +720,11 @@ def test_make_run_stdout_is_ndjson(docker_build, tmp_path):
     (fake / "sudo").write_text("#!/bin/sh\necho \"$@\" >> %s\nexit 1\n" % called)
     (fake / "sudo").chmod(0o755)
     (src / "cmd/main.c").touch()
-    env = {**clean_env({"AGENT_PCAP_FILE": str(pcap), "AGENT_TOPOLOGY_INTERVAL": "0"}),
-           "PATH": "%s:%s" % (fake, os.environ.get("PATH", "/usr/bin:/bin")), "MAKEFLAGS": ""}
+    # As a user types it: not inside another make (under `make test`, MAKELEVEL would
+    # make this make print "Entering directory" itself, as `make -C` does).
+    env = {k: v for k, v in clean_env({"AGENT_PCAP_FILE": str(pcap), "AGENT_TOPOLOGY_INTERVAL": "0"}).items()
+           if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES")}
+    env["PATH"] = "%s:%s" % (fake, os.environ.get("PATH", "/usr/bin:/bin"))
     r = subprocess.run(["make", "run"], cwd=src, env=env, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     assert not called.exists(), "make run called sudo as root: " + called.read_text()
