@@ -33,18 +33,21 @@ if [ "$mode" = docker ]; then
 elif [ "$mode" = runtime ]; then
     # One package per library the binary links (see `objdump -p tracer-sensor | grep NEEDED`).
     pkgs=(libpcap0.8 libcurl4 libcjson1 libssl3 zlib1g libsnmp40 libmnl0 libmicrohttpd12
-          libcap2 libseccomp2 ca-certificates libcap2-bin curl)
+          libcap2 libseccomp2 ca-certificates libcap2-bin curl
+          libndpi4.2 libfixbuf9 librdkafka1)
 else
     pkgs=(gcc make pkg-config libc6-dev
           libpcap-dev libcurl4-openssl-dev libcjson-dev uthash-dev libssl-dev zlib1g-dev
-          libsnmp-dev libmnl-dev libmicrohttpd-dev libcap-dev libseccomp-dev)
+          libsnmp-dev libmnl-dev libmicrohttpd-dev libcap-dev libseccomp-dev
+          libndpi-dev libfixbuf-dev librdkafka-dev)
 fi
 if [ "$mode" = test ]; then
     pkgs+=(libcmocka-dev python3 python3-pytest iproute2 clang libclang-rt-14-dev
            openssl snmpd snmp lldpd wireguard-go wireguard-tools tcpdump
            python3-yaml systemd libcap2-bin tcpreplay docker-compose
            python3-fastapi python3-uvicorn python3-pydantic
-           tshark)
+           tshark
+           libndpi-bin nfdump kcat)
 fi
 if [ "$print" = yes ]; then
     printf '%s\n' "${pkgs[@]}"
