@@ -355,6 +355,22 @@ static bool charge(snmp_client *c, const netsnmp_variable_list *v)
     return true;
 }
 
+/* Charge v to the budget, then hand it to cb. SNMPC_OK, or SNMPC_LIMIT /
+ * SNMPC_FAILURE with the reason in err (the caller frees the response). */
+static int deliver(snmp_client *c, const netsnmp_variable_list *v, snmp_client_cb cb, void *arg,
+                   char *err, size_t errlen)
+{
+    if (!charge(c, v)) {
+        snprintf(err, errlen, "poll byte limit (%zu) reached", c->max_bytes);
+        return SNMPC_LIMIT;
+    }
+    if (cb(v, arg) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return SNMPC_FAILURE;
+    }
+    return SNMPC_OK;
+}
+
 /* Send `pdu` (ownership passes) and wait for the answer until `deadline_ms`
  * (0 = none). On SNMPC_OK *resp is the response (caller frees). */
 static int request(snmp_client *c, netsnmp_pdu *pdu, uint64_t deadline_ms, netsnmp_pdu **resp,
@@ -532,15 +548,10 @@ int snmp_client_get(snmp_client *c, const struct snmp_oid *oids, size_t n, snmp_
             return SNMPC_AGENT;
         }
         for (netsnmp_variable_list *v = resp->variables; v; v = v->next_variable) {
-            if (!charge(c, v)) {
+            int drc = deliver(c, v, cb, arg, err, errlen);
+            if (drc != SNMPC_OK) {
                 snmp_free_pdu(resp);
-                snprintf(err, errlen, "poll byte limit (%zu) reached", c->max_bytes);
-                return SNMPC_LIMIT;
-            }
-            if (cb(v, arg) != 0) {
-                snmp_free_pdu(resp);
-                snprintf(err, errlen, "out of memory");
-                return SNMPC_FAILURE;
+                return drc;
             }
         }
         snmp_free_pdu(resp);
@@ -602,15 +613,10 @@ int snmp_client_walk(snmp_client *c, const oid *root, size_t rootlen, snmp_clien
                 snprintf(err, errlen, "agent returned OIDs out of order");
                 return SNMPC_FAILURE;
             }
-            if (!charge(c, v)) {
+            int drc = deliver(c, v, cb, arg, err, errlen);
+            if (drc != SNMPC_OK) {
                 snmp_free_pdu(resp);
-                snprintf(err, errlen, "poll byte limit (%zu) reached", c->max_bytes);
-                return SNMPC_LIMIT;
-            }
-            if (cb(v, arg) != 0) {
-                snmp_free_pdu(resp);
-                snprintf(err, errlen, "out of memory");
-                return SNMPC_FAILURE;
+                return drc;
             }
             memcpy(cur, v->name, v->name_length * sizeof(oid));
             curlen = v->name_length;
