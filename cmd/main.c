@@ -31,6 +31,7 @@
 #include "cmd/stages.h"
 #include "cmd/summary.h"
 #include "common/caps.h"
+#include "common/identity.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/sandbox.h"
@@ -48,6 +49,7 @@ struct sensor {
     metrics_server *metrics;        /* AGENT_METRICS_ADDR; NULL = off */
     pthread_t t_cap, t_proc, t_jan, t_snd;
     int cap_status;
+    char sensor_id[IDENTITY_MAX + 1];   /* every event's sensor_id (ctx points here) */
 };
 
 /* The capture and sender wrappers clear their "running" mark (for /healthz) when the body returns. */
@@ -192,6 +194,8 @@ static void wait_for_end(struct sensor *s, const sigset_t *sigs)
         int sig = sigtimedwait(sigs, NULL, &tick);
         if (sig == SIGHUP)
             signals_reopen_log();
+        if (sig == SIGUSR1)
+            summary_log_counters(&s->st, "counters (SIGUSR1)");
         if (sig == SIGINT || sig == SIGTERM) {
             const char *name = sig == SIGINT ? "SIGINT" : "SIGTERM";
             char msg[80];
@@ -365,6 +369,37 @@ static void report_error(int status, const char *err)
 }
 
 /* Open the log, build, drop privileges, start the metrics server. Returns 0 or an exit status. */
+/* AGENT_SENSOR_ID, or the id kept in AGENT_STATE_DIR (made at the first start). 0 or -1 (err). */
+static int load_identity(struct sensor *s, char *err, size_t errlen)
+{
+    const struct config *cfg = s->st.cfg;
+    static const char *const how[] = {"read from", "created in", "not stored: cannot write"};
+    const char *source;
+    if (cfg->sensor_id) {
+        snprintf(s->sensor_id, sizeof s->sensor_id, "%s", cfg->sensor_id);
+        source = "AGENT_SENSOR_ID";
+    } else {
+        char why[4600] = "";
+        int rc = identity_load(cfg->state_dir, cfg->state_dir_explicit, s->sensor_id, sizeof s->sensor_id,
+                               why, sizeof why);
+        if (rc < 0) {
+            snprintf(err, errlen, "AGENT_STATE_DIR=%s: %s", cfg->state_dir, why);
+            return -1;
+        }
+        if (rc == IDENTITY_EPHEMERAL)
+            log_warn("sensor_id: %s; this run's id %s will change at the next start (set AGENT_STATE_DIR "
+                     "to a writable directory, or AGENT_SENSOR_ID)", why, s->sensor_id);
+        source = how[rc];
+    }
+    s->ctx.sensor_id = s->sensor_id;
+    char msg[300];
+    snprintf(msg, sizeof msg, "sensor_id %s (%s%s%s)", s->sensor_id, source, cfg->sensor_id ? "" : " ",
+             cfg->sensor_id ? "" : cfg->state_dir);
+    log_fields(LOG_INFO, msg,
+               (const struct log_field[]){LOG_STR("sensor_id", s->sensor_id), LOG_STR("source", source)}, 2);
+    return 0;
+}
+
 static int prepare(struct sensor *s, char *err, size_t errlen)
 {
     const struct config *cfg = s->st.cfg;
@@ -388,6 +423,8 @@ static int prepare(struct sensor *s, char *err, size_t errlen)
         w += n + (nl != NULL);
     }
     summary_log_configuration(cfg);
+    if (load_identity(s, err, errlen) != 0)
+        return EXIT_CONFIG;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         snprintf(err, errlen, "libcurl initialisation failed");
         return EXIT_RUNTIME;

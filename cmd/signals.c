@@ -27,6 +27,7 @@ void signals_setup(sigset_t *set)
     sigaddset(set, SIGINT);
     sigaddset(set, SIGTERM);
     sigaddset(set, SIGHUP);
+    sigaddset(set, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, set, NULL);
 }
 
@@ -49,6 +50,7 @@ static void *watch_thread(void *arg)
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGHUP);
+    sigaddset(&sigs, SIGUSR1);
     for (;;) {
         int sig = 0;
         if (sigwait(&sigs, &sig) != 0)
@@ -57,6 +59,10 @@ static void *watch_thread(void *arg)
             return NULL;                       /* signal_watch_stop's wake-up */
         if (sig == SIGHUP) {
             signals_reopen_log();
+            continue;
+        }
+        if (sig == SIGUSR1) {   /* the flush may hold the flow table: never wait for it here */
+            log_info("SIGUSR1: shutting down; the summary line follows when the flush ends");
             continue;
         }
         summary_log_abandoned(w->st, sig);

@@ -2,11 +2,12 @@
  * signals.h — how the sensor takes signals, without async handlers.
  *
  * SIGPIPE is ignored (a closed stdout or socket is an error return).
- * SIGINT, SIGTERM and SIGHUP are blocked in every thread (main blocks them
- * before the first thread starts) and taken synchronously: by main's wait
- * loop with sigtimedwait while the sensor runs, and during shutdown by the
- * watch thread here, so a second SIGINT/SIGTERM exits at once (saying what
- * is lost) and SIGHUP still reopens the log file.
+ * SIGINT, SIGTERM, SIGHUP and SIGUSR1 are blocked in every thread (main
+ * blocks them before the first thread starts) and taken synchronously: by
+ * main's wait loop with sigtimedwait while the sensor runs, and during
+ * shutdown by the watch thread here, so a second SIGINT/SIGTERM exits at once
+ * (saying what is lost) and SIGHUP still reopens the log file. SIGUSR1 logs
+ * the counters line (as pmacct does) instead of killing the sensor.
  */
 #ifndef TRACER_SIGNALS_H
 #define TRACER_SIGNALS_H
@@ -15,7 +16,7 @@
 
 #include "cmd/stages.h"
 
-/* Ignore SIGPIPE; block SIGINT, SIGTERM and SIGHUP and put them in *set. Main thread, before threads. */
+/* Ignore SIGPIPE; block SIGINT, SIGTERM, SIGHUP and SIGUSR1 and put them in *set. Main thread, before threads. */
 void signals_setup(sigset_t *set);
 
 /* SIGHUP: reopen AGENT_LOG_FILE (after logrotate moved it) and say how that went. */

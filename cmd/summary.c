@@ -27,6 +27,11 @@ void summary_log_configuration(const struct config *cfg)
 
 void summary_log_end(const struct stages *st)
 {
+    summary_log_counters(st, "summary");
+}
+
+void summary_log_counters(const struct stages *st, const char *msg)
+{
     struct capture_stats cs;
     struct processor_stats ps;
     struct sender_stats ss;
@@ -50,7 +55,7 @@ void summary_log_end(const struct stages *st)
         LOG_U64("event_ring_drops", ps.events_dropped), LOG_U64("events_output", ss.events_in),
         LOG_U64("events_delivered", ss.events_sent),
         LOG_U64("events_failed", ss.events_failed), LOG_U64("json_errors", ss.json_errors)};
-    log_fields(LOG_INFO, "summary", f, sizeof f / sizeof f[0]);
+    log_fields(LOG_INFO, msg, f, sizeof f / sizeof f[0]);
 }
 
 int summary_delivery_status(const struct stages *st)

@@ -15,6 +15,10 @@ void summary_log_configuration(const struct config *cfg);
 /* The last line: what was read, made and delivered. After the pipeline stopped. */
 void summary_log_end(const struct stages *st);
 
+/* The same counters as the last line, under `msg` (SIGUSR1: "counters"). Main thread, while the
+ * pipeline runs or after it stopped (reads each stage's counters; may wait for the flow table's lock). */
+void summary_log_counters(const struct stages *st, const char *msg);
+
 /* 0 when every event reached its output, else EXIT_SPOOLED or EXIT_DROPPED. After the pipeline stopped. */
 int summary_delivery_status(const struct stages *st);
 

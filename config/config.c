@@ -40,6 +40,7 @@
 #include <pcap/pcap.h>
 
 #include "common/hostaddr.h"
+#include "common/identity.h"
 
 /* ------------------------------------------------------------------------ */
 /* The settings table: names, defaults and rules (also the --help text).    */
@@ -61,6 +62,7 @@ enum setting_id {
     S_METRICS_ADDR,
     S_USER, S_LOG_LEVEL, S_LOG_FORMAT, S_LOG_FILE,
     S_SECCOMP,
+    S_STATE_DIR, S_SENSOR_ID,
     S_COUNT
 };
 
@@ -209,6 +211,12 @@ static const struct setting SETTINGS[S_COUNT] = {
     [S_SECCOMP] = { "AGENT_SECCOMP", "--seccomp", "BOOL", "true",
         "true/false, 1/0, yes/no, on/off",
         "refuse system calls the sensor never makes (seccomp)", 0, 0 },
+    [S_STATE_DIR] = { "AGENT_STATE_DIR", "--state-dir", "DIR", "/var/lib/tracer-sensor",
+        "absolute path; created 0755 if missing",
+        "keeps sensor_id across restarts", 0, 0 },
+    [S_SENSOR_ID] = { "AGENT_SENSOR_ID", "--sensor-id", "ID", "unset (a UUID made at first start)",
+        "1-64 of A-Z a-z 0-9 . _ : -",
+        "sensor_id for every event, not the stored one", 0, 0 },
 };
 
 /*
@@ -239,7 +247,8 @@ static const struct section {
     { "Pipeline", IDS(S_PACKET_RING_SLOTS, S_EVENT_RING_SLOTS) },
     { "Hooks", IDS(S_SNMP_CONFIG, S_SNMP_CONCURRENCY, S_TRAP_LISTEN, S_TRAP_COMMUNITIES,
                    S_TOPOLOGY_INTERVAL) },
-    { "Monitoring", IDS(S_METRICS_ADDR, S_STATS_INTERVAL) },
+    { "Monitoring", IDS(S_METRICS_ADDR, S_STATS_INTERVAL,
+                        S_STATE_DIR, S_SENSOR_ID) },
     { "Logging and privileges", IDS(S_LOG_LEVEL, S_LOG_FORMAT, S_LOG_FILE, S_USER,
                                     S_SECCOMP) },
 };
@@ -1167,6 +1176,22 @@ static void load_spool_dir(struct loader *ld)
     ld->cfg->spool_dir = dup_or_oom(ld, v);
 }
 
+/* Where the identity lives, or the id itself (read or made by main: common/identity.h). */
+static void load_identity(struct loader *ld)
+{
+    const char *v = ld->val[S_STATE_DIR];
+    ld->cfg->state_dir_explicit = v != NULL;
+    if (v && (v[0] != '/' || strlen(v) > 4000))
+        err_value(ld, S_STATE_DIR, v, "must be an absolute directory path");
+    else
+        ld->cfg->state_dir = dup_or_oom(ld, v ? v : DEFAULT_STATE_DIR);
+    v = ld->val[S_SENSOR_ID];
+    if (v && !identity_valid(v))
+        err_value(ld, S_SENSOR_ID, v, "must be 1-64 characters from A-Z a-z 0-9 . _ : -");
+    else if (v)
+        ld->cfg->sensor_id = dup_or_oom(ld, v);
+}
+
 static void load_hooks(struct loader *ld)
 {
     struct config *cfg = ld->cfg;
@@ -1565,6 +1590,7 @@ struct config *config_load(int argc, char **argv, char **envp,
     load_user_and_log_file(&ld);
     load_bool(&ld, S_SECCOMP, &cfg->seccomp);
     load_hostname(&ld);
+    load_identity(&ld);
 
     bool failed = ld.errs.n > 0 || ld.errs.oom;
     finish(&ld, errbuf, errlen, nerr);
@@ -1618,6 +1644,8 @@ void config_destroy(struct config *cfg)
         free(cfg->trap_communities);
     }
     free(cfg->hostname);
+    free(cfg->state_dir);
+    free(cfg->sensor_id);
     free(cfg->local_networks);
     explicit_bzero(cfg, sizeof *cfg);
     free(cfg);
@@ -1708,6 +1736,7 @@ static const struct { const char *field, *type, *meaning; } FLOW_FIELDS[] = {
     { "avg_packet_size", "number", "byte_count / packet_count" },
     { "type", "string", "flow (other events: snmp, trap, topology, sensor)" },
     { "schema_version", "integer", "1" },
+    { "sensor_id", "string", "the sensor's stable id (kept in AGENT_STATE_DIR, or AGENT_SENSOR_ID)" },
     { "event_id", "string", "unique per event (a receiver can drop duplicates by it)" },
     { "start_time, end_time", "string", "RFC 3339 UTC with microseconds" },
     { "ip_version, protocol_number, vlan_id", "integer", "4 or 6; IP protocol; outermost VLAN id or 0" },
@@ -1818,11 +1847,14 @@ void config_print_man(FILE *out, const char *version)
           "During that shutdown: exit at once, with one log line counting what is lost\n"
           "(open flows, events in the rings and in the memory queue; the spool stays).\n"
           ".TP\n\\fBSIGHUP\\fR\n"
-          "Reopen \\fBAGENT_LOG_FILE\\fR (after logrotate moved it).\n", out);
+          "Reopen \\fBAGENT_LOG_FILE\\fR (after logrotate moved it).\n"
+          ".TP\n\\fBSIGUSR1\\fR\n"
+          "Log one line with every counter (the exit summary's fields, message\n"
+          "\"counters (SIGUSR1)\"); the sensor goes on.\n", out);
     fputs(".SH FLOW EVENTS\n"
           "One JSON object per flow record; by default one object per POST, or one\n"
           "object per line on standard output. Other event types share \\fItype\\fR,\n"
-          "\\fIschema_version\\fR, \\fIevent_id\\fR, \\fItimestamp\\fR and \\fIhostname\\fR.\n", out);
+          "\\fIschema_version\\fR, \\fIevent_id\\fR, \\fItimestamp\\fR, \\fIhostname\\fR and \\fIsensor_id\\fR.\n", out);
     for (size_t i = 0; i < sizeof FLOW_FIELDS / sizeof FLOW_FIELDS[0]; i++) {
         fputs(".TP\n\\fB", out);
         roff(out, FLOW_FIELDS[i].field);
@@ -1958,6 +1990,8 @@ size_t config_describe(const struct config *c, struct config_kv *out, size_t max
         case S_USER: kv_str(kv, c->user); break;
         case S_LOG_FILE: kv_str(kv, c->log_file); break;
         case S_SECCOMP: kv_bool(kv, c->seccomp); break;
+        case S_STATE_DIR: kv_str(kv, c->state_dir); break;
+        case S_SENSOR_ID: kv_str(kv, c->sensor_id); break;
         case S_TLS_CA_FILE: kv_str(kv, c->tls_ca_file); break;
         case S_TLS_CLIENT_CERT: kv_str(kv, c->tls_client_cert); break;
         case S_TLS_CLIENT_KEY: kv_str(kv, c->tls_client_key); break;

@@ -20,6 +20,8 @@ enum log_level_value { CFG_LOG_ERROR = 0, CFG_LOG_WARN, CFG_LOG_INFO, CFG_LOG_DE
 enum log_format_value { CFG_LOG_LOGFMT = 0, CFG_LOG_JSON };
 enum http_body_value { CFG_BODY_OBJECT = 0, CFG_BODY_ARRAY, CFG_BODY_NDJSON };
 
+#define DEFAULT_STATE_DIR "/var/lib/tracer-sensor"   /* AGENT_STATE_DIR's default */
+
 struct config {
     /* capture */
     char    *interface;        /* AGENT_INTERFACE; NULL when pcap_file is set and no interface was given */
@@ -92,6 +94,9 @@ struct config {
     char    *user;                 /* AGENT_USER as resolved: default "tracer-sensor", "nobody" when that does not exist; "root" keeps root */
     bool     seccomp;              /* AGENT_SECCOMP, default true: sandbox_apply() after start-up */
     char    *hostname;             /* host name (gethostname), for events */
+    char    *state_dir;            /* AGENT_STATE_DIR: where sensor_id is kept; default DEFAULT_STATE_DIR */
+    bool     state_dir_explicit;   /* AGENT_STATE_DIR was set: an unusable directory is an error */
+    char    *sensor_id;            /* AGENT_SENSOR_ID; NULL = read or made in state_dir */
 
     char    *warnings;             /* lines (joined by '\n') main logs as warnings once the log is open; NULL = none */
 

@@ -209,6 +209,8 @@ cJSON *flow_event_to_json(const struct flow_event *ev, const struct flow_event_c
     rc |= add_num(o, "avg_packet_size", avg);
     rc |= add_str(o, "type", "flow");
     rc |= add_u64(o, "schema_version", 1);
+    if (ctx && ctx->sensor_id)
+        rc |= add_str(o, "sensor_id", ctx->sensor_id);
     rc |= add_str(o, "event_id", event_id);
     rc |= add_str(o, "start_time", t_start);
     rc |= add_str(o, "end_time", t_end);
@@ -698,6 +700,10 @@ size_t flow_event_format(const struct flow_event *ev, const struct flow_event_ct
         jw_double(&w, (double)bytes / (double)packets);
     }
     jw_lit(&w, ",\"type\":\"flow\",\"schema_version\":1");
+    if (ctx && ctx->sensor_id) {
+        JW_KEY(&w, "sensor_id");
+        jw_str(&w, ctx->sensor_id);
+    }
     JW_KEY(&w, "event_id");
     jw_str(&w, event_id);
     JW_KEY(&w, "start_time");

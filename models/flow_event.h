@@ -72,6 +72,7 @@ struct flow_event_ctx {
     const char *hostname;     /* sensor host name */
     uint16_t    community_seed; /* Community ID v1 seed */
     struct community_id_hasher *cid_hasher; /* owner thread's hasher, or NULL (slower) */
+    const char *sensor_id;    /* the sensor's stable id ("sensor_id"); NULL = field left out */
 };
 
 /* "TCP", "UDP", "ICMP", "ICMPv6", "SCTP", or the decimal number. buf >= 4 bytes. */

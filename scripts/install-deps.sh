@@ -47,7 +47,8 @@ if [ "$mode" = test ]; then
            python3-yaml systemd libcap2-bin tcpreplay docker-compose
            python3-fastapi python3-uvicorn python3-pydantic
            tshark
-           libndpi-bin nfdump kcat)
+           libndpi-bin nfdump kcat
+           nftables)
 fi
 if [ "$print" = yes ]; then
     printf '%s\n' "${pkgs[@]}"

@@ -481,6 +481,8 @@ static void append_hook(sender *s, cJSON *obj)
         ok = cJSON_AddNumberToObject(obj, "schema_version", 1) != NULL;
     if (ok && !cJSON_GetObjectItemCaseSensitive(obj, "hostname"))
         ok = cJSON_AddStringToObject(obj, "hostname", s->ctx.hostname ? s->ctx.hostname : "") != NULL;
+    if (ok && s->ctx.sensor_id && !cJSON_GetObjectItemCaseSensitive(obj, "sensor_id"))
+        ok = cJSON_AddStringToObject(obj, "sensor_id", s->ctx.sensor_id) != NULL;
     if (ok && !cJSON_GetObjectItemCaseSensitive(obj, "timestamp"))
         ok = cJSON_AddStringToObject(obj, "timestamp", timefmt_rfc3339(timefmt_now_us(), 3, ts, sizeof ts)) != NULL;
     if (!ok) {

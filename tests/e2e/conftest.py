@@ -26,13 +26,14 @@ SANITIZER_MARKS = ("Sanitizer", "runtime error")
 
 STR_KEYS = ("flow_id", "timestamp", "interface", "hostname", "direction", "src_ip", "dst_ip",
             "src_port", "dst_port", "protocol", "type", "event_id", "start_time", "end_time",
-            "src_tcp_flags", "dst_tcp_flags", "end_reason", "community_id")
+            "src_tcp_flags", "dst_tcp_flags", "end_reason", "community_id", "sensor_id")
 INT_KEYS = ("packet_count", "byte_count", "schema_version", "ip_version", "protocol_number",
             "vlan_id", "src_packets", "src_bytes", "dst_packets", "dst_bytes")
 NUM_KEYS = ("flow_duration", "avg_packet_size")
 TS3 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 TS6 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 FLAGS_RE = re.compile(r"^S?A?F?R?P?U?E?C?$")
+SENSOR_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
 def tracer_path():
@@ -183,6 +184,7 @@ def check_shape(rec):
     assert rec["type"] == "flow" and rec["schema_version"] == 1, (rec["type"], rec["schema_version"])
     assert rec["hostname"] == socket.gethostname(), "hostname %r" % rec["hostname"]
     assert rec["event_id"], "empty event_id"
+    assert SENSOR_ID_RE.match(rec["sensor_id"]), "sensor_id %r" % rec["sensor_id"]
     for k in ("src_tcp_flags", "dst_tcp_flags"):
         assert FLAGS_RE.match(rec[k]), "%s %r not in S A F R P U E C order" % (k, rec[k])
     for k in ("src_port", "dst_port"):
@@ -205,7 +207,7 @@ def check_unique_event_ids(records):
     assert len(set(ids)) == len(ids), "duplicate event_id values"
 
 
-def strip(rec, drop=("event_id", "hostname")):
+def strip(rec, drop=("event_id", "hostname", "sensor_id")):
     return {k: v for k, v in rec.items() if k not in drop}
 
 

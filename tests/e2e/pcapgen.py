@@ -89,7 +89,7 @@ FLOW_KEYS = frozenset("""flow_id timestamp interface hostname direction src_ip d
     src_port dst_port protocol flow_duration packet_count byte_count avg_packet_size
     type schema_version event_id start_time end_time ip_version protocol_number vlan_id
     src_packets src_bytes dst_packets dst_bytes src_tcp_flags dst_tcp_flags end_reason
-    final community_id""".split())
+    final community_id sensor_id""".split())
 ICMP_KEYS = frozenset(("icmp_type", "icmp_code"))
 
 

@@ -473,3 +473,36 @@ def test_secret_flags_warn(tracer, tmp_path):
         '(ps, /proc/PID/cmdline); use --hmac-key-file or AGENT_HMAC_KEY_FILE instead"' % warns[1][3:27],
     ], r.stderr[-3000:]
     assert "s3cr3t-tok" not in r.stderr and "k3y" not in r.stderr
+
+
+def test_sigusr1_logs_the_counters_and_goes_on(tracer, hosts, tmp_path):
+    """Issue 17.5: SIGUSR1 logs one line with the summary's counters (pmacct's habit)
+    instead of killing the sensor (its default action), as often as it is sent."""
+    # no ICMP port unreachable from a: the UDP packets are then the only ones on the link
+    subprocess.run(["ip", "netns", "exec", hosts.a, "nft", "add table inet usr1; add chain inet usr1 out "
+                    "{ type filter hook output priority 0; }; add rule inet usr1 out icmp type "
+                    "destination-unreachable drop"], check=True)
+    s = Sensor(tracer, hosts, tmp_path, {"AGENT_USER": "root"})
+    try:
+        hosts.udp_from_b(8201, count=5)
+        counters = None
+        end = time.time() + 20
+        while time.time() < end:
+            s.proc.send_signal(signal.SIGUSR1)
+            time.sleep(0.2)
+            assert s.proc.poll() is None, "SIGUSR1 ended the sensor:\n" + s.stderr()[-2000:]
+            lines = [l for l in s.stderr().splitlines() if 'msg="counters (SIGUSR1)"' in l]
+            if lines:
+                counters = {k: int(v) for k, v in re.findall(r" ([a-z_]+)=(\d+)", lines[-1])}
+                if counters["decoded"] == 5:
+                    break
+        assert counters and counters["decoded"] == 5, counters
+        assert counters["flows"] == 1 and counters["events_failed"] == 0, counters
+        hosts.udp_from_b(8202, count=2)
+        time.sleep(0.3)
+    finally:
+        assert s.stop() == 0
+    final = summary(s.stderr())
+    assert set(final) == set(counters), (set(final) ^ set(counters))   # the same fields
+    assert final["decoded"] == 7 and final["flows"] == 2, final
+    assert len(s.flows()) == 2

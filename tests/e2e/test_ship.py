@@ -63,7 +63,8 @@ def literal_default(var, text):
     """The default as a value one can write, or None when --help describes it in words
     ("none" is a value only for AGENT_COMPRESS: elsewhere it means "not set")."""
     if re.fullmatch(r"[0-9][0-9.]*[a-z]*", text) or text in ("true", "false", "logfmt", "info") or \
-            (var, text) in (("AGENT_COMPRESS", "none"), ("AGENT_USER", "tracer-sensor")):
+            (var, text) in (("AGENT_COMPRESS", "none"), ("AGENT_USER", "tracer-sensor"),
+                            ("AGENT_STATE_DIR", "/var/lib/tracer-sensor")):
         return text
     return None
 

@@ -285,6 +285,9 @@ static void test_defaults_with_pcap(void **state)
         strcpy(host, "unknown");
     host[sizeof host - 1] = '\0';
     assert_string_equal(c->hostname, host);
+    assert_string_equal(c->state_dir, "/var/lib/tracer-sensor");
+    assert_false(c->state_dir_explicit);
+    assert_null(c->sensor_id);
     done(&r);
 }
 
@@ -783,6 +786,24 @@ static void test_default_interface(void **state)
     } else {
         expect_err(&r, "AGENT_INTERFACE: not set and no up, non-loopback interface found");
     }
+}
+
+static void test_identity_settings(void **state)
+{
+    struct fx *f = *state;
+    struct res r;
+    run(&r, f, true, ENV("AGENT_STATE_DIR=/srv/tracer", "AGENT_SENSOR_ID=edge-7.dc2:rack_4"), NULL);
+    expect_ok(&r);
+    assert_string_equal(r.cfg->state_dir, "/srv/tracer");
+    assert_true(r.cfg->state_dir_explicit);
+    assert_string_equal(r.cfg->sensor_id, "edge-7.dc2:rack_4");
+    done(&r);
+    one_env_err(f, "AGENT_STATE_DIR=var/lib/x", "AGENT_STATE_DIR=var/lib/x: must be an absolute directory path");
+    one_env_err(f, "AGENT_SENSOR_ID=two words",
+                "AGENT_SENSOR_ID=two words: must be 1-64 characters from A-Z a-z 0-9 . _ : -");
+    one_env_err(f, "AGENT_SENSOR_ID=0123456789012345678901234567890123456789012345678901234567890123x",
+                "AGENT_SENSOR_ID=0123456789012345678901234567890123456789012345678901234567890123x: "
+                "must be 1-64 characters from A-Z a-z 0-9 . _ : -");
 }
 
 static void test_pcap_file(void **state)
@@ -1721,6 +1742,7 @@ int main(void)
         cmocka_unit_test(test_interface),
         cmocka_unit_test(test_default_interface),
         cmocka_unit_test(test_pcap_file),
+        cmocka_unit_test(test_identity_settings),
         cmocka_unit_test(test_bpf_filter),
         cmocka_unit_test(test_endpoint_url),
         cmocka_unit_test(test_send_interval),

@@ -161,7 +161,8 @@ static void test_tcp_ipv4(void **state)
     ev.dst_tcp_flags = 0x02 | 0x10 | 0x01 | 0x04;  /* S A F R */
     ev.end_reason = FLOW_END_FIN;
     ev.final = 1;
-    struct flow_event_ctx ctx = {.interface = "eth0", .hostname = "sensor-1", .community_seed = 0};
+    struct flow_event_ctx ctx = {.interface = "eth0", .hostname = "sensor-1", .community_seed = 0,
+                                 .sensor_id = "7d444840-9dc0-41d5-8b9e-1e2a3f4b5c6d"};
 
     const struct kv exp[] = {
         S("flow_id", "128.232.110.120:34855-66.35.250.204:80-TCP"),
@@ -180,6 +181,7 @@ static void test_tcp_ipv4(void **state)
         N("avg_packet_size", 360.0),
         S("type", "flow"),
         I("schema_version", 1),
+        S("sensor_id", "7d444840-9dc0-41d5-8b9e-1e2a3f4b5c6d"),
         S("event_id", "0123456789abcdef-1"),
         S("start_time", "2023-11-14T22:13:20.123456Z"),
         S("end_time", "2023-11-14T22:13:22.623999Z"),
@@ -612,7 +614,8 @@ static void test_format_matches_cjson(void **state)
 {
     (void)state;
     static const uint8_t protos[] = {6, 17, 1, 58, 132, 47, 0, 255};
-    struct flow_event_ctx ctx = {"eth0", "host\"x\n", 7};
+    struct flow_event_ctx ctx = {.interface = "eth0", .hostname = "host\"x\n", .community_seed = 7,
+                                  .sensor_id = "5c1e\"d"};
     static char a[8192], b[8192];
     for (int i = 0; i < 50000; i++) {
         struct flow_event ev;
