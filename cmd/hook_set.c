@@ -58,7 +58,7 @@ int hook_set_build(hook_set *hs, const struct config *cfg, sender *snd, char *er
             continue;
         }
         hs->n++;
-        h->ring = ring_create(HOOK_RING_SLOTS, sizeof(struct sender_json_msg), err, errlen);
+        h->ring = hook_ring_create(HOOK_RING_SLOTS, err, errlen);
         if (!h->ring || sender_add_json_ring(snd, h->ring, err, errlen) != 0)
             return -2;
     }

@@ -24,8 +24,10 @@
 #include <unistd.h>
 
 #include "cmd/hook_set.h"
+#include "cmd/once.h"
 #include "cmd/privileges.h"
 #include "cmd/reporter.h"
+#include "cmd/sensor_identity.h"
 #include "cmd/sensor_probe.h"
 #include "cmd/signals.h"
 #include "cmd/stages.h"
@@ -369,37 +371,6 @@ static void report_error(int status, const char *err)
 }
 
 /* Open the log, build, drop privileges, start the metrics server. Returns 0 or an exit status. */
-/* AGENT_SENSOR_ID, or the id kept in AGENT_STATE_DIR (made at the first start). 0 or -1 (err). */
-static int load_identity(struct sensor *s, char *err, size_t errlen)
-{
-    const struct config *cfg = s->st.cfg;
-    static const char *const how[] = {"read from", "created in", "not stored: cannot write"};
-    const char *source;
-    if (cfg->sensor_id) {
-        snprintf(s->sensor_id, sizeof s->sensor_id, "%s", cfg->sensor_id);
-        source = "AGENT_SENSOR_ID";
-    } else {
-        char why[4600] = "";
-        int rc = identity_load(cfg->state_dir, cfg->state_dir_explicit, s->sensor_id, sizeof s->sensor_id,
-                               why, sizeof why);
-        if (rc < 0) {
-            snprintf(err, errlen, "AGENT_STATE_DIR=%s: %s", cfg->state_dir, why);
-            return -1;
-        }
-        if (rc == IDENTITY_EPHEMERAL)
-            log_warn("sensor_id: %s; this run's id %s will change at the next start (set AGENT_STATE_DIR "
-                     "to a writable directory, or AGENT_SENSOR_ID)", why, s->sensor_id);
-        source = how[rc];
-    }
-    s->ctx.sensor_id = s->sensor_id;
-    char msg[300];
-    snprintf(msg, sizeof msg, "sensor_id %s (%s%s%s)", s->sensor_id, source, cfg->sensor_id ? "" : " ",
-             cfg->sensor_id ? "" : cfg->state_dir);
-    log_fields(LOG_INFO, msg,
-               (const struct log_field[]){LOG_STR("sensor_id", s->sensor_id), LOG_STR("source", source)}, 2);
-    return 0;
-}
-
 static int prepare(struct sensor *s, char *err, size_t errlen)
 {
     const struct config *cfg = s->st.cfg;
@@ -423,8 +394,9 @@ static int prepare(struct sensor *s, char *err, size_t errlen)
         w += n + (nl != NULL);
     }
     summary_log_configuration(cfg);
-    if (load_identity(s, err, errlen) != 0)
+    if (sensor_identity_setup(cfg, s->sensor_id, sizeof s->sensor_id, err, errlen) != 0)
         return EXIT_CONFIG;
+    s->ctx.sensor_id = s->sensor_id;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         snprintf(err, errlen, "libcurl initialisation failed");
         return EXIT_RUNTIME;
@@ -465,6 +437,13 @@ int main(int argc, char **argv)
     if (print_info(cfg)) {
         config_destroy(cfg);
         return 0;
+    }
+    if (cfg->once != CFG_ONCE_NONE) {   /* --once: one event on stdout, then exit */
+        int st = once_run(cfg, stdout, err, sizeof err);
+        if (st != 0)
+            report_error(st, err);
+        config_destroy(cfg);
+        return st;
     }
     sigset_t sigs;
     signals_setup(&sigs);   /* before any thread: every thread inherits the mask */

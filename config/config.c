@@ -394,6 +394,8 @@ struct loader {
     struct config *cfg;
     struct errs    errs;
     bool           man;         /* --man seen */
+    const char    *once;        /* --once KIND's KIND (argv), NULL = not given */
+    const char    *once_name;   /* --once snmp NAME's NAME (argv) */
     struct errs    warns;       /* not errors: lines for cfg->warnings */
     const char    *run_user;    /* the user the sensor will run as (resolve_run_user) */
     uid_t          run_uid;
@@ -1192,6 +1194,26 @@ static void load_identity(struct loader *ld)
         ld->cfg->sensor_id = dup_or_oom(ld, v);
 }
 
+/* --once topology | snmp NAME: one event on stdout, then exit (cmd/once.c). */
+static void load_once(struct loader *ld)
+{
+    const char *k = ld->once;
+    if (!k)
+        return;
+    char shown[ECHO_MAX + 8];
+    echo(shown, sizeof shown, k);
+    if (strcmp(k, "topology") == 0)
+        ld->cfg->once = CFG_ONCE_TOPOLOGY;
+    else if (strcmp(k, "snmp") == 0 && !ld->once_name)
+        errs_add(&ld->errs, "--once snmp: missing the target's name (--once snmp NAME, a \"name\" in "
+                 "AGENT_SNMP_CONFIG)");
+    else if (strcmp(k, "snmp") == 0) {
+        ld->cfg->once = CFG_ONCE_SNMP;
+        ld->cfg->once_name = dup_or_oom(ld, ld->once_name);
+    } else
+        errs_add(&ld->errs, "--once %s: must be topology or snmp NAME", shown);
+}
+
 static void load_hooks(struct loader *ld)
 {
     struct config *cfg = ld->cfg;
@@ -1289,10 +1311,10 @@ static size_t edit_distance(const char *a, size_t la, const char *b)
  */
 static const char *closest_flag(const char *name, size_t len)
 {
-    static const char *const extra[] = { "--help", "--version" };
+    static const char *const extra[] = { "--help", "--version", "--once" };
     const char *best = NULL;
     size_t bestd = SIZE_MAX;
-    for (int i = 0; i < S_COUNT + 2; i++) {
+    for (int i = 0; i < S_COUNT + 3; i++) {
         const char *f = i < S_COUNT ? SETTINGS[i].flag : extra[i - S_COUNT];
         size_t d = edit_distance(name, len, f);
         if (d < bestd) {
@@ -1362,6 +1384,13 @@ static bool parse_argv(struct loader *ld, int argc, char **argv, bool *help, boo
         }
         if (strcmp(a, "--man") == 0) {   /* hidden: the build generates the man page with it */
             ld->man = true;
+            continue;
+        }
+        if (strcmp(a, "--once") == 0 || strncmp(a, "--once=", 7) == 0) {
+            /* --once topology | --once snmp NAME */
+            ld->once = a[6] == '=' ? a + 7 : (i + 1 < argc && argv[i + 1] ? argv[++i] : "");
+            if (strcmp(ld->once, "snmp") == 0 && i + 1 < argc && argv[i + 1] && argv[i + 1][0] != '-')
+                ld->once_name = argv[++i];
             continue;
         }
         char shown[ECHO_MAX + 8];
@@ -1591,6 +1620,7 @@ struct config *config_load(int argc, char **argv, char **envp,
     load_bool(&ld, S_SECCOMP, &cfg->seccomp);
     load_hostname(&ld);
     load_identity(&ld);
+    load_once(&ld);
 
     bool failed = ld.errs.n > 0 || ld.errs.oom;
     finish(&ld, errbuf, errlen, nerr);
@@ -1645,6 +1675,7 @@ void config_destroy(struct config *cfg)
     }
     free(cfg->hostname);
     free(cfg->state_dir);
+    free(cfg->once_name);
     free(cfg->sensor_id);
     free(cfg->local_networks);
     explicit_bzero(cfg, sizeof *cfg);
@@ -1681,6 +1712,8 @@ void config_print_help(FILE *out)
     fprintf(out, "Usage: tracer-sensor [options] [BPF expression]\n\n%s\n", INTRO);
     fprintf(out, "  %-27s  show this help and exit\n", "-h, --help");
     fprintf(out, "  %-27s  show the version and exit\n", "-V, --version");
+    fprintf(out, "  %-27s  print the host's topology snapshot (one JSON line) and exit\n", "--once topology");
+    fprintf(out, "  %-27s  poll the SNMP target NAME once, print its event, exit\n", "--once snmp NAME");
     fprintf(out, "  %-27s  the same as --interface NAME\n", "-i NAME");
     fprintf(out, "  %-27s  the same as --pcap-file PATH\n", "-r PATH");
     for_each_shown(help_heading, help_setting, out);
@@ -1819,6 +1852,11 @@ void config_print_man(FILE *out, const char *version)
     fputs(".SH OPTIONS\n"
           ".TP\n.BR \\-h \", \" \\-\\-help\nShow the settings and exit.\n"
           ".TP\n.BR \\-V \", \" \\-\\-version\nShow the version and exit.\n"
+          ".TP\n\\fB\\-\\-once topology\\fR\nPrint one \\fItopology\\fR snapshot of the host (one JSON line, as the\n"
+          "topology hook sends it) and exit.\n"
+          ".TP\n\\fB\\-\\-once snmp\\fR \\fIname\\fR\nPoll the target \\fIname\\fR of \\fBAGENT_SNMP_CONFIG\\fR once, now, print\n"
+          "its \\fIsnmp\\fR event and exit: status 0 when the poll worked, 1 when it failed\n"
+          "(the event's \\fIerror\\fR says why), 2 for an unknown name.\n"
           ".TP\n\\fB\\-i\\fR \\fIinterface\\fR\nThe same as \\fB\\-\\-interface\\fR.\n"
           ".TP\n\\fB\\-r\\fR \\fIfile\\fR\nThe same as \\fB\\-\\-pcap\\-file\\fR (\\fB\\-\\fR reads standard input).\n"
           ".TP\n\\fIexpression\\fR\nThe arguments after the options, joined by spaces, are a\n"

@@ -22,6 +22,9 @@ enum http_body_value { CFG_BODY_OBJECT = 0, CFG_BODY_ARRAY, CFG_BODY_NDJSON };
 
 #define DEFAULT_STATE_DIR "/var/lib/tracer-sensor"   /* AGENT_STATE_DIR's default */
 
+/* --once: what to print before exiting instead of running. */
+enum cfg_once { CFG_ONCE_NONE = 0, CFG_ONCE_TOPOLOGY, CFG_ONCE_SNMP };
+
 struct config {
     /* capture */
     char    *interface;        /* AGENT_INTERFACE; NULL when pcap_file is set and no interface was given */
@@ -104,6 +107,8 @@ struct config {
     bool     show_help;            /* --help */
     bool     show_version;         /* --version */
     bool     show_man;             /* --man (hidden): the tracer-sensor(8) page, for the build */
+    enum cfg_once once;            /* --once KIND: print one event and exit (CFG_ONCE_NONE = run) */
+    char    *once_name;            /* --once snmp NAME: the target's name */
 };
 
 /* Where config_load reads the environment from: a NULL-terminated "K=V" array (environ). */

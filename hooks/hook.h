@@ -58,4 +58,10 @@ typedef int (*hook_create_fn)(const struct config *cfg, struct hook *out, char *
  */
 bool hook_emit(ring *out, struct cJSON *obj);
 
+/* A ring of hook events (one cJSON pointer a slot), as the sender drains them. NULL + message. */
+ring *hook_ring_create(size_t slots, char *err, size_t errlen);
+
+/* Pop and free every event left in `r` (NULL-safe); returns how many. Consumer side only. */
+size_t hook_ring_discard(ring *r);
+
 #endif

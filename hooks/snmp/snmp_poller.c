@@ -298,3 +298,42 @@ int hook_snmp_poller_create(const struct config *cfg, struct hook *out, char *er
     out->self = p;
     return 1;
 }
+
+int snmp_poll_once(const struct config *cfg, const char *name, struct cJSON **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!cfg->snmp_config) {
+        snprintf(err, errlen, "--once snmp %s: AGENT_SNMP_CONFIG is not set", name);
+        return -1;
+    }
+    struct snmp_config *scfg;
+    int rc = snmp_config_load(cfg->snmp_config, &scfg, err, errlen);
+    if (rc != 0)
+        return rc;
+    const struct snmp_target *t = NULL;
+    for (size_t i = 0; i < scfg->ntargets && !t; i++)
+        if (strcmp(scfg->targets[i].name, name) == 0)
+            t = &scfg->targets[i];
+    if (!t) {
+        int n = snprintf(err, errlen, "--once snmp %s: no such target in AGENT_SNMP_CONFIG=%s (targets:",
+                         name, cfg->snmp_config);
+        for (size_t i = 0; i < scfg->ntargets && n > 0 && (size_t)n < errlen; i++)
+            n += snprintf(err + n, errlen - (size_t)n, "%s %s", i ? "," : "", scfg->targets[i].name);
+        if (n > 0 && (size_t)n < errlen)
+            snprintf(err + n, errlen - (size_t)n, "%s)", scfg->ntargets ? "" : " none");
+        snmp_config_destroy(scfg);
+        return -1;
+    }
+    snmp_client_lib_init();
+    atomic_bool stop;
+    atomic_init(&stop, false);
+    snmp_client *client = NULL;
+    *out = snmp_collect_poll(t, &client, &stop, NULL);
+    snmp_client_close(client);
+    snmp_config_destroy(scfg);
+    if (!*out) {
+        snprintf(err, errlen, "out of memory");
+        return -2;
+    }
+    return 0;
+}

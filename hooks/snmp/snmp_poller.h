@@ -40,4 +40,13 @@ struct snmp_poller_stats {
 /* Snapshot of a poller hook's counters. Any thread. */
 void snmp_poller_get_stats(void *self, struct snmp_poller_stats *out);
 
+/*
+ * `--once snmp NAME`: poll the target called `name` in AGENT_SNMP_CONFIG once,
+ * now, in this thread, and set *out to its `type: "snmp"` event (caller frees;
+ * "ok" says whether the poll worked). Returns 0; -1 when the file is invalid
+ * or has no such target (message in err naming the file and listing the
+ * targets); -2 when out of memory. Main thread, no other thread running.
+ */
+int snmp_poll_once(const struct config *cfg, const char *name, struct cJSON **out, char *err, size_t errlen);
+
 #endif

@@ -517,7 +517,8 @@ static void wg_poll(struct topology *t)
 
 /* ---- snapshot ------------------------------------------------------------- */
 
-static void emit_snapshot(struct topology *t)
+/* The snapshot object of the tables as they are now (clears the error list); NULL when out of memory. */
+static cJSON *snapshot_json(struct topology *t)
 {
     static const char *const keys[K_COUNT] = {"interfaces", "addresses", "routes", "neighbors"};
     cJSON *o = cJSON_CreateObject();
@@ -547,7 +548,12 @@ static void emit_snapshot(struct topology *t)
         cJSON_Delete(o);
         o = NULL;
     }
-    emit(t, o, &t->snapshots);
+    return o;
+}
+
+static void emit_snapshot(struct topology *t)
+{
+    emit(t, snapshot_json(t), &t->snapshots);
 }
 
 /* ---- LLDP / CDP ----------------------------------------------------------- */
@@ -746,14 +752,13 @@ static const struct hook_ops TOPOLOGY_OPS = {
     .destroy = topo_destroy,
 };
 
-int topology_hook_create(const struct config *cfg, struct hook *out, char *err, size_t errlen)
+/* The hook's state, no thread, no socket yet. NULL with a message when out of memory. */
+static struct topology *topo_new(const struct config *cfg, char *err, size_t errlen)
 {
-    if (cfg->topology_interval_s == 0)
-        return 0;
     struct topology *t = calloc(1, sizeof *t);
     if (!t) {
         snprintf(err, errlen, "topology: out of memory");
-        return -2;
+        return NULL;
     }
     t->interval_s = cfg->topology_interval_s;
     t->file_mode = cfg->pcap_file != NULL;
@@ -776,8 +781,18 @@ int topology_hook_create(const struct config *cfg, struct hook *out, char *err, 
         if (t->l2)
             snprintf(err, errlen, "topology: out of memory");
         topo_destroy(t);
-        return -2;
+        return NULL;
     }
+    return t;
+}
+
+int topology_hook_create(const struct config *cfg, struct hook *out, char *err, size_t errlen)
+{
+    if (cfg->topology_interval_s == 0)
+        return 0;
+    struct topology *t = topo_new(cfg, err, errlen);
+    if (!t)
+        return -2;
     out->ops = &TOPOLOGY_OPS;
     out->self = t;
     return 1;
@@ -794,4 +809,28 @@ void topology_hook_set_addr_signal(const struct hook *h, hostaddr_signal *sig)
 {
     if (h && h->ops == &TOPOLOGY_OPS && h->self)
         ((struct topology *)h->self)->addr_signal = sig;
+}
+
+struct cJSON *topology_snapshot_once(const struct config *cfg, char *err, size_t errlen)
+{
+    struct topology *t = topo_new(cfg, err, errlen);
+    if (!t)
+        return NULL;
+    /* The first read of the tables reports no changes, but give stray events a ring anyway. */
+    t->out = hook_ring_create(64, err, errlen);
+    cJSON *o = NULL;
+    if (t->out) {
+        char why[256];
+        if (open_netlink(t, why, sizeof why) != 0)
+            add_error(t, &t->netlink_errors, why);     /* listed in "errors", as in a snapshot */
+        resync(t, true);
+        wg_poll(t);
+        o = snapshot_json(t);
+        if (!o)
+            snprintf(err, errlen, "topology: out of memory");
+        hook_ring_discard(t->out);
+        ring_destroy(t->out);
+    }
+    topo_destroy(t);
+    return o;
 }

@@ -24,6 +24,7 @@
 #include "../hook.h"
 
 struct config;
+struct cJSON;
 
 /*
  * hook_create_fn for the topology hook: 0 when topology_interval_s is 0,
@@ -43,6 +44,15 @@ ring *topology_hook_l2_ring(const struct hook *h);
  * lookup re-reads them at once; no-op for any other hook. Main thread, before start.
  */
 void topology_hook_set_addr_signal(const struct hook *h, hostaddr_signal *sig);
+
+/*
+ * One `type: "topology"` snapshot of the host now, without a thread (for
+ * `--once topology`): reads the tables over rtnetlink and the WireGuard
+ * devices once; what cannot be read is listed in its "errors", as in a
+ * periodic snapshot. Returns a new object (caller frees), or NULL with a
+ * message when out of memory. Main thread.
+ */
+struct cJSON *topology_snapshot_once(const struct config *cfg, char *err, size_t errlen);
 
 /* Slots in the LLDP/CDP side ring (each a struct capture_l2_frame, ~1.5 KiB). */
 #define TOPOLOGY_L2_RING_SLOTS 256u

@@ -216,14 +216,11 @@ def test_compose_v1_reads_the_file(tmp_path):
     svc = doc["services"]["tracer-sensor"]
     assert svc["restart"] == "on-failure:5"
     assert svc["environment"]["AGENT_SPOOL_DIR"] == "/var/lib/tracer-sensor/spool"
-    vols = svc["volumes"]
-    assert len(vols) == 1
-    v = vols[0]
-    if isinstance(v, str):                 # "tracer-spool:/var/lib/tracer-sensor/spool:rw"
-        assert v.split(":")[:2] == ["tracer-spool", "/var/lib/tracer-sensor/spool"], v
-    else:
-        assert (v["source"], v["target"]) == ("tracer-spool", "/var/lib/tracer-sensor/spool"), v
-    assert "tracer-spool" in doc["volumes"]
+    assert svc["environment"]["AGENT_STATE_DIR"] == "/var/lib/tracer-sensor"
+    vols = [v.split(":")[:2] if isinstance(v, str) else [v["source"], v["target"]]   # "name:/path:rw"
+            for v in svc["volumes"]]
+    assert vols == [["tracer-state", "/var/lib/tracer-sensor"], ["tracer-spool", "/var/lib/tracer-sensor/spool"]]
+    assert "tracer-spool" in doc["volumes"] and "tracer-state" in doc["volumes"]
     # a .env next to the file sets a variable; an empty value there means the default
     (tmp_path / ".env").write_text("AGENT_INTERFACE=eth7\nAGENT_SPOOL_DIR=\n")
     r = subprocess.run(base + ["-f", str(REPO / "docker-compose.yml"), "--project-directory", str(tmp_path),

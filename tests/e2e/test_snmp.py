@@ -456,7 +456,7 @@ def test_traps(tracer, tmp_path):
     def strip(e):
         return {k: v for k, v in e.items()
                 if k not in ("source_ip", "source_port", "event_id", "timestamp", "hostname", "schema_version",
-                             "type")}
+                             "type", "sensor_id")}
     got = [strip(e) for e in traps]
     assert got[0] == {"version": "1", "pdu": "trap", "trap_oid": "1.3.6.1.4.1.9999.0.42",
                       "enterprise": "1.3.6.1.4.1.9999", "generic_trap": 6, "specific_trap": 42, "uptime": 1234,
@@ -809,3 +809,54 @@ def test_bad_config_reports_every_problem(tracer, tmp_path):
                  'targets[2] ("c"): version: "4" must be one of',
                  'targets[2] ("c"): retries: must be a JSON number in [0, 10], not a boolean'):
         assert pre + want in err, err
+
+
+# ---------------------------------------------------------------------------
+# --once snmp NAME (issue 17.4)
+
+def test_once_snmp_polls_one_target_and_exits(tracer, agent, tmp_path):
+    cfg = write_config(tmp_path, {"targets": [
+        {"name": "edge", "host": "127.0.0.1", "port": agent.port, "version": "2c", "community": COMMUNITY,
+         "interval": 300, "collect": ["system"], "oids": ["1.3.6.1.2.1.1.6.0"]},
+        {"name": "dead", "host": "127.0.0.1", "port": free_udp_port(), "community": COMMUNITY,
+         "interval": 300, "timeout": 1, "retries": 0, "collect": ["system"]},
+    ]})
+    env = clean_env({"AGENT_SNMP_CONFIG": cfg, "AGENT_INTERFACE": "lo", "AGENT_SENSOR_ID": "once-test"})
+    run = lambda *a: subprocess.run([tracer, *a], env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                                    text=True, timeout=60)
+    p = run("--once", "snmp", "edge")
+    assert_no_sanitizer(p.stderr)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert len(lines) == 1, p.stdout
+    ev = json.loads(lines[0])
+    assert ev["type"] == "snmp" and ev["target"] == "edge" and ev["ok"] is True and ev["error"] is None
+    sysv = parse_tool(agent.get("1.3.6.1.2.1.1.5.0"))
+    assert ev["system"]["name"] == tool_value(*sysv["1.3.6.1.2.1.1.5.0"])
+    assert ev["system"]["location"] == "E2E-Lab"
+    assert ev["oids"] == [{"oid": "1.3.6.1.2.1.1.6.0", "type": "string", "value": "E2E-Lab"}]
+    assert ev["sensor_id"] == "once-test" and ev["schema_version"] == 1
+    assert ev["hostname"] == socket.gethostname()
+    assert re.fullmatch(r"[0-9a-f]{16}-1", ev["event_id"]) and ev["timestamp"].endswith("Z")
+    assert COMMUNITY not in p.stdout + p.stderr
+
+    # a target that does not answer: the event still printed, exit 1, the reason logged
+    p = run("--once", "snmp", "dead")
+    assert_no_sanitizer(p.stderr)
+    assert p.returncode == 1, p.stderr
+    ev = json.loads(p.stdout)
+    assert ev["target"] == "dead" and ev["ok"] is False and ev["error"] == "timeout", ev
+    assert "--once snmp dead: the poll failed: timeout" in p.stderr
+
+    # bad input: exit 2, one line naming what is wrong
+    p = run("--once", "snmp", "nosuch")
+    assert p.returncode == 2 and p.stdout == ""
+    assert "\n--once snmp nosuch: no such target in AGENT_SNMP_CONFIG=%s (targets: edge, dead)\n" % cfg \
+        in p.stderr, p.stderr
+    p = run("--once", "snmp")
+    assert p.returncode == 2 and p.stderr.splitlines()[0].startswith("--once snmp: missing the target's name")
+    p = run("--once", "bogus")
+    assert p.returncode == 2 and p.stderr.splitlines()[0] == "--once bogus: must be topology or snmp NAME"
+    p = subprocess.run([tracer, "--once", "snmp", "edge"], env=clean_env({"AGENT_INTERFACE": "lo"}),
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and "--once snmp edge: AGENT_SNMP_CONFIG is not set" in p.stderr, p.stderr
