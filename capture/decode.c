@@ -787,7 +787,8 @@ static enum decode_result decode_nflog(struct cur *c, bool cut, struct pkt_recor
 #define GRE_PROTO_ERSPAN2  0x88beu /* ERSPAN type I (no sequence number) and II */
 #define GRE_PROTO_ERSPAN3  0x22ebu /* ERSPAN type III */
 #define GRE_PROTO_PPP      0x880bu /* PPP, in PPTP's enhanced GRE (RFC 2637 §4.1) */
-#define GRE_PROTO_CMD      0x8909u /* Cisco MetaData (SGT): 6 bytes, then an EtherType */
+#define GRE_PROTO_CMD      0x8909u /* Cisco MetaData (SGT): an EtherType, then 6 bytes */
+#define GRE_PROTO_WCCP     0x883eu /* WCCP redirection: optional 4-byte header, then IPv4 */
 #define GRE_MAX_SRE        8u      /* RFC 1701 source route entries walked through */
 #define GTPU_G_PDU         255u    /* GTP-U message type carrying a user packet */
 #define GTPU_MAX_EXT       8u      /* GTP-U extension headers walked through */
@@ -818,18 +819,31 @@ static void tunnel_open(struct pkt_record *out, enum tunnel_type type, uint32_t 
 }
 
 /*
- * What a GRE or Geneve protocol type carries: an Ethernet frame (0x6558),
- * Cisco MetaData (version, length, option type, SGT: 6 bytes, then the
- * EtherType of what it tags, as Wireshark reads it), or what
- * decode_ethertype takes (IPv4, IPv6, MPLS, VLAN-tagged, PPPoE).
+ * What a GRE or Geneve protocol type carries: an Ethernet frame (0x6558);
+ * Cisco MetaData (in GRE: the EtherType of what it tags, then version,
+ * length, option type and SGT, 6 bytes, as Wireshark reads it); WCCP
+ * redirection (IPv4, after a 4-byte redirect header unless the first
+ * nibble is already 4, as Wireshark guesses); or what decode_ethertype
+ * takes (IPv4, IPv6, MPLS, VLAN-tagged, PPPoE).
  */
 static enum decode_result tunnel_payload(struct cur *c, uint16_t ptype, struct pkt_record *out)
 {
-    if (ptype == GRE_PROTO_TEB)
+    uint8_t b;
+
+    switch (ptype) {
+    case GRE_PROTO_TEB:
         return decode_ether(c, out, 0);
-    if (ptype == GRE_PROTO_CMD && (!cur_skip(c, 6) || !cur_be16(c, &ptype)))
-        return DECODE_TRUNCATED;
-    return decode_ethertype(c, ptype, out, 0);
+    case GRE_PROTO_CMD:
+        if (!cur_be16(c, &ptype) || !cur_skip(c, 6))
+            return DECODE_TRUNCATED;
+        return decode_ethertype(c, ptype, out, 0);
+    case GRE_PROTO_WCCP:
+        if (!cur_peek_u8(c, &b) || ((b >> 4) != 4u && !cur_skip(c, 4)))
+            return DECODE_TRUNCATED;
+        return decode_ipv4(c, out);
+    default:
+        return decode_ethertype(c, ptype, out, 0);
+    }
 }
 
 /*
