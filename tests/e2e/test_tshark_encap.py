@@ -295,5 +295,9 @@ def test_inner_packet_counts_agree_with_tshark(tracer, tshark_all):
     """The default (AGENT_DECAP=on): the conversation inside the tunnels is
     the flow; tshark's inner-most IP header (through the tunnels the sensor
     opens) gives the key."""
-    share = compare(tracer, tshark_all, candidates(INNER_NAMES), "inner")
+    # Captures in which tshark opens no tunnel give the same keys either way
+    # (the outer comparison has them): only the others are run again.
+    files = [f for f in candidates(INNER_NAMES) if tshark_all[f]["inner"] != tshark_all[f]["outer"]]
+    print("%d captures with tunnels the sensor opens" % len(files))
+    share = compare(tracer, tshark_all, files, "inner")
     assert share >= INNER_AGREEMENT_FLOOR, "agreement %.3f below %.2f" % (share, INNER_AGREEMENT_FLOOR)
