@@ -1491,10 +1491,14 @@ def scenario_mixed(n_tcp=40, n_tcp6=10, n_rst=10, n_udp=30, n_icmp=10, n_icmp6=5
         t = 10.0 + rnd.random() * 20
         c.send(t, "a", icmp_tc=(128, 0), seqno=1)
         c.send(t + 0.001, "b", icmp_tc=(129, 0), seqno=1)
+    # GRE: decapsulated (issue 14), the flow is the UDP packet inside, which
+    # goes 203.0.113.77:4000 -> .78:5000 in both GRE directions.
     g = Conv(sc, PROTO_GRE, A4, D4)
-    g.record()
-    g.send(12.0, "a", payload=b"g1")
-    g.send(12.5, "b", payload=b"g2")
+    gr = sc.rec("203.0.113.77", "203.0.113.78", PROTO_UDP, 4000, 5000,
+                tunnel={"type": "gre", "depth": 1, "outer_src_ip": A4, "outer_dst_ip": D4})
+    g.send(12.0, "a", payload=b"g1", rec=gr)
+    g.send(12.5, "b", payload=b"g2", rec=gr)
+    gr.pkts = [p[:2] + (True, 0) for p in gr.pkts]
     s = Conv(sc, PROTO_SCTP, A4, B4, 2905, 2905)
     s.record()
     s.send(13.0, "a")
