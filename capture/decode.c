@@ -40,6 +40,13 @@
  *  - What follows an MPLS stack is guessed from its first nibble (see
  *    decode_mpls); a PPPoE frame that is not a session frame (version/type
  *    0x11, code 0) is DECODE_NOT_IP.
+ *  - Tunnels (issue 14, DECODE_OPT_DECAP only): decode_l4 hands GRE, IP
+ *    protocols 4 and 41 and UDP to ports 4789/6081/2152 to decode_tunnel,
+ *    which opens at most DECODE_MAX_TUNNELS of them. Opening a tunnel never
+ *    changes the decode result: when its header or the packet inside cannot
+ *    be used, the record of the packet carrying it is restored and a
+ *    DECODE_TUN_F_* flag set, so the packet still counts (on the outer flow).
+ *    The fast path leaves UDP to those ports to the general parser.
  */
 #include "capture/decode.h"
 

@@ -6,7 +6,9 @@
  * protocol, lengths, TCP flags, VLAN, ICMP type/code, fragment facts) and
  * pushes only that record into the ring. Encapsulations that carry IP on the
  * way (MPLS label stacks and Ethernet pseudowires, PPPoE sessions, PPP, Cisco
- * HDLC, NFLOG, IPv4/IPv6 AH) are walked through to the IP packet inside. The decoder is stateless and
+ * HDLC, NFLOG, IPv4/IPv6 AH) are walked through to the IP packet inside, and
+ * with DECODE_OPT_DECAP tunnels over IP (GRE, ERSPAN, VXLAN, Geneve, GTP-U,
+ * IP-in-IP) are opened to the conversation inside. The decoder is stateless and
  * allocation-free; every read is bounds-checked against the captured length,
  * and a frame it cannot use is reported with a reason, never a crash.
  */
