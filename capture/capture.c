@@ -57,6 +57,10 @@ struct capture {
     /* Capture thread only: counts kept in plain integers per frame and
      * published (relaxed stores, single writer) once per burst. */
     uint64_t n_frames, n_decode[DECODE_RESULT_COUNT];
+    /* tunnel (issue 14): decode options, and tunnel counts as the decode ones */
+    unsigned decode_opts;
+    uint64_t n_tun[4];
+    _Atomic uint64_t tun[4];
     uint32_t nburst;
     struct pkt_record burst[CAP_BURST];
 };
@@ -202,6 +206,7 @@ capture *capture_create(const struct config *cfg, ring *out, char *err, size_t e
         }
     }
     c->cfg = cfg;
+    c->decode_opts = cfg->decap ? DECODE_OPT_DECAP : 0u;
     pthread_mutex_init(&c->pcap_lock, NULL);
     snprintf(c->source, sizeof c->source, "%s", c->file_mode ? cfg->pcap_file : cfg->interface);
     atomic_init(&c->dlt_shown, -1);
@@ -236,6 +241,17 @@ static void publish_counts(capture *c)
     atomic_store_explicit(&c->frames, c->n_frames, memory_order_relaxed);
     for (int i = 0; i < DECODE_RESULT_COUNT; i++)
         atomic_store_explicit(&c->decode[i], c->n_decode[i], memory_order_relaxed);
+    for (int i = 0; i < 4; i++)
+        atomic_store_explicit(&c->tun[i], c->n_tun[i], memory_order_relaxed);
+}
+
+/* A record that went through a tunnel (or stopped at one): count what happened. */
+static void count_tunnel(capture *c, const struct pkt_record *r)
+{
+    c->n_tun[0] += r->tun_depth != 0;
+    c->n_tun[1] += (r->tun_flags & DECODE_TUN_F_CAPPED) != 0;
+    c->n_tun[2] += (r->tun_flags & DECODE_TUN_F_UNDECODED) != 0;
+    c->n_tun[3] += (r->tun_flags & DECODE_TUN_F_FRAGMENT) != 0;
 }
 
 /* Publish the burst. Live: what does not fit is dropped and counted by the ring. */
@@ -294,9 +310,12 @@ static void on_frame(u_char *user, const struct pcap_pkthdr *h, const u_char *da
      * Live (and pcapng) times are real time_t values and never negative here. */
     uint64_t secs = h->ts.tv_sec < 0 ? (uint64_t)(uint32_t)h->ts.tv_sec : (uint64_t)h->ts.tv_sec;
     uint64_t ts = secs * 1000000u + (uint64_t)h->ts.tv_usec;
-    enum decode_result r = decode_packet(c->dlt, data, h->caplen, h->len, ts, &c->burst[c->nburst]);
+    enum decode_result r = decode_packet_opts(c->dlt, data, h->caplen, h->len, ts, c->decode_opts,
+                                              &c->burst[c->nburst]);
     c->n_frames++;
     c->n_decode[r]++;
+    if (r == DECODE_OK && (c->burst[c->nburst].tun_depth | c->burst[c->nburst].tun_flags))
+        count_tunnel(c, &c->burst[c->nburst]);
     if (r == DECODE_OK && ++c->nburst == CAP_BURST)
         flush_burst(c);
     else if (r == DECODE_NOT_IP && c->l2_out)
@@ -473,6 +492,10 @@ void capture_get_stats(const capture *c, struct capture_stats *out)
     out->file_truncated = atomic_load_explicit(&c->file_error, memory_order_relaxed);
     out->interface_lost = atomic_load_explicit(&c->iface_lost, memory_order_relaxed);
     out->reopens = atomic_load_explicit(&c->reopens, memory_order_relaxed);
+    out->tunnel_decapsulated = atomic_load_explicit(&c->tun[0], memory_order_relaxed);
+    out->tunnel_capped = atomic_load_explicit(&c->tun[1], memory_order_relaxed);
+    out->tunnel_undecoded = atomic_load_explicit(&c->tun[2], memory_order_relaxed);
+    out->tunnel_fragment = atomic_load_explicit(&c->tun[3], memory_order_relaxed);
 }
 
 int capture_datalink(const capture *c) { return atomic_load_explicit(&c->dlt_shown, memory_order_relaxed); }

@@ -32,6 +32,11 @@ struct capture_stats {
     uint64_t file_truncated;                /* 1 when the pcap file ended inside a record */
     uint64_t interface_lost;                /* live handle failures (interface down or gone) */
     uint64_t reopens;                       /* successful reopens after such a failure */
+    /* tunnel (issue 14): records by what the decoder did with a tunnel (AGENT_DECAP) */
+    uint64_t tunnel_decapsulated;           /* records of packets taken out of tunnels */
+    uint64_t tunnel_capped;                 /* a tunnel beyond DECODE_MAX_TUNNELS left closed */
+    uint64_t tunnel_undecoded;              /* a tunnel header or inner packet unusable: outer flow */
+    uint64_t tunnel_fragment;               /* a tunnel in an IP fragment left closed: outer flow */
 };
 
 /*

@@ -40,6 +40,13 @@
  *  - What follows an MPLS stack is guessed from its first nibble (see
  *    decode_mpls); a PPPoE frame that is not a session frame (version/type
  *    0x11, code 0) is DECODE_NOT_IP.
+ *  - Tunnels (issue 14, DECODE_OPT_DECAP only): decode_l4 hands GRE, IP
+ *    protocols 4 and 41 and UDP to ports 4789/6081/2152 to decode_tunnel,
+ *    which opens at most DECODE_MAX_TUNNELS of them. Opening a tunnel never
+ *    changes the decode result: when its header or the packet inside cannot
+ *    be used, the record of the packet carrying it is restored and a
+ *    DECODE_TUN_F_* flag set, so the packet still counts (on the outer flow).
+ *    The fast path leaves UDP to those ports to the general parser.
  */
 #include "capture/decode.h"
 
@@ -89,6 +96,14 @@
 #define IPPROTO_NUM_ICMPV6   58u
 #define IPPROTO_NUM_DSTOPTS  60u
 #define IPPROTO_NUM_SCTP     132u
+#define IPPROTO_NUM_IPIP     4u   /* IPv4 in IP (RFC 2003) */
+#define IPPROTO_NUM_IPV6     41u  /* IPv6 in IP (RFC 4213 §3.5, RFC 2473) */
+#define IPPROTO_NUM_GRE      47u  /* RFC 2784 */
+
+/* UDP destination ports of the tunnels decoded with DECODE_OPT_DECAP. */
+#define UDP_PORT_VXLAN  4789u     /* RFC 7348 §5 */
+#define UDP_PORT_GENEVE 6081u     /* RFC 8926 §3.3 */
+#define UDP_PORT_GTPU   2152u     /* 3GPP TS 29.281 §4.4.2 */
 
 #define SLL_HDR_LEN  16u
 #define SLL_PROTO_AT 14u
@@ -97,10 +112,12 @@ _Static_assert(SLL_PROTO_AT + 2u == SLL_HDR_LEN, "SLL protocol field ends the he
 
 /* ---- bounds-checked cursor ------------------------------------------------ */
 
-/* A read position and the number of captured bytes left after it. */
+/* A read position and the number of captured bytes left after it; `opts`
+ * carries decode_packet_opts' DECODE_OPT_* down to the transport dispatch. */
 struct cur {
     const uint8_t *p;
     size_t left;
+    unsigned opts;
 };
 
 static inline bool cur_skip(struct cur *c, size_t n)
@@ -250,18 +267,39 @@ static enum decode_result decode_icmp(struct cur *c, uint8_t proto, struct pkt_r
     return DECODE_OK;
 }
 
+static bool is_tunnel_udp_port(uint16_t dport)
+{
+    return dport == UDP_PORT_VXLAN || dport == UDP_PORT_GENEVE || dport == UDP_PORT_GTPU;
+}
+
+static enum decode_result decode_tunnel(struct cur *c, uint8_t proto, struct pkt_record *out);
+
 /*
  * Transport dispatch. UDP (RFC 768) and SCTP (RFC 9260 §3.1) contribute only
  * their ports (first 4 bytes of the 8- and 12-byte common headers). Any other
- * protocol (GRE, ESP, OSPF, No Next Header, ...) is a port-less flow.
+ * protocol (GRE, ESP, OSPF, No Next Header, ...) is a port-less flow. With
+ * DECODE_OPT_DECAP, GRE, IP-in-IP and UDP to a tunnel port go on to
+ * decode_tunnel (which keeps this record when the tunnel cannot be opened).
  */
 static enum decode_result decode_l4(struct cur *c, uint8_t proto, struct pkt_record *out)
 {
+    enum decode_result r;
+
     out->proto = proto;
     switch (proto) {
     case IPPROTO_NUM_TCP:
         return decode_tcp(c, out);
     case IPPROTO_NUM_UDP:
+        r = decode_ports(c, out);
+        if (r == DECODE_OK && (c->opts & DECODE_OPT_DECAP) && is_tunnel_udp_port(out->dport))
+            return decode_tunnel(c, proto, out);
+        return r;
+    case IPPROTO_NUM_GRE:
+    case IPPROTO_NUM_IPIP:
+    case IPPROTO_NUM_IPV6:
+        if (c->opts & DECODE_OPT_DECAP)
+            return decode_tunnel(c, proto, out);
+        return DECODE_OK;
     case IPPROTO_NUM_SCTP:
         return decode_ports(c, out);
     case IPPROTO_NUM_ICMP:
@@ -750,6 +788,297 @@ static enum decode_result decode_nflog(struct cur *c, bool cut, struct pkt_recor
     return cut ? DECODE_TRUNCATED : DECODE_NOT_IP;
 }
 
+/* ---- tunnels (issue 14) ----------------------------------------------------- */
+
+#define GRE_PROTO_TEB      0x6558u /* transparent Ethernet bridging (RFC 1701) */
+#define GRE_PROTO_ERSPAN2  0x88beu /* ERSPAN type I (no sequence number) and II */
+#define GRE_PROTO_ERSPAN3  0x22ebu /* ERSPAN type III */
+#define GRE_PROTO_PPP      0x880bu /* PPP, in PPTP's enhanced GRE (RFC 2637 §4.1) */
+#define GRE_PROTO_CMD      0x8909u /* Cisco MetaData (SGT): an EtherType, then 6 bytes */
+#define GRE_PROTO_WCCP     0x883eu /* WCCP redirection: optional 4-byte header, then IPv4 */
+#define GRE_MAX_SRE        8u      /* RFC 1701 source route entries walked through */
+#define GTPU_G_PDU         255u    /* GTP-U message type carrying a user packet */
+#define GTPU_MAX_EXT       8u      /* GTP-U extension headers walked through */
+
+/*
+ * Turn the record of the packet that carries a tunnel into the start of the
+ * record of the packet inside: the carrier's addresses become the tunnel's
+ * outer addresses, the fields the inner headers fill are cleared (time,
+ * wire length, VLAN and every field a decoder does not set stay).
+ */
+static void tunnel_open(struct pkt_record *out, enum tunnel_type type, uint32_t id, bool has_id)
+{
+    memcpy(out->tun_outer_src, out->src, 16);
+    memcpy(out->tun_outer_dst, out->dst, 16);
+    out->tun_outer_ipver = out->ip_version;
+    out->tun_type = (uint8_t)type;
+    out->tun_id = has_id ? id : 0;
+    out->tun_flags = (uint8_t)((out->tun_flags & ~DECODE_TUN_F_HAS_ID) |
+                               (has_id ? DECODE_TUN_F_HAS_ID : 0u));
+    out->tun_depth++;
+    memset(out->src, 0, sizeof out->src);
+    memset(out->dst, 0, sizeof out->dst);
+    out->frag_id = 0;
+    out->sport = out->dport = 0;
+    out->ip_version = out->proto = out->tcp_flags = 0;
+    out->icmp_type = out->icmp_code = 0;
+    out->flags = 0;
+}
+
+/*
+ * What a GRE or Geneve protocol type carries: an Ethernet frame (0x6558);
+ * Cisco MetaData (in GRE: the EtherType of what it tags, then version,
+ * length, option type and SGT, 6 bytes, as Wireshark reads it); WCCP
+ * redirection (IPv4, after a 4-byte redirect header unless the first
+ * nibble is already 4, as Wireshark guesses); or what decode_ethertype
+ * takes (IPv4, IPv6, MPLS, VLAN-tagged, PPPoE).
+ */
+static enum decode_result tunnel_payload(struct cur *c, uint16_t ptype, struct pkt_record *out)
+{
+    uint8_t b;
+
+    switch (ptype) {
+    case GRE_PROTO_TEB:
+        return decode_ether(c, out, 0);
+    case GRE_PROTO_CMD:
+        if (!cur_be16(c, &ptype) || !cur_skip(c, 6))
+            return DECODE_TRUNCATED;
+        return decode_ethertype(c, ptype, out, 0);
+    case GRE_PROTO_WCCP:
+        if (!cur_peek_u8(c, &b) || ((b >> 4) != 4u && !cur_skip(c, 4)))
+            return DECODE_TRUNCATED;
+        return decode_ipv4(c, out);
+    default:
+        return decode_ethertype(c, ptype, out, 0);
+    }
+}
+
+/*
+ * ERSPAN (draft-foschiano-erspan-03). Type II (§4.2): an 8-byte header, ver
+ * (4 bits) = 1, VLAN (12), COS(3) En(2) T(1) session id (10), reserved(12)
+ * index(20), then the mirrored Ethernet frame. Type I (§4.1) has no header
+ * and is told from II by the GRE header lacking a sequence number. Type III
+ * (§4.3): a 12-byte header, ver = 2, VLAN, COS(3) BSO(2) T(1) session id(10),
+ * timestamp(32), SGT(16), P(1) FT(5) HW id(6) D(1) Gra(2) O(1), an 8-byte
+ * platform sub-header when O is set; frame type 0 is Ethernet, 2 is IP.
+ */
+static enum decode_result decode_erspan(struct cur *c, uint16_t ptype, bool seq,
+                                        struct pkt_record *out)
+{
+    uint16_t w0, w1;
+
+    if (ptype == GRE_PROTO_ERSPAN2 && !seq) {
+        tunnel_open(out, TUNNEL_ERSPAN1, 0, false);
+        return decode_ether(c, out, 0);
+    }
+    if (!cur_be16(c, &w0) || !cur_be16(c, &w1))
+        return DECODE_TRUNCATED;
+    if (ptype == GRE_PROTO_ERSPAN2) {
+        if ((w0 >> 12) != 1u)
+            return DECODE_BAD_HEADER;
+        if (!cur_skip(c, 4))
+            return DECODE_TRUNCATED;
+        tunnel_open(out, TUNNEL_ERSPAN2, w1 & 0x03ffu, true);
+        return decode_ether(c, out, 0);
+    }
+    uint8_t b10, b11;
+    if ((w0 >> 12) != 2u)
+        return DECODE_BAD_HEADER;
+    if (!cur_skip(c, 6) || !cur_u8(c, &b10) || !cur_u8(c, &b11))
+        return DECODE_TRUNCATED;
+    if ((b11 & 0x01u) && !cur_skip(c, 8))
+        return DECODE_TRUNCATED;
+    tunnel_open(out, TUNNEL_ERSPAN3, w1 & 0x03ffu, true);
+    switch ((b10 >> 2) & 0x1fu) {
+    case 0:
+        return decode_ether(c, out, 0);
+    case 2:
+        return decode_ip_any(c, out);
+    default:
+        return DECODE_NOT_IP;
+    }
+}
+
+/*
+ * GRE. Version 0 (RFC 2784 §2, RFC 2890 §2; RFC 1701 §2 for the routing
+ * bit): C R K S s Recur(3) | flags(5) Ver(3) | protocol type (16), then the
+ * checksum and offset (4 bytes, when C or R), key (4, K), sequence number
+ * (4, S), and with R a list of source route entries (address family(2),
+ * offset(1), length(1), length bytes) ended by one with family 0 and length
+ * 0. Version 1 is PPTP's enhanced GRE (RFC 2637 §4.1): K set, protocol
+ * 0x880b, key = payload length(16) + call id(16), sequence number (S) and
+ * acknowledgment number (A, the top bit of the second byte); it carries a
+ * PPP frame. The key of version 0 is the tunnel id; PPTP's call ids differ
+ * per direction and are not.
+ */
+static enum decode_result decode_gre(struct cur *c, struct pkt_record *out)
+{
+    uint8_t f0, f1;
+    uint16_t ptype;
+    uint32_t key = 0;
+
+    if (!cur_u8(c, &f0) || !cur_u8(c, &f1) || !cur_be16(c, &ptype))
+        return DECODE_TRUNCATED;
+    if ((f1 & 0x07u) == 1u) {
+        if (!(f0 & 0x20u) || ptype != GRE_PROTO_PPP)
+            return DECODE_BAD_HEADER;
+        if (!cur_skip(c, 4) || ((f0 & 0x10u) && !cur_skip(c, 4)) ||
+            ((f1 & 0x80u) && !cur_skip(c, 4)))
+            return DECODE_TRUNCATED;
+        tunnel_open(out, TUNNEL_GRE, 0, false);
+        if (c->left >= 2 && c->p[0] == 0xffu && c->p[1] == 0x03u)
+            (void)cur_skip(c, 2);                   /* RFC 1662 address/control */
+        return decode_ppp_proto(c, out, 0);
+    }
+    if ((f1 & 0x07u) != 0)
+        return DECODE_BAD_HEADER;
+    if ((f0 & 0xc0u) && !cur_skip(c, 4))
+        return DECODE_TRUNCATED;
+    if ((f0 & 0x20u) && !cur_be32(c, &key))
+        return DECODE_TRUNCATED;
+    if ((f0 & 0x10u) && !cur_skip(c, 4))
+        return DECODE_TRUNCATED;
+    for (unsigned n = 0; f0 & 0x40u; n++) {
+        uint16_t af;
+        uint8_t len;
+        if (n == GRE_MAX_SRE)
+            return DECODE_BAD_HEADER;
+        if (!cur_be16(c, &af) || !cur_skip(c, 1) || !cur_u8(c, &len) || !cur_skip(c, len))
+            return DECODE_TRUNCATED;
+        if (af == 0 && len == 0)
+            break;
+    }
+    if (ptype == GRE_PROTO_ERSPAN2 || ptype == GRE_PROTO_ERSPAN3)
+        return decode_erspan(c, ptype, (f0 & 0x10u) != 0, out);
+    tunnel_open(out, TUNNEL_GRE, key, (f0 & 0x20u) != 0);
+    return tunnel_payload(c, ptype, out);
+}
+
+/*
+ * VXLAN, RFC 7348 §5: flags (I = 0x08: the VNI is valid), reserved (24),
+ * VNI (24), reserved (8); an Ethernet frame follows.
+ */
+static enum decode_result decode_vxlan(struct cur *c, struct pkt_record *out)
+{
+    uint8_t flags;
+    uint32_t w;
+
+    if (!cur_u8(c, &flags) || !cur_skip(c, 3) || !cur_be32(c, &w))
+        return DECODE_TRUNCATED;
+    tunnel_open(out, TUNNEL_VXLAN, w >> 8, (flags & 0x08u) != 0);
+    return decode_ether(c, out, 0);
+}
+
+/*
+ * Geneve, RFC 8926 §3.4: Ver(2) = 0, Opt Len(6, in 4-byte units), O C
+ * reserved(6), protocol type (16), VNI (24), reserved (8), options; the
+ * protocol type names the payload as GRE's does.
+ */
+static enum decode_result decode_geneve(struct cur *c, struct pkt_record *out)
+{
+    uint8_t b0;
+    uint16_t ptype;
+    uint32_t w;
+
+    if (!cur_u8(c, &b0) || !cur_skip(c, 1) || !cur_be16(c, &ptype) || !cur_be32(c, &w))
+        return DECODE_TRUNCATED;
+    if ((b0 >> 6) != 0)
+        return DECODE_BAD_HEADER;
+    if (!cur_skip(c, (size_t)(b0 & 0x3fu) * 4u))
+        return DECODE_TRUNCATED;
+    tunnel_open(out, TUNNEL_GENEVE, w >> 8, true);
+    return tunnel_payload(c, ptype, out);
+}
+
+/*
+ * GTP-U, 3GPP TS 29.281 §5.1: version (3) = 1, PT = 1, spare, E, S, PN;
+ * message type; length (of what follows the first 8 bytes); TEID. With any
+ * of E, S, PN: sequence number (16), N-PDU number (8), next extension header
+ * type (8); each extension header (§5.2.1) is a length in 4-byte units, its
+ * content and the next type. Only a G-PDU (255) carries a user packet, IPv4
+ * or IPv6 (told by its first nibble); echo and the other signalling messages
+ * are not a tunnel's payload (NOT_IP: the record stays the UDP flow).
+ */
+static enum decode_result decode_gtpu(struct cur *c, struct pkt_record *out)
+{
+    uint8_t b0, type, next = 0;
+    uint16_t len;
+    uint32_t teid;
+
+    if (!cur_u8(c, &b0) || !cur_u8(c, &type) || !cur_be16(c, &len) || !cur_be32(c, &teid))
+        return DECODE_TRUNCATED;
+    if ((b0 >> 5) != 1u || !(b0 & 0x10u))
+        return DECODE_BAD_HEADER;
+    if (type != GTPU_G_PDU)
+        return DECODE_NOT_IP;
+    cur_limit(c, len);
+    if ((b0 & 0x07u) && (!cur_skip(c, 3) || !cur_u8(c, &next)))
+        return DECODE_TRUNCATED;
+    for (unsigned n = 0; next != 0; n++) {
+        uint8_t units;
+        if (n == GTPU_MAX_EXT)
+            return DECODE_BAD_HEADER;
+        if (!cur_u8(c, &units))
+            return DECODE_TRUNCATED;
+        if (units == 0)
+            return DECODE_BAD_HEADER;
+        if (!cur_skip(c, (size_t)units * 4u - 2u) || !cur_u8(c, &next))
+            return DECODE_TRUNCATED;
+    }
+    tunnel_open(out, TUNNEL_GTPU, teid, true);
+    return decode_ip_any(c, out);
+}
+
+/*
+ * One tunnel layer, found by decode_l4 (`proto`: GRE, 4, 41, or UDP with a
+ * tunnel port in out->dport). The tunnel is opened only when the packet that
+ * carries it is whole (not an IP fragment: the inner packet would be split
+ * over records) and fewer than DECODE_MAX_TUNNELS layers are open. When the
+ * tunnel header or the packet inside cannot be used (cut, malformed, not IP)
+ * the carrier's record is given back unchanged: the packet still counts, on
+ * the outer flow, as it does without decapsulation. A DECODE_TUN_F_* flag
+ * says which of these happened (the capture counts them).
+ */
+static enum decode_result decode_tunnel(struct cur *c, uint8_t proto, struct pkt_record *out)
+{
+    struct pkt_record outer;
+    enum decode_result r;
+
+    if (out->flags & PKT_F_FRAG_FIRST) {
+        out->tun_flags |= DECODE_TUN_F_FRAGMENT;
+        return DECODE_OK;
+    }
+    if (out->tun_depth >= DECODE_MAX_TUNNELS) {
+        out->tun_flags |= DECODE_TUN_F_CAPPED;
+        return DECODE_OK;
+    }
+    outer = *out;
+    switch (proto) {
+    case IPPROTO_NUM_GRE:
+        r = decode_gre(c, out);
+        break;
+    case IPPROTO_NUM_IPIP:
+        tunnel_open(out, TUNNEL_IPIP, 0, false);
+        r = decode_ipv4(c, out);
+        break;
+    case IPPROTO_NUM_IPV6:
+        tunnel_open(out, TUNNEL_IP6IP, 0, false);
+        r = decode_ipv6(c, out);
+        break;
+    default:                   /* UDP: the ports were read, length and checksum follow */
+        r = !cur_skip(c, 4)               ? DECODE_TRUNCATED
+          : out->dport == UDP_PORT_VXLAN  ? decode_vxlan(c, out)
+          : out->dport == UDP_PORT_GENEVE ? decode_geneve(c, out)
+                                          : decode_gtpu(c, out);
+        break;
+    }
+    if (r != DECODE_OK) {
+        *out = outer;
+        out->tun_flags |= DECODE_TUN_F_UNDECODED;
+    }
+    return DECODE_OK;
+}
+
 /* ---- fast path ------------------------------------------------------------ */
 
 /*
@@ -766,7 +1095,8 @@ static enum decode_result decode_nflog(struct cur *c, bool cut, struct pkt_recor
  * Layouts as in the parsers above: Ethernet II (RFC 894) and 802.1Q, IPv4
  * (RFC 791 §3.1), TCP (RFC 9293 §3.1), UDP (RFC 768).
  */
-static bool decode_ether_fast(const uint8_t *d, size_t caplen, struct pkt_record *out)
+static bool decode_ether_fast(const uint8_t *d, size_t caplen, unsigned opts,
+                              struct pkt_record *out)
 {
     size_t off = 14, left = caplen;
     uint16_t vlan = 0;
@@ -806,6 +1136,8 @@ static bool decode_ether_fast(const uint8_t *d, size_t caplen, struct pkt_record
         tcp_flags = l4[13];
     } else if (proto != IPPROTO_NUM_UDP || l4left < 4u) {
         return false;
+    } else if ((opts & DECODE_OPT_DECAP) && is_tunnel_udp_port(be16_at(l4 + 2))) {
+        return false;                             /* a tunnel: decode_tunnel */
     }
     memcpy(out->src, ip + 12, 4);
     memcpy(out->dst, ip + 16, 4);
@@ -861,7 +1193,14 @@ enum decode_result decode_packet(int dlt, const uint8_t *data, size_t caplen,
                                  uint32_t wire_len, uint64_t ts_us,
                                  struct pkt_record *out)
 {
-    struct cur c = { data, caplen };
+    return decode_packet_opts(dlt, data, caplen, wire_len, ts_us, 0, out);
+}
+
+enum decode_result decode_packet_opts(int dlt, const uint8_t *data, size_t caplen,
+                                      uint32_t wire_len, uint64_t ts_us, unsigned opts,
+                                      struct pkt_record *out)
+{
+    struct cur c = { data, caplen, opts };
 
     memset(out, 0, sizeof *out);
     out->ts_us = ts_us;
@@ -874,7 +1213,7 @@ enum decode_result decode_packet(int dlt, const uint8_t *data, size_t caplen,
 
     switch (dlt) {
     case DECODE_DLT_EN10MB:
-        if (decode_ether_fast(data, caplen, out))
+        if (decode_ether_fast(data, caplen, opts, out))
             return DECODE_OK;
         return decode_ether(&c, out, 0);
     case DECODE_DLT_PPP:

@@ -6,7 +6,9 @@
  * protocol, lengths, TCP flags, VLAN, ICMP type/code, fragment facts) and
  * pushes only that record into the ring. Encapsulations that carry IP on the
  * way (MPLS label stacks and Ethernet pseudowires, PPPoE sessions, PPP, Cisco
- * HDLC, NFLOG, IPv4/IPv6 AH) are walked through to the IP packet inside. The decoder is stateless and
+ * HDLC, NFLOG, IPv4/IPv6 AH) are walked through to the IP packet inside, and
+ * with DECODE_OPT_DECAP tunnels over IP (GRE, ERSPAN, VXLAN, Geneve, GTP-U,
+ * IP-in-IP) are opened to the conversation inside. The decoder is stateless and
  * allocation-free; every read is bounds-checked against the captured length,
  * and a frame it cannot use is reported with a reason, never a crash.
  */
@@ -15,6 +17,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "../models/tunnel.h"
 
 /* Link types the decoder understands (values are libpcap DLT_ numbers). */
 #define DECODE_DLT_NULL       0    /* BSD loopback: 4-byte host-order family */
@@ -59,6 +63,14 @@ struct pkt_record {
     uint8_t  icmp_type;    /* ICMP/ICMPv6 type and code, 0 otherwise */
     uint8_t  icmp_code;
     uint8_t  flags;        /* PKT_F_* */
+    /* tunnel (issue 14): set by decode_packet_opts with DECODE_OPT_DECAP; all zero otherwise */
+    uint8_t  tun_outer_src[16]; /* source/destination of the IP header that carries the */
+    uint8_t  tun_outer_dst[16]; /* innermost tunnel decapsulated (pkt_record address layout) */
+    uint32_t tun_id;       /* VNI (VXLAN, Geneve), TEID (GTP-U), GRE key, ERSPAN session id */
+    uint8_t  tun_type;     /* enum tunnel_type (models/tunnel.h), of the innermost tunnel; 0 = not tunnelled */
+    uint8_t  tun_depth;    /* tunnel layers decapsulated, 0..DECODE_MAX_TUNNELS */
+    uint8_t  tun_outer_ipver; /* 4 or 6: the version of tun_outer_src/dst */
+    uint8_t  tun_flags;    /* DECODE_TUN_F_* */
 };
 
 /* Why a frame could not become a record. Index into per-reason counters. */
@@ -70,6 +82,29 @@ enum decode_result {
     DECODE_NOT_IP,          /* ARP, LLDP, other EtherTypes: not a flow packet */
     DECODE_RESULT_COUNT
 };
+
+/*
+ * Tunnels (issue 14). With DECODE_OPT_DECAP the decoder walks into GRE
+ * (RFC 2784/2890, with Ethernet bridging 0x6558, ERSPAN II 0x88be and III
+ * 0x22eb, PPTP's enhanced GRE), VXLAN (UDP 4789), Geneve (UDP 6081), GTP-U
+ * (UDP 2152), IP-in-IP (protocol 4) and IPv6-in-IP (protocol 41), up to
+ * DECODE_MAX_TUNNELS layers, and the record describes the innermost packet:
+ * its addresses, ports and protocol, with the innermost tunnel's type, id
+ * and outer addresses in the tun_* fields. What cannot be decapsulated (a
+ * tunnel header or inner packet that is cut, malformed or not IP; a tunnel
+ * in an IP fragment; a tunnel beyond the depth cap) leaves the record
+ * describing the packet that carries the tunnel, as without the option, and
+ * sets a DECODE_TUN_F_* flag saying why.
+ */
+#define DECODE_MAX_TUNNELS 3
+
+#define DECODE_TUN_F_HAS_ID      0x01u /* tun_id is meaningful (a GRE key was present, ...) */
+#define DECODE_TUN_F_CAPPED      0x02u /* a tunnel beyond DECODE_MAX_TUNNELS was left closed */
+#define DECODE_TUN_F_UNDECODED   0x04u /* a tunnel's header or inner packet could not be used */
+#define DECODE_TUN_F_FRAGMENT    0x08u /* a tunnel in an IP fragment was left closed */
+
+/* decode_packet_opts options. */
+#define DECODE_OPT_DECAP 0x01u     /* decapsulate tunnels (AGENT_DECAP) */
 
 /* Stable lower-case name of a result, for logs and stats ("truncated", ...). */
 const char *decode_result_name(enum decode_result r);
@@ -84,6 +119,15 @@ const char *decode_result_name(enum decode_result r);
 enum decode_result decode_packet(int dlt, const uint8_t *data, size_t caplen,
                                  uint32_t wire_len, uint64_t ts_us,
                                  struct pkt_record *out);
+
+/*
+ * decode_packet with options (DECODE_OPT_*; 0 is decode_packet). Same
+ * contract; with DECODE_OPT_DECAP tunnels are decapsulated as described at
+ * DECODE_MAX_TUNNELS. Capture thread, per packet; no state, no allocation.
+ */
+enum decode_result decode_packet_opts(int dlt, const uint8_t *data, size_t caplen,
+                                      uint32_t wire_len, uint64_t ts_us, unsigned opts,
+                                      struct pkt_record *out);
 
 /* Whether `dlt` is one of the link types above. */
 int decode_dlt_supported(int dlt);

@@ -37,6 +37,10 @@ static cJSON *capture_json(const struct capture_stats *c, bool loopback_twice)
     num(o, "interface_lost", c->interface_lost);
     num(o, "reopens", c->reopens);
     cJSON_AddBoolToObject(o, "kernel_counts_loopback_twice", loopback_twice);
+    num(o, "tunnel_decapsulated", c->tunnel_decapsulated);   /* tunnel (issue 14) */
+    num(o, "tunnel_capped", c->tunnel_capped);
+    num(o, "tunnel_undecoded", c->tunnel_undecoded);
+    num(o, "tunnel_fragment", c->tunnel_fragment);
     return o;
 }
 

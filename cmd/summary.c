@@ -54,7 +54,10 @@ void summary_log_counters(const struct stages *st, const char *msg)
         LOG_U64("frag_evicted", ps.table.frag_evicted),
         LOG_U64("event_ring_drops", ps.events_dropped), LOG_U64("events_output", ss.events_in),
         LOG_U64("events_delivered", ss.events_sent),
-        LOG_U64("events_failed", ss.events_failed), LOG_U64("json_errors", ss.json_errors)};
+        LOG_U64("events_failed", ss.events_failed), LOG_U64("json_errors", ss.json_errors),
+        /* tunnel (issue 14) */
+        LOG_U64("tunnel_decapsulated", cs.tunnel_decapsulated), LOG_U64("tunnel_capped", cs.tunnel_capped),
+        LOG_U64("tunnel_undecoded", cs.tunnel_undecoded), LOG_U64("tunnel_fragment", cs.tunnel_fragment)};
     log_fields(LOG_INFO, msg, f, sizeof f / sizeof f[0]);
 }
 

@@ -52,6 +52,7 @@ enum setting_id {
     S_HMAC_KEY, S_HMAC_KEY_FILE, S_SPOOL_DIR, S_SPOOL_MAX_MB,
     S_TCP_IDLE_TIMEOUT, S_UDP_IDLE_TIMEOUT, S_IDLE_TIMEOUT, S_ACTIVE_TIMEOUT, S_MAX_FLOWS,
     S_VLAN_IN_KEY,
+    S_DECAP,
     S_COMMUNITY_ID_SEED, S_PACKET_RING_SLOTS, S_EVENT_RING_SLOTS,
     S_LOCAL_NETWORKS,
     S_RETRY_BASE, S_RETRY_MAX, S_CONNECT_TIMEOUT, S_REQUEST_TIMEOUT, S_QUEUE_MAX_EVENTS,
@@ -178,6 +179,10 @@ static const struct setting SETTINGS[S_COUNT] = {
     [S_VLAN_IN_KEY] = { "AGENT_VLAN_IN_KEY", "--vlan-in-key", "BOOL", "true",
         "true/false, 1/0, yes/no, on/off",
         "the VLAN id is part of the flow key", 0, 0 },
+    [S_DECAP] = { "AGENT_DECAP", "--decap", "BOOL", "true",
+        "true/false, 1/0, yes/no, on/off",
+        "a flow is the conversation inside a tunnel",
+        0, 0 },
     [S_COMMUNITY_ID_SEED] = { "AGENT_COMMUNITY_ID_SEED", "--community-id-seed", "N", "0",
         "integer in [0, 65535]", "Community ID hash seed", 0, 65535 },
     [S_PACKET_RING_SLOTS] = { "AGENT_PACKET_RING_SLOTS", "--packet-ring-slots", "N", "65536",
@@ -236,7 +241,8 @@ static const struct section {
                      S_PCAP_BUFFER_MB) },
     { "Flows", IDS(S_TCP_IDLE_TIMEOUT, S_UDP_IDLE_TIMEOUT, S_IDLE_TIMEOUT, S_ACTIVE_TIMEOUT,
                    S_MAX_FLOWS, S_COMMUNITY_ID_SEED,
-                   S_LOCAL_NETWORKS, S_VLAN_IN_KEY) },
+                   S_LOCAL_NETWORKS, S_VLAN_IN_KEY,
+                   S_DECAP) },
     { "Output", IDS(S_ENDPOINT_URL, S_HTTP_BODY, S_EVENTS_ENDPOINT_URL, S_BATCH_SIZE, S_SEND_INTERVAL, S_COMPRESS, S_AUTH_TOKEN,
                     S_AUTH_TOKEN_FILE, S_HMAC_KEY, S_HMAC_KEY_FILE, S_TLS_CA_FILE,
                     S_TLS_CLIENT_CERT, S_TLS_CLIENT_KEY, S_TLS_INSECURE) },
@@ -1513,6 +1519,7 @@ static void set_defaults(struct config *cfg)
     cfg->active_timeout_s = 300;
     cfg->max_flows = 1000000;
     cfg->vlan_in_key = true;
+    cfg->decap = true;
     cfg->community_id_seed = 0;
     cfg->packet_ring_slots = 65536;
     cfg->event_ring_slots = 16384;
@@ -1604,6 +1611,7 @@ struct config *config_load(int argc, char **argv, char **envp,
     load_duration_s(&ld, S_ACTIVE_TIMEOUT, &cfg->active_timeout_s);
     load_u32(&ld, S_MAX_FLOWS, &cfg->max_flows);
     load_bool(&ld, S_VLAN_IN_KEY, &cfg->vlan_in_key);
+    load_bool(&ld, S_DECAP, &cfg->decap);
     uint32_t seed = cfg->community_id_seed;
     load_u32(&ld, S_COMMUNITY_ID_SEED, &seed);
     cfg->community_id_seed = (uint16_t)seed; /* range-checked to [0, 65535] */
@@ -2014,6 +2022,7 @@ size_t config_describe(const struct config *c, struct config_kv *out, size_t max
         case S_ACTIVE_TIMEOUT: kv_secs(kv, c->active_timeout_s); break;
         case S_MAX_FLOWS: kv_u32(kv, c->max_flows); break;
         case S_VLAN_IN_KEY: kv_bool(kv, c->vlan_in_key); break;
+        case S_DECAP: kv_bool(kv, c->decap); break;
         case S_COMMUNITY_ID_SEED: kv_u32(kv, c->community_id_seed); break;
         case S_LOCAL_NETWORKS: kv_str(kv, c->local_networks); break;
         case S_PACKET_RING_SLOTS: kv_u32(kv, c->packet_ring_slots); break;

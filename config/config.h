@@ -73,6 +73,7 @@ struct config {
     uint32_t active_timeout_s;     /* AGENT_ACTIVE_TIMEOUT, [1, 604800], default 300 */
     uint32_t max_flows;            /* AGENT_MAX_FLOWS, [1, 100000000], default 1000000 */
     bool     vlan_in_key;          /* AGENT_VLAN_IN_KEY, default true */
+    bool     decap;                /* AGENT_DECAP, default true: flows inside tunnels (issue 14) */
     uint16_t community_id_seed;    /* AGENT_COMMUNITY_ID_SEED, [0, 65535], default 0 */
     char    *local_networks;       /* AGENT_LOCAL_NETWORKS, CIDR list (checked); NULL = the host's own addresses decide direction */
 

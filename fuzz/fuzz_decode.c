@@ -4,8 +4,8 @@
  * The decoder sees every frame of hostile traffic first, on the capture
  * thread; it must never read outside the captured bytes. Input: one selector
  * byte (fuzz_dlt.h: link type, snap-length cut) and the frame. The frame goes
- * through what capture.c does with it: decode_packet, and for a frame that
- * is not IP, decode_l2_discovery (here: for every frame). The contracts that can be checked from
+ * through what capture.c does with it: decode_packet (with and without
+ * tunnel decapsulation), and for a frame that is not IP, decode_l2_discovery (here: for every frame). The contracts that can be checked from
  * outside are checked, and a breach aborts like a sanitizer report would.
  * Also built into tests/unit/test_fuzz_regressions.c, which renames the entry
  * point (so names here other than it stay static and prefixed fd_).
@@ -18,6 +18,16 @@
 #include "fuzz/fuzz_dlt.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The flow fields of two records agree. */
+static int fd_same_flow(const struct pkt_record *a, const struct pkt_record *b)
+{
+    return memcmp(a->src, b->src, 16) == 0 && memcmp(a->dst, b->dst, 16) == 0 &&
+           a->sport == b->sport && a->dport == b->dport && a->proto == b->proto &&
+           a->ip_version == b->ip_version && a->flags == b->flags && a->frag_id == b->frag_id &&
+           a->tcp_flags == b->tcp_flags && a->icmp_type == b->icmp_type &&
+           a->icmp_code == b->icmp_code && a->vlan_id == b->vlan_id && a->wire_len == b->wire_len;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -37,6 +47,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (r == DECODE_UNSUPPORTED_LINK && decode_dlt_supported(dlt))
         abort();
+    /* Tunnels (issue 14), as the capture decodes by default: opening them
+     * never changes the result (what cannot be opened stays the outer
+     * record), and the tunnel fields stay within their ranges. */
+    {
+        struct pkt_record in;
+        memset(&in, 0xa5, sizeof in);
+        enum decode_result ri = decode_packet_opts(dlt, frame, caplen, wire_len, 1700000000000000ull,
+                                                   DECODE_OPT_DECAP, &in);
+        if (ri != r)
+            abort();
+        if (ri == DECODE_OK && (in.tun_depth > DECODE_MAX_TUNNELS || in.tun_type >= TUNNEL_COUNT ||
+                                (in.tun_type != TUNNEL_NONE) != (in.tun_depth != 0) ||
+                                (in.ip_version != 4 && in.ip_version != 6)))
+            abort();
+        if (ri == DECODE_OK && in.tun_depth == 0 && !fd_same_flow(&in, &rec))
+            abort();                    /* no tunnel opened: the record without the option */
+    }
     /* capture.c asks only about DECODE_NOT_IP frames; the contract holds for any. */
     {
         struct decode_l2_info info;

@@ -37,6 +37,7 @@
 
 #include "../common/timefmt.h"
 #include "community_id.h"
+#include "tunnel.h"
 
 /* Below this, cJSON prints a whole double exactly and without exponent. */
 #define FE_CJSON_EXACT_LIMIT 1000000000000000ULL /* 10^15 */
@@ -155,6 +156,28 @@ static void event_community_id(const struct flow_event *ev, const struct flow_ev
         cid[0] = '\0';
 }
 
+/* tunnel (issue 14): "tunnel": {"type", "depth", "outer_src_ip", "outer_dst_ip",
+ * and the id under its type's name ("vni", "teid", "gre_key", "session_id")}. */
+static int add_tunnel(cJSON *o, const struct flow_event *ev)
+{
+    if (!ev->tun_type)
+        return 0;
+    char s[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN];
+    const char *idname = tunnel_id_name(ev->tun_type);
+    cJSON *t = cJSON_CreateObject();
+    if (add(o, "tunnel", t) != 0)
+        return -1;
+    addr_text(ev->tun_outer_ipver, ev->tun_outer_src, s, sizeof s);
+    addr_text(ev->tun_outer_ipver, ev->tun_outer_dst, d, sizeof d);
+    int rc = add_str(t, "type", tunnel_type_name(ev->tun_type));
+    rc |= add_u64(t, "depth", ev->tun_depth);
+    rc |= add_str(t, "outer_src_ip", s);
+    rc |= add_str(t, "outer_dst_ip", d);
+    if (idname && ev->tun_has_id)
+        rc |= add_u64(t, idname, ev->tun_id);
+    return rc;
+}
+
 cJSON *flow_event_to_json(const struct flow_event *ev, const struct flow_event_ctx *ctx,
                           enum flow_direction dir, const char *event_id)
 {
@@ -232,6 +255,7 @@ cJSON *flow_event_to_json(const struct flow_event *ev, const struct flow_event_c
     if (ev->initiator_inferred)
         rc |= add(o, "initiator_inferred", cJSON_CreateTrue());
     rc |= add_str(o, "community_id", cid);
+    rc |= add_tunnel(o, ev);
     if (rc != 0) {
         cJSON_Delete(o);
         return NULL;
@@ -621,6 +645,33 @@ static size_t addr_fast(int ip_version, const uint8_t *a, char *t)
     return n;
 }
 
+/* tunnel (issue 14): the same "tunnel" object as add_tunnel. */
+static void jw_tunnel(struct jw *w, const struct flow_event *ev)
+{
+    if (!ev->tun_type)
+        return;
+    char s[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN];
+    size_t sn = addr_fast(ev->tun_outer_ipver, ev->tun_outer_src, s);
+    size_t dn = addr_fast(ev->tun_outer_ipver, ev->tun_outer_dst, d);
+    const char *idname = tunnel_id_name(ev->tun_type);
+    jw_lit(w, ",\"tunnel\":{\"type\":\"");
+    jw_lit(w, tunnel_type_name(ev->tun_type));
+    jw_lit(w, "\",\"depth\":");
+    jw_u64(w, ev->tun_depth);
+    jw_lit(w, ",\"outer_src_ip\":\"");
+    jw_put(w, s, sn);
+    jw_lit(w, "\",\"outer_dst_ip\":\"");
+    jw_put(w, d, dn);
+    jw_ch(w, '"');
+    if (idname && ev->tun_has_id) {
+        jw_lit(w, ",\"");
+        jw_lit(w, idname);
+        jw_lit(w, "\":");
+        jw_u64(w, ev->tun_id);
+    }
+    jw_ch(w, '}');
+}
+
 size_t flow_event_format(const struct flow_event *ev, const struct flow_event_ctx *ctx,
                          enum flow_direction dir, const char *event_id, char *buf, size_t buflen)
 {
@@ -747,6 +798,7 @@ size_t flow_event_format(const struct flow_event *ev, const struct flow_event_ct
     event_community_id(ev, ctx, cid);
     JW_KEY(&w, "community_id");
     jw_plain(&w, cid, strlen(cid));
+    jw_tunnel(&w, ev);
     jw_ch(&w, '}');
     if (w.cap)
         buf[w.n < w.cap ? w.n : w.cap - 1] = '\0';

@@ -64,6 +64,14 @@ struct flow_event {
     uint8_t  final;                   /* 0 for interim (active timeout) records */
     uint8_t  initiator_inferred;      /* TCP start (SYN, SYN+ACK) not seen: src/dst guessed
                                          from the ports (JSON "initiator_inferred": true) */
+    /* tunnel (issue 14): the innermost tunnel the flow came through (its
+     * first packet's); tun_type 0 (TUNNEL_NONE): not tunnelled, no "tunnel" */
+    uint8_t  tun_outer_src[16], tun_outer_dst[16]; /* outer addresses, initiator -> responder */
+    uint32_t tun_id;                  /* VNI / TEID / GRE key / ERSPAN session id */
+    uint8_t  tun_type;                /* enum tunnel_type (models/tunnel.h) */
+    uint8_t  tun_depth;               /* tunnel layers decapsulated (1..3) */
+    uint8_t  tun_outer_ipver;         /* 4 or 6 */
+    uint8_t  tun_has_id;              /* tun_id is meaningful */
 };
 
 /* Per-sensor facts the JSON needs that are not in the record. */

@@ -89,12 +89,17 @@
 
 enum flow_list { LIST_TCP = 0, LIST_UDP, LIST_OTHER, LIST_LINGER, LIST_COUNT };
 
-struct flow_key {              /* 40 bytes, no padding; zeroed before use */
+struct flow_key {              /* 48 bytes, no padding; zeroed before use */
     uint8_t  a[16], b[16];     /* a = lower (address, port) endpoint */
     uint16_t pa, pb;
     uint16_t vlan;
     uint8_t  proto;
     uint8_t  ipver;
+    /* tunnel (issue 14): the innermost tunnel's type and its segment id
+     * (tunnel_key_id: VNI, GRE key, ERSPAN session; 0 for GTP-U); 0 = none */
+    uint32_t tun_id;
+    uint8_t  tun_type;
+    uint8_t  tun_pad[3];
 };
 
 /* The lookup touches hh (hashv, chain link) and then key: they share the
@@ -119,6 +124,11 @@ struct flow {
     uint64_t pkts[2], bytes[2];/* current record, [0] initiator -> responder */
     struct flow *prev, *next;  /* idle or linger list */
     struct flow *aprev, *anext;/* list of first active deadlines (open flows only) */
+    /* tunnel (issue 14): the first packet's tunnel (type in the key), outer
+     * addresses oriented initiator -> responder */
+    uint8_t  tun_outer_src[16], tun_outer_dst[16];
+    uint32_t tun_id;           /* the first packet's VNI / TEID / GRE key / session id */
+    uint8_t  tun_depth, tun_outer_ipver, tun_has_id;
 };
 
 struct flow_dlist { struct flow *head, *tail; };
@@ -375,6 +385,15 @@ static void build_event(const struct flow *f, enum flow_end_reason reason, bool 
     ev->end_reason = (uint8_t)reason;
     ev->initiator_inferred = f->init_inferred;
     ev->final = final;
+    if (f->key.tun_type) {     /* tunnel (issue 14) */
+        ev->tun_type = f->key.tun_type;
+        ev->tun_depth = f->tun_depth;
+        ev->tun_outer_ipver = f->tun_outer_ipver;
+        ev->tun_has_id = f->tun_has_id;
+        ev->tun_id = f->tun_id;
+        memcpy(ev->tun_outer_src, f->tun_outer_src, 16);
+        memcpy(ev->tun_outer_dst, f->tun_outer_dst, 16);
+    }
 }
 
 static bool record_empty(const struct flow *f) { return f->pkts[0] + f->pkts[1] == 0; }
@@ -563,6 +582,8 @@ static bool make_key(const struct pkt_record *p, struct flow_key *k)
     k->vlan = p->vlan_id;
     k->proto = p->proto;
     k->ipver = p->ip_version;
+    k->tun_type = p->tun_type;
+    k->tun_id = tunnel_key_id(p->tun_type, p->tun_id);
     return src_is_a;
 }
 
@@ -581,18 +602,20 @@ static uint64_t mum(uint64_t a, uint64_t b)
 }
 
 /*
- * Hash of a whole 40-byte key: three multiplies over its five words, keyed by
+ * Hash of a whole 48-byte key: three multiplies over its six words, keyed by
  * a random per-table seed so that nobody can choose 5-tuples that all land in
- * one chain (uthash's Jenkins hash, unkeyed, cost ~4x as much). The result
- * does not influence any output: it only places flows in buckets.
+ * one chain (uthash's Jenkins hash, unkeyed, cost ~4x as much). The sixth
+ * word (the tunnel, 0 for plain traffic) goes into the last multiplier,
+ * which stays secret through the seed. The result does not influence any
+ * output: it only places flows in buckets.
  */
-_Static_assert(sizeof(struct flow_key) == 40, "flow_key_hash reads five words");
+_Static_assert(sizeof(struct flow_key) == 48, "flow_key_hash reads six words");
 static uint32_t flow_key_hash(const flow_table *ft, const struct flow_key *k)
 {
     const unsigned char *p = (const unsigned char *)k;
     uint64_t h = mum(load64(p) ^ ft->seed[0], load64(p + 8) ^ ft->seed[1]) ^
                  mum(load64(p + 16) ^ ft->seed[2], load64(p + 24) ^ ft->seed[3]);
-    h = mum(h ^ load64(p + 32), 0x9e3779b97f4a7c15ull ^ ft->seed[0]);
+    h = mum(h ^ load64(p + 32), 0x9e3779b97f4a7c15ull ^ ft->seed[0] ^ load64(p + 40));
     return (uint32_t)(h ^ (h >> 32));
 }
 
@@ -601,7 +624,7 @@ static bool flow_key_eq(const struct flow_key *a, const struct flow_key *b)
     const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
     return ((load64(x) ^ load64(y)) | (load64(x + 8) ^ load64(y + 8)) |
             (load64(x + 16) ^ load64(y + 16)) | (load64(x + 24) ^ load64(y + 24)) |
-            (load64(x + 32) ^ load64(y + 32))) == 0;
+            (load64(x + 32) ^ load64(y + 32)) | (load64(x + 40) ^ load64(y + 40))) == 0;
 }
 
 #undef HASH_KEYCMP
@@ -855,6 +878,19 @@ static void infer_initiator(struct flow *f, const struct pkt_record *p, bool src
         f->init_is_a = src_is_a;
 }
 
+/* tunnel (issue 14): keep the first packet's tunnel, its outer addresses
+ * turned to the initiator -> responder direction. */
+static void flow_set_tunnel(struct flow *f, const struct pkt_record *p, bool src_is_a)
+{
+    bool from_init = src_is_a == (bool)f->init_is_a;
+    memcpy(f->tun_outer_src, from_init ? p->tun_outer_src : p->tun_outer_dst, 16);
+    memcpy(f->tun_outer_dst, from_init ? p->tun_outer_dst : p->tun_outer_src, 16);
+    f->tun_id = p->tun_id;
+    f->tun_depth = p->tun_depth;
+    f->tun_outer_ipver = p->tun_outer_ipver;
+    f->tun_has_id = (p->tun_flags & DECODE_TUN_F_HAS_ID) != 0;
+}
+
 static struct flow *flow_create(flow_table *ft, const struct flow_key *k, uint32_t hashv,
                                 const struct pkt_record *p, bool src_is_a, struct sink *s)
 {
@@ -881,6 +917,8 @@ static struct flow *flow_create(flow_table *ft, const struct flow_key *k, uint32
         f->icmp_type = p->icmp_type;
         f->icmp_code = p->icmp_code;
     }
+    if (p->tun_type)
+        flow_set_tunnel(f, p, src_is_a);
     f->touch_us = ft->clock_us;
     f->deadline_us = ft->clock_us + ft->cfg.active_us;
     HASH_ADD_BYHASHVALUE(hh, ft->hash, key, sizeof(struct flow_key), hashv, f);

@@ -155,6 +155,23 @@ def run_scenario(tracer, sc, tmp_path, env=None, args=()):
 # ----------------------------------------------------------------------------
 # record checks
 
+TUNNEL_IDS = {"gre": "gre_key", "erspan_ii": "session_id", "erspan_iii": "session_id",
+              "vxlan": "vni", "geneve": "vni", "gtpu": "teid"}
+TUNNEL_TYPES = set(TUNNEL_IDS) | {"erspan_i", "ipip", "ip6ip"}
+
+
+def check_tunnel(t):
+    """The "tunnel" object: type, depth 1..3, outer addresses of one version,
+    and at most the type's own id."""
+    assert t["type"] in TUNNEL_TYPES, t
+    idname = TUNNEL_IDS.get(t["type"])
+    assert set(t) - {idname} == {"type", "depth", "outer_src_ip", "outer_dst_ip"}, t
+    assert isinstance(t["depth"], int) and 1 <= t["depth"] <= 3, t
+    assert pcapgen.ip_version(t["outer_src_ip"]) == pcapgen.ip_version(t["outer_dst_ip"]), t
+    if idname in t:
+        assert isinstance(t[idname], int) and 0 <= t[idname] < 2 ** 32, t
+
+
 def check_shape(rec):
     """Exact key set, JSON types and formats of one flow FlowEvent; its
     community_id recomputed from its own fields."""
@@ -165,6 +182,9 @@ def check_shape(rec):
     if "initiator_inferred" in rec:             # only present (and true) when inferred
         assert rec["initiator_inferred"] is True, rec
         want |= {"initiator_inferred"}
+    if "tunnel" in rec:                         # only on flows from inside a tunnel (issue 14)
+        check_tunnel(rec["tunnel"])
+        want |= {"tunnel"}
     assert keys == want, "key set differs: missing %s, extra %s in %s" % (
         sorted(want - keys), sorted(keys - want), rec)
     for k in STR_KEYS:

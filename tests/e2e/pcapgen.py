@@ -478,10 +478,13 @@ class Rec:
     generated: (ts_us, wire_len, from_src, tcp_flags)."""
 
     def __init__(self, src, dst, proto, sport=0, dport=0, vlan=0, icmp_tc=None,
-                 end_reason="shutdown", final=True, direction=None, inferred=False):
+                 end_reason="shutdown", final=True, direction=None, inferred=False,
+                 tunnel=None):
         """direction None: from this host's addresses (direction_of); inferred:
-        the TCP start was missed (the record has "initiator_inferred": true)."""
+        the TCP start was missed (the record has "initiator_inferred": true);
+        tunnel: the record's "tunnel" object (issue 14), None for none."""
         self.inferred = inferred
+        self.tunnel = tunnel
         self.src, self.dst, self.proto = src, dst, proto
         self.sport, self.dport = (sport, dport) if proto in PORT_PROTOS else (0, 0)
         self.vlan = vlan
@@ -535,6 +538,8 @@ class Rec:
             r["community_id"] = community_id(self.src, self.dst, self.proto, self.sport, self.dport)
         if self.inferred:
             r["initiator_inferred"] = True
+        if self.tunnel is not None:
+            r["tunnel"] = dict(self.tunnel)
         return r
 
 
@@ -1008,8 +1013,9 @@ def scenario_active_timeout():
 
 
 def scenario_gre():
-    """GRE (IP protocol 47) is a port-less flow; its inner packet is not a flow."""
-    sc = Scenario("gre")
+    """With AGENT_DECAP=off, GRE (IP protocol 47) is a port-less flow; its
+    inner packet is not a flow (tunnel_* scenarios: decapsulated)."""
+    sc = Scenario("gre", env={"AGENT_DECAP": "off"})
     c = Conv(sc, PROTO_GRE, A4, B4)
     c.record()
     c.send(10.0, "a", payload=b"inner-1")
@@ -1485,10 +1491,14 @@ def scenario_mixed(n_tcp=40, n_tcp6=10, n_rst=10, n_udp=30, n_icmp=10, n_icmp6=5
         t = 10.0 + rnd.random() * 20
         c.send(t, "a", icmp_tc=(128, 0), seqno=1)
         c.send(t + 0.001, "b", icmp_tc=(129, 0), seqno=1)
+    # GRE: decapsulated (issue 14), the flow is the UDP packet inside, which
+    # goes 203.0.113.77:4000 -> .78:5000 in both GRE directions.
     g = Conv(sc, PROTO_GRE, A4, D4)
-    g.record()
-    g.send(12.0, "a", payload=b"g1")
-    g.send(12.5, "b", payload=b"g2")
+    gr = sc.rec("203.0.113.77", "203.0.113.78", PROTO_UDP, 4000, 5000,
+                tunnel={"type": "gre", "depth": 1, "outer_src_ip": A4, "outer_dst_ip": D4})
+    g.send(12.0, "a", payload=b"g1", rec=gr)
+    g.send(12.5, "b", payload=b"g2", rec=gr)
+    gr.pkts = [p[:2] + (True, 0) for p in gr.pkts]
     s = Conv(sc, PROTO_SCTP, A4, B4, 2905, 2905)
     s.record()
     s.send(13.0, "a")
@@ -1497,6 +1507,294 @@ def scenario_mixed(n_tcp=40, n_tcp6=10, n_rst=10, n_udp=30, n_icmp=10, n_icmp6=5
     _v4_frag_datagram(sc, r, 14.0, A4, B4, 7001, 7002, 0x4243, (1000, 800, 200))
     sc.add(sec(15.0), arp_frame(A4, B4))
     return sc
+
+
+# ----------------------------------------------------------------------------
+# tunnels (issue 14): the flow is the conversation inside
+
+PROTO_IPIP, PROTO_IPV6_IN_IP = 4, 41
+GRE_TEB, GRE_ERSPAN2, GRE_ERSPAN3 = 0x6558, 0x88BE, 0x22EB
+VXLAN_PORT, GENEVE_PORT, GTPU_PORT = 4789, 6081, 2152
+# Tunnel endpoints: side a's packets go OUT_A -> OUT_B (IPv6: OUT6_A -> OUT6_B).
+OUT_A, OUT_B = "10.99.0.1", "10.99.0.2"
+OUT6_A, OUT6_B = "2001:db8:99::1", "2001:db8:99::2"
+MAC_IN_A, MAC_IN_B = bytes.fromhex("0a0000000001"), bytes.fromhex("0a0000000002")
+
+
+def _eth_of(ip, from_a, vlans=()):
+    """The inner Ethernet frame a bridging tunnel carries."""
+    s, d = (MAC_IN_A, MAC_IN_B) if from_a else (MAC_IN_B, MAC_IN_A)
+    return ether(ip, ETH_IPV4 if ip[0] >> 4 == 4 else ETH_IPV6, s, d, vlans)
+
+
+def gre_hdr(proto, key=None, seq=None):
+    """RFC 2784/2890 header with the optional key and sequence number."""
+    flags = (0x2000 if key is not None else 0) | (0x1000 if seq is not None else 0)
+    h = struct.pack("!HH", flags, proto)
+    if key is not None:
+        h += struct.pack("!I", key)
+    if seq is not None:
+        h += struct.pack("!I", seq)
+    return h
+
+
+def erspan2_hdr(session, vlan=0, index=0):
+    """ERSPAN type II (draft-foschiano-erspan §4.2): ver 1, VLAN, session, index."""
+    return struct.pack("!HHI", 0x1000 | vlan, session & 0x3FF, index & 0xFFFFF)
+
+
+def erspan3_hdr(session, vlan=0, ts=0x12345678, ft=0, o=False):
+    """ERSPAN type III (§4.3): ver 2, VLAN, session, timestamp, SGT, P/FT/HW/D/Gra/O
+    (+ the 8-byte platform sub-header when o)."""
+    h = struct.pack("!HHIHBB", 0x2000 | vlan, session & 0x3FF, ts, 0, (ft & 0x1F) << 2,
+                    1 if o else 0)
+    return h + (struct.pack("!II", 0x03000000, 0) if o else b"")
+
+
+def vxlan_hdr(vni):
+    """RFC 7348: I flag, VNI."""
+    return struct.pack("!II", 0x08000000, vni << 8)
+
+
+def geneve_hdr(vni, proto=GRE_TEB, options=b""):
+    """RFC 8926: version 0, option length, protocol type, VNI, options."""
+    assert len(options) % 4 == 0
+    return struct.pack("!BBHI", len(options) // 4, 0, proto, vni << 8) + options
+
+
+def gtpu_hdr(teid, payload_len, ext=None):
+    """3GPP TS 29.281 G-PDU: version 1, PT 1; ext: one PDU session container
+    extension header (type 0x85), which sets E and adds seq/N-PDU/next-type."""
+    if ext is None:
+        return struct.pack("!BBHI", 0x30, 255, payload_len, teid)
+    opt = struct.pack("!HBB", 0, 0, 0x85) + struct.pack("!BBBB", 1, 0x10, ext, 0)
+    return struct.pack("!BBHI", 0x34, 255, payload_len + len(opt), teid) + opt
+
+
+def _outer(inner, proto, from_a, v6=False, sport=None, dport=None):
+    """The outer Ethernet + IP (+ UDP to dport when given) frame carrying `inner`."""
+    oa, ob = (OUT6_A, OUT6_B) if v6 else (OUT_A, OUT_B)
+    s, d = (oa, ob) if from_a else (ob, oa)
+    if dport is not None:
+        inner = udp(s, d, sport if sport is not None else (40000 if from_a else 40001), dport, inner)
+        proto = PROTO_UDP
+    ip = ip_packet(s, d, proto, inner)
+    ms, md = (MAC_A, MAC_B) if from_a else (MAC_B, MAC_A)
+    return ether(ip, ETH_IPV6 if v6 else ETH_IPV4, ms, md)
+
+
+def tunnel_wrap(kind, tid=0, teid_b=None, v6=False):
+    """fn(ip, from_a) -> the frame carrying ip through one tunnel of `kind`:
+    gre (key tid, or none when tid is None), gre_teb, erspan1/2/3 (session
+    tid), vxlan / geneve (VNI tid), gtpu (TEID tid from a, teid_b from b),
+    ipip / ip6ip (protocol 4 / 41; v6: over IPv6)."""
+    def wrap(ip, from_a):
+        if kind == "gre":
+            return _outer(gre_hdr(ETH_IPV4 if ip[0] >> 4 == 4 else ETH_IPV6, tid) + ip,
+                          PROTO_GRE, from_a, v6)
+        if kind == "gre_teb":
+            return _outer(gre_hdr(GRE_TEB) + _eth_of(ip, from_a), PROTO_GRE, from_a, v6)
+        if kind == "erspan1":
+            return _outer(gre_hdr(GRE_ERSPAN2) + _eth_of(ip, from_a), PROTO_GRE, from_a, v6)
+        if kind == "erspan2":
+            return _outer(gre_hdr(GRE_ERSPAN2, seq=7) + erspan2_hdr(tid) + _eth_of(ip, from_a),
+                          PROTO_GRE, from_a, v6)
+        if kind == "erspan3":
+            return _outer(gre_hdr(GRE_ERSPAN3, seq=7) + erspan3_hdr(tid, o=True) +
+                          _eth_of(ip, from_a), PROTO_GRE, from_a, v6)
+        if kind == "vxlan":
+            return _outer(vxlan_hdr(tid) + _eth_of(ip, from_a), 0, from_a, v6, dport=VXLAN_PORT)
+        if kind == "geneve":
+            opt = struct.pack("!HBB", 0x0102, 0x80, 1) + b"\x00\x00\x00\x2a"
+            return _outer(geneve_hdr(tid, GRE_TEB, opt) + _eth_of(ip, from_a), 0, from_a, v6,
+                          dport=GENEVE_PORT)
+        if kind == "gtpu":
+            teid = tid if from_a else teid_b
+            return _outer(gtpu_hdr(teid, len(ip), ext=9 if from_a else None) + ip, 0, from_a, v6,
+                          sport=GTPU_PORT, dport=GTPU_PORT)
+        if kind in ("ipip", "ip6ip"):
+            return _outer(ip, PROTO_IPIP if ip[0] >> 4 == 4 else PROTO_IPV6_IN_IP, from_a, v6)
+        raise ValueError(kind)
+    return wrap
+
+
+def tunnel_obj(ttype, depth=1, v6=False, initiator="a", **ids):
+    """The expected "tunnel" object: outer addresses initiator -> responder."""
+    oa, ob = (OUT6_A, OUT6_B) if v6 else (OUT_A, OUT_B)
+    s, d = (oa, ob) if initiator == "a" else (ob, oa)
+    t = {"type": ttype, "depth": depth, "outer_src_ip": s, "outer_dst_ip": d}
+    t.update(ids)
+    return t
+
+
+# (scenario suffix, tunnel_wrap args, expected type, expected id fields, inner conversation)
+TUNNEL_CASES = (
+    ("gre", ("gre", 0x1234), "gre", {"gre_key": 0x1234}, (PROTO_TCP, A4, B4, 49300, 80)),
+    ("gre_nokey", ("gre", None, None, True), "gre", {}, (PROTO_UDP, A6, B6, 49301, 53)),
+    ("gre_teb", ("gre_teb",), "gre", {}, (PROTO_UDP, A4, B4, 49302, 53)),
+    ("erspan1", ("erspan1",), "erspan_i", {}, (PROTO_UDP, A4, C4, 49303, 514)),
+    ("erspan2", ("erspan2", 77), "erspan_ii", {"session_id": 77}, (PROTO_TCP, A4, B4, 49304, 443)),
+    ("erspan3", ("erspan3", 901), "erspan_iii", {"session_id": 901}, (PROTO_UDP, A6, B6, 49305, 53)),
+    ("vxlan", ("vxlan", 100), "vxlan", {"vni": 100}, (PROTO_TCP, A4, B4, 49306, 80)),
+    ("geneve", ("geneve", 300), "geneve", {"vni": 300}, (PROTO_UDP, A4, B4, 49307, 53)),
+    ("gtpu", ("gtpu", 0x111, 0x222), "gtpu", {"teid": 0x111}, (PROTO_TCP, A4, B4, 49308, 443)),
+    ("ipip", ("ipip",), "ipip", {}, (PROTO_UDP, A4, B4, 49309, 123)),
+    ("ip6ip", ("ip6ip",), "ip6ip", {}, (PROTO_TCP, A6, B6, 49310, 22)),
+    ("ip6ip6", ("ip6ip", 0, None, True), "ip6ip", {}, (PROTO_UDP, A6, B6, 49311, 53)),
+    ("ipip6", ("ipip", 0, None, True), "ipip", {}, (PROTO_ICMP, A4, B4, 0, 0)),
+)
+
+
+def _tunnel_case(sc, case, t0):
+    suffix, args, ttype, ids, (proto, a, b, ap, bp) = case
+    kw = {"v6": args[3]} if len(args) > 3 else {}
+    wrap = tunnel_wrap(args[0], *(args[1:3]), **kw)
+    v6 = kw.get("v6", False)
+    c = Conv(sc, proto, a, b, ap, bp, wrap=wrap)
+    if proto == PROTO_TCP:
+        r = c.record(end_reason="fin", tunnel=tunnel_obj(ttype, 1, v6, **ids))
+        t = t0
+        c.send(t, "a", SYN)
+        c.send(t + 0.01, "b", SYN | ACK)
+        c.send(t + 0.02, "a", ACK)
+        c.send(t + 0.03, "a", PSH | ACK, b"hello")
+        c.send(t + 0.04, "a", FIN | ACK)
+        c.send(t + 0.05, "b", FIN | ACK)
+        c.send(t + 0.06, "a", ACK)
+    elif proto == PROTO_ICMP:
+        r = c.record(icmp_tc=(8, 0), tunnel=tunnel_obj(ttype, 1, v6, **ids))
+        c.send(t0, "a", icmp_tc=(8, 0), seqno=1)
+        c.send(t0 + 0.01, "b", icmp_tc=(0, 0), seqno=1)
+    else:
+        r = c.record(tunnel=tunnel_obj(ttype, 1, v6, **ids))
+        c.send(t0, "a", payload=b"q-" + suffix.encode())
+        c.send(t0 + 0.01, "b", payload=b"answer-" + suffix.encode())
+    return r
+
+
+def _tunnel_scenario(case):
+    def build():
+        sc = Scenario("tunnel_" + case[0])
+        _tunnel_case(sc, case, 10.0)
+        return sc
+    build.__doc__ = "One %s tunnel: the inner conversation is the flow, with its tunnel." % case[0]
+    return build
+
+
+for _case in TUNNEL_CASES:
+    globals()["scenario_tunnel_" + _case[0]] = _tunnel_scenario(_case)
+
+
+def scenario_tunnel_vxlan_segments():
+    """The same inner 5-tuple in VXLAN segments 100 and 200, and bare: three
+    flows (the tunnel type and VNI are part of the key)."""
+    sc = Scenario("tunnel_vxlan_segments")
+    for i, vni in enumerate((100, 200, None)):
+        c = Conv(sc, PROTO_UDP, A4, B4, 49400, 53, wrap=tunnel_wrap("vxlan", vni) if vni else None)
+        c.record(tunnel=tunnel_obj("vxlan", vni=vni) if vni else None)
+        c.send(10.0 + i, "a", payload=b"q")
+        c.send(10.1 + i, "b", payload=b"a")
+    return sc
+
+
+def scenario_tunnel_decap_off():
+    """AGENT_DECAP=off: a VXLAN and an IP-in-IP tunnel are the outer flows
+    (UDP to 4789 from each side's own source port; protocol 4), as before."""
+    sc = Scenario("tunnel_decap_off", env={"AGENT_DECAP": "off"})
+    c = Conv(sc, PROTO_UDP, A4, B4, 49500, 53, wrap=tunnel_wrap("vxlan", 5))
+    ra = sc.rec(OUT_A, OUT_B, PROTO_UDP, 40000, VXLAN_PORT)
+    rb = sc.rec(OUT_B, OUT_A, PROTO_UDP, 40001, VXLAN_PORT)
+    rb.side = "b"
+    c.send(10.0, "a", payload=b"q", rec=ra)
+    c.send(10.1, "b", payload=b"a", rec=rb)
+    d = Conv(sc, PROTO_TCP, A4, B4, 49501, 80, wrap=tunnel_wrap("ipip"))
+    r = sc.rec(OUT_A, OUT_B, PROTO_IPIP)
+    d.send(11.0, "a", SYN, rec=r)
+    d.send(11.1, "b", SYN | ACK, rec=r)
+    r.pkts = [p[:3] + (0,) for p in r.pkts]          # protocol 4: no TCP flags of its own
+    return sc
+
+
+def _nest(ip, from_a, kinds):
+    """ip carried through tunnels kinds[0] (innermost) .. kinds[-1] (outermost);
+    the Ethernet of each inner level is stripped to its IP packet."""
+    frame = ip
+    for i, k in enumerate(kinds):
+        frame = tunnel_wrap(*k)(frame, from_a)
+        if i + 1 < len(kinds):
+            frame = frame[14:]                 # the next tunnel carries this IP packet
+    return frame
+
+
+def scenario_tunnel_nested():
+    """Three tunnels (VXLAN in GRE in IP-in-IP): decapsulated, depth 3, the
+    innermost one (VXLAN) named; four (one more IP-in-IP outside): the fourth
+    is left closed, so the flow is the VXLAN's UDP packets with the GRE as its
+    tunnel, depth 3, and the capture counts tunnel_capped."""
+    sc = Scenario("tunnel_nested")
+    three = [("vxlan", 42), ("gre", 9), ("ipip",)]
+    c = Conv(sc, PROTO_UDP, A4, B4, 49600, 53, wrap=lambda ip, fa: _nest(ip, fa, three))
+    c.record(tunnel=tunnel_obj("vxlan", 3, vni=42))
+    c.send(10.0, "a", payload=b"deep")
+    c.send(10.1, "b", payload=b"deep-reply")
+    four = three + [("ipip",)]
+    d = Conv(sc, PROTO_UDP, C4, D4, 49601, 53, wrap=lambda ip, fa: _nest(ip, fa, four))
+    # What the sensor sees at depth 3: OUT_A:40000 -> OUT_B:4789 (and back from
+    # 40001), inside GRE key 9 whose outer addresses are OUT_A/OUT_B as well.
+    ra = sc.rec(OUT_A, OUT_B, PROTO_UDP, 40000, VXLAN_PORT, tunnel=tunnel_obj("gre", 3, gre_key=9))
+    rb = sc.rec(OUT_B, OUT_A, PROTO_UDP, 40001, VXLAN_PORT,
+                tunnel=tunnel_obj("gre", 3, initiator="b", gre_key=9))
+    rb.side = "b"
+    d.send(11.0, "a", payload=b"deeper", rec=ra)
+    d.send(11.1, "b", payload=b"deeper-reply", rec=rb)
+    return sc
+
+
+def scenario_tunnel_truncated():
+    """Each tunnel case once whole (a one-packet UDP flow inside) and then cut
+    at every byte from 1 to just before the inner UDP ports end: a cut before
+    the outer packet's own flow fields end (its IP header; for UDP tunnels
+    its ports) is 'truncated'; any later cut leaves the tunnel closed and
+    counts on the outer flow (tunnel_undecoded). See tunnel_truncated_counts."""
+    sc = Scenario("tunnel_truncated")
+    t = 10.0
+    outers = {}                  # cases with the same outer key share its flow
+    for i, case in enumerate(TUNNEL_CASES):
+        suffix, args, ttype, ids, (proto, a, b, ap, bp) = case
+        kw = {"v6": args[3]} if len(args) > 3 else {}
+        v6 = kw.get("v6", False)
+        a, b = (A6, B6) if ip_version(a) == 6 else (A4, B4)
+        c = Conv(sc, PROTO_UDP, a, b, 50100 + i, 53, wrap=tunnel_wrap(args[0], *(args[1:3]), **kw))
+        c.record(tunnel=tunnel_obj(ttype, 1, v6, **ids))
+        payload = b"whole-" + suffix.encode()
+        whole = c.send(t, "a", payload=payload).data
+        outer_ip = 14 + (40 if v6 else 20)
+        udp_tunnel = args[0] in ("vxlan", "geneve", "gtpu")
+        first_flow_cut = outer_ip + (4 if udp_tunnel else 0)
+        oa, ob = (OUT6_A, OUT6_B) if v6 else (OUT_A, OUT_B)
+        if udp_tunnel:
+            okey = (oa, ob, PROTO_UDP, GTPU_PORT if args[0] == "gtpu" else 40000,
+                    {"vxlan": VXLAN_PORT, "geneve": GENEVE_PORT, "gtpu": GTPU_PORT}[args[0]])
+        else:
+            okey = (oa, ob, PROTO_GRE if args[0] not in ("ipip", "ip6ip")
+                    else (PROTO_IPIP if ip_version(a) == 4 else PROTO_IPV6_IN_IP))
+        if okey not in outers:
+            outers[okey] = sc.rec(*okey)
+        outer = outers[okey]
+        for cut in range(1, len(whole) - len(payload) - 4):
+            t += 0.001
+            sc.add(sec(t), whole[:cut], outer if cut >= first_flow_cut else None,
+                   wire_len=len(whole))
+        t += 0.1
+    return sc
+
+
+def tunnel_truncated_counts():
+    """(truncated, tunnel_undecoded) frames of tunnel_truncated."""
+    sc = scenario_tunnel_truncated()
+    cut = sum(1 for f in sc.frames if f.wire_len != len(f.data))
+    undecoded = sum(len(r.pkts) for r in sc.recs if r.tunnel is None)
+    return cut - undecoded, undecoded
 
 
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in sorted(globals().items())

@@ -134,7 +134,8 @@ def test_help_groups_by_purpose(tracer):
     assert list(sec) == ["Capture", "Flows", "Output", "Delivery", "Pipeline", "Hooks", "Monitoring",
                          "Logging and privileges"]
     assert sec["Flows"] == ["--tcp-idle-timeout", "--udp-idle-timeout", "--idle-timeout", "--active-timeout",
-                            "--max-flows", "--community-id-seed", "--local-networks", "--vlan-in-key"]
+                            "--max-flows", "--community-id-seed", "--local-networks", "--vlan-in-key",
+                            "--decap"]
     assert "--tcp-idle-timeout" not in sec["Output"]
     flags = [f for v in sec.values() for f in v]
     assert len(flags) == len(set(flags))

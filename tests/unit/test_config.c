@@ -272,6 +272,7 @@ static void test_defaults_with_pcap(void **state)
     assert_int_equal(c->active_timeout_s, 300);
     assert_int_equal(c->max_flows, 1000000);
     assert_true(c->vlan_in_key);
+    assert_true(c->decap);
     assert_int_equal(c->community_id_seed, 0);
     assert_int_equal(c->packet_ring_slots, 65536);
     assert_int_equal(c->event_ring_slots, 16384);
@@ -534,6 +535,7 @@ static void test_every_flag_is_known(void **state)
         "AGENT_UDP_IDLE_TIMEOUT", "AGENT_IDLE_TIMEOUT", "AGENT_ACTIVE_TIMEOUT", "AGENT_MAX_FLOWS",
         "AGENT_COMMUNITY_ID_SEED", "AGENT_PACKET_RING_SLOTS", "AGENT_EVENT_RING_SLOTS",
         "AGENT_VLAN_IN_KEY",
+        "AGENT_DECAP",
         "LOG_LEVEL", "AGENT_METRICS_ADDR", "LOG_FORMAT",
         "AGENT_SECCOMP",
         "AGENT_HTTP_BODY", "AGENT_EVENTS_ENDPOINT_URL", "AGENT_HTTP_CONNECTIONS",
@@ -1162,6 +1164,21 @@ static void test_vlan_in_key(void **state)
     one_env_err(f, "AGENT_VLAN_IN_KEY=outer", "AGENT_VLAN_IN_KEY=outer: must be true or false");
 }
 
+static void test_decap(void **state)
+{
+    struct fx *f = *state;
+    struct res r;
+    run(&r, f, true, ENV("AGENT_DECAP=off"), NULL);
+    expect_ok(&r);
+    assert_false(r.cfg->decap);
+    done(&r);
+    run(&r, f, true, ENV("AGENT_DECAP=off"), ARGS("--decap=on"));
+    expect_ok(&r);
+    assert_true(r.cfg->decap);
+    done(&r);
+    one_env_err(f, "AGENT_DECAP=inner", "AGENT_DECAP=inner: must be true or false");
+}
+
 static void test_promiscuous_and_log_level(void **state)
 {
     static const struct { const char *v; bool b; } bools[] = {
@@ -1754,6 +1771,7 @@ int main(void)
         cmocka_unit_test(test_duration_forms),
         cmocka_unit_test(test_local_networks),
         cmocka_unit_test(test_vlan_in_key),
+        cmocka_unit_test(test_decap),
         cmocka_unit_test(test_promiscuous_and_log_level),
         cmocka_unit_test(test_seccomp),
         cmocka_unit_test(test_auth_token),

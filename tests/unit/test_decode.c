@@ -855,6 +855,315 @@ static void test_dlt_supported(void **state)
         assert_int_equal(decode_dlt_supported(no[i]), 0);
 }
 
+/* ---- tunnels (issue 14) --------------------------------------------------- */
+
+/*
+ * Each frame carries a UDP packet 172.16.0.1:5000 -> 172.16.0.2:53 (IPv6:
+ * fd00::1 -> fd00::2) through one tunnel (or more). IPv4 total lengths and
+ * IPv6 payload lengths are 0 ("not in the header": the captured bytes are
+ * the packet), so that the cut test below needs no length bookkeeping.
+ */
+#define IN4_SRC 172, 16, 0, 1
+#define IN4_DST 172, 16, 0, 2
+#define IN4(proto) 0x45, 0x00, 0, 0, 0, 1, 0, 0, 64, (proto), 0, 0, IN4_SRC, IN4_DST
+#define IN6_SRC 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01
+#define IN6_DST 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02
+#define IN6(nh) 0x60, 0, 0, 0, 0, 0, (nh), 64, IN6_SRC, IN6_DST
+#define OUT4(proto) 0x45, 0x00, 0, 0, 0, 2, 0, 0, 64, (proto), 0, 0, V4_SRC, V4_DST
+#define OUT6(nh) 0x60, 0, 0, 0, 0, 0, (nh), 64, V6_SRC, V6_DST
+#define IN_UDP UDP(5000, 53, 12), 'a', 'b', 'c', 'd'
+#define IN_ETH(type) 0x0a, 0, 0, 0, 0, 2, 0x0a, 0, 0, 0, 0, 1, BE16(type)
+
+static const uint8_t t_gre_key[] = {
+    ETH(0x0800), OUT4(47), 0x20, 0x00, BE16(0x0800), BE32(0x1234u), IN4(17), IN_UDP };
+static const uint8_t t_gre_v6_nokey[] = {
+    ETH(0x86dd), OUT6(47), 0x00, 0x00, BE16(0x86dd), IN6(17), IN_UDP };
+static const uint8_t t_gre_csum_seq_teb[] = {
+    ETH(0x0800), OUT4(47), 0x90, 0x00, BE16(0x6558), 0, 0, 0, 0, BE32(9u),
+    IN_ETH(0x0800), IN4(17), IN_UDP };
+static const uint8_t t_gre_pptp[] = {
+    ETH(0x0800), OUT4(47), 0x30, 0x81, BE16(0x880b), BE16(24), BE16(0x77), BE32(1u), BE32(2u),
+    0xff, 0x03, BE16(0x0021), IN4(17), IN_UDP };
+static const uint8_t t_erspan1[] = {
+    ETH(0x0800), OUT4(47), 0x00, 0x00, BE16(0x88be), IN_ETH(0x0800), IN4(17), IN_UDP };
+static const uint8_t t_erspan2[] = {
+    ETH(0x0800), OUT4(47), 0x10, 0x00, BE16(0x88be), BE32(7u), 0x10, 0x05, 0x00, 77, 0, 0, 0, 0,
+    IN_ETH(0x0800), IN4(17), IN_UDP };
+static const uint8_t t_erspan3[] = {
+    ETH(0x0800), OUT4(47), 0x10, 0x00, BE16(0x22eb), BE32(7u), 0x20, 0x00, BE16(901),
+    BE32(0x12345678u), 0, 0, 0x00, 0x01, 0x03, 0, 0, 0, 0, 0, 0, 0,
+    IN_ETH(0x86dd), IN6(17), IN_UDP };
+static const uint8_t t_vxlan[] = {
+    ETH(0x0800), OUT4(17), UDP(40000, 4789, 0), 0x08, 0, 0, 0, 0x00, 0x00, 0x64, 0x00,
+    IN_ETH(0x0800), IN4(17), IN_UDP };
+static const uint8_t t_geneve_v6[] = {
+    ETH(0x86dd), OUT6(17), UDP(40000, 6081, 0), 0x01, 0x00, BE16(0x6558), 0x00, 0x01, 0x2c, 0x00,
+    0x01, 0x02, 0x80, 0x00, IN_ETH(0x0800), IN4(17), IN_UDP };
+static const uint8_t t_gtpu_ext[] = {
+    ETH(0x0800), OUT4(17), UDP(2152, 2152, 0), 0x34, 0xff, BE16(60), BE32(0xabcdu),
+    0, 0, 0, 0x85, 0x01, 0x10, 0x09, 0x00, IN6(17), IN_UDP };
+static const uint8_t t_ipip[] = { ETH(0x0800), OUT4(4), IN4(17), IN_UDP };
+static const uint8_t t_6in4[] = { ETH(0x0800), OUT4(41), IN6(17), IN_UDP };
+static const uint8_t t_4in6[] = { ETH(0x86dd), OUT6(4), IN4(17), IN_UDP };
+/* IP-in-IP three times: the innermost addresses are the IN4 ones, the two in between the OUT4 ones. */
+static const uint8_t t_ipip3[] = {
+    ETH(0x0800), OUT4(4), OUT4(4), OUT4(4), IN4(17), IN_UDP };
+
+struct tcase {
+    const char *name;
+    const uint8_t *pkt;
+    size_t len;
+    size_t outer_ok;        /* bytes the outer record needs (a cut below is DECODE_TRUNCATED) */
+    uint8_t outer_proto;    /* the carrier's protocol (17: the tunnel's UDP ports are sport/dport) */
+    uint16_t outer_sport, outer_dport;
+    uint8_t outer_v6;       /* the carrier is IPv6 (V6_SRC/V6_DST), else IPv4 (V4_SRC/V4_DST) */
+    uint8_t inner_v6;       /* the UDP packet inside is IPv6 (IN6_*) */
+    uint8_t type, depth, has_id;
+    uint32_t id;
+};
+
+#define TPKT(a) (a), sizeof(a)
+
+static const struct tcase tcases[] = {
+    { "gre key", TPKT(t_gre_key), 34, 47, 0, 0, 0, 0, TUNNEL_GRE, 1, 1, 0x1234 },
+    { "gre over ipv6, no key", TPKT(t_gre_v6_nokey), 54, 47, 0, 0, 1, 1, TUNNEL_GRE, 1, 0, 0 },
+    { "gre checksum, sequence, ethernet", TPKT(t_gre_csum_seq_teb), 34, 47, 0, 0, 0, 0, TUNNEL_GRE, 1, 0, 0 },
+    { "pptp enhanced gre", TPKT(t_gre_pptp), 34, 47, 0, 0, 0, 0, TUNNEL_GRE, 1, 0, 0 },
+    { "erspan type i", TPKT(t_erspan1), 34, 47, 0, 0, 0, 0, TUNNEL_ERSPAN1, 1, 0, 0 },
+    { "erspan type ii", TPKT(t_erspan2), 34, 47, 0, 0, 0, 0, TUNNEL_ERSPAN2, 1, 1, 77 },
+    { "erspan type iii, platform sub-header", TPKT(t_erspan3), 34, 47, 0, 0, 0, 1, TUNNEL_ERSPAN3, 1, 1, 901 },
+    { "vxlan", TPKT(t_vxlan), 38, 17, 40000, 4789, 0, 0, TUNNEL_VXLAN, 1, 1, 100 },
+    { "geneve over ipv6, option", TPKT(t_geneve_v6), 58, 17, 40000, 6081, 1, 0, TUNNEL_GENEVE, 1, 1, 300 },
+    { "gtp-u extension header", TPKT(t_gtpu_ext), 38, 17, 2152, 2152, 0, 1, TUNNEL_GTPU, 1, 1, 0xabcd },
+    { "ipip", TPKT(t_ipip), 34, 4, 0, 0, 0, 0, TUNNEL_IPIP, 1, 0, 0 },
+    { "ipv6 in ipv4", TPKT(t_6in4), 34, 41, 0, 0, 0, 1, TUNNEL_IP6IP, 1, 0, 0 },
+    { "ipv4 in ipv6", TPKT(t_4in6), 54, 4, 0, 0, 1, 0, TUNNEL_IPIP, 1, 0, 0 },
+    { "ipip three deep", TPKT(t_ipip3), 34, 4, 0, 0, 0, 0, TUNNEL_IPIP, 3, 0, 0 },
+};
+#define NTCASES (sizeof tcases / sizeof tcases[0])
+
+/* The record of the UDP packet inside, with its tunnel. */
+static struct pkt_record tunnel_inner(const struct tcase *c)
+{
+    static const uint8_t i4s[16] = { IN4_SRC }, i4d[16] = { IN4_DST };
+    static const uint8_t i6s[16] = { IN6_SRC }, i6d[16] = { IN6_DST };
+    static const uint8_t o4s[16] = V4_SRC_A, o4d[16] = V4_DST_A;
+    static const uint8_t o6s[16] = V6_SRC_A, o6d[16] = V6_DST_A;
+    struct pkt_record r;
+
+    memset(&r, 0, sizeof r);
+    r.ts_us = TS;
+    r.wire_len = (uint32_t)c->len;
+    memcpy(r.src, c->inner_v6 ? i6s : i4s, 16);
+    memcpy(r.dst, c->inner_v6 ? i6d : i4d, 16);
+    r.sport = 5000;
+    r.dport = 53;
+    r.ip_version = c->inner_v6 ? 6 : 4;
+    r.proto = 17;
+    r.flags = PKT_F_HAS_PORTS;
+    /* The innermost tunnel's carrier: the outer header, or (three deep) the last OUT4 one. */
+    memcpy(r.tun_outer_src, c->outer_v6 ? o6s : o4s, 16);
+    memcpy(r.tun_outer_dst, c->outer_v6 ? o6d : o4d, 16);
+    r.tun_outer_ipver = c->outer_v6 ? 6 : 4;
+    r.tun_type = c->type;
+    r.tun_depth = c->depth;
+    r.tun_id = c->id;
+    r.tun_flags = c->has_id ? DECODE_TUN_F_HAS_ID : 0;
+    return r;
+}
+
+/* The carrier's record: what decode_packet gives without decapsulation. */
+static struct pkt_record tunnel_outer(const struct tcase *c)
+{
+    static const uint8_t o4s[16] = V4_SRC_A, o4d[16] = V4_DST_A;
+    static const uint8_t o6s[16] = V6_SRC_A, o6d[16] = V6_DST_A;
+    struct pkt_record r;
+
+    memset(&r, 0, sizeof r);
+    r.ts_us = TS;
+    r.wire_len = (uint32_t)c->len;
+    memcpy(r.src, c->outer_v6 ? o6s : o4s, 16);
+    memcpy(r.dst, c->outer_v6 ? o6d : o4d, 16);
+    r.ip_version = c->outer_v6 ? 6 : 4;
+    r.proto = c->outer_proto;
+    r.sport = c->outer_sport;
+    r.dport = c->outer_dport;
+    r.flags = c->outer_proto == 17 ? PKT_F_HAS_PORTS : 0;
+    return r;
+}
+
+static void check_tunnel(const char *name, size_t caplen, const struct pkt_record *want,
+                         const struct pkt_record *got)
+{
+    int ok = 1;
+
+    check_record(name, caplen, want, got);
+    CHECK_FIELD(tun_id);
+    CHECK_FIELD(tun_type);
+    CHECK_FIELD(tun_depth);
+    CHECK_FIELD(tun_outer_ipver);
+    CHECK_FIELD(tun_flags);
+    if (memcmp(want->tun_outer_src, got->tun_outer_src, 16) != 0 ||
+        memcmp(want->tun_outer_dst, got->tun_outer_dst, 16) != 0) {
+        print_error("%s (caplen %zu): tunnel outer addresses differ\n", name, caplen);
+        ok = 0;
+    }
+    if (!ok)
+        fail();
+}
+
+static enum decode_result tunnel_cut(const struct tcase *c, size_t caplen, unsigned opts,
+                                     struct pkt_record *out)
+{
+    uint8_t *buf = malloc(caplen ? caplen : 1);
+    enum decode_result r;
+
+    assert_non_null(buf);
+    if (caplen)
+        memcpy(buf, c->pkt, caplen);
+    memset(out, 0xa5, sizeof *out);
+    r = decode_packet_opts(DECODE_DLT_EN10MB, buf, caplen, (uint32_t)c->len, TS, opts, out);
+    free(buf);
+    return r;
+}
+
+/* Whole: the inner record with its tunnel; without DECODE_OPT_DECAP the outer one. */
+static void test_tunnels(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < NTCASES; i++) {
+        const struct tcase *c = &tcases[i];
+        struct pkt_record got, want = tunnel_inner(c);
+
+        assert_int_equal(tunnel_cut(c, c->len, DECODE_OPT_DECAP, &got), DECODE_OK);
+        check_tunnel(c->name, c->len, &want, &got);
+        want = tunnel_outer(c);
+        assert_int_equal(tunnel_cut(c, c->len, 0, &got), DECODE_OK);
+        check_tunnel(c->name, c->len, &want, &got);
+        assert_int_equal(decode_packet(DECODE_DLT_EN10MB, c->pkt, c->len, (uint32_t)c->len, TS,
+                                       &got), DECODE_OK);
+        check_tunnel(c->name, c->len, &want, &got);
+    }
+}
+
+/*
+ * Every tunnel frame cut at every length: below what the carrier's own
+ * record needs it is DECODE_TRUNCATED; from there until the inner UDP ports
+ * are whole it is the carrier's record with DECODE_TUN_F_UNDECODED (never a
+ * half-read inner record; three deep: the innermost carrier that is whole,
+ * tunnel included); with the ports it is the inner record.
+ */
+static void test_tunnel_truncation(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < NTCASES; i++) {
+        const struct tcase *c = &tcases[i];
+        size_t inner_ok = c->len - 4 - 4;          /* the inner UDP ports end 8 bytes before the end */
+
+        for (size_t cut = 0; cut < c->len; cut++) {
+            struct pkt_record got;
+            enum decode_result r = tunnel_cut(c, cut, DECODE_OPT_DECAP, &got);
+
+            if (cut < c->outer_ok) {
+                if (r != DECODE_TRUNCATED) {
+                    print_error("%s cut at %zu: want truncated, got %s\n", c->name, cut,
+                                decode_result_name(r));
+                    fail();
+                }
+                continue;
+            }
+            assert_int_equal(r, DECODE_OK);
+            if (cut >= inner_ok) {
+                struct pkt_record want = tunnel_inner(c);
+                check_tunnel(c->name, cut, &want, &got);
+            } else if (c->depth == 1) {
+                struct pkt_record want = tunnel_outer(c);
+                want.tun_flags = DECODE_TUN_F_UNDECODED;
+                check_tunnel(c->name, cut, &want, &got);
+            } else {
+                assert_int_equal(got.tun_flags & DECODE_TUN_F_UNDECODED, DECODE_TUN_F_UNDECODED);
+                assert_true(got.tun_depth < c->depth);
+                assert_int_equal(got.proto, 4);
+            }
+        }
+    }
+}
+
+/* A fourth tunnel is left closed (depth cap), a tunnel in a first fragment
+ * too, and a tunnel carrying no IP (ARP in VXLAN, a GTP-U echo) stays the
+ * outer flow; the fast path hands VXLAN to the tunnel decoder only with
+ * DECODE_OPT_DECAP. */
+static void test_tunnel_limits(void **state)
+{
+    static const uint8_t ipip4[] = { ETH(0x0800), OUT4(4), OUT4(4), OUT4(4), OUT4(4), IN4(17), IN_UDP };
+    static const uint8_t gre_frag[] = {
+        ETH(0x0800), 0x45, 0, 0, 0, 0, 2, 0x20, 0x00, 64, 47, 0, 0, V4_SRC, V4_DST,
+        0x00, 0x00, BE16(0x0800), IN4(17), IN_UDP };
+    static const uint8_t vxlan_arp[] = {
+        ETH(0x0800), OUT4(17), UDP(40000, 4789, 0), 0x08, 0, 0, 0, 0, 0, 0x64, 0,
+        IN_ETH(0x0806), 0, 1, 8, 0, 6, 4, 0, 1 };
+    static const uint8_t gtp_echo[] = {
+        ETH(0x0800), OUT4(17), UDP(2152, 2152, 0), 0x32, 0x01, BE16(4), BE32(0u), 0, 1, 0, 0 };
+    static const uint8_t o4s[16] = V4_SRC_A;
+    struct pkt_record r;
+
+    (void)state;
+    assert_int_equal(decode_packet_opts(DECODE_DLT_EN10MB, ipip4, sizeof ipip4, 0, TS,
+                                        DECODE_OPT_DECAP, &r), DECODE_OK);
+    assert_int_equal(r.tun_depth, 3);
+    assert_int_equal(r.proto, 4);                 /* the fourth IP-in-IP, left closed */
+    assert_memory_equal(r.src, o4s, 16);
+    assert_int_equal(r.tun_flags, DECODE_TUN_F_CAPPED);
+
+    assert_int_equal(decode_packet_opts(DECODE_DLT_EN10MB, gre_frag, sizeof gre_frag, 0, TS,
+                                        DECODE_OPT_DECAP, &r), DECODE_OK);
+    assert_int_equal(r.proto, 47);
+    assert_int_equal(r.flags, PKT_F_FRAG_FIRST);
+    assert_int_equal(r.tun_depth, 0);
+    assert_int_equal(r.tun_flags, DECODE_TUN_F_FRAGMENT);
+
+    assert_int_equal(decode_packet_opts(DECODE_DLT_EN10MB, vxlan_arp, sizeof vxlan_arp, 0, TS,
+                                        DECODE_OPT_DECAP, &r), DECODE_OK);
+    assert_int_equal(r.dport, 4789);
+    assert_int_equal(r.tun_type, TUNNEL_NONE);
+    assert_int_equal(r.tun_flags, DECODE_TUN_F_UNDECODED);
+
+    assert_int_equal(decode_packet_opts(DECODE_DLT_EN10MB, gtp_echo, sizeof gtp_echo, 0, TS,
+                                        DECODE_OPT_DECAP, &r), DECODE_OK);
+    assert_int_equal(r.dport, 2152);
+    assert_int_equal(r.tun_flags, DECODE_TUN_F_UNDECODED);
+
+    /* The fast path's frame shape (Ethernet, IPv4, UDP): outer without the option. */
+    assert_int_equal(decode_packet_opts(DECODE_DLT_EN10MB, t_vxlan, sizeof t_vxlan, 0, TS, 0, &r),
+                     DECODE_OK);
+    assert_int_equal(r.dport, 4789);
+    assert_int_equal(r.tun_type, TUNNEL_NONE);
+    assert_int_equal(r.tun_flags, 0);
+}
+
+static void test_tunnel_names(void **state)
+{
+    (void)state;
+    assert_string_equal(tunnel_type_name(TUNNEL_NONE), "");
+    assert_string_equal(tunnel_type_name(TUNNEL_GRE), "gre");
+    assert_string_equal(tunnel_type_name(TUNNEL_ERSPAN1), "erspan_i");
+    assert_string_equal(tunnel_type_name(TUNNEL_ERSPAN2), "erspan_ii");
+    assert_string_equal(tunnel_type_name(TUNNEL_ERSPAN3), "erspan_iii");
+    assert_string_equal(tunnel_type_name(TUNNEL_VXLAN), "vxlan");
+    assert_string_equal(tunnel_type_name(TUNNEL_GENEVE), "geneve");
+    assert_string_equal(tunnel_type_name(TUNNEL_GTPU), "gtpu");
+    assert_string_equal(tunnel_type_name(TUNNEL_IPIP), "ipip");
+    assert_string_equal(tunnel_type_name(TUNNEL_IP6IP), "ip6ip");
+    assert_string_equal(tunnel_type_name(TUNNEL_COUNT), "");
+    assert_string_equal(tunnel_id_name(TUNNEL_VXLAN), "vni");
+    assert_string_equal(tunnel_id_name(TUNNEL_GTPU), "teid");
+    assert_string_equal(tunnel_id_name(TUNNEL_GRE), "gre_key");
+    assert_string_equal(tunnel_id_name(TUNNEL_ERSPAN3), "session_id");
+    assert_null(tunnel_id_name(TUNNEL_IPIP));
+    assert_int_equal(tunnel_key_id(TUNNEL_GTPU, 7), 0);
+    assert_int_equal(tunnel_key_id(TUNNEL_VXLAN, 7), 7);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -865,6 +1174,10 @@ int main(void)
         cmocka_unit_test(test_null_data),
         cmocka_unit_test(test_result_names),
         cmocka_unit_test(test_dlt_supported),
+        cmocka_unit_test(test_tunnels),
+        cmocka_unit_test(test_tunnel_truncation),
+        cmocka_unit_test(test_tunnel_limits),
+        cmocka_unit_test(test_tunnel_names),
     };
     return cmocka_run_group_tests_name("decode", tests, NULL, NULL);
 }

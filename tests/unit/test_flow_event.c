@@ -25,6 +25,7 @@
 
 #include "models/community_id.h"
 #include "models/flow_event.h"
+#include "models/tunnel.h"
 
 enum kind { K_STR, K_INT, K_NUM, K_BOOL };
 
@@ -656,6 +657,17 @@ static void test_format_matches_cjson(void **state)
         ev.end_reason = (uint8_t)(fmt_rand() % 7);
         ev.final = fmt_rand() % 2;
         ev.initiator_inferred = fmt_rand() % 4 == 0;
+        if (fmt_rand() % 3 == 0) {               /* tunnel (issue 14) */
+            ev.tun_type = (uint8_t)(1 + fmt_rand() % (TUNNEL_COUNT - 1));
+            ev.tun_depth = (uint8_t)(1 + fmt_rand() % 3);
+            ev.tun_outer_ipver = fmt_rand() % 4 == 0 ? 6 : 4;
+            ev.tun_has_id = fmt_rand() % 2;
+            ev.tun_id = (uint32_t)fmt_rand();
+            for (int k = 0; k < 16; k++) {
+                ev.tun_outer_src[k] = k < 4 || ev.tun_outer_ipver == 6 ? (uint8_t)fmt_rand() : 0;
+                ev.tun_outer_dst[k] = k < 4 || ev.tun_outer_ipver == 6 ? (uint8_t)fmt_rand() : 0;
+            }
+        }
         enum flow_direction dir = (enum flow_direction)(fmt_rand() % 4);
         char id[40];
         snprintf(id, sizeof id, "0123456789abcdef-%d", i);
@@ -673,6 +685,45 @@ static void test_format_matches_cjson(void **state)
     }
 }
 
+/* The tunnel object, literally (issue 14). */
+static void test_tunnel_object(void **state)
+{
+    (void)state;
+    struct flow_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.ip_version = 4;
+    ev.protocol = 17;
+    ev.src_ip[0] = 10, ev.src_ip[3] = 1;
+    ev.dst_ip[0] = 10, ev.dst_ip[3] = 2;
+    ev.src_port = 5000, ev.dst_port = 53;
+    ev.first_us = ev.last_us = 1704067200000000ull;
+    ev.src_packets = 1, ev.src_bytes = 100;
+    ev.tun_type = TUNNEL_VXLAN;
+    ev.tun_depth = 2;
+    ev.tun_outer_ipver = 6;
+    ev.tun_outer_src[0] = 0x20, ev.tun_outer_src[1] = 0x01, ev.tun_outer_src[15] = 1;
+    ev.tun_outer_dst[0] = 0x20, ev.tun_outer_dst[1] = 0x01, ev.tun_outer_dst[15] = 2;
+    ev.tun_id = 4096;
+    ev.tun_has_id = 1;
+    static char buf[4096];
+    flow_event_format(&ev, NULL, FLOW_DIR_UNKNOWN, "x", buf, sizeof buf);
+    const char *t = strstr(buf, ",\"tunnel\":");
+    assert_non_null(t);
+    assert_string_equal(t, ",\"tunnel\":{\"type\":\"vxlan\",\"depth\":2,\"outer_src_ip\":\"2001::1\","
+                           "\"outer_dst_ip\":\"2001::2\",\"vni\":4096}}");
+    ev.tun_type = TUNNEL_IPIP;                   /* no id of its own */
+    ev.tun_outer_ipver = 4;
+    memset(ev.tun_outer_src, 0, 16), ev.tun_outer_src[0] = 192, ev.tun_outer_src[3] = 9;
+    memset(ev.tun_outer_dst, 0, 16), ev.tun_outer_dst[0] = 192, ev.tun_outer_dst[3] = 8;
+    flow_event_format(&ev, NULL, FLOW_DIR_UNKNOWN, "x", buf, sizeof buf);
+    assert_string_equal(strstr(buf, ",\"tunnel\":"),
+                        ",\"tunnel\":{\"type\":\"ipip\",\"depth\":2,\"outer_src_ip\":\"192.0.0.9\","
+                        "\"outer_dst_ip\":\"192.0.0.8\"}}");
+    ev.tun_type = TUNNEL_NONE;
+    flow_event_format(&ev, NULL, FLOW_DIR_UNKNOWN, "x", buf, sizeof buf);
+    assert_null(strstr(buf, "tunnel"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -688,6 +739,7 @@ int main(void)
         cmocka_unit_test(test_json_print),
         cmocka_unit_test(test_initiator_inferred),
         cmocka_unit_test(test_format_matches_cjson),
+        cmocka_unit_test(test_tunnel_object),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -453,6 +453,74 @@ static void test_ignore_vlan(void **state)
     free(l);
 }
 
+/* Tunnels (issue 14): the tunnel type and its segment id join the key (two
+ * VNIs, or tunnelled and bare, are different flows), GTP-U's per-direction
+ * TEIDs do not split a flow, and the event carries the first packet's
+ * tunnel with its outer addresses turned initiator -> responder. */
+static struct pkt_record tun(struct pkt_record p, uint8_t type, uint32_t id, uint32_t osrc, uint32_t odst)
+{
+    p.tun_type = type;
+    p.tun_id = id;
+    p.tun_depth = 1;
+    p.tun_outer_ipver = 4;
+    p.tun_flags = DECODE_TUN_F_HAS_ID;
+    p.tun_outer_src[0] = (uint8_t)(osrc >> 24); p.tun_outer_src[3] = (uint8_t)osrc;
+    p.tun_outer_dst[0] = (uint8_t)(odst >> 24); p.tun_outer_dst[3] = (uint8_t)odst;
+    return p;
+}
+
+static void test_tunnel_in_key(void **state)
+{
+    (void)state;
+    flow_table *ft = make_table(100, 300);
+    struct rec_list *l = calloc(1, sizeof *l);
+    struct pkt_record q = v4(T0, A, 40000, B, 53, 17, 0, 100);
+    struct pkt_record r = v4(T0 + 1, B, 53, A, 40000, 17, 0, 120);
+    feed(ft, l, tun(q, TUNNEL_VXLAN, 100, 0x0a000001u, 0x0a000002u));
+    feed(ft, l, tun(r, TUNNEL_VXLAN, 100, 0x0a000002u, 0x0a000001u));
+    feed(ft, l, tun(q, TUNNEL_VXLAN, 200, 0x0a000001u, 0x0a000002u));
+    feed(ft, l, q);
+    /* GTP-U: the reply comes with the other end's TEID, still the same flow;
+     * its first packet is the reply (responder side first). */
+    struct pkt_record s = v4(T0 + 2, B, 80, C, 41000, 6, SYN | ACK, 60);
+    struct pkt_record t = v4(T0 + 3, C, 41000, B, 80, 6, ACK, 60);
+    feed(ft, l, tun(s, TUNNEL_GTPU, 0x222, 0x0a000009u, 0x0a000008u));
+    feed(ft, l, tun(t, TUNNEL_GTPU, 0x111, 0x0a000008u, 0x0a000009u));
+    drain(ft, l, true, 0);
+    assert_int_equal(l->n, 4);
+    int seen = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        const struct flow_event *e = &l->ev[i];
+        uint64_t pk = e->src_packets + e->dst_packets;
+        if (e->tun_type == TUNNEL_VXLAN && e->tun_id == 100) {
+            assert_int_equal(pk, 2);
+            assert_int_equal(e->tun_outer_src[3], 1);      /* A's side: 10.0.0.1 */
+            assert_int_equal(e->tun_outer_dst[3], 2);
+            assert_int_equal(e->tun_depth, 1);
+            assert_int_equal(e->tun_has_id, 1);
+            seen |= 1;
+        } else if (e->tun_type == TUNNEL_VXLAN) {
+            assert_int_equal(e->tun_id, 200);
+            assert_int_equal(pk, 1);
+            seen |= 2;
+        } else if (e->tun_type == TUNNEL_GTPU) {
+            assert_int_equal(pk, 2);
+            assert_int_equal(ip4(e->src_ip), C);           /* SYN+ACK's receiver initiates */
+            assert_int_equal(e->tun_id, 0x222);            /* the first packet's TEID */
+            assert_int_equal(e->tun_outer_src[3], 8);      /* turned to C's side */
+            assert_int_equal(e->tun_outer_dst[3], 9);
+            seen |= 4;
+        } else {
+            assert_int_equal(e->tun_type, TUNNEL_NONE);
+            assert_int_equal(pk, 1);
+            seen |= 8;
+        }
+    }
+    assert_int_equal(seen, 15);
+    flow_table_destroy(ft);
+    free(l);
+}
+
 static void test_fragments_join_their_flow(void **state)
 {
     (void)state;
@@ -755,6 +823,7 @@ int main(void)
         cmocka_unit_test(test_fragments_v6_next_header_may_differ),
         cmocka_unit_test(test_flush_keeps_close_reason),
         cmocka_unit_test(test_icmp_and_vlan_keys),
+        cmocka_unit_test(test_tunnel_in_key),
         cmocka_unit_test(test_sweep_touches_only_expired),
         cmocka_unit_test(test_reported_times_are_packet_times),
         cmocka_unit_test(test_rearm_does_not_walk_new_flows),
