@@ -83,8 +83,8 @@ struct setting {
 static const struct setting SETTINGS[S_COUNT] = {
     [S_INTERFACE] = { "AGENT_INTERFACE", "--interface", "NAME[,NAME...]",
         "first up, non-loopback interface",
-        "existing interface, a comma-separated list of up to 16 distinct ones, or \"any\" alone",
-        "interface(s) to capture on; each flow names the one its first packet came in on", 0, 0 },
+        "existing interface, a list of up to 16 (eth0,eth1), or \"any\"",
+        "interface(s) to capture on", 0, 0 },
     [S_PCAP_FILE] = { "AGENT_PCAP_FILE", "--pcap-file", "PATH", "unset (live capture)",
         "readable pcap or pcapng file", "replay this file instead of capturing live", 0, 0 },
     [S_BPF_FILTER] = { "AGENT_BPF_FILTER", "--bpf-filter", "EXPR", "empty (all traffic)",
@@ -826,18 +826,20 @@ static bool load_interface_list(struct loader *ld, const char *v)
     struct config *cfg = ld->cfg;
     char rule[160 + IF_NAMESIZE * 2];
     bool ok = true;
-    uint32_t n = 0;
+    uint32_t n = 0, fields = 1;
+    for (const char *p = v; *p; p++)
+        fields += *p == ',';
+    if (fields > CONFIG_MAX_INTERFACES) {
+        snprintf(rule, sizeof rule, "more than %u interfaces in the list", (unsigned)CONFIG_MAX_INTERFACES);
+        err_value(ld, S_INTERFACE, v, rule);
+        return false;
+    }
     for (const char *p = v;; p++) {
         const char *end = strchr(p, ',');
         size_t len = end ? (size_t)(end - p) : strlen(p);
         char name[IF_NAMESIZE + 1];
         if (len == 0) {
             err_value(ld, S_INTERFACE, v, "an empty interface name in the list (names are separated by single commas)");
-            return false;
-        }
-        if (n == CONFIG_MAX_INTERFACES) {
-            snprintf(rule, sizeof rule, "more than %u interfaces in the list", (unsigned)CONFIG_MAX_INTERFACES);
-            err_value(ld, S_INTERFACE, v, rule);
             return false;
         }
         snprintf(name, sizeof name, "%.*s", (int)(len < IF_NAMESIZE ? len : IF_NAMESIZE), p);
