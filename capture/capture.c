@@ -625,6 +625,7 @@ void capture_get_stats(const capture *g, struct capture_stats *out)
     memset(out, 0, sizeof *out);
     for (size_t i = 0; i < g->nports; i++)
         port_stats_add(g->ports[i], out);
+    out->interface_names_full = ifnames_full(g->ports[0]->names);
 }
 
 int capture_datalink(const capture *g)

@@ -36,6 +36,7 @@ struct capture_stats {
     uint64_t file_truncated;                /* 1 when the pcap file ended inside a record */
     uint64_t interface_lost;                /* live handle failures (interface down or gone) */
     uint64_t reopens;                       /* successful reopens after such a failure */
+    uint64_t interface_names_full;          /* interfaces left unnamed: the name table was full (issue 14.7) */
 };
 
 /*
