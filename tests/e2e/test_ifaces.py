@@ -231,3 +231,17 @@ def test_any_names_interfaces(tracer, router, tmp_path):
         "interface": dev["n2"], "src_mac": mac["n2"],
         "src_dscp": 46, "src_ttl_min": 33, "src_ttl_max": 33, "src_packets": 3, "dst_packets": 0}
     _forwarded(flows["b1_b2"], dev, mac, cooked=True)
+
+
+@pytest.mark.parametrize("value,rule", [
+    ("lo,,lo", "an empty interface name in the list (names are separated by single commas)"),
+    ("lo,lo", "lo is listed twice"),
+    ("any,lo", "\"any\" captures every interface already: it cannot be listed with others"),
+    (",".join(["lo"] + ["x%d" % i for i in range(16)]), "more than 16 interfaces in the list"),
+], ids=["empty", "duplicate", "any-mixed", "too-many"])
+def test_bad_interface_list_exits_2(tracer, value, rule):
+    r = subprocess.run([tracer], env=clean_env({"AGENT_INTERFACE": value}), stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.splitlines()[0] == "AGENT_INTERFACE=%s: %s" % (value, rule), r.stderr
+    assert r.stdout == ""
