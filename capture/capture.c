@@ -7,6 +7,11 @@
  * Counters are relaxed atomics written only by the capture thread; the
  * per-frame ones are counted in plain integers and stored once per burst (a
  * locked add per frame cost more than decoding it).
+ *
+ * Several interfaces (issue 14.7): each is a `cap_port` with everything
+ * above of its own (pcap_t, ring, counters, burst, thread), so no port ever
+ * waits for another; the stage object only groups them, sums their counters
+ * and serialises their rare pushes into the one LLDP/CDP side ring.
  */
 #include "capture.h"
 

@@ -7,6 +7,8 @@
  * decode_packet() and pushes only the records, in bursts, into its ring. Live,
  * a full ring drops records (counted by the ring) rather than stalling the
  * kernel; replaying a file, it waits. Undecodable frames are counted by reason.
+ * With an interface list there is one such capture (thread, pcap_t, ring) per
+ * interface, and each record says which interface it came in on.
  */
 #ifndef TRACER_CAPTURE_H
 #define TRACER_CAPTURE_H

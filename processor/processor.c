@@ -7,6 +7,12 @@
  * them after unlocking. Records the processor makes inline (a packet hitting an
  * expired flow, evictions) are pushed from inside the burst: a ring push is a
  * copy, never a wait, except when replaying a file, where waiting is the point.
+ *
+ * Several capture rings (one per interface): a round pops one burst from
+ * each and folds them merged by packet time, so a busy interface cannot
+ * starve a quiet one and packets of one conversation seen on two interfaces
+ * meet the table in time order within the round. One ring keeps the old path
+ * (no copy).
  */
 #include "processor.h"
 
