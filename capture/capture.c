@@ -32,7 +32,7 @@
 #include "../config/config.h"
 
 #define CAP_BURST 256
-#define CAP_IFCACHE 64   /* ifindex -> interface id cache slots per port (direct-mapped) */
+#define CAP_IFCACHE 256  /* ifindex -> interface id cache slots per port (direct-mapped) */
 #define CAP_TIMEOUT_MS 100
 /* File mode: stdio buffer under the file. glibc sizes it to st_blksize (4 KiB),
  * one read(2) per 4 KiB; 256 KiB measured best on the bench (1-4 MiB buffers
@@ -337,9 +337,10 @@ static void copy_l2(struct cap_port *c, const struct pcap_pkthdr *h, const u_cha
 }
 
 /*
- * The interface id of a cooked v2 header's index: from the port's cache, or
- * (an index it has not seen: one ioctl per interface, not per packet) from
- * ifnames_resolve. An id of 0 (index 0, table full) is cached too.
+ * The interface id of a cooked v2 header's index: from the port's cache,
+ * else from the name table (indexes colliding in the cache: a scan, no
+ * system call), else (an index never seen: one ioctl per interface, not per
+ * packet) from ifnames_resolve. An id of 0 (index 0, table full) is cached too.
  */
 static uint16_t iface_of_ifindex(struct cap_port *c, uint32_t ifindex)
 {
@@ -348,7 +349,9 @@ static uint16_t iface_of_ifindex(struct cap_port *c, uint32_t ifindex)
         return c->ifcache[slot].id;
     if (ifindex == 0)
         return 0;
-    uint16_t id = ifnames_resolve(c->names, ifindex);
+    uint16_t id = ifnames_find(c->names, ifindex);
+    if (id == 0)
+        id = ifnames_resolve(c->names, ifindex);
     c->ifcache[slot].ifindex = ifindex;
     c->ifcache[slot].id = id;
     return id;

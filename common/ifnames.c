@@ -83,6 +83,19 @@ uint16_t ifnames_resolve(ifnames *t, uint32_t ifindex)
     return ifnames_add(t, ifindex, name);
 }
 
+uint16_t ifnames_find(const ifnames *t, uint32_t ifindex)
+{
+    if (!t || ifindex == 0)
+        return 0;
+    uint32_t n = atomic_load_explicit(&((ifnames *)t)->count, memory_order_acquire);
+    while (n > 0) {
+        if (t->e[n - 1].ifindex == ifindex)
+            return (uint16_t)n;
+        n--;
+    }
+    return 0;
+}
+
 const char *ifnames_name(const ifnames *t, uint16_t id)
 {
     if (!t || id == 0)

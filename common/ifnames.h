@@ -42,6 +42,13 @@ uint16_t ifnames_add(ifnames *t, uint32_t ifindex, const char *name);
  */
 uint16_t ifnames_resolve(ifnames *t, uint32_t ifindex);
 
+/*
+ * The newest id already held for ifindex, or 0: no system call, no lock (a
+ * scan of the published entries). Any thread; the capture uses it before
+ * ifnames_resolve, so indexes that collide in its cache cost no ioctl.
+ */
+uint16_t ifnames_find(const ifnames *t, uint32_t ifindex);
+
 /* The name of id, or NULL for 0 or an id never returned. Any thread, lock-free. */
 const char *ifnames_name(const ifnames *t, uint16_t id);
 

@@ -621,6 +621,9 @@ static void test_l2l3_fields(void **state)
     assert_string_equal(ifnames_name(names, 2), "veth-b");
     assert_null(ifnames_name(names, 0));
     assert_null(ifnames_name(names, 3));
+    assert_int_equal(ifnames_find(names, 4), 2);
+    assert_int_equal(ifnames_find(names, 9), 0);
+    assert_int_equal(ifnames_find(names, 0), 0);
     struct flow_event_ctx ctx = {.interface = "any", .hostname = "h", .ifnames = names};
     struct flow_event ev;
     memset(&ev, 0, sizeof ev);
