@@ -7,10 +7,16 @@
  * Counters are relaxed atomics written only by the capture thread; the
  * per-frame ones are counted in plain integers and stored once per burst (a
  * locked add per frame cost more than decoding it).
+ *
+ * Several interfaces (issue 14.7): each is a `cap_port` with everything
+ * above of its own (pcap_t, ring, counters, burst, thread), so no port ever
+ * waits for another; the stage object only groups them, sums their counters
+ * and serialises their rare pushes into the one LLDP/CDP side ring.
  */
 #include "capture.h"
 
 #include <errno.h>
+#include <net/if.h>
 #include <pcap/pcap.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -20,18 +26,20 @@
 #include <time.h>
 
 #include "../common/caps.h"
+#include "../common/ifnames.h"
 #include "../common/log.h"
 #include "../common/timefmt.h"
 #include "../config/config.h"
 
 #define CAP_BURST 256
+#define CAP_IFCACHE 256  /* ifindex -> interface id cache slots per port (direct-mapped) */
 #define CAP_TIMEOUT_MS 100
 /* File mode: stdio buffer under the file. glibc sizes it to st_blksize (4 KiB),
  * one read(2) per 4 KiB; 256 KiB measured best on the bench (1-4 MiB buffers
  * no longer stay in L2 while libpcap copies records out of them). */
 #define CAP_FILE_BUF (256u * 1024u)
 
-struct capture {
+struct cap_port {
     pcap_t *pcap;                 /* swapped only by the capture thread, under pcap_lock */
     pthread_mutex_t pcap_lock;    /* the swap vs capture_stop's pcap_breakloop */
     const struct config *cfg;     /* immutable, outlives the capture: reopening needs it */
@@ -63,6 +71,26 @@ struct capture {
     _Atomic uint64_t tun[4];
     uint32_t nburst;
     struct pkt_record burst[CAP_BURST];
+    /* where packets came in (issue 14.7) */
+    const char *dev;                   /* live: the interface this port opens */
+    pthread_mutex_t *l2_lock;          /* several ports share the side ring: NULL when one */
+    ifnames *names;                    /* interface-name table, or NULL */
+    uint16_t iface_id;                 /* stamped on every record (0: the capture's own name) */
+    bool by_ifindex;                   /* live "any" with cooked v2 headers: name each record's interface */
+    struct { uint32_t ifindex; uint16_t id; } ifcache[CAP_IFCACHE]; /* ifindex -> id, capture thread only */
+};
+
+/*
+ * The capture stage: one port per source (a pcap file, one interface, or
+ * each interface of an AGENT_INTERFACE list), each with its own ring and,
+ * when there are several, its own thread (capture_run starts the others).
+ */
+struct capture {
+    size_t nports;
+    struct cap_port *ports[CAPTURE_MAX_PORTS];
+    pthread_t threads[CAPTURE_MAX_PORTS];   /* [1..nports-1], started by capture_run */
+    pthread_mutex_t l2_lock;
+    atomic_bool finished;
 };
 
 static void add(_Atomic uint64_t *c, uint64_t n) { atomic_fetch_add_explicit(c, n, memory_order_relaxed); }
@@ -70,10 +98,11 @@ static void add(_Atomic uint64_t *c, uint64_t n) { atomic_fetch_add_explicit(c, 
 #define CAPTURE_REOPEN_MAX_S 30u
 
 /* A handle was opened: its link type, for the decoder and (published) for other threads. */
-static void set_datalink(capture *c, pcap_t *p)
+static void set_datalink(struct cap_port *c, pcap_t *p)
 {
     c->dlt = pcap_datalink(p);
     atomic_store_explicit(&c->dlt_shown, c->dlt, memory_order_relaxed);
+    c->by_ifindex = !c->file_mode && c->names && c->dlt == DECODE_DLT_LINUX_SLL2;
     if (!decode_dlt_supported(c->dlt))
         log_warn("link type %s (%d) is not supported: its frames will be counted as unsupported_link",
                  pcap_datalink_val_to_name(c->dlt) ? pcap_datalink_val_to_name(c->dlt) : "?", c->dlt);
@@ -98,16 +127,29 @@ static int apply_filter(pcap_t *p, const char *filter, char *err, size_t errlen)
 }
 
 /*
+ * The "any" device: ask for Linux cooked v2 headers, which carry the
+ * interface index each packet came in on (v1, libpcap's default there, does
+ * not). A libpcap without v2 keeps v1: every flow then names "any".
+ */
+static void want_cooked_v2(pcap_t *p, const char *dev)
+{
+    if (strcmp(dev, "any") != 0 || pcap_datalink(p) == DLT_LINUX_SLL2)
+        return;
+    if (pcap_set_datalink(p, DLT_LINUX_SLL2) != 0)
+        log_warn("capture on any: no Linux cooked v2 headers (%s): flows name \"any\", not their interface",
+                 pcap_geterr(p));
+}
+
+/*
  * Open and activate the live device with the configured options and filter.
  * NULL with a message in err on failure; *status (when not NULL) is then the
  * pcap_activate status, e.g. PCAP_ERROR_IFACE_NOT_UP.
  */
-static pcap_t *open_live(const struct config *cfg, int *status, char *err, size_t errlen)
+static pcap_t *open_live(const struct config *cfg, const char *dev, int *status, char *err, size_t errlen)
 {
     if (status)
         *status = 0;
     char ebuf[PCAP_ERRBUF_SIZE] = "";
-    const char *dev = cfg->interface;
     pcap_t *p = pcap_create(dev, ebuf);
     if (!p) {
         snprintf(err, errlen, "cannot open interface %s: %s", dev, ebuf);
@@ -141,6 +183,7 @@ static pcap_t *open_live(const struct config *cfg, int *status, char *err, size_
     }
     if (rc > 0)
         log_warn("capture on %s: %s: %s", dev, pcap_statustostr(rc), pcap_geterr(p));
+    want_cooked_v2(p, dev);
     if (apply_filter(p, cfg->bpf_filter, err, errlen) != 0) {
         pcap_close(p);
         return NULL;
@@ -154,7 +197,7 @@ static pcap_t *open_live(const struct config *cfg, int *status, char *err, size_
  * CAP_FILE_BUF stdio buffer, so libpcap's freads cost far fewer read(2) calls.
  * The buffer is c->file_buf; it must outlive the FILE, which pcap_close closes.
  */
-static pcap_t *open_file(capture *c, const char *path, char *ebuf)
+static pcap_t *open_file(struct cap_port *c, const char *path, char *ebuf)
 {
     if (strcmp(path, "-") == 0)
         return pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
@@ -174,14 +217,17 @@ static pcap_t *open_file(capture *c, const char *path, char *ebuf)
     return p;
 }
 
-capture *capture_create(const struct config *cfg, ring *out, char *err, size_t errlen)
+static struct cap_port *port_create(const struct config *cfg, const char *dev, ring *out, ifnames *names,
+                                     char *err, size_t errlen)
 {
-    capture *c = calloc(1, sizeof *c);
+    struct cap_port *c = calloc(1, sizeof *c);
     if (!c) {
         snprintf(err, errlen, "capture: out of memory");
         return NULL;
     }
     c->out = out;
+    c->dev = dev;
+    c->names = names;
     c->file_mode = cfg->pcap_file != NULL;
     if (c->file_mode) {
         char ebuf[PCAP_ERRBUF_SIZE] = "";
@@ -194,13 +240,13 @@ capture *capture_create(const struct config *cfg, ring *out, char *err, size_t e
             goto err;
     } else {
         int st = 0;
-        c->pcap = open_live(cfg, &st, err, errlen);
+        c->pcap = open_live(cfg, dev, &st, err, errlen);
         if (!c->pcap && st != PCAP_ERROR_IFACE_NOT_UP)
             goto err;
         if (!c->pcap) {
             /* Down at start: wait for it, as for an interface lost later (capture_run). */
             log_warn("capture: %s is not up; waiting for it to come up (checked with backoff, "
-                     "at most %u s apart)", cfg->interface, CAPTURE_REOPEN_MAX_S);
+                     "at most %u s apart)", dev, CAPTURE_REOPEN_MAX_S);
             c->wait_up = true;
             err[0] = '\0';
         }
@@ -208,7 +254,7 @@ capture *capture_create(const struct config *cfg, ring *out, char *err, size_t e
     c->cfg = cfg;
     c->decode_opts = cfg->decap ? DECODE_OPT_DECAP : 0u;
     pthread_mutex_init(&c->pcap_lock, NULL);
-    snprintf(c->source, sizeof c->source, "%s", c->file_mode ? cfg->pcap_file : cfg->interface);
+    snprintf(c->source, sizeof c->source, "%s", c->file_mode ? cfg->pcap_file : dev);
     atomic_init(&c->dlt_shown, -1);
     if (c->pcap)
         set_datalink(c, c->pcap);
@@ -224,7 +270,7 @@ err:
     return NULL;
 }
 
-void capture_destroy(capture *c)
+static void port_destroy(struct cap_port *c)
 {
     if (!c)
         return;
@@ -236,7 +282,7 @@ void capture_destroy(capture *c)
 }
 
 /* Make the per-frame counts visible to other threads. */
-static void publish_counts(capture *c)
+static void publish_counts(struct cap_port *c)
 {
     atomic_store_explicit(&c->frames, c->n_frames, memory_order_relaxed);
     for (int i = 0; i < DECODE_RESULT_COUNT; i++)
@@ -246,7 +292,7 @@ static void publish_counts(capture *c)
 }
 
 /* A record that went through a tunnel (or stopped at one): count what happened. */
-static void count_tunnel(capture *c, const struct pkt_record *r)
+static void count_tunnel(struct cap_port *c, const struct pkt_record *r)
 {
     c->n_tun[0] += r->tun_depth != 0;
     c->n_tun[1] += (r->tun_flags & DECODE_TUN_F_CAPPED) != 0;
@@ -255,7 +301,7 @@ static void count_tunnel(capture *c, const struct pkt_record *r)
 }
 
 /* Publish the burst. Live: what does not fit is dropped and counted by the ring. */
-static void flush_burst(capture *c)
+static void flush_burst(struct cap_port *c)
 {
     publish_counts(c);
     uint32_t n = c->nburst, done = ring_push_burst(c->out, c->burst, n);
@@ -275,7 +321,7 @@ static void flush_burst(capture *c)
 }
 
 /* Hand an LLDP/CDP frame to the side ring (see capture_set_l2_ring). */
-static void copy_l2(capture *c, const struct pcap_pkthdr *h, const u_char *data, uint64_t ts)
+static void copy_l2(struct cap_port *c, const struct pcap_pkthdr *h, const u_char *data, uint64_t ts)
 {
     struct capture_l2_frame *f = &c->l2_slot;
     enum decode_l2_kind kind = decode_l2_discovery(c->dlt, data, h->caplen, &f->info);
@@ -288,12 +334,16 @@ static void copy_l2(capture *c, const struct pcap_pkthdr *h, const u_char *data,
     f->kind = (uint8_t)kind;
     f->flags = (n < h->len) ? CAPTURE_L2_F_TRUNCATED : 0;
     memcpy(f->data, data, n);
+    if (c->l2_lock)                    /* several ports, one producer at a time (LLDP/CDP are rare) */
+        pthread_mutex_lock(c->l2_lock);
     bool ok = ring_push_burst(c->l2_out, f, 1) == 1;
     while (!ok && c->file_mode && !atomic_load_explicit(&c->stop, memory_order_relaxed)) {
         struct timespec pause = {0, 50000};
         nanosleep(&pause, NULL);
         ok = ring_push_burst(c->l2_out, f, 1) == 1;
     }
+    if (c->l2_lock)
+        pthread_mutex_unlock(c->l2_lock);
     if (ok) {
         add(&c->l2_frames, 1);
     } else {
@@ -302,16 +352,38 @@ static void copy_l2(capture *c, const struct pcap_pkthdr *h, const u_char *data,
     }
 }
 
+/*
+ * The interface id of a cooked v2 header's index: from the port's cache,
+ * else from the name table (indexes colliding in the cache: a scan, no
+ * system call), else (an index never seen: one ioctl per interface, not per
+ * packet) from ifnames_resolve. An id of 0 (index 0, table full) is cached too.
+ */
+static uint16_t iface_of_ifindex(struct cap_port *c, uint32_t ifindex)
+{
+    unsigned slot = ifindex & (CAP_IFCACHE - 1u);
+    if (c->ifcache[slot].ifindex == ifindex)
+        return c->ifcache[slot].id;
+    if (ifindex == 0)
+        return 0;
+    uint16_t id = ifnames_find(c->names, ifindex);
+    if (id == 0)
+        id = ifnames_resolve(c->names, ifindex);
+    c->ifcache[slot].ifindex = ifindex;
+    c->ifcache[slot].id = id;
+    return id;
+}
+
 static void on_frame(u_char *user, const struct pcap_pkthdr *h, const u_char *data)
 {
-    capture *c = (capture *)user;
+    struct cap_port *c = (struct cap_port *)user;
     /* Classic pcap stores seconds as an unsigned 32-bit field and libpcap hands
      * them over through a signed one: from 2038-01-19 they arrive negative.
      * Live (and pcapng) times are real time_t values and never negative here. */
     uint64_t secs = h->ts.tv_sec < 0 ? (uint64_t)(uint32_t)h->ts.tv_sec : (uint64_t)h->ts.tv_sec;
     uint64_t ts = secs * 1000000u + (uint64_t)h->ts.tv_usec;
-    enum decode_result r = decode_packet_opts(c->dlt, data, h->caplen, h->len, ts, c->decode_opts,
-                                              &c->burst[c->nburst]);
+    struct pkt_record *rec = &c->burst[c->nburst];
+    enum decode_result r = decode_packet_opts(c->dlt, data, h->caplen, h->len, ts, c->decode_opts, rec);
+    rec->iface = c->by_ifindex ? iface_of_ifindex(c, decode_sll2_ifindex(data, h->caplen)) : c->iface_id;
     c->n_frames++;
     c->n_decode[r]++;
     if (r == DECODE_OK && (c->burst[c->nburst].tun_depth | c->burst[c->nburst].tun_flags))
@@ -323,7 +395,7 @@ static void on_frame(u_char *user, const struct pcap_pkthdr *h, const u_char *da
 }
 
 /* Kernel counts: those of handles closed before (reopens) plus the current one's. */
-static void read_kernel_stats(capture *c)
+static void read_kernel_stats(struct cap_port *c)
 {
     struct pcap_stat ps;
     if (c->file_mode || !c->pcap || pcap_stats(c->pcap, &ps) != 0)
@@ -334,7 +406,7 @@ static void read_kernel_stats(capture *c)
 }
 
 /* Sleep up to `us`, waking every 100 ms to see whether capture_stop was called. */
-static bool sleep_unless_stopped(capture *c, uint64_t us)
+static bool sleep_unless_stopped(struct cap_port *c, uint64_t us)
 {
     uint64_t until = timefmt_mono_us() + us;
     while (!atomic_load(&c->stop)) {
@@ -351,7 +423,7 @@ static bool sleep_unless_stopped(capture *c, uint64_t us)
 #define REOPEN_FIRST_US 250000u
 #define REOPEN_MAX_US   (CAPTURE_REOPEN_MAX_S * 1000000u)
 
-static bool open_with_backoff(capture *c, const char *what, bool quiet, _Atomic uint64_t *count);
+static bool open_with_backoff(struct cap_port *c, const char *what, bool quiet, _Atomic uint64_t *count);
 
 /*
  * The live handle failed (interface down, removed, driver reset). Close it and
@@ -359,7 +431,7 @@ static bool open_with_backoff(capture *c, const char *what, bool quiet, _Atomic 
  * sensor stops; the flow table is untouched, so flows continue. Returns false
  * only when stopped. Capture thread.
  */
-static bool reopen_live(capture *c, const char *why)
+static bool reopen_live(struct cap_port *c, const char *why)
 {
     atomic_fetch_add_explicit(&c->iface_lost, 1, memory_order_relaxed);
     log_warn("capture on %s failed: %s; reopening it with backoff (flows are kept)", c->source, why);
@@ -383,14 +455,14 @@ static bool reopen_live(capture *c, const char *why)
  * success, before the log line. Returns false only when stopped. Capture
  * thread.
  */
-static bool open_with_backoff(capture *c, const char *what, bool quiet, _Atomic uint64_t *count)
+static bool open_with_backoff(struct cap_port *c, const char *what, bool quiet, _Atomic uint64_t *count)
 {
     uint64_t delay = REOPEN_FIRST_US;
     for (unsigned attempt = 1;; attempt++) {
         if (!sleep_unless_stopped(c, delay))
             return false;
         char err[PCAP_ERRBUF_SIZE + 256];
-        pcap_t *p = open_live(c->cfg, NULL, err, sizeof err);
+        pcap_t *p = open_live(c->cfg, c->dev, NULL, err, sizeof err);
         if (p) {
             pthread_mutex_lock(&c->pcap_lock);
             c->pcap = p;
@@ -410,7 +482,7 @@ static bool open_with_backoff(capture *c, const char *what, bool quiet, _Atomic 
 }
 
 /* File mode, once per dispatch (never per frame): publish how far the file was read. */
-static void note_file_pos(capture *c)
+static void note_file_pos(struct cap_port *c)
 {
     FILE *f = pcap_file(c->pcap);
     long pos = f ? ftell(f) : -1;
@@ -418,7 +490,7 @@ static void note_file_pos(capture *c)
         atomic_store_explicit(&c->file_pos, (uint64_t)pos, memory_order_relaxed);
 }
 
-int capture_run(capture *c)
+static int port_run(struct cap_port *c)
 {
     int status = 0;
     /* Down at start (capture_create said so once): wait quietly until it is up. */
@@ -464,7 +536,7 @@ int capture_run(capture *c)
     return status;
 }
 
-void capture_stop(capture *c)
+static void port_stop(struct cap_port *c)
 {
     pthread_mutex_lock(&c->pcap_lock);
     atomic_store(&c->stop, true);
@@ -473,40 +545,150 @@ void capture_stop(capture *c)
     pthread_mutex_unlock(&c->pcap_lock);
 }
 
-bool capture_finished(const capture *c)
+static void port_stats_add(const struct cap_port *c, struct capture_stats *out)
 {
-    return atomic_load_explicit(&c->finished, memory_order_acquire);
+    out->frames += atomic_load_explicit(&c->frames, memory_order_relaxed);
+    out->records += atomic_load_explicit(&c->records, memory_order_relaxed);
+    out->ring_drops += atomic_load_explicit(&c->ring_drops, memory_order_relaxed);
+    for (int i = 0; i < DECODE_RESULT_COUNT; i++)
+        out->decode[i] += atomic_load_explicit(&c->decode[i], memory_order_relaxed);
+    out->kernel_received += atomic_load_explicit(&c->k_recv, memory_order_relaxed);
+    out->kernel_dropped += atomic_load_explicit(&c->k_drop, memory_order_relaxed);
+    out->interface_dropped += atomic_load_explicit(&c->k_ifdrop, memory_order_relaxed);
+    out->file_truncated += atomic_load_explicit(&c->file_error, memory_order_relaxed);
+    out->interface_lost += atomic_load_explicit(&c->iface_lost, memory_order_relaxed);
+    out->reopens += atomic_load_explicit(&c->reopens, memory_order_relaxed);
+    out->tunnel_decapsulated += atomic_load_explicit(&c->tun[0], memory_order_relaxed);
+    out->tunnel_capped += atomic_load_explicit(&c->tun[1], memory_order_relaxed);
+    out->tunnel_undecoded += atomic_load_explicit(&c->tun[2], memory_order_relaxed);
+    out->tunnel_fragment += atomic_load_explicit(&c->tun[3], memory_order_relaxed);
 }
 
-void capture_get_stats(const capture *c, struct capture_stats *out)
+/* ---- the stage: one port per source --------------------------------------- */
+
+capture *capture_create(const struct config *cfg, ring *const *outs, size_t nouts, ifnames *names,
+                        char *err, size_t errlen)
+{
+    size_t n = cfg->pcap_file ? 1 : cfg->interface_count;
+    if (n == 0 || n > CAPTURE_MAX_PORTS || nouts != n) {
+        snprintf(err, errlen, "capture: %zu rings for %zu sources", nouts, n);
+        return NULL;
+    }
+    capture *g = calloc(1, sizeof *g);
+    if (!g) {
+        snprintf(err, errlen, "capture: out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&g->l2_lock, NULL);
+    atomic_init(&g->finished, false);
+    for (size_t i = 0; i < n; i++) {
+        const char *dev = cfg->pcap_file ? NULL : cfg->interfaces[i];
+        struct cap_port *c = port_create(cfg, dev, outs[i], names, err, errlen);
+        if (!c) {
+            capture_destroy(g);
+            return NULL;
+        }
+        g->ports[g->nports++] = c;
+        /* A list names each record's interface; one interface (or "any" without
+         * cooked v2) leaves the id 0: the capture's own name, as before. */
+        if (n > 1)
+            c->iface_id = ifnames_add(names, if_nametoindex(dev), dev);
+        c->l2_lock = n > 1 ? &g->l2_lock : NULL;
+    }
+    return g;
+}
+
+void capture_destroy(capture *g)
+{
+    if (!g)
+        return;
+    for (size_t i = 0; i < g->nports; i++)
+        port_destroy(g->ports[i]);
+    pthread_mutex_destroy(&g->l2_lock);
+    free(g);
+}
+
+static void *port_thread(void *arg)
+{
+    caps_thread_init("capture");       /* CAP_NET_RAW is raised only to reopen the interface */
+    port_run(arg);
+    return NULL;
+}
+
+int capture_run(capture *g)
+{
+    size_t started = 1;
+    for (size_t i = 1; i < g->nports; i++) {
+        if (pthread_create(&g->threads[i], NULL, port_thread, g->ports[i]) != 0) {
+            log_error("capture: cannot start the thread for %s: %s", g->ports[i]->source, strerror(errno));
+            break;
+        }
+        started++;
+    }
+    int status = started == g->nports ? 0 : -1;
+    if (status == 0)
+        status = port_run(g->ports[0]);
+    else
+        atomic_store_explicit(&g->ports[0]->finished, true, memory_order_release);
+    for (size_t i = 1; i < started; i++) {
+        if (status != 0)
+            port_stop(g->ports[i]);
+        pthread_join(g->threads[i], NULL);
+    }
+    atomic_store_explicit(&g->finished, true, memory_order_release);
+    return status;
+}
+
+void capture_stop(capture *g)
+{
+    for (size_t i = 0; i < g->nports; i++)
+        port_stop(g->ports[i]);
+}
+
+bool capture_finished(const capture *g)
+{
+    return atomic_load_explicit(&g->finished, memory_order_acquire);
+}
+
+void capture_get_stats(const capture *g, struct capture_stats *out)
 {
     memset(out, 0, sizeof *out);
-    out->frames = atomic_load_explicit(&c->frames, memory_order_relaxed);
-    out->records = atomic_load_explicit(&c->records, memory_order_relaxed);
-    out->ring_drops = atomic_load_explicit(&c->ring_drops, memory_order_relaxed);
-    for (int i = 0; i < DECODE_RESULT_COUNT; i++)
-        out->decode[i] = atomic_load_explicit(&c->decode[i], memory_order_relaxed);
-    out->kernel_received = atomic_load_explicit(&c->k_recv, memory_order_relaxed);
-    out->kernel_dropped = atomic_load_explicit(&c->k_drop, memory_order_relaxed);
-    out->interface_dropped = atomic_load_explicit(&c->k_ifdrop, memory_order_relaxed);
-    out->file_truncated = atomic_load_explicit(&c->file_error, memory_order_relaxed);
-    out->interface_lost = atomic_load_explicit(&c->iface_lost, memory_order_relaxed);
-    out->reopens = atomic_load_explicit(&c->reopens, memory_order_relaxed);
-    out->tunnel_decapsulated = atomic_load_explicit(&c->tun[0], memory_order_relaxed);
-    out->tunnel_capped = atomic_load_explicit(&c->tun[1], memory_order_relaxed);
-    out->tunnel_undecoded = atomic_load_explicit(&c->tun[2], memory_order_relaxed);
-    out->tunnel_fragment = atomic_load_explicit(&c->tun[3], memory_order_relaxed);
+    for (size_t i = 0; i < g->nports; i++)
+        port_stats_add(g->ports[i], out);
+    out->interface_names_full = ifnames_full(g->ports[0]->names);
 }
 
-int capture_datalink(const capture *c) { return atomic_load_explicit(&c->dlt_shown, memory_order_relaxed); }
-
-void capture_set_l2_ring(capture *c, ring *r)
+int capture_datalink(const capture *g)
 {
-    if (c)
-        c->l2_out = (r && ring_slot_size(r) == sizeof(struct capture_l2_frame)) ? r : NULL;
+    return atomic_load_explicit(&g->ports[0]->dlt_shown, memory_order_relaxed);
 }
 
-uint64_t capture_file_pos(const capture *c) { return atomic_load_explicit(&c->file_pos, memory_order_relaxed); }
+void capture_set_l2_ring(capture *g, ring *r)
+{
+    if (!g)
+        return;
+    ring *use = (r && ring_slot_size(r) == sizeof(struct capture_l2_frame)) ? r : NULL;
+    for (size_t i = 0; i < g->nports; i++)
+        g->ports[i]->l2_out = use;
+}
 
-uint64_t capture_l2_frames(const capture *c) { return atomic_load_explicit(&c->l2_frames, memory_order_relaxed); }
-uint64_t capture_l2_drops(const capture *c) { return atomic_load_explicit(&c->l2_drops, memory_order_relaxed); }
+uint64_t capture_file_pos(const capture *g)
+{
+    return atomic_load_explicit(&g->ports[0]->file_pos, memory_order_relaxed);
+}
+
+uint64_t capture_l2_frames(const capture *g)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < g->nports; i++)
+        n += atomic_load_explicit(&g->ports[i]->l2_frames, memory_order_relaxed);
+    return n;
+}
+
+uint64_t capture_l2_drops(const capture *g)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < g->nports; i++)
+        n += atomic_load_explicit(&g->ports[i]->l2_drops, memory_order_relaxed);
+    return n;
+}

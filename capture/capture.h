@@ -7,6 +7,8 @@
  * decode_packet() and pushes only the records, in bursts, into its ring. Live,
  * a full ring drops records (counted by the ring) rather than stalling the
  * kernel; replaying a file, it waits. Undecodable frames are counted by reason.
+ * With an interface list there is one such capture (thread, pcap_t, ring) per
+ * interface, and each record says which interface it came in on.
  */
 #ifndef TRACER_CAPTURE_H
 #define TRACER_CAPTURE_H
@@ -19,7 +21,11 @@
 #include "decode.h"
 
 struct config;
+struct ifnames;
 typedef struct capture capture;
+
+/* Interfaces one capture stage reads at most (AGENT_INTERFACE list). */
+#define CAPTURE_MAX_PORTS 16
 
 struct capture_stats {
     uint64_t frames;                        /* frames read from libpcap */
@@ -37,17 +43,28 @@ struct capture_stats {
     uint64_t tunnel_capped;                 /* a tunnel beyond DECODE_MAX_TUNNELS left closed */
     uint64_t tunnel_undecoded;              /* a tunnel header or inner packet unusable: outer flow */
     uint64_t tunnel_fragment;               /* a tunnel in an IP fragment left closed: outer flow */
+    uint64_t interface_names_full;          /* interfaces left unnamed: the name table was full (issue 14.7) */
 };
 
 /*
- * Open the source named by cfg (pcap_file if set, else interface) and set the
- * filter. Returns NULL with a message in err when the device cannot be opened
- * (no permission, no such device) or the filter does not compile. A live
+ * Open the sources named by cfg (pcap_file if set, else each interface of
+ * cfg->interfaces) and set the filter. Source i pushes into outs[i]; nouts
+ * must be the number of sources (1 for a file, cfg->interface_count live).
+ * Returns NULL with a message in err when a device cannot be opened (no
+ * permission, no such device) or the filter does not compile. A live
  * interface that exists but is not up is no error: that is logged once and
  * capture_run waits for it (opening it with backoff, as after a lost
- * interface). Main thread.
+ * interface).
+ *
+ * Where packets came in (pkt_record.iface, ids of `names`, which may be NULL):
+ * with several interfaces every record carries its interface's id; on the
+ * "any" device the capture asks for Linux cooked v2 headers and names each
+ * record's interface from the header's index (if_indextoname once per new
+ * index, cached); otherwise the id is 0 (the capture's own name). `names`
+ * must outlive the capture. Main thread.
  */
-capture *capture_create(const struct config *cfg, ring *out, char *err, size_t errlen);
+capture *capture_create(const struct config *cfg, ring *const *outs, size_t nouts, struct ifnames *names,
+                        char *err, size_t errlen);
 
 /* NULL-safe; after the capture thread was joined. */
 void capture_destroy(capture *c);
@@ -55,7 +72,10 @@ void capture_destroy(capture *c);
 /*
  * Thread body: read until the file ends or capture_stop() is called. Live, a
  * failing handle (interface down or removed) is logged, counted and reopened
- * with backoff; it never ends the capture. Returns 0.
+ * with backoff; it never ends the capture. With several interfaces it starts
+ * one more thread per interface beyond the first (each the single producer of
+ * its own ring) and joins them before it returns. Returns 0, or -1 when a
+ * thread could not be started (logged; the others are stopped).
  * capture_finished() is true once it has returned.
  */
 int capture_run(capture *c);
@@ -69,10 +89,11 @@ bool capture_finished(const capture *c);
 /* Any thread: bytes of the pcap file read so far (updated once per burst; 0 live). */
 uint64_t capture_file_pos(const capture *c);
 
-/* Any thread: counters (kernel counts refreshed by the capture thread every second and at the end). */
+/* Any thread: counters, summed over the interfaces (kernel counts refreshed by the capture
+ * threads every second and at the end). */
 void capture_get_stats(const capture *c, struct capture_stats *out);
 
-/* Any thread: the libpcap datalink type of the source; -1 while a live
+/* Any thread: the libpcap datalink type of the (first) source; -1 while a live
  * interface that was not up at start has not been opened yet. */
 int capture_datalink(const capture *c);
 

@@ -189,6 +189,41 @@ static uint32_t bswap32(uint32_t v)
     return (v >> 24) | ((v >> 8) & 0xff00u) | ((v << 8) & 0xff0000u) | (v << 24);
 }
 
+/* ---- link and IP header facts (issue 14 item 8) ---------------------------- */
+
+/* Ethernet dst(6) src(6) at d; the caller checked 12 bytes are captured. */
+static inline void note_eth_macs(struct pkt_record *out, const uint8_t *d)
+{
+    memcpy(out->dst_mac, d, 6);
+    memcpy(out->src_mac, d + 6, 6);
+    out->mac_flags = PKT_MAC_SRC | PKT_MAC_DST;
+}
+
+/* A Linux cooked header's link-layer address: the sender's MAC when it is 6 bytes. */
+static inline void note_cooked_mac(struct pkt_record *out, uint16_t halen, const uint8_t *addr)
+{
+    if (halen == 6) {
+        memcpy(out->src_mac, addr, 6);
+        out->mac_flags = PKT_MAC_SRC;
+    }
+}
+
+/* IPv4 (RFC 791 §3.1): TOS (1) whose upper six bits are the DSCP (RFC 2474 §3), TTL (8).
+ * The caller checked 20 bytes are captured. */
+static inline void note_ipv4_hdr(struct pkt_record *out, const uint8_t *ip)
+{
+    out->dscp = (uint8_t)(ip[1] >> 2);
+    out->ttl = ip[8];
+}
+
+/* IPv6 (RFC 8200 §3): traffic class across bytes 0-1 (DSCP its upper six bits), hop limit (7).
+ * The caller checked 8 bytes are captured. */
+static inline void note_ipv6_hdr(struct pkt_record *out, const uint8_t *ip)
+{
+    out->dscp = (uint8_t)(((ip[0] & 0x0fu) << 2) | (ip[1] >> 6));
+    out->ttl = ip[7];
+}
+
 /* ---- transport ------------------------------------------------------------ */
 
 /* The two 16-bit ports that open TCP, UDP and SCTP headers. */
@@ -340,6 +375,7 @@ static enum decode_result decode_ipv4(struct cur *c, struct pkt_record *out)
         return DECODE_BAD_HEADER;
     if (hlen > c->left)
         return DECODE_TRUNCATED;
+    note_ipv4_hdr(out, c->p);
 
     if (!cur_skip(c, 2) || !cur_be16(c, &total_len) || !cur_be16(c, &id) ||
         !cur_be16(c, &frag) || !cur_skip(c, 1) || !cur_u8(c, &proto) ||
@@ -397,6 +433,8 @@ static enum decode_result decode_ipv6(struct cur *c, struct pkt_record *out)
         return DECODE_TRUNCATED;
     if ((v >> 4) != 6)
         return DECODE_BAD_HEADER;
+    if (c->left >= 8)
+        note_ipv6_hdr(out, c->p);
     if (!cur_skip(c, 4) || !cur_be16(c, &payload_len) || !cur_u8(c, &nh) ||
         !cur_skip(c, 1) || !cur_copy(c, out->src, 16) || !cur_copy(c, out->dst, 16))
         return DECODE_TRUNCATED;
@@ -491,6 +529,8 @@ static enum decode_result decode_ether(struct cur *c, struct pkt_record *out, un
 {
     uint16_t type;
 
+    if (c->left >= 12)
+        note_eth_macs(out, c->p);
     if (!cur_skip(c, 12) || !cur_be16(c, &type))
         return DECODE_TRUNCATED;
     return decode_ethertype(c, type, out, depth);
@@ -653,6 +693,8 @@ static enum decode_result decode_sll(struct cur *c, struct pkt_record *out)
 {
     uint16_t proto;
 
+    if (c->left >= SLL_HDR_LEN)
+        note_cooked_mac(out, be16_at(c->p + 4), c->p + 6);
     if (!cur_skip(c, SLL_PROTO_AT) || !cur_be16(c, &proto))
         return DECODE_TRUNCATED;
     return decode_ethertype(c, proto, out, 0);
@@ -667,6 +709,8 @@ static enum decode_result decode_sll2(struct cur *c, struct pkt_record *out)
 {
     uint16_t proto;
 
+    if (c->left >= SLL2_HDR_LEN)
+        note_cooked_mac(out, c->p[11], c->p + 12);
     if (!cur_be16(c, &proto) || !cur_skip(c, SLL2_HDR_LEN - 2u))
         return DECODE_TRUNCATED;
     return decode_ethertype(c, proto, out, 0);
@@ -1148,6 +1192,8 @@ static bool decode_ether_fast(const uint8_t *d, size_t caplen, unsigned opts,
     out->proto = proto;
     out->tcp_flags = tcp_flags;
     out->flags = PKT_F_HAS_PORTS;
+    note_eth_macs(out, d);
+    note_ipv4_hdr(out, ip);
     return true;
 }
 
@@ -1187,6 +1233,14 @@ int decode_dlt_supported(int dlt)
     default:
         return 0;
     }
+}
+
+/* Linux cooked v2 (tcpdump.org LINKTYPE_LINUX_SLL2): protocol(2) reserved(2) ifindex(4, network order). */
+uint32_t decode_sll2_ifindex(const uint8_t *data, size_t caplen)
+{
+    if (data == NULL || caplen < 8)
+        return 0;
+    return (uint32_t)data[4] << 24 | (uint32_t)data[5] << 16 | (uint32_t)data[6] << 8 | (uint32_t)data[7];
 }
 
 enum decode_result decode_packet(int dlt, const uint8_t *data, size_t caplen,

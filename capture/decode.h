@@ -71,7 +71,20 @@ struct pkt_record {
     uint8_t  tun_depth;    /* tunnel layers decapsulated, 0..DECODE_MAX_TUNNELS */
     uint8_t  tun_outer_ipver; /* 4 or 6: the version of tun_outer_src/dst */
     uint8_t  tun_flags;    /* DECODE_TUN_F_* */
+    /* interface, link and IP header facts (issue 14 items 7-8) */
+    uint8_t  src_mac[6];   /* Ethernet source address (PKT_MAC_SRC) */
+    uint8_t  dst_mac[6];   /* Ethernet destination address (PKT_MAC_DST) */
+    uint16_t iface;        /* capture's interface id (ifnames.h), 0: the capture's own name */
+    uint8_t  ttl;          /* IPv4 TTL or IPv6 hop limit */
+    uint8_t  dscp;         /* DSCP (RFC 2474): IPv4 TOS or IPv6 traffic class, >> 2 */
+    uint8_t  mac_flags;    /* PKT_MAC_*: which of src_mac/dst_mac the link header had */
 };
+
+/* pkt_record.mac_flags. Ethernet gives both (the innermost Ethernet header's,
+ * for pseudowires); Linux cooked headers only the sender's (6-byte addresses).
+ * ttl and dscp come from the innermost IP header decoded. */
+#define PKT_MAC_SRC 0x01u
+#define PKT_MAC_DST 0x02u
 
 /* Why a frame could not become a record. Index into per-reason counters. */
 enum decode_result {
@@ -131,6 +144,16 @@ enum decode_result decode_packet_opts(int dlt, const uint8_t *data, size_t caple
 
 /* Whether `dlt` is one of the link types above. */
 int decode_dlt_supported(int dlt);
+
+/*
+ * The interface index a Linux cooked v2 header (DECODE_DLT_LINUX_SLL2, the
+ * "any" device) carries: bytes 4..7, network order: the interface the packet
+ * came in on (or, for an outgoing packet, went out of). Returns it, or 0 when
+ * fewer than 8 bytes were captured (0 is no valid index). Cooked v1 headers
+ * carry no index. Never reads outside data[0..caplen); no state. Capture
+ * thread, per SLL2 frame.
+ */
+uint32_t decode_sll2_ifindex(const uint8_t *data, size_t caplen);
 
 /*
  * Link-layer discovery frames (LLDP, CDP) are not flow packets; the capture

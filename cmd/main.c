@@ -109,20 +109,28 @@ static int build(struct sensor *s, char *err, size_t errlen)
 {
     struct stages *st = &s->st;
     const struct config *cfg = st->cfg;
-    if (!(st->pkt_ring = ring_create(cfg->packet_ring_slots, sizeof(struct pkt_record), err, errlen)) ||
-        !(st->ev_proc = ring_create(cfg->event_ring_slots, sizeof(struct flow_event), err, errlen)) ||
+    st->n_pkt_rings = cfg->pcap_file ? 1 : cfg->interface_count;   /* one per interface */
+    for (size_t i = 0; i < st->n_pkt_rings; i++)
+        if (!(st->pkt_rings[i] = ring_create(cfg->packet_ring_slots, sizeof(struct pkt_record), err, errlen)))
+            return EXIT_RUNTIME;
+    if (!(st->ifnames = ifnames_create())) {
+        snprintf(err, errlen, "out of memory");
+        return EXIT_RUNTIME;
+    }
+    if (!(st->ev_proc = ring_create(cfg->event_ring_slots, sizeof(struct flow_event), err, errlen)) ||
         !(st->ev_janitor = ring_create(cfg->event_ring_slots, sizeof(struct flow_event), err, errlen)) ||
         !(st->stats_ring = ring_create(64, sizeof(struct sender_json_msg), err, errlen)))
         return EXIT_RUNTIME;
-    if (!(st->cap = capture_create(cfg, st->pkt_ring, err, errlen)))
+    if (!(st->cap = capture_create(cfg, st->pkt_rings, st->n_pkt_rings, st->ifnames, err, errlen)))
         return EXIT_RUNTIME;
-    st->proc = processor_create(cfg, st->pkt_ring, st->ev_proc, st->ev_janitor, cfg->pcap_file != NULL,
-                                err, errlen);
+    st->proc = processor_create(cfg, st->pkt_rings, st->n_pkt_rings, st->ev_proc, st->ev_janitor,
+                                cfg->pcap_file != NULL, err, errlen);
     if (!st->proc)
         return EXIT_RUNTIME;
     s->ctx.interface = config_source_name(cfg);
     s->ctx.hostname = cfg->hostname;
     s->ctx.community_seed = cfg->community_id_seed;
+    s->ctx.ifnames = st->ifnames;
     ring *const rings[] = {st->ev_proc, st->ev_janitor};
     if (!(st->snd = sender_create(cfg, rings, 2, &s->ctx, stdout, err, errlen)) ||
         sender_add_json_ring(st->snd, st->stats_ring, err, errlen) != 0)
@@ -152,7 +160,9 @@ static void teardown(struct sensor *s)
     capture_destroy(s->st.cap);
     ring_destroy(s->st.ev_janitor);
     ring_destroy(s->st.ev_proc);
-    ring_destroy(s->st.pkt_ring);
+    for (size_t i = 0; i < s->st.n_pkt_rings; i++)
+        ring_destroy(s->st.pkt_rings[i]);
+    ifnames_destroy(s->st.ifnames);   /* after the sender and the captures: both read it */
 }
 
 /* Sender first, capture last: every consumer runs before its producer. Returns 0 or EXIT_RUNTIME

@@ -36,6 +36,7 @@ static cJSON *capture_json(const struct capture_stats *c, bool loopback_twice)
     cJSON_AddBoolToObject(o, "file_truncated", c->file_truncated != 0);
     num(o, "interface_lost", c->interface_lost);
     num(o, "reopens", c->reopens);
+    num(o, "interface_names_full", c->interface_names_full);
     cJSON_AddBoolToObject(o, "kernel_counts_loopback_twice", loopback_twice);
     num(o, "tunnel_decapsulated", c->tunnel_decapsulated);   /* tunnel (issue 14) */
     num(o, "tunnel_capped", c->tunnel_capped);

@@ -12,6 +12,7 @@
 
 #include "capture/capture.h"
 #include "cmd/hook_set.h"
+#include "common/ifnames.h"
 #include "common/ring.h"
 #include "config/config.h"
 #include "processor/processor.h"
@@ -22,7 +23,9 @@ enum sensor_exit { EXIT_RUNTIME = 1, EXIT_CONFIG = 2, EXIT_SPOOLED = 3, EXIT_DRO
 
 struct stages {
     const struct config *cfg;
-    ring *pkt_ring;                 /* capture -> processor */
+    ring *pkt_rings[CAPTURE_MAX_PORTS]; /* capture -> processor, one per interface */
+    size_t n_pkt_rings;
+    ifnames *ifnames;               /* interface names of the flows (issue 14.7) */
     ring *ev_proc, *ev_janitor;     /* processor, janitor -> sender */
     ring *stats_ring;               /* main thread -> sender: "sensor" events */
     capture *cap;

@@ -25,6 +25,15 @@ void summary_log_configuration(const struct config *cfg)
     log_fields(LOG_INFO, "configuration", f, n + 1);
 }
 
+/* Records the capture rings still hold (none after a clean shutdown). */
+static uint64_t pkt_rings_count(const struct stages *st)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < st->n_pkt_rings; i++)
+        n += ring_count(st->pkt_rings[i]);
+    return n;
+}
+
 void summary_log_end(const struct stages *st)
 {
     summary_log_counters(st, "summary");
@@ -86,7 +95,7 @@ void summary_log_abandoned(const struct stages *st, int sig)
                    LOG_STR("signal", sig == SIGINT ? "SIGINT" : "SIGTERM"),
                    LOG_BOOL("open_flows_known", flows_known),   /* false: the table was busy */
                    LOG_U64("open_flows", flows_known ? ps.table.active_flows : 0),
-                   LOG_U64("packets_unprocessed", ring_count(st->pkt_ring)),
+                   LOG_U64("packets_unprocessed", pkt_rings_count(st)),
                    LOG_U64("events_in_rings", in_rings),
                    LOG_U64("events_in_memory_queue", ss.delivery.queue_events),
                    LOG_U64("events_delivered", ss.events_sent),

@@ -84,9 +84,10 @@ struct setting {
 #define ECHO_MAX 200                          /* longest value echoed in a message */
 
 static const struct setting SETTINGS[S_COUNT] = {
-    [S_INTERFACE] = { "AGENT_INTERFACE", "--interface", "NAME",
-        "first up, non-loopback interface", "existing interface or \"any\"",
-        "interface to capture on", 0, 0 },
+    [S_INTERFACE] = { "AGENT_INTERFACE", "--interface", "NAME[,NAME...]",
+        "first up, non-loopback interface",
+        "existing interface, a list of up to 16 (eth0,eth1), or \"any\"",
+        "interface(s) to capture on", 0, 0 },
     [S_PCAP_FILE] = { "AGENT_PCAP_FILE", "--pcap-file", "PATH", "unset (live capture)",
         "readable pcap or pcapng file", "replay this file instead of capturing live", 0, 0 },
     [S_BPF_FILTER] = { "AGENT_BPF_FILTER", "--bpf-filter", "EXPR", "empty (all traffic)",
@@ -831,6 +832,64 @@ static char *default_interface(struct loader *ld)
     return name;
 }
 
+/*
+ * AGENT_INTERFACE as a list (issue 14.7): names separated by commas, each an
+ * existing interface, none empty or repeated, at most CONFIG_MAX_INTERFACES;
+ * "any" (every interface already) only alone. Fills cfg->interfaces; returns
+ * whether the value is valid (each problem is reported, naming the value).
+ */
+static bool load_interface_list(struct loader *ld, const char *v)
+{
+    struct config *cfg = ld->cfg;
+    char rule[160 + IF_NAMESIZE * 2];
+    bool ok = true;
+    uint32_t n = 0, fields = 1;
+    for (const char *p = v; *p; p++)
+        fields += *p == ',';
+    if (fields > CONFIG_MAX_INTERFACES) {
+        snprintf(rule, sizeof rule, "more than %u interfaces in the list", (unsigned)CONFIG_MAX_INTERFACES);
+        err_value(ld, S_INTERFACE, v, rule);
+        return false;
+    }
+    for (const char *p = v;; p++) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        char name[IF_NAMESIZE + 1];
+        if (len == 0) {
+            err_value(ld, S_INTERFACE, v, "an empty interface name in the list (names are separated by single commas)");
+            return false;
+        }
+        snprintf(name, sizeof name, "%.*s", (int)(len < IF_NAMESIZE ? len : IF_NAMESIZE), p);
+        for (uint32_t i = 0; i < n && ok; i++) {
+            if (strcmp(cfg->interfaces[i], name) == 0) {
+                snprintf(rule, sizeof rule, "%s is listed twice", name);
+                err_value(ld, S_INTERFACE, v, rule);
+                ok = false;
+            }
+        }
+        if (ok && strcmp(name, "any") == 0 && (n > 0 || end)) {
+            err_value(ld, S_INTERFACE, v, "\"any\" captures every interface already: it cannot be listed with others");
+            ok = false;
+        } else if (ok && strcmp(name, "any") != 0 && (len >= IF_NAMESIZE || if_nametoindex(name) == 0)) {
+            if (n == 0 && !end) {
+                err_value(ld, S_INTERFACE, v, "no such network interface");
+            } else {
+                snprintf(rule, sizeof rule, "no such network interface: %.*s", (int)(len < 64 ? len : 64), p);
+                err_value(ld, S_INTERFACE, v, rule);
+            }
+            ok = false;
+        }
+        if (!ok)
+            return false;
+        cfg->interfaces[n++] = dup_or_oom(ld, name);
+        cfg->interface_count = n;
+        if (!end)
+            break;
+        p = end;
+    }
+    return ok;
+}
+
 static void load_capture(struct loader *ld)
 {
     struct config *cfg = ld->cfg;
@@ -838,15 +897,15 @@ static void load_capture(struct loader *ld)
     const char *file = ld->val[S_PCAP_FILE];
 
     if (ifname) {
-        if (strcmp(ifname, "any") != 0 && if_nametoindex(ifname) == 0)
-            err_value(ld, S_INTERFACE, ifname, "no such network interface");
-        else
+        if (load_interface_list(ld, ifname))
             cfg->interface = dup_or_oom(ld, ifname);
     } else if (!file) {
         cfg->interface = default_interface(ld);
         if (!cfg->interface && !ld->errs.oom)
             errs_add(&ld->errs, "%s: not set and no up, non-loopback interface found",
                      SETTINGS[S_INTERFACE].var);
+        else if (cfg->interface)
+            (void)load_interface_list(ld, cfg->interface);
     }
 
     if (file && strcmp(file, "-") == 0) {
@@ -1667,6 +1726,8 @@ void config_destroy(struct config *cfg)
     free(cfg->warnings);
     free(cfg->log_file);
     free(cfg->interface);
+    for (uint32_t i = 0; i < cfg->interface_count; i++)
+        free(cfg->interfaces[i]);
     free(cfg->pcap_file);
     free(cfg->bpf_filter);
     free(cfg->endpoint_url);

@@ -24,10 +24,14 @@ enum http_body_value { CFG_BODY_OBJECT = 0, CFG_BODY_ARRAY, CFG_BODY_NDJSON };
 
 /* --once: what to print before exiting instead of running. */
 enum cfg_once { CFG_ONCE_NONE = 0, CFG_ONCE_TOPOLOGY, CFG_ONCE_SNMP };
+/* Interfaces AGENT_INTERFACE may list (eth0,eth1,...). */
+#define CONFIG_MAX_INTERFACES 16
 
 struct config {
     /* capture */
     char    *interface;        /* AGENT_INTERFACE; NULL when pcap_file is set and no interface was given */
+    char    *interfaces[CONFIG_MAX_INTERFACES]; /* AGENT_INTERFACE split at commas: one capture each */
+    uint32_t interface_count;  /* entries in interfaces (0 when interface is NULL) */
     char    *pcap_file;        /* AGENT_PCAP_FILE; NULL for live capture */
     char    *bpf_filter;       /* AGENT_BPF_FILTER; "" = all traffic */
     uint32_t snap_len;         /* AGENT_SNAP_LEN, [64, 262144], default 256 */

@@ -35,6 +35,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "../common/ifnames.h"
 #include "../common/timefmt.h"
 #include "community_id.h"
 #include "tunnel.h"
@@ -178,6 +179,59 @@ static int add_tunnel(cJSON *o, const struct flow_event *ev)
     return rc;
 }
 
+/* The record's "interface": its first packet's interface when the capture
+ * named it (a list, or the "any" device's cooked v2 header), else the
+ * capture's own source name. Both JSON paths use it. */
+static const char *event_interface(const struct flow_event *ev, const struct flow_event_ctx *ctx)
+{
+    if (!ctx)
+        return NULL;
+    const char *name = ifnames_name(ctx->ifnames, ev->iface);
+    return name ? name : ctx->interface;
+}
+
+/* "aa:bb:cc:dd:ee:ff" into t (>= 18 bytes). */
+static void mac_text(const uint8_t *m, char *t)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 6; i++) {
+        t[3 * i] = hex[m[i] >> 4];
+        t[3 * i + 1] = hex[m[i] & 0x0f];
+        t[3 * i + 2] = i < 5 ? ':' : '\0';
+    }
+}
+
+/* Interface, MAC, DSCP and TTL fields (issue 14 items 7-8), cJSON path: the
+ * other interface when there was one, each MAC when the link had it, each
+ * side's DSCP and TTL range when that side sent a packet. */
+static int add_l2l3(cJSON *o, const struct flow_event *ev, const struct flow_event_ctx *ctx)
+{
+    int rc = 0;
+    char mac[18];
+    const char *other = ctx && ev->iface_other ? ifnames_name(ctx->ifnames, ev->iface_other) : NULL;
+    if (other)
+        rc |= add_str(o, "other_interface", other);
+    if (ev->mac_known & 1u) {
+        mac_text(ev->src_mac, mac);
+        rc |= add_str(o, "src_mac", mac);
+    }
+    if (ev->mac_known & 2u) {
+        mac_text(ev->dst_mac, mac);
+        rc |= add_str(o, "dst_mac", mac);
+    }
+    if (ev->side_seen & 1u) {
+        rc |= add_u64(o, "src_dscp", ev->src_dscp);
+        rc |= add_u64(o, "src_ttl_min", ev->src_ttl_min);
+        rc |= add_u64(o, "src_ttl_max", ev->src_ttl_max);
+    }
+    if (ev->side_seen & 2u) {
+        rc |= add_u64(o, "dst_dscp", ev->dst_dscp);
+        rc |= add_u64(o, "dst_ttl_min", ev->dst_ttl_min);
+        rc |= add_u64(o, "dst_ttl_max", ev->dst_ttl_max);
+    }
+    return rc;
+}
+
 cJSON *flow_event_to_json(const struct flow_event *ev, const struct flow_event_ctx *ctx,
                           enum flow_direction dir, const char *event_id)
 {
@@ -218,7 +272,7 @@ cJSON *flow_event_to_json(const struct flow_event *ev, const struct flow_event_c
     int rc = 0;
     rc |= add_str(o, "flow_id", flow_id);
     rc |= add_str(o, "timestamp", ts);
-    rc |= add_str(o, "interface", ctx ? ctx->interface : NULL);
+    rc |= add_str(o, "interface", event_interface(ev, ctx));
     rc |= add_str(o, "hostname", ctx ? ctx->hostname : NULL);
     rc |= add_str(o, "direction", flow_direction_name(dir));
     rc |= add_str(o, "src_ip", src);
@@ -256,6 +310,7 @@ cJSON *flow_event_to_json(const struct flow_event *ev, const struct flow_event_c
         rc |= add(o, "initiator_inferred", cJSON_CreateTrue());
     rc |= add_str(o, "community_id", cid);
     rc |= add_tunnel(o, ev);
+    rc |= add_l2l3(o, ev, ctx);
     if (rc != 0) {
         cJSON_Delete(o);
         return NULL;
@@ -672,6 +727,43 @@ static void jw_tunnel(struct jw *w, const struct flow_event *ev)
     jw_ch(w, '}');
 }
 
+/* The add_l2l3 fields, fast path: the same keys, order and values. */
+static void jw_l2l3(struct jw *w, const struct flow_event *ev, const struct flow_event_ctx *ctx)
+{
+    char mac[18];
+    const char *other = ctx && ev->iface_other ? ifnames_name(ctx->ifnames, ev->iface_other) : NULL;
+    if (other) {
+        JW_KEY(w, "other_interface");
+        jw_str(w, other);
+    }
+    if (ev->mac_known & 1u) {
+        mac_text(ev->src_mac, mac);
+        JW_KEY(w, "src_mac");
+        jw_plain(w, mac, 17);
+    }
+    if (ev->mac_known & 2u) {
+        mac_text(ev->dst_mac, mac);
+        JW_KEY(w, "dst_mac");
+        jw_plain(w, mac, 17);
+    }
+    if (ev->side_seen & 1u) {
+        JW_KEY(w, "src_dscp");
+        jw_u64(w, ev->src_dscp);
+        JW_KEY(w, "src_ttl_min");
+        jw_u64(w, ev->src_ttl_min);
+        JW_KEY(w, "src_ttl_max");
+        jw_u64(w, ev->src_ttl_max);
+    }
+    if (ev->side_seen & 2u) {
+        JW_KEY(w, "dst_dscp");
+        jw_u64(w, ev->dst_dscp);
+        JW_KEY(w, "dst_ttl_min");
+        jw_u64(w, ev->dst_ttl_min);
+        JW_KEY(w, "dst_ttl_max");
+        jw_u64(w, ev->dst_ttl_max);
+    }
+}
+
 size_t flow_event_format(const struct flow_event *ev, const struct flow_event_ctx *ctx,
                          enum flow_direction dir, const char *event_id, char *buf, size_t buflen)
 {
@@ -714,7 +806,7 @@ size_t flow_event_format(const struct flow_event *ev, const struct flow_event_ct
     JW_KEY(&w, "timestamp");
     jw_time(&w, ev->last_us, 3, &memo);
     JW_KEY(&w, "interface");
-    jw_str(&w, ctx ? ctx->interface : NULL);
+    jw_str(&w, event_interface(ev, ctx));
     JW_KEY(&w, "hostname");
     jw_str(&w, ctx ? ctx->hostname : NULL);
     JW_KEY(&w, "direction");
@@ -799,6 +891,7 @@ size_t flow_event_format(const struct flow_event *ev, const struct flow_event_ct
     JW_KEY(&w, "community_id");
     jw_plain(&w, cid, strlen(cid));
     jw_tunnel(&w, ev);
+    jw_l2l3(&w, ev, ctx);
     jw_ch(&w, '}');
     if (w.cap)
         buf[w.n < w.cap ? w.n : w.cap - 1] = '\0';

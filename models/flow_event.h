@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 struct cJSON;
+struct ifnames;
 
 enum flow_end_reason {
     FLOW_END_FIN = 0,   /* FIN seen from both sides (after the linger) */
@@ -72,6 +73,15 @@ struct flow_event {
     uint8_t  tun_depth;               /* tunnel layers decapsulated (1..3) */
     uint8_t  tun_outer_ipver;         /* 4 or 6 */
     uint8_t  tun_has_id;              /* tun_id is meaningful */
+    /* interface, MACs, DSCP, TTL (issue 14 items 7-8); over the flow so far, not per record */
+    uint8_t  src_mac[6], dst_mac[6];  /* initiator's, responder's MAC (mac_known bit 0, bit 1) */
+    uint16_t iface;                   /* interface id (ifnames.h) of the first packet; 0: ctx->interface */
+    uint16_t iface_other;             /* first other interface id a packet came in on; 0: none */
+    uint8_t  src_dscp, dst_dscp;      /* DSCP of each side's first packet */
+    uint8_t  src_ttl_min, src_ttl_max;/* TTL / hop limit range of the initiator's packets */
+    uint8_t  dst_ttl_min, dst_ttl_max;/* ... and of the responder's */
+    uint8_t  mac_known;               /* bit 0: src_mac is set, bit 1: dst_mac */
+    uint8_t  side_seen;               /* bit 0: the initiator sent a packet, bit 1: the responder */
 };
 
 /* Per-sensor facts the JSON needs that are not in the record. */
@@ -81,6 +91,7 @@ struct flow_event_ctx {
     uint16_t    community_seed; /* Community ID v1 seed */
     struct community_id_hasher *cid_hasher; /* owner thread's hasher, or NULL (slower) */
     const char *sensor_id;    /* the sensor's stable id ("sensor_id"); NULL = field left out */
+    const struct ifnames *ifnames;  /* names of flow_event.iface ids, or NULL (every flow: interface) */
 };
 
 /* "TCP", "UDP", "ICMP", "ICMPv6", "SCTP", or the decimal number. buf >= 4 bytes. */

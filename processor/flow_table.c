@@ -129,6 +129,16 @@ struct flow {
     uint8_t  tun_outer_src[16], tun_outer_dst[16];
     uint32_t tun_id;           /* the first packet's VNI / TEID / GRE key / session id */
     uint8_t  tun_depth, tun_outer_ipver, tun_has_id;
+    /* interface, MACs, DSCP, TTL per side (issue 14 items 7-8); [0] initiator, [1] responder,
+     * over the flow's whole life (not reset by interim records) */
+    uint8_t  mac[2][6];        /* each side's MAC (see note_first_of_side) */
+    uint8_t  mac_known;        /* bit d: mac[d] is set */
+    uint8_t  mac_own;          /* bit d: mac[d] is the source MAC of a packet side d sent */
+    uint8_t  side_seen;        /* bit d: side d has sent a packet */
+    uint8_t  dscp[2];          /* DSCP of the first packet each side sent */
+    uint8_t  ttl_min[2], ttl_max[2]; /* TTL / hop limit range of the packets each side sent */
+    uint16_t iface;            /* interface id of the flow's first packet */
+    uint16_t iface_other;      /* first other interface id a packet came in on; 0 none */
 };
 
 struct flow_dlist { struct flow *head, *tail; };
@@ -353,6 +363,23 @@ static void flow_release(flow_table *ft, struct flow *f)
 
 /* ---- records ------------------------------------------------------------ */
 
+/* The interface, MAC, DSCP and TTL fields of a record (issue 14 items 7-8). */
+static void build_event_l2l3(const struct flow *f, struct flow_event *ev)
+{
+    memcpy(ev->src_mac, f->mac[0], 6);
+    memcpy(ev->dst_mac, f->mac[1], 6);
+    ev->mac_known = f->mac_known;
+    ev->side_seen = f->side_seen;
+    ev->src_dscp = f->dscp[0];
+    ev->dst_dscp = f->dscp[1];
+    ev->src_ttl_min = f->ttl_min[0];
+    ev->src_ttl_max = f->ttl_max[0];
+    ev->dst_ttl_min = f->ttl_min[1];
+    ev->dst_ttl_max = f->ttl_max[1];
+    ev->iface = f->iface;
+    ev->iface_other = f->iface_other;
+}
+
 static void build_event(const struct flow *f, enum flow_end_reason reason, bool final,
                         struct flow_event *ev)
 {
@@ -394,6 +421,7 @@ static void build_event(const struct flow *f, enum flow_end_reason reason, bool 
         memcpy(ev->tun_outer_src, f->tun_outer_src, 16);
         memcpy(ev->tun_outer_dst, f->tun_outer_dst, 16);
     }
+    build_event_l2l3(f, ev);
 }
 
 static bool record_empty(const struct flow *f) { return f->pkts[0] + f->pkts[1] == 0; }
@@ -921,6 +949,7 @@ static struct flow *flow_create(flow_table *ft, const struct flow_key *k, uint32
         flow_set_tunnel(f, p, src_is_a);
     f->touch_us = ft->clock_us;
     f->deadline_us = ft->clock_us + ft->cfg.active_us;
+    f->iface = p->iface;
     HASH_ADD_BYHASHVALUE(hh, ft->hash, key, sizeof(struct flow_key), hashv, f);
     if (f->oom) {
         flow_release(ft, f);
@@ -931,6 +960,43 @@ static struct flow *flow_create(flow_table *ft, const struct flow_key *k, uint32
     ft->count++;
     ft->st.flows_created++;
     return f;
+}
+
+/*
+ * The first packet side d sends: its DSCP (the flow's DSCP per side is the
+ * first one seen, as nProbe's SRC_TOS/DST_TOS), the start of its TTL range,
+ * and MACs. A side's MAC is the source MAC of its first packet; until that
+ * side has sent one, the destination MAC of the other side's first packet
+ * stands in for it (so one-way flows still name both ends).
+ */
+static void note_first_of_side(struct flow *f, int d, const struct pkt_record *p)
+{
+    uint8_t me = (uint8_t)(1u << d), peer = (uint8_t)(1u << (d ^ 1));
+    f->side_seen |= me;
+    f->dscp[d] = p->dscp;
+    f->ttl_min[d] = f->ttl_max[d] = p->ttl;
+    if (p->mac_flags & PKT_MAC_SRC) {
+        memcpy(f->mac[d], p->src_mac, 6);
+        f->mac_known |= me;
+        f->mac_own |= me;
+    }
+    if ((p->mac_flags & PKT_MAC_DST) && !(f->mac_own & peer)) {
+        memcpy(f->mac[d ^ 1], p->dst_mac, 6);
+        f->mac_known |= peer;
+    }
+}
+
+/* Per packet: two compares for the TTL range, one for the interface. */
+static inline void note_l2l3(struct flow *f, int d, const struct pkt_record *p)
+{
+    if (!(f->side_seen & (1u << d)))
+        note_first_of_side(f, d, p);
+    if (p->ttl < f->ttl_min[d])
+        f->ttl_min[d] = p->ttl;
+    if (p->ttl > f->ttl_max[d])
+        f->ttl_max[d] = p->ttl;
+    if (p->iface != f->iface && f->iface_other == 0)
+        f->iface_other = p->iface;
 }
 
 static void tcp_state(flow_table *ft, struct flow *f, int dir, uint8_t flags)
@@ -1023,6 +1089,7 @@ static void fold_packet(flow_table *ft, const struct pkt_record *pkt, const stru
     f->pkts[dir]++;
     f->bytes[dir] += pkt->wire_len;
     f->flags[dir] |= pkt->tcp_flags;
+    note_l2l3(f, dir, pkt);
     f->touch_us = now;
     ft->st.packets++;
     if (!f->closed) {

@@ -7,6 +7,8 @@
  * decides when a flow ends: RST, or FIN from both sides (after a linger so the
  * teardown's last packets still belong to it), idle timeout per protocol,
  * active timeout (interim records), the max-flows cap (eviction) and shutdown.
+ * Per side it also keeps, over the flow's life, the MAC, the first DSCP and
+ * the TTL range, and the flow's first (and first other) interface id.
  *
  * Every decision is a function of packet time only (the table's clock is the
  * newest packet time seen, never earlier), so the records a pcap file gives are

@@ -7,10 +7,17 @@
  * them after unlocking. Records the processor makes inline (a packet hitting an
  * expired flow, evictions) are pushed from inside the burst: a ring push is a
  * copy, never a wait, except when replaying a file, where waiting is the point.
+ *
+ * Several capture rings (one per interface): a round pops one burst from
+ * each and folds them merged by packet time, so a busy interface cannot
+ * starve a quiet one and packets of one conversation seen on two interfaces
+ * meet the table in time order within the round. One ring keeps the old path
+ * (no copy).
  */
 #include "processor.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -31,12 +38,17 @@ struct processor {
     pthread_mutex_t lock;          /* guards table */
     pthread_mutex_t wake_lock;     /* with wake: the janitor's sleep */
     pthread_cond_t wake;
-    ring *in, *out_proc, *out_janitor;
+    ring *in[PROCESSOR_MAX_INPUTS];
+    size_t nin;
+    ring *out_proc, *out_janitor;
     bool file_mode;
     atomic_bool input_done;
     atomic_bool janitor_stop;
     _Atomic uint64_t events_dropped;
     struct pkt_record burst[PROC_BURST];
+    /* several inputs: each ring's burst, then the round merged by time */
+    struct pkt_record *rbuf;       /* nin * PROC_BURST records (NULL when nin == 1) */
+    struct pkt_record *merged;     /* nin * PROC_BURST records (NULL when nin == 1) */
     struct flow_event jbuf[JANITOR_CHUNK];    /* janitor only */
     struct flow_event fbuf[JANITOR_CHUNK];    /* processor_flush only */
 };
@@ -72,13 +84,25 @@ static void emit_inline(void *arg, const struct flow_event *ev)
     push_events(p, p->out_proc, ev, 1, false);
 }
 
-processor *processor_create(const struct config *cfg, ring *in, ring *out_proc,
+processor *processor_create(const struct config *cfg, ring *const *in, size_t nin, ring *out_proc,
                             ring *out_janitor, bool file_mode, char *err, size_t errlen)
 {
+    if (nin == 0 || nin > PROCESSOR_MAX_INPUTS) {
+        snprintf(err, errlen, "processor: %zu input rings (1 to %u)", nin, (unsigned)PROCESSOR_MAX_INPUTS);
+        return NULL;
+    }
     processor *p = calloc(1, sizeof *p);
     if (!p) {
         snprintf(err, errlen, "processor: out of memory");
         return NULL;
+    }
+    if (nin > 1) {
+        p->rbuf = malloc(nin * PROC_BURST * sizeof *p->rbuf);
+        p->merged = malloc(nin * PROC_BURST * sizeof *p->merged);
+        if (!p->rbuf || !p->merged) {
+            snprintf(err, errlen, "processor: out of memory");
+            goto err;
+        }
     }
     struct flow_table_cfg fc = {
         .tcp_idle_us = (uint64_t)cfg->tcp_idle_timeout_s * 1000000u,
@@ -99,7 +123,9 @@ processor *processor_create(const struct config *cfg, ring *in, ring *out_proc,
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&p->lock, NULL);
     pthread_mutex_init(&p->wake_lock, NULL);
-    p->in = in;
+    for (size_t i = 0; i < nin; i++)
+        p->in[i] = in[i];
+    p->nin = nin;
     p->out_proc = out_proc;
     p->out_janitor = out_janitor;
     p->file_mode = file_mode;
@@ -108,6 +134,8 @@ processor *processor_create(const struct config *cfg, ring *in, ring *out_proc,
     atomic_init(&p->events_dropped, 0);
     return p;
 err:
+    free(p->rbuf);
+    free(p->merged);
     free(p);
     return NULL;
 }
@@ -117,22 +145,65 @@ void processor_destroy(processor *p)
     if (!p)
         return;
     flow_table_destroy(p->table);
+    free(p->rbuf);
+    free(p->merged);
     pthread_mutex_destroy(&p->lock);
     pthread_mutex_destroy(&p->wake_lock);
     pthread_cond_destroy(&p->wake);
     free(p);
 }
 
+/*
+ * One round over several inputs: up to PROC_BURST records from each ring,
+ * merged by timestamp (each ring's records are in its capture's order; ties
+ * keep the lower ring first) into p->merged. Returns the count.
+ */
+static uint32_t pop_round(processor *p)
+{
+    uint32_t cnt[PROCESSOR_MAX_INPUTS], pos[PROCESSOR_MAX_INPUTS] = {0}, total = 0;
+    for (size_t i = 0; i < p->nin; i++) {
+        cnt[i] = ring_pop_burst(p->in[i], p->rbuf + i * PROC_BURST, PROC_BURST);
+        total += cnt[i];
+    }
+    for (uint32_t k = 0; k < total; k++) {
+        size_t best = SIZE_MAX;
+        uint64_t best_ts = 0;
+        for (size_t i = 0; i < p->nin; i++) {
+            if (pos[i] == cnt[i])
+                continue;
+            uint64_t ts = p->rbuf[i * PROC_BURST + pos[i]].ts_us;
+            if (best == SIZE_MAX || ts < best_ts) {
+                best = i;
+                best_ts = ts;
+            }
+        }
+        p->merged[k] = p->rbuf[best * PROC_BURST + pos[best]++];
+    }
+    return total;
+}
+
+/* Records from the inputs: one ring's burst into p->burst, or a merged round. */
+static uint32_t pop_input(processor *p, const struct pkt_record **recs)
+{
+    if (p->nin == 1) {
+        *recs = p->burst;
+        return ring_pop_burst(p->in[0], p->burst, PROC_BURST);
+    }
+    *recs = p->merged;
+    return pop_round(p);
+}
+
 int processor_run(processor *p)
 {
     long idle_us = 0;
     for (;;) {
-        uint32_t n = ring_pop_burst(p->in, p->burst, PROC_BURST);
+        const struct pkt_record *recs;
+        uint32_t n = pop_input(p, &recs);
         if (n == 0) {
-            /* input_done is stored after capture's last push (and a join), so an
-             * empty ring seen after it is really the end. */
+            /* input_done is stored after capture's last push (and a join), so
+             * empty rings seen after it are really the end. */
             if (atomic_load_explicit(&p->input_done, memory_order_acquire) &&
-                (n = ring_pop_burst(p->in, p->burst, PROC_BURST)) == 0)
+                (n = pop_input(p, &recs)) == 0)
                 return 0;
             if (n == 0) {
                 idle_us = idle_us ? (idle_us < 2000 ? idle_us * 2 : 2000) : 50;
@@ -142,7 +213,7 @@ int processor_run(processor *p)
         }
         idle_us = 0;
         pthread_mutex_lock(&p->lock);
-        flow_table_packet_burst(p->table, p->burst, n, emit_inline, p);
+        flow_table_packet_burst(p->table, recs, n, emit_inline, p);
         pthread_mutex_unlock(&p->lock);
     }
 }

@@ -31,19 +31,28 @@ struct processor_stats {
     uint64_t events_dropped;   /* records lost to full event rings (live only) */
 };
 
+/* Capture rings one processor drains at most. */
+#define PROCESSOR_MAX_INPUTS 16
+
 /*
- * Create the processor for `cfg`. `in` carries pkt_records from capture;
+ * Create the processor for `cfg`. in[0..nin-1] carry pkt_records from the
+ * captures (one ring per interface; 1 <= nin <= PROCESSOR_MAX_INPUTS);
  * `out_proc` and `out_janitor` carry flow_events to the sender (slot size
  * sizeof(struct flow_event)). `file_mode` picks packet time and waiting on full
  * rings. NULL with a message in err on failure. Main thread.
+ *
+ * Several input rings are drained in rounds: up to one burst from each ring
+ * per round (no ring can starve another), and the round's records are folded
+ * in timestamp order (a merge of the per-ring bursts, each already in capture
+ * order), so interfaces interleave by packet time within a round.
  */
-processor *processor_create(const struct config *cfg, ring *in, ring *out_proc,
+processor *processor_create(const struct config *cfg, ring *const *in, size_t nin, ring *out_proc,
                             ring *out_janitor, bool file_mode, char *err, size_t errlen);
 
 /* NULL-safe; after both threads were joined. */
 void processor_destroy(processor *p);
 
-/* Processor thread body: returns 0 once processor_input_done() was called and `in` is empty. */
+/* Processor thread body: returns 0 once processor_input_done() was called and every input is empty. */
 int processor_run(processor *p);
 
 /* Janitor thread body: returns 0 after processor_stop_janitor(). */

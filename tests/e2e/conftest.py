@@ -34,6 +34,7 @@ TS3 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 TS6 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 FLAGS_RE = re.compile(r"^S?A?F?R?P?U?E?C?$")
 SENSOR_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 
 
 def tracer_path():
@@ -185,6 +186,11 @@ def check_shape(rec):
     if "tunnel" in rec:                         # only on flows from inside a tunnel (issue 14)
         check_tunnel(rec["tunnel"])
         want |= {"tunnel"}
+    want |= keys & pcapgen.SIDE_KEYS            # each present when the flow has it (issue 14.7-8)
+    for k in keys & pcapgen.SIDE_INT_KEYS:
+        assert isinstance(rec[k], int) and not isinstance(rec[k], bool) and 0 <= rec[k] <= 255, (k, rec)
+    for k in keys & {"src_mac", "dst_mac"}:
+        assert MAC_RE.match(rec[k]), "%s %r is not a MAC address" % (k, rec[k])
     assert keys == want, "key set differs: missing %s, extra %s in %s" % (
         sorted(want - keys), sorted(keys - want), rec)
     for k in STR_KEYS:

@@ -91,6 +91,10 @@ FLOW_KEYS = frozenset("""flow_id timestamp interface hostname direction src_ip d
     src_packets src_bytes dst_packets dst_bytes src_tcp_flags dst_tcp_flags end_reason
     final community_id sensor_id""".split())
 ICMP_KEYS = frozenset(("icmp_type", "icmp_code"))
+# Keys present when the flow has them (issue 14 items 7-8): the other
+# interface, each side's MAC, DSCP and TTL range.
+SIDE_INT_KEYS = frozenset("""src_dscp src_ttl_min src_ttl_max dst_dscp dst_ttl_min dst_ttl_max""".split())
+SIDE_KEYS = SIDE_INT_KEYS | {"other_interface", "src_mac", "dst_mac"}
 
 
 def sec(s):
@@ -468,6 +472,134 @@ def flags_text(flags):
     return out
 
 
+# ----------------------------------------------------------------------------
+# the per-side link and IP facts a record reports (issue 14 item 8)
+
+_VLAN_TPIDS = (ETH_8021Q, ETH_8021AD, 0x9100)
+_PW_TYPES = (ETH_IPV4, ETH_IPV6, ETH_ARP, ETH_MPLS, ETH_MPLS_MC, ETH_PPPOE_SESS) + _VLAN_TPIDS
+
+
+def _ip_facts(b):
+    """(ttl, dscp) of the IP header at b, or None."""
+    if len(b) >= 20 and b[0] >> 4 == 4:
+        return b[8], b[1] >> 2
+    if len(b) >= 8 and b[0] >> 4 == 6:
+        return b[7], ((b[0] & 0x0F) << 2) | (b[1] >> 6)
+    return None
+
+
+def _after_ethertype(b, et, macs, depth=0):
+    while et in _VLAN_TPIDS and len(b) >= 4:
+        et, b = struct.unpack("!H", b[2:4])[0], b[4:]
+    if et in (ETH_IPV4, ETH_IPV6):
+        return _ip_facts(b), macs
+    if et in (ETH_MPLS, ETH_MPLS_MC):
+        while len(b) >= 4:
+            bottom, b = b[2] & 1, b[4:]
+            if bottom:
+                break
+        if not b:
+            return None, macs
+        nib = b[0] >> 4
+        if nib in (4, 6):
+            return _ip_facts(b), macs
+        if nib == 0 and len(b) >= 18:
+            at12, at16 = struct.unpack("!H", b[12:14])[0], struct.unpack("!H", b[16:18])[0]
+            if at16 in _PW_TYPES and at12 not in _VLAN_TPIDS:
+                return _ether_facts(b[4:], depth + 1)
+        if len(b) >= 14 and struct.unpack("!H", b[12:14])[0] in _PW_TYPES:
+            return _ether_facts(b, depth + 1)
+        return None, macs
+    if et == ETH_PPPOE_SESS and len(b) >= 8:
+        return _ppp_facts(b[6:], macs)
+    return None, macs
+
+
+def _ppp_facts(b, macs):
+    proto = b[0] if b[0] & 1 else struct.unpack("!H", b[:2])[0]
+    b = b[1:] if b[0] & 1 else b[2:]
+    if proto in (PPP_IPV4, PPP_IPV6):
+        return _ip_facts(b), macs
+    if proto in (0x0281, 0x0283):
+        return _after_ethertype(b, ETH_MPLS, macs)
+    return None, macs
+
+
+def _ether_facts(b, depth=0):
+    macs = (b[6:12], b[0:6])
+    return _after_ethertype(b[14:], struct.unpack("!H", b[12:14])[0], macs, depth)
+
+
+def frame_facts(linktype, b):
+    """What the sensor reads from one frame for the per-side fields: ((ttl,
+    dscp) of the innermost IP header, (src MAC or None, dst MAC or None))."""
+    none = (None, None)
+    if linktype == LINKTYPE_ETHERNET:
+        return _ether_facts(b)
+    if linktype == LINKTYPE_LINUX_SLL:
+        halen = struct.unpack("!H", b[4:6])[0]
+        return _after_ethertype(b[16:], struct.unpack("!H", b[14:16])[0],
+                                (b[6:12] if halen == 6 else None, None))
+    if linktype == LINKTYPE_LINUX_SLL2:
+        return _after_ethertype(b[20:], struct.unpack("!H", b[0:2])[0],
+                                (b[12:18] if b[11] == 6 else None, None))
+    if linktype == LINKTYPE_NULL:
+        return _ip_facts(b[4:]), none
+    if linktype == LINKTYPE_RAW:
+        return _ip_facts(b), none
+    if linktype in (LINKTYPE_PPP, LINKTYPE_PPP_HDLC):
+        if b[0] in (0x0F, 0x8F):
+            return _after_ethertype(b[4:], struct.unpack("!H", b[2:4])[0], none)
+        return _ppp_facts(b[2:] if b[0] == 0xFF else b, none)
+    if linktype == LINKTYPE_C_HDLC:
+        return _after_ethertype(b[4:], struct.unpack("!H", b[2:4])[0], none)
+    if linktype == LINKTYPE_NFLOG:
+        off = 4
+        while off + 4 <= len(b):
+            ln, typ = struct.unpack("<HH", b[off:off + 4])
+            if typ == 9:
+                return _ip_facts(b[off + 4:off + ln]), none
+            off += (ln + 3) & ~3
+        return None, none
+    return None, none
+
+
+def _mac_text(m):
+    return ":".join("%02x" % x for x in m)
+
+
+def side_fields(pkts, prior=None):
+    """The other_interface-less per-side fields of a record whose packets are
+    pkts (ts, wire_len, from_src, tcp_flags, facts) in capture order; prior:
+    the same flow's earlier packets (the fields cover the flow so far)."""
+    allp = sorted(list(prior or []) + list(pkts), key=lambda p: p[0])
+    mac, own, seen = [None, None], [False, False], [None, None]
+    ttl = [[None, None], [None, None]]
+    for p in allp:
+        d = 0 if p[2] else 1
+        facts = p[4] if len(p) > 4 else None
+        if facts is None or facts[0] is None:
+            continue
+        (t, dscp), (smac, dmac) = facts
+        if seen[d] is None:
+            seen[d] = dscp
+            ttl[d] = [t, t]
+            if smac is not None:
+                mac[d], own[d] = smac, True
+            if dmac is not None and not own[1 - d]:
+                mac[1 - d] = dmac
+        ttl[d] = [min(ttl[d][0], t), max(ttl[d][1], t)]
+    r = {}
+    for d, name in ((0, "src"), (1, "dst")):
+        if mac[d] is not None:
+            r[name + "_mac"] = _mac_text(mac[d])
+    for d, name in ((0, "src"), (1, "dst")):
+        if seen[d] is not None:
+            r[name + "_dscp"] = seen[d]
+            r[name + "_ttl_min"], r[name + "_ttl_max"] = ttl[d]
+    return r
+
+
 def _id_host(text):
     """An address as flow_id writes it: IPv6 in brackets."""
     return "[%s]" % text if ":" in text else text
@@ -540,6 +672,7 @@ class Rec:
             r["initiator_inferred"] = True
         if self.tunnel is not None:
             r["tunnel"] = dict(self.tunnel)
+        r.update(side_fields(self.pkts, getattr(self, "prior", None)))
         return r
 
 
@@ -565,7 +698,11 @@ class Scenario:
         fr = Frame(ts_us, data, wire_len)
         self.frames.append(fr)
         if rec is not None:
-            rec.pkts.append((ts_us, fr.wire_len, from_src, tcp_flags))
+            try:
+                facts = frame_facts(self.linktype, fr.data[:self.snaplen])
+            except (IndexError, struct.error):
+                facts = None
+            rec.pkts.append((ts_us, fr.wire_len, from_src, tcp_flags, facts))
         return fr
 
     def sorted_frames(self):

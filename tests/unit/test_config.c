@@ -771,6 +771,68 @@ static void test_interface(void **state)
     done(&r);
 }
 
+/* An interface other than lo, for lists of two; NULL when the host has none. */
+static const char *second_interface(char *buf, size_t len)
+{
+    struct if_nameindex *all = if_nameindex(), *i;
+    const char *found = NULL;
+    for (i = all; i && i->if_index != 0; i++) {
+        if (strcmp(i->if_name, "lo") != 0 && strlen(i->if_name) < len) {
+            snprintf(buf, len, "%s", i->if_name);
+            found = buf;
+            break;
+        }
+    }
+    if (all)
+        if_freenameindex(all);
+    return found;
+}
+
+/* AGENT_INTERFACE as a list (issue 14.7): each rule's one message, and a valid list split. */
+static void test_interface_list(void **state)
+{
+    struct fx *f = *state;
+    struct res r;
+    one_env_err(f, "AGENT_INTERFACE=lo,,lo", "AGENT_INTERFACE=lo,,lo: an empty interface name in the list "
+                                             "(names are separated by single commas)");
+    one_env_err(f, "AGENT_INTERFACE=lo,", "AGENT_INTERFACE=lo,: an empty interface name in the list "
+                                          "(names are separated by single commas)");
+    one_env_err(f, "AGENT_INTERFACE=,lo", "AGENT_INTERFACE=,lo: an empty interface name in the list "
+                                          "(names are separated by single commas)");
+    one_env_err(f, "AGENT_INTERFACE=lo,lo", "AGENT_INTERFACE=lo,lo: lo is listed twice");
+    one_env_err(f, "AGENT_INTERFACE=any,lo",
+                "AGENT_INTERFACE=any,lo: \"any\" captures every interface already: it cannot be listed with others");
+    one_env_err(f, "AGENT_INTERFACE=lo,any",
+                "AGENT_INTERFACE=lo,any: \"any\" captures every interface already: it cannot be listed with others");
+    if (if_nametoindex("eth9") == 0)
+        one_env_err(f, "AGENT_INTERFACE=lo,eth9", "AGENT_INTERFACE=lo,eth9: no such network interface: eth9");
+    /* 17 names: the count is checked before the names exist or repeat */
+    one_env_err(f, "AGENT_INTERFACE=lo,a1,a2,a3,a4,a5,a6,a7,a8,a9,b1,b2,b3,b4,b5,b6,b7",
+                "AGENT_INTERFACE=lo,a1,a2,a3,a4,a5,a6,a7,a8,a9,b1,b2,b3,b4,b5,b6,b7: "
+                "more than 16 interfaces in the list");
+    run(&r, f, false, NULL, ARGS("--interface", "lo,lo"));
+    expect_err(&r, "--interface=lo,lo: lo is listed twice");
+
+    run(&r, f, false, ENV("AGENT_INTERFACE=lo"), NULL);
+    expect_ok(&r);
+    assert_int_equal(r.cfg->interface_count, 1);
+    assert_string_equal(r.cfg->interfaces[0], "lo");
+    done(&r);
+
+    char other[64], kv[160], val[140];
+    if (!second_interface(other, sizeof other))
+        skip();
+    snprintf(val, sizeof val, "lo,%s", other);
+    snprintf(kv, sizeof kv, "AGENT_INTERFACE=%s", val);
+    run(&r, f, false, ENV(kv), NULL);
+    expect_ok(&r);
+    assert_string_equal(r.cfg->interface, val);
+    assert_int_equal(r.cfg->interface_count, 2);
+    assert_string_equal(r.cfg->interfaces[0], "lo");
+    assert_string_equal(r.cfg->interfaces[1], other);
+    done(&r);
+}
+
 /* Neither interface nor file: the first up, non-loopback interface, or the one message. */
 static void test_default_interface(void **state)
 {
@@ -1762,6 +1824,7 @@ int main(void)
         cmocka_unit_test(test_errbuf_overflow_ends_with_dots),
         cmocka_unit_test(test_echoed_values_one_line),
         cmocka_unit_test(test_interface),
+        cmocka_unit_test(test_interface_list),
         cmocka_unit_test(test_default_interface),
         cmocka_unit_test(test_pcap_file),
         cmocka_unit_test(test_identity_settings),

@@ -725,6 +725,79 @@ static void test_tcp_syn_fields(void **state)
     assert_int_equal(r.flags, PKT_F_HAS_PORTS);
 }
 
+/* ---- interface index, MACs, DSCP, TTL (issue 14 items 7-8) ---------------- */
+
+/* The cooked v2 header's interface index: bytes 4..7, big-endian; 0 when cut short. */
+static void test_sll2_ifindex(void **state)
+{
+    static const uint8_t big[] = { BE16(0x0800), 0, 0, BE32(0x01020304u), BE16(1), 0, 6, MAC_SRC, 0, 0 };
+    (void)state;
+    assert_int_equal(decode_sll2_ifindex(p_sll2_v6, sizeof p_sll2_v6), 2);
+    assert_int_equal(decode_sll2_ifindex(big, sizeof big), 0x01020304u);
+    assert_int_equal(decode_sll2_ifindex(big, 8), 0x01020304u);
+    for (size_t cut = 0; cut < 8; cut++) {
+        uint8_t *b = malloc(cut ? cut : 1);          /* exact size: ASan sees any over-read */
+        assert_non_null(b);
+        memcpy(b, big, cut);
+        assert_int_equal(decode_sll2_ifindex(b, cut), 0);
+        free(b);
+    }
+    assert_int_equal(decode_sll2_ifindex(NULL, 20), 0);
+}
+
+/* Ethernet gives both MACs; the innermost IP header gives DSCP and TTL (fast path and general). */
+static void test_l2l3_facts(void **state)
+{
+    static const uint8_t mac_src[6] = { MAC_SRC }, mac_dst[6] = { MAC_DST };
+    /* IPv4, TOS 0xb9 (DSCP 46, ECN 1), TTL 33: the fast path takes it */
+    static const uint8_t v4[] = { ETH(0x0800), 0x45, 0xb9, BE16(28), BE16(1), BE16(0), 33, 17, 0, 0,
+                                  V4_SRC, V4_DST, UDP(1000, 53, 8) };
+    /* the same with one VLAN tag and IPv4 options: the general parser */
+    static const uint8_t v4opt[] = { ETH(0x8100), BE16(7), BE16(0x0800), 0x46, 0x28, BE16(32), BE16(1),
+                                     BE16(0), 200, 17, 0, 0, V4_SRC, V4_DST, 1, 1, 1, 0, UDP(1000, 53, 8) };
+    /* IPv6, traffic class 0x2a (DSCP 10, ECN 2), hop limit 7 */
+    static const uint8_t v6[] = { ETH(0x86dd), 0x62, 0xa0, 0x00, 0x00, BE16(8), 17, 7, V6_SRC, V6_DST,
+                                  UDP(1000, 53, 8) };
+    struct pkt_record r;
+    (void)state;
+
+    assert_int_equal(decode_packet(DECODE_DLT_EN10MB, v4, sizeof v4, sizeof v4, TS, &r), DECODE_OK);
+    assert_memory_equal(r.src_mac, mac_src, 6);
+    assert_memory_equal(r.dst_mac, mac_dst, 6);
+    assert_int_equal(r.mac_flags, PKT_MAC_SRC | PKT_MAC_DST);
+    assert_int_equal(r.dscp, 46);
+    assert_int_equal(r.ttl, 33);
+    assert_int_equal(r.iface, 0);
+
+    assert_int_equal(decode_packet(DECODE_DLT_EN10MB, v4opt, sizeof v4opt, sizeof v4opt, TS, &r), DECODE_OK);
+    assert_int_equal(r.vlan_id, 7);
+    assert_memory_equal(r.src_mac, mac_src, 6);
+    assert_memory_equal(r.dst_mac, mac_dst, 6);
+    assert_int_equal(r.mac_flags, PKT_MAC_SRC | PKT_MAC_DST);
+    assert_int_equal(r.dscp, 10);
+    assert_int_equal(r.ttl, 200);
+
+    assert_int_equal(decode_packet(DECODE_DLT_EN10MB, v6, sizeof v6, sizeof v6, TS, &r), DECODE_OK);
+    assert_int_equal(r.mac_flags, PKT_MAC_SRC | PKT_MAC_DST);
+    assert_int_equal(r.dscp, 10);
+    assert_int_equal(r.ttl, 7);
+
+    /* cooked v1 and v2: only the sender's address; raw IP: none */
+    assert_int_equal(decode_packet(DECODE_DLT_LINUX_SLL, p_sll_v4, sizeof p_sll_v4, 44, TS, &r), DECODE_OK);
+    assert_int_equal(r.mac_flags, PKT_MAC_SRC);
+    assert_memory_equal(r.src_mac, mac_src, 6);
+    assert_int_equal(r.ttl, 64);
+    assert_int_equal(r.dscp, 0);
+    assert_int_equal(decode_packet(DECODE_DLT_LINUX_SLL2, p_sll2_v6, sizeof p_sll2_v6, 80, TS, &r), DECODE_OK);
+    assert_int_equal(r.mac_flags, PKT_MAC_SRC);
+    assert_memory_equal(r.src_mac, mac_src, 6);
+    assert_int_equal(r.ttl, 64);
+    assert_int_equal(decode_packet(DECODE_DLT_RAW, p_raw_v4, sizeof p_raw_v4, sizeof p_raw_v4, TS, &r),
+                     DECODE_OK);
+    assert_int_equal(r.mac_flags, 0);
+    assert_int_equal(r.ttl, 64);
+}
+
 /* Every case cut at every length: never an over-read, never a wrong record. */
 static void test_truncation(void **state)
 {
@@ -1178,6 +1251,8 @@ int main(void)
         cmocka_unit_test(test_tunnel_truncation),
         cmocka_unit_test(test_tunnel_limits),
         cmocka_unit_test(test_tunnel_names),
+        cmocka_unit_test(test_sll2_ifindex),
+        cmocka_unit_test(test_l2l3_facts),
     };
     return cmocka_run_group_tests_name("decode", tests, NULL, NULL);
 }

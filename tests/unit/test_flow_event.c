@@ -23,6 +23,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "common/ifnames.h"
 #include "models/community_id.h"
 #include "models/flow_event.h"
 #include "models/tunnel.h"
@@ -611,12 +612,77 @@ static void test_initiator_inferred(void **state)
     cJSON_Delete(o);
 }
 
+/* Interface names, MACs, DSCP, TTL (issue 14 items 7-8): exact text, both builders. */
+static void test_l2l3_fields(void **state)
+{
+    (void)state;
+    ifnames *names = ifnames_create();
+    assert_non_null(names);
+    assert_int_equal(ifnames_add(names, 3, "veth-a"), 1);
+    assert_int_equal(ifnames_add(names, 4, "veth-b"), 2);
+    assert_int_equal(ifnames_add(names, 3, "veth-a"), 1);       /* the same pair: the same id */
+    assert_string_equal(ifnames_name(names, 2), "veth-b");
+    assert_null(ifnames_name(names, 0));
+    assert_null(ifnames_name(names, 3));
+    assert_int_equal(ifnames_find(names, 4), 2);
+    assert_int_equal(ifnames_find(names, 9), 0);
+    assert_int_equal(ifnames_find(names, 0), 0);
+    struct flow_event_ctx ctx = {.interface = "any", .hostname = "h", .ifnames = names};
+    struct flow_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.ip_version = 4;
+    ev.protocol = 17;
+    ev.final = 1;
+    ev.iface = 2;
+    ev.iface_other = 1;
+    const uint8_t sm[6] = {0x02, 0x00, 0x5e, 0x10, 0xab, 0xcd}, dm[6] = {0xff, 0xee, 0, 1, 2, 3};
+    memcpy(ev.src_mac, sm, 6);
+    memcpy(ev.dst_mac, dm, 6);
+    ev.mac_known = 3;
+    ev.side_seen = 3;
+    ev.src_dscp = 46;
+    ev.dst_dscp = 10;
+    ev.src_ttl_min = 1;
+    ev.src_ttl_max = 255;
+    ev.dst_ttl_min = 63;
+    ev.dst_ttl_max = 64;
+    static char a[4096], b[4096];
+    cJSON *o = flow_event_to_json(&ev, &ctx, FLOW_DIR_UNKNOWN, "e-1");
+    assert_non_null(o);
+    flow_event_json_print(o, a, sizeof a);
+    cJSON_Delete(o);
+    flow_event_format(&ev, &ctx, FLOW_DIR_UNKNOWN, "e-1", b, sizeof b);
+    assert_string_equal(a, b);
+    assert_non_null(strstr(b, "\"interface\":\"veth-b\","));
+    const char *tail = strstr(b, "\"other_interface\"");
+    assert_non_null(tail);
+    assert_string_equal(tail, "\"other_interface\":\"veth-a\",\"src_mac\":\"02:00:5e:10:ab:cd\","
+                              "\"dst_mac\":\"ff:ee:00:01:02:03\",\"src_dscp\":46,\"src_ttl_min\":1,"
+                              "\"src_ttl_max\":255,\"dst_dscp\":10,\"dst_ttl_min\":63,\"dst_ttl_max\":64}");
+    /* nothing known: none of them, and the capture's own name */
+    ev.iface = ev.iface_other = 0;
+    ev.mac_known = 0;
+    ev.side_seen = 1;
+    flow_event_format(&ev, &ctx, FLOW_DIR_UNKNOWN, "e-1", b, sizeof b);
+    assert_non_null(strstr(b, "\"interface\":\"any\","));
+    assert_null(strstr(b, "other_interface"));
+    assert_null(strstr(b, "_mac"));
+    assert_null(strstr(b, "dst_dscp"));
+    assert_non_null(strstr(b, "\"src_dscp\":46,\"src_ttl_min\":1,\"src_ttl_max\":255}"));
+    ifnames_destroy(names);
+}
+
 static void test_format_matches_cjson(void **state)
 {
     (void)state;
     static const uint8_t protos[] = {6, 17, 1, 58, 132, 47, 0, 255};
     struct flow_event_ctx ctx = {.interface = "eth0", .hostname = "host\"x\n", .community_seed = 7,
                                   .sensor_id = "5c1e\"d"};
+    ifnames *names = ifnames_create();
+    assert_non_null(names);
+    assert_int_equal(ifnames_add(names, 2, "eth1"), 1);
+    assert_int_equal(ifnames_add(names, 0, "we\"ird\\"), 2);
+    ctx.ifnames = names;
     static char a[8192], b[8192];
     for (int i = 0; i < 50000; i++) {
         struct flow_event ev;
@@ -668,6 +734,20 @@ static void test_format_matches_cjson(void **state)
                 ev.tun_outer_dst[k] = k < 4 || ev.tun_outer_ipver == 6 ? (uint8_t)fmt_rand() : 0;
             }
         }
+        ev.iface = (uint16_t)(fmt_rand() % 4);
+        ev.iface_other = (uint16_t)(fmt_rand() % 4);
+        for (int k = 0; k < 6; k++) {
+            ev.src_mac[k] = (uint8_t)fmt_rand();
+            ev.dst_mac[k] = (uint8_t)fmt_rand();
+        }
+        ev.mac_known = (uint8_t)(fmt_rand() % 4);
+        ev.side_seen = (uint8_t)(fmt_rand() % 4);
+        ev.src_dscp = (uint8_t)(fmt_rand() % 64);
+        ev.dst_dscp = (uint8_t)(fmt_rand() % 64);
+        ev.src_ttl_min = (uint8_t)fmt_rand();
+        ev.src_ttl_max = (uint8_t)fmt_rand();
+        ev.dst_ttl_min = (uint8_t)fmt_rand();
+        ev.dst_ttl_max = (uint8_t)fmt_rand();
         enum flow_direction dir = (enum flow_direction)(fmt_rand() % 4);
         char id[40];
         snprintf(id, sizeof id, "0123456789abcdef-%d", i);
@@ -683,6 +763,7 @@ static void test_format_matches_cjson(void **state)
         assert_int_equal(n3, n1);
         assert_int_equal(strlen(b), 9);
     }
+    ifnames_destroy(names);
 }
 
 /* The tunnel object, literally (issue 14). */
@@ -738,6 +819,7 @@ int main(void)
         cmocka_unit_test(test_icmpv6_community_id),
         cmocka_unit_test(test_json_print),
         cmocka_unit_test(test_initiator_inferred),
+        cmocka_unit_test(test_l2l3_fields),
         cmocka_unit_test(test_format_matches_cjson),
         cmocka_unit_test(test_tunnel_object),
     };

@@ -803,6 +803,102 @@ static void test_fragment_source_share_after_churn(void **state)
     flow_table_destroy(ft);
 }
 
+/* ---- interface, MACs, DSCP, TTL per side (issue 14 items 7-8) ------------ */
+
+static struct pkt_record l2l3(struct pkt_record p, uint8_t smac_last, uint8_t dmac_last, uint8_t mac_flags,
+                              uint8_t ttl, uint8_t dscp, uint16_t iface)
+{
+    for (int i = 0; i < 6; i++) {
+        p.src_mac[i] = (uint8_t)(i < 5 ? 0x02 : smac_last);
+        p.dst_mac[i] = (uint8_t)(i < 5 ? 0x02 : dmac_last);
+    }
+    p.mac_flags = mac_flags;
+    p.ttl = ttl;
+    p.dscp = dscp;
+    p.iface = iface;
+    return p;
+}
+
+static void assert_mac(const uint8_t *m, uint8_t last)
+{
+    const uint8_t want[6] = {2, 2, 2, 2, 2, last};
+    assert_memory_equal(m, want, 6);
+}
+
+/*
+ * A side's MAC is its first packet's source MAC; before it sends, the
+ * other side's first destination MAC stands in. DSCP is each side's first;
+ * TTL is each side's range over the flow (interim records included); the
+ * interface is the first packet's, and the first different one is "other".
+ */
+static void test_side_fields(void **state)
+{
+    (void)state;
+    flow_table *ft = make_table(100, 10);
+    struct rec_list *l = calloc(1, sizeof *l);
+    assert_non_null(l);
+    /* SYN from A: MACs a1 -> b1, TTL 64, DSCP 46, interface 1 */
+    feed(ft, l, l2l3(v4(T0, A, 40000, B, 80, 6, SYN, 60), 0xa1, 0xb1, PKT_MAC_SRC | PKT_MAC_DST, 64, 46, 1));
+    drain(ft, l, false, T0 + 1);
+    /* SYN+ACK from B on interface 2, source MAC b2 (not b1), TTL 50, DSCP 10 */
+    feed(ft, l, l2l3(v4(T0 + 10, B, 80, A, 40000, 6, SYN | ACK, 60), 0xb2, 0xa1, PKT_MAC_SRC | PKT_MAC_DST,
+                     50, 10, 2));
+    /* later packets: other DSCPs and MACs do not count, TTLs widen the ranges; interface 3 is not "other" */
+    feed(ft, l, l2l3(v4(T0 + 20, A, 40000, B, 80, 6, ACK, 60), 0xaa, 0xbb, PKT_MAC_SRC | PKT_MAC_DST, 60, 0, 3));
+    feed(ft, l, l2l3(v4(T0 + 30, B, 80, A, 40000, 6, ACK, 60), 0xcc, 0xdd, PKT_MAC_SRC | PKT_MAC_DST, 55, 0, 1));
+    /* an active-timeout record, then a responder packet only: ranges are the flow's so far */
+    drain(ft, l, false, T0 + S(10));
+    feed(ft, l, l2l3(v4(T0 + S(11), B, 80, A, 40000, 6, ACK, 60), 0xb2, 0xa1, PKT_MAC_SRC | PKT_MAC_DST,
+                     49, 0, 1));
+    drain(ft, l, true, T0 + S(12));
+    assert_int_equal(l->n, 2);
+    for (size_t i = 0; i < 2; i++) {
+        const struct flow_event *e = &l->ev[i];
+        assert_int_equal(ip4(e->src_ip), A);
+        assert_int_equal(e->mac_known, 3);
+        assert_mac(e->src_mac, 0xa1);
+        assert_mac(e->dst_mac, 0xb2);
+        assert_int_equal(e->side_seen, 3);
+        assert_int_equal(e->src_dscp, 46);
+        assert_int_equal(e->dst_dscp, 10);
+        assert_int_equal(e->src_ttl_min, 60);
+        assert_int_equal(e->src_ttl_max, 64);
+        assert_int_equal(e->dst_ttl_min, i == 0 ? 50 : 49);
+        assert_int_equal(e->dst_ttl_max, 55);
+        assert_int_equal(e->iface, 1);
+        assert_int_equal(e->iface_other, 2);
+    }
+    assert_int_equal(l->ev[0].final, false);
+    assert_int_equal(l->ev[1].final, true);
+
+    /* one-way UDP: the responder's MAC is the destination MAC; no responder DSCP/TTL */
+    l->n = 0;
+    feed(ft, l, l2l3(v4(T0 + S(20), A, 5000, C, 53, 17, 0, 60), 0xa1, 0xc1, PKT_MAC_SRC | PKT_MAC_DST, 3, 0, 0));
+    feed(ft, l, l2l3(v4(T0 + S(21), A, 5000, C, 53, 17, 0, 60), 0xa1, 0xc1, PKT_MAC_SRC | PKT_MAC_DST, 2, 0, 0));
+    drain(ft, l, true, T0 + S(22));
+    assert_int_equal(l->n, 1);
+    assert_int_equal(l->ev[0].mac_known, 3);
+    assert_mac(l->ev[0].dst_mac, 0xc1);
+    assert_int_equal(l->ev[0].side_seen, 1);
+    assert_int_equal(l->ev[0].src_ttl_min, 2);
+    assert_int_equal(l->ev[0].src_ttl_max, 3);
+    assert_int_equal(l->ev[0].iface, 0);
+    assert_int_equal(l->ev[0].iface_other, 0);
+
+    /* a link without MACs (raw IP), and a cooked one (the sender's only) */
+    l->n = 0;
+    feed(ft, l, l2l3(v4(T0 + S(30), A, 5001, C, 53, 17, 0, 60), 0, 0, 0, 9, 0, 0));
+    feed(ft, l, l2l3(v4(T0 + S(30), A, 5002, C, 53, 17, 0, 60), 0xa1, 0, PKT_MAC_SRC, 9, 0, 0));
+    drain(ft, l, true, T0 + S(31));
+    assert_int_equal(l->n, 2);
+    for (size_t i = 0; i < 2; i++) {
+        const struct flow_event *e = l->ev[0].src_port == 5001 ? &l->ev[i] : &l->ev[1 - i];
+        assert_int_equal(e->mac_known, i == 0 ? 0 : 1);
+    }
+    free(l);
+    flow_table_destroy(ft);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -829,6 +925,7 @@ int main(void)
         cmocka_unit_test(test_rearm_does_not_walk_new_flows),
         cmocka_unit_test(test_fragment_flood_keeps_victim),
         cmocka_unit_test(test_fragment_source_share_after_churn),
+        cmocka_unit_test(test_side_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
