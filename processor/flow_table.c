@@ -31,6 +31,8 @@
 #include "flow_table.h"
 
 #include "../models/community_id.h"
+#include "flow_stats.h"
+#include "tcp_health.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -119,6 +121,9 @@ struct flow {
     uint64_t pkts[2], bytes[2];/* current record, [0] initiator -> responder */
     struct flow *prev, *next;  /* idle or linger list */
     struct flow *aprev, *anext;/* list of first active deadlines (open flows only) */
+    /* statistics and TCP health (issue 15 items 4, 5) */
+    struct flow_stats stats;
+    struct tcp_health tcp;
 };
 
 struct flow_dlist { struct flow *head, *tail; };
@@ -343,8 +348,8 @@ static void flow_release(flow_table *ft, struct flow *f)
 
 /* ---- records ------------------------------------------------------------ */
 
-static void build_event(const struct flow *f, enum flow_end_reason reason, bool final,
-                        struct flow_event *ev)
+static void build_event(const struct flow_table_cfg *cfg, const struct flow *f,
+                        enum flow_end_reason reason, bool final, struct flow_event *ev)
 {
     memset(ev, 0, sizeof *ev);
     const uint8_t *sip = f->init_is_a ? f->key.a : f->key.b;
@@ -375,6 +380,10 @@ static void build_event(const struct flow *f, enum flow_end_reason reason, bool 
     ev->end_reason = (uint8_t)reason;
     ev->initiator_inferred = f->init_inferred;
     ev->final = final;
+    if (cfg->flow_stats)
+        flow_stats_fill(&f->stats, ev);
+    if (cfg->tcp_health && f->key.proto == PROTO_TCP)
+        tcp_health_fill(&f->tcp, ev);
 }
 
 static bool record_empty(const struct flow *f) { return f->pkts[0] + f->pkts[1] == 0; }
@@ -413,10 +422,12 @@ static void sink_put(struct sink *s, const struct flow_event *ev)
 static void emit_interim(flow_table *ft, struct flow *f, struct sink *s)
 {
     struct flow_event ev;
-    build_event(f, FLOW_END_ACTIVE, false, &ev);
+    build_event(&ft->cfg, f, FLOW_END_ACTIVE, false, &ev);
     sink_put(s, &ev);
     ft->st.interim_records++;
     record_reset(f);
+    flow_stats_record_done(&f->stats);
+    tcp_health_record_done(&f->tcp);
 }
 
 static uint64_t idle_timeout(const flow_table *ft, const struct flow *f)
@@ -441,7 +452,7 @@ static void flow_end(flow_table *ft, struct flow *f, enum flow_end_reason reason
         !record_empty(f))
         emit_interim(ft, f, s);
     struct flow_event ev;
-    build_event(f, reason, true, &ev);
+    build_event(&ft->cfg, f, reason, true, &ev);
     sink_put(s, &ev);
     ft->st.flows_ended++;
     ft->st.ended[reason]++;
@@ -985,6 +996,10 @@ static void fold_packet(flow_table *ft, const struct pkt_record *pkt, const stru
     f->pkts[dir]++;
     f->bytes[dir] += pkt->wire_len;
     f->flags[dir] |= pkt->tcp_flags;
+    if (ft->cfg.flow_stats)
+        flow_stats_packet(&f->stats, pkt, dir, ft->cfg.early_packets);
+    if (ft->cfg.tcp_health && pkt->proto == PROTO_TCP)
+        tcp_health_packet(&f->tcp, pkt, dir);
     f->touch_us = now;
     ft->st.packets++;
     if (!f->closed) {
@@ -1006,6 +1021,10 @@ flow_table *flow_table_create(const struct flow_table_cfg *cfg, char *err, size_
     if (!cfg->tcp_idle_us || !cfg->udp_idle_us || !cfg->other_idle_us || !cfg->active_us ||
         !cfg->max_flows) {
         snprintf(err, errlen, "flow table: timeouts and max_flows must be positive");
+        return NULL;
+    }
+    if (cfg->early_packets > FLOW_EARLY_MAX) {
+        snprintf(err, errlen, "flow table: early_packets must be at most %u", FLOW_EARLY_MAX);
         return NULL;
     }
     flow_table *ft = calloc(1, sizeof *ft);
