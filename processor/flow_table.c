@@ -148,7 +148,11 @@ struct frag_source {
     uint16_t head, tail;       /* entry indexes, oldest and newest */
 };
 
-struct pool_chunk { struct pool_chunk *next; struct flow flows[POOL_CHUNK]; };
+struct pool_chunk {
+    struct pool_chunk *next;
+    uint8_t *early;            /* POOL_CHUNK early-packet slots (issue 15), NULL when off */
+    struct flow flows[POOL_CHUNK];
+};
 
 /* A heap slot carries its deadline so that sifting reads no flow. */
 struct heap_slot { uint64_t deadline_us; struct flow *f; };
@@ -326,17 +330,27 @@ static struct flow *flow_alloc(flow_table *ft)
         struct pool_chunk *c = malloc(sizeof *c);
         if (!c)
             return NULL;
+        /* Each flow owns an early-packet slot of the chunk for life (issue 15). */
+        size_t slot = flow_stats_early_slot(ft->cfg.flow_stats ? ft->cfg.early_packets : 0);
+        c->early = slot ? malloc(slot * POOL_CHUNK) : NULL;
+        if (slot && !c->early) {
+            free(c);
+            return NULL;
+        }
         ft->pool_flows += POOL_CHUNK;
         c->next = ft->chunks;
         ft->chunks = c;
         for (uint32_t i = POOL_CHUNK; i-- > 0;) {
+            c->flows[i].stats.early = c->early ? c->early + (size_t)i * slot : NULL;
             c->flows[i].next = ft->free_list;
             ft->free_list = &c->flows[i];
         }
     }
     struct flow *f = ft->free_list;
     ft->free_list = f->next;
+    uint8_t *early = f->stats.early;
     memset(f, 0, sizeof *f);
+    f->stats.early = early;
     return f;
 }
 
@@ -381,7 +395,7 @@ static void build_event(const struct flow_table_cfg *cfg, const struct flow *f,
     ev->initiator_inferred = f->init_inferred;
     ev->final = final;
     if (cfg->flow_stats)
-        flow_stats_fill(&f->stats, ev);
+        flow_stats_fill(&f->stats, cfg->early_packets, ev);
     if (cfg->tcp_health && f->key.proto == PROTO_TCP)
         tcp_health_fill(&f->tcp, ev);
 }
@@ -1052,6 +1066,7 @@ void flow_table_destroy(flow_table *ft)
     struct pool_chunk *c = ft->chunks;
     while (c) {
         struct pool_chunk *next = c->next;
+        free(c->early);
         free(c);
         c = next;
     }

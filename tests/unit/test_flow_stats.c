@@ -37,7 +37,12 @@ static void test_series(void **state)
 {
     (void)state;
     struct flow_stats s;
+    uint8_t slot[256];
     memset(&s, 0, sizeof s);
+    s.early = slot;
+    assert_int_equal(flow_stats_early_slot(8), 48);
+    assert_int_equal(flow_stats_early_slot(3), 24);
+    assert_int_equal(flow_stats_early_slot(0), 0);
     /* initiator: sizes 60, 100, 140 at 0, 10, 40 µs; responder: 52 at 5 µs */
     fold(&s, 1000, 60, 0, 0x02, 0, 8);
     fold(&s, 1005, 52, 0, 0x12, 1, 8);
@@ -45,7 +50,7 @@ static void test_series(void **state)
     fold(&s, 1040, 140, 88, 0x19, 0, 8);
     struct flow_event ev;
     memset(&ev, 0, sizeof ev);
-    flow_stats_fill(&s, &ev);
+    flow_stats_fill(&s, 8, &ev);
     const struct flow_dir_stats *a = &ev.xs.dir[0], *b = &ev.xs.dir[1], *c = &ev.xs.dir[2];
     assert_true(ev.xs.have & XS_STATS);
     assert_int_equal(a->size_min, 60);
@@ -85,7 +90,7 @@ static void test_series(void **state)
     fold(&s, 2000, 1500, 1460, 0x10, 1, 8);
     fold(&s, 2100, 1000, 960, 0x10, 1, 8);
     memset(&ev, 0, sizeof ev);
-    flow_stats_fill(&s, &ev);
+    flow_stats_fill(&s, 8, &ev);
     assert_int_equal(ev.xs.early_n, 0);
     assert_int_equal(ev.xs.dir[0].size_max, 0);
     assert_int_equal(ev.xs.dir[1].iat_min_us, 100);
@@ -97,12 +102,14 @@ static void test_early_cap_and_clamps(void **state)
 {
     (void)state;
     struct flow_stats s;
+    uint8_t slot[256];
     memset(&s, 0, sizeof s);
+    s.early = slot;
     for (unsigned i = 0; i < 10; i++)
         fold(&s, 100 - i, 70000, 0, 0, (int)(i & 1), 3);   /* time goes back: gaps 0 */
     struct flow_event ev;
     memset(&ev, 0, sizeof ev);
-    flow_stats_fill(&s, &ev);
+    flow_stats_fill(&s, 3, &ev);
     assert_int_equal(ev.xs.early_n, 3);
     assert_int_equal(ev.xs.early_size[0], 65535);
     assert_int_equal(ev.xs.early_iat_us[2], 0);
@@ -111,10 +118,11 @@ static void test_early_cap_and_clamps(void **state)
     assert_int_equal(ev.xs.dir[0].size_max, 70000);
 
     memset(&s, 0, sizeof s);
+    s.early = slot;
     fold(&s, 0, 40, 0, 0, 0, FLOW_EARLY_MAX);
     fold(&s, 5000000000ull, 40, 0, 0, 0, FLOW_EARLY_MAX);   /* 83 minutes */
     memset(&ev, 0, sizeof ev);
-    flow_stats_fill(&s, &ev);
+    flow_stats_fill(&s, FLOW_EARLY_MAX, &ev);
     assert_int_equal(ev.xs.early_iat_us[1], UINT32_MAX);
     assert_int_equal(ev.xs.dir[0].iat_max_us, 5000000000ull);
 }
