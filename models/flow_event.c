@@ -711,22 +711,31 @@ static size_t addr_fast(int ip_version, const uint8_t *a, char *t)
 
 /* ---- statistics, TCP health, owning process (issue 15 items 4-6) ---- */
 
+/* A statistic as jw_num prints it; whole values and 1 <= v < 10^15 without printf. */
+static void jw_stat(struct jw *w, double v)
+{
+    if (isfinite(v) && v > -9007199254740992.0 && v < 9007199254740992.0 && v != (double)(int64_t)v)
+        jw_double(w, v);
+    else
+        jw_num(w, v);
+}
+
 static void jw_dirstats(struct jw *w, const struct flow_dir_stats *d)
 {
     jw_put(w, "{\"size_min\":", 12);
     jw_u64(w, d->size_min);
     JW_KEY(w, "size_mean");
-    jw_num(w, d->size_mean);
+    jw_stat(w, d->size_mean);
     JW_KEY(w, "size_stddev");
-    jw_num(w, d->size_stddev);
+    jw_stat(w, d->size_stddev);
     JW_KEY(w, "size_max");
     jw_u64(w, d->size_max);
     JW_KEY(w, "iat_min_us");
     jw_u64(w, d->iat_min_us);
     JW_KEY(w, "iat_mean_us");
-    jw_num(w, d->iat_mean_us);
+    jw_stat(w, d->iat_mean_us);
     JW_KEY(w, "iat_stddev_us");
-    jw_num(w, d->iat_stddev_us);
+    jw_stat(w, d->iat_stddev_us);
     JW_KEY(w, "iat_max_us");
     jw_u64(w, d->iat_max_us);
     JW_KEY(w, "payload_bytes");
