@@ -34,6 +34,8 @@ CFLAGS  += -std=c11 $(WARN) $(WERROR) -pthread -MMD -MP $(SANFLAGS) \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) \
            $(shell net-snmp-config --netsnmp-libs 2>/dev/null) -pthread
+# libm: sqrt for the flow statistics' standard deviations (issue 15)
+LDLIBS  += -lm
 LDFLAGS += $(SANFLAGS)
 
 MODULES  := common config capture processor models sender hooks hooks/snmp hooks/topology

@@ -226,6 +226,20 @@ static inline void note_ipv6_hdr(struct pkt_record *out, const uint8_t *ip)
 
 /* ---- transport ------------------------------------------------------------ */
 
+/* Bytes after a TCP header of data offset `off` (high nibble, 4-byte words)
+ * in `l4bytes` bytes of IP payload; 0 when the header claims more. */
+static uint32_t tcp_payload(uint32_t l4bytes, uint8_t off)
+{
+    uint32_t hdr = (uint32_t)(off >> 4) * 4u;
+    return l4bytes > hdr ? l4bytes - hdr : 0;
+}
+
+/* Bytes after an 8-byte UDP header in `l4bytes` bytes of IP payload. */
+static uint32_t udp_payload(uint32_t l4bytes)
+{
+    return l4bytes > 8u ? l4bytes - 8u : 0;
+}
+
 /* The two 16-bit ports that open TCP, UDP and SCTP headers. */
 static enum decode_result decode_ports(struct cur *c, struct pkt_record *out)
 {
@@ -248,21 +262,31 @@ static enum decode_result decode_ports(struct cur *c, struct pkt_record *out)
 static enum decode_result decode_tcp(struct cur *c, struct pkt_record *out)
 {
     uint8_t off, flags;
+    uint32_t seq = 0, ack = 0;
+    uint16_t win;
     enum decode_result r = decode_ports(c, out);
 
     if (r != DECODE_OK)
         return r;
-    if (!cur_skip(c, 8) || !cur_u8(c, &off)) {
+    if (!cur_be32(c, &seq) || !cur_be32(c, &ack) || !cur_u8(c, &off)) {
         out->flags |= PKT_F_L4_TRUNC;
         return DECODE_OK;
     }
     if ((off >> 4) < 5)
         return DECODE_BAD_HEADER;
+    /* payload_len held the bytes after the IP headers (set by the IP parser) */
+    out->payload_len = tcp_payload(out->payload_len, off);
     if (!cur_u8(c, &flags)) {
         out->flags |= PKT_F_L4_TRUNC;
         return DECODE_OK;
     }
     out->tcp_flags = flags;
+    if (cur_be16(c, &win)) {       /* window (14..15): seq, ack and window are all there */
+        out->tcp_seq = seq;
+        out->tcp_ack = ack;
+        out->tcp_win = win;
+        out->l4_info |= PKT_L4_TCP_HDR;
+    }
     return DECODE_OK;
 }
 
@@ -325,6 +349,7 @@ static enum decode_result decode_l4(struct cur *c, uint8_t proto, struct pkt_rec
     case IPPROTO_NUM_TCP:
         return decode_tcp(c, out);
     case IPPROTO_NUM_UDP:
+        out->payload_len = udp_payload(out->payload_len);
         r = decode_ports(c, out);
         if (r == DECODE_OK && (c->opts & DECODE_OPT_DECAP) && is_tunnel_udp_port(out->dport))
             return decode_tunnel(c, proto, out);
@@ -346,6 +371,12 @@ static enum decode_result decode_l4(struct cur *c, uint8_t proto, struct pkt_rec
 }
 
 /* ---- network -------------------------------------------------------------- */
+
+/* payload_len bookkeeping: the IP payload less one extension header. */
+static uint32_t ip_payload_less(uint32_t payload, size_t hdr)
+{
+    return payload > hdr ? payload - (uint32_t)hdr : 0;
+}
 
 /*
  * IPv4, RFC 791 §3.1. Header: version/IHL, TOS, total length, identification,
@@ -386,6 +417,11 @@ static enum decode_result decode_ipv4(struct cur *c, struct pkt_record *out)
         if (total_len < hlen)
             return DECODE_BAD_HEADER;
         cur_limit(c, (size_t)total_len - hlen);
+        out->ip_len = total_len;
+        out->payload_len = (uint32_t)(total_len - hlen);
+    } else {                       /* length not in the header: what was captured */
+        out->ip_len = (uint32_t)(c->left + hlen);
+        out->payload_len = (uint32_t)c->left;
     }
 
     out->ip_version = 4;
@@ -407,6 +443,7 @@ static enum decode_result decode_ipv4(struct cur *c, struct pkt_record *out)
             return DECODE_BAD_HEADER;
         if (!cur_u8(c, &next) || !cur_u8(c, &len) || !cur_skip(c, ((size_t)len + 2u) * 4u - 2u))
             return DECODE_TRUNCATED;
+        out->payload_len = ip_payload_less(out->payload_len, ((size_t)len + 2u) * 4u);
         proto = next;
     }
     return decode_l4(c, proto, out);
@@ -440,6 +477,8 @@ static enum decode_result decode_ipv6(struct cur *c, struct pkt_record *out)
         return DECODE_TRUNCATED;
     if (payload_len != 0)
         cur_limit(c, payload_len);
+    out->payload_len = payload_len != 0 ? payload_len : (uint32_t)c->left;
+    out->ip_len = out->payload_len + 40u;
     out->ip_version = 6;
 
     for (unsigned n = 0;; n++) {
@@ -459,6 +498,7 @@ static enum decode_result decode_ipv6(struct cur *c, struct pkt_record *out)
             if (!cur_u8(c, &next) || !cur_skip(c, 1) || !cur_be16(c, &offm) ||
                 !cur_be32(c, &id))
                 return DECODE_TRUNCATED;
+            out->payload_len = ip_payload_less(out->payload_len, 8);
             /* RFC 8200 §4.5: a Fragment header inside the fragmentable part
              * of another belongs to the datagram that one reassembles into;
              * the outermost fragmenting header names the packet's datagram. */
@@ -483,6 +523,7 @@ static enum decode_result decode_ipv6(struct cur *c, struct pkt_record *out)
                                          : ((size_t)len + 1u) * 8u;
             if (!cur_skip(c, total - 2u))
                 return DECODE_TRUNCATED;
+            out->payload_len = ip_payload_less(out->payload_len, total);
         }
         nh = next;
     }
@@ -1172,17 +1213,26 @@ static bool decode_ether_fast(const uint8_t *d, size_t caplen, unsigned opts,
         if (l4left > (size_t)total_len - 20u)
             l4left = (size_t)total_len - 20u;
     }
+    uint32_t l4bytes = total_len != 0 ? (uint32_t)total_len - 20u : (uint32_t)l4left;
     const uint8_t *l4 = ip + 20;
     uint8_t tcp_flags = 0;
     if (proto == IPPROTO_NUM_TCP) {
-        if (l4left < 14u || (l4[12] >> 4) < 5u)   /* short or bad offset: decode_tcp */
+        if (l4left < 16u || (l4[12] >> 4) < 5u)   /* short or bad offset: decode_tcp */
             return false;
         tcp_flags = l4[13];
+        out->tcp_seq = (uint32_t)be16_at(l4 + 4) << 16 | be16_at(l4 + 6);
+        out->tcp_ack = (uint32_t)be16_at(l4 + 8) << 16 | be16_at(l4 + 10);
+        out->tcp_win = be16_at(l4 + 14);
+        out->l4_info = PKT_L4_TCP_HDR;
+        out->payload_len = tcp_payload(l4bytes, l4[12]);
     } else if (proto != IPPROTO_NUM_UDP || l4left < 4u) {
         return false;
     } else if ((opts & DECODE_OPT_DECAP) && is_tunnel_udp_port(be16_at(l4 + 2))) {
         return false;                             /* a tunnel: decode_tunnel */
+    } else {
+        out->payload_len = udp_payload(l4bytes);
     }
+    out->ip_len = l4bytes + 20u;
     memcpy(out->src, ip + 12, 4);
     memcpy(out->dst, ip + 16, 4);
     out->sport = be16_at(l4);

@@ -78,6 +78,15 @@ struct pkt_record {
     uint8_t  ttl;          /* IPv4 TTL or IPv6 hop limit */
     uint8_t  dscp;         /* DSCP (RFC 2474): IPv4 TOS or IPv6 traffic class, >> 2 */
     uint8_t  mac_flags;    /* PKT_MAC_*: which of src_mac/dst_mac the link header had */
+    /* flow statistics and TCP health (issue 15 items 4, 5) */
+    uint8_t  l4_info;      /* PKT_L4_* */
+    uint16_t tcp_win;      /* TCP window field as sent (unscaled); valid with PKT_L4_TCP_HDR */
+    uint32_t ip_len;       /* IP length: IPv4 total length, IPv6 payload length + 40 (captured
+                              IP bytes when the header says 0: TSO, jumbogram) */
+    uint32_t payload_len;  /* bytes after the TCP/UDP header (after the IP headers for any other
+                              protocol and for non-first fragments), from the IP length */
+    uint32_t tcp_seq;      /* TCP sequence and acknowledgment numbers; valid with PKT_L4_TCP_HDR */
+    uint32_t tcp_ack;
 };
 
 /* pkt_record.mac_flags. Ethernet gives both (the innermost Ethernet header's,
@@ -85,6 +94,10 @@ struct pkt_record {
  * ttl and dscp come from the innermost IP header decoded. */
 #define PKT_MAC_SRC 0x01u
 #define PKT_MAC_DST 0x02u
+
+/* pkt_record.l4_info bits. */
+#define PKT_L4_TCP_HDR 0x01u /* the first 16 bytes of the TCP header (seq, ack, offset, flags,
+                                window) were captured: tcp_seq, tcp_ack, tcp_win are meaningful */
 
 /* Why a frame could not become a record. Index into per-reason counters. */
 enum decode_result {

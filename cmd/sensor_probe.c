@@ -53,6 +53,10 @@ static void collect_sender(const struct sensor_probe *p, struct metrics_snapshot
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
         o->events_output[types[i].to] = ss.events_by_type[types[i].from];
     o->events_delivered = ss.events_sent;
+    o->process_lookups = ss.owner.lookups;
+    o->process_found = ss.owner.found;
+    o->process_denied = ss.owner.proc_denied;
+    o->process_snapshot_errors = ss.owner.snapshot_errors;
     const struct delivery_stats *d = &ss.delivery;
     o->events_dropped[METRICS_DROP_QUEUE_FULL] = d->dropped_queue_full;
     o->events_dropped[METRICS_DROP_SPOOL_FULL] = d->dropped_spool_full;

@@ -114,6 +114,24 @@ static cJSON *delivery_json(const struct sender_stats *s)
     return o;
 }
 
+/* Process attribution (issue 15 item 6): what could not be attributed, and why. */
+static void add_process_json(cJSON *ev, const struct sender_stats *s)
+{
+    if (!s->owner_on)
+        return;
+    cJSON *o = cJSON_AddObjectToObject(ev, "process_info");
+    if (!o)
+        return;
+    num(o, "snapshots", s->owner.snapshots);
+    num(o, "snapshot_errors", s->owner.snapshot_errors);
+    num(o, "proc_scans", s->owner.proc_scans);
+    num(o, "proc_denied", s->owner.proc_denied);
+    num(o, "cache_full", s->owner.cache_full);
+    num(o, "cached_sockets", s->owner.cached);
+    num(o, "lookups", s->owner.lookups);
+    num(o, "found", s->owner.found);
+}
+
 cJSON *sensor_stats_json(const struct sensor_counters *c)
 {
     cJSON *o = cJSON_CreateObject();
@@ -145,6 +163,7 @@ cJSON *sensor_stats_gather(const struct stages *st, uint64_t uptime_s, bool fina
     cJSON *ev = sensor_stats_json(&c);
     if (!ev)
         return NULL;
+    add_process_json(ev, &c.sender);
     cJSON *hooks = cJSON_AddObjectToObject(ev, "hooks");
     if (hooks)
         hook_set_stats_json(st->hooks, hooks);

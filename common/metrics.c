@@ -192,6 +192,17 @@ char *metrics_render(const struct metrics_snapshot *s, const char *version, size
     family(&b, "tracer_traps_received_total", "counter", "SNMP traps and informs accepted.");
     sample(&b, "tracer_traps_received_total", s->traps_received);
 
+    family(&b, "tracer_process_lookups_total", "counter",
+           "Flow endpoints looked up for their owning process, by result (live, AGENT_PROCESS_INFO).");
+    const char *const presults[] = {"found", "not_found"};
+    const uint64_t plook[] = {s->process_found, s->process_lookups - s->process_found};
+    labelled(&b, "tracer_process_lookups_total", "result", presults, plook, 2);
+    family(&b, "tracer_process_denied_total", "counter",
+           "Process descriptor tables (/proc/<pid>/fd) the sensor was not allowed to read.");
+    sample(&b, "tracer_process_denied_total", s->process_denied);
+    family(&b, "tracer_process_snapshot_errors_total", "counter", "Socket table dumps (sock_diag) that failed.");
+    sample(&b, "tracer_process_snapshot_errors_total", s->process_snapshot_errors);
+
     family(&b, "tracer_thread_alive", "gauge", "1 while the thread runs (what /healthz checks).");
     const char *const threads[] = {"capture", "sender"};
     const uint64_t alive[] = {s->capture_alive, s->sender_alive};

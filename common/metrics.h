@@ -64,6 +64,10 @@ struct metrics_snapshot {
     uint64_t uptime_seconds;                     /* gauge */
     bool     capture_alive, sender_alive;        /* tracer_thread_alive{thread} */
     uint64_t metrics_connections_refused;        /* filled by the server itself, not by collect */
+    /* process attribution (issue 15 item 6) */
+    uint64_t process_lookups, process_found;     /* flow endpoints looked up / attributed */
+    uint64_t process_denied;                     /* /proc/<pid>/fd tables the sensor may not read */
+    uint64_t process_snapshot_errors;            /* socket dumps that failed */
 };
 
 struct metrics_source {

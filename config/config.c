@@ -53,6 +53,7 @@ enum setting_id {
     S_TCP_IDLE_TIMEOUT, S_UDP_IDLE_TIMEOUT, S_IDLE_TIMEOUT, S_ACTIVE_TIMEOUT, S_MAX_FLOWS,
     S_VLAN_IN_KEY,
     S_DECAP,
+    S_FLOW_STATS, S_EARLY_PACKETS, S_TCP_HEALTH, S_PROCESS_INFO,
     S_COMMUNITY_ID_SEED, S_PACKET_RING_SLOTS, S_EVENT_RING_SLOTS,
     S_LOCAL_NETWORKS,
     S_RETRY_BASE, S_RETRY_MAX, S_CONNECT_TIMEOUT, S_REQUEST_TIMEOUT, S_QUEUE_MAX_EVENTS,
@@ -184,6 +185,18 @@ static const struct setting SETTINGS[S_COUNT] = {
         "true/false, 1/0, yes/no, on/off",
         "a flow is the conversation inside a tunnel",
         0, 0 },
+    [S_FLOW_STATS] = { "AGENT_FLOW_STATS", "--flow-stats", "BOOL", "true",
+        "true/false, 1/0, yes/no, on/off",
+        "packet size, gap, payload and TCP flag statistics", 0, 0 },
+    [S_EARLY_PACKETS] = { "AGENT_EARLY_PACKETS", "--early-packets", "N", "8",
+        "integer in [0, 32]; 0 = off",
+        "size, direction, gap of each flow's first N packets", 0, 32 },
+    [S_TCP_HEALTH] = { "AGENT_TCP_HEALTH", "--tcp-health", "BOOL", "true",
+        "true/false, 1/0, yes/no, on/off",
+        "TCP RTTs, retransmissions, reordering, zero windows", 0, 0 },
+    [S_PROCESS_INFO] = { "AGENT_PROCESS_INFO", "--process-info", "BOOL", "true",
+        "true/false, 1/0, yes/no, on/off",
+        "owning process of local flows (live capture only)", 0, 0 },
     [S_COMMUNITY_ID_SEED] = { "AGENT_COMMUNITY_ID_SEED", "--community-id-seed", "N", "0",
         "integer in [0, 65535]", "Community ID hash seed", 0, 65535 },
     [S_PACKET_RING_SLOTS] = { "AGENT_PACKET_RING_SLOTS", "--packet-ring-slots", "N", "65536",
@@ -244,6 +257,7 @@ static const struct section {
                    S_MAX_FLOWS, S_COMMUNITY_ID_SEED,
                    S_LOCAL_NETWORKS, S_VLAN_IN_KEY,
                    S_DECAP) },
+    { "Flow statistics", IDS(S_FLOW_STATS, S_EARLY_PACKETS, S_TCP_HEALTH, S_PROCESS_INFO) },
     { "Output", IDS(S_ENDPOINT_URL, S_HTTP_BODY, S_EVENTS_ENDPOINT_URL, S_BATCH_SIZE, S_SEND_INTERVAL, S_COMPRESS, S_AUTH_TOKEN,
                     S_AUTH_TOKEN_FILE, S_HMAC_KEY, S_HMAC_KEY_FILE, S_TLS_CA_FILE,
                     S_TLS_CLIENT_CERT, S_TLS_CLIENT_KEY, S_TLS_INSECURE) },
@@ -1579,6 +1593,10 @@ static void set_defaults(struct config *cfg)
     cfg->max_flows = 1000000;
     cfg->vlan_in_key = true;
     cfg->decap = true;
+    cfg->flow_stats = true;
+    cfg->early_packets = 8;
+    cfg->tcp_health = true;
+    cfg->process_info = true;
     cfg->community_id_seed = 0;
     cfg->packet_ring_slots = 65536;
     cfg->event_ring_slots = 16384;
@@ -1671,6 +1689,10 @@ struct config *config_load(int argc, char **argv, char **envp,
     load_u32(&ld, S_MAX_FLOWS, &cfg->max_flows);
     load_bool(&ld, S_VLAN_IN_KEY, &cfg->vlan_in_key);
     load_bool(&ld, S_DECAP, &cfg->decap);
+    load_bool(&ld, S_FLOW_STATS, &cfg->flow_stats);
+    load_u32(&ld, S_EARLY_PACKETS, &cfg->early_packets);
+    load_bool(&ld, S_TCP_HEALTH, &cfg->tcp_health);
+    load_bool(&ld, S_PROCESS_INFO, &cfg->process_info);
     uint32_t seed = cfg->community_id_seed;
     load_u32(&ld, S_COMMUNITY_ID_SEED, &seed);
     cfg->community_id_seed = (uint16_t)seed; /* range-checked to [0, 65535] */
@@ -2084,6 +2106,10 @@ size_t config_describe(const struct config *c, struct config_kv *out, size_t max
         case S_MAX_FLOWS: kv_u32(kv, c->max_flows); break;
         case S_VLAN_IN_KEY: kv_bool(kv, c->vlan_in_key); break;
         case S_DECAP: kv_bool(kv, c->decap); break;
+        case S_FLOW_STATS: kv_bool(kv, c->flow_stats); break;
+        case S_EARLY_PACKETS: kv_u32(kv, c->early_packets); break;
+        case S_TCP_HEALTH: kv_bool(kv, c->tcp_health); break;
+        case S_PROCESS_INFO: kv_bool(kv, c->process_info); break;
         case S_COMMUNITY_ID_SEED: kv_u32(kv, c->community_id_seed); break;
         case S_LOCAL_NETWORKS: kv_str(kv, c->local_networks); break;
         case S_PACKET_RING_SLOTS: kv_u32(kv, c->packet_ring_slots); break;

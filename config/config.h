@@ -80,6 +80,10 @@ struct config {
     bool     decap;                /* AGENT_DECAP, default true: flows inside tunnels (issue 14) */
     uint16_t community_id_seed;    /* AGENT_COMMUNITY_ID_SEED, [0, 65535], default 0 */
     char    *local_networks;       /* AGENT_LOCAL_NETWORKS, CIDR list (checked); NULL = the host's own addresses decide direction */
+    bool     flow_stats;           /* AGENT_FLOW_STATS, default true: per-record packet statistics */
+    uint32_t early_packets;        /* AGENT_EARLY_PACKETS, [0, 32], default 8; 0 = off */
+    bool     tcp_health;           /* AGENT_TCP_HEALTH, default true: RTTs, retransmissions, out of order, zero windows */
+    bool     process_info;         /* AGENT_PROCESS_INFO, default true: owning process (live capture only) */
 
     /* pipeline */
     uint32_t packet_ring_slots;    /* AGENT_PACKET_RING_SLOTS, power of two in [1024, 4194304], default 65536 */

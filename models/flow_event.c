@@ -232,6 +232,95 @@ static int add_l2l3(cJSON *o, const struct flow_event *ev, const struct flow_eve
     return rc;
 }
 
+/* ---- statistics, TCP health, owning process (issue 15 items 4-6) ---- */
+
+static const char *const XS_FLAG_KEYS[FLAG_IX_COUNT] = {
+    "syn_count", "ack_count", "fin_count", "rst_count", "psh_count", "urg_count", "ece_count",
+    "cwr_count"};
+static const char *const XS_DIR_KEYS[3] = {"src", "dst", "both"};
+
+static int add_dirstats(cJSON *parent, const char *key, const struct flow_dir_stats *d)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (add(parent, key, o) != 0)
+        return -1;
+    int rc = 0;
+    rc |= add_u64(o, "size_min", d->size_min);
+    rc |= add_num(o, "size_mean", d->size_mean);
+    rc |= add_num(o, "size_stddev", d->size_stddev);
+    rc |= add_u64(o, "size_max", d->size_max);
+    rc |= add_u64(o, "iat_min_us", d->iat_min_us);
+    rc |= add_num(o, "iat_mean_us", d->iat_mean_us);
+    rc |= add_num(o, "iat_stddev_us", d->iat_stddev_us);
+    rc |= add_u64(o, "iat_max_us", d->iat_max_us);
+    rc |= add_u64(o, "payload_bytes", d->payload_bytes);
+    for (int i = 0; i < FLAG_IX_COUNT; i++)
+        rc |= add_u64(o, XS_FLAG_KEYS[i], d->flag_count[i]);
+    return rc;
+}
+
+/* "stats", "early_packets", "tcp" and "process", each when the record has it. */
+static int add_xstats(cJSON *o, const struct flow_xstats *x)
+{
+    int rc = 0;
+    if (x->have & XS_STATS) {
+        cJSON *st = cJSON_CreateObject();
+        if (add(o, "stats", st) != 0)
+            return -1;
+        for (int i = 0; i < 3; i++)
+            rc |= add_dirstats(st, XS_DIR_KEYS[i], &x->dir[i]);
+    }
+    if (x->early_n) {
+        unsigned n = x->early_n < FLOW_EARLY_MAX ? x->early_n : FLOW_EARLY_MAX;
+        cJSON *e = cJSON_CreateObject();
+        if (add(o, "early_packets", e) != 0)
+            return -1;
+        cJSON *sz = cJSON_CreateArray(), *dr = cJSON_CreateArray(), *ia = cJSON_CreateArray();
+        rc |= add(e, "size", sz) | add(e, "direction", dr) | add(e, "iat_us", ia);
+        if (rc)
+            return -1;
+        for (unsigned i = 0; i < n; i++) {
+            rc |= cJSON_AddItemToArray(sz, cJSON_CreateNumber(x->early_size[i])) ? 0 : -1;
+            rc |= cJSON_AddItemToArray(dr, cJSON_CreateNumber((x->early_dirs >> i) & 1u)) ? 0 : -1;
+            rc |= cJSON_AddItemToArray(ia, cJSON_CreateNumber(x->early_iat_us[i])) ? 0 : -1;
+        }
+    }
+    if (x->have & XS_TCP) {
+        cJSON *t = cJSON_CreateObject();
+        if (add(o, "tcp", t) != 0)
+            return -1;
+        if (x->have & XS_RTT_SYN)
+            rc |= add_u64(t, "rtt_syn_synack_us", x->rtt_syn_synack_us);
+        if (x->have & XS_RTT_ACK)
+            rc |= add_u64(t, "rtt_synack_ack_us", x->rtt_synack_ack_us);
+        rc |= add_u64(t, "src_retransmissions", x->retransmissions[0]);
+        rc |= add_u64(t, "dst_retransmissions", x->retransmissions[1]);
+        rc |= add_u64(t, "src_out_of_order", x->out_of_order[0]);
+        rc |= add_u64(t, "dst_out_of_order", x->out_of_order[1]);
+        rc |= add_u64(t, "src_zero_window", x->zero_window[0]);
+        rc |= add_u64(t, "dst_zero_window", x->zero_window[1]);
+    }
+    if (x->have & (XS_PROC_SRC | XS_PROC_DST)) {
+        cJSON *pr = cJSON_CreateObject();
+        if (add(o, "process", pr) != 0)
+            return -1;
+        char name[FLOW_PROC_NAME_LEN];
+        if (x->have & XS_PROC_SRC) {
+            memcpy(name, x->proc_name[0], sizeof name);
+            name[sizeof name - 1] = '\0';
+            rc |= add_u64(pr, "src_pid", (uint64_t)(uint32_t)x->proc_pid[0]);
+            rc |= add_str(pr, "src_name", name);
+        }
+        if (x->have & XS_PROC_DST) {
+            memcpy(name, x->proc_name[1], sizeof name);
+            name[sizeof name - 1] = '\0';
+            rc |= add_u64(pr, "dst_pid", (uint64_t)(uint32_t)x->proc_pid[1]);
+            rc |= add_str(pr, "dst_name", name);
+        }
+    }
+    return rc;
+}
+
 cJSON *flow_event_to_json(const struct flow_event *ev, const struct flow_event_ctx *ctx,
                           enum flow_direction dir, const char *event_id)
 {
@@ -311,6 +400,7 @@ cJSON *flow_event_to_json(const struct flow_event *ev, const struct flow_event_c
     rc |= add_str(o, "community_id", cid);
     rc |= add_tunnel(o, ev);
     rc |= add_l2l3(o, ev, ctx);
+    rc |= add_xstats(o, &ev->xs);
     if (rc != 0) {
         cJSON_Delete(o);
         return NULL;
@@ -727,6 +817,46 @@ static void jw_tunnel(struct jw *w, const struct flow_event *ev)
     jw_ch(w, '}');
 }
 
+/* ---- statistics, TCP health, owning process (issue 15 items 4-6) ---- */
+
+/* A statistic as jw_num prints it; whole values and 1 <= v < 10^15 without printf. */
+static void jw_stat(struct jw *w, double v)
+{
+    if (isfinite(v) && v > -9007199254740992.0 && v < 9007199254740992.0 && v != (double)(int64_t)v)
+        jw_double(w, v);
+    else
+        jw_num(w, v);
+}
+
+static void jw_dirstats(struct jw *w, const struct flow_dir_stats *d)
+{
+    jw_put(w, "{\"size_min\":", 12);
+    jw_u64(w, d->size_min);
+    JW_KEY(w, "size_mean");
+    jw_stat(w, d->size_mean);
+    JW_KEY(w, "size_stddev");
+    jw_stat(w, d->size_stddev);
+    JW_KEY(w, "size_max");
+    jw_u64(w, d->size_max);
+    JW_KEY(w, "iat_min_us");
+    jw_u64(w, d->iat_min_us);
+    JW_KEY(w, "iat_mean_us");
+    jw_stat(w, d->iat_mean_us);
+    JW_KEY(w, "iat_stddev_us");
+    jw_stat(w, d->iat_stddev_us);
+    JW_KEY(w, "iat_max_us");
+    jw_u64(w, d->iat_max_us);
+    JW_KEY(w, "payload_bytes");
+    jw_u64(w, d->payload_bytes);
+    for (int i = 0; i < FLAG_IX_COUNT; i++) {
+        jw_put(w, ",\"", 2);
+        jw_lit(w, XS_FLAG_KEYS[i]);
+        jw_put(w, "\":", 2);
+        jw_u64(w, d->flag_count[i]);
+    }
+    jw_ch(w, '}');
+}
+
 /* The add_l2l3 fields, fast path: the same keys, order and values. */
 static void jw_l2l3(struct jw *w, const struct flow_event *ev, const struct flow_event_ctx *ctx)
 {
@@ -761,6 +891,94 @@ static void jw_l2l3(struct jw *w, const struct flow_event *ev, const struct flow
         jw_u64(w, ev->dst_ttl_min);
         JW_KEY(w, "dst_ttl_max");
         jw_u64(w, ev->dst_ttl_max);
+    }
+}
+
+/* The same bytes add_xstats gives. */
+static void jw_xstats(struct jw *w, const struct flow_xstats *x)
+{
+    if (x->have & XS_STATS) {
+        jw_lit(w, ",\"stats\":{");
+        for (int i = 0; i < 3; i++) {
+            if (i)
+                jw_ch(w, ',');
+            jw_ch(w, '"');
+            jw_lit(w, XS_DIR_KEYS[i]);
+            jw_put(w, "\":", 2);
+            jw_dirstats(w, &x->dir[i]);
+        }
+        jw_ch(w, '}');
+    }
+    if (x->early_n) {
+        unsigned n = x->early_n < FLOW_EARLY_MAX ? x->early_n : FLOW_EARLY_MAX;
+        jw_lit(w, ",\"early_packets\":{\"size\":[");
+        for (unsigned i = 0; i < n; i++) {
+            if (i)
+                jw_ch(w, ',');
+            jw_u64(w, x->early_size[i]);
+        }
+        jw_lit(w, "],\"direction\":[");
+        for (unsigned i = 0; i < n; i++) {
+            if (i)
+                jw_ch(w, ',');
+            jw_ch(w, (char)('0' + ((x->early_dirs >> i) & 1u)));
+        }
+        jw_lit(w, "],\"iat_us\":[");
+        for (unsigned i = 0; i < n; i++) {
+            if (i)
+                jw_ch(w, ',');
+            jw_u64(w, x->early_iat_us[i]);
+        }
+        jw_lit(w, "]}");
+    }
+    if (x->have & XS_TCP) {
+        jw_lit(w, ",\"tcp\":{");
+        if (x->have & XS_RTT_SYN) {
+            jw_lit(w, "\"rtt_syn_synack_us\":");
+            jw_u64(w, x->rtt_syn_synack_us);
+            jw_ch(w, ',');
+        }
+        if (x->have & XS_RTT_ACK) {
+            jw_lit(w, "\"rtt_synack_ack_us\":");
+            jw_u64(w, x->rtt_synack_ack_us);
+            jw_ch(w, ',');
+        }
+        jw_lit(w, "\"src_retransmissions\":");
+        jw_u64(w, x->retransmissions[0]);
+        JW_KEY(w, "dst_retransmissions");
+        jw_u64(w, x->retransmissions[1]);
+        JW_KEY(w, "src_out_of_order");
+        jw_u64(w, x->out_of_order[0]);
+        JW_KEY(w, "dst_out_of_order");
+        jw_u64(w, x->out_of_order[1]);
+        JW_KEY(w, "src_zero_window");
+        jw_u64(w, x->zero_window[0]);
+        JW_KEY(w, "dst_zero_window");
+        jw_u64(w, x->zero_window[1]);
+        jw_ch(w, '}');
+    }
+    if (x->have & (XS_PROC_SRC | XS_PROC_DST)) {
+        char name[FLOW_PROC_NAME_LEN];
+        jw_lit(w, ",\"process\":{");
+        if (x->have & XS_PROC_SRC) {
+            memcpy(name, x->proc_name[0], sizeof name);
+            name[sizeof name - 1] = '\0';
+            jw_lit(w, "\"src_pid\":");
+            jw_u64(w, (uint32_t)x->proc_pid[0]);
+            JW_KEY(w, "src_name");
+            jw_str(w, name);
+        }
+        if (x->have & XS_PROC_DST) {
+            memcpy(name, x->proc_name[1], sizeof name);
+            name[sizeof name - 1] = '\0';
+            if (x->have & XS_PROC_SRC)
+                jw_ch(w, ',');
+            jw_lit(w, "\"dst_pid\":");
+            jw_u64(w, (uint32_t)x->proc_pid[1]);
+            JW_KEY(w, "dst_name");
+            jw_str(w, name);
+        }
+        jw_ch(w, '}');
     }
 }
 
@@ -892,6 +1110,7 @@ size_t flow_event_format(const struct flow_event *ev, const struct flow_event_ct
     jw_plain(&w, cid, strlen(cid));
     jw_tunnel(&w, ev);
     jw_l2l3(&w, ev, ctx);
+    jw_xstats(&w, &ev->xs);
     jw_ch(&w, '}');
     if (w.cap)
         buf[w.n < w.cap ? w.n : w.cap - 1] = '\0';

@@ -42,6 +42,50 @@ enum flow_direction {
 /* "unknown", "inbound", "outbound", "local". */
 const char *flow_direction_name(enum flow_direction d);
 
+/* ---- statistics, TCP health, owning process (issue 15 items 4-6) ---- */
+
+#define FLOW_EARLY_MAX 32u      /* most early packets a record can carry (AGENT_EARLY_PACKETS cap) */
+#define FLOW_PROC_NAME_LEN 16u  /* /proc/<pid>/comm: 15 characters and the NUL */
+
+/* Order of flow_dir_stats.flag_count: the JSON's syn, ack, fin, rst, psh, urg, ece, cwr. */
+enum flow_flag_index { FLAG_IX_SYN = 0, FLAG_IX_ACK, FLAG_IX_FIN, FLAG_IX_RST, FLAG_IX_PSH,
+                       FLAG_IX_URG, FLAG_IX_ECE, FLAG_IX_CWR, FLAG_IX_COUNT };
+
+/* One direction's (or both directions') statistics over the packets of a record. */
+struct flow_dir_stats {
+    uint32_t size_min, size_max;          /* IP length of a packet, bytes (0 without packets) */
+    double   size_mean, size_stddev;      /* sample standard deviation (n - 1), 0 below 2 packets */
+    uint64_t iat_min_us, iat_max_us;      /* gaps between consecutive packets, µs */
+    double   iat_mean_us, iat_stddev_us;  /* over packets - 1 gaps; 0 below 2 gaps (stddev) */
+    uint64_t payload_bytes;               /* transport payload (see pkt_record.payload_len) */
+    uint32_t flag_count[FLAG_IX_COUNT];   /* packets with each TCP flag set */
+};
+
+/* XS_* bits of flow_xstats.have. */
+#define XS_STATS      0x01u   /* dir[] is filled */
+#define XS_TCP        0x02u   /* the TCP health counters are filled (TCP flows) */
+#define XS_RTT_SYN    0x04u   /* rtt_syn_synack_us measured */
+#define XS_RTT_ACK    0x08u   /* rtt_synack_ack_us measured */
+#define XS_PROC_SRC   0x10u   /* proc_pid[0]/proc_name[0] own the initiator's socket */
+#define XS_PROC_DST   0x20u   /* proc_pid[1]/proc_name[1] own the responder's socket */
+
+struct flow_xstats {
+    uint8_t  have;                        /* XS_* */
+    uint8_t  early_n;                     /* early packets carried (the flow's first record only) */
+    struct flow_dir_stats dir[3];         /* [0] initiator -> responder, [1] back, [2] both ways */
+    uint32_t early_dirs;                  /* bit i set: early packet i went responder -> initiator */
+    uint32_t early_iat_us[FLOW_EARLY_MAX];/* µs since the flow's previous packet (0 for the first);
+                                             UINT32_MAX when 71 minutes or more */
+    uint16_t early_size[FLOW_EARLY_MAX];  /* IP length, 65535 when larger */
+    uint32_t rtt_syn_synack_us;           /* last SYN -> first SYN+ACK (XS_RTT_SYN) */
+    uint32_t rtt_synack_ack_us;           /* SYN+ACK -> the initiator's ACK of it (XS_RTT_ACK) */
+    uint32_t retransmissions[2];          /* [0] initiator -> responder; per record (deltas) */
+    uint32_t out_of_order[2];
+    uint32_t zero_window[2];
+    int32_t  proc_pid[2];                 /* owning process per endpoint, XS_PROC_SRC/DST */
+    char     proc_name[2][FLOW_PROC_NAME_LEN];
+};
+
 /*
  * One flow record. "src" is the initiator (the SYN sender, otherwise the sender
  * of the first packet seen), "dst" the responder. Addresses use the pkt_record
@@ -82,6 +126,8 @@ struct flow_event {
     uint8_t  dst_ttl_min, dst_ttl_max;/* ... and of the responder's */
     uint8_t  mac_known;               /* bit 0: src_mac is set, bit 1: dst_mac */
     uint8_t  side_seen;               /* bit 0: the initiator sent a packet, bit 1: the responder */
+    /* statistics, TCP health, owning process (issue 15 items 4-6) */
+    struct flow_xstats xs;
 };
 
 /* Per-sensor facts the JSON needs that are not in the record. */

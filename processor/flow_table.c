@@ -31,6 +31,8 @@
 #include "flow_table.h"
 
 #include "../models/community_id.h"
+#include "flow_stats.h"
+#include "tcp_health.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -139,6 +141,9 @@ struct flow {
     uint8_t  ttl_min[2], ttl_max[2]; /* TTL / hop limit range of the packets each side sent */
     uint16_t iface;            /* interface id of the flow's first packet */
     uint16_t iface_other;      /* first other interface id a packet came in on; 0 none */
+    /* statistics and TCP health (issue 15 items 4, 5) */
+    struct flow_stats stats;
+    struct tcp_health tcp;
 };
 
 struct flow_dlist { struct flow *head, *tail; };
@@ -163,7 +168,11 @@ struct frag_source {
     uint16_t head, tail;       /* entry indexes, oldest and newest */
 };
 
-struct pool_chunk { struct pool_chunk *next; struct flow flows[POOL_CHUNK]; };
+struct pool_chunk {
+    struct pool_chunk *next;
+    uint8_t *early;            /* POOL_CHUNK early-packet slots (issue 15), NULL when off */
+    struct flow flows[POOL_CHUNK];
+};
 
 /* A heap slot carries its deadline so that sifting reads no flow. */
 struct heap_slot { uint64_t deadline_us; struct flow *f; };
@@ -341,17 +350,27 @@ static struct flow *flow_alloc(flow_table *ft)
         struct pool_chunk *c = malloc(sizeof *c);
         if (!c)
             return NULL;
+        /* Each flow owns an early-packet slot of the chunk for life (issue 15). */
+        size_t slot = flow_stats_early_slot(ft->cfg.flow_stats ? ft->cfg.early_packets : 0);
+        c->early = slot ? malloc(slot * POOL_CHUNK) : NULL;
+        if (slot && !c->early) {
+            free(c);
+            return NULL;
+        }
         ft->pool_flows += POOL_CHUNK;
         c->next = ft->chunks;
         ft->chunks = c;
         for (uint32_t i = POOL_CHUNK; i-- > 0;) {
+            c->flows[i].stats.early = c->early ? c->early + (size_t)i * slot : NULL;
             c->flows[i].next = ft->free_list;
             ft->free_list = &c->flows[i];
         }
     }
     struct flow *f = ft->free_list;
     ft->free_list = f->next;
+    uint8_t *early = f->stats.early;
     memset(f, 0, sizeof *f);
+    f->stats.early = early;
     return f;
 }
 
@@ -380,8 +399,8 @@ static void build_event_l2l3(const struct flow *f, struct flow_event *ev)
     ev->iface_other = f->iface_other;
 }
 
-static void build_event(const struct flow *f, enum flow_end_reason reason, bool final,
-                        struct flow_event *ev)
+static void build_event(const struct flow_table_cfg *cfg, const struct flow *f,
+                        enum flow_end_reason reason, bool final, struct flow_event *ev)
 {
     memset(ev, 0, sizeof *ev);
     const uint8_t *sip = f->init_is_a ? f->key.a : f->key.b;
@@ -422,6 +441,10 @@ static void build_event(const struct flow *f, enum flow_end_reason reason, bool 
         memcpy(ev->tun_outer_dst, f->tun_outer_dst, 16);
     }
     build_event_l2l3(f, ev);
+    if (cfg->flow_stats)
+        flow_stats_fill(&f->stats, cfg->early_packets, ev);
+    if (cfg->tcp_health && f->key.proto == PROTO_TCP)
+        tcp_health_fill(&f->tcp, ev);
 }
 
 static bool record_empty(const struct flow *f) { return f->pkts[0] + f->pkts[1] == 0; }
@@ -460,10 +483,12 @@ static void sink_put(struct sink *s, const struct flow_event *ev)
 static void emit_interim(flow_table *ft, struct flow *f, struct sink *s)
 {
     struct flow_event ev;
-    build_event(f, FLOW_END_ACTIVE, false, &ev);
+    build_event(&ft->cfg, f, FLOW_END_ACTIVE, false, &ev);
     sink_put(s, &ev);
     ft->st.interim_records++;
     record_reset(f);
+    flow_stats_record_done(&f->stats);
+    tcp_health_record_done(&f->tcp);
 }
 
 static uint64_t idle_timeout(const flow_table *ft, const struct flow *f)
@@ -488,7 +513,7 @@ static void flow_end(flow_table *ft, struct flow *f, enum flow_end_reason reason
         !record_empty(f))
         emit_interim(ft, f, s);
     struct flow_event ev;
-    build_event(f, reason, true, &ev);
+    build_event(&ft->cfg, f, reason, true, &ev);
     sink_put(s, &ev);
     ft->st.flows_ended++;
     ft->st.ended[reason]++;
@@ -1090,6 +1115,10 @@ static void fold_packet(flow_table *ft, const struct pkt_record *pkt, const stru
     f->bytes[dir] += pkt->wire_len;
     f->flags[dir] |= pkt->tcp_flags;
     note_l2l3(f, dir, pkt);
+    if (ft->cfg.flow_stats)
+        flow_stats_packet(&f->stats, pkt, dir, ft->cfg.early_packets);
+    if (ft->cfg.tcp_health && pkt->proto == PROTO_TCP)
+        tcp_health_packet(&f->tcp, pkt, dir);
     f->touch_us = now;
     ft->st.packets++;
     if (!f->closed) {
@@ -1111,6 +1140,10 @@ flow_table *flow_table_create(const struct flow_table_cfg *cfg, char *err, size_
     if (!cfg->tcp_idle_us || !cfg->udp_idle_us || !cfg->other_idle_us || !cfg->active_us ||
         !cfg->max_flows) {
         snprintf(err, errlen, "flow table: timeouts and max_flows must be positive");
+        return NULL;
+    }
+    if (cfg->early_packets > FLOW_EARLY_MAX) {
+        snprintf(err, errlen, "flow table: early_packets must be at most %u", FLOW_EARLY_MAX);
         return NULL;
     }
     flow_table *ft = calloc(1, sizeof *ft);
@@ -1138,6 +1171,7 @@ void flow_table_destroy(flow_table *ft)
     struct pool_chunk *c = ft->chunks;
     while (c) {
         struct pool_chunk *next = c->next;
+        free(c->early);
         free(c);
         c = next;
     }

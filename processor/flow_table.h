@@ -44,6 +44,10 @@ struct flow_table_cfg {
     uint64_t linger_us;       /* how long a FIN/RST-closed flow still takes packets */
     uint32_t max_flows;       /* cap; the oldest flow is evicted beyond it */
     bool     ignore_vlan;     /* the VLAN id is left out of the key (and reported 0) */
+    /* statistics and TCP health (issue 15 items 4, 5) */
+    bool     flow_stats;      /* per-record packet statistics (flow_stats.h) */
+    uint8_t  early_packets;   /* early packets kept per flow, 0..FLOW_EARLY_MAX (needs flow_stats) */
+    bool     tcp_health;      /* TCP RTTs, retransmissions, out of order, zero windows (tcp_health.h) */
 };
 
 struct flow_table_stats {

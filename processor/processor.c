@@ -112,6 +112,9 @@ processor *processor_create(const struct config *cfg, ring *const *in, size_t ni
         .linger_us = FIN_LINGER_US,
         .max_flows = cfg->max_flows,
         .ignore_vlan = !cfg->vlan_in_key,
+        .flow_stats = cfg->flow_stats,
+        .early_packets = (uint8_t)(cfg->flow_stats ? cfg->early_packets : 0),
+        .tcp_health = cfg->tcp_health,
     };
     p->table = flow_table_create(&fc, err, errlen);
     if (!p->table)

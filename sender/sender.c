@@ -36,6 +36,7 @@
  * AGENT_SHUTDOWN_TIMEOUT), the stream is flushed, and run returns.
  */
 #include "sender.h"
+#include "sockowner.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -63,6 +64,8 @@
 
 #define SENDER_BURST               256u               /* events popped per ring per pass */
 #define SENDER_HOSTS_REFRESH_US    (10u * 1000000u)   /* re-read host addresses every 10 s */
+#define SENDER_OWNER_REFRESH_US    (1u * 1000000u)    /* socket-owner snapshot every second (issue 15) */
+#define SENDER_OWNER_ENTRIES       65536u             /* sockets the owner cache holds */
 #define SENDER_IDLE_MIN_US         50u
 #define SENDER_IDLE_MAX_US         2000u
 #define SENDER_BUF_INITIAL         (64u * 1024u)
@@ -108,6 +111,9 @@ struct sender {
     _Atomic uint64_t events_in, events_sent, events_failed;
     _Atomic uint64_t batches_sent, batches_failed, json_errors;
     _Atomic uint64_t by_type[SENDER_EV_COUNT];
+    /* owning process (issue 15 item 6); sender thread, NULL when off */
+    sockowner *owner;
+    uint64_t owner_next_us;     /* monotonic time of the next snapshot */
 };
 
 static void stat_add(_Atomic uint64_t *c, uint64_t n)
@@ -201,6 +207,11 @@ sender *sender_create(const struct config *cfg, ring *const *rings, size_t nring
         goto fail;
     s->hosts_next_us = timefmt_mono_us() + SENDER_HOSTS_REFRESH_US;
     random_prefix(s);
+    if (cfg->process_info && !cfg->pcap_file) {    /* live only: a file's flows are not this host's now */
+        s->owner = sockowner_create(SENDER_OWNER_ENTRIES, err, errlen);
+        if (!s->owner)
+            goto fail;
+    }
     if (s->http) {
         s->delivery = delivery_create(cfg, err, errlen);
         if (!s->delivery)
@@ -219,6 +230,7 @@ void sender_destroy(sender *s)
     if (!s)
         return;
     delivery_destroy(s->delivery);
+    sockowner_destroy(s->owner);
     hostaddr_destroy(s->hosts);
     community_id_hasher_destroy(s->ctx.cid_hasher);
     for (int r = 0; r < HTTP_ROUTES; r++)
@@ -254,6 +266,8 @@ void sender_get_stats(const sender *s, struct sender_stats *out)
     out->json_errors = atomic_load_explicit(&m->json_errors, memory_order_relaxed);
     for (int i = 0; i < SENDER_EV_COUNT; i++)
         out->events_by_type[i] = atomic_load_explicit(&m->by_type[i], memory_order_relaxed);
+    out->owner_on = m->owner != NULL;
+    sockowner_get_stats(m->owner, &out->owner);
     if (m->delivery) {
         delivery_get_stats(m->delivery, &out->delivery);
         const struct delivery_stats *d = &out->delivery;
@@ -415,6 +429,12 @@ static void next_event_id_fast(sender *s, char *id)
  * (flow_event_format gives the bytes flow_event_to_json + flow_event_json_print would). */
 static void append_event(sender *s, const struct flow_event *ev)
 {
+    struct flow_event own;
+    if (s->owner) {                    /* add the owning processes to a copy */
+        own = *ev;
+        sockowner_fill(s->owner, &own, timefmt_mono_us());
+        ev = &own;
+    }
     char id[sizeof s->id_prefix + 24];
     next_event_id_fast(s, id);
     enum flow_direction dir = direction_of(s->hosts, ev);
@@ -554,6 +574,10 @@ int sender_run(sender *s)
         if (now >= s->hosts_next_us || hostaddr_stale(s->hosts)) { /* stale: topology hook saw an address change */
             (void)hostaddr_refresh(s->hosts); /* keeps the old set on failure */
             s->hosts_next_us = now + SENDER_HOSTS_REFRESH_US;
+        }
+        if (s->owner && now >= s->owner_next_us) {
+            (void)sockowner_refresh(s->owner, now);   /* failures are counted */
+            s->owner_next_us = now + SENDER_OWNER_REFRESH_US;
         }
         size_t got = 0;
         for (size_t i = 0; i < s->nrings; i++) {

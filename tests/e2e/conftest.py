@@ -35,6 +35,12 @@ TS6 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 FLAGS_RE = re.compile(r"^S?A?F?R?P?U?E?C?$")
 SENSOR_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+# statistics, TCP health, owning process (issue 15 items 4-6): optional groups,
+# checked for shape by check_xstats and left out of record comparisons
+XS_KEYS = frozenset(("stats", "early_packets", "tcp", "process"))
+XS_DIR_KEYS = ("size_min", "size_mean", "size_stddev", "size_max", "iat_min_us", "iat_mean_us",
+               "iat_stddev_us", "iat_max_us", "payload_bytes", "syn_count", "ack_count",
+               "fin_count", "rst_count", "psh_count", "urg_count", "ece_count", "cwr_count")
 
 
 def tracer_path():
@@ -191,6 +197,8 @@ def check_shape(rec):
         assert isinstance(rec[k], int) and not isinstance(rec[k], bool) and 0 <= rec[k] <= 255, (k, rec)
     for k in keys & {"src_mac", "dst_mac"}:
         assert MAC_RE.match(rec[k]), "%s %r is not a MAC address" % (k, rec[k])
+    want |= keys & XS_KEYS
+    check_xstats(rec)
     assert keys == want, "key set differs: missing %s, extra %s in %s" % (
         sorted(want - keys), sorted(keys - want), rec)
     for k in STR_KEYS:
@@ -228,13 +236,41 @@ def check_shape(rec):
         rec["community_id"], cid, rec["flow_id"])
 
 
+def check_xstats(rec):
+    """Shape of the issue 15 groups when present: exact key sets and types."""
+    num = (int, float)
+    if "stats" in rec:
+        assert set(rec["stats"]) == {"src", "dst", "both"}, rec["stats"]
+        for d in rec["stats"].values():
+            assert list(d) == list(XS_DIR_KEYS), d
+            for k, v in d.items():
+                assert isinstance(v, num) and not isinstance(v, bool) and v >= 0, (k, v)
+                if "mean" not in k and "stddev" not in k:
+                    assert isinstance(v, int), (k, v)
+    if "early_packets" in rec:
+        e = rec["early_packets"]
+        assert list(e) == ["size", "direction", "iat_us"], e
+        assert 0 < len(e["size"]) == len(e["direction"]) == len(e["iat_us"]) <= 32, e
+        assert all(d in (0, 1) for d in e["direction"]) and e["iat_us"][0] == 0, e
+    if "tcp" in rec:
+        assert rec["protocol"] == "TCP", rec
+        for k, v in rec["tcp"].items():
+            assert k in ("rtt_syn_synack_us", "rtt_synack_ack_us", "src_retransmissions",
+                         "dst_retransmissions", "src_out_of_order", "dst_out_of_order",
+                         "src_zero_window", "dst_zero_window"), k
+            assert isinstance(v, int) and v >= 0, (k, v)
+    if "process" in rec:
+        p = rec["process"]
+        assert p and set(p) <= {"src_pid", "src_name", "dst_pid", "dst_name"}, p
+
+
 def check_unique_event_ids(records):
     ids = [r["event_id"] for r in records]
     assert len(set(ids)) == len(ids), "duplicate event_id values"
 
 
 def strip(rec, drop=("event_id", "hostname", "sensor_id")):
-    return {k: v for k, v in rec.items() if k not in drop}
+    return {k: v for k, v in rec.items() if k not in drop and k not in XS_KEYS}
 
 
 def _sort_key(r):

@@ -1211,6 +1211,36 @@ static void test_local_networks(void **state)
                "comma-separated CIDRs (10.0.0.0/8,fd00::/8)");
 }
 
+/* Statistics, TCP health and process settings (issue 15 items 4-7). */
+static void test_flow_stats_settings(void **state)
+{
+    struct fx *f = *state;
+    struct res r;
+    run(&r, f, true, ENV("AGENT_VLAN_IN_KEY=true"), NULL);
+    expect_ok(&r);
+    assert_true(r.cfg->flow_stats);
+    assert_int_equal(r.cfg->early_packets, 8);
+    assert_true(r.cfg->tcp_health);
+    assert_true(r.cfg->process_info);
+    done(&r);
+    run(&r, f, true, ENV("AGENT_FLOW_STATS=false", "AGENT_EARLY_PACKETS=32", "AGENT_TCP_HEALTH=no",
+                         "AGENT_PROCESS_INFO=off"), NULL);
+    expect_ok(&r);
+    assert_false(r.cfg->flow_stats);
+    assert_int_equal(r.cfg->early_packets, 32);
+    assert_false(r.cfg->tcp_health);
+    assert_false(r.cfg->process_info);
+    done(&r);
+    run(&r, f, true, ENV("AGENT_EARLY_PACKETS=5"), ARGS("--early-packets=0", "--tcp-health=false"));
+    expect_ok(&r);
+    assert_int_equal(r.cfg->early_packets, 0);
+    assert_false(r.cfg->tcp_health);
+    done(&r);
+    one_env_err(f, "AGENT_EARLY_PACKETS=33", "AGENT_EARLY_PACKETS=33: must be an integer in [0, 32]");
+    one_env_err(f, "AGENT_FLOW_STATS=maybe", "AGENT_FLOW_STATS=maybe: must be true or false");
+    one_env_err(f, "AGENT_PROCESS_INFO=2", "AGENT_PROCESS_INFO=2: must be true or false");
+}
+
 static void test_vlan_in_key(void **state)
 {
     struct fx *f = *state;
@@ -1835,6 +1865,7 @@ int main(void)
         cmocka_unit_test(test_local_networks),
         cmocka_unit_test(test_vlan_in_key),
         cmocka_unit_test(test_decap),
+        cmocka_unit_test(test_flow_stats_settings),
         cmocka_unit_test(test_promiscuous_and_log_level),
         cmocka_unit_test(test_seccomp),
         cmocka_unit_test(test_auth_token),

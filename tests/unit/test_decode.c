@@ -798,6 +798,55 @@ static void test_l2l3_facts(void **state)
     assert_int_equal(r.ttl, 64);
 }
 
+/* Lengths, sequence numbers and window for the statistics (issue 15 items 4, 5). */
+static const uint8_t p_v4_tcp_data[] = {
+    ETH(0x0800), IPV4(20 + 24 + 5, 1, 0x4000, 6),
+    BE16(51000), BE16(443), BE32(0x01020304u), BE32(0xa0b0c0d0u), 0x60, 0x18, BE16(0), 0, 0, 0, 0,
+    2, 4, 0x05, 0xb4,                                       /* MSS option: data offset 6 */
+    'h', 'e', 'l', 'l', 'o', 0, 0, 0, 0, 0, 0,              /* 5 bytes of data, Ethernet padding */
+};
+static const uint8_t p_v4_opts_tcp_data[] = {             /* IHL 6: the general parser */
+    ETH(0x0800), 0x46, 0x00, BE16(24 + 20 + 3), BE16(1), BE16(0), 64, 6, 0, 0, V4_SRC, V4_DST,
+    1, 1, 1, 0, TCP(80, 51000, 0x18), 'a', 'b', 'c',
+};
+
+static void test_stats_fields(void **state)
+{
+    struct pkt_record r;
+    (void)state;
+    assert_int_equal(decode_packet(DECODE_DLT_EN10MB, p_v4_tcp_data, sizeof p_v4_tcp_data, 70, TS, &r),
+                     DECODE_OK);
+    assert_int_equal(r.ip_len, 49);
+    assert_int_equal(r.payload_len, 5);
+    assert_int_equal(r.tcp_seq, 0x01020304u);
+    assert_int_equal(r.tcp_ack, 0xa0b0c0d0u);
+    assert_int_equal(r.tcp_win, 0);
+    assert_int_equal(r.l4_info, PKT_L4_TCP_HDR);
+    assert_int_equal(decode_packet(DECODE_DLT_EN10MB, p_v4_opts_tcp_data, sizeof p_v4_opts_tcp_data,
+                                   61, TS, &r), DECODE_OK);
+    assert_int_equal(r.ip_len, 47);
+    assert_int_equal(r.payload_len, 3);
+    assert_int_equal(r.tcp_seq, 1);
+    assert_int_equal(r.tcp_win, 0xffff);
+    assert_int_equal(r.l4_info, PKT_L4_TCP_HDR);
+    /* IPv6, two extension headers, UDP with 4 bytes of data */
+    assert_int_equal(decode_packet(DECODE_DLT_EN10MB, p_v6_hbh_dst_udp, sizeof p_v6_hbh_dst_udp, 90, TS, &r),
+                     DECODE_OK);
+    assert_int_equal(r.ip_len, 76);
+    assert_int_equal(r.payload_len, 4);
+    assert_int_equal(r.l4_info, 0);
+    /* TCP cut after the flags byte: ports and flags, no window, no sequence numbers */
+    assert_int_equal(decode_packet(DECODE_DLT_EN10MB, p_v4_tcp_data, 14 + 20 + 14, 70, TS, &r), DECODE_OK);
+    assert_int_equal(r.tcp_flags, 0x18);
+    assert_int_equal(r.l4_info, 0);
+    assert_int_equal(r.tcp_seq, 0);
+    assert_int_equal(r.ip_len, 49);
+    assert_int_equal(r.payload_len, 5);
+    /* ICMP: the IP payload */
+    assert_int_equal(decode_packet(DECODE_DLT_EN10MB, p_icmp_echo, sizeof p_icmp_echo, 98, TS, &r), DECODE_OK);
+    assert_int_equal(r.payload_len, r.ip_len - 20);
+}
+
 /* Every case cut at every length: never an over-read, never a wrong record. */
 static void test_truncation(void **state)
 {
@@ -1242,6 +1291,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_tcp_syn_fields),
+        cmocka_unit_test(test_stats_fields),
         cmocka_unit_test(test_truncation),
         cmocka_unit_test(test_ipv6_chain_limit),
         cmocka_unit_test(test_null_data),

@@ -672,6 +672,95 @@ static void test_l2l3_fields(void **state)
     ifnames_destroy(names);
 }
 
+/* Random statistics / TCP health / process groups (issue 15 items 4-6). */
+static void random_xstats(struct flow_xstats *x)
+{
+    static const double odd[] = {0.0, 0.5, 1.0 / 3.0, 1e-7, 123456.789, 1e15 + 0.5, 2e20, 7.0};
+    x->have = (uint8_t)(fmt_rand() & 0x3f);
+    for (int d = 0; d < 3; d++) {
+        struct flow_dir_stats *s = &x->dir[d];
+        s->size_min = (uint32_t)fmt_rand() % 70000;
+        s->size_max = (uint32_t)fmt_rand();
+        s->size_mean = fmt_rand() % 2 ? odd[fmt_rand() % 8] : (double)fmt_rand() / 7.0;
+        s->size_stddev = odd[fmt_rand() % 8];
+        s->iat_min_us = fmt_rand() % 3 ? fmt_rand() % 1000000 : fmt_rand();
+        s->iat_max_us = fmt_rand();
+        s->iat_mean_us = (double)fmt_rand() / 3.0;
+        s->iat_stddev_us = odd[fmt_rand() % 8];
+        s->payload_bytes = fmt_rand();
+        for (int i = 0; i < FLAG_IX_COUNT; i++)
+            s->flag_count[i] = (uint32_t)fmt_rand();
+    }
+    x->early_n = (uint8_t)(fmt_rand() % 3 ? 0 : fmt_rand() % (FLOW_EARLY_MAX + 1));
+    x->early_dirs = (uint32_t)fmt_rand();
+    for (unsigned i = 0; i < FLOW_EARLY_MAX; i++) {
+        x->early_iat_us[i] = (uint32_t)fmt_rand();
+        x->early_size[i] = (uint16_t)fmt_rand();
+    }
+    x->rtt_syn_synack_us = (uint32_t)fmt_rand();
+    x->rtt_synack_ack_us = (uint32_t)fmt_rand();
+    for (int i = 0; i < 2; i++) {
+        x->retransmissions[i] = (uint32_t)fmt_rand();
+        x->out_of_order[i] = (uint32_t)fmt_rand();
+        x->zero_window[i] = (uint32_t)fmt_rand();
+        x->proc_pid[i] = (int32_t)(fmt_rand() % 4194304);
+        for (unsigned k = 0; k < FLOW_PROC_NAME_LEN; k++)   /* any bytes, unterminated */
+            x->proc_name[i][k] = (char)(fmt_rand() % 5 ? 'a' + fmt_rand() % 26 : fmt_rand() % 256);
+    }
+}
+
+/* The groups' exact JSON, and their absence when off. */
+static void test_xstats_json(void **state)
+{
+    (void)state;
+    struct flow_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.ip_version = 4;
+    ev.protocol = 6;
+    ev.src_packets = 3;
+    struct flow_event_ctx ctx = {"eth0", "h", 0};
+    char buf[8192];
+    flow_event_format(&ev, &ctx, FLOW_DIR_UNKNOWN, "id", buf, sizeof buf);
+    assert_null(strstr(buf, "\"stats\""));
+    assert_null(strstr(buf, "\"tcp\""));
+    struct flow_xstats *x = &ev.xs;
+    x->have = XS_STATS | XS_TCP | XS_RTT_ACK | XS_PROC_DST;
+    x->dir[0] = (struct flow_dir_stats){.size_min = 40, .size_max = 1500, .size_mean = 513.5,
+                                        .size_stddev = 0.25, .iat_min_us = 1, .iat_max_us = 9,
+                                        .iat_mean_us = 5, .iat_stddev_us = 1.0 / 3.0,
+                                        .payload_bytes = 1460, .flag_count = {1, 2, 3, 4, 5, 6, 7, 8}};
+    x->early_n = 3;
+    x->early_dirs = 2;
+    x->early_size[0] = 60;
+    x->early_size[1] = 60;
+    x->early_size[2] = 52;
+    x->early_iat_us[1] = 250;
+    x->early_iat_us[2] = 7;
+    x->rtt_synack_ack_us = 150;
+    x->retransmissions[0] = 2;
+    x->zero_window[1] = 1;
+    x->proc_pid[1] = 4242;
+    memcpy(x->proc_name[1], "nginx\"x", 8);
+    size_t n = flow_event_format(&ev, &ctx, FLOW_DIR_UNKNOWN, "id", buf, sizeof buf);
+    assert_true(n < sizeof buf);
+    assert_non_null(strstr(buf,
+        ",\"stats\":{\"src\":{\"size_min\":40,\"size_mean\":513.5,\"size_stddev\":0.25,"
+        "\"size_max\":1500,\"iat_min_us\":1,\"iat_mean_us\":5,"
+        "\"iat_stddev_us\":0.33333333333333331,\"iat_max_us\":9,\"payload_bytes\":1460,"
+        "\"syn_count\":1,\"ack_count\":2,\"fin_count\":3,\"rst_count\":4,\"psh_count\":5,"
+        "\"urg_count\":6,\"ece_count\":7,\"cwr_count\":8},\"dst\":{\"size_min\":0,"));
+    assert_non_null(strstr(buf,
+        "},\"early_packets\":{\"size\":[60,60,52],\"direction\":[0,1,0],\"iat_us\":[0,250,7]},"
+        "\"tcp\":{\"rtt_synack_ack_us\":150,\"src_retransmissions\":2,\"dst_retransmissions\":0,"
+        "\"src_out_of_order\":0,\"dst_out_of_order\":0,\"src_zero_window\":0,"
+        "\"dst_zero_window\":1},\"process\":{\"dst_pid\":4242,\"dst_name\":\"nginx\\\"x\"}}"));
+    cJSON *o = flow_event_to_json(&ev, &ctx, FLOW_DIR_UNKNOWN, "id");
+    char a[8192];
+    flow_event_json_print(o, a, sizeof a);
+    cJSON_Delete(o);
+    assert_string_equal(a, buf);
+}
+
 static void test_format_matches_cjson(void **state)
 {
     (void)state;
@@ -748,6 +837,8 @@ static void test_format_matches_cjson(void **state)
         ev.src_ttl_max = (uint8_t)fmt_rand();
         ev.dst_ttl_min = (uint8_t)fmt_rand();
         ev.dst_ttl_max = (uint8_t)fmt_rand();
+        if (fmt_rand() % 2)
+            random_xstats(&ev.xs);
         enum flow_direction dir = (enum flow_direction)(fmt_rand() % 4);
         char id[40];
         snprintf(id, sizeof id, "0123456789abcdef-%d", i);
@@ -822,6 +913,7 @@ int main(void)
         cmocka_unit_test(test_l2l3_fields),
         cmocka_unit_test(test_format_matches_cjson),
         cmocka_unit_test(test_tunnel_object),
+        cmocka_unit_test(test_xstats_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

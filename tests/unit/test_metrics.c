@@ -53,6 +53,9 @@ static void test_render(void **state)
     s.snmp_polls_ok = 14;
     s.snmp_polls_failed = 15;
     s.traps_received = 16;
+    s.process_lookups = 20;
+    s.process_found = 18;
+    s.process_denied = 3;
     s.capture_alive = true;
     size_t len = 0;
     char *t = metrics_render(&s, "1.2.3\"x", &len);
@@ -92,6 +95,10 @@ static void test_render(void **state)
         "tracer_snmp_polls_total{result=\"ok\"} 14",
         "tracer_snmp_polls_total{result=\"failed\"} 15",
         "tracer_traps_received_total 16",
+        "tracer_process_lookups_total{result=\"found\"} 18",
+        "tracer_process_lookups_total{result=\"not_found\"} 2",
+        "tracer_process_denied_total 3",
+        "tracer_process_snapshot_errors_total 0",
         "tracer_thread_alive{thread=\"capture\"} 1",
         "tracer_thread_alive{thread=\"sender\"} 0",
         "# TYPE tracer_build_info gauge",
