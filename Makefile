@@ -36,7 +36,7 @@ LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) \
            $(shell net-snmp-config --netsnmp-libs 2>/dev/null) -pthread
 LDFLAGS += $(SANFLAGS)
 
-MODULES  := common config capture processor models sender hooks hooks/snmp hooks/topology
+MODULES  := common config capture processor models sender hooks hooks/snmp hooks/topology inspect
 LIB_SRCS := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 MAIN_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard cmd/*.c))
@@ -72,6 +72,16 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_A)
 	      $(LDFLAGS) $(shell pkg-config --libs cmocka) $(LDLIBS)
 
 unit-bins: $(TEST_BINS)
+
+# Test tools (tests/tools/*.c): programs the e2e tests drive, built with the unit tests.
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
+DEPS      += $(TOOL_BINS:=.d)
+unit-bins: $(TOOL_BINS)
+
+$(BUILD)/tools/%: tests/tools/%.c $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB_A) $(LDFLAGS) $(LDLIBS)
 
 # Runs every unit test binary of this $(BUILD); fails on the first failure.
 unit: unit-bins
