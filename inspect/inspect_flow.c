@@ -496,7 +496,7 @@ static void udp_feed(struct inspect_flow *f, enum inspect_dir dir, uint16_t spor
     struct inspect_pool *p = f->pool;
     enum inspect_kind k = (enum inspect_kind)f->res.kind;
     if (k == INSPECT_KIND_NONE) {
-        if (n >= 5 && (b[0] & 0xc0) == 0xc0 &&
+        if (n >= 5 && (b[0] & 0x80) &&
             inspect_quic_version_known((uint32_t)b[1] << 24 | (uint32_t)b[2] << 16 |
                                        (uint32_t)b[3] << 8 | b[4]))
             k = INSPECT_KIND_QUIC;
@@ -527,6 +527,8 @@ static void udp_feed(struct inspect_flow *f, enum inspect_dir dir, uint16_t spor
     if (r->state != D_PENDING)
         return;
     int server = f->quic_client && f->quic_client != (uint8_t)(dir + 1);
+    if (server && inspect_quic_retry_scid(b, n, f->quic_dcid, &f->quic_dcid_len))
+        return;                                      /* new seed for the server's Initials */
     if (server && f->quic_dcid_len == 0)
         return;
     struct quic_mark m = {r, p};

@@ -143,6 +143,13 @@ enum inspect_status inspect_quic_initial(struct inspect_crypto *crypto, const ui
                                          uint8_t *crypto_buf, size_t crypto_cap,
                                          inspect_quic_range_fn on_range, void *ctx);
 
+/*
+ * A Retry packet (RFC 9000 §17.2.5) changes the Initial keys' seed to its
+ * Source Connection ID. Returns 1 and copies that SCID when dgram starts
+ * with a Retry of a known version, else 0.
+ */
+int inspect_quic_retry_scid(const uint8_t *dgram, size_t len, uint8_t scid[20], uint8_t *scid_len);
+
 /* ---- HTTP/1.x (RFC 9112 §3, §4) and SSH (RFC 4253 §4.2) ------------------- */
 
 /*

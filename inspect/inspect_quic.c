@@ -36,7 +36,9 @@ static const uint8_t *version_salt(uint32_t v)
         return salt_v2;
     if ((v & 0xffffff00u) == 0xff000000u) {          /* IETF drafts */
         unsigned d = v & 0xff;
-        if (d >= 29 && d <= 34)
+        if (d >= 33 && d <= 34)
+            return salt_v1;                          /* the final salt came with draft 33 */
+        if (d >= 29 && d <= 32)
             return salt_d29;
         if (d >= 23 && d <= 28)
             return salt_d23;
@@ -47,6 +49,24 @@ static const uint8_t *version_salt(uint32_t v)
 int inspect_quic_version_known(uint32_t version)
 {
     return version_salt(version) != NULL;
+}
+
+int inspect_quic_retry_scid(const uint8_t *dgram, size_t len, uint8_t scid[20], uint8_t *scid_len)
+{
+    struct cur c = cur_make(dgram, len);
+    uint8_t b0, dl, sl;
+    uint32_t version;
+    if (!cur_u8(&c, &b0) || !(b0 & 0x80) || !cur_be32(&c, &version) || !version_salt(version))
+        return 0;
+    unsigned type = (b0 >> 4) & 3;
+    if (type != (version == QUIC_V2 ? 0u : 3u))
+        return 0;
+    if (!cur_u8(&c, &dl) || dl > 20 || !cur_skip(&c, dl) || !cur_u8(&c, &sl) || sl > 20 ||
+        c.left < sl)
+        return 0;
+    memcpy(scid, c.p, sl);
+    *scid_len = sl;
+    return 1;
 }
 
 /* HKDF-Expand-Label (RFC 8446 §7.1) with an empty context, out_len <= 32. */
@@ -215,7 +235,8 @@ enum inspect_status inspect_quic_initial(struct inspect_crypto *crypto, const ui
         const uint8_t *pkt = c.p;
         uint8_t b0, dl, sl;
         uint32_t version;
-        if (!cur_u8(&c, &b0) || (b0 & 0xc0) != 0xc0 || !cur_be32(&c, &version))
+        /* the long form bit; the fixed bit may be greased (RFC 9287) */
+        if (!cur_u8(&c, &b0) || !(b0 & 0x80) || !cur_be32(&c, &version))
             break;                                   /* short header or junk: done */
         const uint8_t *pd;
         if (!cur_u8(&c, &dl) || dl > 20 || (pd = c.p, !cur_skip(&c, dl)) ||
