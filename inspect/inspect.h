@@ -168,19 +168,25 @@ struct inspect_flow *inspect_flow_acquire(struct inspect_pool *p);
 void inspect_flow_release(struct inspect_pool *p, struct inspect_flow *f);  /* NULL-safe */
 
 /*
- * Feed one packet's transport payload. `dir`: which side sent it.
- * `proto`: IP protocol (6 TCP, 17 UDP; others are ignored). `sport`/`dport`:
- * the packet's own ports. `tcp_seq`: the TCP sequence number of payload[0]
- * when has_seq (segments are then placed by sequence number, holes wait for
- * retransmissions, within INSPECT_REASM_BYTES of the direction's first
- * byte); without it, bytes are appended in arrival order. `len` may be 0.
- * Returns true while the flow still wants bytes, false once every fact it can
- * give is known or it never will be (then release the state).
+ * Feed one packet of a flow in detection (payload-less ones too: a SYN tells
+ * where the byte stream starts). `dir`: which side sent it. `proto`: IP
+ * protocol (6 TCP, 17 UDP; anything else returns false at once).
+ * `sport`/`dport`: the packet's own ports. `tcp_flags`: the TCP flags byte
+ * (0 for UDP). `tcp_seq`: the TCP sequence number when has_seq; segments are
+ * then placed by sequence number (holes wait for retransmissions) within
+ * INSPECT_REASM_BYTES of the direction's first byte: the one after the SYN's
+ * sequence number when the SYN was fed, else the first payload byte seen
+ * (a segment that comes earlier moves the window back while it can).
+ * Without has_seq, bytes are appended in arrival order. `len` may be 0.
+ * Returns true while the flow still wants packets, false once every fact it
+ * can give is known or never will be (at most INSPECT_MAX_PACKETS payload
+ * packets): then copy the result and release the state.
  * Never allocates; reads only payload[0..len). Owner thread only.
  */
+#define INSPECT_MAX_PACKETS 32
 bool inspect_flow_feed(struct inspect_flow *f, enum inspect_dir dir, uint8_t proto,
-                       uint16_t sport, uint16_t dport, uint32_t tcp_seq, bool has_seq,
-                       const uint8_t *payload, size_t len);
+                       uint16_t sport, uint16_t dport, uint8_t tcp_flags, uint32_t tcp_seq,
+                       bool has_seq, const uint8_t *payload, size_t len);
 
 /* The facts found so far (valid at any time; copy before releasing). */
 const struct inspect_result *inspect_flow_result(const struct inspect_flow *f);

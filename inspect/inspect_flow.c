@@ -26,7 +26,9 @@
 #include "inspect/inspect_proto.h"
 
 #define INSPECT_HOLES 4
-#define INSPECT_MAX_PACKETS 32      /* payload packets per flow before giving up */
+#define INSPECT_UNKNOWN_TRIES 4     /* payload packets of a direction whose start is not
+                                       known for sure (no SYN seen) before unknown bytes
+                                       make it give up */
 
 enum dstate { D_PENDING = 0, D_DONE, D_GAVE_UP };
 
@@ -38,6 +40,8 @@ struct reasm {
     uint32_t base;          /* TCP sequence number of buf[0] */
     uint32_t filled;        /* contiguous bytes from buf[0] */
     uint8_t  started;       /* base is set */
+    uint8_t  syn;           /* base came from the SYN: buf[0] is the stream's first byte */
+    uint8_t  tries;         /* payload packets fed to this direction */
     uint8_t  state;         /* enum dstate */
     uint8_t  n_ranges;
     struct range ranges[INSPECT_HOLES];  /* received beyond `filled`, sorted, disjoint */
@@ -146,6 +150,8 @@ struct inspect_flow *inspect_flow_acquire(struct inspect_pool *p)
         f->d[i].base = 0;
         f->d[i].filled = 0;
         f->d[i].started = 0;
+        f->d[i].syn = 0;
+        f->d[i].tries = 0;
         f->d[i].state = D_PENDING;
         f->d[i].n_ranges = 0;
     }
@@ -256,17 +262,21 @@ static void reasm_tcp(struct inspect_pool *p, struct reasm *r, uint32_t seq, boo
         reasm_put(p, r, (uint32_t)diff, data, len);
         return;
     }
-    /* Before the first byte seen. A retransmission of bytes already read
-     * ends at or before base: drop its old part. Otherwise, while the buffer
-     * is still short enough, move the window back to this segment. */
+    /* Before buf[0]. When the SYN set buf[0], these bytes are before the
+     * stream (a retransmitted SYN's data): keep only what reaches buf[0].
+     * Otherwise buf[0] was just the first byte seen: while the buffer is
+     * still short enough, move the window back to this segment. */
     uint32_t back = (uint32_t)-(int64_t)diff;
-    if ((uint64_t)back >= len) {
-        return;                                      /* wholly old: already have or skipped */
+    if (r->syn) {
+        if ((uint64_t)back < len)
+            reasm_put(p, r, 0, data + back, len - back);
+        return;
     }
     uint32_t top = r->n_ranges ? r->ranges[r->n_ranges - 1].e : r->filled;
     if ((uint64_t)top + back > INSPECT_REASM_BYTES || back > INSPECT_REASM_BYTES) {
-        p->st.out_of_window++;
-        reasm_put(p, r, 0, data + back, len - back);
+        p->st.out_of_window++;                       /* too far back: keep what overlaps */
+        if ((uint64_t)back < len)
+            reasm_put(p, r, 0, data + back, len - back);
         return;
     }
     memmove(r->buf + back, r->buf, top);
@@ -410,8 +420,10 @@ static void tcp_parse(struct inspect_flow *f, enum inspect_dir dir, uint16_t spo
     if (k == INSPECT_KIND_NONE) {
         k = tcp_guess(b, n, sport, dport);
         if (k == INSPECT_KIND_NONE) {
-            if (n >= 8)
-                r->state = D_GAVE_UP;                /* not something we read */
+            /* not something we read; unless these may be later bytes that
+             * came first (no SYN seen), and it is early */
+            if (n >= 8 && (r->syn || r->tries >= INSPECT_UNKNOWN_TRIES))
+                r->state = D_GAVE_UP;
             return;
         }
         f->res.kind = (uint8_t)k;
@@ -553,24 +565,33 @@ static void udp_feed(struct inspect_flow *f, enum inspect_dir dir, uint16_t spor
 }
 
 bool inspect_flow_feed(struct inspect_flow *f, enum inspect_dir dir, uint8_t proto,
-                       uint16_t sport, uint16_t dport, uint32_t tcp_seq, bool has_seq,
-                       const uint8_t *payload, size_t len)
+                       uint16_t sport, uint16_t dport, uint8_t tcp_flags, uint32_t tcp_seq,
+                       bool has_seq, const uint8_t *payload, size_t len)
 {
     if (proto != 6 && proto != 17)
         return false;
     if (dir != INSPECT_DIR_FWD && dir != INSPECT_DIR_REV)
         return true;
-    if (len > 0 && payload) {
-        f->packets++;
-        if (proto == 6) {
-            struct reasm *r = &f->d[dir];
+    if (proto == 6) {
+        struct reasm *r = &f->d[dir];
+        if ((tcp_flags & 0x02) && has_seq && !r->started) {
+            r->base = tcp_seq + 1;                   /* SYN: the stream starts after it */
+            r->started = 1;
+            r->syn = 1;
+            tcp_seq++;                               /* data on a SYN (TCP Fast Open) */
+        }
+        if (len > 0 && payload) {
+            f->packets++;
             if (r->state == D_PENDING) {
+                if (r->tries < UINT8_MAX)
+                    r->tries++;
                 reasm_tcp(f->pool, r, tcp_seq, has_seq, payload, len);
                 tcp_parse(f, dir, sport, dport);
             }
-        } else {
-            udp_feed(f, dir, sport, dport, payload, len);
         }
+    } else if (len > 0 && payload) {
+        f->packets++;
+        udp_feed(f, dir, sport, dport, payload, len);
     }
     if (f->d[0].state != D_PENDING && f->d[1].state != D_PENDING)
         return false;

@@ -245,10 +245,11 @@ int main(int argc, char **argv)
             f->done = f->st == NULL;
             HASH_ADD(hh, flows, k, sizeof k, f);
         }
-        if (f->done || plen == 0)
+        if (f->done)
             continue;
-        fed++;
-        if (!inspect_flow_feed(f->st, dir, proto, sp, dp, seq, proto == 6, pl, plen)) {
+        fed += plen > 0;
+        if (!inspect_flow_feed(f->st, dir, proto, sp, dp, rec.tcp_flags, seq, proto == 6, pl,
+                               plen)) {
             f->res = *inspect_flow_result(f->st);
             inspect_flow_release(pool, f->st);
             f->st = NULL;
