@@ -144,6 +144,8 @@ FUZZ_SRCS_config      := config/config.c common/hostaddr.c
 FUZZ_TARGETS += wg
 FUZZ_SRCS_wg          := hooks/topology/topology_wg.c common/timefmt.c
 FUZZ_SRCS_spool       := sender/spool.c
+FUZZ_TARGETS += inspect
+FUZZ_SRCS_inspect     := $(wildcard inspect/*.c)
 FUZZ_HDRS    := $(wildcard fuzz/*.h $(MODULES:%=%/*.h))
 
 define FUZZ_RULE
