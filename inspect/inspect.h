@@ -26,19 +26,22 @@
 
 struct cJSON;
 
-/* Caps of the strings in a result (each includes the NUL). */
-#define INSPECT_NAME_LEN      128  /* DNS query name, TLS/QUIC server name, HTTP host */
-#define INSPECT_PATH_LEN      128  /* HTTP request target */
-#define INSPECT_UA_LEN        96   /* HTTP User-Agent */
-#define INSPECT_METHOD_LEN    16   /* HTTP method */
-#define INSPECT_ALPN_LEN      16   /* one ALPN protocol id */
-#define INSPECT_TLS_ALPN      3    /* offered ALPN ids kept */
-#define INSPECT_TLS_VERSIONS  8    /* supported_versions entries kept */
+/* Caps of the strings in a result (each includes the NUL). They keep the
+ * result at 256 bytes (it stays with the flow until its event is built, and
+ * a classified flow is bounded to 512 bytes in the flow table): longer
+ * values are cut, never dropped. */
+#define INSPECT_NAME_LEN      80   /* DNS query name, TLS/QUIC server name, HTTP host */
+#define INSPECT_PATH_LEN      96   /* HTTP request target */
+#define INSPECT_UA_LEN        64   /* HTTP User-Agent */
+#define INSPECT_METHOD_LEN    8    /* HTTP method ("OPTIONS", "PROPFIND" is cut) */
+#define INSPECT_ALPN_LEN      12   /* one ALPN protocol id ("http/1.1") */
+#define INSPECT_TLS_ALPN      2    /* offered ALPN ids kept */
+#define INSPECT_TLS_VERSIONS  4    /* supported_versions entries kept */
 #define INSPECT_HASH_LEN      33   /* MD5 hex (JA3, JA3S) */
 #define INSPECT_JA4_LEN       37   /* "t13d1516h2_8daaf6152771_e5627efa2ab1" */
-#define INSPECT_BANNER_LEN    80   /* SSH identification line */
-#define INSPECT_DNS_ANSWERS   4    /* answers kept per response */
-#define INSPECT_DNS_DATA_LEN  64   /* an answer's address or CNAME target */
+#define INSPECT_BANNER_LEN    64   /* SSH identification line */
+#define INSPECT_DNS_ANSWERS   2    /* answers kept per response */
+#define INSPECT_DNS_DATA_LEN  46   /* an answer's address (INET6_ADDRSTRLEN) or CNAME target */
 
 /* Bytes reassembled per direction while a flow is in detection. */
 #define INSPECT_REASM_BYTES   4096

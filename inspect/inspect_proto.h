@@ -54,6 +54,7 @@ enum inspect_status inspect_dns_parse(const uint8_t *msg, size_t len, struct ins
 #define INSPECT_TLS_MAX_GROUPS  48
 #define INSPECT_TLS_MAX_SIGALGS 48
 #define INSPECT_TLS_MAX_PF      8
+#define INSPECT_TLS_MAX_VERSIONS 16
 
 /* A ClientHello's fields, GREASE values (RFC 8701) kept as sent. The n_* counts
  * are what the message holds; lists longer than their cap set `lists_cut`. */
@@ -65,7 +66,7 @@ struct inspect_tls_client_hello {
     uint16_t exts[INSPECT_TLS_MAX_EXTS];
     uint16_t groups[INSPECT_TLS_MAX_GROUPS];
     uint16_t sigalgs[INSPECT_TLS_MAX_SIGALGS];
-    uint16_t versions[INSPECT_TLS_VERSIONS];
+    uint16_t versions[INSPECT_TLS_MAX_VERSIONS];
     uint8_t  pf[INSPECT_TLS_MAX_PF];
     char     server_name[INSPECT_NAME_LEN];
     uint8_t  n_alpn;                                /* values kept in alpn[] */

@@ -141,7 +141,7 @@ static bool ch_extension(struct inspect_tls_client_hello *ch, uint16_t type, str
         return true;
     }
     case 0x002b:                                    /* supported_versions, RFC 8446 §4.2.1 */
-        return u16_list(&e, 1, ch->versions, INSPECT_TLS_VERSIONS, &ch->n_versions,
+        return u16_list(&e, 1, ch->versions, INSPECT_TLS_MAX_VERSIONS, &ch->n_versions,
                         &ch->lists_cut);
     default:
         return true;

@@ -45,7 +45,7 @@ PICK = re.compile(r"tls|ssl|quic|dns|http|ssh|doh|doq|443|chrome|firefox|safari|
                   re.I)
 SKIP = re.compile(r"tunnel|gre|gtp|vxlan|geneve|erspan|mpls|pppoe|fuzz|tor", re.I)
 
-NAME_LEN, PATH_LEN, UA_LEN = 127, 127, 95     # inspect.h caps, without the NUL
+NAME_LEN, PATH_LEN, UA_LEN = 79, 95, 63       # inspect.h caps, without the NUL
 
 TS_FIELDS = ["ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "tcp.srcport", "tcp.dstport",
              "udp.srcport", "udp.dstport",

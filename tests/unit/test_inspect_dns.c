@@ -69,14 +69,33 @@ static void test_response(void **state)
     assert_int_equal(m.ancount, 4);
     assert_string_equal(m.q.qname, "www.example.com");
     assert_int_equal(m.q.qtype, 1);
-    assert_int_equal(m.q.n_answers, 3);
+    assert_int_equal(m.q.n_answers, INSPECT_DNS_ANSWERS);   /* 2 of the 3 kept types */
     assert_int_equal(m.q.answers[0].type, 5);
     assert_int_equal(m.q.answers[0].ttl, 300);
     assert_string_equal(m.q.answers[0].data, "edge.example.com");
     assert_int_equal(m.q.answers[1].type, 1);
     assert_string_equal(m.q.answers[1].data, "93.184.216.34");
-    assert_int_equal(m.q.answers[2].type, 28);
-    assert_string_equal(m.q.answers[2].data, "2606:2800:220:1::1");
+    /* the AAAA when it comes first */
+    uint8_t b[sizeof response];
+    memcpy(b, response, sizeof response);
+    b[36] = 0x10;                                /* the CNAME becomes a TXT: not kept */
+    b[55] = 0x10;                                /* the A too */
+    assert_int_equal(inspect_dns_parse(b, sizeof b, &m), INSPECT_PARSED);
+    assert_int_equal(m.q.n_answers, 1);
+    assert_int_equal(m.q.answers[0].type, 28);
+    assert_string_equal(m.q.answers[0].data, "2606:2800:220:1::1");
+    /* a CNAME target longer than the cap is cut */
+    static const uint8_t longc[] = {0, 1, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0,
+                                    1, 'a', 0, 0, 5, 0, 1,
+                                    0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 1, 0, 52,
+                                    50, 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j',
+                                    'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j',
+                                    'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j',
+                                    'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j',
+                                    'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 0};
+    assert_int_equal(inspect_dns_parse(longc, sizeof longc, &m), INSPECT_PARSED);
+    assert_int_equal(strlen(m.q.answers[0].data), INSPECT_DNS_DATA_LEN - 1);
+    assert_memory_equal(m.q.answers[0].data, "abcdefghijabcdefghij", 20);
 }
 
 static void test_rcode_and_root(void **state)
@@ -166,9 +185,12 @@ static void test_lying_fields(void **state)
     assert_int_equal(inspect_dns_parse(b, sizeof b, &m), INSPECT_MALFORMED);
 
     memcpy(b, response, sizeof response);       /* an "A" record of 3 bytes: not kept */
+    b[36] = 0x10;
+    b[55] = 0x10;
+    b[71] = 0x10;
     b[99] = 1;
     assert_int_equal(inspect_dns_parse(b, sizeof b, &m), INSPECT_PARSED);
-    assert_int_equal(m.q.n_answers, 3);
+    assert_int_equal(m.q.n_answers, 0);
 
     memcpy(b, response, sizeof response);       /* label type 0x40 (extended) */
     b[12] = 0x43;
