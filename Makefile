@@ -38,7 +38,7 @@ LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) \
 LDLIBS  += -lm
 LDFLAGS += $(SANFLAGS)
 
-MODULES  := common config capture processor models sender hooks hooks/snmp hooks/topology
+MODULES  := common config capture processor models sender hooks hooks/snmp hooks/topology inspect
 LIB_SRCS := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 MAIN_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard cmd/*.c))
@@ -74,6 +74,16 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_A)
 	      $(LDFLAGS) $(shell pkg-config --libs cmocka) $(LDLIBS)
 
 unit-bins: $(TEST_BINS)
+
+# Test tools (tests/tools/*.c): programs the e2e tests drive, built with the unit tests.
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
+DEPS      += $(TOOL_BINS:=.d)
+unit-bins: $(TOOL_BINS)
+
+$(BUILD)/tools/%: tests/tools/%.c $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB_A) $(LDFLAGS) $(LDLIBS)
 
 # Runs every unit test binary of this $(BUILD); fails on the first failure.
 unit: unit-bins
@@ -136,6 +146,8 @@ FUZZ_SRCS_config      := config/config.c common/hostaddr.c
 FUZZ_TARGETS += wg
 FUZZ_SRCS_wg          := hooks/topology/topology_wg.c common/timefmt.c
 FUZZ_SRCS_spool       := sender/spool.c
+FUZZ_TARGETS += inspect
+FUZZ_SRCS_inspect     := $(wildcard inspect/*.c)
 FUZZ_HDRS    := $(wildcard fuzz/*.h $(MODULES:%=%/*.h))
 
 define FUZZ_RULE

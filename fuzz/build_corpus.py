@@ -26,6 +26,9 @@ their content (so reruns are idempotent and duplicates collapse):
                    signed JSON batch bodies, damaged and planted headers
                    (old format, wrong MAC, sizes past the cap or the file);
                    also OUT/spool.dict
+  OUT/inspect      selector byte + payload (fuzz/fuzz_inspect.c): the real
+                   hellos and QUIC Initials of tests/unit/inspect_vectors.h,
+                   DNS, HTTP and SSH openings, and whole flows built of them
 
 Usage: fuzz/build_corpus.py [OUT] [PCAP_DIR]   (defaults build/fuzz-corpus,
 ../shared/pcaps). Python 3 standard library only; run from the repository root.
@@ -503,11 +506,44 @@ def from_spool(c, out):
     return n
 
 
+def from_inspect(c):
+    """Seeds for fuzz/fuzz_inspect.c, from tests/unit/inspect_vectors.h."""
+    with open(os.path.join(ROOT, "tests", "unit", "inspect_vectors.h")) as f:
+        text = f.read()
+    vec = {}
+    for name, body in re.findall(r"static const uint8_t (\w+)\[\d+\] = \{([^}]*)\}", text):
+        vec[name] = bytes(int(x, 16) for x in re.findall(r"0x([0-9a-f]{2})", body))
+    ch, sh = vec["tls_ch"][5:], vec["tls_sh"][5:]
+    dns = bytes.fromhex("123481800001000100000000037777770765786d706c6503636f6d0000010001"
+                        "c00c000100010000003c0004c0000207")
+    http = b"GET /a?b=c HTTP/1.1\r\nHost: example.com\r\nUser-Agent: x/1\r\n\r\n"
+    resp = b"HTTP/1.1 200 OK\r\n\r\n"
+    ssh = b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n"
+    seeds = [b"\x00" + dns, b"\x01" + ch, b"\x02" + sh, b"\x03" + vec["tls_ch"],
+             b"\x04" + vec["quic1_client"], b"\x04" + vec["quic2_server"],
+             b"\x05" + b"\x06\x00\x42\x00" + ch[:512] + b"\x01\x00",
+             b"\x06" + http, b"\x06" + resp, b"\x07" + ssh]
+
+    def pkt(ctl, flags, off, data):
+        out = b""
+        for i in range(0, len(data), 255):
+            part = data[i:i + 255]
+            out += bytes([ctl, flags]) + struct.pack(">h", off + i) + bytes([len(part)]) + part
+        return out
+    seeds.append(b"\x08" + pkt(0, 0x18, 0, vec["tls_ch"]) + pkt(1, 0x18, 0, vec["tls_sh"][:300]))
+    seeds.append(b"\x08" + pkt(0, 0x18, 0, http) + pkt(1, 0x18, 0, resp))
+    seeds.append(b"\x08" + pkt(0x12, 0x18, 0, ssh) + pkt(0x13, 0x18, 0, ssh))
+    seeds.append(b"\x08" + pkt(0x0a, 0, 0, dns))
+    for s in seeds:
+        c["inspect"].add(s)
+    return len(seeds)
+
+
 def main(argv):
     out = argv[1] if len(argv) > 1 else os.path.join(ROOT, "build", "fuzz-corpus")
     pcaps = argv[2] if len(argv) > 2 else os.path.join(os.path.dirname(ROOT), "shared", "pcaps")
     targets = ("decode", "l2", "trap", "snmp_config", "config",
-               "wg", "spool")
+               "wg", "spool", "inspect")
     for t in targets:        # rebuilt each time: snmptrap's datagrams differ from run to run
         shutil.rmtree(os.path.join(out, t), ignore_errors=True)
     c = {t: Corpus(os.path.join(out, t)) for t in targets}
@@ -522,9 +558,11 @@ def main(argv):
     sets = from_config_table(c, out)
     wgs = from_wg(c, out)
     spools = from_spool(c, out)
+    inspects = from_inspect(c)
     print("build_corpus: %d capture files from %s, %d pcapgen scenarios, %d snmptrap datagrams, "
-          "%d SNMP config documents, %d config seeds, %d WireGuard answers, %d spool seeds; seeds: %s" %
-          (files, pcaps if files else "(none)", scen, traps, docs, sets, wgs, spools,
+          "%d SNMP config documents, %d config seeds, %d WireGuard answers, %d spool seeds, "
+          "%d inspect seeds; seeds: %s" %
+          (files, pcaps if files else "(none)", scen, traps, docs, sets, wgs, spools, inspects,
            ", ".join("%s %d" % (t, k.n) for t, k in c.items())))
     return 0
 
