@@ -8,11 +8,13 @@
  * written out, one per line, for the truth check.
  *
  * Usage: recv [-o FILE] PORTFILE   (binds 127.0.0.1:0, writes the port to
- * PORTFILE; on SIGTERM/SIGINT prints "events posts bytes span events_after"
- * and exits). span is the seconds from the first complete POST to the last
+ * PORTFILE; on SIGTERM/SIGINT prints "events posts bytes span events_after
+ * user_s sys_s" and exits). span is the seconds from the first complete POST to the last
  * (CLOCK_MONOTONIC) and events_after the events that arrived after the first
  * POST, so events_after / span is the rate the sender delivered at while it
  * had events, whatever came before its first batch (reading a capture file).
+ * user_s and sys_s are the receiver's own CPU seconds (getrusage), so the
+ * bench can say which side of the loopback the time went to.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -27,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -164,9 +167,13 @@ int main(int argc, char **argv)
         fflush(dump);
     }
     uint64_t f = atomic_load(&first_ns), l = atomic_load(&last_ns);
-    printf("%" PRIu64 " %" PRIu64 " %" PRIu64 " %.6f %" PRIu64 "\n", atomic_load(&n_events),
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("%" PRIu64 " %" PRIu64 " %" PRIu64 " %.6f %" PRIu64 " %.3f %.3f\n", atomic_load(&n_events),
            atomic_load(&n_posts), atomic_load(&n_bytes), f ? (double)(l - f) / 1e9 : 0.0,
-           atomic_load(&n_events) - atomic_load(&first_events));
+           atomic_load(&n_events) - atomic_load(&first_events),
+           (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6);
     fflush(stdout);
     _exit(0);
 }

@@ -6,6 +6,7 @@
 #   BENCH_LIVE=0        skip the live tcpreplay run (needs root and netns)
 #   BENCH_MEM_FLOWS=1000000  flows of the memory trace
 #   BENCH_ONLY=active   only the active-timeout order row (issue 13.3)
+#   BENCH_ONLY=sender   only the sender rows (arrays, one object per POST, the POST floor)
 #
 # Steps: build the generator, the floor loop and the receiver (cc); generate the
 # 3.5M-packet trace and its truth; warm the page cache; run, alternating, the
@@ -36,7 +37,7 @@ need_pkg() {   # need_pkg COMMAND PACKAGE
         { $SUDO apt-get update -q >/dev/null 2>&1 && $SUDO apt-get install -y -q "$2" >/dev/null; }
     command -v "$1" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin
 }
-if [ "${BENCH_ONLY:-}" != active ]; then
+if [ -z "${BENCH_ONLY:-}" ]; then
     need_pkg softflowd softflowd
     need_pkg tcpreplay tcpreplay
 fi
@@ -45,9 +46,73 @@ SOFTFLOWD=$(command -v softflowd || echo /usr/sbin/softflowd)
 $CC -O2 -Wall -std=c11 -D_DEFAULT_SOURCE -o "$WORK/gen" "$HERE/gen.c"
 $CC -O2 -Wall -o "$WORK/pcapread" "$HERE/pcapread.c" -lpcap
 $CC -O2 -Wall -pthread -o "$WORK/recv" "$HERE/recv.c"
+$CC -O2 -Wall -pthread -o "$WORK/postfloor" "$HERE/postfloor.c"
 
 # timed OUTFILE CMD...: runs CMD, prints "seconds maxrss_kb" into OUTFILE.
 timed() { local o=$1; shift; /usr/bin/time -f "%e %M" -o "$o" "$@"; }
+
+# ---- the sender rows: events/s to the loopback receiver --------------------
+# Sender: every one of the 1M flows becomes an event at the end of the file;
+# POSTed to the receiver, once as arrays of 1000 (AGENT_HTTP_BODY=array) and
+# once one object per POST (go-Tracer's body, the default), over the default
+# pool of kept-alive connections. events/s = events / wall time.
+# sender_run NAME [VAR=VALUE...]: sets SND_EVENTS_<NAME>, SND_RATE_<NAME>, SND_ALONE_<NAME>, SND_SPAN_<NAME>,
+# SND_CPU_<NAME> (the sensor's user+sys CPU-us per event, the whole run) and
+# SND_RCPU_<NAME> (the receiver's CPU-us per request).
+sender_run() {
+    local name=$1; shift
+    rm -f "$WORK/port"
+    "$WORK/recv" "$WORK/port" > "$WORK/recv.out" &
+    local rp=$!
+    for _ in $(seq 100); do [ -s "$WORK/port" ] && break; sleep 0.05; done
+    /usr/bin/time -f "%e %M %U %S" -o "$WORK/t" "${SENSOR_ENV[@]}" "$@" AGENT_MAX_FLOWS=$((MEMFLOWS * 2)) \
+        AGENT_EVENT_RING_SLOTS=65536 AGENT_ENDPOINT_URL="http://127.0.0.1:$(cat "$WORK/port")/ingest" \
+        "$BIN" --pcap-file "$M" > /dev/null
+    kill -TERM $rp; wait $rp || true
+    local ev secs span after
+    ev=$(cut -d' ' -f1 "$WORK/recv.out"); secs=$(cut -d' ' -f1 "$WORK/t")
+    # The sender alone: the flows all end when the file does, so from the first
+    # POST to the last the sender is serializing and POSTing and nothing else is
+    # reading; the receiver times that span (events after the first POST / span).
+    span=$(cut -d' ' -f4 "$WORK/recv.out"); after=$(cut -d' ' -f5 "$WORK/recv.out")
+    printf -v "SND_EVENTS_$name" '%s' "$ev"
+    printf -v "SND_SECS_$name" '%s' "$secs"
+    printf -v "SND_SPAN_$name" '%s' "$span"
+    printf -v "SND_RATE_$name" '%s' "$(awk -v e="$ev" -v s="$secs" 'BEGIN{printf "%.0f", e/s}')"
+    printf -v "SND_ALONE_$name" '%s' "$(awk -v e="$after" -v s="$span" 'BEGIN{printf "%.0f", (s > 0 ? e / s : 0)}')"
+    printf -v "SND_CPU_$name" '%s' "$(awk -v e="$ev" '{printf "%.1f (user %.1f, sys %.1f)", ($3 + $4) * 1e6 / e, $3 * 1e6 / e, $4 * 1e6 / e}' "$WORK/t")"
+    printf -v "SND_RCPU_$name" '%s' "$(awk '{printf "%.1f (user %.1f, sys %.1f)", ($6 + $7) * 1e6 / $2, $6 * 1e6 / $2, $7 * 1e6 / $2}' "$WORK/recv.out")"
+}
+# postfloor_run NAME ARGS...: a raw-socket client POSTing the same-sized object
+# to the same receiver (bench/postfloor.c): what any HTTP/1.1 client could reach
+# here. Sets FLOOR_<NAME> to "requests/s, client CPU-us/request, receiver CPU-us/request".
+postfloor_run() {
+    local name=$1; shift
+    rm -f "$WORK/port"
+    "$WORK/recv" "$WORK/port" > "$WORK/recv.out" &
+    local rp=$!
+    for _ in $(seq 100); do [ -s "$WORK/port" ] && break; sleep 0.05; done
+    "$WORK/postfloor" "$@" "$(cat "$WORK/port")" > "$WORK/floor.out"
+    kill -TERM $rp; wait $rp || true
+    printf -v "FLOOR_$name" '%s' "$(paste -d' ' "$WORK/floor.out" "$WORK/recv.out" | \
+        awk '{printf "%.0f requests/s, client %.1f CPU-us/request, receiver %.1f", $3, ($4 + $5) * 1e6 / $1, ($11 + $12) * 1e6 / $7}')"
+}
+run_sender_rows() {
+    M="$WORK/mem.pcap"
+    [ -s "$M" ] && [ "$M" -nt "$HERE/gen.c" ] || "$WORK/gen" -c -f "$MEMFLOWS" "$M" "$WORK/mem.tsv"
+    cat "$M" > /dev/null
+    sender_run ARRAY AGENT_HTTP_BODY=array AGENT_BATCH_SIZE=1000
+    sender_run OBJECT AGENT_HTTP_BODY=object
+    postfloor_run SEQ -c 8 -n 400000
+    postfloor_run PIPE -c 8 -p 16 -n 400000
+    local target=100000
+    SENDER_ROWS="sender, arrays of 1000: $SND_EVENTS_ARRAY events POSTed: sender alone $SND_ALONE_ARRAY events/s (first to last POST, $SND_SPAN_ARRAY s); whole run incl. reading the file $SND_SECS_ARRAY s: $SND_RATE_ARRAY events/s; sensor CPU-us/event (whole run) $SND_CPU_ARRAY
+sender, one object per POST (go-Tracer's body, AGENT_HTTP_CONNECTIONS=8): $SND_EVENTS_OBJECT events POSTed: sender alone $SND_ALONE_OBJECT events/s (first to last POST, $SND_SPAN_OBJECT s; $(awk -v a="$SND_ALONE_OBJECT" -v t=$target 'BEGIN{printf "%.2f", a / t}') x the $target target); whole run incl. reading the file $SND_SECS_OBJECT s: $SND_RATE_OBJECT events/s; sensor CPU-us/event (whole run) $SND_CPU_OBJECT; receiver CPU-us/request $SND_RCPU_OBJECT
+objects / arrays (sender alone): $(awk -v a="$SND_ALONE_OBJECT" -v b="$SND_ALONE_ARRAY" 'BEGIN{printf "%.3f", (b > 0 ? a / b : 0)}')
+POST floor, raw sockets, 8 connections, one request per round trip (bench/postfloor.c): $FLOOR_SEQ
+POST floor, raw sockets, 8 connections, 16 requests pipelined per round trip: $FLOOR_PIPE"
+}
+
 
 # ---- active-timeout order (issue 13.3): crafted vs benign, same packets ----
 run_active_order() {
@@ -72,6 +137,14 @@ run_active_order() {
 if [ "${BENCH_ONLY:-}" = active ]; then
     run_active_order
     echo "$ACTIVE_ROW"
+    exit 0
+fi
+if [ "${BENCH_ONLY:-}" = sender ]; then
+    SENSOR_ENV=(env LOG_LEVEL=warn AGENT_TOPOLOGY_INTERVAL=0)
+    echo "bench: sender rows only; load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+    run_sender_rows
+    echo "$SENDER_ROWS"
+    echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
     exit 0
 fi
 
@@ -156,35 +229,7 @@ CAP1_KB=$(cut -d' ' -f2 "$WORK/t")
 timed "$WORK/t" "${SENSOR_ENV[@]}" AGENT_MAX_FLOWS=$CAP "$BIN" --pcap-file "$M2" > /dev/null
 CAP2_KB=$(cut -d' ' -f2 "$WORK/t")
 
-# Sender: every one of the 1M flows becomes an event at the end of the file;
-# POSTed to the receiver, once as arrays of 1000 (AGENT_HTTP_BODY=array) and
-# once one object per POST (go-Tracer's body, the default), over the default
-# pool of kept-alive connections. events/s = events / wall time.
-# sender_run NAME [VAR=VALUE...]: sets SND_EVENTS_<NAME>, SND_RATE_<NAME>, SND_ALONE_<NAME>, SND_SPAN_<NAME>
-sender_run() {
-    local name=$1; shift
-    rm -f "$WORK/port"
-    "$WORK/recv" "$WORK/port" > "$WORK/recv.out" &
-    local rp=$!
-    for _ in $(seq 100); do [ -s "$WORK/port" ] && break; sleep 0.05; done
-    timed "$WORK/t" "${SENSOR_ENV[@]}" "$@" AGENT_MAX_FLOWS=$((MEMFLOWS * 2)) \
-        AGENT_EVENT_RING_SLOTS=65536 AGENT_ENDPOINT_URL="http://127.0.0.1:$(cat "$WORK/port")/ingest" \
-        "$BIN" --pcap-file "$M" > /dev/null
-    kill -TERM $rp; wait $rp || true
-    local ev secs span after
-    ev=$(cut -d' ' -f1 "$WORK/recv.out"); secs=$(cut -d' ' -f1 "$WORK/t")
-    # The sender alone: the flows all end when the file does, so from the first
-    # POST to the last the sender is serializing and POSTing and nothing else is
-    # reading; the receiver times that span (events after the first POST / span).
-    span=$(cut -d' ' -f4 "$WORK/recv.out"); after=$(cut -d' ' -f5 "$WORK/recv.out")
-    printf -v "SND_EVENTS_$name" '%s' "$ev"
-    printf -v "SND_SECS_$name" '%s' "$secs"
-    printf -v "SND_SPAN_$name" '%s' "$span"
-    printf -v "SND_RATE_$name" '%s' "$(awk -v e="$ev" -v s="$secs" 'BEGIN{printf "%.0f", e/s}')"
-    printf -v "SND_ALONE_$name" '%s' "$(awk -v e="$after" -v s="$span" 'BEGIN{printf "%.0f", (s > 0 ? e / s : 0)}')"
-}
-sender_run ARRAY AGENT_HTTP_BODY=array AGENT_BATCH_SIZE=1000
-sender_run OBJECT AGENT_HTTP_BODY=object
+run_sender_rows
 
 # ---- live: tcpreplay --topspeed onto a veth pair in a namespace ------------
 LIVE="skipped"
@@ -240,8 +285,7 @@ echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "truth: ndjson: $TRUTH_ND; http: $TRUTH_HTTP"
 echo "memory: $MEMFLOWS concurrent flows: peak RSS $((MEM_KB / 1024)) MiB, $PER_FLOW bytes/flow above the idle sensor ($((BASE_KB / 1024)) MiB), $ALL_IN bytes/flow all in"
 echo "max-flows cap $CAP: peak RSS $((CAP1_KB / 1024)) MiB with $MEMFLOWS flows, $((CAP2_KB / 1024)) MiB with $((MEMFLOWS * 2)) flows"
-echo "sender, arrays of 1000: $SND_EVENTS_ARRAY events POSTed: sender alone $SND_ALONE_ARRAY events/s (first to last POST, $SND_SPAN_ARRAY s); whole run incl. reading the file $SND_SECS_ARRAY s: $SND_RATE_ARRAY events/s"
-echo "sender, one object per POST (go-Tracer's body, AGENT_HTTP_CONNECTIONS=8): $SND_EVENTS_OBJECT events POSTed: sender alone $SND_ALONE_OBJECT events/s (first to last POST, $SND_SPAN_OBJECT s); whole run incl. reading the file $SND_SECS_OBJECT s: $SND_RATE_OBJECT events/s"
+echo "$SENDER_ROWS"
 echo "live: $LIVE"
 run_active_order
 echo "$ACTIVE_ROW"

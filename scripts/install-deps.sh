@@ -46,6 +46,7 @@ if [ "$mode" = test ]; then
            openssl snmpd snmp lldpd wireguard-go wireguard-tools tcpdump
            python3-yaml systemd libcap2-bin tcpreplay docker-compose
            python3-fastapi python3-uvicorn python3-pydantic
+           python3-h2
            tshark
            libndpi-bin nfdump kcat
            nftables)
