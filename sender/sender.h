@@ -21,6 +21,7 @@
 #include "../common/ring.h"
 #include "../models/flow_event.h"
 #include "delivery.h"
+#include "ipfix_export.h"
 
 struct config;
 typedef struct sender sender;
@@ -40,6 +41,9 @@ struct sender_stats {
     uint64_t batches_failed;   /* failed stream writes */
     uint64_t json_errors;      /* events that could not be serialized (out of memory) */
     struct delivery_stats delivery;  /* HTTP mode: queue, retries, spool, drops by reason */
+    /* IPFIX / NetFlow v9 output (issue 16) */
+    bool ipfix_on;                   /* AGENT_IPFIX_COLLECTOR is set */
+    struct ipfix_export_stats ipfix;
 };
 
 /*
