@@ -132,6 +132,28 @@ static void label_value(struct tbuf *b, const char *s)
     }
 }
 
+/* The IPFIX / NetFlow v9 output's families (issue 16), one series each with output="ipfix". */
+static void render_ipfix(struct tbuf *b, const struct metrics_snapshot *s)
+{
+    if (!s->ipfix_on)
+        return;
+    family(b, "tracer_output_records_total", "counter", "Flow records an output sent (IPFIX: in messages handed to the socket).");
+    tprintf(b, "tracer_output_records_total{output=\"ipfix\"} %llu\n", (unsigned long long)s->ipfix_records_sent);
+    family(b, "tracer_output_messages_total", "counter", "Messages an output sent (IPFIX messages / NetFlow v9 packets).");
+    tprintf(b, "tracer_output_messages_total{output=\"ipfix\"} %llu\n", (unsigned long long)s->ipfix_messages_sent);
+    family(b, "tracer_output_bytes_total", "counter", "Bytes an output sent.");
+    tprintf(b, "tracer_output_bytes_total{output=\"ipfix\"} %llu\n", (unsigned long long)s->ipfix_bytes_sent);
+    family(b, "tracer_output_dropped_total", "counter", "Records an output lost, by reason.");
+    const char *const why[] = {"queue_full", "send_error", "unencodable"};
+    const uint64_t n[] = {s->ipfix_dropped_queue_full, s->ipfix_dropped_send_error, s->ipfix_dropped_unencodable};
+    for (int i = 0; i < 3; i++)
+        tprintf(b, "tracer_output_dropped_total{output=\"ipfix\",reason=\"%s\"} %llu\n", why[i], (unsigned long long)n[i]);
+    family(b, "tracer_output_connect_failures_total", "counter", "Failed connection attempts of an output (TCP).");
+    tprintf(b, "tracer_output_connect_failures_total{output=\"ipfix\"} %llu\n", (unsigned long long)s->ipfix_connect_failures);
+    family(b, "tracer_output_queue", "gauge", "Records waiting in an output's queue now.");
+    tprintf(b, "tracer_output_queue{output=\"ipfix\"} %llu\n", (unsigned long long)s->ipfix_queue);
+}
+
 char *metrics_render(const struct metrics_snapshot *s, const char *version, size_t *len)
 {
     struct tbuf b = {.p = malloc(8192), .cap = 8192};
@@ -200,6 +222,8 @@ char *metrics_render(const struct metrics_snapshot *s, const char *version, size
     family(&b, "tracer_metrics_connections_refused_total", "counter",
            "Connections to this server closed at once: the per-address or total connection limit was reached.");
     sample(&b, "tracer_metrics_connections_refused_total", s->metrics_connections_refused);
+
+    render_ipfix(&b, s);
 
     family(&b, "tracer_uptime_seconds", "gauge", "Seconds since the sensor started.");
     sample(&b, "tracer_uptime_seconds", s->uptime_seconds);

@@ -84,6 +84,10 @@ struct ipfix_encoder {
     uint64_t base_ms, max_last_ms;
 };
 
+/* fbInfoElementSpec_t flags: which external template carries the field. */
+#define SPEC_PORTS 1u
+#define SPEC_ICMP  2u
+
 /* FB_IE_INIT_FULL takes a non-const name; the model copies what it needs. */
 static char CID_NAME[] = "tracerCommunityId";
 static char CID_DESC[] = "Community ID v1 of the flow (corelight community-id-spec)";
@@ -99,34 +103,40 @@ static int ipfix_setup(ipfix_encoder *e, char *err, size_t errlen)
         {{t_start, 8, 0}, {t_end, 8, 0}, {"octetDeltaCount", 8, 0}, {"packetDeltaCount", 8, 0},
          {"reverseOctetDeltaCount", 8, 0}, {"reversePacketDeltaCount", 8, 0},
          {"sourceIPv4Address", 4, 0}, {"destinationIPv4Address", 4, 0},
-         {"sourceTransportPort", 2, 0}, {"destinationTransportPort", 2, 0}, {"vlanId", 2, 0},
-         {"icmpTypeCodeIPv4", 2, 0}, {"reverseTcpControlBits", 2, 0}, {"tcpControlBits", 2, 0},
+         {"sourceTransportPort", 2, SPEC_PORTS}, {"destinationTransportPort", 2, SPEC_PORTS}, {"vlanId", 2, 0},
+         {"icmpTypeCodeIPv4", 2, SPEC_ICMP}, {"reverseTcpControlBits", 2, 0}, {"tcpControlBits", 2, 0},
          {"protocolIdentifier", 1, 0}, {"ipVersion", 1, 0}, {"flowEndReason", 1, 0},
          {CID_NAME, CID_OCTETS, 0}, FB_IESPEC_NULL},
         {{t_start, 8, 0}, {t_end, 8, 0}, {"octetDeltaCount", 8, 0}, {"packetDeltaCount", 8, 0},
          {"reverseOctetDeltaCount", 8, 0}, {"reversePacketDeltaCount", 8, 0},
          {"sourceIPv6Address", 16, 0}, {"destinationIPv6Address", 16, 0},
-         {"sourceTransportPort", 2, 0}, {"destinationTransportPort", 2, 0}, {"vlanId", 2, 0},
-         {"icmpTypeCodeIPv6", 2, 0}, {"reverseTcpControlBits", 2, 0}, {"tcpControlBits", 2, 0},
+         {"sourceTransportPort", 2, SPEC_PORTS}, {"destinationTransportPort", 2, SPEC_PORTS}, {"vlanId", 2, 0},
+         {"icmpTypeCodeIPv6", 2, SPEC_ICMP}, {"reverseTcpControlBits", 2, 0}, {"tcpControlBits", 2, 0},
          {"protocolIdentifier", 1, 0}, {"ipVersion", 1, 0}, {"flowEndReason", 1, 0},
          {CID_NAME, CID_OCTETS, 0}, FB_IESPEC_NULL},
     };
-    const uint16_t tids[2] = {IPFIX_ENC_TID_V4, IPFIX_ENC_TID_V6};
+    /* Per family: the internal template (every field; our struct), and two
+     * external ones chosen by flag: ports for most flows, ICMP type/code for
+     * ICMP flows (a collector such as nfdump shows icmpTypeCode as the
+     * destination port when both are present, so each record carries one). */
+    const struct { uint16_t tid; gboolean internal; uint32_t flags; } use[3] = {
+        {0, TRUE, UINT32_MAX}, {0, FALSE, SPEC_PORTS}, {2, FALSE, SPEC_ICMP}};
 
     e->model = fbInfoModelAlloc();
     fbInfoModelAddElement(e->model, &cid_ie);
     e->session = fbSessionAlloc(e->model);
     fbSessionSetDomain(e->session, e->o.domain_id);
     for (int i = 0; i < 2; i++) {
-        fbTemplate_t *t = fbTemplateAlloc(e->model);
-        if (!fbTemplateAppendSpecArray(t, spec[i], UINT32_MAX, &gerr) ||
-            !fbSessionAddTemplate(e->session, TRUE, tids[i], t, &gerr) ||
-            !fbSessionAddTemplate(e->session, FALSE, tids[i], t, &gerr)) {
-            snprintf(err, errlen, "ipfix: template %u: %s", tids[i], gerr ? gerr->message : "refused");
-            g_clear_error(&gerr);
-            if (!fbSessionGetTemplate(e->session, TRUE, tids[i], NULL))
+        for (int k = 0; k < 3; k++) {
+            uint16_t tid = (uint16_t)(IPFIX_ENC_TID_V4 + i + use[k].tid);
+            fbTemplate_t *t = fbTemplateAlloc(e->model);
+            if (!fbTemplateAppendSpecArray(t, spec[i], use[k].flags, &gerr) ||
+                !fbSessionAddTemplate(e->session, use[k].internal, tid, t, &gerr)) {
+                snprintf(err, errlen, "ipfix: template %u: %s", tid, gerr ? gerr->message : "refused");
+                g_clear_error(&gerr);
                 fbTemplateFreeUnused(t);
-            return -1;
+                return -1;
+            }
         }
     }
     e->exporter = fbExporterAllocBuffer(e->buf, e->o.max_message);
@@ -248,7 +258,6 @@ static enum ipfix_enc_status ipfix_add(ipfix_encoder *e, const struct flow_event
 {
     union { struct rec4 r4; struct rec6 r6; } u;
     memset(&u, 0, sizeof u);
-    uint16_t tid;
     size_t size;
     uint64_t s = e->o.microseconds ? ntp_us(ev->first_us) : ev->first_us / 1000u;
     uint64_t t = e->o.microseconds ? ntp_us(ev->last_us) : ev->last_us / 1000u;
@@ -268,18 +277,18 @@ static enum ipfix_enc_status ipfix_add(ipfix_encoder *e, const struct flow_event
         FILL(u.r4);
         u.r4.sip = (uint32_t)ev->src_ip[0] << 24 | (uint32_t)ev->src_ip[1] << 16 | (uint32_t)ev->src_ip[2] << 8 | ev->src_ip[3];
         u.r4.dip = (uint32_t)ev->dst_ip[0] << 24 | (uint32_t)ev->dst_ip[1] << 16 | (uint32_t)ev->dst_ip[2] << 8 | ev->dst_ip[3];
-        tid = IPFIX_ENC_TID_V4;
         size = sizeof u.r4;
     } else if (ev->ip_version == 6) {
         FILL(u.r6);
         memcpy(u.r6.sip, ev->src_ip, 16);
         memcpy(u.r6.dip, ev->dst_ip, 16);
-        tid = IPFIX_ENC_TID_V6;
         size = sizeof u.r6;
     } else {
         return IPFIX_ENC_ERROR;
     }
 #undef FILL
+    uint16_t itid = ev->ip_version == 4 ? IPFIX_ENC_TID_V4 : IPFIX_ENC_TID_V6;
+    uint16_t tid = (uint16_t)(itid + (ev->protocol == 1 || ev->protocol == 58 ? 2 : 0));
     GError *gerr = NULL;
     if (e->pending == 0 && !e->msg_templates) {
         fBufSetExportTime(e->fbuf, export_s);
@@ -304,7 +313,7 @@ static enum ipfix_enc_status ipfix_add(ipfix_encoder *e, const struct flow_event
         }
     }
     if (tid != e->cur_tid) {
-        if (!fBufSetInternalTemplate(e->fbuf, tid, &gerr) || !fBufSetExportTemplate(e->fbuf, tid, &gerr)) {
+        if (!fBufSetInternalTemplate(e->fbuf, itid, &gerr) || !fBufSetExportTemplate(e->fbuf, tid, &gerr)) {
             bool eom = g_error_matches(gerr, FB_ERROR_DOMAIN, FB_ERROR_EOM);
             g_clear_error(&gerr);
             e->cur_tid = 0;

@@ -11,8 +11,7 @@
  * so the v9 messages are written here by hand (a header, two fixed templates,
  * fixed-size data records; about 150 lines).
  *
- * IPFIX: one bidirectional record per flow event (template 256 for IPv4, 257
- * for IPv6): forward counters for the initiator's direction, reverse* for the
+ * IPFIX: one bidirectional record per flow event (templates below): forward counters for the initiator's direction, reverse* for the
  * responder's, per-direction TCP flags, and the Community ID under the
  * enterprise number IPFIX_ENC_PEN (element IPFIX_ENC_IE_COMMUNITY_ID, a
  * 30-byte string). NetFlow v9 has no biflows: two records per event (the
@@ -39,8 +38,12 @@
 #define IPFIX_ENC_PEN 32473u
 #define IPFIX_ENC_IE_COMMUNITY_ID 1u   /* string, 30 octets: "1:" + base64 SHA-1 */
 
+/* Template ids: IPv4 and IPv6 records with ports (NetFlow v9: every record);
+ * IPFIX ICMP/ICMPv6 records carry icmpTypeCode instead of ports (+2). */
 #define IPFIX_ENC_TID_V4 256u
 #define IPFIX_ENC_TID_V6 257u
+#define IPFIX_ENC_TID_V4_ICMP 258u
+#define IPFIX_ENC_TID_V6_ICMP 259u
 
 enum ipfix_enc_protocol { IPFIX_ENC_IPFIX = 0, IPFIX_ENC_NETFLOW9 };
 
