@@ -846,6 +846,8 @@ static void load_ipfix(struct loader *ld)
             cfg->ipfix_netflow9 = true;
         else if (strcasecmp(pr, "ipfix") != 0)
             err_value(ld, S_IPFIX_PROTOCOL, pr, "must be ipfix or netflow9");
+        if (cfg->ipfix_netflow9 && cfg->ipfix_tcp)
+            err_value(ld, S_IPFIX_PROTOCOL, pr, "NetFlow v9 goes over UDP only: use a udp:// AGENT_IPFIX_COLLECTOR");
     }
     load_duration_ms(ld, S_IPFIX_TEMPLATE_REFRESH, &cfg->ipfix_template_refresh_ms);
     load_u32(ld, S_IPFIX_DOMAIN_ID, &cfg->ipfix_domain_id);

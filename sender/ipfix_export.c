@@ -204,8 +204,8 @@ static void flush(ipfix_export *x, ipfix_encoder *enc)
     }
     add(&x->drop_send, n);
     add(&x->msgs_failed, 1);
-    if (with_templates)
-        ipfix_encoder_want_templates(enc);   /* they did not reach the collector: again with the next message */
+    /* Lost templates are not re-sent at once: TCP sends them on its next
+     * connection, UDP at its next refresh (RFC 7011 10.3.6). */
 }
 
 /*
