@@ -25,7 +25,7 @@ import time
 import pytest
 
 import pcapgen
-from conftest import log_message, run_scenario
+from conftest import assert_no_sanitizer, clean_env, log_message, log_records, parse_ndjson, run_scenario
 
 NFCAPD, NFDUMP, TSHARK = shutil.which("nfcapd"), shutil.which("nfdump"), shutil.which("tshark")
 pytestmark = pytest.mark.skipif(not (NFCAPD and NFDUMP and TSHARK),
@@ -256,3 +256,64 @@ def test_tcp_collector_down_is_counted(tracer, tmp_path):
     assert log_message(run.stderr, "ipfix: cannot connect to tcp://127.0.0.1:%d: Connection refused" % port)
     stats = [e for e in run.events("sensor")]
     assert stats and "ipfix" in stats[-1]["outputs"]
+
+
+def test_tcp_reconnects_after_the_collector_drops_it(tracer):
+    """Live on lo: the collector closes the first connection after its first
+    bytes; the sensor counts the records lost, reconnects after its 1 s backoff
+    and delivers the rest on the second connection, without stopping."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    srv.settimeout(0.2)
+    conns, stop = [], threading.Event()
+
+    def collector():
+        while not stop.is_set():
+            try:
+                c, _ = srv.accept()
+            except socket.timeout:
+                continue
+            conns.append(c)
+            c.recv(65536)
+            if len(conns) == 1:
+                c.close()                      # drop the first connection
+            else:
+                threading.Thread(target=lambda c=c: [c.recv(65536) for _ in iter(int, 1)], daemon=True).start()
+
+    threading.Thread(target=collector, daemon=True).start()
+    dport = free_port()
+    env = clean_env({"AGENT_INTERFACE": "lo", "AGENT_UDP_IDLE_TIMEOUT": "1", "AGENT_STATS_INTERVAL": "0",
+                     "AGENT_BPF_FILTER": "udp and dst port %d" % dport,
+                     "AGENT_IPFIX_COLLECTOR": "tcp://127.0.0.1:%d" % srv.getsockname()[1]})
+    p = subprocess.Popen([tracer], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:      # the capture is open once the sensor says so
+            time.sleep(0.2)
+            if p.poll() is not None:
+                break
+            if os.path.exists("/proc/%d" % p.pid) and any("socket:" in os.readlink("/proc/%d/fd/%s" % (p.pid, fd))
+                                                           for fd in os.listdir("/proc/%d/fd" % p.pid)):
+                break
+        time.sleep(1.0)
+        for _ in range(60):                     # 60 one-packet UDP flows, from 60 source ports
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.sendto(b"x", ("127.0.0.1", dport))
+            s.close()
+            time.sleep(0.1)
+        time.sleep(2.5)                         # the last ones end by idle timeout
+    finally:
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=120)
+        stop.set()
+    err = err.decode()
+    assert_no_sanitizer(err)
+    assert p.returncode == 0, err[-3000:]
+    flows = [r for r in parse_ndjson(out.decode()) if r.get("type") == "flow"]
+    assert len(flows) == 60
+    done = done_line(err)
+    assert len(conns) >= 2
+    assert done["sent"] >= 1 and done["send_error"] >= 1
+    assert done["sent"] + done["send_error"] == 60 and done["queue_full"] == 0 and done["unencodable"] == 0
+    assert len([r for r in log_records(err) if r.get("msg", "").startswith("ipfix: connected to")]) >= 2
