@@ -59,6 +59,7 @@ struct ipfix_export {
     bool started, joined;
 
     /* Output thread only. */
+    struct flow_event *burst;         /* X_BURST records popped at once */
     int fd;
     uint64_t next_connect_us, backoff_us, next_templates_us;
     bool failing;                     /* a send failure was logged */
@@ -228,17 +229,16 @@ static void *thread_main(void *arg)
 {
     ipfix_export *x = arg;
     char err[256];
+    struct flow_event *burst = x->burst;
+    /* Created here: libfixbuf's GLib allocations belong to this thread. */
     ipfix_encoder *enc = ipfix_encoder_create(&x->opts, err, sizeof err);
-    struct flow_event *burst = calloc(X_BURST, sizeof *burst);
-    if (!enc || !burst) {
-        log_error("ipfix: %s; the IPFIX output is off (records are counted as dropped)",
-                  enc ? "out of memory" : err);
-    }
+    if (!enc)
+        log_error("%s; the IPFIX output is off (its records are counted as unencodable)", err);
     unsigned idle = X_IDLE_MIN_US;
     for (;;) {
         bool finishing = atomic_load_explicit(&x->finish, memory_order_acquire);
-        uint32_t n = ring_pop_burst(x->ring, burst ? burst : &(struct flow_event){0}, burst ? X_BURST : 1);
-        if (n && (!enc || !burst)) {
+        uint32_t n = ring_pop_burst(x->ring, burst, X_BURST);
+        if (n && !enc) {
             add(&x->drop_enc, n);
             continue;
         }
@@ -248,7 +248,9 @@ static void *thread_main(void *arg)
                 if (ipfix_encoder_pending(enc) == 0)
                     start_message(x, enc);
                 enum ipfix_enc_status st = ipfix_encoder_add(enc, &burst[i], export_s);
-                if (st == IPFIX_ENC_FULL) {
+                /* Full: send it and start another (IPFIX: at most twice, the
+                 * templates' own message and then a full data message). */
+                for (int tries = 0; st == IPFIX_ENC_FULL && tries < 3; tries++) {
                     flush(x, enc);
                     start_message(x, enc);
                     st = ipfix_encoder_add(enc, &burst[i], export_s);
@@ -268,7 +270,6 @@ static void *thread_main(void *arg)
     }
     close_socket(x);
     ipfix_encoder_destroy(enc);
-    free(burst);
     return NULL;
 }
 
@@ -328,6 +329,11 @@ ipfix_export *ipfix_export_create(const struct config *cfg, uint16_t community_s
                           err, errlen);
     if (!x->ring)
         goto fail;
+    x->burst = calloc(X_BURST, sizeof *x->burst);
+    if (!x->burst) {
+        snprintf(err, errlen, "ipfix: out of memory");
+        goto fail;
+    }
     int rc = pthread_create(&x->thread, NULL, thread_main, x);
     if (rc != 0) {
         snprintf(err, errlen, "ipfix: cannot start the output thread: %s", strerror(rc));
@@ -392,5 +398,6 @@ void ipfix_export_destroy(ipfix_export *x)
         return;
     ipfix_export_finish(x);
     ring_destroy(x->ring);
+    free(x->burst);
     free(x);
 }
