@@ -47,6 +47,7 @@ static void collect_ipfix(const struct sender_stats *ss, struct metrics_snapshot
 {
     const struct ipfix_export_stats *x = &ss->ipfix;
     o->ipfix_on = ss->ipfix_on;
+    o->ipfix_records_offered = x->records_offered;
     o->ipfix_records_sent = x->records_sent;
     o->ipfix_messages_sent = x->messages_sent;
     o->ipfix_bytes_sent = x->bytes_sent;

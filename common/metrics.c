@@ -132,26 +132,40 @@ static void label_value(struct tbuf *b, const char *s)
     }
 }
 
-/* The IPFIX / NetFlow v9 output's families (issue 16), one series each with output="ipfix". */
+/*
+ * The IPFIX / NetFlow v9 output's families (issue 16), shown when it is on:
+ * the per-output families every output uses (label output="ipfix"), plus its
+ * messages and bytes. Records: offered, delivered (in messages handed to the
+ * socket), dropped; failures by reason (records lost: queue_full, send_error,
+ * unencodable; connect: failed TCP connection attempts).
+ */
 static void render_ipfix(struct tbuf *b, const struct metrics_snapshot *s)
 {
     if (!s->ipfix_on)
         return;
-    family(b, "tracer_output_records_total", "counter", "Flow records an output sent (IPFIX: in messages handed to the socket).");
-    tprintf(b, "tracer_output_records_total{output=\"ipfix\"} %llu\n", (unsigned long long)s->ipfix_records_sent);
+    uint64_t dropped = s->ipfix_dropped_queue_full + s->ipfix_dropped_send_error + s->ipfix_dropped_unencodable;
+    const char *const results[] = {"offered", "delivered", "spooled", "replayed", "dropped"};
+    const uint64_t v[] = {s->ipfix_records_offered, s->ipfix_records_sent, 0, 0, dropped};
+    family(b, "tracer_output_events_total", "counter",
+           "Events per output: offered to it, delivered (written or acknowledged), spooled, replayed from its "
+           "spool, dropped.");
+    for (int i = 0; i < 5; i++)
+        tprintf(b, "tracer_output_events_total{output=\"ipfix\",result=\"%s\"} %llu\n", results[i],
+                (unsigned long long)v[i]);
+    const char *const why[] = {"queue_full", "send_error", "unencodable", "connect"};
+    const uint64_t n[] = {s->ipfix_dropped_queue_full, s->ipfix_dropped_send_error, s->ipfix_dropped_unencodable,
+                          s->ipfix_connect_failures};
+    family(b, "tracer_output_failures_total", "counter",
+           "Failures per output, by reason (IPFIX: records lost by reason; connect: failed TCP connection attempts).");
+    for (int i = 0; i < 4; i++)
+        tprintf(b, "tracer_output_failures_total{output=\"ipfix\",reason=\"%s\"} %llu\n", why[i],
+                (unsigned long long)n[i]);
+    family(b, "tracer_output_queued", "gauge", "Events held in memory by the output now.");
+    tprintf(b, "tracer_output_queued{output=\"ipfix\"} %llu\n", (unsigned long long)s->ipfix_queue);
     family(b, "tracer_output_messages_total", "counter", "Messages an output sent (IPFIX messages / NetFlow v9 packets).");
     tprintf(b, "tracer_output_messages_total{output=\"ipfix\"} %llu\n", (unsigned long long)s->ipfix_messages_sent);
     family(b, "tracer_output_bytes_total", "counter", "Bytes an output sent.");
     tprintf(b, "tracer_output_bytes_total{output=\"ipfix\"} %llu\n", (unsigned long long)s->ipfix_bytes_sent);
-    family(b, "tracer_output_dropped_total", "counter", "Records an output lost, by reason.");
-    const char *const why[] = {"queue_full", "send_error", "unencodable"};
-    const uint64_t n[] = {s->ipfix_dropped_queue_full, s->ipfix_dropped_send_error, s->ipfix_dropped_unencodable};
-    for (int i = 0; i < 3; i++)
-        tprintf(b, "tracer_output_dropped_total{output=\"ipfix\",reason=\"%s\"} %llu\n", why[i], (unsigned long long)n[i]);
-    family(b, "tracer_output_connect_failures_total", "counter", "Failed connection attempts of an output (TCP).");
-    tprintf(b, "tracer_output_connect_failures_total{output=\"ipfix\"} %llu\n", (unsigned long long)s->ipfix_connect_failures);
-    family(b, "tracer_output_queue", "gauge", "Records waiting in an output's queue now.");
-    tprintf(b, "tracer_output_queue{output=\"ipfix\"} %llu\n", (unsigned long long)s->ipfix_queue);
 }
 
 char *metrics_render(const struct metrics_snapshot *s, const char *version, size_t *len)

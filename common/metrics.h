@@ -66,7 +66,7 @@ struct metrics_snapshot {
     uint64_t metrics_connections_refused;        /* filled by the server itself, not by collect */
     /* IPFIX / NetFlow v9 output (issue 16): families with label output="ipfix", shown when on */
     bool     ipfix_on;
-    uint64_t ipfix_records_sent, ipfix_messages_sent, ipfix_bytes_sent, ipfix_queue;
+    uint64_t ipfix_records_offered, ipfix_records_sent, ipfix_messages_sent, ipfix_bytes_sent, ipfix_queue;
     uint64_t ipfix_dropped_queue_full, ipfix_dropped_send_error, ipfix_dropped_unencodable;
     uint64_t ipfix_connect_failures;
 };

@@ -245,6 +245,7 @@ static void test_render_ipfix(void **state)
     assert_null(strstr(t, "tracer_output_"));
     free(t);
     s.ipfix_on = true;
+    s.ipfix_records_offered = 25;
     s.ipfix_records_sent = 21;
     s.ipfix_messages_sent = 3;
     s.ipfix_bytes_sent = 2048;
@@ -255,14 +256,20 @@ static void test_render_ipfix(void **state)
     t = metrics_render(&s, "1", &len);
     assert_non_null(t);
     static const char *const want[] = {
-        "# TYPE tracer_output_records_total counter\ntracer_output_records_total{output=\"ipfix\"} 21\n",
+        "# TYPE tracer_output_events_total counter\n"
+        "tracer_output_events_total{output=\"ipfix\",result=\"offered\"} 25\n"
+        "tracer_output_events_total{output=\"ipfix\",result=\"delivered\"} 21\n"
+        "tracer_output_events_total{output=\"ipfix\",result=\"spooled\"} 0\n"
+        "tracer_output_events_total{output=\"ipfix\",result=\"replayed\"} 0\n"
+        "tracer_output_events_total{output=\"ipfix\",result=\"dropped\"} 3\n",
+        "# TYPE tracer_output_failures_total counter\n"
+        "tracer_output_failures_total{output=\"ipfix\",reason=\"queue_full\"} 1\n"
+        "tracer_output_failures_total{output=\"ipfix\",reason=\"send_error\"} 2\n"
+        "tracer_output_failures_total{output=\"ipfix\",reason=\"unencodable\"} 0\n"
+        "tracer_output_failures_total{output=\"ipfix\",reason=\"connect\"} 4\n",
+        "# TYPE tracer_output_queued gauge\ntracer_output_queued{output=\"ipfix\"} 5\n",
         "\ntracer_output_messages_total{output=\"ipfix\"} 3\n",
         "\ntracer_output_bytes_total{output=\"ipfix\"} 2048\n",
-        "\ntracer_output_dropped_total{output=\"ipfix\",reason=\"queue_full\"} 1\n"
-        "tracer_output_dropped_total{output=\"ipfix\",reason=\"send_error\"} 2\n"
-        "tracer_output_dropped_total{output=\"ipfix\",reason=\"unencodable\"} 0\n",
-        "\ntracer_output_connect_failures_total{output=\"ipfix\"} 4\n",
-        "# TYPE tracer_output_queue gauge\ntracer_output_queue{output=\"ipfix\"} 5\n",
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         if (!strstr(t, want[i]))
