@@ -42,6 +42,22 @@ static void collect_processor(const struct sensor_probe *p, struct metrics_snaps
     o->events_dropped[METRICS_DROP_RING] += ps.events_dropped;
 }
 
+/* The IPFIX / NetFlow v9 output (issue 16). */
+static void collect_ipfix(const struct sender_stats *ss, struct metrics_snapshot *o)
+{
+    const struct ipfix_export_stats *x = &ss->ipfix;
+    o->ipfix_on = ss->ipfix_on;
+    o->ipfix_records_offered = x->records_offered;
+    o->ipfix_records_sent = x->records_sent;
+    o->ipfix_messages_sent = x->messages_sent;
+    o->ipfix_bytes_sent = x->bytes_sent;
+    o->ipfix_queue = x->queue;
+    o->ipfix_dropped_queue_full = x->dropped_queue_full;
+    o->ipfix_dropped_send_error = x->dropped_send_error;
+    o->ipfix_dropped_unencodable = x->dropped_unencodable;
+    o->ipfix_connect_failures = x->connect_failures;
+}
+
 static void collect_sender(const struct sensor_probe *p, struct metrics_snapshot *o)
 {
     static const struct { enum sender_event_type from; enum metrics_event_type to; } types[] = {
@@ -78,6 +94,7 @@ static void collect_sender(const struct sensor_probe *p, struct metrics_snapshot
     o->http_requests[METRICS_HTTP_4XX] = d->http_4xx;
     o->http_requests[METRICS_HTTP_5XX] = d->http_5xx;
     o->http_requests[METRICS_HTTP_ERROR] = d->network_errors;
+    collect_ipfix(&ss, o);
 }
 
 static void collect_hooks(const struct sensor_probe *p, struct metrics_snapshot *o)

@@ -132,6 +132,35 @@ static void add_process_json(cJSON *ev, const struct sender_stats *s)
     num(o, "found", s->owner.found);
 }
 
+/* The IPFIX / NetFlow v9 output's counters (issue 16), as "outputs": {"ipfix": {...}}. */
+static void add_ipfix_output(cJSON *o, const struct sender_stats *s)
+{
+    if (!s->ipfix_on)
+        return;
+    cJSON *outs = cJSON_GetObjectItemCaseSensitive(o, "outputs");
+    if (!outs)
+        outs = cJSON_AddObjectToObject(o, "outputs");
+    cJSON *x = outs ? cJSON_AddObjectToObject(outs, "ipfix") : NULL;
+    if (!x)
+        return;
+    const struct ipfix_export_stats *i = &s->ipfix;
+    num(x, "records_offered", i->records_offered);
+    num(x, "records_sent", i->records_sent);
+    num(x, "messages_sent", i->messages_sent);
+    num(x, "messages_failed", i->messages_failed);
+    num(x, "bytes_sent", i->bytes_sent);
+    num(x, "template_sends", i->template_sends);
+    num(x, "connects", i->connects);
+    num(x, "connect_failures", i->connect_failures);
+    num(x, "queue", i->queue);
+    cJSON *drop = cJSON_AddObjectToObject(x, "dropped");
+    if (drop) {
+        num(drop, "queue_full", i->dropped_queue_full);
+        num(drop, "send_error", i->dropped_send_error);
+        num(drop, "unencodable", i->dropped_unencodable);
+    }
+}
+
 cJSON *sensor_stats_json(const struct sensor_counters *c)
 {
     cJSON *o = cJSON_CreateObject();
@@ -151,6 +180,7 @@ cJSON *sensor_stats_json(const struct sensor_counters *c)
             return NULL;
         }
     }
+    add_ipfix_output(o, &c->sender);
     return o;
 }
 

@@ -132,6 +132,42 @@ static void label_value(struct tbuf *b, const char *s)
     }
 }
 
+/*
+ * The IPFIX / NetFlow v9 output's families (issue 16), shown when it is on:
+ * the per-output families every output uses (label output="ipfix"), plus its
+ * messages and bytes. Records: offered, delivered (in messages handed to the
+ * socket), dropped; failures by reason (records lost: queue_full, send_error,
+ * unencodable; connect: failed TCP connection attempts).
+ */
+static void render_ipfix(struct tbuf *b, const struct metrics_snapshot *s)
+{
+    if (!s->ipfix_on)
+        return;
+    uint64_t dropped = s->ipfix_dropped_queue_full + s->ipfix_dropped_send_error + s->ipfix_dropped_unencodable;
+    const char *const results[] = {"offered", "delivered", "spooled", "replayed", "dropped"};
+    const uint64_t v[] = {s->ipfix_records_offered, s->ipfix_records_sent, 0, 0, dropped};
+    family(b, "tracer_output_events_total", "counter",
+           "Events per output: offered to it, delivered (written or acknowledged), spooled, replayed from its "
+           "spool, dropped.");
+    for (int i = 0; i < 5; i++)
+        tprintf(b, "tracer_output_events_total{output=\"ipfix\",result=\"%s\"} %llu\n", results[i],
+                (unsigned long long)v[i]);
+    const char *const why[] = {"queue_full", "send_error", "unencodable", "connect"};
+    const uint64_t n[] = {s->ipfix_dropped_queue_full, s->ipfix_dropped_send_error, s->ipfix_dropped_unencodable,
+                          s->ipfix_connect_failures};
+    family(b, "tracer_output_failures_total", "counter",
+           "Failures per output, by reason (IPFIX: records lost by reason; connect: failed TCP connection attempts).");
+    for (int i = 0; i < 4; i++)
+        tprintf(b, "tracer_output_failures_total{output=\"ipfix\",reason=\"%s\"} %llu\n", why[i],
+                (unsigned long long)n[i]);
+    family(b, "tracer_output_queued", "gauge", "Events held in memory by the output now.");
+    tprintf(b, "tracer_output_queued{output=\"ipfix\"} %llu\n", (unsigned long long)s->ipfix_queue);
+    family(b, "tracer_output_messages_total", "counter", "Messages an output sent (IPFIX messages / NetFlow v9 packets).");
+    tprintf(b, "tracer_output_messages_total{output=\"ipfix\"} %llu\n", (unsigned long long)s->ipfix_messages_sent);
+    family(b, "tracer_output_bytes_total", "counter", "Bytes an output sent.");
+    tprintf(b, "tracer_output_bytes_total{output=\"ipfix\"} %llu\n", (unsigned long long)s->ipfix_bytes_sent);
+}
+
 char *metrics_render(const struct metrics_snapshot *s, const char *version, size_t *len)
 {
     struct tbuf b = {.p = malloc(8192), .cap = 8192};
@@ -211,6 +247,8 @@ char *metrics_render(const struct metrics_snapshot *s, const char *version, size
     family(&b, "tracer_metrics_connections_refused_total", "counter",
            "Connections to this server closed at once: the per-address or total connection limit was reached.");
     sample(&b, "tracer_metrics_connections_refused_total", s->metrics_connections_refused);
+
+    render_ipfix(&b, s);
 
     family(&b, "tracer_uptime_seconds", "gauge", "Seconds since the sensor started.");
     sample(&b, "tracer_uptime_seconds", s->uptime_seconds);

@@ -68,6 +68,11 @@ struct metrics_snapshot {
     uint64_t process_lookups, process_found;     /* flow endpoints looked up / attributed */
     uint64_t process_denied;                     /* /proc/<pid>/fd tables the sensor may not read */
     uint64_t process_snapshot_errors;            /* socket dumps that failed */
+    /* IPFIX / NetFlow v9 output (issue 16): families with label output="ipfix", shown when on */
+    bool     ipfix_on;
+    uint64_t ipfix_records_offered, ipfix_records_sent, ipfix_messages_sent, ipfix_bytes_sent, ipfix_queue;
+    uint64_t ipfix_dropped_queue_full, ipfix_dropped_send_error, ipfix_dropped_unencodable;
+    uint64_t ipfix_connect_failures;
 };
 
 struct metrics_source {

@@ -62,6 +62,7 @@ enum setting_id {
     S_HTTP_CONNECTIONS, S_RETRY_MAX_ATTEMPTS, S_QUEUE_MAX_MB,
     S_SNMP_CONFIG, S_SNMP_CONCURRENCY, S_TRAP_LISTEN, S_TRAP_COMMUNITIES, S_TOPOLOGY_INTERVAL,
     S_METRICS_ADDR,
+    S_IPFIX_COLLECTOR, S_IPFIX_PROTOCOL, S_IPFIX_TEMPLATE_REFRESH, S_IPFIX_DOMAIN_ID, S_IPFIX_TIME_PRECISION,
     S_USER, S_LOG_LEVEL, S_LOG_FORMAT, S_LOG_FILE,
     S_SECCOMP,
     S_STATE_DIR, S_SENSOR_ID,
@@ -216,6 +217,16 @@ static const struct setting SETTINGS[S_COUNT] = {
     [S_METRICS_ADDR] = { "AGENT_METRICS_ADDR", "--metrics-addr", "ADDR", "unset (off)",
         "HOST:PORT, [IPV6]:PORT or :PORT (every address)",
         "serve Prometheus /metrics and /healthz here", 0, 0 },
+    [S_IPFIX_COLLECTOR] = { "AGENT_IPFIX_COLLECTOR", "--ipfix-collector", "URL", "unset (off)",
+        "udp://HOST:PORT or tcp://HOST:PORT", "also export flow records as IPFIX/NetFlow here", 0, 0 },
+    [S_IPFIX_PROTOCOL] = { "AGENT_IPFIX_PROTOCOL", "--ipfix-protocol", "PROTO", "ipfix",
+        "ipfix or netflow9", "IPFIX (bidirectional records) or NetFlow v9 (two per flow)", 0, 0 },
+    [S_IPFIX_TEMPLATE_REFRESH] = { "AGENT_IPFIX_TEMPLATE_REFRESH", "--ipfix-template-refresh", "DUR", "60s",
+        "duration in [1s, 1h]", "UDP: re-send the templates this often", 1000, 3600000 },
+    [S_IPFIX_DOMAIN_ID] = { "AGENT_IPFIX_DOMAIN_ID", "--ipfix-domain-id", "N", "0",
+        "integer in [0, 4294967295]", "IPFIX observation domain id / NetFlow v9 source id", 0, UINT32_MAX },
+    [S_IPFIX_TIME_PRECISION] = { "AGENT_IPFIX_TIME_PRECISION", "--ipfix-time-precision", "UNIT", "ms",
+        "ms or us", "IPFIX flow start/end in milliseconds or microseconds", 0, 0 },
     [S_USER] = { "AGENT_USER", "--user", "NAME", "tracer-sensor",
         "existing user; root keeps root",
         "started as root, run as this user (default: nobody if missing)",
@@ -270,6 +281,8 @@ static const struct section {
                    S_TOPOLOGY_INTERVAL) },
     { "Monitoring", IDS(S_METRICS_ADDR, S_STATS_INTERVAL,
                         S_STATE_DIR, S_SENSOR_ID) },
+    { "IPFIX and NetFlow v9 export", IDS(S_IPFIX_COLLECTOR, S_IPFIX_PROTOCOL, S_IPFIX_TEMPLATE_REFRESH,
+                                         S_IPFIX_DOMAIN_ID, S_IPFIX_TIME_PRECISION) },
     { "Logging and privileges", IDS(S_LOG_LEVEL, S_LOG_FORMAT, S_LOG_FILE, S_USER,
                                     S_SECCOMP) },
 };
@@ -817,6 +830,65 @@ static void load_metrics_addr(struct loader *ld)
         return;
     }
     ld->cfg->metrics_addr = dup_or_oom(ld, v);
+}
+
+/*
+ * IPFIX / NetFlow v9 export (issue 16): AGENT_IPFIX_COLLECTOR is
+ * udp://HOST:PORT or tcp://HOST:PORT, an IPv6 host in brackets; the host is
+ * resolved when the output starts. The other settings only matter with it.
+ */
+static void load_ipfix(struct loader *ld)
+{
+    struct config *cfg = ld->cfg;
+    const char *v = ld->val[S_IPFIX_COLLECTOR];
+    const char *rule = "must be udp://HOST:PORT or tcp://HOST:PORT (IPv6 in brackets) with a port in [1, 65535]";
+    if (v) {
+        bool tcp = strncasecmp(v, "tcp://", 6) == 0;
+        bool ok = tcp || strncasecmp(v, "udp://", 6) == 0;
+        const char *h = v + 6, *hend = NULL, *port = NULL;
+        if (ok && h[0] == '[') {
+            hend = strchr(h, ']');
+            ok = hend && hend > h + 1 && hend[1] == ':';
+            port = ok ? hend + 2 : NULL;
+            h++;
+        } else if (ok) {
+            hend = strrchr(h, ':');
+            ok = hend && hend > h && !memchr(h, ':', (size_t)(hend - h));
+            port = ok ? hend + 1 : NULL;
+        }
+        for (const char *c = h; ok && c < hend; c++)
+            if (isspace((unsigned char)*c) || *c == '/' || *c == '@' || *c == '[' || *c == ']')
+                ok = false;
+        uint64_t p = 0;
+        if (!ok || !port || !parse_uint(port, 1, 65535, &p)) {
+            err_value(ld, S_IPFIX_COLLECTOR, v, rule);
+        } else {
+            cfg->ipfix_collector = dup_or_oom(ld, v);
+            cfg->ipfix_host = strndup(h, (size_t)(hend - h));
+            if (!cfg->ipfix_host)
+                ld->errs.oom = true;
+            cfg->ipfix_port = (uint16_t)p;
+            cfg->ipfix_tcp = tcp;
+        }
+    }
+    const char *pr = ld->val[S_IPFIX_PROTOCOL];
+    if (pr) {
+        if (strcasecmp(pr, "netflow9") == 0)
+            cfg->ipfix_netflow9 = true;
+        else if (strcasecmp(pr, "ipfix") != 0)
+            err_value(ld, S_IPFIX_PROTOCOL, pr, "must be ipfix or netflow9");
+        if (cfg->ipfix_netflow9 && cfg->ipfix_tcp)
+            err_value(ld, S_IPFIX_PROTOCOL, pr, "NetFlow v9 goes over UDP only: use a udp:// AGENT_IPFIX_COLLECTOR");
+    }
+    load_duration_ms(ld, S_IPFIX_TEMPLATE_REFRESH, &cfg->ipfix_template_refresh_ms);
+    load_u32(ld, S_IPFIX_DOMAIN_ID, &cfg->ipfix_domain_id);
+    const char *tp = ld->val[S_IPFIX_TIME_PRECISION];
+    if (tp) {
+        if (strcasecmp(tp, "us") == 0)
+            cfg->ipfix_microseconds = true;
+        else if (strcasecmp(tp, "ms") != 0)
+            err_value(ld, S_IPFIX_TIME_PRECISION, tp, "must be ms or us");
+    }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1611,6 +1683,7 @@ static void set_defaults(struct config *cfg)
     cfg->stats_interval_ms = 60000;
     cfg->snmp_concurrency = 4;
     cfg->topology_interval_s = 30;
+    cfg->ipfix_template_refresh_ms = 60000;
 }
 
 static void load_hostname(struct loader *ld)
@@ -1703,6 +1776,7 @@ struct config *config_load(int argc, char **argv, char **envp,
 
     load_hooks(&ld);
     load_metrics_addr(&ld);
+    load_ipfix(&ld);
     load_log_level(&ld, &cfg->log_level);
     load_log_format(&ld, &cfg->log_format);
     load_user_and_log_file(&ld);
@@ -1744,6 +1818,8 @@ void config_destroy(struct config *cfg)
     free(cfg->auth_token_file);
     free(cfg->hmac_key_file);
     free(cfg->metrics_addr);
+    free(cfg->ipfix_collector);
+    free(cfg->ipfix_host);
     free(cfg->user);
     free(cfg->warnings);
     free(cfg->log_file);
@@ -2141,6 +2217,11 @@ size_t config_describe(const struct config *c, struct config_kv *out, size_t max
         case S_TRAP_COMMUNITIES: kv_secret(kv, c->trap_communities != NULL); break;
         case S_TOPOLOGY_INTERVAL: kv_secs(kv, c->topology_interval_s); break;
         case S_METRICS_ADDR: kv_str(kv, c->metrics_addr); break;
+        case S_IPFIX_COLLECTOR: kv_str(kv, c->ipfix_collector); break;
+        case S_IPFIX_PROTOCOL: kv_str(kv, c->ipfix_netflow9 ? "netflow9" : "ipfix"); break;
+        case S_IPFIX_TEMPLATE_REFRESH: kv_ms(kv, c->ipfix_template_refresh_ms); break;
+        case S_IPFIX_DOMAIN_ID: kv_u32(kv, c->ipfix_domain_id); break;
+        case S_IPFIX_TIME_PRECISION: kv_str(kv, c->ipfix_microseconds ? "us" : "ms"); break;
         case S_LOG_LEVEL: kv_str(kv, levels[c->log_level <= CFG_LOG_DEBUG ? c->log_level : CFG_LOG_INFO]); break;
         case S_LOG_FORMAT: kv_str(kv, c->log_format == CFG_LOG_JSON ? "json" : "logfmt"); break;
         case S_COUNT: break;

@@ -99,6 +99,16 @@ struct config {
     /* monitoring */
     char    *metrics_addr;         /* AGENT_METRICS_ADDR: "HOST:PORT", "[IPV6]:PORT" or ":PORT" (every address); NULL = off */
 
+    /* IPFIX / NetFlow v9 export (issue 16) */
+    char    *ipfix_collector;      /* AGENT_IPFIX_COLLECTOR as given; NULL = off */
+    char    *ipfix_host;           /* its host (no brackets) */
+    uint16_t ipfix_port;           /* its port, [1, 65535] */
+    bool     ipfix_tcp;            /* tcp:// (else udp://) */
+    bool     ipfix_netflow9;       /* AGENT_IPFIX_PROTOCOL=netflow9 (default ipfix) */
+    bool     ipfix_microseconds;   /* AGENT_IPFIX_TIME_PRECISION=us (default ms) */
+    uint32_t ipfix_template_refresh_ms; /* AGENT_IPFIX_TEMPLATE_REFRESH, [1s, 1h], default 60 s */
+    uint32_t ipfix_domain_id;      /* AGENT_IPFIX_DOMAIN_ID, default 0 */
+
     /* misc */
     enum log_level_value log_level; /* LOG_LEVEL: error, warn, info, debug; default info */
     enum log_format_value log_format; /* LOG_FORMAT: logfmt (default) or json */

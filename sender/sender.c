@@ -57,6 +57,7 @@
 #include "../models/community_id.h"
 #include "delivery.h"
 #include "http_client.h"
+#include "ipfix_export.h"
 
 #ifndef TRACER_VERSION
 #define TRACER_VERSION "0.0.0"
@@ -105,6 +106,7 @@ struct sender {
     struct flow_event *burst;   /* SENDER_BURST slots */
     struct outbuf ob[HTTP_ROUTES];  /* NDJSON lines (ob[0]) or the request body being built per route */
     bool write_failing;         /* stream mode: a write failure was logged */
+    ipfix_export *ipfix;        /* AGENT_IPFIX_COLLECTOR: the IPFIX/NetFlow output (own ring and thread), or NULL */
 
     /* Any thread. */
     atomic_bool finish;
@@ -217,6 +219,8 @@ sender *sender_create(const struct config *cfg, ring *const *rings, size_t nring
         if (!s->delivery)
             goto fail;
     }
+    if (cfg->ipfix_collector && !(s->ipfix = ipfix_export_create(cfg, s->ctx.community_seed, err, errlen)))
+        goto fail;
     return s;
 oom:
     snprintf(err, errlen, "sender: out of memory");
@@ -231,6 +235,7 @@ void sender_destroy(sender *s)
         return;
     delivery_destroy(s->delivery);
     sockowner_destroy(s->owner);
+    ipfix_export_destroy(s->ipfix);
     hostaddr_destroy(s->hosts);
     community_id_hasher_destroy(s->ctx.cid_hasher);
     for (int r = 0; r < HTTP_ROUTES; r++)
@@ -268,6 +273,10 @@ void sender_get_stats(const sender *s, struct sender_stats *out)
         out->events_by_type[i] = atomic_load_explicit(&m->by_type[i], memory_order_relaxed);
     out->owner_on = m->owner != NULL;
     sockowner_get_stats(m->owner, &out->owner);
+    if (m->ipfix) {
+        out->ipfix_on = true;
+        ipfix_export_get_stats(m->ipfix, &out->ipfix);
+    }
     if (m->delivery) {
         delivery_get_stats(m->delivery, &out->delivery);
         const struct delivery_stats *d = &out->delivery;
@@ -587,8 +596,10 @@ int sender_run(sender *s)
             stat_add(&s->events_in, n);
             stat_add(&s->by_type[SENDER_EV_FLOW], n);
             got += n;
-            for (uint32_t k = 0; k < n; k++)
+            for (uint32_t k = 0; k < n; k++) {
                 append_event(s, &s->burst[k]);
+                (void)ipfix_export_offer(s->ipfix, &s->burst[k]); /* NULL-safe; a full ring counts the drop */
+            }
         }
         got += drain_json_rings(s);
         if (!s->http)
@@ -613,6 +624,7 @@ int sender_run(sender *s)
     } else {
         flush_stream(s);
     }
+    ipfix_export_finish(s->ipfix);   /* sends what it holds; a dead collector only costs counted drops */
 
     struct sender_stats st;
     sender_get_stats(s, &st);

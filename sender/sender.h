@@ -22,6 +22,7 @@
 #include "../models/flow_event.h"
 #include "delivery.h"
 #include "sockowner.h"
+#include "ipfix_export.h"
 
 struct config;
 typedef struct sender sender;
@@ -44,6 +45,9 @@ struct sender_stats {
     /* owning process (issue 15 item 6) */
     bool     owner_on;                /* process attribution runs (live, AGENT_PROCESS_INFO) */
     struct sockowner_stats owner;
+    /* IPFIX / NetFlow v9 output (issue 16) */
+    bool ipfix_on;                   /* AGENT_IPFIX_COLLECTOR is set */
+    struct ipfix_export_stats ipfix;
 };
 
 /*

@@ -540,6 +540,8 @@ static void test_every_flag_is_known(void **state)
         "AGENT_SECCOMP",
         "AGENT_HTTP_BODY", "AGENT_EVENTS_ENDPOINT_URL", "AGENT_HTTP_CONNECTIONS",
         "AGENT_RETRY_MAX_ATTEMPTS", "AGENT_QUEUE_MAX_MB",
+        "AGENT_IPFIX_COLLECTOR", "AGENT_IPFIX_PROTOCOL", "AGENT_IPFIX_TEMPLATE_REFRESH",
+        "AGENT_IPFIX_DOMAIN_ID", "AGENT_IPFIX_TIME_PRECISION",
     };
     struct fx *f = *state;
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
@@ -946,6 +948,55 @@ static void test_http_body_and_events_url(void **state)
     expect_ok(&r);
     assert_string_equal(r.cfg->events_endpoint_url, "http://127.0.0.1:9/events");
     done(&r);
+}
+
+/* IPFIX / NetFlow v9 export (issue 16): collector URL, protocol, timers, ids. */
+static void test_ipfix(void **state)
+{
+    struct fx *f = *state;
+    struct res r;
+    run(&r, f, true, NULL, NULL);
+    expect_ok(&r);
+    assert_null(r.cfg->ipfix_collector);
+    assert_false(r.cfg->ipfix_netflow9);
+    assert_false(r.cfg->ipfix_microseconds);
+    assert_int_equal(r.cfg->ipfix_template_refresh_ms, 60000);
+    assert_int_equal(r.cfg->ipfix_domain_id, 0);
+    done(&r);
+    run(&r, f, true, ENV("AGENT_IPFIX_COLLECTOR=udp://127.0.0.1:4739", "AGENT_IPFIX_PROTOCOL=netflow9",
+                         "AGENT_IPFIX_TEMPLATE_REFRESH=5s", "AGENT_IPFIX_DOMAIN_ID=4294967295",
+                         "AGENT_IPFIX_TIME_PRECISION=us"), NULL);
+    expect_ok(&r);
+    assert_string_equal(r.cfg->ipfix_collector, "udp://127.0.0.1:4739");
+    assert_string_equal(r.cfg->ipfix_host, "127.0.0.1");
+    assert_int_equal(r.cfg->ipfix_port, 4739);
+    assert_false(r.cfg->ipfix_tcp);
+    assert_true(r.cfg->ipfix_netflow9);
+    assert_true(r.cfg->ipfix_microseconds);
+    assert_int_equal(r.cfg->ipfix_template_refresh_ms, 5000);
+    assert_int_equal(r.cfg->ipfix_domain_id, 4294967295u);
+    done(&r);
+    run(&r, f, true, NULL, ARGS("--ipfix-collector", "tcp://[2001:db8::1]:9995"));
+    expect_ok(&r);
+    assert_string_equal(r.cfg->ipfix_host, "2001:db8::1");
+    assert_int_equal(r.cfg->ipfix_port, 9995);
+    assert_true(r.cfg->ipfix_tcp);
+    done(&r);
+#define IPFIX_RULE ": must be udp://HOST:PORT or tcp://HOST:PORT (IPv6 in brackets) with a port in [1, 65535]"
+    one_env_err(f, "AGENT_IPFIX_COLLECTOR=127.0.0.1:4739", "AGENT_IPFIX_COLLECTOR=127.0.0.1:4739" IPFIX_RULE);
+    one_env_err(f, "AGENT_IPFIX_COLLECTOR=sctp://h:4739", "AGENT_IPFIX_COLLECTOR=sctp://h:4739" IPFIX_RULE);
+    one_env_err(f, "AGENT_IPFIX_COLLECTOR=udp://h:0", "AGENT_IPFIX_COLLECTOR=udp://h:0" IPFIX_RULE);
+    one_env_err(f, "AGENT_IPFIX_COLLECTOR=udp://:4739", "AGENT_IPFIX_COLLECTOR=udp://:4739" IPFIX_RULE);
+    one_env_err(f, "AGENT_IPFIX_COLLECTOR=udp://2001:db8::1:4739",
+                "AGENT_IPFIX_COLLECTOR=udp://2001:db8::1:4739" IPFIX_RULE);
+#undef IPFIX_RULE
+    one_env_err(f, "AGENT_IPFIX_PROTOCOL=sflow", "AGENT_IPFIX_PROTOCOL=sflow: must be ipfix or netflow9");
+    one_env_err(f, "AGENT_IPFIX_TIME_PRECISION=ns", "AGENT_IPFIX_TIME_PRECISION=ns: must be ms or us");
+    one_env_err(f, "AGENT_IPFIX_TEMPLATE_REFRESH=0s",
+                "AGENT_IPFIX_TEMPLATE_REFRESH=0s: must be seconds (60, 0.5) or a duration "
+                "(500ms, 60s, 5m, 1h30m) in [1s, 1h]");
+    run(&r, f, true, ENV("AGENT_IPFIX_COLLECTOR=tcp://h:4739", "AGENT_IPFIX_PROTOCOL=netflow9"), NULL);
+    expect_err(&r, "AGENT_IPFIX_PROTOCOL=netflow9: NetFlow v9 goes over UDP only: use a udp:// AGENT_IPFIX_COLLECTOR");
 }
 
 static void test_endpoint_url(void **state)
@@ -1627,6 +1678,7 @@ static void test_print_help(void **state)
         { "\nPipeline:\n", "--packet-ring-slots" }, { "\nHooks:\n", "--topology-interval" },
         { "\nMonitoring:\n", "--stats-interval" }, { "\nMonitoring:\n", "--metrics-addr" },
         { "\nLogging and privileges:\n", "--log-file" },
+        { "\nIPFIX and NetFlow v9 export:\n", "--ipfix-collector" },
     };
     for (size_t i = 0; i < sizeof placed / sizeof placed[0]; i++) {
         const char *sec = strstr(text, placed[i].section);
@@ -1859,6 +1911,7 @@ int main(void)
         cmocka_unit_test(test_pcap_file),
         cmocka_unit_test(test_identity_settings),
         cmocka_unit_test(test_bpf_filter),
+        cmocka_unit_test(test_ipfix),
         cmocka_unit_test(test_endpoint_url),
         cmocka_unit_test(test_send_interval),
         cmocka_unit_test(test_duration_forms),

@@ -240,10 +240,57 @@ static void test_bad_addresses(void **state)
     metrics_destroy(m);
 }
 
+/* The IPFIX output's families (issue 16): only when it is on, each series labelled output="ipfix". */
+static void test_render_ipfix(void **state)
+{
+    (void)state;
+    struct metrics_snapshot s;
+    memset(&s, 0, sizeof s);
+    size_t len = 0;
+    char *t = metrics_render(&s, "1", &len);
+    assert_non_null(t);
+    assert_null(strstr(t, "tracer_output_"));
+    free(t);
+    s.ipfix_on = true;
+    s.ipfix_records_offered = 25;
+    s.ipfix_records_sent = 21;
+    s.ipfix_messages_sent = 3;
+    s.ipfix_bytes_sent = 2048;
+    s.ipfix_queue = 5;
+    s.ipfix_dropped_queue_full = 1;
+    s.ipfix_dropped_send_error = 2;
+    s.ipfix_connect_failures = 4;
+    t = metrics_render(&s, "1", &len);
+    assert_non_null(t);
+    static const char *const want[] = {
+        "# TYPE tracer_output_events_total counter\n"
+        "tracer_output_events_total{output=\"ipfix\",result=\"offered\"} 25\n"
+        "tracer_output_events_total{output=\"ipfix\",result=\"delivered\"} 21\n"
+        "tracer_output_events_total{output=\"ipfix\",result=\"spooled\"} 0\n"
+        "tracer_output_events_total{output=\"ipfix\",result=\"replayed\"} 0\n"
+        "tracer_output_events_total{output=\"ipfix\",result=\"dropped\"} 3\n",
+        "# TYPE tracer_output_failures_total counter\n"
+        "tracer_output_failures_total{output=\"ipfix\",reason=\"queue_full\"} 1\n"
+        "tracer_output_failures_total{output=\"ipfix\",reason=\"send_error\"} 2\n"
+        "tracer_output_failures_total{output=\"ipfix\",reason=\"unencodable\"} 0\n"
+        "tracer_output_failures_total{output=\"ipfix\",reason=\"connect\"} 4\n",
+        "# TYPE tracer_output_queued gauge\ntracer_output_queued{output=\"ipfix\"} 5\n",
+        "\ntracer_output_messages_total{output=\"ipfix\"} 3\n",
+        "\ntracer_output_bytes_total{output=\"ipfix\"} 2048\n",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        if (!strstr(t, want[i]))
+            print_error("missing: %s\n", want[i]);
+        assert_non_null(strstr(t, want[i]));
+    }
+    free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_render),
+        cmocka_unit_test(test_render_ipfix),
         cmocka_unit_test(test_server),
         cmocka_unit_test(test_bad_addresses),
     };
