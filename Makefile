@@ -24,7 +24,7 @@ OPT     ?= -O2
 PYTHON  ?= /usr/bin/python3
 
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
-PKGS    := libpcap libcurl libcjson libcrypto zlib libmnl libmicrohttpd libcap libseccomp
+PKGS    := libpcap libcurl libcjson libcrypto zlib libmnl libmicrohttpd libcap libseccomp rdkafka
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wpointer-arith -Wvla -Wformat=2 -Wno-missing-field-initializers
 CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DTRACER_VERSION='"$(VERSION)"' -I.
 CFLAGS  ?= $(OPT) -g
@@ -71,7 +71,13 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_A)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(shell pkg-config --cflags cmocka) -o $@ $< $(LIB_A) \
 	      $(LDFLAGS) $(shell pkg-config --libs cmocka) $(LDLIBS)
 
-unit-bins: $(TEST_BINS)
+# Test helpers (not tests themselves): the Kafka mock cluster the e2e tests produce to.
+TOOL_BINS := $(BUILD)/tests/kafka_mock
+$(BUILD)/tests/kafka_mock: tests/tools/kafka_mock.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LDFLAGS) $(shell pkg-config --libs rdkafka)
+
+unit-bins: $(TEST_BINS) $(TOOL_BINS)
 
 # Runs every unit test binary of this $(BUILD); fails on the first failure.
 unit: unit-bins

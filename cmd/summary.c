@@ -59,9 +59,11 @@ int summary_delivery_status(const struct stages *st)
     struct processor_stats ps;
     sender_get_stats(st->snd, &ss);
     processor_get_stats(st->proc, &ps);
-    if (ss.events_failed || ss.json_errors || ps.events_dropped)
+    const struct kafka_output_stats *k = &ss.kafka;
+    uint64_t kafka_lost = k->dropped_no_spool + k->dropped_spool_full + k->dropped_spool_error + k->dropped_invalid;
+    if (ss.events_failed || ss.json_errors || ps.events_dropped || ss.stdout_failed || kafka_lost)
         return EXIT_DROPPED;
-    if (ss.delivery.spool_events)
+    if (ss.delivery.spool_events || k->spool_events)
         return EXIT_SPOOLED;
     return 0;
 }

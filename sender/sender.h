@@ -21,6 +21,7 @@
 #include "../common/ring.h"
 #include "../models/flow_event.h"
 #include "delivery.h"
+#include "kafka_output.h"
 
 struct config;
 typedef struct sender sender;
@@ -40,6 +41,11 @@ struct sender_stats {
     uint64_t batches_failed;   /* failed stream writes */
     uint64_t json_errors;      /* events that could not be serialized (out of memory) */
     struct delivery_stats delivery;  /* HTTP mode: queue, retries, spool, drops by reason */
+    /* outputs (issue 16): which are on; stdout's and Kafka's own counters */
+    bool http_on, stdout_on, kafka_on;
+    uint64_t stdout_written;   /* events written to the stream */
+    uint64_t stdout_failed;    /* events lost to write errors (or no memory for the line) */
+    struct kafka_output_stats kafka;
 };
 
 /*
