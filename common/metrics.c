@@ -132,6 +132,40 @@ static void label_value(struct tbuf *b, const char *s)
     }
 }
 
+/* The per-output families (issue 16): one sample per output that is on. */
+static void render_outputs(struct tbuf *b, const struct metrics_snapshot *s)
+{
+    static const char *const results[] = {"offered", "delivered", "spooled", "replayed", "dropped"};
+    family(b, "tracer_output_events_total", "counter",
+           "Events per output: offered to it, delivered (written or acknowledged), spooled, replayed from its "
+           "spool, dropped.");
+    for (size_t i = 0; i < METRICS_OUTPUTS; i++) {
+        const struct metrics_output *o = &s->outputs[i];
+        const uint64_t v[] = {o->offered, o->delivered, o->spooled, o->replayed, o->dropped};
+        for (size_t k = 0; o->name && k < sizeof v / sizeof v[0]; k++)
+            tprintf(b, "tracer_output_events_total{output=\"%s\",result=\"%s\"} %llu\n", o->name, results[k],
+                    (unsigned long long)v[k]);
+    }
+    family(b, "tracer_output_failures_total", "counter",
+           "Delivery attempts per output that failed, by reason (the events then spool, retry or drop).");
+    for (size_t i = 0; i < METRICS_OUTPUTS; i++) {
+        const struct metrics_output *o = &s->outputs[i];
+        for (size_t k = 0; o->name && k < o->nfailed && k < METRICS_OUTPUT_REASONS; k++)
+            tprintf(b, "tracer_output_failures_total{output=\"%s\",reason=\"%s\"} %llu\n", o->name,
+                    o->failed[k].reason, (unsigned long long)o->failed[k].n);
+    }
+    family(b, "tracer_output_queued", "gauge", "Events held in memory by the output now.");
+    for (size_t i = 0; i < METRICS_OUTPUTS; i++)
+        if (s->outputs[i].name)
+            tprintf(b, "tracer_output_queued{output=\"%s\"} %llu\n", s->outputs[i].name,
+                    (unsigned long long)s->outputs[i].queued);
+    family(b, "tracer_output_spooled", "gauge", "Events waiting in the output's disk spool now.");
+    for (size_t i = 0; i < METRICS_OUTPUTS; i++)
+        if (s->outputs[i].name)
+            tprintf(b, "tracer_output_spooled{output=\"%s\"} %llu\n", s->outputs[i].name,
+                    (unsigned long long)s->outputs[i].spool_events);
+}
+
 char *metrics_render(const struct metrics_snapshot *s, const char *version, size_t *len)
 {
     struct tbuf b = {.p = malloc(8192), .cap = 8192};
@@ -179,6 +213,8 @@ char *metrics_render(const struct metrics_snapshot *s, const char *version, size
 
     family(&b, "tracer_events_spooled", "gauge", "Events waiting in the disk spool now.");
     sample(&b, "tracer_events_spooled", s->events_spooled);
+
+    render_outputs(&b, s);
 
     family(&b, "tracer_http_requests_total", "counter",
            "POSTs to the endpoint, by status class (error: no HTTP answer).");

@@ -43,6 +43,20 @@ enum metrics_http_code {     /* tracer_http_requests_total{code} */
     METRICS_HTTP_COUNT
 };
 
+/* One output's counters (issue 16): the families with an `output` label. */
+#define METRICS_OUTPUTS 4            /* http, stdout, kafka, ipfix */
+#define METRICS_OUTPUT_REASONS 8
+struct metrics_output {
+    const char *name;                /* label value ("kafka"); NULL = slot unused (output off) */
+    uint64_t offered;                /* events handed to this output */
+    uint64_t delivered;              /* written / acknowledged */
+    uint64_t spooled, replayed;      /* written to its spool / delivered from it */
+    uint64_t dropped;                /* lost, every reason */
+    uint64_t queued, spool_events;   /* gauges: in memory now, in its spool now */
+    struct { const char *reason; uint64_t n; } failed[METRICS_OUTPUT_REASONS]; /* attempts that failed */
+    size_t nfailed;
+};
+
 /* Everything one scrape shows. Counters only grow; gauges are "now". */
 struct metrics_snapshot {
     uint64_t packets_received;                   /* frames read from the interface or file */
@@ -64,6 +78,7 @@ struct metrics_snapshot {
     uint64_t uptime_seconds;                     /* gauge */
     bool     capture_alive, sender_alive;        /* tracer_thread_alive{thread} */
     uint64_t metrics_connections_refused;        /* filled by the server itself, not by collect */
+    struct metrics_output outputs[METRICS_OUTPUTS]; /* per output (issue 16) */
 };
 
 struct metrics_source {
