@@ -72,6 +72,7 @@ struct kafka_output {
     spool *sp;                  /* NULL without AGENT_SPOOL_DIR */
     uint32_t shutdown_ms;
     uint32_t queue_max;
+    size_t spool_chunk;         /* bytes per spooled batch: an eighth of the cap, at most 4 MiB */
 
     pthread_t thread;
     bool started;
@@ -176,22 +177,37 @@ static void pend_flush(kafka_output *k, bool force)
     pthread_mutex_unlock(&k->mu);
     if (!due)
         return;
-    char err[256] = "";
+    /* Batches of whole lines, each at most spool_chunk bytes (one longer line alone). */
+    const char *p = k->spare.buf, *end = k->spare.buf + k->spare.len;
     uint64_t dropped = 0;
-    int rc = spool_put(k->sp, k->spare.buf, k->spare.len, k->spare.n, &dropped, err, sizeof err);
-    add(&k->dropped_spool_full, dropped);
-    if (rc == 0) {
-        add(&k->spooled, k->spare.n);
-        if (k->spool_failing)
-            log_info("kafka: writing the spool works again");
-        k->spool_failing = false;
-    } else {
-        add(&k->dropped_spool_error, k->spare.n);
-        if (!k->spool_failing)
-            log_warn("kafka: %" PRIu32 " unacknowledged event(s) lost: %s (further failures are counted, "
-                     "not logged, until a write works)", k->spare.n, err);
-        k->spool_failing = true;
+    while (p < end) {
+        const char *q = p;
+        uint32_t n = 0;
+        while (q < end && (n == 0 || (size_t)(q - p) < k->spool_chunk)) {
+            const char *nl = memchr(q, '\n', (size_t)(end - q));
+            size_t l = nl ? (size_t)(nl - q) + 1 : (size_t)(end - q);
+            if (n > 0 && (size_t)(q - p) + l > k->spool_chunk)
+                break;
+            q += l;
+            n++;
+        }
+        char err[256] = "";
+        int rc = spool_put(k->sp, p, (size_t)(q - p), n, &dropped, err, sizeof err);
+        if (rc == 0) {
+            add(&k->spooled, n);
+            if (k->spool_failing)
+                log_info("kafka: writing the spool works again");
+            k->spool_failing = false;
+        } else {
+            add(&k->dropped_spool_error, n);
+            if (!k->spool_failing)
+                log_warn("kafka: %" PRIu32 " unacknowledged event(s) lost: %s (further failures are counted, "
+                         "not logged, until a write works)", n, err);
+            k->spool_failing = true;
+        }
+        p = q;
     }
+    add(&k->dropped_spool_full, dropped);
     if (dropped)
         log_warn("kafka: spool full: %" PRIu64 " oldest spooled event(s) deleted to make room", dropped);
     k->spare.len = 0;
@@ -217,7 +233,6 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         return;
     }
     /* Not acknowledged. */
-    bool stopping = atomic_load_explicit(&k->stop, memory_order_relaxed);
     if (rp) {
         add(&k->failed_replay, 1);
         rp->failed = true;
@@ -233,13 +248,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         enum kafka_topic_kind kind = m->rkt == k->topic[KAFKA_TOPIC_FLOW] ? KAFKA_TOPIC_FLOW : KAFKA_TOPIC_EVENTS;
         pend_add(k, kind, m->key, m->key ? m->key_len : 0, m->payload, m->len);
     }
-    if (!stopping) {
-        /* Hold replays back while the brokers fail. */
-        k->backoff_us = k->backoff_us ? k->backoff_us * 2 : REPLAY_BACKOFF_MIN_US;
-        if (k->backoff_us > REPLAY_BACKOFF_MAX_US)
-            k->backoff_us = REPLAY_BACKOFF_MAX_US;
-        k->replay_at_us = timefmt_mono_us() + k->backoff_us;
-    }
+    /* Hold replays back while the brokers fail (the back-off itself grows per failed replay). */
+    k->replay_at_us = timefmt_mono_us() + (k->backoff_us ? k->backoff_us : REPLAY_BACKOFF_MIN_US);
 }
 
 /* Client-level errors (all brokers down, authentication, fatal). Kafka thread. Logged on change. */
@@ -260,14 +270,12 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     log_warn("kafka: %s: %s", rd_kafka_err2name(err), reason);
 }
 
-/* librdkafka's own log lines. Its threads. Levels are syslog's. */
+/* librdkafka's own log lines, at debug level. Its threads. */
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     (void)rk;
-    if (level <= 3)
-        log_warn("kafka: %s: %s", fac, buf);
-    else
-        log_debug("kafka: %s: %s", fac, buf);
+    (void)level;      /* what matters reaches on_error too, logged once per change */
+    log_debug("kafka: %s: %s", fac, buf);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -338,6 +346,9 @@ kafka_output *kafka_output_create(const struct config *cfg, char *err, size_t er
     atomic_init(&k->stop, false);
     k->shutdown_ms = cfg->shutdown_timeout_ms;
     k->queue_max = cfg->kafka_queue_max_events;
+    k->spool_chunk = (size_t)cfg->spool_max_mb * 1024u * 1024u / 8u;
+    if (k->spool_chunk > ((size_t)4 << 20))
+        k->spool_chunk = (size_t)4 << 20;
     if (cfg->spool_dir && open_spool(k, cfg, err, errlen) != 0)
         goto fail;
 
@@ -508,7 +519,7 @@ static void replay_done(kafka_output *k)
         return;
     if (!k->rp.failed) {
         spool_remove(k->sp, k->rp.id);
-    } else if (!atomic_load_explicit(&k->stop, memory_order_relaxed)) {
+    } else {
         k->backoff_us = k->backoff_us ? k->backoff_us * 2 : REPLAY_BACKOFF_MIN_US;
         if (k->backoff_us > REPLAY_BACKOFF_MAX_US)
             k->backoff_us = REPLAY_BACKOFF_MAX_US;
@@ -517,11 +528,32 @@ static void replay_done(kafka_output *k)
     k->rp.active = false;
 }
 
-/* Shutdown: acknowledgements for up to shutdown_ms, then purge; the purged reports spool the rest. */
+static bool spool_empty(kafka_output *k)
+{
+    struct spool_stats ss;
+    if (!k->sp)
+        return true;
+    spool_get_stats(k->sp, &ss);
+    return ss.files == 0;
+}
+
+/*
+ * Shutdown: for up to shutdown_ms, wait for acknowledgements and go on
+ * replaying the spool (brokers that come back in that time lose nothing);
+ * then purge, so the purged messages' reports spool the rest.
+ */
 static void drain(kafka_output *k)
 {
-    rd_kafka_flush(k->rk, (int)k->shutdown_ms);
-    replay_done(k);
+    uint64_t deadline = timefmt_mono_us() + (uint64_t)k->shutdown_ms * 1000u;
+    for (;;) {
+        rd_kafka_poll(k->rk, (int)POLL_MS);
+        replay_done(k);
+        pend_flush(k, true);
+        if (timefmt_mono_us() >= deadline ||
+            (rd_kafka_outq_len(k->rk) == 0 && !k->rp.active && spool_empty(k)))
+            break;
+        replay_next(k);
+    }
     if (rd_kafka_outq_len(k->rk) > 0) {
         rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         uint64_t until = timefmt_mono_us() + PURGE_WAIT_MS * 1000u;
