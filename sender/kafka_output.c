@@ -91,6 +91,8 @@ struct kafka_output {
     uint64_t backoff_us;
     bool spool_failing;         /* a spool write failure was logged */
     rd_kafka_resp_err_t last_error; /* last error logged by error_cb (logged on change) */
+    uint64_t last_ack_us;       /* monotonic time of the last acknowledgement */
+    uint64_t first_offer_us;    /* sender thread: monotonic time of the first offer (read after the join) */
 
     _Atomic uint64_t offered, produced, delivered, replayed, spooled;
     _Atomic uint64_t failed_queue_full, failed_timed_out, failed_broker, failed_shutdown, failed_replay;
@@ -225,6 +227,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     struct replay *rp = m->_private;
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         add(&k->delivered, 1);
+        k->last_ack_us = timefmt_mono_us();
         k->backoff_us = 0;
         if (rp) {
             add(&k->replayed, 1);
@@ -434,6 +437,8 @@ static rd_kafka_resp_err_t produce(kafka_output *k, enum kafka_topic_kind kind, 
 void kafka_output_offer(kafka_output *k, enum kafka_topic_kind kind, const char *key, size_t keylen,
                         const char *json, size_t len)
 {
+    if (k->first_offer_us == 0)
+        k->first_offer_us = timefmt_mono_us();
     add(&k->offered, 1);
     rd_kafka_resp_err_t e = produce(k, kind, key, keylen, json, len, NULL);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -602,10 +607,13 @@ void kafka_output_finish(kafka_output *k)
     log_info("kafka: done: %" PRIu64 " events offered, %" PRIu64 " acknowledged (%" PRIu64 " replayed from the "
              "spool), %" PRIu64 " spooled, failed: queue_full=%" PRIu64 " timed_out=%" PRIu64 " broker=%" PRIu64
              " shutdown=%" PRIu64 " replay=%" PRIu64 ", dropped: no_spool=%" PRIu64 " spool_full=%" PRIu64
-             " spool_error=%" PRIu64 " invalid=%" PRIu64 ", %" PRIu64 " waiting in the spool",
+             " spool_error=%" PRIu64 " invalid=%" PRIu64 ", %" PRIu64 " waiting in the spool; %.3f s from the "
+             "first offer to the last acknowledgement",
              st.offered, st.delivered, st.replayed, st.spooled, st.failed_queue_full, st.failed_timed_out,
              st.failed_broker, st.failed_shutdown, st.failed_replay, st.dropped_no_spool, st.dropped_spool_full,
-             st.dropped_spool_error, st.dropped_invalid, st.spool_events);
+             st.dropped_spool_error, st.dropped_invalid, st.spool_events,
+             k->first_offer_us && k->last_ack_us > k->first_offer_us
+                 ? (double)(k->last_ack_us - k->first_offer_us) / 1e6 : 0.0);
 }
 
 void kafka_output_get_stats(const kafka_output *k, struct kafka_output_stats *out)
