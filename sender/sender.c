@@ -25,6 +25,15 @@
  * a line. The stream is written and flushed once per pass over the rings; a
  * failed write is counted and logged once until writing works again.
  *
+ * Outputs (issue 16): every event is serialized once and its text goes to
+ * each output that is on, each with its own queue, counters and failure
+ * handling: Kafka (kafka_output.h: a non-blocking offer), stdout (when no
+ * other output is on, or AGENT_STDOUT; beside HTTP its lines collect in
+ * `tee`), then HTTP (the body being built). Without HTTP the text is printed
+ * into ob[0] (the stream's lines) or, when stdout is off too, printed there
+ * and not kept; a hook event HTTP has no route for is printed into the
+ * scratch buffer ob[HTTP_ROUTES] for the other outputs only.
+ *
  * Idle: when every ring is empty the thread sleeps, starting at 50 µs and
  * doubling up to 2 ms while nothing arrives, so an idle sensor does not spin
  * and a busy one sees sub-millisecond latency.

@@ -9,7 +9,9 @@
  * one JSON object per POST by default (go-Tracer's), or an array / NDJSON of
  * up to AGENT_BATCH_SIZE events closed when full or AGENT_SEND_INTERVAL after
  * its first event. Flow events go to AGENT_ENDPOINT_URL, every other type to
- * AGENT_EVENTS_ENDPOINT_URL.
+ * AGENT_EVENTS_ENDPOINT_URL. Beside them (issue 16) the same text goes to
+ * Kafka (AGENT_KAFKA_BROKERS, kafka_output.h) and, with AGENT_STDOUT, to the
+ * stream as well; each output keeps its own counters (sender_stats).
  */
 #ifndef TRACER_SENDER_H
 #define TRACER_SENDER_H
