@@ -168,7 +168,7 @@ def test_kafka_holds_every_event_as_stdout(cluster, tmp_path):
 
 
 def test_broker_down_spools_and_replays(cluster, tmp_path):
-    """The leader of two of the four partitions is down for the first 4 s: what it did not acknowledge
+    """The leader of two of the four partitions is down until events spool: what it did not acknowledge
     within AGENT_KAFKA_DELIVERY_TIMEOUT goes to the spool and is produced again once it is back
     (within the shutdown timeout): nothing lost, every event accounted for."""
     n = 2000
@@ -178,7 +178,11 @@ def test_broker_down_spools_and_replays(cluster, tmp_path):
     proc = start_sensor({"AGENT_PCAP_FILE": pcap(tmp_path, n), "AGENT_KAFKA_BROKERS": cluster.bootstrap,
                          "AGENT_STDOUT": "on", "AGENT_STATS_INTERVAL": "0", "AGENT_SPOOL_DIR": str(spool),
                          "AGENT_KAFKA_DELIVERY_TIMEOUT": "1s", "AGENT_SHUTDOWN_TIMEOUT": "30s"})
-    time.sleep(4)                        # past the delivery timeout: the broker's share is in the spool
+    # Up again only once the broker's share timed out and reached the spool (no timing assumed).
+    deadline = time.monotonic() + 120
+    while not list((spool / "kafka").glob("*.batch")):
+        assert proc.poll() is None and time.monotonic() < deadline, "nothing was spooled"
+        time.sleep(0.1)
     cluster.cmd("up 2")
     rc, out, err = finish(proc)
     assert rc == 0, err[-3000:]
