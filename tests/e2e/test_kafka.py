@@ -263,7 +263,7 @@ def test_hanging_http_does_not_stall_kafka(cluster, tmp_path):
     try:
         proc = start_sensor({"AGENT_PCAP_FILE": pcap(tmp_path, n), "AGENT_KAFKA_BROKERS": cluster.bootstrap,
                              "AGENT_ENDPOINT_URL": rcv.url(), "AGENT_STDOUT": "on",
-                             "AGENT_STATS_INTERVAL": "0", "AGENT_SHUTDOWN_TIMEOUT": "2s",
+                             "AGENT_STATS_INTERVAL": "0", "AGENT_SHUTDOWN_TIMEOUT": "5s",
                              "AGENT_EVENT_RING_SLOTS": "1024"})
         rc, out, err = finish(proc)
     finally:
