@@ -594,12 +594,18 @@ int kafka_output_start(kafka_output *k, char *err, size_t errlen)
     return 0;
 }
 
+void kafka_output_finish_begin(kafka_output *k)
+{
+    /* Release: every offer made before is visible to the thread's last drain. */
+    if (k && k->started)
+        atomic_store_explicit(&k->stop, true, memory_order_release);
+}
+
 void kafka_output_finish(kafka_output *k)
 {
     if (!k || !k->started)
         return;
-    /* Release: every offer made before is visible to the thread's last drain. */
-    atomic_store_explicit(&k->stop, true, memory_order_release);
+    kafka_output_finish_begin(k);
     pthread_join(k->thread, NULL);
     k->started = false;
     struct kafka_output_stats st;

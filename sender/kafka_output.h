@@ -83,6 +83,12 @@ void kafka_output_offer(kafka_output *k, enum kafka_topic_kind kind, const char 
                         const char *json, size_t len);
 
 /*
+ * No more offers: the kafka thread starts its final drain (below) now, without
+ * waiting for it, so that other outputs can drain at the same time. Sender thread.
+ */
+void kafka_output_finish_begin(kafka_output *k);
+
+/*
  * No more offers: wait up to AGENT_SHUTDOWN_TIMEOUT for acknowledgements,
  * spool (or drop) what is left, join the thread. Sender thread.
  */

@@ -669,6 +669,7 @@ int sender_run(sender *s)
         if (idle_us < SENDER_IDLE_MAX_US)
             idle_us = idle_us * 2 > SENDER_IDLE_MAX_US ? SENDER_IDLE_MAX_US : idle_us * 2;
     }
+    kafka_output_finish_begin(s->kafka);   /* drains beside HTTP: the shutdown bound is shared, not added */
     if (s->http) {
         send_batch(s, 0);
         send_batch(s, 1);
