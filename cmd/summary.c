@@ -10,9 +10,9 @@
 
 void summary_log_configuration(const struct config *cfg)
 {
-    struct config_kv kv[64];
-    struct log_field f[65];
-    size_t n = config_describe(cfg, kv, 64);
+    struct config_kv kv[128];   /* room for every setting (config_setting_count), with margin for more */
+    struct log_field f[129];
+    size_t n = config_describe(cfg, kv, 128);
     f[0] = LOG_STR("version", TRACER_VERSION);
     for (size_t i = 0; i < n; i++) {   /* numbers and booleans keep their type in JSON */
         if (kv[i].kind == CFG_KV_NUM)
