@@ -27,6 +27,8 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 PKGS    := libpcap libcurl libcjson libcrypto zlib libmnl libmicrohttpd libcap libseccomp
 # IPFIX/NetFlow export (sender/ipfix_*): libfixbuf, which brings GLib.
 PKGS    += libfixbuf glib-2.0
+# Kafka output (sender/kafka_output): librdkafka.
+PKGS    += rdkafka
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wpointer-arith -Wvla -Wformat=2 -Wno-missing-field-initializers
 CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DTRACER_VERSION='"$(VERSION)"' -I.
 CFLAGS  ?= $(OPT) -g
@@ -75,7 +77,13 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_A)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(shell pkg-config --cflags cmocka) -o $@ $< $(LIB_A) \
 	      $(LDFLAGS) $(shell pkg-config --libs cmocka) $(LDLIBS)
 
-unit-bins: $(TEST_BINS)
+# Test helpers (not tests themselves): the Kafka mock cluster the e2e tests produce to.
+TOOL_BINS := $(BUILD)/tests/kafka_mock
+$(BUILD)/tests/kafka_mock: tests/tools/kafka_mock.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LDFLAGS) $(shell pkg-config --libs rdkafka)
+
+unit-bins: $(TEST_BINS) $(TOOL_BINS)
 
 # Test tools (tests/tools/*.c): programs the e2e tests drive, built with the unit tests.
 TOOL_SRCS := $(wildcard tests/tools/*.c)

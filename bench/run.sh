@@ -8,6 +8,8 @@
 #   BENCH_ONLY=active   only the active-timeout order row (issue 13.3)
 #   BENCH_ONLY=sender   only the sender rows (arrays, one object per POST, the POST floor)
 #   BENCH_ONLY=ipfix    only the IPFIX / NetFlow v9 encoding row (issue 16)
+#   BENCH_ONLY=kafka    only the Kafka rows (issue 16)
+#   BENCH_KAFKA_FLOWS=1000000  events of the Kafka rows
 #
 # Steps: build the generator, the floor loop and the receiver (cc); generate the
 # 3.5M-packet trace and its truth; warm the page cache; run, alternating, the
@@ -38,7 +40,7 @@ need_pkg() {   # need_pkg COMMAND PACKAGE
         { $SUDO apt-get update -q >/dev/null 2>&1 && $SUDO apt-get install -y -q "$2" >/dev/null; }
     command -v "$1" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin
 }
-if [ -z "${BENCH_ONLY:-}" ]; then
+if [ "${BENCH_ONLY:-}" != active ] && [ "${BENCH_ONLY:-}" != kafka ]; then
     need_pkg softflowd softflowd
     need_pkg tcpreplay tcpreplay
 fi
@@ -168,6 +170,62 @@ run_ipfix_encoding() {
 if [ "${BENCH_ONLY:-}" = ipfix ]; then
     run_ipfix_encoding
     echo "$IPFIX_ROW"
+    exit 0
+fi
+
+# ---- Kafka (issue 16): every event to librdkafka's 3-broker mock cluster ----
+# A file of BENCH_KAFKA_FLOWS flows that all end at the end of the file, so
+# from the first offer to the last acknowledgement the sender and the producer
+# do nothing but serialize, produce and wait for acks=all (the sensor's
+# "kafka: done" line times that span). Topic tracer.flows with 12 partitions,
+# lz4 (the default), idempotent. Then the same file with Kafka, HTTP (arrays of
+# 1000 to the loopback receiver) and stdout on together (issue 16.3), and as
+# NDJSON to /dev/null alone, for scale.
+run_kafka() {
+    local n=${BENCH_KAFKA_FLOWS:-1000000} f="$WORK/kafka.pcap" mock="$WORK/kafka_mock"
+    [ -s "$f" ] && [ "$f" -nt "$HERE/gen.c" ] || "$WORK/gen" -c -f "$n" "$f" "$WORK/kafka.tsv"
+    cat "$f" > /dev/null
+    # shellcheck disable=SC2046
+    $CC -O2 -Wall -o "$mock" "$HERE/../tests/tools/kafka_mock.c" $(pkg-config --cflags --libs rdkafka)
+    local env=("${SENSOR_ENV[@]}" LOG_LEVEL=info AGENT_MAX_FLOWS=$((n * 2)) AGENT_EVENT_RING_SLOTS=65536
+               AGENT_STATS_INTERVAL=0 AGENT_KAFKA_QUEUE_MAX_EVENTS=2000000)
+    local rates="" spans="" walls="" all="" i boot ans line acked span rp
+    for i in $(seq "$RUNS"); do
+        coproc MOCK { "$mock" 3 2>/dev/null; }
+        read -r _ boot <&"${MOCK[0]}"
+        echo "topic tracer.flows 12" >&"${MOCK[1]}"; read -r ans <&"${MOCK[0]}"
+        timed "$WORK/t" "${env[@]}" AGENT_KAFKA_BROKERS="$boot" "$BIN" --pcap-file "$f" > /dev/null 2> "$WORK/kafka.log"
+        line=$(grep -o 'kafka: done: [^"]*' "$WORK/kafka.log" || true)
+        acked=$(echo "$line" | sed -n 's/.* \([0-9]*\) acknowledged.*/\1/p')
+        span=$(echo "$line" | sed -n 's/.*; \([0-9.]*\) s from the first offer.*/\1/p')
+        [ "${acked:-0}" -ge "$n" ] || echo "bench: kafka run $i: acknowledged ${acked:-?} of $n: $line" >&2
+        rates+="$(awk -v e="${acked:-0}" -v s="${span:-0}" 'BEGIN{printf "%.0f", (s > 0 ? e / s : 0)}') "
+        spans+="${span:-0} "; walls+="$(cut -d' ' -f1 "$WORK/t") "
+        rm -f "$WORK/port"
+        "$WORK/recv" "$WORK/port" > "$WORK/recv.out" &
+        rp=$!
+        for _ in $(seq 100); do [ -s "$WORK/port" ] && break; sleep 0.05; done
+        timed "$WORK/t" "${env[@]}" AGENT_KAFKA_BROKERS="$boot" AGENT_STDOUT=on AGENT_HTTP_BODY=array \
+            AGENT_BATCH_SIZE=1000 AGENT_ENDPOINT_URL="http://127.0.0.1:$(cat "$WORK/port")/ingest" \
+            "$BIN" --pcap-file "$f" > /dev/null 2> "$WORK/kafka-all.log"
+        kill -TERM $rp; wait $rp || true
+        line=$(grep -o 'kafka: done: [^"]*' "$WORK/kafka-all.log" || true)
+        acked=$(echo "$line" | sed -n 's/.* \([0-9]*\) acknowledged.*/\1/p')
+        all+="$(awk -v e="$n" -v s="$(cut -d' ' -f1 "$WORK/t")" 'BEGIN{printf "%.0f", e / s}') (http $(cut -d' ' -f1 "$WORK/recv.out"), kafka ${acked:-?}); "
+        echo quit >&"${MOCK[1]}"; wait "$MOCK_PID" 2>/dev/null || true
+    done
+    timed "$WORK/t" "${env[@]}" "$BIN" --pcap-file "$f" > /dev/null 2>/dev/null
+    local nd med
+    nd=$(awk -v e="$n" -v s="$(cut -d' ' -f1 "$WORK/t")" 'BEGIN{printf "%.0f", e / s}')
+    med=$(echo "$rates" | tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}')
+    KAFKA_ROW="kafka (3-broker librdkafka mock cluster, 12 partitions, lz4, idempotent, acks=all): $n events, first offer to last ack: median $med events/s (runs: $rates; spans s: $spans; whole runs incl. reading the file s: $walls)
+kafka + HTTP arrays of 1000 + stdout (/dev/null) together, whole run events/s (events each output got): $all
+same file as NDJSON to /dev/null alone, whole run: $nd events/s; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+if [ "${BENCH_ONLY:-}" = kafka ]; then
+    SENSOR_ENV=(env LOG_LEVEL=warn AGENT_TOPOLOGY_INTERVAL=0)
+    run_kafka
+    echo "$KAFKA_ROW"
     exit 0
 fi
 
@@ -314,3 +372,5 @@ run_active_order
 echo "$ACTIVE_ROW"
 run_ipfix_encoding
 echo "$IPFIX_ROW"
+run_kafka
+echo "$KAFKA_ROW"

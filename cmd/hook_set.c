@@ -47,7 +47,7 @@ int hook_set_build(hook_set *hs, const struct config *cfg, sender *snd, char *er
             return rc == -1 ? -1 : -2;
         if (rc == 0)
             continue;
-        if (cfg->endpoint_url && !cfg->events_endpoint_url) {
+        if (cfg->endpoint_url && !cfg->events_endpoint_url && !cfg->kafka_brokers && !cfg->stdout_also) {
             /* AGENT_ENDPOINT_URL takes flows only (go-Tracer's backend parses FlowEvents):
              * a hook whose events have nowhere to go does not run. */
             log_warn("hook %s not started: its events have nowhere to go (AGENT_ENDPOINT_URL receives flow "

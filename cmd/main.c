@@ -335,12 +335,24 @@ static void log_started(const struct config *cfg, int link_type)
     else   /* an interface that is down at start: capture waits for it */
         snprintf(link, sizeof link, "link type not known until it is up");
     if (!cfg->endpoint_url)
-        snprintf(output, sizeof output, "stdout (every event)");
+        snprintf(output, sizeof output, "%s", cfg->kafka_brokers && !cfg->stdout_also ? "" : "stdout (every event)");
     else
         snprintf(output, sizeof output, "HTTP (flows, %s)%s", bodies[cfg->http_body],
                  cfg->events_endpoint_url ? "; other events to AGENT_EVENTS_ENDPOINT_URL"
+                 : cfg->kafka_brokers || cfg->stdout_also ? "; other events not over HTTP"
                                           : "; sensor and hook events are not sent: set AGENT_EVENTS_ENDPOINT_URL "
                                             "to send them");
+    size_t olen = strlen(output);
+    if (cfg->endpoint_url && cfg->stdout_also && olen < sizeof output)   /* more outputs (issue 16) */
+        olen += (size_t)snprintf(output + olen, sizeof output - olen, "; stdout (every event)");
+    if (cfg->kafka_brokers && olen < sizeof output)
+        snprintf(output + olen, sizeof output - olen, "%sKafka (flows to %s, other events to %s)", olen ? "; " : "",
+                 cfg->kafka_topic_flow, cfg->kafka_topic_events);
+    char outputs[64];   /* the outputs on, comma-separated (issue 16) */
+    bool to_stdout = (!cfg->endpoint_url && !cfg->kafka_brokers) || cfg->stdout_also;
+    snprintf(outputs, sizeof outputs, "%s%s%s%s%s", cfg->endpoint_url ? "http" : "",
+             cfg->endpoint_url && (to_stdout || cfg->kafka_brokers) ? "," : "", to_stdout ? "stdout" : "",
+             to_stdout && cfg->kafka_brokers ? "," : "", cfg->kafka_brokers ? "kafka" : "");
     snprintf(msg, sizeof msg, "tracer-sensor %s %s %s (%s), output %s", TRACER_VERSION,
              cfg->pcap_file ? "reading" : "capturing on", source, link, output);
     log_fields(LOG_INFO, msg,
@@ -348,7 +360,7 @@ static void log_started(const struct config *cfg, int link_type)
                    LOG_STR("version", TRACER_VERSION),
                    LOG_STR(cfg->pcap_file ? "pcap_file" : "interface", source),
                    LOG_I64("link_type", link_type),
-                   LOG_STR("output", cfg->endpoint_url ? "http" : "stdout"),
+                   LOG_STR("output", outputs),
                    LOG_BOOL("other_events_sent", !cfg->endpoint_url || cfg->events_endpoint_url),
                },
                5);

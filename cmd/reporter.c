@@ -81,7 +81,7 @@ void reporter_start(reporter *r)
 static void emit_stats(reporter *r, bool final)
 {
     const struct config *cfg = r->st->cfg;
-    if (cfg->endpoint_url && !cfg->events_endpoint_url)
+    if (cfg->endpoint_url && !cfg->events_endpoint_url && !cfg->kafka_brokers && !cfg->stdout_also)
         return;   /* AGENT_ENDPOINT_URL carries flows only; main said so at start */
     cJSON *ev = sensor_stats_gather(r->st, (timefmt_mono_us() - r->started_us) / 1000000u, final);
     if (ev)

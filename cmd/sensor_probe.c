@@ -42,20 +42,71 @@ static void collect_processor(const struct sensor_probe *p, struct metrics_snaps
     o->events_dropped[METRICS_DROP_RING] += ps.events_dropped;
 }
 
-/* The IPFIX / NetFlow v9 output (issue 16). */
-static void collect_ipfix(const struct sender_stats *ss, struct metrics_snapshot *o)
+/* The label output="..." families (issue 16): one slot per output that is on. */
+static void collect_outputs(const struct sender_stats *ss, struct metrics_snapshot *o)
 {
-    const struct ipfix_export_stats *x = &ss->ipfix;
-    o->ipfix_on = ss->ipfix_on;
-    o->ipfix_records_offered = x->records_offered;
-    o->ipfix_records_sent = x->records_sent;
-    o->ipfix_messages_sent = x->messages_sent;
-    o->ipfix_bytes_sent = x->bytes_sent;
-    o->ipfix_queue = x->queue;
-    o->ipfix_dropped_queue_full = x->dropped_queue_full;
-    o->ipfix_dropped_send_error = x->dropped_send_error;
-    o->ipfix_dropped_unencodable = x->dropped_unencodable;
-    o->ipfix_connect_failures = x->connect_failures;
+    size_t n = 0;
+    if (ss->http_on) {
+        const struct delivery_stats *d = &ss->delivery;
+        struct metrics_output *m = &o->outputs[n++];
+        m->name = "http";
+        m->offered = d->events_queued;
+        m->delivered = d->events_sent;
+        m->spooled = d->events_spooled;
+        m->replayed = d->events_replayed;
+        m->dropped = d->dropped_queue_full + d->dropped_spool_full + d->dropped_spool_error + d->dropped_rejected +
+                     d->dropped_shutdown + d->dropped_undeliverable + d->events_dead_lettered + d->dropped_unrouted;
+        m->queued = d->queue_events;
+        m->spool_events = d->spool_events;
+        m->failed[0].reason = "network_error", m->failed[0].n = d->network_errors;
+        m->failed[1].reason = "http_4xx", m->failed[1].n = d->http_4xx;
+        m->failed[2].reason = "http_5xx", m->failed[2].n = d->http_5xx;
+        m->nfailed = 3;
+    }
+    if (ss->stdout_on) {
+        struct metrics_output *m = &o->outputs[n++];
+        m->name = "stdout";
+        m->offered = ss->stdout_written + ss->stdout_failed;
+        m->delivered = ss->stdout_written;
+        m->dropped = ss->stdout_failed;
+        m->failed[0].reason = "write_error", m->failed[0].n = ss->stdout_failed;
+        m->nfailed = 1;
+    }
+    if (ss->kafka_on) {
+        const struct kafka_output_stats *k = &ss->kafka;
+        struct metrics_output *m = &o->outputs[n++];
+        m->name = "kafka";
+        m->offered = k->offered;
+        m->delivered = k->delivered;
+        m->spooled = k->spooled;
+        m->replayed = k->replayed;
+        m->dropped = k->dropped_no_spool + k->dropped_spool_full + k->dropped_spool_error + k->dropped_invalid;
+        m->queued = k->queued;
+        m->spool_events = k->spool_events;
+        m->failed[0].reason = "queue_full", m->failed[0].n = k->failed_queue_full;
+        m->failed[1].reason = "timed_out", m->failed[1].n = k->failed_timed_out;
+        m->failed[2].reason = "broker_error", m->failed[2].n = k->failed_broker;
+        m->failed[3].reason = "shutdown", m->failed[3].n = k->failed_shutdown;
+        m->failed[4].reason = "replay", m->failed[4].n = k->failed_replay;
+        m->nfailed = 5;
+    }
+    if (ss->ipfix_on) {
+        const struct ipfix_export_stats *x = &ss->ipfix;
+        struct metrics_output *m = &o->outputs[n++];
+        m->name = "ipfix";
+        m->offered = x->records_offered;
+        m->delivered = x->records_sent;
+        m->dropped = x->dropped_queue_full + x->dropped_send_error + x->dropped_unencodable;
+        m->queued = x->queue;
+        m->failed[0].reason = "queue_full", m->failed[0].n = x->dropped_queue_full;
+        m->failed[1].reason = "send_error", m->failed[1].n = x->dropped_send_error;
+        m->failed[2].reason = "unencodable", m->failed[2].n = x->dropped_unencodable;
+        m->failed[3].reason = "connect", m->failed[3].n = x->connect_failures;
+        m->nfailed = 4;
+        o->ipfix_on = true;
+        o->ipfix_messages_sent = x->messages_sent;
+        o->ipfix_bytes_sent = x->bytes_sent;
+    }
 }
 
 static void collect_sender(const struct sensor_probe *p, struct metrics_snapshot *o)
@@ -94,7 +145,7 @@ static void collect_sender(const struct sensor_probe *p, struct metrics_snapshot
     o->http_requests[METRICS_HTTP_4XX] = d->http_4xx;
     o->http_requests[METRICS_HTTP_5XX] = d->http_5xx;
     o->http_requests[METRICS_HTTP_ERROR] = d->network_errors;
-    collect_ipfix(&ss, o);
+    collect_outputs(&ss, o);
 }
 
 static void collect_hooks(const struct sensor_probe *p, struct metrics_snapshot *o)

@@ -64,6 +64,50 @@ static cJSON *flows_json(const struct processor_stats *p)
     return o;
 }
 
+/* "outputs": which outputs are on, and stdout's and Kafka's own counters (issue 16). */
+static void outputs_json(cJSON *parent, const struct sender_stats *s)
+{
+    cJSON *o = cJSON_AddObjectToObject(parent, "outputs");
+    if (!o)
+        return;
+    cJSON_AddBoolToObject(o, "http", s->http_on);
+    if (s->stdout_on) {
+        cJSON *st = cJSON_AddObjectToObject(o, "stdout");
+        if (st) {
+            num(st, "events_written", s->stdout_written);
+            num(st, "events_failed", s->stdout_failed);
+        }
+    }
+    if (!s->kafka_on)
+        return;
+    const struct kafka_output_stats *k = &s->kafka;
+    cJSON *kf = cJSON_AddObjectToObject(o, "kafka");
+    if (!kf)
+        return;
+    num(kf, "events_offered", k->offered);
+    num(kf, "events_produced", k->produced);
+    num(kf, "events_delivered", k->delivered);
+    num(kf, "events_spooled", k->spooled);
+    num(kf, "events_replayed", k->replayed);
+    num(kf, "queued", k->queued);
+    num(kf, "spool_events", k->spool_events);
+    cJSON *f = cJSON_AddObjectToObject(kf, "failed");
+    if (f) {
+        num(f, "queue_full", k->failed_queue_full);
+        num(f, "timed_out", k->failed_timed_out);
+        num(f, "broker_error", k->failed_broker);
+        num(f, "shutdown", k->failed_shutdown);
+        num(f, "replay", k->failed_replay);
+    }
+    cJSON *d = cJSON_AddObjectToObject(kf, "dropped");
+    if (d) {
+        num(d, "no_spool", k->dropped_no_spool);
+        num(d, "spool_full", k->dropped_spool_full);
+        num(d, "spool_error", k->dropped_spool_error);
+        num(d, "invalid", k->dropped_invalid);
+    }
+}
+
 static cJSON *delivery_json(const struct sender_stats *s)
 {
     const struct delivery_stats *d = &s->delivery;
@@ -111,6 +155,7 @@ static cJSON *delivery_json(const struct sender_stats *s)
         num(http, "5xx", d->http_5xx);
         num(http, "network_errors", d->network_errors);
     }
+    outputs_json(o, s);
     return o;
 }
 

@@ -10,9 +10,9 @@
 
 void summary_log_configuration(const struct config *cfg)
 {
-    struct config_kv kv[64];
-    struct log_field f[65];
-    size_t n = config_describe(cfg, kv, 64);
+    struct config_kv kv[128];   /* room for every setting (config_setting_count), with margin for more */
+    struct log_field f[129];
+    size_t n = config_describe(cfg, kv, 128);
     f[0] = LOG_STR("version", TRACER_VERSION);
     for (size_t i = 0; i < n; i++) {   /* numbers and booleans keep their type in JSON */
         if (kv[i].kind == CFG_KV_NUM)
@@ -76,9 +76,11 @@ int summary_delivery_status(const struct stages *st)
     struct processor_stats ps;
     sender_get_stats(st->snd, &ss);
     processor_get_stats(st->proc, &ps);
-    if (ss.events_failed || ss.json_errors || ps.events_dropped)
+    const struct kafka_output_stats *k = &ss.kafka;
+    uint64_t kafka_lost = k->dropped_no_spool + k->dropped_spool_full + k->dropped_spool_error + k->dropped_invalid;
+    if (ss.events_failed || ss.json_errors || ps.events_dropped || ss.stdout_failed || kafka_lost)
         return EXIT_DROPPED;
-    if (ss.delivery.spool_events)
+    if (ss.delivery.spool_events || k->spool_events)
         return EXIT_SPOOLED;
     return 0;
 }

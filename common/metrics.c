@@ -133,39 +133,51 @@ static void label_value(struct tbuf *b, const char *s)
 }
 
 /*
- * The IPFIX / NetFlow v9 output's families (issue 16), shown when it is on:
- * the per-output families every output uses (label output="ipfix"), plus its
- * messages and bytes. Records: offered, delivered (in messages handed to the
- * socket), dropped; failures by reason (records lost: queue_full, send_error,
- * unencodable; connect: failed TCP connection attempts).
+ * The IPFIX / NetFlow v9 output's own families (issue 16), shown when it is on;
+ * its events, failures and queue are in the per-output families (render_outputs).
  */
 static void render_ipfix(struct tbuf *b, const struct metrics_snapshot *s)
 {
     if (!s->ipfix_on)
         return;
-    uint64_t dropped = s->ipfix_dropped_queue_full + s->ipfix_dropped_send_error + s->ipfix_dropped_unencodable;
-    const char *const results[] = {"offered", "delivered", "spooled", "replayed", "dropped"};
-    const uint64_t v[] = {s->ipfix_records_offered, s->ipfix_records_sent, 0, 0, dropped};
-    family(b, "tracer_output_events_total", "counter",
-           "Events per output: offered to it, delivered (written or acknowledged), spooled, replayed from its "
-           "spool, dropped.");
-    for (int i = 0; i < 5; i++)
-        tprintf(b, "tracer_output_events_total{output=\"ipfix\",result=\"%s\"} %llu\n", results[i],
-                (unsigned long long)v[i]);
-    const char *const why[] = {"queue_full", "send_error", "unencodable", "connect"};
-    const uint64_t n[] = {s->ipfix_dropped_queue_full, s->ipfix_dropped_send_error, s->ipfix_dropped_unencodable,
-                          s->ipfix_connect_failures};
-    family(b, "tracer_output_failures_total", "counter",
-           "Failures per output, by reason (IPFIX: records lost by reason; connect: failed TCP connection attempts).");
-    for (int i = 0; i < 4; i++)
-        tprintf(b, "tracer_output_failures_total{output=\"ipfix\",reason=\"%s\"} %llu\n", why[i],
-                (unsigned long long)n[i]);
-    family(b, "tracer_output_queued", "gauge", "Events held in memory by the output now.");
-    tprintf(b, "tracer_output_queued{output=\"ipfix\"} %llu\n", (unsigned long long)s->ipfix_queue);
     family(b, "tracer_output_messages_total", "counter", "Messages an output sent (IPFIX messages / NetFlow v9 packets).");
     tprintf(b, "tracer_output_messages_total{output=\"ipfix\"} %llu\n", (unsigned long long)s->ipfix_messages_sent);
     family(b, "tracer_output_bytes_total", "counter", "Bytes an output sent.");
     tprintf(b, "tracer_output_bytes_total{output=\"ipfix\"} %llu\n", (unsigned long long)s->ipfix_bytes_sent);
+}
+
+/* The per-output families (issue 16): one sample per output that is on. */
+static void render_outputs(struct tbuf *b, const struct metrics_snapshot *s)
+{
+    static const char *const results[] = {"offered", "delivered", "spooled", "replayed", "dropped"};
+    family(b, "tracer_output_events_total", "counter",
+           "Events per output: offered to it, delivered (written or acknowledged), spooled, replayed from its "
+           "spool, dropped.");
+    for (size_t i = 0; i < METRICS_OUTPUTS; i++) {
+        const struct metrics_output *o = &s->outputs[i];
+        const uint64_t v[] = {o->offered, o->delivered, o->spooled, o->replayed, o->dropped};
+        for (size_t k = 0; o->name && k < sizeof v / sizeof v[0]; k++)
+            tprintf(b, "tracer_output_events_total{output=\"%s\",result=\"%s\"} %llu\n", o->name, results[k],
+                    (unsigned long long)v[k]);
+    }
+    family(b, "tracer_output_failures_total", "counter",
+           "Delivery attempts per output that failed, by reason (the events then spool, retry or drop).");
+    for (size_t i = 0; i < METRICS_OUTPUTS; i++) {
+        const struct metrics_output *o = &s->outputs[i];
+        for (size_t k = 0; o->name && k < o->nfailed && k < METRICS_OUTPUT_REASONS; k++)
+            tprintf(b, "tracer_output_failures_total{output=\"%s\",reason=\"%s\"} %llu\n", o->name,
+                    o->failed[k].reason, (unsigned long long)o->failed[k].n);
+    }
+    family(b, "tracer_output_queued", "gauge", "Events held in memory by the output now.");
+    for (size_t i = 0; i < METRICS_OUTPUTS; i++)
+        if (s->outputs[i].name)
+            tprintf(b, "tracer_output_queued{output=\"%s\"} %llu\n", s->outputs[i].name,
+                    (unsigned long long)s->outputs[i].queued);
+    family(b, "tracer_output_spooled", "gauge", "Events waiting in the output's disk spool now.");
+    for (size_t i = 0; i < METRICS_OUTPUTS; i++)
+        if (s->outputs[i].name)
+            tprintf(b, "tracer_output_spooled{output=\"%s\"} %llu\n", s->outputs[i].name,
+                    (unsigned long long)s->outputs[i].spool_events);
 }
 
 char *metrics_render(const struct metrics_snapshot *s, const char *version, size_t *len)
@@ -215,6 +227,8 @@ char *metrics_render(const struct metrics_snapshot *s, const char *version, size
 
     family(&b, "tracer_events_spooled", "gauge", "Events waiting in the disk spool now.");
     sample(&b, "tracer_events_spooled", s->events_spooled);
+
+    render_outputs(&b, s);
 
     family(&b, "tracer_http_requests_total", "counter",
            "POSTs to the endpoint, by status class (error: no HTTP answer).");

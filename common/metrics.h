@@ -43,6 +43,20 @@ enum metrics_http_code {     /* tracer_http_requests_total{code} */
     METRICS_HTTP_COUNT
 };
 
+/* One output's counters (issue 16): the families with an `output` label. */
+#define METRICS_OUTPUTS 4            /* http, stdout, kafka, ipfix */
+#define METRICS_OUTPUT_REASONS 8
+struct metrics_output {
+    const char *name;                /* label value ("kafka"); NULL = slot unused (output off) */
+    uint64_t offered;                /* events handed to this output */
+    uint64_t delivered;              /* written / acknowledged */
+    uint64_t spooled, replayed;      /* written to its spool / delivered from it */
+    uint64_t dropped;                /* lost, every reason */
+    uint64_t queued, spool_events;   /* gauges: in memory now, in its spool now */
+    struct { const char *reason; uint64_t n; } failed[METRICS_OUTPUT_REASONS]; /* attempts that failed */
+    size_t nfailed;
+};
+
 /* Everything one scrape shows. Counters only grow; gauges are "now". */
 struct metrics_snapshot {
     uint64_t packets_received;                   /* frames read from the interface or file */
@@ -68,11 +82,10 @@ struct metrics_snapshot {
     uint64_t process_lookups, process_found;     /* flow endpoints looked up / attributed */
     uint64_t process_denied;                     /* /proc/<pid>/fd tables the sensor may not read */
     uint64_t process_snapshot_errors;            /* socket dumps that failed */
-    /* IPFIX / NetFlow v9 output (issue 16): families with label output="ipfix", shown when on */
+    struct metrics_output outputs[METRICS_OUTPUTS]; /* per output (issue 16) */
+    /* IPFIX / NetFlow v9 output (issue 16): its outputs[] slot, plus messages and bytes sent */
     bool     ipfix_on;
-    uint64_t ipfix_records_offered, ipfix_records_sent, ipfix_messages_sent, ipfix_bytes_sent, ipfix_queue;
-    uint64_t ipfix_dropped_queue_full, ipfix_dropped_send_error, ipfix_dropped_unencodable;
-    uint64_t ipfix_connect_failures;
+    uint64_t ipfix_messages_sent, ipfix_bytes_sent;
 };
 
 struct metrics_source {

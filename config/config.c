@@ -49,6 +49,9 @@ enum setting_id {
     S_INTERFACE, S_PCAP_FILE, S_BPF_FILTER, S_SNAP_LEN, S_PROMISCUOUS, S_PCAP_BUFFER_MB,
     S_ENDPOINT_URL, S_BATCH_SIZE, S_SEND_INTERVAL, S_AUTH_TOKEN, S_AUTH_TOKEN_FILE,
     S_HTTP_BODY, S_EVENTS_ENDPOINT_URL,
+    S_STDOUT, S_KAFKA_BROKERS, S_KAFKA_TOPIC_FLOW, S_KAFKA_TOPIC_EVENTS, S_KAFKA_COMPRESSION,
+    S_KAFKA_SECURITY_PROTOCOL, S_KAFKA_SSL_CA_FILE, S_KAFKA_SASL_MECHANISM, S_KAFKA_SASL_USERNAME,
+    S_KAFKA_SASL_PASSWORD_FILE, S_KAFKA_QUEUE_MAX_EVENTS, S_KAFKA_DELIVERY_TIMEOUT,
     S_HMAC_KEY, S_HMAC_KEY_FILE, S_SPOOL_DIR, S_SPOOL_MAX_MB,
     S_TCP_IDLE_TIMEOUT, S_UDP_IDLE_TIMEOUT, S_IDLE_TIMEOUT, S_ACTIVE_TIMEOUT, S_MAX_FLOWS,
     S_VLAN_IN_KEY,
@@ -111,6 +114,33 @@ static const struct setting SETTINGS[S_COUNT] = {
     [S_EVENTS_ENDPOINT_URL] = { "AGENT_EVENTS_ENDPOINT_URL", "--events-endpoint-url", "URL",
         "unset (flows only)", "http(s) URL; needs AGENT_ENDPOINT_URL",
         "where non-flow events (sensor, topology, snmp, trap) go", 0, 0 },
+    [S_STDOUT] = { "AGENT_STDOUT", "--stdout", "BOOL", "false",
+        "true/false, 1/0, yes/no, on/off",
+        "NDJSON on stdout beside other outputs (always without one)", 0, 0 },
+    [S_KAFKA_BROKERS] = { "AGENT_KAFKA_BROKERS", "--kafka-brokers", "LIST", "unset (no Kafka)",
+        "comma-separated HOST:PORT list", "Kafka bootstrap brokers: produce every event there", 0, 0 },
+    [S_KAFKA_TOPIC_FLOW] = { "AGENT_KAFKA_TOPIC_FLOW", "--kafka-topic-flow", "TOPIC", "tracer.flows",
+        "1-249 of [A-Za-z0-9._-]", "Kafka topic of flow events (key: community_id)", 0, 0 },
+    [S_KAFKA_TOPIC_EVENTS] = { "AGENT_KAFKA_TOPIC_EVENTS", "--kafka-topic-events", "TOPIC", "tracer.events",
+        "1-249 of [A-Za-z0-9._-]", "Kafka topic of every other event type (key: hostname)", 0, 0 },
+    [S_KAFKA_COMPRESSION] = { "AGENT_KAFKA_COMPRESSION", "--kafka-compression", "ALG", "lz4",
+        "none, gzip, snappy, lz4 or zstd", "Kafka record batch compression", 0, 0 },
+    [S_KAFKA_SECURITY_PROTOCOL] = { "AGENT_KAFKA_SECURITY_PROTOCOL", "--kafka-security-protocol", "PROTO",
+        "plaintext", "plaintext, ssl, sasl_plaintext or sasl_ssl", "how to talk to the brokers", 0, 0 },
+    [S_KAFKA_SSL_CA_FILE] = { "AGENT_KAFKA_SSL_CA_FILE", "--kafka-ssl-ca-file", "PATH", "system CAs",
+        "readable file", "CA certificate(s) to verify the brokers with", 0, 0 },
+    [S_KAFKA_SASL_MECHANISM] = { "AGENT_KAFKA_SASL_MECHANISM", "--kafka-sasl-mechanism", "MECH", "PLAIN",
+        "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", "SASL mechanism (sasl_* protocols)", 0, 0 },
+    [S_KAFKA_SASL_USERNAME] = { "AGENT_KAFKA_SASL_USERNAME", "--kafka-sasl-username", "NAME", "none",
+        "no control characters; needs a sasl_* protocol", "SASL user name", 0, 0 },
+    [S_KAFKA_SASL_PASSWORD_FILE] = { "AGENT_KAFKA_SASL_PASSWORD_FILE", "--kafka-sasl-password-file", "PATH",
+        "none", "readable, non-empty, <= 64 KiB; needs the user",
+        "file holding the SASL password; never logged", 0, 0 },
+    [S_KAFKA_QUEUE_MAX_EVENTS] = { "AGENT_KAFKA_QUEUE_MAX_EVENTS", "--kafka-queue-max-events", "N", "100000",
+        "integer in [1, 10000000]", "events waiting in librdkafka's queue; beyond: spool", 1, 10000000 },
+    [S_KAFKA_DELIVERY_TIMEOUT] = { "AGENT_KAFKA_DELIVERY_TIMEOUT", "--kafka-delivery-timeout", "DUR", "30s",
+        "duration in [1s, 1h]", "spool an event not acknowledged this long after it was produced",
+        1000, 3600000 },
     [S_SEND_INTERVAL] = { "AGENT_SEND_INTERVAL", "--send-interval", "DUR", "1s",
         "duration in [10ms, 1h]",
         "send a partial batch after this long", 10, 3600000 },
@@ -276,6 +306,10 @@ static const struct section {
                       S_REQUEST_TIMEOUT, S_QUEUE_MAX_MB,
                       S_QUEUE_MAX_EVENTS, S_SPOOL_DIR, S_SPOOL_MAX_MB, S_SPOOL_AFTER,
                       S_SHUTDOWN_TIMEOUT) },
+    { "More outputs: stdout and Kafka", IDS(S_STDOUT, S_KAFKA_BROKERS, S_KAFKA_TOPIC_FLOW, S_KAFKA_TOPIC_EVENTS,
+                    S_KAFKA_COMPRESSION, S_KAFKA_SECURITY_PROTOCOL, S_KAFKA_SSL_CA_FILE,
+                    S_KAFKA_SASL_MECHANISM, S_KAFKA_SASL_USERNAME, S_KAFKA_SASL_PASSWORD_FILE,
+                    S_KAFKA_QUEUE_MAX_EVENTS, S_KAFKA_DELIVERY_TIMEOUT) },
     { "Pipeline", IDS(S_PACKET_RING_SLOTS, S_EVENT_RING_SLOTS) },
     { "Hooks", IDS(S_SNMP_CONFIG, S_SNMP_CONCURRENCY, S_TRAP_LISTEN, S_TRAP_COMMUNITIES,
                    S_TOPOLOGY_INTERVAL) },
@@ -770,6 +804,115 @@ static void load_delivery(struct loader *ld)
         else
             err_value(ld, S_HTTP_BODY, v, "must be object, array or ndjson");
     }
+}
+
+static bool has_control_chars(const char *s, size_t n);
+static bool read_secret_file(struct loader *ld, enum setting_id id, const char *path,
+                             char **out, size_t *outlen);
+
+/* A Kafka topic name: what the brokers accept (1-249 of [A-Za-z0-9._-], not "." or ".."). */
+static void load_kafka_topic(struct loader *ld, enum setting_id id, const char *deflt, char **out)
+{
+    const char *v = ld->val[id] ? ld->val[id] : deflt;
+    size_t n = strlen(v);
+    bool ok = n >= 1 && n <= 249 && strcmp(v, ".") != 0 && strcmp(v, "..") != 0;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = isalnum((unsigned char)v[i]) || v[i] == '.' || v[i] == '_' || v[i] == '-';
+    if (!ok)
+        err_value(ld, id, v, "must be 1-249 characters of [A-Za-z0-9._-], not \".\" or \"..\"");
+    else
+        *out = dup_or_oom(ld, v);
+}
+
+/* One word of a fixed list (case-insensitive); stores the list's spelling. */
+static void load_word(struct loader *ld, enum setting_id id, const char *const *words, size_t nwords,
+                      const char *deflt, char **out)
+{
+    const char *v = ld->val[id] ? ld->val[id] : deflt;
+    for (size_t i = 0; i < nwords; i++)
+        if (strcasecmp(v, words[i]) == 0) {
+            *out = dup_or_oom(ld, words[i]);
+            return;
+        }
+    char rule[160];
+    size_t k = (size_t)snprintf(rule, sizeof rule, "must be one of");
+    for (size_t i = 0; i < nwords && k < sizeof rule; i++)
+        k += (size_t)snprintf(rule + k, sizeof rule - k, "%s %s", i ? "," : "", words[i]);
+    err_value(ld, id, v, rule);
+}
+
+/* AGENT_STDOUT and the Kafka output (issue 16). */
+static void load_kafka(struct loader *ld)
+{
+    static const char *const codecs[] = {"none", "gzip", "snappy", "lz4", "zstd"};
+    static const char *const protos[] = {"plaintext", "ssl", "sasl_plaintext", "sasl_ssl"};
+    static const char *const mechs[] = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"};
+    struct config *cfg = ld->cfg;
+    load_bool(ld, S_STDOUT, &cfg->stdout_also);
+    const char *v = ld->val[S_KAFKA_BROKERS];
+    if (v) {
+        /* HOST:PORT[,HOST:PORT...]; librdkafka resolves the hosts. */
+        bool ok = *v != '\0';
+        for (const char *p = v; ok && *p;) {
+            const char *e = strchr(p, ',');
+            size_t len = e ? (size_t)(e - p) : strlen(p);
+            const char *colon = NULL;
+            for (size_t i = 0; i < len; i++)
+                if (p[i] == ':')
+                    colon = p + i;
+            size_t plen = colon ? len - (size_t)(colon - p) - 1 : 0;
+            unsigned long port = 0;
+            for (size_t i = 0; colon && i < plen; i++)
+                port = isdigit((unsigned char)colon[1 + i]) && port <= 65535 ? port * 10 + (unsigned)(colon[1 + i] - '0')
+                                                                            : 70000;
+            ok = colon && colon > p && plen >= 1 && plen <= 5 && port >= 1 && port <= 65535;
+            for (size_t i = 0; ok && i < len; i++)
+                ok = (unsigned char)p[i] > 0x20 && p[i] != 0x7f;
+            p = e ? e + 1 : p + len;
+            if (e && !*p)
+                ok = false;
+        }
+        if (!ok)
+            err_value(ld, S_KAFKA_BROKERS, v, "must be a comma-separated list of HOST:PORT, port in [1, 65535]");
+        else
+            cfg->kafka_brokers = dup_or_oom(ld, v);
+    }
+    load_kafka_topic(ld, S_KAFKA_TOPIC_FLOW, "tracer.flows", &cfg->kafka_topic_flow);
+    load_kafka_topic(ld, S_KAFKA_TOPIC_EVENTS, "tracer.events", &cfg->kafka_topic_events);
+    load_word(ld, S_KAFKA_COMPRESSION, codecs, 5, "lz4", &cfg->kafka_compression);
+    load_word(ld, S_KAFKA_SECURITY_PROTOCOL, protos, 4, "plaintext", &cfg->kafka_security_protocol);
+    load_word(ld, S_KAFKA_SASL_MECHANISM, mechs, 3, "PLAIN", &cfg->kafka_sasl_mechanism);
+    load_readable_file(ld, S_KAFKA_SSL_CA_FILE, &cfg->kafka_ssl_ca_file);
+    bool sasl = cfg->kafka_security_protocol && strncmp(cfg->kafka_security_protocol, "sasl_", 5) == 0;
+    v = ld->val[S_KAFKA_SASL_USERNAME];
+    if (v) {
+        if (has_control_chars(v, strlen(v)) || !*v)
+            err_value(ld, S_KAFKA_SASL_USERNAME, v, "must be non-empty without control characters");
+        else if (!sasl)
+            err_value(ld, S_KAFKA_SASL_USERNAME, v, "needs AGENT_KAFKA_SECURITY_PROTOCOL=sasl_plaintext or sasl_ssl");
+        else
+            cfg->kafka_sasl_username = dup_or_oom(ld, v);
+    }
+    v = ld->val[S_KAFKA_SASL_PASSWORD_FILE];
+    if (v) {
+        size_t n = 0;
+        if (!ld->val[S_KAFKA_SASL_USERNAME])
+            err_value(ld, S_KAFKA_SASL_PASSWORD_FILE, v, "needs AGENT_KAFKA_SASL_USERNAME too");
+        else if (read_secret_file(ld, S_KAFKA_SASL_PASSWORD_FILE, v, &cfg->kafka_sasl_password, &n) &&
+                 has_control_chars(cfg->kafka_sasl_password, n)) {
+            err_value(ld, S_KAFKA_SASL_PASSWORD_FILE, v, "must not contain control characters");
+            explicit_bzero(cfg->kafka_sasl_password, n);
+            free(cfg->kafka_sasl_password);
+            cfg->kafka_sasl_password = NULL;
+        } else if (cfg->kafka_sasl_password) {
+            cfg->kafka_sasl_password_file = dup_or_oom(ld, v);
+        }
+    } else if (sasl && cfg->kafka_brokers) {
+        err_value(ld, S_KAFKA_SECURITY_PROTOCOL, cfg->kafka_security_protocol,
+                  "needs AGENT_KAFKA_SASL_USERNAME and AGENT_KAFKA_SASL_PASSWORD_FILE");
+    }
+    load_u32(ld, S_KAFKA_QUEUE_MAX_EVENTS, &cfg->kafka_queue_max_events);
+    load_duration_ms(ld, S_KAFKA_DELIVERY_TIMEOUT, &cfg->kafka_delivery_timeout_ms);
 }
 
 static void load_log_level(struct loader *ld, enum log_level_value *out)
@@ -1684,6 +1827,8 @@ static void set_defaults(struct config *cfg)
     cfg->snmp_concurrency = 4;
     cfg->topology_interval_s = 30;
     cfg->ipfix_template_refresh_ms = 60000;
+    cfg->kafka_queue_max_events = 100000;
+    cfg->kafka_delivery_timeout_ms = 30000;
 }
 
 static void load_hostname(struct loader *ld)
@@ -1754,6 +1899,7 @@ struct config *config_load(int argc, char **argv, char **envp,
     load_spool_dir(&ld);
     load_u32(&ld, S_SPOOL_MAX_MB, &cfg->spool_max_mb);
     load_delivery(&ld);
+    load_kafka(&ld);
 
     load_duration_s(&ld, S_TCP_IDLE_TIMEOUT, &cfg->tcp_idle_timeout_s);
     load_duration_s(&ld, S_UDP_IDLE_TIMEOUT, &cfg->udp_idle_timeout_s);
@@ -1817,6 +1963,19 @@ void config_destroy(struct config *cfg)
     }
     free(cfg->auth_token_file);
     free(cfg->hmac_key_file);
+    if (cfg->kafka_sasl_password) {
+        explicit_bzero(cfg->kafka_sasl_password, strlen(cfg->kafka_sasl_password));
+        free(cfg->kafka_sasl_password);
+    }
+    free(cfg->kafka_sasl_password_file);
+    free(cfg->kafka_brokers);
+    free(cfg->kafka_topic_flow);
+    free(cfg->kafka_topic_events);
+    free(cfg->kafka_compression);
+    free(cfg->kafka_security_protocol);
+    free(cfg->kafka_ssl_ca_file);
+    free(cfg->kafka_sasl_mechanism);
+    free(cfg->kafka_sasl_username);
     free(cfg->metrics_addr);
     free(cfg->ipfix_collector);
     free(cfg->ipfix_host);
@@ -2169,6 +2328,18 @@ size_t config_describe(const struct config *c, struct config_kv *out, size_t max
                 url_for_message(kv->value, sizeof kv->value, c->events_endpoint_url);
             break;
         case S_SEND_INTERVAL: kv_ms(kv, c->send_interval_ms); break;
+        case S_STDOUT: kv_bool(kv, c->stdout_also); break;
+        case S_KAFKA_BROKERS: kv_str(kv, c->kafka_brokers); break;
+        case S_KAFKA_TOPIC_FLOW: kv_str(kv, c->kafka_topic_flow); break;
+        case S_KAFKA_TOPIC_EVENTS: kv_str(kv, c->kafka_topic_events); break;
+        case S_KAFKA_COMPRESSION: kv_str(kv, c->kafka_compression); break;
+        case S_KAFKA_SECURITY_PROTOCOL: kv_str(kv, c->kafka_security_protocol); break;
+        case S_KAFKA_SSL_CA_FILE: kv_str(kv, c->kafka_ssl_ca_file); break;
+        case S_KAFKA_SASL_MECHANISM: kv_str(kv, c->kafka_sasl_mechanism); break;
+        case S_KAFKA_SASL_USERNAME: kv_str(kv, c->kafka_sasl_username); break;
+        case S_KAFKA_SASL_PASSWORD_FILE: kv_str(kv, c->kafka_sasl_password_file); break;
+        case S_KAFKA_QUEUE_MAX_EVENTS: kv_u32(kv, c->kafka_queue_max_events); break;
+        case S_KAFKA_DELIVERY_TIMEOUT: kv_ms(kv, c->kafka_delivery_timeout_ms); break;
         case S_AUTH_TOKEN: kv_secret(kv, c->auth_token && !c->auth_token_file); break;
         case S_AUTH_TOKEN_FILE: kv_str(kv, c->auth_token_file); break;
         case S_HMAC_KEY: kv_secret(kv, c->hmac_key && !c->hmac_key_file); break;

@@ -70,6 +70,21 @@ struct config {
     uint32_t retry_max_attempts;   /* AGENT_RETRY_MAX_ATTEMPTS, [1, 1000], default 5 */
     uint32_t queue_max_mb;         /* AGENT_QUEUE_MAX_MB, [1, 65536], default 64 */
 
+    /* outputs (issue 16): stdout beside another output, Kafka */
+    bool     stdout_also;          /* AGENT_STDOUT, default false: NDJSON on stdout also when another output is set */
+    char    *kafka_brokers;        /* AGENT_KAFKA_BROKERS, "HOST:PORT,..."; NULL = no Kafka output */
+    char    *kafka_topic_flow;     /* AGENT_KAFKA_TOPIC_FLOW, default "tracer.flows" (never NULL after load) */
+    char    *kafka_topic_events;   /* AGENT_KAFKA_TOPIC_EVENTS, default "tracer.events": every non-flow type */
+    char    *kafka_compression;    /* AGENT_KAFKA_COMPRESSION: none, gzip, snappy, lz4 (default), zstd */
+    char    *kafka_security_protocol; /* AGENT_KAFKA_SECURITY_PROTOCOL: plaintext (default), ssl, sasl_plaintext, sasl_ssl */
+    char    *kafka_ssl_ca_file;    /* AGENT_KAFKA_SSL_CA_FILE; NULL = system CAs */
+    char    *kafka_sasl_mechanism; /* AGENT_KAFKA_SASL_MECHANISM: PLAIN (default), SCRAM-SHA-256, SCRAM-SHA-512 */
+    char    *kafka_sasl_username;  /* AGENT_KAFKA_SASL_USERNAME; NULL = none */
+    char    *kafka_sasl_password;  /* contents of AGENT_KAFKA_SASL_PASSWORD_FILE (trailing newline cut); secret */
+    char    *kafka_sasl_password_file; /* the path, for the startup line */
+    uint32_t kafka_queue_max_events;   /* AGENT_KAFKA_QUEUE_MAX_EVENTS, [1, 1e7], default 100000 */
+    uint32_t kafka_delivery_timeout_ms; /* AGENT_KAFKA_DELIVERY_TIMEOUT, [1s, 1h], default 30 s */
+
     /* flows */
     uint32_t tcp_idle_timeout_s;   /* AGENT_TCP_IDLE_TIMEOUT, [1, 86400], default 60 */
     uint32_t udp_idle_timeout_s;   /* AGENT_UDP_IDLE_TIMEOUT, [1, 86400], default 30 */

@@ -25,6 +25,15 @@
  * a line. The stream is written and flushed once per pass over the rings; a
  * failed write is counted and logged once until writing works again.
  *
+ * Outputs (issue 16): every event is serialized once and its text goes to
+ * each output that is on, each with its own queue, counters and failure
+ * handling: Kafka (kafka_output.h: a non-blocking offer), stdout (when no
+ * other output is on, or AGENT_STDOUT; beside HTTP its lines collect in
+ * `tee`), then HTTP (the body being built). Without HTTP the text is printed
+ * into ob[0] (the stream's lines) or, when stdout is off too, printed there
+ * and not kept; a hook event HTTP has no route for is printed into the
+ * scratch buffer ob[HTTP_ROUTES] for the other outputs only.
+ *
  * Idle: when every ring is empty the thread sleeps, starting at 50 µs and
  * doubling up to 2 ms while nothing arrives, so an idle sensor does not spin
  * and a busy one sees sub-millisecond latency.
@@ -35,6 +44,7 @@
  * call finish), so the last batch is handed over, delivery finishes (up to
  * AGENT_SHUTDOWN_TIMEOUT), the stream is flushed, and run returns.
  */
+#define _GNU_SOURCE 1 /* memmem */
 #include "sender.h"
 #include "sockowner.h"
 
@@ -58,6 +68,7 @@
 #include "delivery.h"
 #include "http_client.h"
 #include "ipfix_export.h"
+#include "kafka_output.h"
 
 #ifndef TRACER_VERSION
 #define TRACER_VERSION "0.0.0"
@@ -104,9 +115,14 @@ struct sender {
     uint64_t hosts_next_us;     /* monotonic time of the next refresh */
     uint64_t seq;               /* last event sequence number used */
     struct flow_event *burst;   /* SENDER_BURST slots */
-    struct outbuf ob[HTTP_ROUTES];  /* NDJSON lines (ob[0]) or the request body being built per route */
+    struct outbuf ob[HTTP_ROUTES + 1]; /* NDJSON lines (ob[0]) or the request body being built per route;
+                                       * ob[HTTP_ROUTES]: text for the other outputs only */
     bool write_failing;         /* stream mode: a write failure was logged */
     ipfix_export *ipfix;        /* AGENT_IPFIX_COLLECTOR: the IPFIX/NetFlow output (own ring and thread), or NULL */
+    /* outputs beside HTTP-or-stdout (issue 16) */
+    bool stream;                /* NDJSON to `out`: no other output, or AGENT_STDOUT */
+    struct outbuf tee;          /* HTTP and stdout both on: the NDJSON lines for `out` */
+    kafka_output *kafka;        /* AGENT_KAFKA_BROKERS; NULL = off */
 
     /* Any thread. */
     atomic_bool finish;
@@ -116,6 +132,7 @@ struct sender {
     /* owning process (issue 15 item 6); sender thread, NULL when off */
     sockowner *owner;
     uint64_t owner_next_us;     /* monotonic time of the next snapshot */
+    _Atomic uint64_t stdout_written, stdout_failed;
 };
 
 static void stat_add(_Atomic uint64_t *c, uint64_t n)
@@ -161,7 +178,8 @@ sender *sender_create(const struct config *cfg, ring *const *rings, size_t nring
             return NULL;
         }
     }
-    if (!cfg->endpoint_url && !out) {
+    bool stream = (!cfg->endpoint_url && !cfg->kafka_brokers) || cfg->stdout_also;
+    if (stream && !out) {
         snprintf(err, errlen, "sender: no endpoint and no output stream");
         return NULL;
     }
@@ -191,6 +209,9 @@ sender *sender_create(const struct config *cfg, ring *const *rings, size_t nring
         goto oom;
     s->out = out;
     s->http = cfg->endpoint_url != NULL;
+    s->stream = stream;
+    atomic_init(&s->stdout_written, 0);
+    atomic_init(&s->stdout_failed, 0);
     s->body = cfg->http_body;
     s->batch_size = s->body == CFG_BODY_OBJECT ? 1 : cfg->batch_size ? cfg->batch_size : 1;
     s->interval_us = (uint64_t)(cfg->send_interval_ms ? cfg->send_interval_ms
@@ -198,7 +219,7 @@ sender *sender_create(const struct config *cfg, ring *const *rings, size_t nring
     s->burst = calloc(SENDER_BURST, sizeof *s->burst);
     if (!s->burst)
         goto oom;
-    for (int r = 0; r < HTTP_ROUTES; r++) {
+    for (int r = 0; r <= HTTP_ROUTES; r++) {
         s->ob[r].cap = SENDER_BUF_INITIAL;
         s->ob[r].buf = malloc(SENDER_BUF_INITIAL);
         if (!s->ob[r].buf)
@@ -214,6 +235,13 @@ sender *sender_create(const struct config *cfg, ring *const *rings, size_t nring
         if (!s->owner)
             goto fail;
     }
+    if (s->http && s->stream) {
+        s->tee.cap = SENDER_BUF_INITIAL;
+        if (!(s->tee.buf = malloc(SENDER_BUF_INITIAL)))
+            goto oom;
+    }
+    if (cfg->kafka_brokers && !(s->kafka = kafka_output_create(cfg, err, errlen)))
+        goto fail;
     if (s->http) {
         s->delivery = delivery_create(cfg, err, errlen);
         if (!s->delivery)
@@ -236,9 +264,11 @@ void sender_destroy(sender *s)
     delivery_destroy(s->delivery);
     sockowner_destroy(s->owner);
     ipfix_export_destroy(s->ipfix);
+    kafka_output_destroy(s->kafka);
+    free(s->tee.buf);
     hostaddr_destroy(s->hosts);
     community_id_hasher_destroy(s->ctx.cid_hasher);
-    for (int r = 0; r < HTTP_ROUTES; r++)
+    for (int r = 0; r <= HTTP_ROUTES; r++)
         free(s->ob[r].buf);
     free(s->burst);
     free(s->rings);
@@ -277,6 +307,19 @@ void sender_get_stats(const sender *s, struct sender_stats *out)
         out->ipfix_on = true;
         ipfix_export_get_stats(m->ipfix, &out->ipfix);
     }
+    out->http_on = m->http;
+    out->stdout_on = m->stream;
+    out->kafka_on = m->kafka != NULL;
+    out->stdout_written = atomic_load_explicit(&m->stdout_written, memory_order_relaxed);
+    out->stdout_failed = atomic_load_explicit(&m->stdout_failed, memory_order_relaxed);
+    kafka_output_get_stats(m->kafka, &out->kafka);
+    if (!m->http && !m->stream && m->kafka) {
+        /* Kafka is the only output: its acknowledgements and losses are the sender's. */
+        const struct kafka_output_stats *k = &out->kafka;
+        out->events_sent = k->delivered;
+        out->events_failed = k->dropped_no_spool + k->dropped_spool_full + k->dropped_spool_error +
+                             k->dropped_invalid;
+    }
     if (m->delivery) {
         delivery_get_stats(m->delivery, &out->delivery);
         const struct delivery_stats *d = &out->delivery;
@@ -309,7 +352,7 @@ static int buf_reserve(struct outbuf *o, size_t need)
 /* Stream mode: write and flush the collected NDJSON lines. */
 static void flush_stream(sender *s)
 {
-    struct outbuf *o = &s->ob[0];
+    struct outbuf *o = s->http ? &s->tee : &s->ob[0];
     if (o->n == 0 && o->len == 0)
         return;
     size_t w = o->len ? fwrite(o->buf, 1, o->len, s->out) : 0;
@@ -317,12 +360,14 @@ static void flush_stream(sender *s)
     if (fflush(s->out) != 0 && e == 0)
         e = errno ? errno : EIO;
     if (w == o->len && e == 0) {
+        stat_add(&s->stdout_written, o->n);
         stat_add(&s->events_sent, o->n);
         stat_add(&s->batches_sent, 1);
         if (s->write_failing)
             log_info("sender: writing events works again");
         s->write_failing = false;
     } else {
+        stat_add(&s->stdout_failed, o->n);
         stat_add(&s->events_failed, o->n);
         stat_add(&s->batches_failed, 1);
         if (!s->write_failing)
@@ -367,7 +412,7 @@ static size_t prefix_len(const sender *s)
     return s->http && s->body == CFG_BODY_ARRAY ? 1 : 0;
 }
 
-static void append_text(sender *s, unsigned route, size_t pre, size_t n);
+static void append_text(sender *s, unsigned route, size_t pre, size_t n, bool flow);
 
 /* Serialize one JSON object into ob[route] (an NDJSON line, or the next
  * element of the body) and free it. */
@@ -392,14 +437,54 @@ static void append_json(sender *s, unsigned route, cJSON *obj)
         stat_add(&s->json_errors, 1);
         return;
     }
-    append_text(s, route, pre, n);
+    append_text(s, route, pre, n, false);
+}
+
+/* Kafka: a flow's key is its Community ID, taken from its JSON; other events' the host name. */
+static void offer_kafka(sender *s, bool flow, const char *text, size_t n)
+{
+    static const char field[] = "\"community_id\":\"";
+    const char *key = s->ctx.hostname ? s->ctx.hostname : "";
+    size_t keylen = strlen(key);
+    if (flow) {
+        const char *f = memmem(text, n, field, sizeof field - 1);
+        const char *v = f ? f + sizeof field - 1 : NULL;
+        const char *q = v ? memchr(v, '"', n - (size_t)(v - text)) : NULL;
+        key = q ? v : NULL;
+        keylen = q ? (size_t)(q - v) : 0;
+    }
+    kafka_output_offer(s->kafka, flow ? KAFKA_TOPIC_FLOW : KAFKA_TOPIC_EVENTS, key, keylen, text, n);
+}
+
+/* HTTP and stdout both on: copy the event's text as an NDJSON line for the stream. */
+static void tee_line(sender *s, const char *text, size_t n)
+{
+    struct outbuf *t = &s->tee;
+    if (buf_reserve(t, n + 1) != 0) {
+        stat_add(&s->stdout_failed, 1);
+        return;
+    }
+    memcpy(t->buf + t->len, text, n);
+    t->len += n;
+    t->buf[t->len++] = '\n';
+    t->n++;
+    if (t->len >= SENDER_STREAM_CHUNK)
+        flush_stream(s);
 }
 
 /* The n bytes of text just printed at buf + len + pre become the body's next
- * element (or NDJSON line); hand the body over or write the stream when due. */
-static void append_text(sender *s, unsigned route, size_t pre, size_t n)
+ * element (or NDJSON line); hand the body over or write the stream when due.
+ * Every other output on gets the same text first. */
+static void append_text(sender *s, unsigned route, size_t pre, size_t n, bool flow)
 {
     struct outbuf *o = &s->ob[route];
+    const char *text = o->buf + o->len + pre;
+    if (s->kafka)
+        offer_kafka(s, flow, text, n);
+    if (s->http && s->stream)
+        tee_line(s, text, n);
+    if ((!s->http && !s->stream) || route == HTTP_ROUTES)
+        return;     /* the buffer only held the text for the other outputs */
     if (pre)
         o->buf[o->len] = o->n == 0 ? '[' : ',';
     o->len += pre + n;
@@ -464,7 +549,7 @@ static void append_event(sender *s, const struct flow_event *ev)
         stat_add(&s->json_errors, 1);
         return;
     }
-    append_text(s, 0, pre, n);
+    append_text(s, 0, pre, n, true);
 }
 
 /* Replace (or add) a string member. Returns false when out of memory. */
@@ -497,11 +582,13 @@ static void append_hook(sender *s, cJSON *obj)
     enum sender_event_type type = hook_event_type(obj);
     stat_add(&s->by_type[type], 1);
     int r = s->http ? delivery_route_for(s->delivery, type == SENDER_EV_FLOW) : 0;
-    if (r < 0) {
+    if (r < 0 && !s->kafka && !s->stream) {
         cJSON_Delete(obj);
         delivery_count_unrouted(s->delivery, 1);
         return;
     }
+    if (r < 0)
+        r = HTTP_ROUTES;    /* no HTTP endpoint for this type, another output takes it: the scratch buffer */
     unsigned route = (unsigned)r;
     char id[sizeof s->id_prefix + 24], ts[40];
     next_event_id(s, id, sizeof id);
@@ -568,12 +655,14 @@ int sender_run(sender *s)
     if (!s)
         return -1;
     unsigned idle_us = SENDER_IDLE_MIN_US;
-    if (s->http) {
-        char err[256];
-        if (delivery_start(s->delivery, err, sizeof err) != 0) {
-            log_error("%s", err);
-            return -1;
-        }
+    char err[256];
+    if (s->http && delivery_start(s->delivery, err, sizeof err) != 0) {
+        log_error("%s", err);
+        return -1;
+    }
+    if (s->kafka && kafka_output_start(s->kafka, err, sizeof err) != 0) {
+        log_error("%s", err);
+        return -1;
     }
     for (;;) {
         /* Acquire pairs with the release in sender_finish: once we see the flag,
@@ -602,7 +691,7 @@ int sender_run(sender *s)
             }
         }
         got += drain_json_rings(s);
-        if (!s->http)
+        if (s->stream)
             flush_stream(s);
         for (unsigned r = 0; s->http && r < HTTP_ROUTES; r++)
             if (s->ob[r].n && timefmt_mono_us() - s->ob[r].first_us >= s->interval_us)
@@ -617,14 +706,16 @@ int sender_run(sender *s)
         if (idle_us < SENDER_IDLE_MAX_US)
             idle_us = idle_us * 2 > SENDER_IDLE_MAX_US ? SENDER_IDLE_MAX_US : idle_us * 2;
     }
+    kafka_output_finish_begin(s->kafka);   /* drains beside HTTP: the shutdown bound is shared, not added */
     if (s->http) {
         send_batch(s, 0);
         send_batch(s, 1);
         delivery_finish(s->delivery);   /* up to AGENT_SHUTDOWN_TIMEOUT, then spool or drop */
-    } else {
-        flush_stream(s);
     }
     ipfix_export_finish(s->ipfix);   /* sends what it holds; a dead collector only costs counted drops */
+    if (s->stream)
+        flush_stream(s);
+    kafka_output_finish(s->kafka);      /* the same bound, then spool or drop */
 
     struct sender_stats st;
     sender_get_stats(s, &st);
@@ -638,7 +729,7 @@ int sender_run(sender *s)
                  d->dropped_spool_full, d->dropped_spool_error, d->dropped_rejected, d->dropped_shutdown,
                  d->dropped_undeliverable, d->events_dead_lettered, d->dropped_unrouted,
                  st.json_errors, d->spool_events);
-    } else {
+    } else if (s->stream) {
         log_info("sender: done: %" PRIu64 " events written, %" PRIu64 " lost to write errors, %" PRIu64
                  " not serializable", st.events_sent, st.events_failed, st.json_errors);
     }

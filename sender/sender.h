@@ -9,7 +9,9 @@
  * one JSON object per POST by default (go-Tracer's), or an array / NDJSON of
  * up to AGENT_BATCH_SIZE events closed when full or AGENT_SEND_INTERVAL after
  * its first event. Flow events go to AGENT_ENDPOINT_URL, every other type to
- * AGENT_EVENTS_ENDPOINT_URL.
+ * AGENT_EVENTS_ENDPOINT_URL. Beside them (issue 16) the same text goes to
+ * Kafka (AGENT_KAFKA_BROKERS, kafka_output.h) and, with AGENT_STDOUT, to the
+ * stream as well; each output keeps its own counters (sender_stats).
  */
 #ifndef TRACER_SENDER_H
 #define TRACER_SENDER_H
@@ -23,6 +25,7 @@
 #include "delivery.h"
 #include "sockowner.h"
 #include "ipfix_export.h"
+#include "kafka_output.h"
 
 struct config;
 typedef struct sender sender;
@@ -48,6 +51,11 @@ struct sender_stats {
     /* IPFIX / NetFlow v9 output (issue 16) */
     bool ipfix_on;                   /* AGENT_IPFIX_COLLECTOR is set */
     struct ipfix_export_stats ipfix;
+    /* outputs (issue 16): which are on; stdout's and Kafka's own counters */
+    bool http_on, stdout_on, kafka_on;
+    uint64_t stdout_written;   /* events written to the stream */
+    uint64_t stdout_failed;    /* events lost to write errors (or no memory for the line) */
+    struct kafka_output_stats kafka;
 };
 
 /*

@@ -266,6 +266,17 @@ static void test_defaults_with_pcap(void **state)
     assert_int_equal(c->hmac_key_len, 0);
     assert_null(c->spool_dir);
     assert_int_equal(c->spool_max_mb, 256);
+    assert_false(c->stdout_also);                       /* outputs (issue 16) */
+    assert_null(c->kafka_brokers);
+    assert_string_equal(c->kafka_topic_flow, "tracer.flows");
+    assert_string_equal(c->kafka_topic_events, "tracer.events");
+    assert_string_equal(c->kafka_compression, "lz4");
+    assert_string_equal(c->kafka_security_protocol, "plaintext");
+    assert_string_equal(c->kafka_sasl_mechanism, "PLAIN");
+    assert_null(c->kafka_sasl_username);
+    assert_null(c->kafka_sasl_password);
+    assert_int_equal(c->kafka_queue_max_events, 100000);
+    assert_int_equal(c->kafka_delivery_timeout_ms, 30000);
     assert_int_equal(c->tcp_idle_timeout_s, 60);
     assert_int_equal(c->udp_idle_timeout_s, 30);
     assert_int_equal(c->idle_timeout_s, 30);
@@ -357,6 +368,8 @@ static const struct numcase NUMS[] = {
       "must be an integer in [1, 65536]" },
     { "AGENT_SPOOL_MAX_MB", "--spool-max-mb", F32(spool_max_mb), "1", "1048576", "0", "1048577",
       1, 1048576, "must be an integer in [1, 1048576]" },
+    { "AGENT_KAFKA_QUEUE_MAX_EVENTS", "--kafka-queue-max-events", F32(kafka_queue_max_events), "1", "10000000",
+      "0", "10000001", 1, 10000000, "must be an integer in [1, 10000000]" },
     { "AGENT_MAX_FLOWS", "--max-flows", F32(max_flows), "1", "100000000", "0", "100000001", 1,
       100000000, "must be an integer in [1, 100000000]" },
     { "AGENT_COMMUNITY_ID_SEED", "--community-id-seed", F16(community_id_seed), "0", "65535",
@@ -542,6 +555,10 @@ static void test_every_flag_is_known(void **state)
         "AGENT_RETRY_MAX_ATTEMPTS", "AGENT_QUEUE_MAX_MB",
         "AGENT_IPFIX_COLLECTOR", "AGENT_IPFIX_PROTOCOL", "AGENT_IPFIX_TEMPLATE_REFRESH",
         "AGENT_IPFIX_DOMAIN_ID", "AGENT_IPFIX_TIME_PRECISION",
+        "AGENT_STDOUT", "AGENT_KAFKA_BROKERS", "AGENT_KAFKA_TOPIC_FLOW", "AGENT_KAFKA_TOPIC_EVENTS",
+        "AGENT_KAFKA_COMPRESSION", "AGENT_KAFKA_SECURITY_PROTOCOL", "AGENT_KAFKA_SSL_CA_FILE",
+        "AGENT_KAFKA_SASL_MECHANISM", "AGENT_KAFKA_SASL_USERNAME", "AGENT_KAFKA_SASL_PASSWORD_FILE",
+        "AGENT_KAFKA_QUEUE_MAX_EVENTS", "AGENT_KAFKA_DELIVERY_TIMEOUT",
     };
     struct fx *f = *state;
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
@@ -694,6 +711,76 @@ static void test_multiple_errors_collected(void **state)
     assert_string_equal(r.err, "AGENT_SNAP_LEN=abc: must be an integer in [64, 262144]\n"
                                "AGENT_BATCH_SIZE=0: must be an integer in [1, 10000]\n"
                                "LOG_LEVEL=loud: must be one of error, warn, info, debug");
+}
+
+/* AGENT_STDOUT and the Kafka settings (issue 16): values kept, each bad one named with its rule. */
+static void test_kafka_settings(void **state)
+{
+    struct fx *f = *state;
+    struct res r;
+    char pw[160];
+    snprintf(pw, sizeof pw, "AGENT_KAFKA_SASL_PASSWORD_FILE=%s", f->token);
+    run(&r, f, true, ENV("AGENT_KAFKA_BROKERS=k1:9092,[::1]:9093,10.0.0.1:19092", "AGENT_STDOUT=on",
+                         "AGENT_KAFKA_TOPIC_FLOW=net.flows_v1", "AGENT_KAFKA_TOPIC_EVENTS=net-events",
+                         "AGENT_KAFKA_COMPRESSION=ZSTD", "AGENT_KAFKA_SECURITY_PROTOCOL=sasl_ssl",
+                         "AGENT_KAFKA_SASL_MECHANISM=scram-sha-512", "AGENT_KAFKA_SASL_USERNAME=sensor", pw,
+                         "AGENT_KAFKA_QUEUE_MAX_EVENTS=5000", "AGENT_KAFKA_DELIVERY_TIMEOUT=2s"), NULL);
+    expect_ok(&r);
+    struct config *c = r.cfg;
+    assert_true(c->stdout_also);
+    assert_string_equal(c->kafka_brokers, "k1:9092,[::1]:9093,10.0.0.1:19092");
+    assert_string_equal(c->kafka_topic_flow, "net.flows_v1");
+    assert_string_equal(c->kafka_topic_events, "net-events");
+    assert_string_equal(c->kafka_compression, "zstd");
+    assert_string_equal(c->kafka_security_protocol, "sasl_ssl");
+    assert_string_equal(c->kafka_sasl_mechanism, "SCRAM-SHA-512");
+    assert_string_equal(c->kafka_sasl_username, "sensor");
+    assert_string_equal(c->kafka_sasl_password, "tok-123");      /* the file's content, newline cut */
+    assert_string_equal(c->kafka_sasl_password_file, f->token);
+    assert_int_equal(c->kafka_queue_max_events, 5000);
+    assert_int_equal(c->kafka_delivery_timeout_ms, 2000);
+    /* the startup line shows the file, never the password */
+    struct config_kv kv[128];
+    size_t n = config_describe(c, kv, 128);
+    for (size_t i = 0; i < n; i++) {
+        assert_null(strstr(kv[i].value, "tok-123"));
+        if (strcmp(kv[i].var, "AGENT_KAFKA_SASL_PASSWORD_FILE") == 0)
+            assert_string_equal(kv[i].value, f->token);
+    }
+    done(&r);
+
+    one_env_err(f, "AGENT_KAFKA_BROKERS=k1", "AGENT_KAFKA_BROKERS=k1: must be a comma-separated list of "
+                "HOST:PORT, port in [1, 65535]");
+    one_env_err(f, "AGENT_KAFKA_BROKERS=k1:9092,", "AGENT_KAFKA_BROKERS=k1:9092,: must be a comma-separated "
+                "list of HOST:PORT, port in [1, 65535]");
+    one_env_err(f, "AGENT_KAFKA_BROKERS=k1:65536", "AGENT_KAFKA_BROKERS=k1:65536: must be a comma-separated "
+                "list of HOST:PORT, port in [1, 65535]");
+    one_env_err(f, "AGENT_KAFKA_TOPIC_FLOW=a/b", "AGENT_KAFKA_TOPIC_FLOW=a/b: must be 1-249 characters of "
+                "[A-Za-z0-9._-], not \".\" or \"..\"");
+    one_env_err(f, "AGENT_KAFKA_TOPIC_EVENTS=..", "AGENT_KAFKA_TOPIC_EVENTS=..: must be 1-249 characters of "
+                "[A-Za-z0-9._-], not \".\" or \"..\"");
+    one_env_err(f, "AGENT_KAFKA_COMPRESSION=brotli", "AGENT_KAFKA_COMPRESSION=brotli: must be one of none, "
+                "gzip, snappy, lz4, zstd");
+    one_env_err(f, "AGENT_KAFKA_SECURITY_PROTOCOL=tls", "AGENT_KAFKA_SECURITY_PROTOCOL=tls: must be one of "
+                "plaintext, ssl, sasl_plaintext, sasl_ssl");
+    one_env_err(f, "AGENT_KAFKA_SASL_USERNAME=u", "AGENT_KAFKA_SASL_USERNAME=u: needs "
+                "AGENT_KAFKA_SECURITY_PROTOCOL=sasl_plaintext or sasl_ssl");
+    one_env_err(f, "AGENT_KAFKA_DELIVERY_TIMEOUT=500ms", "AGENT_KAFKA_DELIVERY_TIMEOUT=500ms: must be "
+                "seconds (60, 0.5) or a duration (500ms, 60s, 5m, 1h30m) in [1s, 1h]");
+    one_env_err(f, "AGENT_STDOUT=maybe", "AGENT_STDOUT=maybe: must be true or false");
+    run(&r, f, true, ENV("AGENT_KAFKA_BROKERS=k1:9092", "AGENT_KAFKA_SECURITY_PROTOCOL=sasl_plaintext"), NULL);
+    expect_err(&r, "AGENT_KAFKA_SECURITY_PROTOCOL=sasl_plaintext: needs AGENT_KAFKA_SASL_USERNAME and "
+               "AGENT_KAFKA_SASL_PASSWORD_FILE");
+    done(&r);
+    char bad[160];
+    snprintf(bad, sizeof bad, "AGENT_KAFKA_SASL_PASSWORD_FILE=%s", f->token_ctrl);
+    run(&r, f, true, ENV("AGENT_KAFKA_SECURITY_PROTOCOL=sasl_plaintext", "AGENT_KAFKA_SASL_USERNAME=u", bad),
+        NULL);
+    char msg[256];
+    snprintf(msg, sizeof msg, "AGENT_KAFKA_SASL_PASSWORD_FILE=%s: must not contain control characters",
+             f->token_ctrl);
+    expect_err(&r, msg);
+    done(&r);
 }
 
 static void test_errbuf_overflow_ends_with_dots(void **state)
@@ -1904,6 +1991,7 @@ int main(void)
         cmocka_unit_test(test_help_and_version),
         cmocka_unit_test(test_multiple_errors_collected),
         cmocka_unit_test(test_errbuf_overflow_ends_with_dots),
+        cmocka_unit_test(test_kafka_settings),
         cmocka_unit_test(test_echoed_values_one_line),
         cmocka_unit_test(test_interface),
         cmocka_unit_test(test_interface_list),

@@ -32,6 +32,48 @@ static bool has_line(const char *text, const char *want)
     return false;
 }
 
+/* The per-output families (issue 16): one sample per output that is on, none for an unused slot. */
+static void test_render_outputs(void **state)
+{
+    (void)state;
+    struct metrics_snapshot s;
+    memset(&s, 0, sizeof s);
+    s.outputs[0] = (struct metrics_output){.name = "stdout", .offered = 5, .delivered = 4, .dropped = 1,
+                                           .failed = {{"write_error", 1}}, .nfailed = 1};
+    s.outputs[1] = (struct metrics_output){.name = "kafka", .offered = 100, .delivered = 90, .spooled = 12,
+                                           .replayed = 2, .dropped = 3, .queued = 7, .spool_events = 9,
+                                           .failed = {{"queue_full", 4}, {"timed_out", 8}}, .nfailed = 2};
+    size_t len = 0;
+    char *t = metrics_render(&s, "1", &len);
+    assert_non_null(t);
+    static const char *const want[] = {
+        "# TYPE tracer_output_events_total counter\n"
+        "tracer_output_events_total{output=\"stdout\",result=\"offered\"} 5\n"
+        "tracer_output_events_total{output=\"stdout\",result=\"delivered\"} 4\n"
+        "tracer_output_events_total{output=\"stdout\",result=\"spooled\"} 0\n"
+        "tracer_output_events_total{output=\"stdout\",result=\"replayed\"} 0\n"
+        "tracer_output_events_total{output=\"stdout\",result=\"dropped\"} 1\n"
+        "tracer_output_events_total{output=\"kafka\",result=\"offered\"} 100\n"
+        "tracer_output_events_total{output=\"kafka\",result=\"delivered\"} 90\n"
+        "tracer_output_events_total{output=\"kafka\",result=\"spooled\"} 12\n"
+        "tracer_output_events_total{output=\"kafka\",result=\"replayed\"} 2\n"
+        "tracer_output_events_total{output=\"kafka\",result=\"dropped\"} 3\n# HELP",
+        "# TYPE tracer_output_failures_total counter\n"
+        "tracer_output_failures_total{output=\"stdout\",reason=\"write_error\"} 1\n"
+        "tracer_output_failures_total{output=\"kafka\",reason=\"queue_full\"} 4\n"
+        "tracer_output_failures_total{output=\"kafka\",reason=\"timed_out\"} 8\n# HELP",
+        "# TYPE tracer_output_queued gauge\ntracer_output_queued{output=\"stdout\"} 0\n"
+        "tracer_output_queued{output=\"kafka\"} 7\n# HELP",
+        "# TYPE tracer_output_spooled gauge\ntracer_output_spooled{output=\"stdout\"} 0\n"
+        "tracer_output_spooled{output=\"kafka\"} 9\n# HELP",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        if (!strstr(t, want[i]))
+            fail_msg("missing:\n%s\nin:\n%s", want[i], t);
+    assert_null(strstr(t, "output=\"http\""));
+    free(t);
+}
+
 static void test_render(void **state)
 {
     (void)state;
@@ -249,40 +291,46 @@ static void test_render_ipfix(void **state)
     size_t len = 0;
     char *t = metrics_render(&s, "1", &len);
     assert_non_null(t);
-    assert_null(strstr(t, "tracer_output_"));
+    assert_null(strstr(t, "output=\"ipfix\""));
     free(t);
+    /* what cmd/sensor_probe.c fills for the IPFIX output */
+    struct metrics_output *o = &s.outputs[0];
+    o->name = "ipfix";
+    o->offered = 25;
+    o->delivered = 21;
+    o->dropped = 3;
+    o->queued = 5;
+    o->failed[0].reason = "queue_full", o->failed[0].n = 1;
+    o->failed[1].reason = "send_error", o->failed[1].n = 2;
+    o->failed[2].reason = "unencodable", o->failed[2].n = 0;
+    o->failed[3].reason = "connect", o->failed[3].n = 4;
+    o->nfailed = 4;
     s.ipfix_on = true;
-    s.ipfix_records_offered = 25;
-    s.ipfix_records_sent = 21;
     s.ipfix_messages_sent = 3;
     s.ipfix_bytes_sent = 2048;
-    s.ipfix_queue = 5;
-    s.ipfix_dropped_queue_full = 1;
-    s.ipfix_dropped_send_error = 2;
-    s.ipfix_connect_failures = 4;
     t = metrics_render(&s, "1", &len);
     assert_non_null(t);
     static const char *const want[] = {
-        "# TYPE tracer_output_events_total counter\n"
         "tracer_output_events_total{output=\"ipfix\",result=\"offered\"} 25\n"
         "tracer_output_events_total{output=\"ipfix\",result=\"delivered\"} 21\n"
         "tracer_output_events_total{output=\"ipfix\",result=\"spooled\"} 0\n"
         "tracer_output_events_total{output=\"ipfix\",result=\"replayed\"} 0\n"
         "tracer_output_events_total{output=\"ipfix\",result=\"dropped\"} 3\n",
-        "# TYPE tracer_output_failures_total counter\n"
         "tracer_output_failures_total{output=\"ipfix\",reason=\"queue_full\"} 1\n"
         "tracer_output_failures_total{output=\"ipfix\",reason=\"send_error\"} 2\n"
         "tracer_output_failures_total{output=\"ipfix\",reason=\"unencodable\"} 0\n"
         "tracer_output_failures_total{output=\"ipfix\",reason=\"connect\"} 4\n",
-        "# TYPE tracer_output_queued gauge\ntracer_output_queued{output=\"ipfix\"} 5\n",
-        "\ntracer_output_messages_total{output=\"ipfix\"} 3\n",
-        "\ntracer_output_bytes_total{output=\"ipfix\"} 2048\n",
+        "\ntracer_output_queued{output=\"ipfix\"} 5\n",
+        "# TYPE tracer_output_messages_total counter\ntracer_output_messages_total{output=\"ipfix\"} 3\n",
+        "# TYPE tracer_output_bytes_total counter\ntracer_output_bytes_total{output=\"ipfix\"} 2048\n",
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         if (!strstr(t, want[i]))
             print_error("missing: %s\n", want[i]);
         assert_non_null(strstr(t, want[i]));
     }
+    /* each family's TYPE line once, whichever outputs are on */
+    assert_null(strstr(strstr(t, "# TYPE tracer_output_events_total") + 1, "# TYPE tracer_output_events_total"));
     free(t);
 }
 
@@ -291,6 +339,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_render),
         cmocka_unit_test(test_render_ipfix),
+        cmocka_unit_test(test_render_outputs),
         cmocka_unit_test(test_server),
         cmocka_unit_test(test_bad_addresses),
     };
