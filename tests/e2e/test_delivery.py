@@ -901,8 +901,10 @@ def test_tls_without_the_ca_fails_clearly(tracer, receivers, mixed, pki, ca):
     sc, pcap, _ = mixed
     rcv = receivers(tls=TLSConfig(pki["server_cert"], pki["server_key"]))
     extra = {"AGENT_TLS_CA_FILE": pki["other_ca"]} if ca == "other" else {}
-    r = run_sensor(tracer, denv(pcap, rcv.url(), AGENT_BATCH_SIZE=20, AGENT_SHUTDOWN_TIMEOUT="1s",
-                                **extra), check=False)
+    # One attempt (the retry comes after the shutdown), with time to load the system CA store and
+    # fail the handshake even on a loaded machine (1 s was not always enough under ASan).
+    r = run_sensor(tracer, denv(pcap, rcv.url(), AGENT_BATCH_SIZE=20, AGENT_SHUTDOWN_TIMEOUT="5s",
+                                AGENT_RETRY_BASE="20s", AGENT_RETRY_MAX="20s", **extra), check=False)
     _tls_fails(r, rcv, sc, "SSL certificate problem: ")
     assert rcv.tls_errors
 
