@@ -25,6 +25,8 @@ PYTHON  ?= /usr/bin/python3
 
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 PKGS    := libpcap libcurl libcjson libcrypto zlib libmnl libmicrohttpd libcap libseccomp
+# nDPI (issue 15): application identification in processor/dpi.c
+PKGS    += libndpi
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wpointer-arith -Wvla -Wformat=2 -Wno-missing-field-initializers
 CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DTRACER_VERSION='"$(VERSION)"' -I.
 CFLAGS  ?= $(OPT) -g

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "../common/caps.h"
+#include "../common/payload.h"
 #include "../common/log.h"
 #include "../common/timefmt.h"
 #include "../config/config.h"
@@ -57,8 +58,14 @@ struct capture {
     /* Capture thread only: counts kept in plain integers per frame and
      * published (relaxed stores, single writer) once per burst. */
     uint64_t n_frames, n_decode[DECODE_RESULT_COUNT];
+    uint64_t n_payload_copied, n_payload_full, n_payload_skips;
     uint32_t nburst;
     struct pkt_record burst[CAP_BURST];
+    /* dpi (issue 15) */
+    ring *payload;                     /* NULL: no payload path */
+    payload_done *done;
+    uint32_t payload_seq;              /* last sequence number given (0 is never used) */
+    _Atomic uint64_t payload_copied, payload_full, payload_skips;
 };
 
 static void add(_Atomic uint64_t *c, uint64_t n) { atomic_fetch_add_explicit(c, n, memory_order_relaxed); }
@@ -236,6 +243,9 @@ static void publish_counts(capture *c)
     atomic_store_explicit(&c->frames, c->n_frames, memory_order_relaxed);
     for (int i = 0; i < DECODE_RESULT_COUNT; i++)
         atomic_store_explicit(&c->decode[i], c->n_decode[i], memory_order_relaxed);
+    atomic_store_explicit(&c->payload_copied, c->n_payload_copied, memory_order_relaxed);
+    atomic_store_explicit(&c->payload_full, c->n_payload_full, memory_order_relaxed);
+    atomic_store_explicit(&c->payload_skips, c->n_payload_skips, memory_order_relaxed);
 }
 
 /* Publish the burst. Live: what does not fit is dropped and counted by the ring. */
@@ -286,6 +296,70 @@ static void copy_l2(capture *c, const struct pcap_pkthdr *h, const u_char *data,
     }
 }
 
+/*
+ * The payload path (capture_set_payload): copy the IP packet of a TCP/UDP
+ * record with payload into the payload ring unless its flow is done with
+ * inspection. The copy's IP length fields are cut to the bytes copied, so
+ * nDPI (which checks them) takes a packet cut by the snap length or the slot.
+ */
+static void copy_payload(capture *c, struct pkt_record *rec, const u_char *data,
+                         const struct decode_span *sp)
+{
+    if (sp->l4_len == 0 || (rec->proto != 6 && rec->proto != 17) ||
+        sp->l4_off >= PAYLOAD_DATA_MAX)
+        return;
+    if (payload_done_test(c->done, payload_flow_hash(c->done, rec->src, rec->sport, rec->dst,
+                                                     rec->dport, rec->proto))) {
+        c->n_payload_skips++;
+        return;
+    }
+    struct payload_slot *slot = ring_reserve(c->payload);
+    if (!slot && c->file_mode) {
+        /* The processor frees slots as it reads their records: queue ours first. */
+        if (c->nburst) {
+            struct pkt_record cur = *rec;   /* rec is the slot after the queued ones */
+            flush_burst(c);
+            c->burst[0] = cur;
+            rec = &c->burst[0];
+        }
+        while (!slot && !atomic_load_explicit(&c->stop, memory_order_relaxed)) {
+            struct timespec ts = {0, 50000};
+            nanosleep(&ts, NULL);
+            slot = ring_reserve(c->payload);
+        }
+    }
+    if (!slot) {
+        ring_count_drops(c->payload, 1);
+        c->n_payload_full++;
+        return;
+    }
+    uint32_t n = sp->l3_len < PAYLOAD_DATA_MAX ? sp->l3_len : PAYLOAD_DATA_MAX;
+    memcpy(slot->data, data + sp->l3_off, n);
+    if (rec->ip_version == 4 && n >= 20u) {
+        uint32_t tot = (uint32_t)slot->data[2] << 8 | slot->data[3];
+        if (tot > n || tot == 0) {
+            slot->data[2] = (uint8_t)(n >> 8);
+            slot->data[3] = (uint8_t)n;
+        }
+    } else if (rec->ip_version == 6 && n >= 40u) {
+        uint32_t plen = (uint32_t)slot->data[4] << 8 | slot->data[5];
+        if (plen > n - 40u || plen == 0) {
+            slot->data[4] = (uint8_t)((n - 40u) >> 8);
+            slot->data[5] = (uint8_t)(n - 40u);
+        }
+    }
+    if (++c->payload_seq == 0)
+        c->payload_seq = 1;
+    slot->seq = c->payload_seq;
+    slot->l3_len = (uint16_t)n;
+    slot->l4_off = (uint16_t)sp->l4_off;
+    slot->l4_len = (uint16_t)(n - sp->l4_off < sp->l4_len ? n - sp->l4_off : sp->l4_len);
+    slot->reserved = 0;
+    ring_commit(c->payload);
+    rec->payload_seq = c->payload_seq;
+    c->n_payload_copied++;
+}
+
 static void on_frame(u_char *user, const struct pcap_pkthdr *h, const u_char *data)
 {
     capture *c = (capture *)user;
@@ -294,7 +368,15 @@ static void on_frame(u_char *user, const struct pcap_pkthdr *h, const u_char *da
      * Live (and pcapng) times are real time_t values and never negative here. */
     uint64_t secs = h->ts.tv_sec < 0 ? (uint64_t)(uint32_t)h->ts.tv_sec : (uint64_t)h->ts.tv_sec;
     uint64_t ts = secs * 1000000u + (uint64_t)h->ts.tv_usec;
-    enum decode_result r = decode_packet(c->dlt, data, h->caplen, h->len, ts, &c->burst[c->nburst]);
+    enum decode_result r;
+    if (c->payload) {
+        struct decode_span sp;
+        r = decode_packet_span(c->dlt, data, h->caplen, h->len, ts, &c->burst[c->nburst], &sp);
+        if (r == DECODE_OK)
+            copy_payload(c, &c->burst[c->nburst], data, &sp);
+    } else {
+        r = decode_packet(c->dlt, data, h->caplen, h->len, ts, &c->burst[c->nburst]);
+    }
     c->n_frames++;
     c->n_decode[r]++;
     if (r == DECODE_OK && ++c->nburst == CAP_BURST)
@@ -473,6 +555,18 @@ void capture_get_stats(const capture *c, struct capture_stats *out)
     out->file_truncated = atomic_load_explicit(&c->file_error, memory_order_relaxed);
     out->interface_lost = atomic_load_explicit(&c->iface_lost, memory_order_relaxed);
     out->reopens = atomic_load_explicit(&c->reopens, memory_order_relaxed);
+    out->payload_copied = atomic_load_explicit(&c->payload_copied, memory_order_relaxed);
+    out->payload_ring_full = atomic_load_explicit(&c->payload_full, memory_order_relaxed);
+    out->payload_done_skips = atomic_load_explicit(&c->payload_skips, memory_order_relaxed);
+}
+
+void capture_set_payload(capture *c, ring *payload, struct payload_done *done)
+{
+    if (!c)
+        return;
+    bool ok = payload && done && ring_slot_size(payload) == PAYLOAD_SLOT_SIZE;
+    c->payload = ok ? payload : NULL;
+    c->done = ok ? done : NULL;
 }
 
 int capture_datalink(const capture *c) { return atomic_load_explicit(&c->dlt_shown, memory_order_relaxed); }

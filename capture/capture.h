@@ -32,6 +32,10 @@ struct capture_stats {
     uint64_t file_truncated;                /* 1 when the pcap file ended inside a record */
     uint64_t interface_lost;                /* live handle failures (interface down or gone) */
     uint64_t reopens;                       /* successful reopens after such a failure */
+    /* dpi (issue 15) */
+    uint64_t payload_copied;                /* packets whose payload went to the payload ring */
+    uint64_t payload_ring_full;             /* ... that went without (ring full, live) */
+    uint64_t payload_done_skips;            /* payload not copied: the flow is done with inspection */
 };
 
 /*
@@ -94,6 +98,19 @@ struct capture_l2_frame {
 
 /* Main thread, before capture_run starts; r NULL turns the side channel off. */
 void capture_set_l2_ring(capture *c, ring *r);
+
+/*
+ * dpi (issue 15): the payload path (common/payload.h). With a ring set, TCP
+ * and UDP packets with payload whose flow `done` does not mark as done are
+ * copied (from the IP header, at most PAYLOAD_DATA_MAX bytes) into a slot of
+ * `payload` before their record is queued, and the record carries the slot's
+ * sequence number. Live, a full payload ring sends the record without
+ * payload (payload_ring_full); replaying a file, the capture waits. Main
+ * thread, before capture_run; payload NULL turns it off. The slot size must be
+ * PAYLOAD_SLOT_SIZE.
+ */
+struct payload_done;
+void capture_set_payload(capture *c, ring *payload, struct payload_done *done);
 
 /* Any thread: LLDP/CDP frames copied, and lost to a full side ring. */
 uint64_t capture_l2_frames(const capture *c);

@@ -101,6 +101,9 @@ _Static_assert(SLL_PROTO_AT + 2u == SLL_HDR_LEN, "SLL protocol field ends the he
 struct cur {
     const uint8_t *p;
     size_t left;
+    const uint8_t *l3;     /* the (innermost) IP header, set by decode_ipv4/6 */
+    const uint8_t *pay;    /* TCP/UDP payload, set when the L4 header was captured whole */
+    size_t pay_len;        /* captured payload bytes (within the IP length) */
 };
 
 static inline bool cur_skip(struct cur *c, size_t n)
@@ -211,6 +214,10 @@ static enum decode_result decode_tcp(struct cur *c, struct pkt_record *out)
         return DECODE_OK;
     }
     out->tcp_flags = flags;
+    if (cur_skip(c, (size_t)(off >> 4) * 4u - 14u)) {   /* options: the payload follows */
+        c->pay = c->p;
+        c->pay_len = c->left;
+    }
     return DECODE_OK;
 }
 
@@ -261,7 +268,14 @@ static enum decode_result decode_l4(struct cur *c, uint8_t proto, struct pkt_rec
     switch (proto) {
     case IPPROTO_NUM_TCP:
         return decode_tcp(c, out);
-    case IPPROTO_NUM_UDP:
+    case IPPROTO_NUM_UDP: {
+        enum decode_result r = decode_ports(c, out);
+        if (r == DECODE_OK && cur_skip(c, 4)) {          /* length, checksum */
+            c->pay = c->p;
+            c->pay_len = c->left;
+        }
+        return r;
+    }
     case IPPROTO_NUM_SCTP:
         return decode_ports(c, out);
     case IPPROTO_NUM_ICMP:
@@ -297,6 +311,8 @@ static enum decode_result decode_ipv4(struct cur *c, struct pkt_record *out)
         return DECODE_TRUNCATED;
     if ((vihl >> 4) != 4)
         return DECODE_BAD_HEADER;
+    c->l3 = c->p;
+    c->pay = NULL;
     hlen = (size_t)(vihl & 0x0fu) * 4u;
     if (hlen < 20)
         return DECODE_BAD_HEADER;
@@ -359,6 +375,8 @@ static enum decode_result decode_ipv6(struct cur *c, struct pkt_record *out)
         return DECODE_TRUNCATED;
     if ((v >> 4) != 6)
         return DECODE_BAD_HEADER;
+    c->l3 = c->p;
+    c->pay = NULL;
     if (!cur_skip(c, 4) || !cur_be16(c, &payload_len) || !cur_u8(c, &nh) ||
         !cur_skip(c, 1) || !cur_copy(c, out->src, 16) || !cur_copy(c, out->dst, 16))
         return DECODE_TRUNCATED;
@@ -766,7 +784,8 @@ static enum decode_result decode_nflog(struct cur *c, bool cut, struct pkt_recor
  * Layouts as in the parsers above: Ethernet II (RFC 894) and 802.1Q, IPv4
  * (RFC 791 §3.1), TCP (RFC 9293 §3.1), UDP (RFC 768).
  */
-static bool decode_ether_fast(const uint8_t *d, size_t caplen, struct pkt_record *out)
+static bool decode_ether_fast(const uint8_t *d, size_t caplen, struct pkt_record *out,
+                              struct decode_span *span)
 {
     size_t off = 14, left = caplen;
     uint16_t vlan = 0;
@@ -800,12 +819,22 @@ static bool decode_ether_fast(const uint8_t *d, size_t caplen, struct pkt_record
     }
     const uint8_t *l4 = ip + 20;
     uint8_t tcp_flags = 0;
+    size_t l4hdr;
     if (proto == IPPROTO_NUM_TCP) {
         if (l4left < 14u || (l4[12] >> 4) < 5u)   /* short or bad offset: decode_tcp */
             return false;
         tcp_flags = l4[13];
+        l4hdr = (size_t)(l4[12] >> 4) * 4u;
     } else if (proto != IPPROTO_NUM_UDP || l4left < 4u) {
         return false;
+    } else {
+        l4hdr = 8u;
+    }
+    if (span && l4left >= l4hdr) {
+        span->l3_off = (uint32_t)off;
+        span->l3_len = (uint32_t)(20u + l4left);
+        span->l4_off = (uint32_t)(20u + l4hdr);
+        span->l4_len = (uint32_t)(l4left - l4hdr);
     }
     memcpy(out->src, ip + 12, 4);
     memcpy(out->dst, ip + 16, 4);
@@ -861,8 +890,36 @@ enum decode_result decode_packet(int dlt, const uint8_t *data, size_t caplen,
                                  uint32_t wire_len, uint64_t ts_us,
                                  struct pkt_record *out)
 {
-    struct cur c = { data, caplen };
+    return decode_packet_span(dlt, data, caplen, wire_len, ts_us, out, NULL);
+}
 
+static enum decode_result decode_frame(int dlt, struct cur *c, const uint8_t *data, size_t caplen,
+                                       uint32_t wire_len, uint64_t ts_us, struct pkt_record *out,
+                                       struct decode_span *span);
+
+enum decode_result decode_packet_span(int dlt, const uint8_t *data, size_t caplen,
+                                      uint32_t wire_len, uint64_t ts_us,
+                                      struct pkt_record *out, struct decode_span *span)
+{
+    struct cur c = { data, caplen, NULL, NULL, 0 };
+
+    if (span)
+        memset(span, 0, sizeof *span);
+    enum decode_result r = decode_frame(dlt, &c, data, caplen, wire_len, ts_us, out, span);
+    /* The general parsers leave the spans in the cursor; the fast path fills span itself. */
+    if (r == DECODE_OK && span && c.l3 && c.pay && c.pay >= c.l3) {
+        span->l3_off = (uint32_t)(c.l3 - data);
+        span->l4_off = (uint32_t)(c.pay - c.l3);
+        span->l4_len = (uint32_t)c.pay_len;
+        span->l3_len = span->l4_off + span->l4_len;
+    }
+    return r;
+}
+
+static enum decode_result decode_frame(int dlt, struct cur *c, const uint8_t *data, size_t caplen,
+                                       uint32_t wire_len, uint64_t ts_us, struct pkt_record *out,
+                                       struct decode_span *span)
+{
     memset(out, 0, sizeof *out);
     out->ts_us = ts_us;
     out->wire_len = wire_len;
@@ -874,31 +931,31 @@ enum decode_result decode_packet(int dlt, const uint8_t *data, size_t caplen,
 
     switch (dlt) {
     case DECODE_DLT_EN10MB:
-        if (decode_ether_fast(data, caplen, out))
+        if (decode_ether_fast(data, caplen, out, span))
             return DECODE_OK;
-        return decode_ether(&c, out, 0);
+        return decode_ether(c, out, 0);
     case DECODE_DLT_PPP:
-        return decode_ppp(&c, false, out);
+        return decode_ppp(c, false, out);
     case DECODE_DLT_PPP_SERIAL:
-        return decode_ppp(&c, true, out);
+        return decode_ppp(c, true, out);
     case DECODE_DLT_C_HDLC:
-        return decode_c_hdlc(&c, out);
+        return decode_c_hdlc(c, out);
     case DECODE_DLT_NFLOG:
-        return decode_nflog(&c, caplen < wire_len, out);
+        return decode_nflog(c, caplen < wire_len, out);
     case DECODE_DLT_LINUX_SLL:
-        return decode_sll(&c, out);
+        return decode_sll(c, out);
     case DECODE_DLT_LINUX_SLL2:
-        return decode_sll2(&c, out);
+        return decode_sll2(c, out);
     case DECODE_DLT_NULL:
-        return decode_bsd_loop(&c, true, out);
+        return decode_bsd_loop(c, true, out);
     case DECODE_DLT_LOOP:
-        return decode_bsd_loop(&c, false, out);
+        return decode_bsd_loop(c, false, out);
     case DECODE_DLT_IPV4:
-        return decode_ipv4(&c, out);
+        return decode_ipv4(c, out);
     case DECODE_DLT_IPV6:
-        return decode_ipv6(&c, out);
+        return decode_ipv6(c, out);
     default: /* DECODE_DLT_RAW, DECODE_DLT_RAW_ALT, DECODE_LINKTYPE_RAW */
-        return decode_ip_any(&c, out);
+        return decode_ip_any(c, out);
     }
 }
 

@@ -59,6 +59,9 @@ struct pkt_record {
     uint8_t  icmp_type;    /* ICMP/ICMPv6 type and code, 0 otherwise */
     uint8_t  icmp_code;
     uint8_t  flags;        /* PKT_F_* */
+    /* dpi (issue 15) */
+    uint32_t payload_seq;  /* != 0: this packet's bytes wait in the payload ring, in
+                              the slot with this sequence number (common/payload.h) */
 };
 
 /* Why a frame could not become a record. Index into per-reason counters. */
@@ -84,6 +87,27 @@ const char *decode_result_name(enum decode_result r);
 enum decode_result decode_packet(int dlt, const uint8_t *data, size_t caplen,
                                  uint32_t wire_len, uint64_t ts_us,
                                  struct pkt_record *out);
+
+/*
+ * Where the IP packet and its TCP/UDP payload sit in the frame, for the
+ * payload path (common/payload.h). Offsets: l3_off from the frame start,
+ * l4_off from the IP header. l3_len counts the captured bytes of the IP
+ * packet (cut to its total length), l4_len the captured payload bytes. All 0
+ * when the packet is not TCP/UDP, is a non-first fragment, or its transport
+ * header was not captured whole.
+ */
+struct decode_span {
+    uint32_t l3_off, l3_len;
+    uint32_t l4_off, l4_len;
+};
+
+/*
+ * decode_packet, and also fill `span` (when not NULL) for TCP and UDP
+ * packets. Same contract otherwise; capture thread.
+ */
+enum decode_result decode_packet_span(int dlt, const uint8_t *data, size_t caplen,
+                                      uint32_t wire_len, uint64_t ts_us,
+                                      struct pkt_record *out, struct decode_span *span);
 
 /* Whether `dlt` is one of the link types above. */
 int decode_dlt_supported(int dlt);

@@ -116,6 +116,7 @@ static int build(struct sensor *s, char *err, size_t errlen)
                                 err, errlen);
     if (!st->proc)
         return EXIT_RUNTIME;
+    capture_set_payload(st->cap, processor_payload_ring(st->proc), processor_payload_done(st->proc));
     s->ctx.interface = config_source_name(cfg);
     s->ctx.hostname = cfg->hostname;
     s->ctx.community_seed = cfg->community_id_seed;

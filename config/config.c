@@ -61,6 +61,7 @@ enum setting_id {
     S_METRICS_ADDR,
     S_USER, S_LOG_LEVEL, S_LOG_FORMAT, S_LOG_FILE,
     S_SECCOMP,
+    S_DPI, S_DPI_FLOWS,
     S_COUNT
 };
 
@@ -88,7 +89,7 @@ static const struct setting SETTINGS[S_COUNT] = {
         "readable pcap or pcapng file", "replay this file instead of capturing live", 0, 0 },
     [S_BPF_FILTER] = { "AGENT_BPF_FILTER", "--bpf-filter", "EXPR", "empty (all traffic)",
         "pcap-filter(7) expression", "capture only packets that match", 0, 0 },
-    [S_SNAP_LEN] = { "AGENT_SNAP_LEN", "--snap-len", "N", "256", "integer in [64, 262144]",
+    [S_SNAP_LEN] = { "AGENT_SNAP_LEN", "--snap-len", "N", "2048", "integer in [64, 262144]",
         "bytes captured of each packet", 64, 262144 },
     [S_PROMISCUOUS] = { "AGENT_PROMISCUOUS", "--promiscuous", "BOOL", "true",
         "true/false, 1/0, yes/no, on/off", "put the interface in promiscuous mode", 0, 0 },
@@ -209,6 +210,13 @@ static const struct setting SETTINGS[S_COUNT] = {
     [S_SECCOMP] = { "AGENT_SECCOMP", "--seccomp", "BOOL", "true",
         "true/false, 1/0, yes/no, on/off",
         "refuse system calls the sensor never makes (seccomp)", 0, 0 },
+    [S_DPI] = { "AGENT_DPI", "--dpi", "BOOL", "on",
+        "true/false, 1/0, yes/no, on/off",
+        "label each flow's application with nDPI (the \"app\" field)", 0, 0 },
+    [S_DPI_FLOWS] = { "AGENT_DPI_FLOWS", "--dpi-flows", "N", "32768",
+        "integer in [16, 1048576]",
+        "flows inspected at the same time (688 bytes each); more wait unlabelled", 16,
+        1048576 },
 };
 
 /*
@@ -237,6 +245,7 @@ static const struct section {
                       S_QUEUE_MAX_EVENTS, S_SPOOL_DIR, S_SPOOL_MAX_MB, S_SPOOL_AFTER,
                       S_SHUTDOWN_TIMEOUT) },
     { "Pipeline", IDS(S_PACKET_RING_SLOTS, S_EVENT_RING_SLOTS) },
+    { "Inspection", IDS(S_DPI, S_DPI_FLOWS) },
     { "Hooks", IDS(S_SNMP_CONFIG, S_SNMP_CONCURRENCY, S_TRAP_LISTEN, S_TRAP_COMMUNITIES,
                    S_TOPOLOGY_INTERVAL) },
     { "Monitoring", IDS(S_METRICS_ADDR, S_STATS_INTERVAL) },
@@ -1442,7 +1451,7 @@ static void merge_env(struct loader *ld, char **envp)
 
 static void set_defaults(struct config *cfg)
 {
-    cfg->snap_len = 256;
+    cfg->snap_len = 2048;
     cfg->promiscuous = true;
     cfg->seccomp = true;
     cfg->pcap_buffer_mb = 64;
@@ -1459,6 +1468,8 @@ static void set_defaults(struct config *cfg)
     cfg->active_timeout_s = 300;
     cfg->max_flows = 1000000;
     cfg->vlan_in_key = true;
+    cfg->dpi = true;
+    cfg->dpi_flows = 32768;
     cfg->community_id_seed = 0;
     cfg->packet_ring_slots = 65536;
     cfg->event_ring_slots = 16384;
@@ -1550,6 +1561,8 @@ struct config *config_load(int argc, char **argv, char **envp,
     load_duration_s(&ld, S_ACTIVE_TIMEOUT, &cfg->active_timeout_s);
     load_u32(&ld, S_MAX_FLOWS, &cfg->max_flows);
     load_bool(&ld, S_VLAN_IN_KEY, &cfg->vlan_in_key);
+    load_bool(&ld, S_DPI, &cfg->dpi);
+    load_u32(&ld, S_DPI_FLOWS, &cfg->dpi_flows);
     uint32_t seed = cfg->community_id_seed;
     load_u32(&ld, S_COMMUNITY_ID_SEED, &seed);
     cfg->community_id_seed = (uint16_t)seed; /* range-checked to [0, 65535] */
@@ -1944,6 +1957,8 @@ size_t config_describe(const struct config *c, struct config_kv *out, size_t max
         case S_ACTIVE_TIMEOUT: kv_secs(kv, c->active_timeout_s); break;
         case S_MAX_FLOWS: kv_u32(kv, c->max_flows); break;
         case S_VLAN_IN_KEY: kv_bool(kv, c->vlan_in_key); break;
+        case S_DPI: kv_bool(kv, c->dpi); break;
+        case S_DPI_FLOWS: kv_u32(kv, c->dpi_flows); break;
         case S_COMMUNITY_ID_SEED: kv_u32(kv, c->community_id_seed); break;
         case S_LOCAL_NETWORKS: kv_str(kv, c->local_networks); break;
         case S_PACKET_RING_SLOTS: kv_u32(kv, c->packet_ring_slots); break;

@@ -155,6 +155,26 @@ static void event_community_id(const struct flow_event *ev, const struct flow_ev
         cid[0] = '\0';
 }
 
+/* "app": nDPI's label (issue 15), when the sensor inspected the flow. */
+static int add_app(cJSON *o, const struct flow_event *ev)
+{
+    if (!ev->has_app)
+        return 0;
+    cJSON *a = cJSON_CreateObject();
+    if (!a)
+        return -1;
+    int rc = 0;
+    rc |= add_str(a, "protocol", ev->app_protocol);
+    rc |= add_str(a, "application", ev->app_name);
+    rc |= add_str(a, "category", ev->app_category);
+    rc |= add(a, "guessed", cJSON_CreateBool(ev->app_guessed != 0));
+    if (rc != 0) {
+        cJSON_Delete(a);
+        return -1;
+    }
+    return add(o, "app", a);
+}
+
 cJSON *flow_event_to_json(const struct flow_event *ev, const struct flow_event_ctx *ctx,
                           enum flow_direction dir, const char *event_id)
 {
@@ -230,6 +250,7 @@ cJSON *flow_event_to_json(const struct flow_event *ev, const struct flow_event_c
     if (ev->initiator_inferred)
         rc |= add(o, "initiator_inferred", cJSON_CreateTrue());
     rc |= add_str(o, "community_id", cid);
+    rc |= add_app(o, ev);
     if (rc != 0) {
         cJSON_Delete(o);
         return NULL;
@@ -619,6 +640,20 @@ static size_t addr_fast(int ip_version, const uint8_t *a, char *t)
     return n;
 }
 
+/* "app" (issue 15): the same bytes as add_app. */
+static void jw_app(struct jw *w, const struct flow_event *ev)
+{
+    if (!ev->has_app)
+        return;
+    jw_lit(w, ",\"app\":{\"protocol\":");
+    jw_str(w, ev->app_protocol);
+    jw_lit(w, ",\"application\":");
+    jw_str(w, ev->app_name);
+    jw_lit(w, ",\"category\":");
+    jw_str(w, ev->app_category);
+    jw_lit(w, ev->app_guessed ? ",\"guessed\":true}" : ",\"guessed\":false}");
+}
+
 size_t flow_event_format(const struct flow_event *ev, const struct flow_event_ctx *ctx,
                          enum flow_direction dir, const char *event_id, char *buf, size_t buflen)
 {
@@ -741,6 +776,7 @@ size_t flow_event_format(const struct flow_event *ev, const struct flow_event_ct
     event_community_id(ev, ctx, cid);
     JW_KEY(&w, "community_id");
     jw_plain(&w, cid, strlen(cid));
+    jw_app(&w, ev);
     jw_ch(&w, '}');
     if (w.cap)
         buf[w.n < w.cap ? w.n : w.cap - 1] = '\0';

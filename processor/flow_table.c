@@ -31,6 +31,7 @@
 #include "flow_table.h"
 
 #include "../models/community_id.h"
+#include "dpi.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -119,6 +120,8 @@ struct flow {
     uint64_t pkts[2], bytes[2];/* current record, [0] initiator -> responder */
     struct flow *prev, *next;  /* idle or linger list */
     struct flow *aprev, *anext;/* list of first active deadlines (open flows only) */
+    /* dpi (issue 15) */
+    struct dpi_flow dpi;       /* application label and nDPI state while in detection */
 };
 
 struct flow_dlist { struct flow *head, *tail; };
@@ -164,6 +167,11 @@ struct flow_table {
     struct flow_table_stats st;
     struct frag_entry frags[FRAG_SLOTS];
     struct frag_source frag_src[FRAG_SRC_SLOTS];
+    /* dpi (issue 15) */
+    dpi *dpi;                             /* NULL: no inspection */
+    ring *payload;                        /* payload slots for records with payload_seq */
+    uint64_t payload_orphans;             /* slots whose record never came (dropped) */
+    uint64_t payload_missing;             /* records whose slot was not found */
 };
 
 /* ---- lists ------------------------------------------------------------- */
@@ -377,6 +385,26 @@ static void build_event(const struct flow *f, enum flow_end_reason reason, bool 
     ev->final = final;
 }
 
+static void flow_dpi_id(const struct flow *f, struct dpi_flow_id *id)
+{
+    id->src = f->init_is_a ? f->key.a : f->key.b;
+    id->dst = f->init_is_a ? f->key.b : f->key.a;
+    id->sport = f->has_icmp ? 0 : (f->init_is_a ? f->key.pa : f->key.pb);
+    id->dport = f->has_icmp ? 0 : (f->init_is_a ? f->key.pb : f->key.pa);
+    id->proto = f->key.proto;
+    id->ipver = f->key.ipver;
+}
+
+/* The flow's record is being made: its application label (issue 15). */
+static void dpi_event(flow_table *ft, struct flow *f, bool final, struct flow_event *ev)
+{
+    if (!ft->dpi)
+        return;
+    struct dpi_flow_id id;
+    flow_dpi_id(f, &id);
+    dpi_flow_end(ft->dpi, &f->dpi, &id, final, ev);
+}
+
 static bool record_empty(const struct flow *f) { return f->pkts[0] + f->pkts[1] == 0; }
 
 static void record_reset(struct flow *f)
@@ -414,6 +442,7 @@ static void emit_interim(flow_table *ft, struct flow *f, struct sink *s)
 {
     struct flow_event ev;
     build_event(f, FLOW_END_ACTIVE, false, &ev);
+    dpi_event(ft, f, false, &ev);
     sink_put(s, &ev);
     ft->st.interim_records++;
     record_reset(f);
@@ -442,6 +471,7 @@ static void flow_end(flow_table *ft, struct flow *f, enum flow_end_reason reason
         emit_interim(ft, f, s);
     struct flow_event ev;
     build_event(f, reason, true, &ev);
+    dpi_event(ft, f, true, &ev);
     sink_put(s, &ev);
     ft->st.flows_ended++;
     ft->st.ended[reason]++;
@@ -934,7 +964,7 @@ static void key_packet(const flow_table *ft, const struct pkt_record *pkt, struc
 /* Fold one packet; kd is its key when the caller computed it already (not
  * for later fragments, whose ports come from the fragment table). */
 static void fold_packet(flow_table *ft, const struct pkt_record *pkt, const struct keyed *kd,
-                        struct sink *s)
+                        const struct payload_slot *pl, struct sink *s)
 {
     struct pkt_record frag;
     struct keyed own;
@@ -995,6 +1025,11 @@ static void fold_packet(flow_table *ft, const struct pkt_record *pkt, const stru
         if (pkt->proto == PROTO_TCP)
             tcp_state(ft, f, dir, pkt->tcp_flags);
     }
+    if (ft->dpi && dpi_flow_active(&f->dpi)) {
+        struct dpi_flow_id id;
+        flow_dpi_id(f, &id);
+        dpi_packet(ft->dpi, &f->dpi, &id, dir, pl, pkt->ts_us);
+    }
     if (pkt->flags & PKT_F_FRAG_FIRST)
         frag_remember(ft, pkt);
 }
@@ -1040,12 +1075,40 @@ void flow_table_destroy(flow_table *ft)
     free(ft);
 }
 
+/*
+ * The payload slot of a record with payload_seq (NULL when it has none or
+ * the slot is missing). Slots come in record order; slots older than the
+ * record belong to records the capture could not queue and are skipped.
+ */
+static const struct payload_slot *payload_take(flow_table *ft, const struct pkt_record *pkt)
+{
+    if (!pkt->payload_seq || !ft->payload)
+        return NULL;
+    const struct payload_slot *pl;
+    while ((pl = ring_peek(ft->payload)) && (int32_t)(pl->seq - pkt->payload_seq) < 0) {
+        ring_release(ft->payload);
+        ft->payload_orphans++;
+    }
+    if (pl && pl->seq == pkt->payload_seq)
+        return pl;
+    ft->payload_missing++;
+    return NULL;
+}
+
+static void payload_done_with(flow_table *ft, const struct payload_slot *pl)
+{
+    if (pl)
+        ring_release(ft->payload);
+}
+
 void flow_table_packet(flow_table *ft, const struct pkt_record *pkt, flow_emit_fn emit, void *arg)
 {
     if (pkt->ts_us > ft->clock_us)
         ft->clock_us = pkt->ts_us;
     struct sink s = {.emit = emit, .arg = arg};
-    fold_packet(ft, pkt, NULL, &s);
+    const struct payload_slot *pl = payload_take(ft, pkt);
+    fold_packet(ft, pkt, NULL, pl, &s);
+    payload_done_with(ft, pl);
 }
 
 /* How far ahead of the packet being folded the burst path prefetches. */
@@ -1078,7 +1141,9 @@ void flow_table_packet_burst(flow_table *ft, const struct pkt_record *pkts, size
             const struct pkt_record *pkt = &pkts[i];
             if (pkt->ts_us > ft->clock_us)
                 ft->clock_us = pkt->ts_us;
-            fold_packet(ft, pkt, &kd[i], &s);
+            const struct payload_slot *pl = payload_take(ft, pkt);
+            fold_packet(ft, pkt, &kd[i], pl, &s);
+            payload_done_with(ft, pl);
         }
         pkts += m;
         n -= m;
@@ -1116,6 +1181,18 @@ size_t flow_table_flush(flow_table *ft, struct flow_event *out, size_t max)
 }
 
 uint64_t flow_table_clock(const flow_table *ft) { return ft->clock_us; }
+
+void flow_table_set_dpi(flow_table *ft, dpi *d, ring *payload)
+{
+    ft->dpi = d;
+    ft->payload = payload;
+}
+
+void flow_table_get_payload_stats(const flow_table *ft, uint64_t *orphans, uint64_t *missing)
+{
+    *orphans = ft->payload_orphans;
+    *missing = ft->payload_missing;
+}
 
 void flow_table_get_stats(const flow_table *ft, struct flow_table_stats *out)
 {

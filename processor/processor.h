@@ -21,6 +21,8 @@
 #include <stdint.h>
 
 #include "../common/ring.h"
+#include "../common/payload.h"
+#include "dpi.h"
 #include "flow_table.h"
 
 struct config;
@@ -29,6 +31,11 @@ typedef struct processor processor;
 struct processor_stats {
     struct flow_table_stats table;
     uint64_t events_dropped;   /* records lost to full event rings (live only) */
+    /* dpi (issue 15) */
+    bool     dpi_on;           /* AGENT_DPI */
+    struct dpi_stats dpi;
+    uint64_t payload_orphans;  /* payload slots whose record was dropped */
+    uint64_t payload_missing;  /* records whose payload slot was not there */
 };
 
 /*
@@ -62,6 +69,14 @@ void processor_stop_janitor(processor *p);
  * the number of records pushed.
  */
 uint64_t processor_flush(processor *p);
+
+/*
+ * dpi (issue 15): the payload ring the capture thread must fill (producer)
+ * for this processor, and the detection-done table it reads; both NULL when
+ * AGENT_DPI is off. Owned by the processor. Main thread, before the threads start.
+ */
+ring *processor_payload_ring(processor *p);
+payload_done *processor_payload_done(processor *p);
 
 /* Any thread: counters (takes the table mutex briefly). */
 void processor_get_stats(processor *p, struct processor_stats *out);
