@@ -51,6 +51,13 @@ void summary_log_end(const struct stages *st)
         LOG_U64("events_delivered", ss.events_sent),
         LOG_U64("events_failed", ss.events_failed), LOG_U64("json_errors", ss.json_errors)};
     log_fields(LOG_INFO, "summary", f, sizeof f / sizeof f[0]);
+    if (ps.dpi_on) {   /* dpi (issue 15): what went without inspection, and why */
+        const struct log_field d[] = {
+            LOG_U64("payload_copied", cs.payload_copied), LOG_U64("payload_ring_full", cs.payload_ring_full),
+            LOG_U64("flows_inspected", ps.dpi.flows_inspected), LOG_U64("flows_detected", ps.dpi.flows_detected),
+            LOG_U64("flows_guessed", ps.dpi.flows_guessed), LOG_U64("pool_empty", ps.dpi.pool_empty)};
+        log_fields(LOG_INFO, "dpi summary", d, sizeof d / sizeof d[0]);
+    }
 }
 
 int summary_delivery_status(const struct stages *st)

@@ -215,7 +215,7 @@ static const struct setting SETTINGS[S_COUNT] = {
         "label each flow's application with nDPI (the \"app\" field)", 0, 0 },
     [S_DPI_FLOWS] = { "AGENT_DPI_FLOWS", "--dpi-flows", "N", "32768",
         "integer in [16, 1048576]",
-        "flows inspected at the same time (688 bytes each); more wait unlabelled", 16,
+        "nDPI flow states (688 bytes each); flows beyond wait uninspected", 16,
         1048576 },
 };
 
