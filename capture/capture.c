@@ -299,13 +299,14 @@ static void copy_l2(capture *c, const struct pcap_pkthdr *h, const u_char *data,
 /*
  * The payload path (capture_set_payload): copy the IP packet of a TCP/UDP
  * record with payload into the payload ring unless its flow is done with
- * inspection. The copy's IP length fields are cut to the bytes copied, so
+ * inspection (also when it has no payload: its headers, for nDPI's TCP
+ * tracking). The copy's IP length fields are cut to the bytes copied, so
  * nDPI (which checks them) takes a packet cut by the snap length or the slot.
  */
 static void copy_payload(capture *c, struct pkt_record *rec, const u_char *data,
                          const struct decode_span *sp)
 {
-    if (sp->l4_len == 0 || (rec->proto != 6 && rec->proto != 17) ||
+    if (sp->l3_len == 0 || (rec->proto != 6 && rec->proto != 17) ||
         sp->l4_off >= PAYLOAD_DATA_MAX)
         return;
     if (payload_done_test(c->done, payload_flow_hash(c->done, rec->src, rec->sport, rec->dst,

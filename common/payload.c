@@ -68,6 +68,7 @@ uint64_t payload_flow_hash(const payload_done *d, const uint8_t *a, uint16_t pa,
     return mum(h ^ proto, 0x9e3779b97f4a7c15ull ^ d->seed[2]);
 }
 
+/* A slot holds the done flow's fingerprint (bit 0 set, so never 0 = empty). */
 static uint32_t fingerprint(uint64_t h) { return (uint32_t)(h >> 32) | 1u; }
 
 int payload_done_test(const payload_done *d, uint64_t h)

@@ -10,6 +10,15 @@
  * ring, just before it queues the record; the record then carries
  * PKT_F_PAYLOAD and the slot's sequence number.
  *
+ * TCP/UDP packets without payload (handshake, ACKs) are copied too, headers
+ * only, on the same rule: nDPI's TCP tracking reads them (ndpiReader gives it
+ * every packet). What the processor does with a slot depends only on its own
+ * state of the flow, never on what the capture happened to know, so labels
+ * from a file do not depend on thread timing (except for one case: a flow
+ * ending and its 5-tuple coming back while the capture is ahead of the
+ * processor may find the old flow's done mark; its first packets then go
+ * uninspected).
+ *
  * The processor publishes which flows are done in a `payload_done` table:
  * 2^20 relaxed-atomic 32-bit slots indexed by a hash of the canonical flow
  * (both endpoints and the protocol; the same value from either direction),
@@ -56,7 +65,7 @@ void payload_done_destroy(payload_done *d);
 uint64_t payload_flow_hash(const payload_done *d, const uint8_t *a, uint16_t pa,
                            const uint8_t *b, uint16_t pb, uint8_t proto);
 
-/* Capture thread: whether the flow with hash h is marked done (relaxed load). */
+/* Capture thread: whether the flow with hash h is marked done (one relaxed load). */
 int payload_done_test(const payload_done *d, uint64_t h);
 
 /* Processor thread (under the flow table's lock): mark the flow with hash h done. */

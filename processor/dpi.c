@@ -11,9 +11,10 @@
  * reached; at the limit, or when the flow ends first, ask for its guess
  * (ndpi_detection_giveup with guessing on).
  *
- * Payload-less packets (TCP handshake, pure ACKs) are not copied by the
- * capture, so nDPI sees only packets with payload; they still count towards
- * the packet limit.
+ * Packets without payload reach nDPI (headers only) once the flow is in
+ * detection; before its first payload packet (the TCP handshake) they only
+ * count towards the packet limit, so flows that never carry payload take no
+ * nDPI state.
  */
 #include "dpi.h"
 
@@ -160,7 +161,7 @@ void dpi_packet(dpi *d, struct dpi_flow *df, const struct dpi_flow_id *id, int d
     (void)dir;   /* nDPI tells the directions apart itself; later inspectors use it */
     if (df->pkts < 255u)
         df->pkts++;
-    if (pl && pl->l3_len > 0) {
+    if (pl && pl->l3_len > 0 && (pl->l4_len > 0 || df->state == DPI_RUNNING)) {
         if (df->state == DPI_NEW) {
             if (d->nfree == 0) {
                 d->st.pool_empty++;

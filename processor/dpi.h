@@ -91,8 +91,9 @@ void dpi_destroy(dpi *d);
  * The inspection point. Called by the flow table for every packet of a flow
  * whose state is DPI_NEW or DPI_RUNNING (cheap check: dpi_flow_active).
  * `dir` 0 = initiator -> responder. `pl` is the packet from its IP header on
- * (pl->data, pl->l3_len bytes; the L4 payload at pl->l4_off, pl->l4_len bytes),
- * or NULL for a packet that carried no payload. `ts_us` the packet time.
+ * (pl->data, pl->l3_len bytes; the L4 payload at pl->l4_off, pl->l4_len bytes,
+ * 0 for the headers of a packet without payload), or NULL when the capture
+ * copied nothing (no payload and the flow not yet in detection, done, ...). `ts_us` the packet time.
  * Feeds nDPI; ends detection when nDPI is done or the packet limit is reached
  * (then gives the nDPI state back and marks the flow done in the payload_done
  * table). No allocation of ours; nDPI itself may allocate (TLS reassembly).
