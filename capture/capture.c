@@ -309,8 +309,8 @@ static void copy_payload(capture *c, struct pkt_record *rec, const u_char *data,
     if (sp->l3_len == 0 || (rec->proto != 6 && rec->proto != 17) ||
         sp->l4_off >= PAYLOAD_DATA_MAX)
         return;
-    if (payload_done_test(c->done, payload_flow_hash(c->done, rec->src, rec->sport, rec->dst,
-                                                     rec->dport, rec->proto))) {
+    if (c->done && payload_done_test(c->done, payload_flow_hash(c->done, rec->src, rec->sport, rec->dst,
+                                                                rec->dport, rec->proto))) {
         c->n_payload_skips++;
         return;
     }
@@ -565,7 +565,7 @@ void capture_set_payload(capture *c, ring *payload, struct payload_done *done)
 {
     if (!c)
         return;
-    bool ok = payload && done && ring_slot_size(payload) == PAYLOAD_SLOT_SIZE;
+    bool ok = payload && ring_slot_size(payload) == PAYLOAD_SLOT_SIZE;
     c->payload = ok ? payload : NULL;
     c->done = ok ? done : NULL;
 }

@@ -106,7 +106,9 @@ void capture_set_l2_ring(capture *c, ring *r);
  * `payload` before their record is queued, and the record carries the slot's
  * sequence number. Live, a full payload ring sends the record without
  * payload (payload_ring_full); replaying a file, the capture waits. Main
- * thread, before capture_run; payload NULL turns it off. The slot size must be
+ * thread, before capture_run; payload NULL turns it off; done NULL copies
+ * every TCP/UDP packet (no hints: what a file gives then never depends on how
+ * far the capture ran ahead of the processor). The slot size must be
  * PAYLOAD_SLOT_SIZE.
  */
 struct payload_done;

@@ -116,7 +116,9 @@ static int build(struct sensor *s, char *err, size_t errlen)
                                 err, errlen);
     if (!st->proc)
         return EXIT_RUNTIME;
-    capture_set_payload(st->cap, processor_payload_ring(st->proc), processor_payload_done(st->proc));
+    /* dpi (issue 15): reading a file, no done hints, so labels never depend on thread timing */
+    capture_set_payload(st->cap, processor_payload_ring(st->proc),
+                        cfg->pcap_file ? NULL : processor_payload_done(st->proc));
     s->ctx.interface = config_source_name(cfg);
     s->ctx.hostname = cfg->hostname;
     s->ctx.community_seed = cfg->community_id_seed;

@@ -13,11 +13,11 @@
  * TCP/UDP packets without payload (handshake, ACKs) are copied too, headers
  * only, on the same rule: nDPI's TCP tracking reads them (ndpiReader gives it
  * every packet). What the processor does with a slot depends only on its own
- * state of the flow, never on what the capture happened to know, so labels
- * from a file do not depend on thread timing (except for one case: a flow
- * ending and its 5-tuple coming back while the capture is ahead of the
- * processor may find the old flow's done mark; its first packets then go
- * uninspected).
+ * state of the flow. One race is left: a flow ending and its 5-tuple coming
+ * back while the capture is ahead of the processor may find the old flow's
+ * done mark, and its first packets then go uninspected; so the hints are used
+ * live only, and a file is replayed without them (every TCP/UDP packet is
+ * copied, labels never depend on thread timing).
  *
  * The processor publishes which flows are done in a `payload_done` table:
  * 2^20 relaxed-atomic 32-bit slots indexed by a hash of the canonical flow
