@@ -117,7 +117,21 @@ static void set_label(const dpi *d, struct dpi_flow *df, ndpi_protocol p)
     df->category = (uint8_t)(p.category < 256 ? p.category : 0);
 }
 
-/* Detection is over (label, limit, or the flow ended): guess if unlabelled. */
+/*
+ * An inspector has what it needs (its DPI_WANT_* bit): once none is left the
+ * flow is done, and the capture is told to stop copying its payload.
+ */
+static void inspector_done(dpi *d, struct dpi_flow *df, const struct dpi_flow_id *id, uint8_t bit)
+{
+    df->want &= (uint8_t)~bit;
+    if (df->want)
+        return;
+    df->state = DPI_DONE;
+    if (d->done && has_ports(id))
+        payload_done_mark(d->done, flow_hash(d, id));
+}
+
+/* nDPI's detection is over (label, limit, or the flow ended): guess if unlabelled. */
 static void finish(dpi *d, struct dpi_flow *df, const struct dpi_flow_id *id)
 {
     if (df->nf) {
@@ -133,9 +147,7 @@ static void finish(dpi *d, struct dpi_flow *df, const struct dpi_flow_id *id)
             d->st.flows_detected++;
         release_state(d, df);
     }
-    df->state = DPI_DONE;
-    if (d->done && has_ports(id))
-        payload_done_mark(d->done, flow_hash(d, id));
+    inspector_done(d, df, id, DPI_WANT_NDPI);
 }
 
 /* A flow that never reached nDPI: the guess from addresses and ports (IPv4 hosts only). */
@@ -173,14 +185,18 @@ void dpi_packet(dpi *d, struct dpi_flow *df, const struct dpi_flow_id *id, int d
             df->nf = d->free_stack[--d->nfree];
             memset(df->nf, 0, d->flow_size);
             df->state = DPI_RUNNING;
+            df->want = DPI_WANT_ALL;
             d->st.flows_inspected++;
         }
         d->st.payload_packets++;
-        ndpi_protocol p = ndpi_detection_process_packet(d->nd, df->nf, pl->data, pl->l3_len,
-                                                        ts_us / 1000u);
-        set_label(d, df, p);
+        if (df->nf) {
+            ndpi_protocol p = ndpi_detection_process_packet(d->nd, df->nf, pl->data, pl->l3_len,
+                                                            ts_us / 1000u);
+            set_label(d, df, p);
+        }
+        /* Later inspectors: called here with (df, dir, pl->data + pl->l4_off, pl->l4_len, ts_us). */
     }
-    if (df->state != DPI_RUNNING)
+    if (df->state != DPI_RUNNING || !df->nf)
         return;
     uint32_t limit = id->proto == PROTO_UDP ? DPI_UDP_PACKETS : DPI_TCP_PACKETS;
     bool enough = df->pkts > limit;
@@ -200,7 +216,7 @@ void dpi_flow_end(dpi *d, struct dpi_flow *df, const struct dpi_flow_id *id, boo
                   struct flow_event *ev)
 {
     if (final) {
-        if (df->state == DPI_RUNNING)
+        if (df->state == DPI_RUNNING && df->nf)
             finish(d, df, id);
         else if (df->state == DPI_NEW || df->state == DPI_SKIPPED)
             guess_only(d, df, id);

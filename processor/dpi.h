@@ -45,19 +45,24 @@ enum dpi_state {
 };
 
 /* Inspectors that may still want a flow's payload (dpi_flow.want). Later
- * inspectors (DNS, TLS, HTTP, SSH metadata) add their bit here; the flow is
- * done when no bit is left. */
+ * inspectors (DNS, TLS, HTTP, SSH metadata) add their bit here and to
+ * DPI_WANT_ALL, and clear it (dpi_inspector_done) when they have what they
+ * need; the flow is done, and its payload no longer copied, when no bit is
+ * left. */
 #define DPI_WANT_NDPI 0x01u
+#define DPI_WANT_ALL  DPI_WANT_NDPI
 
 /* The per-flow block kept in the flow table's entry: 16 bytes. */
 struct dpi_flow {
     struct ndpi_flow_struct *nf;   /* pool entry while DPI_RUNNING, else NULL */
     uint16_t master, app;          /* nDPI protocol ids (master 0: none) */
     uint8_t  category;             /* ndpi_protocol_category_t */
-    uint8_t  state;                /* enum dpi_state */
-    uint8_t  guessed;              /* the label is nDPI's guess, not a detection */
+    uint8_t  state : 4;            /* enum dpi_state */
+    uint8_t  guessed : 1;          /* the label is nDPI's guess, not a detection */
+    uint8_t  want;                 /* DPI_WANT_* bits of inspectors still reading */
     uint8_t  pkts;                 /* packets seen in detection (saturates at 255) */
 };
+_Static_assert(sizeof(struct dpi_flow) == 16, "the flow table keeps 16 bytes of DPI per flow");
 
 /* What a flow's inspection sees of it: the flow table's canonical key facts. */
 struct dpi_flow_id {
