@@ -725,6 +725,38 @@ static void test_tcp_syn_fields(void **state)
     assert_int_equal(r.flags, PKT_F_HAS_PORTS);
 }
 
+/* dpi (issue 15): where the IP packet and its TCP payload sit, on the fast
+ * path (Ethernet) and the general one (raw IP); bytes past the IP total length
+ * (Ethernet padding) are not payload; a header cut short gives no span. */
+static void test_payload_span(void **state)
+{
+    struct pkt_record r, r2;
+    struct decode_span sp;
+    uint8_t f[64];
+
+    (void)state;
+    memcpy(f, p_tcp_syn, sizeof p_tcp_syn);
+    memcpy(f + sizeof p_tcp_syn, "hello", 5);
+    assert_int_equal(decode_packet_span(DECODE_DLT_EN10MB, f, sizeof p_tcp_syn + 5, 59, TS, &r, &sp), DECODE_OK);
+    assert_int_equal(sp.l3_off, 14);            /* total length 40: the 5 bytes are padding */
+    assert_int_equal(sp.l3_len, 40);
+    assert_int_equal(sp.l4_off, 40);
+    assert_int_equal(sp.l4_len, 0);
+    f[14 + 3] = 45;                             /* IPv4 total length 45: now they are payload */
+    assert_int_equal(decode_packet_span(DECODE_DLT_EN10MB, f, sizeof p_tcp_syn + 5, 59, TS, &r, &sp), DECODE_OK);
+    assert_int_equal(sp.l3_len, 45);
+    assert_int_equal(sp.l4_len, 5);
+    assert_int_equal(decode_packet(DECODE_DLT_EN10MB, f, sizeof p_tcp_syn + 5, 59, TS, &r2), DECODE_OK);
+    assert_memory_equal(&r, &r2, sizeof r);
+    assert_int_equal(decode_packet_span(DECODE_DLT_RAW, f + 14, 45, 45, TS, &r, &sp), DECODE_OK);
+    assert_int_equal(sp.l3_off, 0);
+    assert_int_equal(sp.l3_len, 45);
+    assert_int_equal(sp.l4_off, 40);
+    assert_int_equal(sp.l4_len, 5);
+    assert_int_equal(decode_packet_span(DECODE_DLT_RAW, f + 14, 36, 45, TS, &r, &sp), DECODE_OK);
+    assert_int_equal(sp.l3_len, 0);             /* TCP header cut: no span */
+}
+
 /* Every case cut at every length: never an over-read, never a wrong record. */
 static void test_truncation(void **state)
 {
@@ -860,6 +892,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_tcp_syn_fields),
+        cmocka_unit_test(test_payload_span),
         cmocka_unit_test(test_truncation),
         cmocka_unit_test(test_ipv6_chain_limit),
         cmocka_unit_test(test_null_data),
