@@ -69,7 +69,7 @@ struct config {
     uint32_t max_flows;            /* AGENT_MAX_FLOWS, [1, 100000000], default 1000000 */
     bool     vlan_in_key;          /* AGENT_VLAN_IN_KEY, default true */
     /* inspection (issue 15) */
-    bool     dpi;                  /* AGENT_DPI, default on: nDPI application labels */
+    bool     dpi;                  /* AGENT_DPI, default off: nDPI application labels */
     uint32_t dpi_flows;            /* AGENT_DPI_FLOWS, [16, 1048576], default 32768: nDPI flow states in the pool */
     uint16_t community_id_seed;    /* AGENT_COMMUNITY_ID_SEED, [0, 65535], default 0 */
     char    *local_networks;       /* AGENT_LOCAL_NETWORKS, CIDR list (checked); NULL = the host's own addresses decide direction */

@@ -56,7 +56,7 @@ def sensor_label(app):
 
 def sensor_flows(tracer, pcap, env=None):
     e = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_")}
-    e.update({"AGENT_PCAP_FILE": str(pcap), "AGENT_USER": "root", "LOG_LEVEL": "error"})
+    e.update({"AGENT_PCAP_FILE": str(pcap), "AGENT_USER": "root", "LOG_LEVEL": "error", "AGENT_DPI": "on"})
     e.update(env or {})
     r = subprocess.run([tracer], env=e, capture_output=True, text=True, timeout=300, check=False)
     for mark in ("Sanitizer", "runtime error"):

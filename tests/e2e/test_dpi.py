@@ -51,7 +51,7 @@ def _sensor_event(r):
 
 @needs_pcaps
 def test_dpi_counters_and_pool_bound(tracer):
-    env = {"AGENT_PCAP_FILE": str(PCAPS / "1kxun.pcap"), "AGENT_STATS_INTERVAL": "3600s"}
+    env = {"AGENT_PCAP_FILE": str(PCAPS / "1kxun.pcap"), "AGENT_STATS_INTERVAL": "3600s", "AGENT_DPI": "on"}
     r = run_sensor(tracer, env)
     d = _sensor_event(r)["dpi"]
     flows = [e for e in r.records()]
@@ -70,11 +70,16 @@ def test_dpi_counters_and_pool_bound(tracer):
     assert all("app" in f for f in r.records())
 
 
-def test_dpi_off_has_no_app(tracer, tmp_path):
+@pytest.mark.parametrize("setting", [None, "off"])
+def test_dpi_off_has_no_app(tracer, setting):
+    """Off by default (see README: Application identification) and with AGENT_DPI=off."""
     pcap = PCAPS / "1kxun.pcap"
     if not pcap.exists():
         pytest.skip("needs ../shared/pcaps/ndpi")
-    r = run_sensor(tracer, {"AGENT_PCAP_FILE": str(pcap), "AGENT_DPI": "off", "AGENT_STATS_INTERVAL": "3600s"})
+    env = {"AGENT_PCAP_FILE": str(pcap), "AGENT_STATS_INTERVAL": "3600s"}
+    if setting:
+        env["AGENT_DPI"] = setting
+    r = run_sensor(tracer, env)
     flows = r.records()
     assert len(flows) == 204 and not any("app" in f for f in flows)
     assert "dpi" not in _sensor_event(r)

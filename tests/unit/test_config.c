@@ -272,7 +272,7 @@ static void test_defaults_with_pcap(void **state)
     assert_int_equal(c->active_timeout_s, 300);
     assert_int_equal(c->max_flows, 1000000);
     assert_true(c->vlan_in_key);
-    assert_true(c->dpi);
+    assert_false(c->dpi);
     assert_int_equal(c->dpi_flows, 32768);
     assert_int_equal(c->community_id_seed, 0);
     assert_int_equal(c->packet_ring_slots, 65536);
