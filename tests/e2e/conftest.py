@@ -302,7 +302,7 @@ def compare_records(actual, expected):
         check_shape(r)
     check_unique_event_ids(actual)
     # "app" (nDPI's label, issue 15) is checked by test_dpi.py against ndpiReader, not by the flow model
-    a = sorted((strip(r, ("event_id", "hostname", "app")) for r in actual), key=_sort_key)
+    a = sorted((strip(r, ("event_id", "hostname", "sensor_id", "app")) for r in actual), key=_sort_key)
     e = sorted(expected, key=_sort_key)
     dump = "\nactual:\n%s\nexpected:\n%s" % (
         "\n".join(json.dumps(x, sort_keys=True) for x in a),

@@ -1635,7 +1635,7 @@ def scenario_mixed(n_tcp=40, n_tcp6=10, n_rst=10, n_udp=30, n_icmp=10, n_icmp6=5
                 tunnel={"type": "gre", "depth": 1, "outer_src_ip": A4, "outer_dst_ip": D4})
     g.send(12.0, "a", payload=b"g1", rec=gr)
     g.send(12.5, "b", payload=b"g2", rec=gr)
-    gr.pkts = [p[:2] + (True, 0) for p in gr.pkts]
+    gr.pkts = [p[:2] + (True, 0) + p[4:] for p in gr.pkts]   # keep the frame facts (MAC, TTL, DSCP)
     s = Conv(sc, PROTO_SCTP, A4, B4, 2905, 2905)
     s.record()
     s.send(13.0, "a")
