@@ -77,6 +77,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (sp.l3_len && ((uint64_t)sp.l3_off + sp.l3_len > caplen || sp.l4_off + sp.l4_len != sp.l3_len ||
                           sp.l4_off > sp.l3_len))
             abort();
+        /* with tunnels opened (the capture's default): the record of
+         * decode_packet_opts, and a span (the inner packet's) inside the frame */
+        struct pkt_record in2, in3;
+        memset(&in2, 0xa5, sizeof in2);
+        memset(&in3, 0xa5, sizeof in3);
+        r2 = decode_packet_span(dlt, frame, caplen, wire_len, 1700000000000000ull, DECODE_OPT_DECAP, &in2, &sp);
+        enum decode_result r3 = decode_packet_opts(dlt, frame, caplen, wire_len, 1700000000000000ull,
+                                                   DECODE_OPT_DECAP, &in3);
+        if (r2 != r3 || (r2 == DECODE_OK && memcmp(&in2, &in3, sizeof in2) != 0))
+            abort();
+        if (sp.l3_len && ((uint64_t)sp.l3_off + sp.l3_len > caplen || sp.l4_off + sp.l4_len != sp.l3_len ||
+                          sp.l4_off > sp.l3_len))
+            abort();
     }
     /* capture.c asks only about DECODE_NOT_IP frames; the contract holds for any. */
     {
