@@ -226,6 +226,10 @@ static int dpi_json(cJSON *o, const struct sensor_counters *c)
     num(d, "flows_guessed", p->dpi.flows_guessed);
     num(d, "pool_empty", p->dpi.pool_empty);
     num(d, "pool_in_use", p->dpi.pool_in_use);
+    num(d, "meta_flows", p->dpi.meta_flows);
+    num(d, "meta_found", p->dpi.meta_found);
+    num(d, "meta_pool_empty", p->dpi.meta_pool_empty);
+    num(d, "meta_in_use", p->dpi.meta_in_use);
     return 0;
 }
 

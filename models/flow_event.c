@@ -341,6 +341,12 @@ static int add_app(cJSON *o, const struct flow_event *ev)
     return add(o, "app", a);
 }
 
+/* Metadata (issue 15, inspect/): one member named after its kind ("dns", "tls", ...). */
+static int add_meta(cJSON *o, const struct flow_event *ev)
+{
+    return inspect_result_add_json(o, &ev->meta);
+}
+
 cJSON *flow_event_to_json(const struct flow_event *ev, const struct flow_event_ctx *ctx,
                           enum flow_direction dir, const char *event_id)
 {
@@ -422,6 +428,7 @@ cJSON *flow_event_to_json(const struct flow_event *ev, const struct flow_event_c
     rc |= add_l2l3(o, ev, ctx);
     rc |= add_xstats(o, &ev->xs);
     rc |= add_app(o, ev);
+    rc |= add_meta(o, ev);
     if (rc != 0) {
         cJSON_Delete(o);
         return NULL;
@@ -1017,6 +1024,15 @@ static void jw_app(struct jw *w, const struct flow_event *ev)
     jw_lit(w, ev->app_guessed ? ",\"guessed\":true}" : ",\"guessed\":false}");
 }
 
+/* The same bytes as add_meta (the inspect writer: `,"tls":{...}`, nothing for none). */
+static void jw_meta(struct jw *w, const struct flow_event *ev)
+{
+    if (ev->meta.kind == INSPECT_KIND_NONE)
+        return;
+    bool room = w->n < w->cap;
+    w->n += inspect_result_format(&ev->meta, room ? w->b + w->n : NULL, room ? w->cap - w->n : 0);
+}
+
 size_t flow_event_format(const struct flow_event *ev, const struct flow_event_ctx *ctx,
                          enum flow_direction dir, const char *event_id, char *buf, size_t buflen)
 {
@@ -1147,6 +1163,7 @@ size_t flow_event_format(const struct flow_event *ev, const struct flow_event_ct
     jw_l2l3(&w, ev, ctx);
     jw_xstats(&w, &ev->xs);
     jw_app(&w, ev);
+    jw_meta(&w, ev);
     jw_ch(&w, '}');
     if (w.cap)
         buf[w.n < w.cap ? w.n : w.cap - 1] = '\0';

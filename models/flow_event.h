@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../inspect/inspect.h"
+
 struct cJSON;
 struct ifnames;
 
@@ -134,6 +136,9 @@ struct flow_event {
     char     app_protocol[24];        /* nDPI master protocol ("TLS"), or the application */
     char     app_name[24];            /* nDPI application ("YouTube"; "TLS" when no more) */
     char     app_category[40];        /* nDPI category ("Media") */
+    /* metadata (issue 15, inspect/): DNS / TLS / QUIC / HTTP / SSH facts, AGENT_DPI on;
+     * kind INSPECT_KIND_NONE: nothing (no member in the JSON) */
+    struct inspect_result meta;
 };
 
 /* Per-sensor facts the JSON needs that are not in the record. */

@@ -36,6 +36,7 @@ struct dpi {
     uint32_t nfree, cap;
     size_t flow_size;
     struct dpi_stats st;
+    struct inspect_pool *ipool;    /* metadata parser states, as many as nDPI's */
 };
 
 dpi *dpi_create(uint32_t pool_flows, payload_done *done, char *err, size_t errlen)
@@ -72,8 +73,13 @@ dpi *dpi_create(uint32_t pool_flows, payload_done *done, char *err, size_t errle
     NDPI_BITMASK_SET_ALL(all);
     ndpi_set_protocol_detection_bitmask2(d->nd, &all);
     ndpi_finalize_initialization(d->nd);
+    d->ipool = inspect_pool_create(pool_flows, err, errlen);
+    if (!d->ipool)
+        goto err;
     return d;
 err:
+    if (d->nd)
+        ndpi_exit_detection_module(d->nd);
     free(d->pool);
     free(d->free_stack);
     free(d);
@@ -86,6 +92,7 @@ void dpi_destroy(dpi *d)
         return;
     if (d->nd)
         ndpi_exit_detection_module(d->nd);
+    inspect_pool_destroy(d->ipool);
     free(d->pool);
     free(d->free_stack);
     free(d);
@@ -129,6 +136,19 @@ static void inspector_done(dpi *d, struct dpi_flow *df, const struct dpi_flow_id
     df->state = DPI_DONE;
     if (d->done && has_ports(id))
         payload_done_mark(d->done, flow_hash(d, id));
+}
+
+/* The metadata parsers are done (or the flow ended): keep what they found, give the state back. */
+static void meta_finish(dpi *d, struct dpi_flow *df, const struct dpi_flow_id *id)
+{
+    if (df->insp) {
+        df->meta = *inspect_flow_result(df->insp);
+        if (df->meta.kind != INSPECT_KIND_NONE)
+            d->st.meta_found++;
+        inspect_flow_release(d->ipool, df->insp);
+        df->insp = NULL;
+    }
+    inspector_done(d, df, id, DPI_WANT_META);
 }
 
 /* nDPI's detection is over (label, limit, or the flow ended): guess if unlabelled. */
@@ -187,14 +207,32 @@ void dpi_packet(dpi *d, struct dpi_flow *df, const struct dpi_flow_id *id, int d
             df->state = DPI_RUNNING;
             df->want = DPI_WANT_ALL;
             d->st.flows_inspected++;
+            df->insp = inspect_flow_acquire(d->ipool);
+            if (df->insp) {
+                d->st.meta_flows++;
+            } else {
+                df->want &= (uint8_t)~DPI_WANT_META;
+                d->st.meta_pool_empty++;
+            }
         }
-        d->st.payload_packets++;
         if (df->nf) {
+            d->st.payload_packets++;
             ndpi_protocol p = ndpi_detection_process_packet(d->nd, df->nf, pl->data, pl->l3_len,
                                                             ts_us / 1000u);
             set_label(d, df, p);
         }
-        /* Later inspectors: called here with (df, dir, pl->data + pl->l4_off, pl->l4_len, ts_us). */
+        /* Metadata: the packet's own ports and direction, its payload (headers-only packets
+         * too: a SYN says where the byte stream starts). Bounded: at most 255 packets. */
+        if (df->insp) {
+            bool fwd = dir == 0;
+            uint32_t n = pl->l4_off <= pl->l3_len ? pl->l4_len : 0;
+            bool more = inspect_flow_feed(df->insp, fwd ? INSPECT_DIR_FWD : INSPECT_DIR_REV, id->proto,
+                                          fwd ? id->sport : id->dport, fwd ? id->dport : id->sport,
+                                          id->tcp_flags, id->tcp_seq, id->has_seq,
+                                          n ? pl->data + pl->l4_off : NULL, n);
+            if (!more || df->pkts == 255u)
+                meta_finish(d, df, id);
+        }
     }
     if (df->state != DPI_RUNNING || !df->nf)
         return;
@@ -218,6 +256,8 @@ void dpi_flow_end(dpi *d, struct dpi_flow *df, const struct dpi_flow_id *id, boo
     if (final) {
         if (df->state == DPI_RUNNING && df->nf)
             finish(d, df, id);
+        if (df->insp)
+            meta_finish(d, df, id);
         else if (df->state == DPI_NEW || df->state == DPI_SKIPPED)
             guess_only(d, df, id);
         if (d->done && has_ports(id))
@@ -225,6 +265,7 @@ void dpi_flow_end(dpi *d, struct dpi_flow *df, const struct dpi_flow_id *id, boo
         df->state = DPI_DONE;
     }
     uint16_t master = df->master ? df->master : df->app;
+    ev->meta = df->insp ? *inspect_flow_result(df->insp) : df->meta;   /* interim: so far */
     ev->has_app = 1;
     ev->app_guessed = df->guessed;
     copy_name(ev->app_protocol, sizeof ev->app_protocol, ndpi_get_proto_name(d->nd, master));
@@ -237,4 +278,7 @@ void dpi_get_stats(const dpi *d, struct dpi_stats *out)
 {
     *out = d->st;
     out->pool_in_use = d->cap - d->nfree;
+    struct inspect_pool_stats ips;
+    inspect_pool_get_stats(d->ipool, &ips);
+    out->meta_in_use = ips.in_use;
 }

@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "../common/payload.h"
+#include "../inspect/inspect.h"
 #include "../models/flow_event.h"
 
 typedef struct dpi dpi;
@@ -50,7 +51,8 @@ enum dpi_state {
  * need; the flow is done, and its payload no longer copied, when no bit is
  * left. */
 #define DPI_WANT_NDPI 0x01u
-#define DPI_WANT_ALL  DPI_WANT_NDPI
+#define DPI_WANT_META 0x02u          /* inspect/: DNS, TLS, QUIC, HTTP, SSH metadata */
+#define DPI_WANT_ALL  (DPI_WANT_NDPI | DPI_WANT_META)
 
 /* The per-flow block kept in the flow table's entry: 16 bytes. */
 struct dpi_flow {
@@ -61,14 +63,22 @@ struct dpi_flow {
     uint8_t  guessed : 1;          /* the label is nDPI's guess, not a detection */
     uint8_t  want;                 /* DPI_WANT_* bits of inspectors still reading */
     uint8_t  pkts;                 /* packets seen in detection (saturates at 255) */
+    /* metadata (inspect/): the parsers' state while DPI_WANT_META, then what they found */
+    struct inspect_flow *insp;     /* pool entry while the metadata parsers read, else NULL */
+    struct inspect_result meta;    /* copied out when they are done or the flow ends */
 };
-_Static_assert(sizeof(struct dpi_flow) == 16, "the flow table keeps 16 bytes of DPI per flow");
+_Static_assert(sizeof(struct dpi_flow) == 24 + sizeof(struct inspect_result),
+               "the flow table keeps 16 bytes of labels and the metadata block per flow");
 
 /* What a flow's inspection sees of it: the flow table's canonical key facts. */
 struct dpi_flow_id {
     const uint8_t *src, *dst;      /* initiator, responder addresses (pkt_record layout) */
     uint16_t sport, dport;
     uint8_t  proto, ipver;
+    /* the packet being inspected (dpi_packet): TCP flags and sequence number */
+    uint8_t  tcp_flags;
+    bool     has_seq;              /* tcp_seq is the packet's (its TCP header was captured) */
+    uint32_t tcp_seq;
 };
 
 struct dpi_stats {
@@ -79,6 +89,11 @@ struct dpi_stats {
     uint64_t payload_packets;      /* packets whose payload reached nDPI */
     uint64_t payload_late;         /* payload for a flow already done (hint raced): ignored */
     uint64_t pool_in_use;          /* nDPI states taken now */
+    /* metadata (inspect/) */
+    uint64_t meta_flows;           /* flows that took a metadata parser state */
+    uint64_t meta_found;           /* ... whose parsers found something (DNS, TLS, QUIC, HTTP, SSH) */
+    uint64_t meta_pool_empty;      /* flows without metadata: that pool was empty */
+    uint64_t meta_in_use;          /* metadata states taken now */
 };
 
 /*

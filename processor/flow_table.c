@@ -464,6 +464,9 @@ static void flow_dpi_id(const struct flow *f, struct dpi_flow_id *id)
     id->dport = f->has_icmp ? 0 : (f->init_is_a ? f->key.pb : f->key.pa);
     id->proto = f->key.proto;
     id->ipver = f->key.ipver;
+    id->tcp_flags = 0;
+    id->has_seq = false;
+    id->tcp_seq = 0;
 }
 
 /* The flow's record is being made: its application label (issue 15). */
@@ -1163,6 +1166,9 @@ static void fold_packet(flow_table *ft, const struct pkt_record *pkt, const stru
     if (ft->dpi && dpi_flow_active(&f->dpi)) {
         struct dpi_flow_id id;
         flow_dpi_id(f, &id);
+        id.tcp_flags = pkt->tcp_flags;
+        id.has_seq = (pkt->l4_info & PKT_L4_TCP_HDR) != 0;
+        id.tcp_seq = pkt->tcp_seq;
         dpi_packet(ft->dpi, &f->dpi, &id, dir, pl, pkt->ts_us);
     }
     if (pkt->flags & PKT_F_FRAG_FIRST)

@@ -111,6 +111,11 @@ static void test_dns_is_labelled_and_done(void **state)
     assert_int_equal(st.flows_detected, 1);
     assert_int_equal(st.pool_in_use, 0);
     assert_int_equal(st.payload_packets, 2);
+    /* metadata (inspect/, DPI_WANT_META): query and answer seen, state given back */
+    assert_int_equal(st.meta_flows, 1);
+    assert_int_equal(st.meta_found, 1);
+    assert_int_equal(st.meta_in_use, 0);
+    assert_null(df.insp);
 
     struct flow_event ev;
     memset(&ev, 0, sizeof ev);
@@ -120,6 +125,17 @@ static void test_dns_is_labelled_and_done(void **state)
     assert_string_equal(ev.app_name, "DNS");
     assert_string_equal(ev.app_category, "Network");
     assert_int_equal(ev.app_guessed, 0);
+    assert_int_equal(ev.meta.kind, INSPECT_KIND_DNS);
+    assert_string_equal(ev.meta.u.dns.qname, "www.example.com");
+    assert_int_equal(ev.meta.u.dns.qtype, 1);
+    assert_int_equal(ev.meta.u.dns.n_answers, 1);
+    assert_string_equal(ev.meta.u.dns.answers[0].data, "93.184.216.34");
+    char js[512];
+    size_t jn = inspect_result_format(&ev.meta, js, sizeof js);
+    assert_int_equal(jn, strlen(js));
+    assert_string_equal(js, ",\"dns\":{\"query\":\"www.example.com\",\"qtype\":1,\"rcode\":0,"
+                            "\"answer_count\":1,\"answers\":[{\"type\":1,\"ttl\":3600,"
+                            "\"data\":\"93.184.216.34\"}]}");
     assert_false(payload_done_test(done, h));     /* cleared when the flow ends */
     dpi_destroy(d);
     payload_done_destroy(done);

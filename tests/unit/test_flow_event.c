@@ -876,6 +876,18 @@ static void test_format_matches_cjson(void **state)
         snprintf(ev.app_protocol, sizeof ev.app_protocol, "%s", app_names[fmt_rand() % 5]);
         snprintf(ev.app_name, sizeof ev.app_name, "%s", app_names[fmt_rand() % 5]);
         snprintf(ev.app_category, sizeof ev.app_category, "%s", app_names[fmt_rand() % 5]);
+        if (fmt_rand() % 3 == 0) {               /* metadata (issue 15, inspect/) */
+            memset(&ev.meta, 0, sizeof ev.meta);
+            ev.meta.kind = INSPECT_KIND_HTTP;
+            ev.meta.u.http.has_request = 1;
+            snprintf(ev.meta.u.http.method, sizeof ev.meta.u.http.method, "GET");
+            snprintf(ev.meta.u.http.host, sizeof ev.meta.u.http.host, "%s", app_names[fmt_rand() % 5]);
+            snprintf(ev.meta.u.http.path, sizeof ev.meta.u.http.path, "/%s", app_names[fmt_rand() % 5]);
+            if (fmt_rand() % 2) {
+                ev.meta.u.http.has_response = 1;
+                ev.meta.u.http.status = (uint16_t)(100 + fmt_rand() % 500);
+            }
+        }
         enum flow_direction dir = (enum flow_direction)(fmt_rand() % 4);
         char id[40];
         snprintf(id, sizeof id, "0123456789abcdef-%d", i);
