@@ -29,6 +29,8 @@ PKGS    := libpcap libcurl libcjson libcrypto zlib libmnl libmicrohttpd libcap l
 PKGS    += libfixbuf glib-2.0
 # Kafka output (sender/kafka_output): librdkafka.
 PKGS    += rdkafka
+# nDPI (issue 15): application identification in processor/dpi.c
+PKGS    += libndpi
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wpointer-arith -Wvla -Wformat=2 -Wno-missing-field-initializers
 CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DTRACER_VERSION='"$(VERSION)"' -I.
 CFLAGS  ?= $(OPT) -g

@@ -10,6 +10,7 @@
 #   BENCH_ONLY=ipfix    only the IPFIX / NetFlow v9 encoding row (issue 16)
 #   BENCH_ONLY=kafka    only the Kafka rows (issue 16)
 #   BENCH_KAFKA_FLOWS=1000000  events of the Kafka rows
+#   BENCH_ONLY=dpi      only the floor and the sensor with AGENT_DPI=on and off (issue 15)
 #
 # Steps: build the generator, the floor loop and the receiver (cc); generate the
 # 3.5M-packet trace and its truth; warm the page cache; run, alternating, the
@@ -40,7 +41,7 @@ need_pkg() {   # need_pkg COMMAND PACKAGE
         { $SUDO apt-get update -q >/dev/null 2>&1 && $SUDO apt-get install -y -q "$2" >/dev/null; }
     command -v "$1" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin
 }
-if [ "${BENCH_ONLY:-}" != active ] && [ "${BENCH_ONLY:-}" != kafka ]; then
+if [ "${BENCH_ONLY:-}" != active ] && [ "${BENCH_ONLY:-}" != kafka ] && [ "${BENCH_ONLY:-}" != dpi ]; then
     need_pkg softflowd softflowd
     need_pkg tcpreplay tcpreplay
 fi
@@ -274,14 +275,36 @@ run_softflowd() {
     add softflowd $(cat "$WORK/t")
 }
 
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}'; }
+maxof() { tr ' ' '\n' | grep -v '^$' | sort -g | tail -1; }
+
+# Application identification (issue 15): the same NDJSON run with nDPI off.
+run_ndjson_nodpi() {
+    timed "$WORK/t" "${SENSOR_ENV[@]}" AGENT_DPI=off "$BIN" --pcap-file "$T" > /dev/null
+    add nodpi $(cat "$WORK/t")
+}
+dpi_rows() {   # the per-group rows: DPI on (the default) and off
+    local n d f
+    f=$(echo "${SECS[floor]}" | median); n=$(echo "${SECS[ndjson]}" | median); d=$(echo "${SECS[nodpi]}" | median)
+    echo "| group: application identification (nDPI), AGENT_DPI=on (default) | $(awk -v n=$NPKT -v s="$n" 'BEGIN{printf "%.2f", n/s/1e6}') M | $(( $(echo "${RSS[ndjson]}" | maxof) / 1024 )) MiB | $(awk -v a="$f" -v b="$n" 'BEGIN{printf "%.2f", a/b}') x floor | cost $(awk -v a="$n" -v b="$d" 'BEGIN{printf "%+.0f%%", (a/b-1)*100}') time vs off |"
+    echo "| group: application identification (nDPI), AGENT_DPI=off | $(awk -v n=$NPKT -v s="$d" 'BEGIN{printf "%.2f", n/s/1e6}') M | $(( $(echo "${RSS[nodpi]}" | maxof) / 1024 )) MiB | $(awk -v a="$f" -v b="$d" 'BEGIN{printf "%.2f", a/b}') x floor | |"
+    echo "runs (s): floor ${SECS[floor]}| dpi on ${SECS[ndjson]}| dpi off ${SECS[nodpi]}"
+}
+if [ "${BENCH_ONLY:-}" = dpi ]; then
+    for i in $(seq "$RUNS"); do
+        run_floor; run_ndjson; run_ndjson_nodpi
+        echo "bench: run $i done" >&2
+    done
+    dpi_rows
+    exit 0
+fi
+
 echo "bench: $RUNS alternating runs of each (trace: $NPKT packets, 300000 flows); load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 for i in $(seq "$RUNS"); do
-    run_floor; run_ndjson; run_http; run_softflowd; run_floor_buf
+    run_floor; run_ndjson; run_http; run_softflowd; run_floor_buf; run_ndjson_nodpi
     echo "bench: run $i done" >&2
 done
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}'; }
-maxof() { tr ' ' '\n' | grep -v '^$' | sort -g | tail -1; }
 pps() { awk -v n=$NPKT -v s="$1" 'BEGIN{printf "%.2f", n/s/1e6}'; }
 
 echo "== truth check (last NDJSON run, last HTTP run)"
@@ -359,6 +382,7 @@ row "tracer-sensor, every flow as NDJSON to /dev/null" "$N" "$(echo "${RSS[ndjso
 row "tracer-sensor, POSTing batches to a loopback receiver" "$H" "$(echo "${RSS[http]}" | maxof)"
 row "softflowd -r (Debian 1.1.0, -m 1000000)" "$S" "$(echo "${RSS[softflowd]}" | maxof)"
 row "floor reading as the sensor does (256 KiB stdio buffer)" "$FB" "$(echo "${RSS[floorbuf]}" | maxof)"
+dpi_rows
 echo
 echo "sensor vs the buffered floor: ndjson $(awk -v a="$FB" -v b="$N" 'BEGIN{printf "%.2f", a/b}'), http $(awk -v a="$FB" -v b="$H" 'BEGIN{printf "%.2f", a/b}')"
 echo "runs (s): floor ${SECS[floor]}| ndjson ${SECS[ndjson]}| http ${SECS[http]}| softflowd ${SECS[softflowd]}| floor-buffered ${SECS[floorbuf]}"

@@ -27,6 +27,7 @@
 
 #include "../common/caps.h"
 #include "../common/ifnames.h"
+#include "../common/payload.h"
 #include "../common/log.h"
 #include "../common/timefmt.h"
 #include "../config/config.h"
@@ -78,6 +79,13 @@ struct cap_port {
     uint16_t iface_id;                 /* stamped on every record (0: the capture's own name) */
     bool by_ifindex;                   /* live "any" with cooked v2 headers: name each record's interface */
     struct { uint32_t ifindex; uint16_t id; } ifcache[CAP_IFCACHE]; /* ifindex -> id, capture thread only */
+    /* dpi (issue 15): this port's payload ring (one producer: each port has its own) */
+    ring *payload;                     /* NULL: no payload path */
+    payload_done *done;
+    uint8_t payload_ring;              /* the ring's index, stamped on records (its packet ring's) */
+    uint32_t payload_seq;              /* last sequence number given (0 is never used) */
+    uint64_t n_payload_copied, n_payload_full, n_payload_skips;
+    _Atomic uint64_t payload_copied, payload_full, payload_skips;
 };
 
 /*
@@ -289,6 +297,9 @@ static void publish_counts(struct cap_port *c)
         atomic_store_explicit(&c->decode[i], c->n_decode[i], memory_order_relaxed);
     for (int i = 0; i < 4; i++)
         atomic_store_explicit(&c->tun[i], c->n_tun[i], memory_order_relaxed);
+    atomic_store_explicit(&c->payload_copied, c->n_payload_copied, memory_order_relaxed);
+    atomic_store_explicit(&c->payload_full, c->n_payload_full, memory_order_relaxed);
+    atomic_store_explicit(&c->payload_skips, c->n_payload_skips, memory_order_relaxed);
 }
 
 /* A record that went through a tunnel (or stopped at one): count what happened. */
@@ -373,6 +384,72 @@ static uint16_t iface_of_ifindex(struct cap_port *c, uint32_t ifindex)
     return id;
 }
 
+/*
+ * The payload path (capture_set_payload): copy the IP packet of a TCP/UDP
+ * record with payload into the payload ring unless its flow is done with
+ * inspection (also when it has no payload: its headers, for nDPI's TCP
+ * tracking). The copy's IP length fields are cut to the bytes copied, so
+ * nDPI (which checks them) takes a packet cut by the snap length or the slot.
+ */
+static void copy_payload(struct cap_port *c, struct pkt_record *rec, const u_char *data,
+                         const struct decode_span *sp)
+{
+    if (sp->l3_len == 0 || (rec->proto != 6 && rec->proto != 17) ||
+        sp->l4_off >= PAYLOAD_DATA_MAX)
+        return;
+    if (c->done && payload_done_test(c->done, payload_flow_hash(c->done, rec->src, rec->sport, rec->dst,
+                                                                rec->dport, rec->proto))) {
+        c->n_payload_skips++;
+        return;
+    }
+    struct payload_slot *slot = ring_reserve(c->payload);
+    if (!slot && c->file_mode) {
+        /* The processor frees slots as it reads their records: queue ours first. */
+        if (c->nburst) {
+            struct pkt_record cur = *rec;   /* rec is the slot after the queued ones */
+            flush_burst(c);
+            c->burst[0] = cur;
+            rec = &c->burst[0];
+        }
+        while (!slot && !atomic_load_explicit(&c->stop, memory_order_relaxed)) {
+            struct timespec ts = {0, 50000};
+            nanosleep(&ts, NULL);
+            slot = ring_reserve(c->payload);
+        }
+    }
+    if (!slot) {
+        ring_count_drops(c->payload, 1);
+        c->n_payload_full++;
+        return;
+    }
+    uint32_t n = sp->l3_len < PAYLOAD_DATA_MAX ? sp->l3_len : PAYLOAD_DATA_MAX;
+    memcpy(slot->data, data + sp->l3_off, n);
+    if (rec->ip_version == 4 && n >= 20u) {
+        uint32_t tot = (uint32_t)slot->data[2] << 8 | slot->data[3];
+        if (tot > n || tot == 0) {
+            slot->data[2] = (uint8_t)(n >> 8);
+            slot->data[3] = (uint8_t)n;
+        }
+    } else if (rec->ip_version == 6 && n >= 40u) {
+        uint32_t plen = (uint32_t)slot->data[4] << 8 | slot->data[5];
+        if (plen > n - 40u || plen == 0) {
+            slot->data[4] = (uint8_t)((n - 40u) >> 8);
+            slot->data[5] = (uint8_t)(n - 40u);
+        }
+    }
+    if (++c->payload_seq == 0)
+        c->payload_seq = 1;
+    slot->seq = c->payload_seq;
+    slot->l3_len = (uint16_t)n;
+    slot->l4_off = (uint16_t)sp->l4_off;
+    slot->l4_len = (uint16_t)(n - sp->l4_off < sp->l4_len ? n - sp->l4_off : sp->l4_len);
+    slot->reserved = 0;
+    ring_commit(c->payload);
+    rec->payload_seq = c->payload_seq;
+    rec->payload_ring = c->payload_ring;
+    c->n_payload_copied++;
+}
+
 static void on_frame(u_char *user, const struct pcap_pkthdr *h, const u_char *data)
 {
     struct cap_port *c = (struct cap_port *)user;
@@ -382,8 +459,12 @@ static void on_frame(u_char *user, const struct pcap_pkthdr *h, const u_char *da
     uint64_t secs = h->ts.tv_sec < 0 ? (uint64_t)(uint32_t)h->ts.tv_sec : (uint64_t)h->ts.tv_sec;
     uint64_t ts = secs * 1000000u + (uint64_t)h->ts.tv_usec;
     struct pkt_record *rec = &c->burst[c->nburst];
-    enum decode_result r = decode_packet_opts(c->dlt, data, h->caplen, h->len, ts, c->decode_opts, rec);
+    struct decode_span sp;
+    enum decode_result r = decode_packet_span(c->dlt, data, h->caplen, h->len, ts, c->decode_opts, rec,
+                                              c->payload ? &sp : NULL);
     rec->iface = c->by_ifindex ? iface_of_ifindex(c, decode_sll2_ifindex(data, h->caplen)) : c->iface_id;
+    if (c->payload && r == DECODE_OK)
+        copy_payload(c, rec, data, &sp);   /* may move the record (file mode): use c->burst[c->nburst] */
     c->n_frames++;
     c->n_decode[r]++;
     if (r == DECODE_OK && (c->burst[c->nburst].tun_depth | c->burst[c->nburst].tun_flags))
@@ -562,6 +643,9 @@ static void port_stats_add(const struct cap_port *c, struct capture_stats *out)
     out->tunnel_capped += atomic_load_explicit(&c->tun[1], memory_order_relaxed);
     out->tunnel_undecoded += atomic_load_explicit(&c->tun[2], memory_order_relaxed);
     out->tunnel_fragment += atomic_load_explicit(&c->tun[3], memory_order_relaxed);
+    out->payload_copied += atomic_load_explicit(&c->payload_copied, memory_order_relaxed);
+    out->payload_ring_full += atomic_load_explicit(&c->payload_full, memory_order_relaxed);
+    out->payload_done_skips += atomic_load_explicit(&c->payload_skips, memory_order_relaxed);
 }
 
 /* ---- the stage: one port per source --------------------------------------- */
@@ -656,6 +740,24 @@ void capture_get_stats(const capture *g, struct capture_stats *out)
     for (size_t i = 0; i < g->nports; i++)
         port_stats_add(g->ports[i], out);
     out->interface_names_full = ifnames_full(g->ports[0]->names);
+}
+
+int capture_set_payload(capture *g, ring *const *payloads, size_t n, struct payload_done *done)
+{
+    if (!g)
+        return 0;
+    if (payloads && n != g->nports)
+        return -1;
+    for (size_t i = 0; i < g->nports; i++) {
+        struct cap_port *c = g->ports[i];
+        ring *r = payloads ? payloads[i] : NULL;
+        if (r && ring_slot_size(r) != PAYLOAD_SLOT_SIZE)
+            return -1;
+        c->payload = r;
+        c->done = r ? done : NULL;
+        c->payload_ring = (uint8_t)i;
+    }
+    return 0;
 }
 
 int capture_datalink(const capture *g)

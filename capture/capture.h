@@ -44,6 +44,10 @@ struct capture_stats {
     uint64_t tunnel_undecoded;              /* a tunnel header or inner packet unusable: outer flow */
     uint64_t tunnel_fragment;               /* a tunnel in an IP fragment left closed: outer flow */
     uint64_t interface_names_full;          /* interfaces left unnamed: the name table was full (issue 14.7) */
+    /* dpi (issue 15) */
+    uint64_t payload_copied;                /* packets whose payload went to the payload ring */
+    uint64_t payload_ring_full;             /* ... that went without (ring full, live) */
+    uint64_t payload_done_skips;            /* payload not copied: the flow is done with inspection */
 };
 
 /*
@@ -120,6 +124,26 @@ struct capture_l2_frame {
 
 /* Main thread, before capture_run starts; r NULL turns the side channel off. */
 void capture_set_l2_ring(capture *c, ring *r);
+
+/*
+ * dpi (issue 15): the payload path (common/payload.h). With rings set, TCP
+ * and UDP packets with payload whose flow `done` does not mark as done are
+ * copied (from the IP header of the packet the record describes: the inner
+ * one when a tunnel was opened; at most PAYLOAD_DATA_MAX bytes) into a slot
+ * of their port's payload ring before their record is queued, and the record
+ * carries the slot's sequence number and the ring's index (payload_ring). A
+ * ring has one producer, so each capture port has its own: `payloads[i]`
+ * belongs to port i, the port whose packet ring is the i-th given to
+ * capture_create (`n` must be the number of ports). Live, a full payload ring
+ * sends the record without payload (payload_ring_full); replaying a file,
+ * the capture waits. Main thread, before capture_run; payloads NULL turns it
+ * off; done NULL copies every TCP/UDP packet (no hints: what a file gives
+ * then never depends on how far the capture ran ahead of the processor). The
+ * slot size must be PAYLOAD_SLOT_SIZE. Returns 0, or -1 (wrong count or slot
+ * size: nothing usable set).
+ */
+struct payload_done;
+int capture_set_payload(capture *c, ring *const *payloads, size_t n, struct payload_done *done);
 
 /* Any thread: LLDP/CDP frames copied, and lost to a full side ring. */
 uint64_t capture_l2_frames(const capture *c);

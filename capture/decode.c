@@ -118,6 +118,9 @@ struct cur {
     const uint8_t *p;
     size_t left;
     unsigned opts;
+    const uint8_t *l3;     /* the (innermost) IP header, set by decode_ipv4/6 */
+    const uint8_t *pay;    /* TCP/UDP payload, set when the L4 header was captured whole */
+    size_t pay_len;        /* captured payload bytes (within the IP length) */
 };
 
 static inline bool cur_skip(struct cur *c, size_t n)
@@ -286,6 +289,10 @@ static enum decode_result decode_tcp(struct cur *c, struct pkt_record *out)
         out->tcp_ack = ack;
         out->tcp_win = win;
         out->l4_info |= PKT_L4_TCP_HDR;
+        if (cur_skip(c, (size_t)(off >> 4) * 4u - 16u)) {   /* options: the payload follows */
+            c->pay = c->p;
+            c->pay_len = c->left;
+        }
     }
     return DECODE_OK;
 }
@@ -351,6 +358,12 @@ static enum decode_result decode_l4(struct cur *c, uint8_t proto, struct pkt_rec
     case IPPROTO_NUM_UDP:
         out->payload_len = udp_payload(out->payload_len);
         r = decode_ports(c, out);
+        if (r == DECODE_OK && c->left >= 4u) {           /* length, checksum: the payload follows */
+            c->pay = c->p + 4;
+            c->pay_len = c->left - 4u;
+        }
+        /* a tunnel that opens replaces the span by the inner packet's (decode_ipv4/6
+         * reset it); one that does not restores this one (decode_tunnel) */
         if (r == DECODE_OK && (c->opts & DECODE_OPT_DECAP) && is_tunnel_udp_port(out->dport))
             return decode_tunnel(c, proto, out);
         return r;
@@ -401,6 +414,8 @@ static enum decode_result decode_ipv4(struct cur *c, struct pkt_record *out)
         return DECODE_TRUNCATED;
     if ((vihl >> 4) != 4)
         return DECODE_BAD_HEADER;
+    c->l3 = c->p;
+    c->pay = NULL;
     hlen = (size_t)(vihl & 0x0fu) * 4u;
     if (hlen < 20)
         return DECODE_BAD_HEADER;
@@ -472,6 +487,8 @@ static enum decode_result decode_ipv6(struct cur *c, struct pkt_record *out)
         return DECODE_BAD_HEADER;
     if (c->left >= 8)
         note_ipv6_hdr(out, c->p);
+    c->l3 = c->p;
+    c->pay = NULL;
     if (!cur_skip(c, 4) || !cur_be16(c, &payload_len) || !cur_u8(c, &nh) ||
         !cur_skip(c, 1) || !cur_copy(c, out->src, 16) || !cur_copy(c, out->dst, 16))
         return DECODE_TRUNCATED;
@@ -1138,6 +1155,8 @@ static enum decode_result decode_tunnel(struct cur *c, uint8_t proto, struct pkt
         return DECODE_OK;
     }
     outer = *out;
+    const uint8_t *outer_l3 = c->l3, *outer_pay = c->pay;   /* the payload path's span */
+    size_t outer_pay_len = c->pay_len;
     switch (proto) {
     case IPPROTO_NUM_GRE:
         r = decode_gre(c, out);
@@ -1160,6 +1179,9 @@ static enum decode_result decode_tunnel(struct cur *c, uint8_t proto, struct pkt
     if (r != DECODE_OK) {
         *out = outer;
         out->tun_flags |= DECODE_TUN_F_UNDECODED;
+        c->l3 = outer_l3;      /* the flow stays the outer one: so does its payload */
+        c->pay = outer_pay;
+        c->pay_len = outer_pay_len;
     }
     return DECODE_OK;
 }
@@ -1181,7 +1203,7 @@ static enum decode_result decode_tunnel(struct cur *c, uint8_t proto, struct pkt
  * (RFC 791 §3.1), TCP (RFC 9293 §3.1), UDP (RFC 768).
  */
 static bool decode_ether_fast(const uint8_t *d, size_t caplen, unsigned opts,
-                              struct pkt_record *out)
+                              struct pkt_record *out, struct decode_span *span)
 {
     size_t off = 14, left = caplen;
     uint16_t vlan = 0;
@@ -1216,6 +1238,7 @@ static bool decode_ether_fast(const uint8_t *d, size_t caplen, unsigned opts,
     uint32_t l4bytes = total_len != 0 ? (uint32_t)total_len - 20u : (uint32_t)l4left;
     const uint8_t *l4 = ip + 20;
     uint8_t tcp_flags = 0;
+    size_t l4hdr;
     if (proto == IPPROTO_NUM_TCP) {
         if (l4left < 16u || (l4[12] >> 4) < 5u)   /* short or bad offset: decode_tcp */
             return false;
@@ -1225,12 +1248,20 @@ static bool decode_ether_fast(const uint8_t *d, size_t caplen, unsigned opts,
         out->tcp_win = be16_at(l4 + 14);
         out->l4_info = PKT_L4_TCP_HDR;
         out->payload_len = tcp_payload(l4bytes, l4[12]);
+        l4hdr = (size_t)(l4[12] >> 4) * 4u;
     } else if (proto != IPPROTO_NUM_UDP || l4left < 4u) {
         return false;
     } else if ((opts & DECODE_OPT_DECAP) && is_tunnel_udp_port(be16_at(l4 + 2))) {
         return false;                             /* a tunnel: decode_tunnel */
     } else {
         out->payload_len = udp_payload(l4bytes);
+        l4hdr = 8u;
+    }
+    if (span && l4left >= l4hdr) {
+        span->l3_off = (uint32_t)off;
+        span->l3_len = (uint32_t)(20u + l4left);
+        span->l4_off = (uint32_t)(20u + l4hdr);
+        span->l4_len = (uint32_t)(l4left - l4hdr);
     }
     out->ip_len = l4bytes + 20u;
     memcpy(out->src, ip + 12, 4);
@@ -1297,15 +1328,43 @@ enum decode_result decode_packet(int dlt, const uint8_t *data, size_t caplen,
                                  uint32_t wire_len, uint64_t ts_us,
                                  struct pkt_record *out)
 {
-    return decode_packet_opts(dlt, data, caplen, wire_len, ts_us, 0, out);
+    return decode_packet_span(dlt, data, caplen, wire_len, ts_us, 0, out, NULL);
 }
 
 enum decode_result decode_packet_opts(int dlt, const uint8_t *data, size_t caplen,
                                       uint32_t wire_len, uint64_t ts_us, unsigned opts,
                                       struct pkt_record *out)
 {
-    struct cur c = { data, caplen, opts };
+    return decode_packet_span(dlt, data, caplen, wire_len, ts_us, opts, out, NULL);
+}
 
+static enum decode_result decode_frame(int dlt, struct cur *c, const uint8_t *data, size_t caplen,
+                                       uint32_t wire_len, uint64_t ts_us, struct pkt_record *out,
+                                       struct decode_span *span);
+
+enum decode_result decode_packet_span(int dlt, const uint8_t *data, size_t caplen,
+                                      uint32_t wire_len, uint64_t ts_us, unsigned opts,
+                                      struct pkt_record *out, struct decode_span *span)
+{
+    struct cur c = { data, caplen, opts, NULL, NULL, 0 };
+
+    if (span)
+        memset(span, 0, sizeof *span);
+    enum decode_result r = decode_frame(dlt, &c, data, caplen, wire_len, ts_us, out, span);
+    /* The general parsers leave the spans in the cursor; the fast path fills span itself. */
+    if (r == DECODE_OK && span && c.l3 && c.pay && c.pay >= c.l3) {
+        span->l3_off = (uint32_t)(c.l3 - data);
+        span->l4_off = (uint32_t)(c.pay - c.l3);
+        span->l4_len = (uint32_t)c.pay_len;
+        span->l3_len = span->l4_off + span->l4_len;
+    }
+    return r;
+}
+
+static enum decode_result decode_frame(int dlt, struct cur *c, const uint8_t *data, size_t caplen,
+                                       uint32_t wire_len, uint64_t ts_us, struct pkt_record *out,
+                                       struct decode_span *span)
+{
     memset(out, 0, sizeof *out);
     out->ts_us = ts_us;
     out->wire_len = wire_len;
@@ -1317,31 +1376,31 @@ enum decode_result decode_packet_opts(int dlt, const uint8_t *data, size_t caple
 
     switch (dlt) {
     case DECODE_DLT_EN10MB:
-        if (decode_ether_fast(data, caplen, opts, out))
+        if (decode_ether_fast(data, caplen, c->opts, out, span))
             return DECODE_OK;
-        return decode_ether(&c, out, 0);
+        return decode_ether(c, out, 0);
     case DECODE_DLT_PPP:
-        return decode_ppp(&c, false, out);
+        return decode_ppp(c, false, out);
     case DECODE_DLT_PPP_SERIAL:
-        return decode_ppp(&c, true, out);
+        return decode_ppp(c, true, out);
     case DECODE_DLT_C_HDLC:
-        return decode_c_hdlc(&c, out);
+        return decode_c_hdlc(c, out);
     case DECODE_DLT_NFLOG:
-        return decode_nflog(&c, caplen < wire_len, out);
+        return decode_nflog(c, caplen < wire_len, out);
     case DECODE_DLT_LINUX_SLL:
-        return decode_sll(&c, out);
+        return decode_sll(c, out);
     case DECODE_DLT_LINUX_SLL2:
-        return decode_sll2(&c, out);
+        return decode_sll2(c, out);
     case DECODE_DLT_NULL:
-        return decode_bsd_loop(&c, true, out);
+        return decode_bsd_loop(c, true, out);
     case DECODE_DLT_LOOP:
-        return decode_bsd_loop(&c, false, out);
+        return decode_bsd_loop(c, false, out);
     case DECODE_DLT_IPV4:
-        return decode_ipv4(&c, out);
+        return decode_ipv4(c, out);
     case DECODE_DLT_IPV6:
-        return decode_ipv6(&c, out);
+        return decode_ipv6(c, out);
     default: /* DECODE_DLT_RAW, DECODE_DLT_RAW_ALT, DECODE_LINKTYPE_RAW */
-        return decode_ip_any(&c, out);
+        return decode_ip_any(c, out);
     }
 }
 

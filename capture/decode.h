@@ -87,6 +87,10 @@ struct pkt_record {
                               protocol and for non-first fragments), from the IP length */
     uint32_t tcp_seq;      /* TCP sequence and acknowledgment numbers; valid with PKT_L4_TCP_HDR */
     uint32_t tcp_ack;
+    /* dpi (issue 15) */
+    uint32_t payload_seq;  /* != 0: this packet's bytes wait in the payload ring, in
+                              the slot with this sequence number (common/payload.h) */
+    uint8_t  payload_ring; /* ... of this payload ring (the capture port's, 0..15) */
 };
 
 /* pkt_record.mac_flags. Ethernet gives both (the innermost Ethernet header's,
@@ -154,6 +158,29 @@ enum decode_result decode_packet(int dlt, const uint8_t *data, size_t caplen,
 enum decode_result decode_packet_opts(int dlt, const uint8_t *data, size_t caplen,
                                       uint32_t wire_len, uint64_t ts_us, unsigned opts,
                                       struct pkt_record *out);
+
+/*
+ * Where the IP packet and its TCP/UDP payload sit in the frame, for the
+ * payload path (common/payload.h). Offsets: l3_off from the frame start,
+ * l4_off from the IP header. l3_len counts the captured bytes of the IP
+ * packet (cut to its total length), l4_len the captured payload bytes. All 0
+ * when the packet is not TCP/UDP, is a non-first fragment, or its transport
+ * header was not captured whole.
+ */
+struct decode_span {
+    uint32_t l3_off, l3_len;
+    uint32_t l4_off, l4_len;
+};
+
+/*
+ * decode_packet_opts, and also fill `span` (when not NULL) for TCP and UDP
+ * packets. Same contract otherwise; capture thread. With DECODE_OPT_DECAP
+ * and a tunnel opened, the span is the innermost packet's (the one the
+ * record describes); a tunnel left closed keeps the outer packet's.
+ */
+enum decode_result decode_packet_span(int dlt, const uint8_t *data, size_t caplen,
+                                      uint32_t wire_len, uint64_t ts_us, unsigned opts,
+                                      struct pkt_record *out, struct decode_span *span);
 
 /* Whether `dlt` is one of the link types above. */
 int decode_dlt_supported(int dlt);

@@ -127,6 +127,12 @@ static int build(struct sensor *s, char *err, size_t errlen)
                                 cfg->pcap_file != NULL, err, errlen);
     if (!st->proc)
         return EXIT_RUNTIME;
+    /* dpi (issue 15): reading a file, no done hints, so labels never depend on thread timing */
+    if (capture_set_payload(st->cap, processor_payload_rings(st->proc), st->n_pkt_rings,
+                            cfg->pcap_file ? NULL : processor_payload_done(st->proc)) != 0) {
+        snprintf(err, errlen, "capture: %zu payload rings do not match the capture ports", st->n_pkt_rings);
+        return EXIT_RUNTIME;
+    }
     s->ctx.interface = config_source_name(cfg);
     s->ctx.hostname = cfg->hostname;
     s->ctx.community_seed = cfg->community_id_seed;

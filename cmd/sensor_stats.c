@@ -206,6 +206,33 @@ static void add_ipfix_output(cJSON *o, const struct sender_stats *s)
     }
 }
 
+/* "dpi" (issue 15): the payload path and nDPI's pool, present when AGENT_DPI is on. */
+static int dpi_json(cJSON *o, const struct sensor_counters *c)
+{
+    const struct processor_stats *p = &c->processor;
+    if (!p->dpi_on)
+        return 0;
+    cJSON *d = cJSON_AddObjectToObject(o, "dpi");
+    if (!d)
+        return -1;
+    num(d, "payload_copied", c->capture.payload_copied);
+    num(d, "payload_ring_full", c->capture.payload_ring_full);
+    num(d, "payload_done_skips", c->capture.payload_done_skips);
+    num(d, "payload_orphans", p->payload_orphans);
+    num(d, "payload_missing", p->payload_missing);
+    num(d, "payload_packets", p->dpi.payload_packets);
+    num(d, "flows_inspected", p->dpi.flows_inspected);
+    num(d, "flows_detected", p->dpi.flows_detected);
+    num(d, "flows_guessed", p->dpi.flows_guessed);
+    num(d, "pool_empty", p->dpi.pool_empty);
+    num(d, "pool_in_use", p->dpi.pool_in_use);
+    num(d, "meta_flows", p->dpi.meta_flows);
+    num(d, "meta_found", p->dpi.meta_found);
+    num(d, "meta_pool_empty", p->dpi.meta_pool_empty);
+    num(d, "meta_in_use", p->dpi.meta_in_use);
+    return 0;
+}
+
 cJSON *sensor_stats_json(const struct sensor_counters *c)
 {
     cJSON *o = cJSON_CreateObject();
@@ -226,6 +253,10 @@ cJSON *sensor_stats_json(const struct sensor_counters *c)
         }
     }
     add_ipfix_output(o, &c->sender);
+    if (dpi_json(o, c) != 0) {
+        cJSON_Delete(o);
+        return NULL;
+    }
     return o;
 }
 

@@ -68,6 +68,13 @@ void summary_log_counters(const struct stages *st, const char *msg)
         LOG_U64("tunnel_decapsulated", cs.tunnel_decapsulated), LOG_U64("tunnel_capped", cs.tunnel_capped),
         LOG_U64("tunnel_undecoded", cs.tunnel_undecoded), LOG_U64("tunnel_fragment", cs.tunnel_fragment)};
     log_fields(LOG_INFO, msg, f, sizeof f / sizeof f[0]);
+    if (ps.dpi_on) {   /* dpi (issue 15): what went without inspection, and why */
+        const struct log_field d[] = {
+            LOG_U64("payload_copied", cs.payload_copied), LOG_U64("payload_ring_full", cs.payload_ring_full),
+            LOG_U64("flows_inspected", ps.dpi.flows_inspected), LOG_U64("flows_detected", ps.dpi.flows_detected),
+            LOG_U64("flows_guessed", ps.dpi.flows_guessed), LOG_U64("pool_empty", ps.dpi.pool_empty)};
+        log_fields(LOG_INFO, "dpi summary", d, sizeof d / sizeof d[0]);
+    }
 }
 
 int summary_delivery_status(const struct stages *st)

@@ -138,6 +138,36 @@ uint32_t ring_pop_burst(ring *r, void *items, uint32_t n)
     return n;
 }
 
+void *ring_reserve(ring *r)
+{
+    uint32_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    uint32_t head = atomic_load_explicit(&r->head, memory_order_acquire);   /* A1 */
+    if (tail - head == r->mask + 1)
+        return NULL;
+    return r->slots + (size_t)(tail & r->mask) * r->slot_size;
+}
+
+void ring_commit(ring *r)
+{
+    uint32_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    atomic_store_explicit(&r->tail, tail + 1, memory_order_release);        /* R0 */
+}
+
+const void *ring_peek(ring *r)
+{
+    uint32_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    uint32_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);   /* A0 */
+    if (tail == head)
+        return NULL;
+    return r->slots + (size_t)(head & r->mask) * r->slot_size;
+}
+
+void ring_release(ring *r)
+{
+    uint32_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    atomic_store_explicit(&r->head, head + 1, memory_order_release);        /* R1 */
+}
+
 bool ring_pop(ring *r, void *item) { return ring_pop_burst(r, item, 1) == 1; }
 
 uint32_t ring_count(const ring *r)

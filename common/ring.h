@@ -48,6 +48,20 @@ bool ring_pop(ring *r, void *item);
 /* Consumer: copy up to n slots out, release them with one store. Returns the count. */
 uint32_t ring_pop_burst(ring *r, void *items, uint32_t n);
 
+/*
+ * Zero-copy access, for large slots (the payload ring): the producer fills
+ * the slot ring_reserve returned and publishes it with ring_commit (release,
+ * R0); the consumer reads the slot ring_peek returned and frees it with
+ * ring_release (release, R1). ring_reserve returns NULL when the ring is full
+ * (nothing is counted: the caller counts), ring_peek NULL when it is empty.
+ * The pointer is valid until the matching commit/release; at most one slot is
+ * reserved (or peeked) at a time per side. Same threads as push/pop.
+ */
+void *ring_reserve(ring *r);
+void ring_commit(ring *r);
+const void *ring_peek(ring *r);
+void ring_release(ring *r);
+
 /* Any thread: approximate number of filled slots (exact for producer or consumer). */
 uint32_t ring_count(const ring *r);
 

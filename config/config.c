@@ -69,6 +69,7 @@ enum setting_id {
     S_USER, S_LOG_LEVEL, S_LOG_FORMAT, S_LOG_FILE,
     S_SECCOMP,
     S_STATE_DIR, S_SENSOR_ID,
+    S_DPI, S_DPI_FLOWS,
     S_COUNT
 };
 
@@ -97,7 +98,7 @@ static const struct setting SETTINGS[S_COUNT] = {
         "readable pcap or pcapng file", "replay this file instead of capturing live", 0, 0 },
     [S_BPF_FILTER] = { "AGENT_BPF_FILTER", "--bpf-filter", "EXPR", "empty (all traffic)",
         "pcap-filter(7) expression", "capture only packets that match", 0, 0 },
-    [S_SNAP_LEN] = { "AGENT_SNAP_LEN", "--snap-len", "N", "256", "integer in [64, 262144]",
+    [S_SNAP_LEN] = { "AGENT_SNAP_LEN", "--snap-len", "N", "2048", "integer in [64, 262144]",
         "bytes captured of each packet", 64, 262144 },
     [S_PROMISCUOUS] = { "AGENT_PROMISCUOUS", "--promiscuous", "BOOL", "true",
         "true/false, 1/0, yes/no, on/off", "put the interface in promiscuous mode", 0, 0 },
@@ -277,6 +278,13 @@ static const struct setting SETTINGS[S_COUNT] = {
     [S_SENSOR_ID] = { "AGENT_SENSOR_ID", "--sensor-id", "ID", "unset (a UUID made at first start)",
         "1-64 of A-Z a-z 0-9 . _ : -",
         "sensor_id for every event, not the stored one", 0, 0 },
+    [S_DPI] = { "AGENT_DPI", "--dpi", "BOOL", "off",
+        "true/false, 1/0, yes/no, on/off",
+        "label each flow's application with nDPI (the \"app\" field)", 0, 0 },
+    [S_DPI_FLOWS] = { "AGENT_DPI_FLOWS", "--dpi-flows", "N", "32768",
+        "integer in [16, 1048576]",
+        "nDPI flow states (688 bytes each); flows beyond wait uninspected", 16,
+        1048576 },
 };
 
 /*
@@ -311,6 +319,7 @@ static const struct section {
                     S_KAFKA_SASL_MECHANISM, S_KAFKA_SASL_USERNAME, S_KAFKA_SASL_PASSWORD_FILE,
                     S_KAFKA_QUEUE_MAX_EVENTS, S_KAFKA_DELIVERY_TIMEOUT) },
     { "Pipeline", IDS(S_PACKET_RING_SLOTS, S_EVENT_RING_SLOTS) },
+    { "Inspection", IDS(S_DPI, S_DPI_FLOWS) },
     { "Hooks", IDS(S_SNMP_CONFIG, S_SNMP_CONCURRENCY, S_TRAP_LISTEN, S_TRAP_COMMUNITIES,
                    S_TOPOLOGY_INTERVAL) },
     { "Monitoring", IDS(S_METRICS_ADDR, S_STATS_INTERVAL,
@@ -1790,7 +1799,7 @@ static void merge_env(struct loader *ld, char **envp)
 
 static void set_defaults(struct config *cfg)
 {
-    cfg->snap_len = 256;
+    cfg->snap_len = 2048;
     cfg->promiscuous = true;
     cfg->seccomp = true;
     cfg->pcap_buffer_mb = 64;
@@ -1812,6 +1821,8 @@ static void set_defaults(struct config *cfg)
     cfg->early_packets = 8;
     cfg->tcp_health = true;
     cfg->process_info = true;
+    cfg->dpi = false;   /* off by default: on the bench trace it costs more than the speed bound allows */
+    cfg->dpi_flows = 32768;
     cfg->community_id_seed = 0;
     cfg->packet_ring_slots = 65536;
     cfg->event_ring_slots = 16384;
@@ -1912,6 +1923,8 @@ struct config *config_load(int argc, char **argv, char **envp,
     load_u32(&ld, S_EARLY_PACKETS, &cfg->early_packets);
     load_bool(&ld, S_TCP_HEALTH, &cfg->tcp_health);
     load_bool(&ld, S_PROCESS_INFO, &cfg->process_info);
+    load_bool(&ld, S_DPI, &cfg->dpi);
+    load_u32(&ld, S_DPI_FLOWS, &cfg->dpi_flows);
     uint32_t seed = cfg->community_id_seed;
     load_u32(&ld, S_COMMUNITY_ID_SEED, &seed);
     cfg->community_id_seed = (uint16_t)seed; /* range-checked to [0, 65535] */
@@ -2357,6 +2370,8 @@ size_t config_describe(const struct config *c, struct config_kv *out, size_t max
         case S_EARLY_PACKETS: kv_u32(kv, c->early_packets); break;
         case S_TCP_HEALTH: kv_bool(kv, c->tcp_health); break;
         case S_PROCESS_INFO: kv_bool(kv, c->process_info); break;
+        case S_DPI: kv_bool(kv, c->dpi); break;
+        case S_DPI_FLOWS: kv_u32(kv, c->dpi_flows); break;
         case S_COMMUNITY_ID_SEED: kv_u32(kv, c->community_id_seed); break;
         case S_LOCAL_NETWORKS: kv_str(kv, c->local_networks); break;
         case S_PACKET_RING_SLOTS: kv_u32(kv, c->packet_ring_slots); break;

@@ -34,7 +34,7 @@ struct config {
     uint32_t interface_count;  /* entries in interfaces (0 when interface is NULL) */
     char    *pcap_file;        /* AGENT_PCAP_FILE; NULL for live capture */
     char    *bpf_filter;       /* AGENT_BPF_FILTER; "" = all traffic */
-    uint32_t snap_len;         /* AGENT_SNAP_LEN, [64, 262144], default 256 */
+    uint32_t snap_len;         /* AGENT_SNAP_LEN, [64, 262144], default 2048 */
     bool     promiscuous;      /* AGENT_PROMISCUOUS, default true */
     uint32_t pcap_buffer_mb;   /* AGENT_PCAP_BUFFER_MB, [1, 2048], default 64 */
 
@@ -93,6 +93,9 @@ struct config {
     uint32_t max_flows;            /* AGENT_MAX_FLOWS, [1, 100000000], default 1000000 */
     bool     vlan_in_key;          /* AGENT_VLAN_IN_KEY, default true */
     bool     decap;                /* AGENT_DECAP, default true: flows inside tunnels (issue 14) */
+    /* inspection (issue 15) */
+    bool     dpi;                  /* AGENT_DPI, default off: nDPI application labels */
+    uint32_t dpi_flows;            /* AGENT_DPI_FLOWS, [16, 1048576], default 32768: nDPI flow states in the pool */
     uint16_t community_id_seed;    /* AGENT_COMMUNITY_ID_SEED, [0, 65535], default 0 */
     char    *local_networks;       /* AGENT_LOCAL_NETWORKS, CIDR list (checked); NULL = the host's own addresses decide direction */
     bool     flow_stats;           /* AGENT_FLOW_STATS, default true: per-record packet statistics */

@@ -64,6 +64,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (ri == DECODE_OK && in.tun_depth == 0 && !fd_same_flow(&in, &rec))
             abort();                    /* no tunnel opened: the record without the option */
     }
+    /* dpi (issue 15): the payload path's spans stay inside the frame, and the
+     * record is the same one decode_packet gives. */
+    {
+        struct pkt_record rec2;
+        struct decode_span sp;
+        memset(&rec2, 0xa5, sizeof rec2);
+        enum decode_result r2 = decode_packet_span(dlt, frame, caplen, wire_len, 1700000000000000ull,
+                                                   0, &rec2, &sp);
+        if (r2 != r || (r == DECODE_OK && memcmp(&rec, &rec2, sizeof rec) != 0))
+            abort();
+        if (sp.l3_len && ((uint64_t)sp.l3_off + sp.l3_len > caplen || sp.l4_off + sp.l4_len != sp.l3_len ||
+                          sp.l4_off > sp.l3_len))
+            abort();
+        /* with tunnels opened (the capture's default): the record of
+         * decode_packet_opts, and a span (the inner packet's) inside the frame */
+        struct pkt_record in2, in3;
+        memset(&in2, 0xa5, sizeof in2);
+        memset(&in3, 0xa5, sizeof in3);
+        r2 = decode_packet_span(dlt, frame, caplen, wire_len, 1700000000000000ull, DECODE_OPT_DECAP, &in2, &sp);
+        enum decode_result r3 = decode_packet_opts(dlt, frame, caplen, wire_len, 1700000000000000ull,
+                                                   DECODE_OPT_DECAP, &in3);
+        if (r2 != r3 || (r2 == DECODE_OK && memcmp(&in2, &in3, sizeof in2) != 0))
+            abort();
+        if (sp.l3_len && ((uint64_t)sp.l3_off + sp.l3_len > caplen || sp.l4_off + sp.l4_len != sp.l3_len ||
+                          sp.l4_off > sp.l3_len))
+            abort();
+    }
     /* capture.c asks only about DECODE_NOT_IP frames; the contract holds for any. */
     {
         struct decode_l2_info info;

@@ -321,6 +321,32 @@ static int add_xstats(cJSON *o, const struct flow_xstats *x)
     return rc;
 }
 
+/* "app": nDPI's label (issue 15), when the sensor inspected the flow. */
+static int add_app(cJSON *o, const struct flow_event *ev)
+{
+    if (!ev->has_app)
+        return 0;
+    cJSON *a = cJSON_CreateObject();
+    if (!a)
+        return -1;
+    int rc = 0;
+    rc |= add_str(a, "protocol", ev->app_protocol);
+    rc |= add_str(a, "application", ev->app_name);
+    rc |= add_str(a, "category", ev->app_category);
+    rc |= add(a, "guessed", cJSON_CreateBool(ev->app_guessed != 0));
+    if (rc != 0) {
+        cJSON_Delete(a);
+        return -1;
+    }
+    return add(o, "app", a);
+}
+
+/* Metadata (issue 15, inspect/): one member named after its kind ("dns", "tls", ...). */
+static int add_meta(cJSON *o, const struct flow_event *ev)
+{
+    return inspect_result_add_json(o, &ev->meta);
+}
+
 cJSON *flow_event_to_json(const struct flow_event *ev, const struct flow_event_ctx *ctx,
                           enum flow_direction dir, const char *event_id)
 {
@@ -401,6 +427,8 @@ cJSON *flow_event_to_json(const struct flow_event *ev, const struct flow_event_c
     rc |= add_tunnel(o, ev);
     rc |= add_l2l3(o, ev, ctx);
     rc |= add_xstats(o, &ev->xs);
+    rc |= add_app(o, ev);
+    rc |= add_meta(o, ev);
     if (rc != 0) {
         cJSON_Delete(o);
         return NULL;
@@ -982,6 +1010,29 @@ static void jw_xstats(struct jw *w, const struct flow_xstats *x)
     }
 }
 
+/* "app" (issue 15): the same bytes as add_app. */
+static void jw_app(struct jw *w, const struct flow_event *ev)
+{
+    if (!ev->has_app)
+        return;
+    jw_lit(w, ",\"app\":{\"protocol\":");
+    jw_str(w, ev->app_protocol);
+    jw_lit(w, ",\"application\":");
+    jw_str(w, ev->app_name);
+    jw_lit(w, ",\"category\":");
+    jw_str(w, ev->app_category);
+    jw_lit(w, ev->app_guessed ? ",\"guessed\":true}" : ",\"guessed\":false}");
+}
+
+/* The same bytes as add_meta (the inspect writer: `,"tls":{...}`, nothing for none). */
+static void jw_meta(struct jw *w, const struct flow_event *ev)
+{
+    if (ev->meta.kind == INSPECT_KIND_NONE)
+        return;
+    bool room = w->n < w->cap;
+    w->n += inspect_result_format(&ev->meta, room ? w->b + w->n : NULL, room ? w->cap - w->n : 0);
+}
+
 size_t flow_event_format(const struct flow_event *ev, const struct flow_event_ctx *ctx,
                          enum flow_direction dir, const char *event_id, char *buf, size_t buflen)
 {
@@ -1111,6 +1162,8 @@ size_t flow_event_format(const struct flow_event *ev, const struct flow_event_ct
     jw_tunnel(&w, ev);
     jw_l2l3(&w, ev, ctx);
     jw_xstats(&w, &ev->xs);
+    jw_app(&w, ev);
+    jw_meta(&w, ev);
     jw_ch(&w, '}');
     if (w.cap)
         buf[w.n < w.cap ? w.n : w.cap - 1] = '\0';

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../inspect/inspect.h"
+
 struct cJSON;
 struct ifnames;
 
@@ -128,6 +130,15 @@ struct flow_event {
     uint8_t  side_seen;               /* bit 0: the initiator sent a packet, bit 1: the responder */
     /* statistics, TCP health, owning process (issue 15 items 4-6) */
     struct flow_xstats xs;
+    /* dpi (issue 15) */
+    uint8_t  has_app;                 /* the app_* fields are meaningful (AGENT_DPI on) */
+    uint8_t  app_guessed;             /* the label is nDPI's guess, not a detection */
+    char     app_protocol[24];        /* nDPI master protocol ("TLS"), or the application */
+    char     app_name[24];            /* nDPI application ("YouTube"; "TLS" when no more) */
+    char     app_category[40];        /* nDPI category ("Media") */
+    /* metadata (issue 15, inspect/): DNS / TLS / QUIC / HTTP / SSH facts, AGENT_DPI on;
+     * kind INSPECT_KIND_NONE: nothing (no member in the JSON) */
+    struct inspect_result meta;
 };
 
 /* Per-sensor facts the JSON needs that are not in the record. */

@@ -33,6 +33,7 @@
 #include "../models/community_id.h"
 #include "flow_stats.h"
 #include "tcp_health.h"
+#include "dpi.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -144,6 +145,8 @@ struct flow {
     /* statistics and TCP health (issue 15 items 4, 5) */
     struct flow_stats stats;
     struct tcp_health tcp;
+    /* dpi (issue 15) */
+    struct dpi_flow dpi;       /* application label and nDPI state while in detection */
 };
 
 struct flow_dlist { struct flow *head, *tail; };
@@ -193,6 +196,12 @@ struct flow_table {
     struct flow_table_stats st;
     struct frag_entry frags[FRAG_SLOTS];
     struct frag_source frag_src[FRAG_SRC_SLOTS];
+    /* dpi (issue 15) */
+    dpi *dpi;                             /* NULL: no inspection */
+    ring *payload[16];                    /* payload slots for records with payload_seq, per capture port */
+    size_t npayload;
+    uint64_t payload_orphans;             /* slots whose record never came (dropped) */
+    uint64_t payload_missing;             /* records whose slot was not found */
 };
 
 /* ---- lists ------------------------------------------------------------- */
@@ -447,6 +456,29 @@ static void build_event(const struct flow_table_cfg *cfg, const struct flow *f,
         tcp_health_fill(&f->tcp, ev);
 }
 
+static void flow_dpi_id(const struct flow *f, struct dpi_flow_id *id)
+{
+    id->src = f->init_is_a ? f->key.a : f->key.b;
+    id->dst = f->init_is_a ? f->key.b : f->key.a;
+    id->sport = f->has_icmp ? 0 : (f->init_is_a ? f->key.pa : f->key.pb);
+    id->dport = f->has_icmp ? 0 : (f->init_is_a ? f->key.pb : f->key.pa);
+    id->proto = f->key.proto;
+    id->ipver = f->key.ipver;
+    id->tcp_flags = 0;
+    id->has_seq = false;
+    id->tcp_seq = 0;
+}
+
+/* The flow's record is being made: its application label (issue 15). */
+static void dpi_event(flow_table *ft, struct flow *f, bool final, struct flow_event *ev)
+{
+    if (!ft->dpi)
+        return;
+    struct dpi_flow_id id;
+    flow_dpi_id(f, &id);
+    dpi_flow_end(ft->dpi, &f->dpi, &id, final, ev);
+}
+
 static bool record_empty(const struct flow *f) { return f->pkts[0] + f->pkts[1] == 0; }
 
 static void record_reset(struct flow *f)
@@ -484,6 +516,7 @@ static void emit_interim(flow_table *ft, struct flow *f, struct sink *s)
 {
     struct flow_event ev;
     build_event(&ft->cfg, f, FLOW_END_ACTIVE, false, &ev);
+    dpi_event(ft, f, false, &ev);
     sink_put(s, &ev);
     ft->st.interim_records++;
     record_reset(f);
@@ -514,6 +547,7 @@ static void flow_end(flow_table *ft, struct flow *f, enum flow_end_reason reason
         emit_interim(ft, f, s);
     struct flow_event ev;
     build_event(&ft->cfg, f, reason, true, &ev);
+    dpi_event(ft, f, true, &ev);
     sink_put(s, &ev);
     ft->st.flows_ended++;
     ft->st.ended[reason]++;
@@ -1063,7 +1097,7 @@ static void key_packet(const flow_table *ft, const struct pkt_record *pkt, struc
 /* Fold one packet; kd is its key when the caller computed it already (not
  * for later fragments, whose ports come from the fragment table). */
 static void fold_packet(flow_table *ft, const struct pkt_record *pkt, const struct keyed *kd,
-                        struct sink *s)
+                        const struct payload_slot *pl, struct sink *s)
 {
     struct pkt_record frag;
     struct keyed own;
@@ -1129,6 +1163,14 @@ static void fold_packet(flow_table *ft, const struct pkt_record *pkt, const stru
         if (pkt->proto == PROTO_TCP)
             tcp_state(ft, f, dir, pkt->tcp_flags);
     }
+    if (ft->dpi && dpi_flow_active(&f->dpi)) {
+        struct dpi_flow_id id;
+        flow_dpi_id(f, &id);
+        id.tcp_flags = pkt->tcp_flags;
+        id.has_seq = (pkt->l4_info & PKT_L4_TCP_HDR) != 0;
+        id.tcp_seq = pkt->tcp_seq;
+        dpi_packet(ft->dpi, &f->dpi, &id, dir, pl, pkt->ts_us);
+    }
     if (pkt->flags & PKT_F_FRAG_FIRST)
         frag_remember(ft, pkt);
 }
@@ -1179,12 +1221,45 @@ void flow_table_destroy(flow_table *ft)
     free(ft);
 }
 
+/*
+ * The payload slot of a record with payload_seq (NULL when it has none or
+ * the slot is missing). Slots come in record order; slots older than the
+ * record belong to records the capture could not queue and are skipped.
+ */
+static const struct payload_slot *payload_take(flow_table *ft, const struct pkt_record *pkt)
+{
+    if (!pkt->payload_seq)
+        return NULL;
+    if (pkt->payload_ring >= ft->npayload) {
+        ft->payload_missing++;
+        return NULL;
+    }
+    ring *r = ft->payload[pkt->payload_ring];
+    const struct payload_slot *pl;
+    while ((pl = ring_peek(r)) && (int32_t)(pl->seq - pkt->payload_seq) < 0) {
+        ring_release(r);
+        ft->payload_orphans++;
+    }
+    if (pl && pl->seq == pkt->payload_seq)
+        return pl;
+    ft->payload_missing++;
+    return NULL;
+}
+
+static void payload_done_with(flow_table *ft, const struct pkt_record *pkt, const struct payload_slot *pl)
+{
+    if (pl)
+        ring_release(ft->payload[pkt->payload_ring]);
+}
+
 void flow_table_packet(flow_table *ft, const struct pkt_record *pkt, flow_emit_fn emit, void *arg)
 {
     if (pkt->ts_us > ft->clock_us)
         ft->clock_us = pkt->ts_us;
     struct sink s = {.emit = emit, .arg = arg};
-    fold_packet(ft, pkt, NULL, &s);
+    const struct payload_slot *pl = payload_take(ft, pkt);
+    fold_packet(ft, pkt, NULL, pl, &s);
+    payload_done_with(ft, pkt, pl);
 }
 
 /* How far ahead of the packet being folded the burst path prefetches. */
@@ -1217,7 +1292,9 @@ void flow_table_packet_burst(flow_table *ft, const struct pkt_record *pkts, size
             const struct pkt_record *pkt = &pkts[i];
             if (pkt->ts_us > ft->clock_us)
                 ft->clock_us = pkt->ts_us;
-            fold_packet(ft, pkt, &kd[i], &s);
+            const struct payload_slot *pl = payload_take(ft, pkt);
+            fold_packet(ft, pkt, &kd[i], pl, &s);
+            payload_done_with(ft, pkt, pl);
         }
         pkts += m;
         n -= m;
@@ -1255,6 +1332,20 @@ size_t flow_table_flush(flow_table *ft, struct flow_event *out, size_t max)
 }
 
 uint64_t flow_table_clock(const flow_table *ft) { return ft->clock_us; }
+
+void flow_table_set_dpi(flow_table *ft, dpi *d, ring *const *payload, size_t npayload)
+{
+    ft->dpi = d;
+    ft->npayload = 0;
+    for (size_t i = 0; payload && i < npayload && i < sizeof ft->payload / sizeof ft->payload[0]; i++)
+        ft->payload[ft->npayload++] = payload[i];
+}
+
+void flow_table_get_payload_stats(const flow_table *ft, uint64_t *orphans, uint64_t *missing)
+{
+    *orphans = ft->payload_orphans;
+    *missing = ft->payload_missing;
+}
 
 void flow_table_get_stats(const flow_table *ft, struct flow_table_stats *out)
 {

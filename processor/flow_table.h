@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "../capture/decode.h"
+#include "../common/ring.h"
 #include "../models/flow_event.h"
 
 typedef struct flow_table flow_table;
@@ -114,5 +115,18 @@ size_t flow_table_flush(flow_table *ft, struct flow_event *out, size_t max);
 uint64_t flow_table_clock(const flow_table *ft);
 
 void flow_table_get_stats(const flow_table *ft, struct flow_table_stats *out);
+
+/* dpi (issue 15) */
+struct dpi;
+/*
+ * Inspect flows with `d` (NULL: off), taking the payload of records with a
+ * payload_seq from `payload[rec->payload_ring]` (`npayload` rings, one per
+ * capture port, at most 16; slots of struct payload_slot, common/payload.h;
+ * the table's thread becomes their consumer). Set before the first packet.
+ */
+void flow_table_set_dpi(flow_table *ft, struct dpi *d, ring *const *payload, size_t npayload);
+
+/* Payload slots skipped (their record was dropped) and records whose slot was missing. */
+void flow_table_get_payload_stats(const flow_table *ft, uint64_t *orphans, uint64_t *missing);
 
 #endif

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../common/payload.h"
 #include "../common/timefmt.h"
 #include "../config/config.h"
 
@@ -32,6 +33,8 @@
 #define JANITOR_CHUNK 512u
 #define JANITOR_PERIOD_MS 50
 #define FIN_LINGER_US 2000000u
+/* Payload ring: 4096 slots of 2 KiB (8 MiB), 16 bursts of the capture's 256. */
+#define PROC_PAYLOAD_SLOTS 4096u
 
 struct processor {
     flow_table *table;
@@ -51,6 +54,10 @@ struct processor {
     struct pkt_record *merged;     /* nin * PROC_BURST records (NULL when nin == 1) */
     struct flow_event jbuf[JANITOR_CHUNK];    /* janitor only */
     struct flow_event fbuf[JANITOR_CHUNK];    /* processor_flush only */
+    /* dpi (issue 15) */
+    dpi *dpi;                      /* NULL when AGENT_DPI is off */
+    payload_done *done;            /* detection-done hints for the capture */
+    ring *payload[PROCESSOR_MAX_INPUTS]; /* capture port i -> processor payload slots (one per input) */
 };
 
 static void sleep_us(long us)
@@ -119,6 +126,19 @@ processor *processor_create(const struct config *cfg, ring *const *in, size_t ni
     p->table = flow_table_create(&fc, err, errlen);
     if (!p->table)
         goto err;
+    if (cfg->dpi) {
+        /* a ring has one producer: one payload ring per input (capture port) */
+        p->done = payload_done_create(err, errlen);
+        if (!p->done)
+            goto err;
+        for (size_t i = 0; i < nin; i++)
+            if (!(p->payload[i] = ring_create(PROC_PAYLOAD_SLOTS, PAYLOAD_SLOT_SIZE, err, errlen)))
+                goto err;
+        p->dpi = dpi_create(cfg->dpi_flows, p->done, err, errlen);
+        if (!p->dpi)
+            goto err;
+        flow_table_set_dpi(p->table, p->dpi, p->payload, nin);
+    }
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -139,6 +159,11 @@ processor *processor_create(const struct config *cfg, ring *const *in, size_t ni
 err:
     free(p->rbuf);
     free(p->merged);
+    dpi_destroy(p->dpi);
+    for (size_t i = 0; i < PROCESSOR_MAX_INPUTS; i++)
+        ring_destroy(p->payload[i]);
+    payload_done_destroy(p->done);
+    flow_table_destroy(p->table);
     free(p);
     return NULL;
 }
@@ -150,6 +175,10 @@ void processor_destroy(processor *p)
     flow_table_destroy(p->table);
     free(p->rbuf);
     free(p->merged);
+    dpi_destroy(p->dpi);
+    for (size_t i = 0; i < PROCESSOR_MAX_INPUTS; i++)
+        ring_destroy(p->payload[i]);
+    payload_done_destroy(p->done);
     pthread_mutex_destroy(&p->lock);
     pthread_mutex_destroy(&p->wake_lock);
     pthread_cond_destroy(&p->wake);
@@ -286,11 +315,27 @@ uint64_t processor_flush(processor *p)
     return total;
 }
 
+/* dpi (issue 15): under the lock. */
+static void stats_dpi(processor *p, struct processor_stats *out)
+{
+    memset(&out->dpi, 0, sizeof out->dpi);
+    out->dpi_on = p->dpi != NULL;
+    if (!p->dpi)
+        return;
+    dpi_get_stats(p->dpi, &out->dpi);
+    flow_table_get_payload_stats(p->table, &out->payload_orphans, &out->payload_missing);
+}
+
+ring *const *processor_payload_rings(processor *p) { return p->dpi ? p->payload : NULL; }
+
+payload_done *processor_payload_done(processor *p) { return p->done; }
+
 int processor_try_get_stats(processor *p, struct processor_stats *out)
 {
     if (pthread_mutex_trylock(&p->lock) != 0)
         return -1;
     flow_table_get_stats(p->table, &out->table);
+    stats_dpi(p, out);
     pthread_mutex_unlock(&p->lock);
     out->events_dropped = atomic_load_explicit(&p->events_dropped, memory_order_relaxed);
     return 0;
@@ -300,6 +345,7 @@ void processor_get_stats(processor *p, struct processor_stats *out)
 {
     pthread_mutex_lock(&p->lock);
     flow_table_get_stats(p->table, &out->table);
+    stats_dpi(p, out);
     pthread_mutex_unlock(&p->lock);
     out->events_dropped = atomic_load_explicit(&p->events_dropped, memory_order_relaxed);
 }

@@ -21,6 +21,8 @@
 #include <stdint.h>
 
 #include "../common/ring.h"
+#include "../common/payload.h"
+#include "dpi.h"
 #include "flow_table.h"
 
 struct config;
@@ -29,6 +31,11 @@ typedef struct processor processor;
 struct processor_stats {
     struct flow_table_stats table;
     uint64_t events_dropped;   /* records lost to full event rings (live only) */
+    /* dpi (issue 15) */
+    bool     dpi_on;           /* AGENT_DPI */
+    struct dpi_stats dpi;
+    uint64_t payload_orphans;  /* payload slots whose record was dropped */
+    uint64_t payload_missing;  /* records whose payload slot was not there */
 };
 
 /* Capture rings one processor drains at most. */
@@ -71,6 +78,15 @@ void processor_stop_janitor(processor *p);
  * the number of records pushed.
  */
 uint64_t processor_flush(processor *p);
+
+/*
+ * dpi (issue 15): the payload rings the capture threads must fill, one per
+ * input ring and in the same order (ring i's producer is the capture port
+ * that feeds input i), and the detection-done table they read; both NULL when
+ * AGENT_DPI is off. Owned by the processor. Main thread, before the threads start.
+ */
+ring *const *processor_payload_rings(processor *p);
+payload_done *processor_payload_done(processor *p);
 
 /* Any thread: counters (takes the table mutex briefly). */
 void processor_get_stats(processor *p, struct processor_stats *out);

@@ -488,11 +488,78 @@ def _ip_facts(b):
     return None
 
 
-def _after_ethertype(b, et, macs, depth=0):
+def _tunnel_inner(b):
+    """The packet a tunnel at the IP header b carries, as the sensor opens it
+    (AGENT_DECAP): ("ip" | "eth", bytes), or None (no tunnel, or a fragment)."""
+    v = b[0] >> 4
+    if v == 4:
+        ihl, proto = (b[0] & 0x0F) * 4, b[9]
+        if struct.unpack("!H", b[6:8])[0] & 0x3FFF:
+            return None
+        tot = struct.unpack("!H", b[2:4])[0]
+        p = b[ihl:tot] if tot else b[ihl:]
+    elif v == 6:
+        proto, p = b[6], b[40:]
+    else:
+        return None
+    if proto in (PROTO_IPIP, PROTO_IPV6_IN_IP):
+        return "ip", p
+    if proto == PROTO_GRE and len(p) >= 4:
+        flags, gp = struct.unpack("!HH", p[:4])
+        rest = p[4 + 4 * sum(1 for bit in (0x8000, 0x2000, 0x1000) if flags & bit):]
+        if gp in (ETH_IPV4, ETH_IPV6):
+            return "ip", rest
+        if gp == GRE_TEB:
+            return "eth", rest
+        if gp == GRE_ERSPAN2:                       # type I without a sequence number
+            return "eth", rest[8:] if flags & 0x1000 else rest
+        if gp == GRE_ERSPAN3 and len(rest) >= 12:
+            return "eth", rest[12 + (8 if rest[11] & 1 else 0):]
+        return None
+    if proto == PROTO_UDP and len(p) >= 16:
+        dport, u = struct.unpack("!H", p[2:4])[0], p[8:]
+        if dport == VXLAN_PORT:
+            return "eth", u[8:]
+        if dport == GENEVE_PORT:
+            gp = struct.unpack("!H", u[2:4])[0]
+            return ("eth" if gp == GRE_TEB else "ip"), u[8 + (u[0] & 0x3F) * 4:]
+        if dport == GTPU_PORT and u[1] == 255:
+            off = 8
+            if u[0] & 0x07:
+                off, nxt = 12, u[11]
+                while nxt:
+                    ln = u[off] * 4
+                    nxt, off = u[off + ln - 1], off + ln
+            return "ip", u[off:]
+    return None
+
+
+def _ip_tunnel_facts(b, macs, tdepth):
+    """(ttl, dscp) and MACs of the innermost IP header the sensor reaches
+    through tunnels (at most 3; one it cannot open keeps the outer facts)."""
+    facts = _ip_facts(b)
+    if tdepth is None or tdepth >= 3 or facts is None:
+        return facts, macs
+    try:
+        inner = _tunnel_inner(b)
+        if inner is None:
+            return facts, macs
+        kind, ib = inner
+        if kind == "eth":
+            r = _after_ethertype(ib[14:], struct.unpack("!H", ib[12:14])[0], (ib[6:12], ib[0:6]),
+                                 tdepth=tdepth + 1)
+        else:
+            r = _ip_tunnel_facts(ib, macs, tdepth + 1)
+    except (IndexError, struct.error):
+        return facts, macs
+    return r if r[0] is not None else (facts, macs)
+
+
+def _after_ethertype(b, et, macs, depth=0, tdepth=None):
     while et in _VLAN_TPIDS and len(b) >= 4:
         et, b = struct.unpack("!H", b[2:4])[0], b[4:]
     if et in (ETH_IPV4, ETH_IPV6):
-        return _ip_facts(b), macs
+        return _ip_tunnel_facts(b, macs, tdepth)
     if et in (ETH_MPLS, ETH_MPLS_MC):
         while len(b) >= 4:
             bottom, b = b[2] & 1, b[4:]
@@ -525,17 +592,18 @@ def _ppp_facts(b, macs):
     return None, macs
 
 
-def _ether_facts(b, depth=0):
+def _ether_facts(b, depth=0, tdepth=None):
     macs = (b[6:12], b[0:6])
-    return _after_ethertype(b[14:], struct.unpack("!H", b[12:14])[0], macs, depth)
+    return _after_ethertype(b[14:], struct.unpack("!H", b[12:14])[0], macs, depth, tdepth)
 
 
-def frame_facts(linktype, b):
+def frame_facts(linktype, b, decap=False):
     """What the sensor reads from one frame for the per-side fields: ((ttl,
-    dscp) of the innermost IP header, (src MAC or None, dst MAC or None))."""
+    dscp) of the innermost IP header, (src MAC or None, dst MAC or None));
+    decap: through tunnels as AGENT_DECAP opens them (Ethernet frames)."""
     none = (None, None)
     if linktype == LINKTYPE_ETHERNET:
-        return _ether_facts(b)
+        return _ether_facts(b, tdepth=0 if decap else None)
     if linktype == LINKTYPE_LINUX_SLL:
         halen = struct.unpack("!H", b[4:6])[0]
         return _after_ethertype(b[16:], struct.unpack("!H", b[14:16])[0],
@@ -699,7 +767,8 @@ class Scenario:
         self.frames.append(fr)
         if rec is not None:
             try:
-                facts = frame_facts(self.linktype, fr.data[:self.snaplen])
+                facts = frame_facts(self.linktype, fr.data[:self.snaplen],
+                                    decap=self.env.get("AGENT_DECAP", "on") != "off")
             except (IndexError, struct.error):
                 facts = None
             rec.pkts.append((ts_us, fr.wire_len, from_src, tcp_flags, facts))
@@ -1635,7 +1704,7 @@ def scenario_mixed(n_tcp=40, n_tcp6=10, n_rst=10, n_udp=30, n_icmp=10, n_icmp6=5
                 tunnel={"type": "gre", "depth": 1, "outer_src_ip": A4, "outer_dst_ip": D4})
     g.send(12.0, "a", payload=b"g1", rec=gr)
     g.send(12.5, "b", payload=b"g2", rec=gr)
-    gr.pkts = [p[:2] + (True, 0) for p in gr.pkts]
+    gr.pkts = [p[:2] + (True, 0) + p[4:] for p in gr.pkts]   # keep the frame facts (MAC, TTL, DSCP)
     s = Conv(sc, PROTO_SCTP, A4, B4, 2905, 2905)
     s.record()
     s.send(13.0, "a")
@@ -1848,7 +1917,7 @@ def scenario_tunnel_decap_off():
     r = sc.rec(OUT_A, OUT_B, PROTO_IPIP)
     d.send(11.0, "a", SYN, rec=r)
     d.send(11.1, "b", SYN | ACK, rec=r)
-    r.pkts = [p[:3] + (0,) for p in r.pkts]          # protocol 4: no TCP flags of its own
+    r.pkts = [p[:3] + (0,) + p[4:] for p in r.pkts]  # protocol 4: no TCP flags of its own
     return sc
 
 

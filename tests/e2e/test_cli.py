@@ -131,9 +131,10 @@ def _help_sections(text):
 def test_help_groups_by_purpose(tracer):
     r = run_sensor(tracer, args=["--help"])
     sec = _help_sections(r.stdout)
-    assert list(sec) == ["Capture", "Flows", "Flow statistics", "Output", "Delivery", "Pipeline", "Hooks",
-                         "Monitoring", "Logging and privileges"]
+    assert list(sec) == ["Capture", "Flows", "Flow statistics", "Output", "Delivery", "Pipeline", "Inspection",
+                         "Hooks", "Monitoring", "Logging and privileges"]
     assert sec["Flow statistics"] == ["--flow-stats", "--early-packets", "--tcp-health", "--process-info"]
+    assert sec["Inspection"] == ["--dpi", "--dpi-flows"]
     assert sec["Flows"] == ["--tcp-idle-timeout", "--udp-idle-timeout", "--idle-timeout", "--active-timeout",
                             "--max-flows", "--community-id-seed", "--local-networks", "--vlan-in-key",
                             "--decap"]

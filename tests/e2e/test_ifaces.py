@@ -132,13 +132,14 @@ def _wait_for_line(path, needle, proc, deadline):
     return False
 
 
-def _run(tracer, router, tmp_path, interface):
-    """Start the sensor in N on `interface`, make the traffic, stop it; the UDP flows by key."""
+def _run(tracer, router, tmp_path, interface, env=None, sensor_events=None):
+    """Start the sensor in N on `interface`, make the traffic, stop it; the UDP flows by key
+    (`env`: more settings; `sensor_events`: a list that gets the sensor events)."""
     ns, dev, mac = router
     out_path, err_path = tmp_path / "sensor.out", tmp_path / "sensor.err"
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         sensor = subprocess.Popen(_in(ns["n"], tracer),
-                                  env=clean_env({"AGENT_INTERFACE": interface, "LOG_LEVEL": "info"}),
+                                  env=clean_env({"AGENT_INTERFACE": interface, "LOG_LEVEL": "info", **(env or {})}),
                                   stdin=subprocess.DEVNULL, stdout=out, stderr=err)
     procs = [sensor]
     try:
@@ -164,7 +165,10 @@ def _run(tracer, router, tmp_path, interface):
     stderr = err_path.read_text(errors="replace")
     assert_no_sanitizer(stderr)
     assert rc == 0, "exit status %d:\n%s" % (rc, stderr[-3000:])
-    recs = [r for r in parse_ndjson(out_path.read_text()) if r.get("type") == "flow"]
+    events = parse_ndjson(out_path.read_text())
+    if sensor_events is not None:
+        sensor_events.extend(r for r in events if r.get("type") == "sensor")
+    recs = [r for r in events if r.get("type") == "flow"]
     for r in recs:
         check_shape(r)
     udp = {}
@@ -218,6 +222,23 @@ def test_two_interfaces(tracer, router, tmp_path):
         "interface": dev["n2"], "src_mac": mac["n2"], "dst_mac": mac["b2"],
         "src_dscp": 46, "src_ttl_min": 33, "src_ttl_max": 33, "src_packets": 3, "dst_packets": 0}
     _forwarded(flows["b1_b2"], dev, mac, cooked=False)
+
+
+def test_two_interfaces_dpi(tracer, router, tmp_path):
+    """dpi (issue 15) with an interface list: each capture port has its own payload ring,
+    so the packets of both interfaces reach inspection (none missing, none orphaned)."""
+    ns, dev, mac = router
+    sensor = []
+    flows, dev, mac = _run(tracer, router, tmp_path, "%s,%s" % (dev["n1"], dev["n2"]),
+                           env={"AGENT_DPI": "on"}, sensor_events=sensor)
+    for name in ("n_b1", "n_b2", "b1_b2"):
+        assert "app" in flows[name], flows[name]
+    final = [e for e in sensor if e.get("final")]
+    assert len(final) == 1, sensor
+    d = final[0]["dpi"]
+    # UDP datagrams captured: n_b1 2 + 1 reply (on n1), n_b2 3 (on n2), b1_b2 3 on each
+    assert d["payload_copied"] + d["payload_done_skips"] == 12, d
+    assert d["payload_missing"] == 0 and d["payload_orphans"] == 0 and d["payload_ring_full"] == 0, d
 
 
 def test_any_names_interfaces(tracer, router, tmp_path):

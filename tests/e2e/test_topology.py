@@ -221,7 +221,8 @@ class Sensor:
 @pytest.fixture(scope="module")
 def live(lab, request):
     s = Sensor(tracer_path(), lab.a, {"AGENT_INTERFACE": lab.veth, "AGENT_TOPOLOGY_INTERVAL": "2",
-                                      "AGENT_UDP_IDLE_TIMEOUT": "1", "LOG_LEVEL": "info"})
+                                      "AGENT_UDP_IDLE_TIMEOUT": "1", "LOG_LEVEL": "info",
+                                      "AGENT_SNAP_LEN": "256"})
     request.addfinalizer(lambda: s.proc.poll() is None and s.proc.kill())
     snap = s.wait_for(lambda e: e.get("type") == "topology", 10)
     assert snap is not None, "no topology snapshot within 10 s"
@@ -659,7 +660,7 @@ def test_lldp_cdp_live(lab, live):
     e = live.wait_for(lambda e: e.get("change") == "lldp_neighbor" and e.get("system_name") == "sw-live", 3)
     assert e is not None, "no lldp_neighbor event"
     assert e["interface"] == lab.veth and e["chassis_id"] == "02:00:5e:00:53:aa" and e["port_id"] == "xe-1/2/3"
-    assert e["truncated"] is True and e["system_description"] is None   # default snap length 256
+    assert e["truncated"] is True and e["system_description"] is None   # snap length 256 (the live fixture sets it)
     c = live.wait_for(lambda e: e.get("change") == "cdp_neighbor" and e.get("chassis_id") == "live-cdp", 3)
     assert c is not None and c["truncated"] is False and c["interface"] == lab.veth
     time.sleep(0.5)

@@ -250,7 +250,7 @@ static void test_defaults_with_pcap(void **state)
     assert_null(c->interface);
     assert_string_equal(c->pcap_file, f->pcap);
     assert_string_equal(c->bpf_filter, "");
-    assert_int_equal(c->snap_len, 256);
+    assert_int_equal(c->snap_len, 2048);
     assert_true(c->promiscuous);
     assert_int_equal(c->pcap_buffer_mb, 64);
     assert_null(c->endpoint_url);
@@ -284,6 +284,8 @@ static void test_defaults_with_pcap(void **state)
     assert_int_equal(c->max_flows, 1000000);
     assert_true(c->vlan_in_key);
     assert_true(c->decap);
+    assert_false(c->dpi);
+    assert_int_equal(c->dpi_flows, 32768);
     assert_int_equal(c->community_id_seed, 0);
     assert_int_equal(c->packet_ring_slots, 65536);
     assert_int_equal(c->event_ring_slots, 16384);
@@ -313,7 +315,7 @@ static void test_empty_variables_mean_default(void **state)
             "AGENT_SPOOL_DIR=", "AGENT_BPF_FILTER=", "LOG_LEVEL=", "AGENT_EVENT_RING_SLOTS="),
         NULL);
     expect_ok(&r);
-    assert_int_equal(r.cfg->snap_len, 256);
+    assert_int_equal(r.cfg->snap_len, 2048);
     assert_true(r.cfg->promiscuous);
     assert_null(r.cfg->interface);
     assert_null(r.cfg->endpoint_url);
@@ -378,6 +380,8 @@ static const struct numcase NUMS[] = {
       "4194304", "512", "8388608", 1024, 4194304, "must be a power of two in [1024, 4194304]" },
     { "AGENT_EVENT_RING_SLOTS", "--event-ring-slots", F32(event_ring_slots), "1024", "4194304",
       "512", "8388608", 1024, 4194304, "must be a power of two in [1024, 4194304]" },
+    { "AGENT_DPI_FLOWS", "--dpi-flows", F32(dpi_flows), "16", "1048576", "15", "1048577", 16,
+      1048576, "must be an integer in [16, 1048576]" },
 };
 
 static uint32_t field_value(const struct config *c, const struct numcase *n)
@@ -508,7 +512,7 @@ static void test_flag_overrides_variable(void **state)
     /* an empty flag value means the default, whatever the variable says */
     run(&r, f, true, ENV("AGENT_SNAP_LEN=100"), ARGS("--snap-len="));
     expect_ok(&r);
-    assert_int_equal(r.cfg->snap_len, 256);
+    assert_int_equal(r.cfg->snap_len, 2048);
     done(&r);
 
     /* the last of a repeated flag wins */
@@ -549,6 +553,7 @@ static void test_every_flag_is_known(void **state)
         "AGENT_COMMUNITY_ID_SEED", "AGENT_PACKET_RING_SLOTS", "AGENT_EVENT_RING_SLOTS",
         "AGENT_VLAN_IN_KEY",
         "AGENT_DECAP",
+        "AGENT_DPI", "AGENT_DPI_FLOWS",
         "LOG_LEVEL", "AGENT_METRICS_ADDR", "LOG_FORMAT",
         "AGENT_SECCOMP",
         "AGENT_HTTP_BODY", "AGENT_EVENTS_ENDPOINT_URL", "AGENT_HTTP_CONNECTIONS",
@@ -683,7 +688,7 @@ static void test_help_and_version(void **state)
         expect_ok(&r);
         assert_true(r.cfg->show_help);
         assert_false(r.cfg->show_version);
-        assert_int_equal(r.cfg->snap_len, 256);
+        assert_int_equal(r.cfg->snap_len, 2048);
         done(&r);
 
         run(&r, f, false, ENV("AGENT_SNAP_LEN=abc"), ARGS(versions[i]));
@@ -1409,6 +1414,24 @@ static void test_decap(void **state)
     one_env_err(f, "AGENT_DECAP=inner", "AGENT_DECAP=inner: must be true or false");
 }
 
+static void test_dpi_settings(void **state)
+{
+    struct fx *f = *state;
+    struct res r;
+    run(&r, f, true, ENV("AGENT_DPI=off", "AGENT_DPI_FLOWS=16"), NULL);
+    expect_ok(&r);
+    assert_false(r.cfg->dpi);
+    assert_int_equal(r.cfg->dpi_flows, 16);
+    done(&r);
+    run(&r, f, true, ENV("AGENT_DPI=off"), ARGS("--dpi=on", "--dpi-flows=1048576"));
+    expect_ok(&r);
+    assert_true(r.cfg->dpi);
+    assert_int_equal(r.cfg->dpi_flows, 1048576);
+    done(&r);
+    one_env_err(f, "AGENT_DPI=ndpi", "AGENT_DPI=ndpi: must be true or false");
+    one_env_err(f, "AGENT_DPI_FLOWS=15", "AGENT_DPI_FLOWS=15: must be an integer in [16, 1048576]");
+}
+
 static void test_promiscuous_and_log_level(void **state)
 {
     static const struct { const char *v; bool b; } bools[] = {
@@ -1762,7 +1785,7 @@ static void test_print_help(void **state)
         { "\nFlows:\n", "--local-networks" },
         { "\nOutput:\n", "--endpoint-url" }, { "\nOutput:\n", "--tls-ca-file" },
         { "\nDelivery:\n", "--spool-dir" }, { "\nDelivery:\n", "--shutdown-timeout" },
-        { "\nPipeline:\n", "--packet-ring-slots" }, { "\nHooks:\n", "--topology-interval" },
+        { "\nPipeline:\n", "--packet-ring-slots" }, { "\nInspection:\n", "--dpi" }, { "\nHooks:\n", "--topology-interval" },
         { "\nMonitoring:\n", "--stats-interval" }, { "\nMonitoring:\n", "--metrics-addr" },
         { "\nLogging and privileges:\n", "--log-file" },
         { "\nIPFIX and NetFlow v9 export:\n", "--ipfix-collector" },
@@ -2007,6 +2030,7 @@ int main(void)
         cmocka_unit_test(test_vlan_in_key),
         cmocka_unit_test(test_decap),
         cmocka_unit_test(test_flow_stats_settings),
+        cmocka_unit_test(test_dpi_settings),
         cmocka_unit_test(test_promiscuous_and_log_level),
         cmocka_unit_test(test_seccomp),
         cmocka_unit_test(test_auth_token),

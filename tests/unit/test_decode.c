@@ -847,6 +847,38 @@ static void test_stats_fields(void **state)
     assert_int_equal(r.payload_len, r.ip_len - 20);
 }
 
+/* dpi (issue 15): where the IP packet and its TCP payload sit, on the fast
+ * path (Ethernet) and the general one (raw IP); bytes past the IP total length
+ * (Ethernet padding) are not payload; a header cut short gives no span. */
+static void test_payload_span(void **state)
+{
+    struct pkt_record r, r2;
+    struct decode_span sp;
+    uint8_t f[64];
+
+    (void)state;
+    memcpy(f, p_tcp_syn, sizeof p_tcp_syn);
+    memcpy(f + sizeof p_tcp_syn, "hello", 5);
+    assert_int_equal(decode_packet_span(DECODE_DLT_EN10MB, f, sizeof p_tcp_syn + 5, 59, TS, 0, &r, &sp), DECODE_OK);
+    assert_int_equal(sp.l3_off, 14);            /* total length 40: the 5 bytes are padding */
+    assert_int_equal(sp.l3_len, 40);
+    assert_int_equal(sp.l4_off, 40);
+    assert_int_equal(sp.l4_len, 0);
+    f[14 + 3] = 45;                             /* IPv4 total length 45: now they are payload */
+    assert_int_equal(decode_packet_span(DECODE_DLT_EN10MB, f, sizeof p_tcp_syn + 5, 59, TS, 0, &r, &sp), DECODE_OK);
+    assert_int_equal(sp.l3_len, 45);
+    assert_int_equal(sp.l4_len, 5);
+    assert_int_equal(decode_packet(DECODE_DLT_EN10MB, f, sizeof p_tcp_syn + 5, 59, TS, &r2), DECODE_OK);
+    assert_memory_equal(&r, &r2, sizeof r);
+    assert_int_equal(decode_packet_span(DECODE_DLT_RAW, f + 14, 45, 45, TS, 0, &r, &sp), DECODE_OK);
+    assert_int_equal(sp.l3_off, 0);
+    assert_int_equal(sp.l3_len, 45);
+    assert_int_equal(sp.l4_off, 40);
+    assert_int_equal(sp.l4_len, 5);
+    assert_int_equal(decode_packet_span(DECODE_DLT_RAW, f + 14, 36, 45, TS, 0, &r, &sp), DECODE_OK);
+    assert_int_equal(sp.l3_len, 0);             /* TCP header cut: no span */
+}
+
 /* Every case cut at every length: never an over-read, never a wrong record. */
 static void test_truncation(void **state)
 {
@@ -1263,6 +1295,51 @@ static void test_tunnel_limits(void **state)
     assert_int_equal(r.tun_flags, 0);
 }
 
+/* dpi (issue 15) with tunnels: the payload span is the packet the record
+ * describes, the inner one when a tunnel was opened (the fast path's VXLAN
+ * and IP-in-IP), the outer one when it was not (no option, or a tunnel that
+ * carries no IP). */
+static void test_payload_span_tunnel(void **state)
+{
+    static const uint8_t vxlan_arp[] = {
+        ETH(0x0800), OUT4(17), UDP(40000, 4789, 0), 0x08, 0, 0, 0, 0, 0, 0x64, 0,
+        IN_ETH(0x0806), 0, 1, 8, 0, 6, 4, 0, 1 };
+    struct pkt_record r;
+    struct decode_span sp;
+
+    (void)state;
+    assert_int_equal(decode_packet_span(DECODE_DLT_EN10MB, t_vxlan, sizeof t_vxlan, 0, TS, DECODE_OPT_DECAP,
+                                        &r, &sp), DECODE_OK);
+    assert_int_equal(r.tun_type, TUNNEL_VXLAN);
+    assert_int_equal(sp.l3_off, 14 + 20 + 8 + 8 + 14);   /* the inner IPv4 header */
+    assert_int_equal(sp.l4_off, 28);
+    assert_int_equal(sp.l4_len, 4);
+    assert_int_equal(sp.l3_len, 32);
+    assert_memory_equal(t_vxlan + sp.l3_off + sp.l4_off, "abcd", 4);
+
+    assert_int_equal(decode_packet_span(DECODE_DLT_EN10MB, t_vxlan, sizeof t_vxlan, 0, TS, 0, &r, &sp),
+                     DECODE_OK);
+    assert_int_equal(sp.l3_off, 14);                     /* no option: the outer UDP datagram */
+    assert_int_equal(sp.l4_off, 28);
+    assert_int_equal(sp.l4_len, sizeof t_vxlan - 14 - 28);
+
+    assert_int_equal(decode_packet_span(DECODE_DLT_EN10MB, t_ipip, sizeof t_ipip, 0, TS, DECODE_OPT_DECAP,
+                                        &r, &sp), DECODE_OK);
+    assert_int_equal(sp.l3_off, 14 + 20);
+    assert_int_equal(sp.l4_off, 28);
+    assert_int_equal(sp.l4_len, 4);
+    assert_int_equal(decode_packet_span(DECODE_DLT_EN10MB, t_ipip, sizeof t_ipip, 0, TS, 0, &r, &sp),
+                     DECODE_OK);
+    assert_int_equal(sp.l3_len, 0);                      /* IP-in-IP left closed: not TCP/UDP */
+
+    assert_int_equal(decode_packet_span(DECODE_DLT_EN10MB, vxlan_arp, sizeof vxlan_arp, 0, TS,
+                                        DECODE_OPT_DECAP, &r, &sp), DECODE_OK);
+    assert_int_equal(r.tun_flags, DECODE_TUN_F_UNDECODED);
+    assert_int_equal(sp.l3_off, 14);                     /* not opened: the outer datagram's span */
+    assert_int_equal(sp.l4_off, 28);
+    assert_int_equal(sp.l4_len, sizeof vxlan_arp - 14 - 28);
+}
+
 static void test_tunnel_names(void **state)
 {
     (void)state;
@@ -1292,6 +1369,8 @@ int main(void)
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_tcp_syn_fields),
         cmocka_unit_test(test_stats_fields),
+        cmocka_unit_test(test_payload_span),
+        cmocka_unit_test(test_payload_span_tunnel),
         cmocka_unit_test(test_truncation),
         cmocka_unit_test(test_ipv6_chain_limit),
         cmocka_unit_test(test_null_data),

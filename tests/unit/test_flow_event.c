@@ -761,6 +761,35 @@ static void test_xstats_json(void **state)
     assert_string_equal(a, buf);
 }
 
+/* "app" (issue 15): nDPI's label as one object after the existing fields; absent without DPI. */
+static void test_app(void **state)
+{
+    (void)state;
+    struct flow_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.ip_version = 4;
+    ev.protocol = 6;
+    ev.final = 1;
+    static char buf[4096];
+    flow_event_format(&ev, NULL, FLOW_DIR_UNKNOWN, "i-1", buf, sizeof buf);
+    assert_null(strstr(buf, "\"app\""));
+    ev.has_app = 1;
+    strcpy(ev.app_protocol, "TLS");
+    strcpy(ev.app_name, "YouTube");
+    strcpy(ev.app_category, "Media");
+    flow_event_format(&ev, NULL, FLOW_DIR_UNKNOWN, "i-1", buf, sizeof buf);
+    const char *want = ",\"app\":{\"protocol\":\"TLS\",\"application\":\"YouTube\","
+                       "\"category\":\"Media\",\"guessed\":false}}";
+    assert_string_equal(buf + strlen(buf) - strlen(want), want);
+    ev.app_guessed = 1;
+    cJSON *o = flow_event_to_json(&ev, NULL, FLOW_DIR_UNKNOWN, "i-1");
+    assert_non_null(o);
+    cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "app");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(a, "application")->valuestring, "YouTube");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "guessed")));
+    cJSON_Delete(o);
+}
+
 static void test_format_matches_cjson(void **state)
 {
     (void)state;
@@ -839,6 +868,26 @@ static void test_format_matches_cjson(void **state)
         ev.dst_ttl_max = (uint8_t)fmt_rand();
         if (fmt_rand() % 2)
             random_xstats(&ev.xs);
+        /* dpi (issue 15) */
+        ev.has_app = fmt_rand() % 2;
+        ev.app_guessed = fmt_rand() % 2;
+        static const char *const app_names[] = {"TLS", "YouTube", "Unknown", "Download/FileTransfer/FileSharing",
+                                            "a\"b\\c"};
+        snprintf(ev.app_protocol, sizeof ev.app_protocol, "%s", app_names[fmt_rand() % 5]);
+        snprintf(ev.app_name, sizeof ev.app_name, "%s", app_names[fmt_rand() % 5]);
+        snprintf(ev.app_category, sizeof ev.app_category, "%s", app_names[fmt_rand() % 5]);
+        if (fmt_rand() % 3 == 0) {               /* metadata (issue 15, inspect/) */
+            memset(&ev.meta, 0, sizeof ev.meta);
+            ev.meta.kind = INSPECT_KIND_HTTP;
+            ev.meta.u.http.has_request = 1;
+            snprintf(ev.meta.u.http.method, sizeof ev.meta.u.http.method, "GET");
+            snprintf(ev.meta.u.http.host, sizeof ev.meta.u.http.host, "%s", app_names[fmt_rand() % 5]);
+            snprintf(ev.meta.u.http.path, sizeof ev.meta.u.http.path, "/%s", app_names[fmt_rand() % 5]);
+            if (fmt_rand() % 2) {
+                ev.meta.u.http.has_response = 1;
+                ev.meta.u.http.status = (uint16_t)(100 + fmt_rand() % 500);
+            }
+        }
         enum flow_direction dir = (enum flow_direction)(fmt_rand() % 4);
         char id[40];
         snprintf(id, sizeof id, "0123456789abcdef-%d", i);
@@ -911,6 +960,7 @@ int main(void)
         cmocka_unit_test(test_json_print),
         cmocka_unit_test(test_initiator_inferred),
         cmocka_unit_test(test_l2l3_fields),
+        cmocka_unit_test(test_app),
         cmocka_unit_test(test_format_matches_cjson),
         cmocka_unit_test(test_tunnel_object),
         cmocka_unit_test(test_xstats_json),

@@ -147,11 +147,42 @@ static void test_two_threads_sequence(void **state)
     ring_destroy(r);
 }
 
+/* dpi (issue 15): zero-copy slots for the payload ring: reserve/commit, peek/release. */
+static void test_zero_copy(void **state)
+{
+    (void)state;
+    char err[128];
+    ring *r = ring_create(2, 64, err, sizeof err);
+    assert_non_null(r);
+    assert_null(ring_peek(r));
+    for (int round = 0; round < 3; round++) {   /* wraps around */
+        unsigned char *a = ring_reserve(r);
+        assert_non_null(a);
+        memset(a, 'a' + round, 64);
+        ring_commit(r);
+        unsigned char *b = ring_reserve(r);
+        assert_non_null(b);
+        memset(b, 'A' + round, 64);
+        ring_commit(r);
+        assert_null(ring_reserve(r));          /* full: nothing counted */
+        assert_int_equal(ring_drops(r), 0);
+        const unsigned char *p = ring_peek(r);
+        assert_int_equal(p[0], 'a' + round);
+        ring_release(r);
+        p = ring_peek(r);
+        assert_int_equal(p[63], 'A' + round);
+        ring_release(r);
+        assert_null(ring_peek(r));
+    }
+    ring_destroy(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_rejects_bad_sizes),
         cmocka_unit_test(test_full_and_empty),
+        cmocka_unit_test(test_zero_copy),
         cmocka_unit_test(test_burst_wraps),
         cmocka_unit_test(test_many_laps),
         cmocka_unit_test(test_two_threads_sequence),
