@@ -98,7 +98,7 @@ static const struct setting SETTINGS[S_COUNT] = {
         "readable pcap or pcapng file", "replay this file instead of capturing live", 0, 0 },
     [S_BPF_FILTER] = { "AGENT_BPF_FILTER", "--bpf-filter", "EXPR", "empty (all traffic)",
         "pcap-filter(7) expression", "capture only packets that match", 0, 0 },
-    [S_SNAP_LEN] = { "AGENT_SNAP_LEN", "--snap-len", "N", "2048", "integer in [64, 262144]",
+    [S_SNAP_LEN] = { "AGENT_SNAP_LEN", "--snap-len", "N", "256 (2048 with AGENT_DPI)", "integer in [64, 262144]",
         "bytes captured of each packet", 64, 262144 },
     [S_PROMISCUOUS] = { "AGENT_PROMISCUOUS", "--promiscuous", "BOOL", "true",
         "true/false, 1/0, yes/no, on/off", "put the interface in promiscuous mode", 0, 0 },
@@ -217,12 +217,12 @@ static const struct setting SETTINGS[S_COUNT] = {
         "true/false, 1/0, yes/no, on/off",
         "a flow is the conversation inside a tunnel",
         0, 0 },
-    [S_FLOW_STATS] = { "AGENT_FLOW_STATS", "--flow-stats", "BOOL", "true",
+    [S_FLOW_STATS] = { "AGENT_FLOW_STATS", "--flow-stats", "BOOL", "false",
         "true/false, 1/0, yes/no, on/off",
         "packet size, gap, payload and TCP flag statistics", 0, 0 },
     [S_EARLY_PACKETS] = { "AGENT_EARLY_PACKETS", "--early-packets", "N", "8",
         "integer in [0, 32]; 0 = off",
-        "size, direction, gap of each flow's first N packets", 0, 32 },
+        "with AGENT_FLOW_STATS: size, direction, gap of the first N", 0, 32 },
     [S_TCP_HEALTH] = { "AGENT_TCP_HEALTH", "--tcp-health", "BOOL", "true",
         "true/false, 1/0, yes/no, on/off",
         "TCP RTTs, retransmissions, reordering, zero windows", 0, 0 },
@@ -278,7 +278,7 @@ static const struct setting SETTINGS[S_COUNT] = {
     [S_SENSOR_ID] = { "AGENT_SENSOR_ID", "--sensor-id", "ID", "unset (a UUID made at first start)",
         "1-64 of A-Z a-z 0-9 . _ : -",
         "sensor_id for every event, not the stored one", 0, 0 },
-    [S_DPI] = { "AGENT_DPI", "--dpi", "BOOL", "off",
+    [S_DPI] = { "AGENT_DPI", "--dpi", "BOOL", "false",
         "true/false, 1/0, yes/no, on/off",
         "label each flow's application with nDPI (the \"app\" field)", 0, 0 },
     [S_DPI_FLOWS] = { "AGENT_DPI_FLOWS", "--dpi-flows", "N", "32768",
@@ -1799,7 +1799,7 @@ static void merge_env(struct loader *ld, char **envp)
 
 static void set_defaults(struct config *cfg)
 {
-    cfg->snap_len = 2048;
+    cfg->snap_len = 256;      /* every header the counters read; 2048 with AGENT_DPI (after AGENT_DPI is read) */
     cfg->promiscuous = true;
     cfg->seccomp = true;
     cfg->pcap_buffer_mb = 64;
@@ -1817,7 +1817,7 @@ static void set_defaults(struct config *cfg)
     cfg->max_flows = 1000000;
     cfg->vlan_in_key = true;
     cfg->decap = true;
-    cfg->flow_stats = true;
+    cfg->flow_stats = false;   /* off: NFStream's default too; on, records grow ~2.5x (README) */
     cfg->early_packets = 8;
     cfg->tcp_health = true;
     cfg->process_info = true;
@@ -1924,6 +1924,8 @@ struct config *config_load(int argc, char **argv, char **envp,
     load_bool(&ld, S_TCP_HEALTH, &cfg->tcp_health);
     load_bool(&ld, S_PROCESS_INFO, &cfg->process_info);
     load_bool(&ld, S_DPI, &cfg->dpi);
+    if (cfg->dpi && !ld.val[S_SNAP_LEN])
+        cfg->snap_len = 2048;     /* whole frames for nDPI and the payload parsers (README: Snap length) */
     load_u32(&ld, S_DPI_FLOWS, &cfg->dpi_flows);
     uint32_t seed = cfg->community_id_seed;
     load_u32(&ld, S_COMMUNITY_ID_SEED, &seed);

@@ -34,7 +34,7 @@ elif [ "$mode" = runtime ]; then
     # One package per library the binary links (see `objdump -p tracer-sensor | grep NEEDED`).
     pkgs=(libpcap0.8 libcurl4 libcjson1 libssl3 zlib1g libsnmp40 libmnl0 libmicrohttpd12
           libcap2 libseccomp2 ca-certificates libcap2-bin curl
-          libndpi4.2 libfixbuf9 librdkafka1)
+          libndpi4.2 libfixbuf9 librdkafka1 libglib2.0-0)
 else
     pkgs=(gcc make pkg-config libc6-dev
           libpcap-dev libcurl4-openssl-dev libcjson-dev uthash-dev libssl-dev zlib1g-dev

@@ -36,7 +36,8 @@ CAPTURES = ["zeek/zeek-wikipedia.pcap", "ndpi/1kxun.pcap", "zeek/zeek-echo-conne
 HEALTH_CAPTURES = ["zeek/zeek-wikipedia.pcap", "ndpi/1kxun.pcap"]
 LONG = {"AGENT_TCP_IDLE_TIMEOUT": "86400", "AGENT_UDP_IDLE_TIMEOUT": "86400",
         "AGENT_IDLE_TIMEOUT": "86400", "AGENT_ACTIVE_TIMEOUT": "604800",
-        "AGENT_VLAN_IN_KEY": "false", "AGENT_STATS_INTERVAL": "0", "AGENT_EARLY_PACKETS": "32"}
+        "AGENT_VLAN_IN_KEY": "false", "AGENT_STATS_INTERVAL": "0", "AGENT_EARLY_PACKETS": "32",
+        "AGENT_FLOW_STATS": "true"}
 FLAG_BITS = [("syn_count", 0x02), ("ack_count", 0x10), ("fin_count", 0x01), ("rst_count", 0x04),
              ("psh_count", 0x08), ("urg_count", 0x20), ("ece_count", 0x40), ("cwr_count", 0x80)]
 FIELDS = ["frame.time_epoch", "ip.src", "ip.dst", "ip.len", "ip.proto", "ip.flags.mf",
@@ -264,7 +265,8 @@ def test_tcp_health_crafted(tracer, tmp_path):
     pkt(1.12, C, S, 40000, 80, ACK, cs + 302, ss + 12)
     path = tmp_path / "health.pcap"
     pcapgen.write_pcap(str(path), frames)
-    r = run_sensor(tracer, {"AGENT_PCAP_FILE": str(path), "AGENT_STATS_INTERVAL": "0"})
+    r = run_sensor(tracer, {"AGENT_PCAP_FILE": str(path), "AGENT_STATS_INTERVAL": "0",
+                            "AGENT_FLOW_STATS": "true"})
     recs = r.records()
     assert len(recs) == 1, recs
     check_shape(recs[0])
@@ -282,13 +284,16 @@ def test_tcp_health_crafted(tracer, tmp_path):
     assert recs[0]["early_packets"]["direction"] == [0, 0, 1, 0, 0, 0, 0, 0], recs[0]["early_packets"]
     assert recs[0]["early_packets"]["iat_us"] == [0, 1000000, 250, 150, 9600, 10000, 10000, 10000]
 
+    # the default: statistics off, TCP health on
+    rec = run_sensor(tracer, {"AGENT_PCAP_FILE": str(path), "AGENT_STATS_INTERVAL": "0"}).records()[0]
+    assert "tcp" in rec and not set(rec) & {"stats", "early_packets"}, rec
     # each group off: its keys are gone
     r = run_sensor(tracer, {"AGENT_PCAP_FILE": str(path), "AGENT_STATS_INTERVAL": "0",
                             "AGENT_FLOW_STATS": "false", "AGENT_TCP_HEALTH": "false"})
     rec = r.records()[0]
     assert not set(rec) & {"stats", "early_packets", "tcp", "process"}, rec
     r = run_sensor(tracer, {"AGENT_PCAP_FILE": str(path), "AGENT_STATS_INTERVAL": "0",
-                            "AGENT_EARLY_PACKETS": "0"})
+                            "AGENT_FLOW_STATS": "true", "AGENT_EARLY_PACKETS": "0"})
     rec = r.records()[0]
     assert "stats" in rec and "tcp" in rec and "early_packets" not in rec, rec
 

@@ -64,7 +64,8 @@ def literal_default(var, text):
     ("none" is a value only for AGENT_COMPRESS: elsewhere it means "not set")."""
     if re.fullmatch(r"[0-9][0-9.]*[a-z]*", text) or text in ("true", "false", "logfmt", "info") or \
             (var, text) in (("AGENT_COMPRESS", "none"), ("AGENT_USER", "tracer-sensor"),
-                            ("AGENT_STATE_DIR", "/var/lib/tracer-sensor")):
+                            ("AGENT_STATE_DIR", "/var/lib/tracer-sensor"),
+                            ("AGENT_IPFIX_PROTOCOL", "ipfix"), ("AGENT_IPFIX_TIME_PRECISION", "ms")):
         return text
     return None
 

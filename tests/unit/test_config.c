@@ -250,7 +250,7 @@ static void test_defaults_with_pcap(void **state)
     assert_null(c->interface);
     assert_string_equal(c->pcap_file, f->pcap);
     assert_string_equal(c->bpf_filter, "");
-    assert_int_equal(c->snap_len, 2048);
+    assert_int_equal(c->snap_len, 256);
     assert_true(c->promiscuous);
     assert_int_equal(c->pcap_buffer_mb, 64);
     assert_null(c->endpoint_url);
@@ -315,7 +315,7 @@ static void test_empty_variables_mean_default(void **state)
             "AGENT_SPOOL_DIR=", "AGENT_BPF_FILTER=", "LOG_LEVEL=", "AGENT_EVENT_RING_SLOTS="),
         NULL);
     expect_ok(&r);
-    assert_int_equal(r.cfg->snap_len, 2048);
+    assert_int_equal(r.cfg->snap_len, 256);
     assert_true(r.cfg->promiscuous);
     assert_null(r.cfg->interface);
     assert_null(r.cfg->endpoint_url);
@@ -512,7 +512,7 @@ static void test_flag_overrides_variable(void **state)
     /* an empty flag value means the default, whatever the variable says */
     run(&r, f, true, ENV("AGENT_SNAP_LEN=100"), ARGS("--snap-len="));
     expect_ok(&r);
-    assert_int_equal(r.cfg->snap_len, 2048);
+    assert_int_equal(r.cfg->snap_len, 256);
     done(&r);
 
     /* the last of a repeated flag wins */
@@ -688,7 +688,7 @@ static void test_help_and_version(void **state)
         expect_ok(&r);
         assert_true(r.cfg->show_help);
         assert_false(r.cfg->show_version);
-        assert_int_equal(r.cfg->snap_len, 2048);
+        assert_int_equal(r.cfg->snap_len, 256);
         done(&r);
 
         run(&r, f, false, ENV("AGENT_SNAP_LEN=abc"), ARGS(versions[i]));
@@ -1361,7 +1361,7 @@ static void test_flow_stats_settings(void **state)
     struct res r;
     run(&r, f, true, ENV("AGENT_VLAN_IN_KEY=true"), NULL);
     expect_ok(&r);
-    assert_true(r.cfg->flow_stats);
+    assert_false(r.cfg->flow_stats);
     assert_int_equal(r.cfg->early_packets, 8);
     assert_true(r.cfg->tcp_health);
     assert_true(r.cfg->process_info);
