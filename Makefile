@@ -133,7 +133,7 @@ test: test-deps
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    $(MAKE) BUILD=build/asan SANFLAGS="$(ASAN_FLAGS)" OPT=-O1 WERROR=-Werror unit
 	$(MAKE) tsan-check
-	$(MAKE) fuzz FUZZ_SECONDS=60
+	$(MAKE) fuzz FUZZ_SECONDS=40
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(MAKE) e2e
 
 # Fuzzing (fuzz/README.md): each libFuzzer harness fuzz/fuzz_T.c is built by clang
