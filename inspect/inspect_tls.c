@@ -234,8 +234,8 @@ enum inspect_status inspect_tls_records_collect(const uint8_t *stream, size_t le
     size_t have = 0, want = 0;
     *msg_len = 0;
     for (;;) {
-        uint8_t type, major, minor;
-        uint16_t rlen;
+        uint8_t type = 0, major = 0, minor = 0;
+        uint16_t rlen = 0;
         if (c.left < 5)
             return INSPECT_NEED_MORE;
         cur_u8(&c, &type);
