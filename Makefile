@@ -154,7 +154,7 @@ FUZZ_SRCS_l2          := capture/decode.c hooks/topology/l2_neighbors.c common/t
 FUZZ_SRCS_trap        := hooks/snmp/snmp_trap.c hooks/hook.c hooks/snmp/snmp_client.c hooks/snmp/snmp_config.c \
                          hooks/snmp/snmp_values.c common/ring.c common/log.c common/log_json.c common/timefmt.c common/caps.c
 FUZZ_SRCS_snmp_config := hooks/snmp/snmp_config.c hooks/snmp/snmp_values.c
-FUZZ_SRCS_config      := config/config.c common/hostaddr.c
+FUZZ_SRCS_config      := config/config.c common/hostaddr.c common/identity.c
 FUZZ_TARGETS += wg
 FUZZ_SRCS_wg          := hooks/topology/topology_wg.c common/timefmt.c
 FUZZ_SRCS_spool       := sender/spool.c
