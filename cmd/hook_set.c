@@ -4,6 +4,7 @@
 #include "cmd/hook_set.h"
 
 #include <cjson/cJSON.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,11 +32,17 @@ struct hook_slot {
 struct hook_set {
     struct hook_slot slots[MAX_HOOKS];
     size_t n;
+    pthread_mutex_t reload_lock;    /* one reload at a time (signal loop, API thread) */
 };
 
 hook_set *hook_set_create(void)
 {
-    return calloc(1, sizeof(hook_set));
+    hook_set *hs = calloc(1, sizeof(hook_set));
+    if (hs && pthread_mutex_init(&hs->reload_lock, NULL) != 0) {
+        free(hs);
+        return NULL;
+    }
+    return hs;
 }
 
 int hook_set_build(hook_set *hs, const struct config *cfg, sender *snd, char *err, size_t errlen)
@@ -129,6 +136,28 @@ void hook_set_stats_json(const hook_set *hs, cJSON *into)
     }
 }
 
+int hook_set_reload(hook_set *hs, const struct config *cfg)
+{
+    int refused = 0;
+    pthread_mutex_lock(&hs->reload_lock);
+    for (size_t i = 0; i < hs->n; i++) {
+        const struct hook *h = &hs->slots[i].hook;
+        if (!h->ops->reload)
+            continue;
+        char err[512] = "";
+        if (h->ops->reload(h->self, cfg, err, sizeof err) == 0) {
+            log_fields(LOG_INFO, "reload: targets applied", (struct log_field[]){
+                LOG_STR("hook", h->ops->name), LOG_STR("result", err)}, 2);
+        } else {
+            refused++;
+            log_fields(LOG_WARN, "reload: new targets refused, the old ones stay", (struct log_field[]){
+                LOG_STR("hook", h->ops->name), LOG_STR("error", err)}, 2);
+        }
+    }
+    pthread_mutex_unlock(&hs->reload_lock);
+    return refused;
+}
+
 void hook_set_destroy(hook_set *hs)
 {
     if (!hs)
@@ -137,5 +166,6 @@ void hook_set_destroy(hook_set *hs)
         hs->slots[i].hook.ops->destroy(hs->slots[i].hook.self);
         ring_destroy(hs->slots[i].ring);
     }
+    pthread_mutex_destroy(&hs->reload_lock);
     free(hs);
 }

@@ -58,6 +58,15 @@ uint64_t hook_set_ring_count(const hook_set *hs);
 /* Each hook's counters as an object named for it, added to `into`. Any thread. */
 void hook_set_stats_json(const hook_set *hs, struct cJSON *into);
 
+/*
+ * Reload every hook that has a reload operation (SIGHUP, POST /v1/reload),
+ * with the configuration the sensor started with. Each hook's outcome is
+ * logged (applied: its summary; invalid: why, the old targets kept). Returns
+ * how many hooks refused their new file (0 = all applied). Any thread but a
+ * hook's own; calls are serialised inside the set.
+ */
+int hook_set_reload(hook_set *hs, const struct config *cfg);
+
 /* Destroy every hook and its ring; after sender_destroy. NULL-safe. */
 void hook_set_destroy(hook_set *hs);
 

@@ -19,6 +19,7 @@
 #include "../common/ring.h"
 
 struct cJSON;
+struct config;
 
 struct hook_ops {
     const char *name;                       /* "snmp", "trap", "topology", ... */
@@ -30,14 +31,22 @@ struct hook_ops {
     void (*stats)(void *self, struct cJSON *into);
     /* Free everything; after stop (or instead of start). NULL-safe on self. */
     void (*destroy)(void *self);
+    /*
+     * Re-read the hook's target file (SIGHUP, POST /v1/reload) and apply added,
+     * removed and changed targets while the hook runs; flows are not touched.
+     * NULL when the hook has nothing to reload. Returns 0 when the new file is
+     * applied (err holds a one-line summary, e.g. "2 added, 1 removed, 0 changed"),
+     * -1 when the new file is invalid: the old targets stay and err names the
+     * file, the target and the rule. Any thread but the hook's own; the hook
+     * serialises concurrent calls itself.
+     */
+    int  (*reload)(void *self, const struct config *cfg, char *err, size_t errlen);
 };
 
 struct hook {
     const struct hook_ops *ops;
     void *self;
 };
-
-struct config;
 
 /*
  * Create a hook from the configuration. Returns 1 and fills *out when the
