@@ -2,7 +2,8 @@
  * kafka_floor.c — `make bench` floor for the Kafka rows (issue 16): the
  * fastest a trivial librdkafka producer gets its messages acknowledged by
  * the same mock cluster, with the sensor's producer settings (idempotent,
- * acks=all, lz4, murmur2 keys, linger.ms=5) and messages of the size of a
+ * acks=all, lz4, murmur2 keys, linger.ms=5, batches referencing the
+ * payloads) and messages of the size of a
  * flow event. Nothing is serialised and nothing is accounted: what is left
  * is librdkafka and the mock cluster, so the sensor's Kafka row is read as a
  * fraction of this (like the HTTP rows against the raw-socket POST floor).
@@ -94,6 +95,7 @@ int main(int argc, char **argv)
     set(c, "partitioner", "murmur2_random");
     set(c, "linger.ms", "5");
     set(c, "batch.num.messages", "10000");
+    set(c, "message.copy.max.bytes", "0");
     set(c, "queue.buffering.max.messages", "2000000");
     set(c, "queue.buffering.max.kbytes", "1048576");
     for (int i = 5; i < argc; i++) {
