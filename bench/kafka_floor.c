@@ -3,8 +3,8 @@
  * fastest a trivial librdkafka producer gets its messages acknowledged by
  * the same mock cluster, with the sensor's producer settings (idempotent,
  * acks=all, lz4, murmur2 keys, linger.ms=5, batches referencing the
- * payloads) and messages of the size of a
- * flow event. Nothing is serialised and nothing is accounted: what is left
+ * payloads) and the sensor's own flow events as messages. Nothing is
+ * serialised and nothing is accounted: what is left
  * is librdkafka and the mock cluster, so the sensor's Kafka row is read as a
  * fraction of this (like the HTTP rows against the raw-socket POST floor).
  *
