@@ -25,6 +25,7 @@ PYTHON  ?= /usr/bin/python3
 
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 PKGS    := libpcap libcurl libcjson libcrypto zlib libmnl libmicrohttpd libcap libseccomp
+PKGS    += nettle
 # IPFIX/NetFlow export (sender/ipfix_*): libfixbuf, which brings GLib.
 PKGS    += libfixbuf glib-2.0
 # Kafka output (sender/kafka_output): librdkafka.

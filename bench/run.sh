@@ -9,10 +9,12 @@
 #   BENCH_ONLY=sender   only the sender rows (arrays, one object per POST, the POST floor)
 #   BENCH_ONLY=ipfix    only the IPFIX / NetFlow v9 encoding row (issue 16)
 #   BENCH_ONLY=kafka    only the Kafka rows (issue 16)
+#   BENCH_ONLY=outputs  only the HTTP + Kafka + IPFIX together row (issue 16.3), main trace
 #   BENCH_KAFKA_FLOWS=1000000  events of the Kafka rows
 #   BENCH_ONLY=groups   only the floor, the defaults, the baseline and one run per group (issues 14, 15)
 #   BENCH_BASELINE=BIN  an older sensor binary run beside the defaults (`make bench` builds
 #                       BENCH_BASE_REF, the sensor before this round's decoding work)
+#   BENCH_KAFKA_BASELINE=BINARY  Kafka rows: also run this sensor build, alternating (e.g. the previous commit)
 #
 # Steps: build the generator, the floor loop and the receiver (cc); generate the
 # 3.5M-packet trace and its truth; warm the page cache; run, alternating, the
@@ -43,7 +45,8 @@ need_pkg() {   # need_pkg COMMAND PACKAGE
         { $SUDO apt-get update -q >/dev/null 2>&1 && $SUDO apt-get install -y -q "$2" >/dev/null; }
     command -v "$1" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin
 }
-if [ "${BENCH_ONLY:-}" != active ] && [ "${BENCH_ONLY:-}" != kafka ] && [ "${BENCH_ONLY:-}" != groups ]; then
+if [ "${BENCH_ONLY:-}" != active ] && [ "${BENCH_ONLY:-}" != kafka ] && [ "${BENCH_ONLY:-}" != groups ] &&
+   [ "${BENCH_ONLY:-}" != ipfix ]; then
     need_pkg softflowd softflowd
     need_pkg tcpreplay tcpreplay
 fi
@@ -156,19 +159,23 @@ fi
 
 # ---- IPFIX / NetFlow v9 encoding (issue 16): records/s on one core ----------
 run_ipfix_encoding() {
-    local lib i out r="" v=""
+    local lib i out r="" v="" rw="" vw=""
     lib="$(dirname "$BIN")/libtracer.a"
     $CC -O2 -Wall -std=c11 -D_POSIX_C_SOURCE=200809L -I"$HERE/.." $(pkg-config --cflags libfixbuf) \
-        -o "$WORK/ipfix_enc" "$HERE/ipfix_enc.c" "$lib" $(pkg-config --libs libfixbuf libcrypto) -pthread
+        -o "$WORK/ipfix_enc" "$HERE/ipfix_enc.c" "$lib" $(pkg-config --libs libfixbuf libcrypto nettle) -pthread
     for i in $(seq "$RUNS"); do
         out=$("$WORK/ipfix_enc" 2000000)
         r+="$(echo "$out" | awk '{print $2}') "
-        v+="$(echo "$out" | awk '{print $5}') "
+        rw+="$(echo "$out" | awk '{print $4}') "
+        v+="$(echo "$out" | awk '{print $7}') "
+        vw+="$(echo "$out" | awk '{print $9}') "
     done
-    local mr mv
+    local mr mv mrw mvw
     mr=$(echo "$r" | tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}')
     mv=$(echo "$v" | tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}')
-    IPFIX_ROW="IPFIX encoding (libfixbuf, biflow records with Community ID): $mr records/s; NetFlow v9 encoding (two records per flow): $mv flows/s (per second of one core's CPU time, 2,000,000 varied flows, median of $RUNS; runs ipfix ${r}| v9 ${v}; load average $(cut -d' ' -f1 /proc/loadavg))"
+    mrw=$(echo "$rw" | tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}')
+    mvw=$(echo "$vw" | tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}')
+    IPFIX_ROW="IPFIX encoding (libfixbuf, biflow records with Community ID): $mr records/s per CPU-second, $mrw records/s wall; NetFlow v9 encoding (two records per flow): $mv flows/s per CPU-second, $mvw wall (one thread, 2,000,000 varied flows, median of $RUNS; runs ipfix CPU ${r}| wall ${rw}| v9 CPU ${v}| wall ${vw}; load average $(cut -d' ' -f1 /proc/loadavg))"
 }
 if [ "${BENCH_ONLY:-}" = ipfix ]; then
     run_ipfix_encoding
@@ -181,49 +188,115 @@ fi
 # from the first offer to the last acknowledgement the sender and the producer
 # do nothing but serialize, produce and wait for acks=all (the sensor's
 # "kafka: done" line times that span). Topic tracer.flows with 12 partitions,
-# lz4 (the default), idempotent. Then the same file with Kafka, HTTP (arrays of
-# 1000 to the loopback receiver) and stdout on together (issue 16.3), and as
-# NDJSON to /dev/null alone, for scale.
+# lz4 (the default), idempotent. Alternating, per run, each against a fresh
+# cluster:
+#   floor   bench/kafka_floor: a bare librdkafka producer of the sensor's own
+#           NDJSON lines with the sensor's settings (nothing else to do): the
+#           ceiling of any producer here, like the HTTP rows' raw-socket floor;
+#   output  bench/kafka_out: the sensor's Kafka output alone (offer, accounting);
+#   sensor  the whole sensor; its Kafka CPU-us/event is its user+sys minus the
+#           same file's NDJSON-to-/dev/null run's, per event;
+#   base    with BENCH_KAFKA_BASELINE=BINARY, the same sensor run of another build;
+#   all     Kafka + HTTP arrays of 1000 + stdout on together (issue 16.3):
+#           events/s and the events each output got.
+# (The packets/s of HTTP + Kafka + IPFIX together against the floor is the
+# "outputs" row, on the main trace: BENCH_ONLY=outputs.)
+# The mock cluster runs in its own process; its CPU is not in any row's.
+kafka_tools() {
+    # shellcheck disable=SC2046
+    $CC -O2 -Wall -o "$WORK/kafka_mock" "$HERE/../tests/tools/kafka_mock.c" $(pkg-config --cflags --libs rdkafka)
+}
+kmock_start() {   # sets KBOOT; the cluster is the coprocess MOCK
+    coproc MOCK { "$WORK/kafka_mock" 3 2>/dev/null; }
+    local ans
+    read -r _ KBOOT <&"${MOCK[0]}"
+    echo "topic tracer.flows 12" >&"${MOCK[1]}"; read -r ans <&"${MOCK[0]}"
+}
+kmock_stop() { echo quit >&"${MOCK[1]}"; wait "$MOCK_PID" 2>/dev/null || true; }
+# kafka_sensor BINARY LOG: the sensor to the cluster; prints "acked span_s user_s sys_s wall_s"
+kafka_sensor() {
+    kmock_start
+    /usr/bin/time -f "%e %M %U %S" -o "$WORK/t" "${KENV[@]}" AGENT_KAFKA_BROKERS="$KBOOT" "$1" --pcap-file "$KF" \
+        > /dev/null 2> "$2"
+    kmock_stop
+    local line acked span
+    line=$(grep -o 'kafka: done: [^"]*' "$2" || true)
+    acked=$(echo "$line" | sed -n 's/.* \([0-9]*\) acknowledged.*/\1/p')
+    span=$(echo "$line" | sed -n 's/.*; \([0-9.]*\) s from the first offer.*/\1/p')
+    [ "${acked:-0}" -ge "$KN" ] || echo "bench: kafka $1: acknowledged ${acked:-?} of $KN: $line" >&2
+    echo "${acked:-0} ${span:-0} $(cut -d' ' -f3,4,1 "$WORK/t" | awk '{print $2, $3, $1}')"
+}
+# ndjson_cpu BINARY: user+sys seconds of the same file as NDJSON to /dev/null
+ndjson_cpu() {
+    /usr/bin/time -f "%U %S" -o "$WORK/t" "${SENSOR_ENV[@]}" AGENT_MAX_FLOWS=$((KN * 2)) \
+        AGENT_EVENT_RING_SLOTS=65536 "$1" --pcap-file "$KF" > /dev/null 2>/dev/null
+    awk '{print $1 + $2}' "$WORK/t"
+}
+kmed() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}'; }
 run_kafka() {
-    local n=${BENCH_KAFKA_FLOWS:-1000000} f="$WORK/kafka.pcap" mock="$WORK/kafka_mock"
+    local n=${BENCH_KAFKA_FLOWS:-1000000} f="$WORK/kafka.pcap" lib
+    KN=$n; KF=$f
     [ -s "$f" ] && [ "$f" -nt "$HERE/gen.c" ] || "$WORK/gen" -c -f "$n" "$f" "$WORK/kafka.tsv"
     cat "$f" > /dev/null
+    lib="$(dirname "$BIN")/libtracer.a"
+    kafka_tools
     # shellcheck disable=SC2046
-    $CC -O2 -Wall -o "$mock" "$HERE/../tests/tools/kafka_mock.c" $(pkg-config --cflags --libs rdkafka)
-    local env=("${SENSOR_ENV[@]}" LOG_LEVEL=info AGENT_MAX_FLOWS=$((n * 2)) AGENT_EVENT_RING_SLOTS=65536
-               AGENT_STATS_INTERVAL=0 AGENT_KAFKA_QUEUE_MAX_EVENTS=2000000)
-    local rates="" spans="" walls="" all="" i boot ans line acked span rp
+    $CC -O2 -Wall -std=c11 -o "$WORK/kafka_floor" "$HERE/kafka_floor.c" $(pkg-config --cflags --libs rdkafka)
+    # shellcheck disable=SC2046
+    $CC -O2 -Wall -std=c11 -D_POSIX_C_SOURCE=200809L -I"$HERE/.." -o "$WORK/kafka_out" "$HERE/kafka_out.c" "$lib" \
+        $(pkg-config --libs rdkafka libcjson libcrypto nettle) -pthread
+    # The floor's and the output's messages: the sensor's own flow events of a small file like this one.
+    "$WORK/gen" -c -f 4096 "$WORK/kafka-sample.pcap" "$WORK/kafka-sample.tsv" > /dev/null
+    "${SENSOR_ENV[@]}" "$BIN" --pcap-file "$WORK/kafka-sample.pcap" | grep '"type":"flow"' > "$WORK/kafka-sample.ndjson"
+    KENV=("${SENSOR_ENV[@]}" LOG_LEVEL=info AGENT_MAX_FLOWS=$((n * 2)) AGENT_EVENT_RING_SLOTS=65536
+          AGENT_STATS_INTERVAL=0 AGENT_KAFKA_QUEUE_MAX_EVENTS=2000000)
+    local i o fr="" fc="" orr="" oc="" sr="" sc="" sw="" br="" bc="" nc="" all="" rp
     for i in $(seq "$RUNS"); do
-        coproc MOCK { "$mock" 3 2>/dev/null; }
-        read -r _ boot <&"${MOCK[0]}"
-        echo "topic tracer.flows 12" >&"${MOCK[1]}"; read -r ans <&"${MOCK[0]}"
-        timed "$WORK/t" "${env[@]}" AGENT_KAFKA_BROKERS="$boot" "$BIN" --pcap-file "$f" > /dev/null 2> "$WORK/kafka.log"
-        line=$(grep -o 'kafka: done: [^"]*' "$WORK/kafka.log" || true)
-        acked=$(echo "$line" | sed -n 's/.* \([0-9]*\) acknowledged.*/\1/p')
-        span=$(echo "$line" | sed -n 's/.*; \([0-9.]*\) s from the first offer.*/\1/p')
-        [ "${acked:-0}" -ge "$n" ] || echo "bench: kafka run $i: acknowledged ${acked:-?} of $n: $line" >&2
-        rates+="$(awk -v e="${acked:-0}" -v s="${span:-0}" 'BEGIN{printf "%.0f", (s > 0 ? e / s : 0)}') "
-        spans+="${span:-0} "; walls+="$(cut -d' ' -f1 "$WORK/t") "
+        kmock_start
+        o=$("$WORK/kafka_floor" "$KBOOT" tracer.flows "$n" "$WORK/kafka-sample.ndjson" || true)
+        kmock_stop
+        fr+="$(echo "$o" | awk '{print $5}') "; fc+="$(echo "$o" | awk -v n="$n" '{printf "%.2f", ($7 + $9) * 1e6 / n}') "
+        kmock_start
+        o=$("$WORK/kafka_out" "$KBOOT" tracer.flows "$n" "$WORK/kafka-sample.ndjson" || true)
+        kmock_stop
+        orr+="$(echo "$o" | awk '{print $5}') "; oc+="$(echo "$o" | awk -v n="$n" '{printf "%.2f", ($7 + $9) * 1e6 / n}') "
+        local ndcpu; ndcpu=$(ndjson_cpu "$BIN"); nc+="$ndcpu "
+        o=$(kafka_sensor "$BIN" "$WORK/kafka.log")
+        sr+="$(echo "$o" | awk '{printf "%.0f", ($2 > 0 ? $1 / $2 : 0)}') "; sw+="$(echo "$o" | awk '{print $5}') "
+        sc+="$(echo "$o" | awk -v n="$n" -v nd="$ndcpu" '{printf "%.2f", ($3 + $4 - nd) * 1e6 / n}') "
+        if [ -n "${BENCH_KAFKA_BASELINE:-}" ]; then
+            ndcpu=$(ndjson_cpu "$BENCH_KAFKA_BASELINE")
+            o=$(kafka_sensor "$BENCH_KAFKA_BASELINE" "$WORK/kafka-base.log")
+            br+="$(echo "$o" | awk '{printf "%.0f", ($2 > 0 ? $1 / $2 : 0)}') "
+            bc+="$(echo "$o" | awk -v n="$n" -v nd="$ndcpu" '{printf "%.2f", ($3 + $4 - nd) * 1e6 / n}') "
+        fi
+        # Kafka, HTTP and stdout together: each output gets every event.
+        kmock_start
         rm -f "$WORK/port"
         "$WORK/recv" "$WORK/port" > "$WORK/recv.out" &
         rp=$!
         for _ in $(seq 100); do [ -s "$WORK/port" ] && break; sleep 0.05; done
-        timed "$WORK/t" "${env[@]}" AGENT_KAFKA_BROKERS="$boot" AGENT_STDOUT=on AGENT_HTTP_BODY=array \
+        timed "$WORK/t" "${KENV[@]}" AGENT_KAFKA_BROKERS="$KBOOT" AGENT_STDOUT=on AGENT_HTTP_BODY=array \
             AGENT_BATCH_SIZE=1000 AGENT_ENDPOINT_URL="http://127.0.0.1:$(cat "$WORK/port")/ingest" \
             "$BIN" --pcap-file "$f" > /dev/null 2> "$WORK/kafka-all.log"
         kill -TERM $rp; wait $rp || true
-        line=$(grep -o 'kafka: done: [^"]*' "$WORK/kafka-all.log" || true)
-        acked=$(echo "$line" | sed -n 's/.* \([0-9]*\) acknowledged.*/\1/p')
+        kmock_stop
+        local acked; acked=$(grep -o 'kafka: done: [^"]*' "$WORK/kafka-all.log" | sed -n 's/.* \([0-9]*\) acknowledged.*/\1/p')
         all+="$(awk -v e="$n" -v s="$(cut -d' ' -f1 "$WORK/t")" 'BEGIN{printf "%.0f", e / s}') (http $(cut -d' ' -f1 "$WORK/recv.out"), kafka ${acked:-?}); "
-        echo quit >&"${MOCK[1]}"; wait "$MOCK_PID" 2>/dev/null || true
+        echo "bench: kafka run $i done" >&2
     done
-    timed "$WORK/t" "${env[@]}" "$BIN" --pcap-file "$f" > /dev/null 2>/dev/null
-    local nd med
-    nd=$(awk -v e="$n" -v s="$(cut -d' ' -f1 "$WORK/t")" 'BEGIN{printf "%.0f", e / s}')
-    med=$(echo "$rates" | tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}')
-    KAFKA_ROW="kafka (3-broker librdkafka mock cluster, 12 partitions, lz4, idempotent, acks=all): $n events, first offer to last ack: median $med events/s (runs: $rates; spans s: $spans; whole runs incl. reading the file s: $walls)
+    local mf ms
+    mf=$(echo "$fr" | kmed); ms=$(echo "$sr" | kmed)
+    KAFKA_ROW="kafka floor, bare librdkafka producer (bench/kafka_floor.c, the sensor's settings and NDJSON lines): median $mf msgs/s, $(echo "$fc" | kmed) CPU-us/msg (runs: $fr; CPU-us: $fc)
+kafka output alone (bench/kafka_out.c: kafka_output_offer as the sender calls it): median $(echo "$orr" | kmed) events/s, $(echo "$oc" | kmed) CPU-us/event (runs: $orr; CPU-us: $oc)
+kafka, whole sensor (3-broker librdkafka mock cluster, 12 partitions, lz4, idempotent, acks=all): $n events, first offer to last ack: median $ms events/s = $(awk -v a="$ms" -v b="$mf" 'BEGIN{printf "%.2f", (b > 0 ? a / b : 0)}') x the floor; Kafka's CPU-us/event (sensor user+sys minus the NDJSON run's) median $(echo "$sc" | kmed) (runs: $sr; CPU-us: $sc; whole runs s: $sw; NDJSON run CPU s: $nc)"
+    if [ -n "${BENCH_KAFKA_BASELINE:-}" ]; then
+        KAFKA_ROW+="
+kafka, baseline $BENCH_KAFKA_BASELINE (alternating with the above): median $(echo "$br" | kmed) events/s, Kafka's CPU-us/event $(echo "$bc" | kmed) (runs: $br; CPU-us: $bc)"
+    fi
+    KAFKA_ROW+="
 kafka + HTTP arrays of 1000 + stdout (/dev/null) together, whole run events/s (events each output got): $all
-same file as NDJSON to /dev/null alone, whole run: $nd events/s; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+load average $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 if [ "${BENCH_ONLY:-}" = kafka ]; then
     SENSOR_ENV=(env LOG_LEVEL=warn AGENT_TOPOLOGY_INTERVAL=0)
@@ -241,6 +314,54 @@ cat "$T" > /dev/null                      # into the page cache
 
 # Quiet sensor: no topology hook, warnings only.
 SENSOR_ENV=(env LOG_LEVEL=warn AGENT_TOPOLOGY_INTERVAL=0)
+
+# ---- several outputs at once (issue 16.3) on the main trace ----------------
+# HTTP arrays to the loopback receiver, Kafka to the mock cluster and IPFIX
+# over UDP to a loopback sink, all on, against the pcap_next_ex floor and the
+# NDJSON run of the same trace, alternating (the target: >= 0.5 x the floor).
+run_outputs() {
+    kafka_tools
+    local i o rp up fl="" nd="" al="" got=""
+    for i in $(seq "$RUNS"); do
+        timed "$WORK/t" "$WORK/pcapread" "$T" > /dev/null; fl+="$(cut -d' ' -f1 "$WORK/t") "
+        timed "$WORK/t" "${SENSOR_ENV[@]}" "$BIN" --pcap-file "$T" > /dev/null; nd+="$(cut -d' ' -f1 "$WORK/t") "
+        kmock_start
+        rm -f "$WORK/port" "$WORK/uport"
+        "$WORK/recv" "$WORK/port" > "$WORK/recv.out" &
+        rp=$!
+        $PY -c 'import socket, signal, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+s.bind(("127.0.0.1", 0))
+open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+n = 0
+signal.signal(signal.SIGTERM, lambda *a: (print(n), sys.exit(0)))
+while True:
+    s.recv(65536)
+    n += 1' "$WORK/uport" > "$WORK/udp.out" &
+        up=$!
+        for _ in $(seq 100); do [ -s "$WORK/port" ] && [ -s "$WORK/uport" ] && break; sleep 0.05; done
+        timed "$WORK/t" "${SENSOR_ENV[@]}" LOG_LEVEL=info AGENT_STATS_INTERVAL=0 AGENT_KAFKA_BROKERS="$KBOOT" \
+            AGENT_KAFKA_QUEUE_MAX_EVENTS=1000000 AGENT_HTTP_BODY=array \
+            AGENT_ENDPOINT_URL="http://127.0.0.1:$(cat "$WORK/port")/ingest" \
+            AGENT_IPFIX_COLLECTOR="udp://127.0.0.1:$(cat "$WORK/uport")" \
+            "$BIN" --pcap-file "$T" > /dev/null 2> "$WORK/outputs.log"
+        al+="$(cut -d' ' -f1 "$WORK/t") "
+        kill -TERM $rp $up; wait $rp $up 2>/dev/null || true
+        kmock_stop
+        o=$(grep -o 'kafka: done: [^"]*' "$WORK/outputs.log" | sed -n 's/.* \([0-9]*\) acknowledged.*/\1/p')
+        got="http $(cut -d' ' -f1 "$WORK/recv.out"), kafka ${o:-?}, ipfix datagrams $(cat "$WORK/udp.out" 2>/dev/null || echo ?)"
+        echo "bench: outputs run $i done" >&2
+    done
+    local f n a
+    f=$(echo "$fl" | kmed); n=$(echo "$nd" | kmed); a=$(echo "$al" | kmed)
+    OUTPUTS_ROW="HTTP arrays + Kafka + IPFIX/UDP together, $NPKT packets: $(awk -v n=$NPKT -v s="$a" 'BEGIN{printf "%.2f", n/s/1e6}') M packets/s = $(awk -v f="$f" -v a="$a" 'BEGIN{printf "%.2f", f/a}') x the pcap_next_ex floor ($(awk -v n=$NPKT -v s="$f" 'BEGIN{printf "%.2f", n/s/1e6}') M); NDJSON alone $(awk -v f="$f" -v a="$n" 'BEGIN{printf "%.2f", f/a}') x (median of $RUNS; runs s: floor ${fl}| ndjson ${nd}| all ${al}; last run's events: $got; load average $(cut -d' ' -f1-3 /proc/loadavg))"
+}
+if [ "${BENCH_ONLY:-}" = outputs ]; then
+    run_outputs
+    echo "$OUTPUTS_ROW"
+    exit 0
+fi
 
 
 declare -A SECS RSS
@@ -443,3 +564,5 @@ run_ipfix_encoding
 echo "$IPFIX_ROW"
 run_kafka
 echo "$KAFKA_ROW"
+run_outputs
+echo "$OUTPUTS_ROW"

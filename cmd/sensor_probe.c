@@ -100,7 +100,8 @@ static void collect_outputs(const struct sender_stats *ss, struct metrics_snapsh
         m->failed[2].reason = "broker_error", m->failed[2].n = k->failed_broker;
         m->failed[3].reason = "shutdown", m->failed[3].n = k->failed_shutdown;
         m->failed[4].reason = "replay", m->failed[4].n = k->failed_replay;
-        m->nfailed = 5;
+        m->failed[5].reason = "fatal", m->failed[5].n = k->failed_fatal;
+        m->nfailed = 6;
     }
     if (ss->ipfix_on) {
         const struct ipfix_export_stats *x = &ss->ipfix;

@@ -91,6 +91,8 @@ static void outputs_json(cJSON *parent, const struct sender_stats *s)
     num(kf, "events_replayed", k->replayed);
     num(kf, "queued", k->queued);
     num(kf, "spool_events", k->spool_events);
+    num(kf, "fatal_errors", k->fatal_errors);
+    num(kf, "producer_restarts", k->producer_restarts);
     cJSON *f = cJSON_AddObjectToObject(kf, "failed");
     if (f) {
         num(f, "queue_full", k->failed_queue_full);
@@ -98,6 +100,7 @@ static void outputs_json(cJSON *parent, const struct sender_stats *s)
         num(f, "broker_error", k->failed_broker);
         num(f, "shutdown", k->failed_shutdown);
         num(f, "replay", k->failed_replay);
+        num(f, "fatal", k->failed_fatal);
     }
     cJSON *d = cJSON_AddObjectToObject(kf, "dropped");
     if (d) {

@@ -29,15 +29,15 @@ int community_id_v1(uint16_t seed, int ip_version, const uint8_t *src,
                     uint16_t dport, char *out, size_t outlen);
 
 /*
- * A SHA-1 hasher kept by one thread (the sender) so a digest costs only the
- * hash: OpenSSL's algorithm is fetched once and one context reused. Not
- * thread-safe. NULL from create when out of memory; destroy is NULL-safe.
+ * A SHA-1 hasher kept by one thread (the sender, the IPFIX encoder): one
+ * context reused. Not thread-safe. NULL from create when out of memory;
+ * destroy is NULL-safe.
  */
 typedef struct community_id_hasher community_id_hasher;
 community_id_hasher *community_id_hasher_create(void);
 void community_id_hasher_destroy(community_id_hasher *h);
 
-/* community_id_v1 through hasher `h` (NULL: a one-off EVP_Digest). Same result. */
+/* community_id_v1 through hasher `h` (NULL: a context on the stack). Same result; never allocates. */
 int community_id_v1_hash(community_id_hasher *h, uint16_t seed, int ip_version, const uint8_t *src,
                          const uint8_t *dst, uint8_t proto, uint16_t sport, uint16_t dport,
                          char *out, size_t outlen);

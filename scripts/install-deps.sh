@@ -34,12 +34,14 @@ elif [ "$mode" = runtime ]; then
     # One package per library the binary links (see `objdump -p tracer-sensor | grep NEEDED`).
     pkgs=(libpcap0.8 libcurl4 libcjson1 libssl3 zlib1g libsnmp40 libmnl0 libmicrohttpd12
           libcap2 libseccomp2 ca-certificates libcap2-bin curl
-          libndpi4.2 libfixbuf9 librdkafka1 libglib2.0-0)
+          libndpi4.2 libfixbuf9 librdkafka1 libglib2.0-0
+          libnettle8)
 else
     pkgs=(gcc make pkg-config libc6-dev
           libpcap-dev libcurl4-openssl-dev libcjson-dev uthash-dev libssl-dev zlib1g-dev
           libsnmp-dev libmnl-dev libmicrohttpd-dev libcap-dev libseccomp-dev
-          libndpi-dev libfixbuf-dev librdkafka-dev)
+          libndpi-dev libfixbuf-dev librdkafka-dev
+          nettle-dev)
 fi
 if [ "$mode" = test ]; then
     pkgs+=(libcmocka-dev python3 python3-pytest iproute2 clang libclang-rt-14-dev

@@ -22,6 +22,11 @@
  * spooled batch is deleted only when every event in it was acknowledged, so a
  * replay that fails half-way is repeated (duplicates carry the same event_id).
  *
+ * A fatal producer error (librdkafka's handle is then unusable) is not fatal
+ * to the sensor: the kafka thread creates a new producer from the same
+ * settings and produces again what the old one had not got acknowledged
+ * (counted: fatal_errors, producer_restarts, failed_fatal).
+ *
  * Threads: kafka_output_offer runs on the sender thread. A "kafka" thread of
  * this module calls rd_kafka_poll, so the delivery-report and error
  * callbacks run there; it also writes failed events to the spool and replays
@@ -52,6 +57,8 @@ struct kafka_output_stats {
     uint64_t failed_broker;      /* a delivery report with any other error */
     uint64_t failed_shutdown;    /* still unacknowledged at the end of AGENT_SHUTDOWN_TIMEOUT */
     uint64_t failed_replay;      /* replayed events not acknowledged (their batch stays in the spool) */
+    uint64_t failed_fatal;       /* refused or not acknowledged because the producer had a fatal error
+                                    (produced again on the new producer, or spooled) */
     /* events lost */
     uint64_t dropped_no_spool;   /* failed with no AGENT_SPOOL_DIR */
     uint64_t dropped_spool_full; /* deleted from the spool (oldest first) to stay under the cap */
@@ -60,6 +67,9 @@ struct kafka_output_stats {
     /* now */
     uint64_t queued;             /* in librdkafka's queue or in flight */
     uint64_t spool_events;       /* waiting in the spool */
+    /* fatal producer errors (e.g. the idempotent producer's sequence lost): the handle is recreated */
+    uint64_t fatal_errors;       /* fatal errors raised */
+    uint64_t producer_restarts;  /* new producers created after one */
 };
 
 /*

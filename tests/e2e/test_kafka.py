@@ -297,6 +297,39 @@ def test_kafka_metrics_and_stats_event(cluster, tmp_path):
     assert set(outs["stdout"]) == {"events_written", "events_failed"} and outs["stdout"]["events_failed"] == 0
     kf = outs["kafka"]
     assert set(kf) == {"events_offered", "events_produced", "events_delivered", "events_spooled",
-                       "events_replayed", "queued", "spool_events", "failed", "dropped"}
-    assert kf["failed"] == {"queue_full": 0, "timed_out": 0, "broker_error": 0, "shutdown": 0, "replay": 0}
+                       "events_replayed", "queued", "spool_events", "failed", "dropped", "fatal_errors",
+                       "producer_restarts"}
+    assert kf["failed"] == {"queue_full": 0, "timed_out": 0, "broker_error": 0, "shutdown": 0, "replay": 0,
+                            "fatal": 0}
+    assert kf["fatal_errors"] == kf["producer_restarts"] == 0
     assert kf["dropped"] == {"no_spool": 0, "spool_full": 0, "spool_error": 0, "invalid": 0}
+
+
+def test_fatal_producer_error_recreates_the_producer(cluster, tmp_path):
+    """The first Produce request fails with OUT_OF_ORDER_SEQUENCE_NUMBER (45): for the idempotent producer
+    that is a fatal error (its sequence with the brokers is lost, the librdkafka handle is unusable).
+    The sensor creates a new producer and produces again what the old one had not got acknowledged:
+    without a spool, nothing is lost, the exit status is 0, and the error and the restart are counted
+    (kafka: done line, delivery.outputs.kafka in the sensor event)."""
+    n = 1500
+    cluster.cmd("errors 1 45")
+    proc = start_sensor({"AGENT_PCAP_FILE": pcap(tmp_path, n), "AGENT_KAFKA_BROKERS": cluster.bootstrap,
+                         "AGENT_STDOUT": "on", "AGENT_SHUTDOWN_TIMEOUT": "30s"})
+    rc, out, err = finish(proc)
+    assert rc == 0, err[-3000:]
+    assert log_message(err, "kafka: fatal producer error"), err[-3000:]
+    flows, others = lines_by_type(out)
+    assert len(flows) == n
+    got = [v for _, _, v in consume(cluster.bootstrap, "tracer.flows")]
+    assert set(got) == set(flows), "missing %d" % len(set(flows) - set(got))
+    k = kafka_done(err)
+    total = n + len(others)
+    assert (k["fatal_errors"], k["producer_restarts"]) == (1, 1), k
+    assert k["fatal"] > 0, k
+    assert k["offered"] == k["acknowledged"] == total, k
+    assert k["spooled"] == k["no_spool"] == k["queue_full"] == k["shutdown"] == 0, k
+    import json
+    final = [e for e in (json.loads(l) for l in out.splitlines() if '"type":"sensor"' in l) if e.get("final")]
+    kf = final[-1]["delivery"]["outputs"]["kafka"]
+    assert (kf["fatal_errors"], kf["producer_restarts"]) == (1, 1), kf
+    assert kf["failed"]["fatal"] == k["fatal"], kf

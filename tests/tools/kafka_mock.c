@@ -12,7 +12,9 @@
  *   down ID                 broker ID (1-3) stops answering (connections closed)
  *   up ID                   broker ID answers again
  *   errors N CODE           the next N Produce requests fail with error CODE
- *                           (e.g. 7 = REQUEST_TIMED_OUT, 6 = NOT_LEADER_FOR_PARTITION)
+ *                           (e.g. 7 = REQUEST_TIMED_OUT, 6 = NOT_LEADER_FOR_PARTITION;
+ *                           45 = OUT_OF_ORDER_SEQUENCE_NUMBER, fatal for the
+ *                           idempotent producer when it hits its oldest batch)
  *   quit                    (or end of input) destroy the cluster and exit
  *
  * Usage: kafka_mock [BROKERS]   (default 3)

@@ -3,7 +3,8 @@
  * (3 brokers on loopback, in this process): every offered event
  * acknowledged; with every broker down, every event spooled (with its topic
  * kind and key) and, by the next instance once the brokers are back,
- * produced again and removed from the spool.
+ * produced again and removed from the spool; a fatal producer error: a new
+ * producer, every event acknowledged.
  *
  * ASan/UBSan only: under ThreadSanitizer (GCC 12) this binary crashes in
  * librdkafka's first thread, which it starts with C11 thrd_create, a call
@@ -179,12 +180,44 @@ static void test_spool_then_replay(void **state)
     kafka_output_destroy(k);
 }
 
+/* The first Produce request answered OUT_OF_ORDER_SEQUENCE_NUMBER: a fatal error for the idempotent
+ * producer. A new producer takes over and every event is acknowledged, none through the spool. */
+static void test_fatal_error_recreates_the_producer(void **state)
+{
+    struct fx *f = *state;
+    struct config c = f->cfg;
+    c.spool_dir = f->dir;
+    rd_kafka_resp_err_t errs[1] = {RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER};
+    rd_kafka_mock_push_request_errors_array(f->mc, 0 /* Produce */, 1, errs);
+    char err[256];
+    kafka_output *k = kafka_output_create(&c, err, sizeof err);
+    assert_non_null(k);
+    assert_int_equal(kafka_output_start(k, err, sizeof err), 0);
+    offer_n(k, 500);
+    kafka_output_finish(k);
+    struct kafka_output_stats st;
+    kafka_output_get_stats(k, &st);
+    assert_int_equal(st.fatal_errors, 1);
+    assert_int_equal(st.producer_restarts, 1);
+    assert_true(st.failed_fatal > 0);
+    assert_int_equal(st.offered, 500);
+    assert_int_equal(st.delivered, 500);
+    /* produced: the first tries that librdkafka took, plus every one produced again */
+    assert_true(st.produced >= 500 && st.produced <= 500 + st.failed_fatal);
+    assert_int_equal(st.spooled, 0);
+    assert_int_equal(st.spool_events, 0);
+    assert_int_equal(st.failed_queue_full + st.failed_broker + st.failed_shutdown + st.failed_timed_out, 0);
+    assert_int_equal(st.queued, 0);
+    kafka_output_destroy(k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_needs_brokers),
         cmocka_unit_test(test_every_event_acknowledged),
         cmocka_unit_test(test_spool_then_replay),
+        cmocka_unit_test(test_fatal_error_recreates_the_producer),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
