@@ -150,11 +150,14 @@ struct flow {
     /* TCP health (issue 15 item 5), on by default: inline */
     struct tcp_health tcp;
     /* statistics and dpi (issue 15), off by default: out of line, in arrays of
-     * the flow's pool chunk made only when the group is on (NULL otherwise), so
-     * the flow a packet touches stays a few cache lines */
-    struct flow_stats *stats;  /* AGENT_FLOW_STATS */
-    struct dpi_flow *dpi;      /* AGENT_DPI: application label and nDPI state while in detection */
+     * the flow's pool chunk made only when the group is on, so the flow a
+     * packet touches stays a few cache lines; found from the flow's address
+     * (flow_stats_of, flow_dpi_of), no pointer kept here */
 };
+/* Memory per flow (issue 15.1: a classified flow <= 512 bytes with its 24-byte
+ * struct dpi_flow, 1,000,000 flows < 600 MiB). Raise this only knowingly, with
+ * the README's Memory numbers measured again. */
+_Static_assert(sizeof(struct flow) <= 368, "struct flow is at most 368 bytes per flow");
 
 struct flow_dlist { struct flow *head, *tail; };
 
@@ -186,6 +189,26 @@ struct pool_chunk {
     struct flow flows[];
 };
 #define POOL_CHUNK ((uint32_t)((POOL_CHUNK_BYTES - sizeof(struct pool_chunk)) / sizeof(struct flow)))
+
+/* The chunk a flow lives in: chunks are POOL_CHUNK_BYTES-aligned (chunk_new). */
+static inline struct pool_chunk *flow_chunk(const struct flow *f)
+{
+    return (struct pool_chunk *)((uintptr_t)f & ~(uintptr_t)(POOL_CHUNK_BYTES - 1u));
+}
+
+/* The flow's statistics state; NULL when AGENT_FLOW_STATS is off. */
+static inline struct flow_stats *flow_stats_of(const struct flow *f)
+{
+    struct pool_chunk *c = flow_chunk(f);
+    return c->stats ? &c->stats[f - c->flows] : NULL;
+}
+
+/* The flow's DPI state; NULL when AGENT_DPI is off. */
+static inline struct dpi_flow *flow_dpi_of(const struct flow *f)
+{
+    struct pool_chunk *c = flow_chunk(f);
+    return c->dpi ? &c->dpi[f - c->flows] : NULL;
+}
 
 /* A heap slot carries its deadline so that sifting reads no flow. */
 struct heap_slot { uint64_t deadline_us; struct flow *f; };
@@ -401,19 +424,15 @@ static struct flow *flow_alloc(flow_table *ft)
         for (uint32_t i = POOL_CHUNK; i-- > 0;) {
             if (c->stats)
                 c->stats[i].early = c->early ? c->early + (size_t)i * slot : NULL;
-            c->flows[i].stats = c->stats ? &c->stats[i] : NULL;
-            c->flows[i].dpi = c->dpi ? &c->dpi[i] : NULL;
             c->flows[i].next = ft->free_list;
             ft->free_list = &c->flows[i];
         }
     }
     struct flow *f = ft->free_list;
     ft->free_list = f->next;
-    struct flow_stats *stats = f->stats;
-    struct dpi_flow *dstate = f->dpi;
+    struct flow_stats *stats = flow_stats_of(f);
+    struct dpi_flow *dstate = flow_dpi_of(f);
     memset(f, 0, sizeof *f);
-    f->stats = stats;
-    f->dpi = dstate;
     if (stats) {
         uint8_t *early = stats->early;
         memset(stats, 0, sizeof *stats);
@@ -508,7 +527,7 @@ static void build_event(const struct flow_table_cfg *cfg, const struct flow *f,
     }
     build_event_l2l3(f, ev);
     if (cfg->flow_stats)
-        flow_stats_fill(f->stats, cfg->early_packets, ev);
+        flow_stats_fill(flow_stats_of(f), cfg->early_packets, ev);
     if (cfg->tcp_health && f->key.proto == PROTO_TCP)
         tcp_health_fill(&f->tcp, ev);
 }
@@ -533,7 +552,7 @@ static void dpi_event(flow_table *ft, struct flow *f, bool final, struct flow_ev
         return;
     struct dpi_flow_id id;
     flow_dpi_id(f, &id);
-    dpi_flow_end(ft->dpi, f->dpi, &id, final, ev);
+    dpi_flow_end(ft->dpi, flow_dpi_of(f), &id, final, ev);
 }
 
 static bool record_empty(const struct flow *f) { return f->pkts[0] + f->pkts[1] == 0; }
@@ -588,8 +607,8 @@ static void emit_interim(flow_table *ft, struct flow *f, struct sink *s)
     sink_put(s, ev);
     ft->st.interim_records++;
     record_reset(f);
-    if (f->stats)
-        flow_stats_record_done(f->stats);
+    if (ft->cfg.flow_stats)
+        flow_stats_record_done(flow_stats_of(f));
     tcp_health_record_done(&f->tcp);
 }
 
@@ -1206,7 +1225,7 @@ static void fold_packet(flow_table *ft, const struct pkt_record *pkt, const stru
     f->flags[dir] |= pkt->tcp_flags;
     note_l2l3(f, dir, pkt);
     if (ft->cfg.flow_stats)
-        flow_stats_packet(f->stats, pkt, dir, ft->cfg.early_packets);
+        flow_stats_packet(flow_stats_of(f), pkt, dir, ft->cfg.early_packets);
     if (ft->cfg.tcp_health && pkt->proto == PROTO_TCP)
         tcp_health_packet(&f->tcp, pkt, dir);
     f->touch_us = now;
@@ -1219,13 +1238,13 @@ static void fold_packet(flow_table *ft, const struct pkt_record *pkt, const stru
         if (pkt->proto == PROTO_TCP)
             tcp_state(ft, f, dir, pkt->tcp_flags);
     }
-    if (ft->dpi && dpi_flow_active(f->dpi)) {
+    if (ft->dpi && dpi_flow_active(flow_dpi_of(f))) {
         struct dpi_flow_id id;
         flow_dpi_id(f, &id);
         id.tcp_flags = pkt->tcp_flags;
         id.has_seq = (pkt->l4_info & PKT_L4_TCP_HDR) != 0;
         id.tcp_seq = pkt->tcp_seq;
-        dpi_packet(ft->dpi, f->dpi, &id, dir, pl, pkt->ts_us);
+        dpi_packet(ft->dpi, flow_dpi_of(f), &id, dir, pl, pkt->ts_us);
     }
     if (pkt->flags & PKT_F_FRAG_FIRST)
         frag_remember(ft, pkt);
