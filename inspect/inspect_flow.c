@@ -4,9 +4,14 @@
  * decides what a flow speaks from its first bytes and hands them to the
  * parsers of inspect_proto.h.
  *
- * Memory: a state is about 2 x INSPECT_REASM_BYTES (inspect_flow_size()).
+ * Memory: a state is about 2 x INSPECT_REASM_BYTES (inspect_flow_size()):
+ * a small header (the result, the reassembly bookkeeping) and its two
+ * reassembly buffers, which live apart from the headers (one array each).
  * The pool reserves capacity x that once, zeroed by calloc, which the kernel
- * backs with memory only when a state is first written; free states are
+ * backs with memory only when it is first written: taking a state writes
+ * only its header, and a buffer's pages are touched only when bytes are
+ * reassembled into it (TCP, QUIC CRYPTO frames), so a flow in detection that
+ * buffers nothing (DNS, most UDP) costs its header only. Free states are
  * reused last-in first-out, so what is resident follows the peak number of
  * flows in detection at the same time, not the capacity. A flow keeps a
  * state only while it is in detection; afterwards only its inspect_result
@@ -45,7 +50,7 @@ struct reasm {
     uint8_t  state;         /* enum dstate */
     uint8_t  n_ranges;
     struct range ranges[INSPECT_HOLES];  /* received beyond `filled`, sorted, disjoint */
-    uint8_t  buf[INSPECT_REASM_BYTES];
+    uint8_t *buf;           /* INSPECT_REASM_BYTES in the pool's buffer array (set at acquire) */
 };
 
 struct inspect_flow {
@@ -61,6 +66,7 @@ struct inspect_flow {
 
 struct inspect_pool {
     struct inspect_flow *states;
+    uint8_t *bufs;          /* capacity x 2 x INSPECT_REASM_BYTES: state i's at 2 i, 2 i + 1 */
     uint32_t capacity;
     uint32_t free_head;     /* index + 1, 0 when empty */
     uint32_t fresh;         /* states [fresh, capacity) never handed out yet */
@@ -82,7 +88,7 @@ const char *inspect_kind_name(enum inspect_kind k)
 
 size_t inspect_flow_size(void)
 {
-    return sizeof(struct inspect_flow);
+    return sizeof(struct inspect_flow) + 2u * INSPECT_REASM_BYTES;
 }
 
 struct inspect_pool *inspect_pool_create(uint32_t capacity, char *err, size_t errlen)
@@ -98,15 +104,19 @@ struct inspect_pool *inspect_pool_create(uint32_t capacity, char *err, size_t er
     }
     p->capacity = capacity;
     p->states = calloc(capacity, sizeof *p->states);
-    if (!p->states) {
+    p->bufs = calloc(capacity, 2u * INSPECT_REASM_BYTES);
+    if (!p->states || !p->bufs) {
         snprintf(err, errlen, "inspect: out of memory for %u flow states of %zu bytes", capacity,
-                 sizeof *p->states);
+                 inspect_flow_size());
+        free(p->states);
+        free(p->bufs);
         free(p);
         return NULL;
     }
     p->crypto = inspect_crypto_create(err, errlen);
     if (!p->crypto) {
         free(p->states);
+        free(p->bufs);
         free(p);
         return NULL;
     }
@@ -119,6 +129,7 @@ void inspect_pool_destroy(struct inspect_pool *p)
         return;
     inspect_crypto_destroy(p->crypto);
     free(p->states);
+    free(p->bufs);
     free(p);
 }
 
@@ -139,7 +150,8 @@ struct inspect_flow *inspect_flow_acquire(struct inspect_pool *p)
         p->st.exhausted++;
         return NULL;
     }
-    /* Reset the headers only: the buffers are written before they are read. */
+    /* Reset the header only: the buffers are written before they are read. */
+    size_t idx = (size_t)(f - p->states);
     f->pool = p;
     memset(&f->res, 0, sizeof f->res);
     f->packets = 0;
@@ -154,6 +166,7 @@ struct inspect_flow *inspect_flow_acquire(struct inspect_pool *p)
         f->d[i].tries = 0;
         f->d[i].state = D_PENDING;
         f->d[i].n_ranges = 0;
+        f->d[i].buf = p->bufs + (2u * idx + (size_t)i) * INSPECT_REASM_BYTES;
     }
     p->st.acquired++;
     p->st.in_use++;

@@ -15,6 +15,11 @@
  * detection; before its first payload packet (the TCP handshake) they only
  * count towards the packet limit, so flows that never carry payload take no
  * nDPI state.
+ *
+ * What the metadata parsers found outlives their pool state: it is kept,
+ * only when they found something, in a slab of result slots (chunks of
+ * DPI_META_CHUNK, a free list, one slot per flow until its final record), so
+ * that the per-flow block stays 24 bytes.
  */
 #include "dpi.h"
 
@@ -28,6 +33,15 @@
 #define PROTO_TCP 6
 #define PROTO_UDP 17
 
+/* Result slots per slab chunk: 1 MiB, one malloc per 4096 flows that found metadata. */
+#define DPI_META_CHUNK 4096u
+
+/* A slot of the result slab: a kept result, or (free) the next free slot + 1. */
+union meta_slot {
+    struct inspect_result r;
+    uint32_t next_free;
+};
+
 struct dpi {
     struct ndpi_detection_module_struct *nd;
     payload_done *done;
@@ -37,6 +51,12 @@ struct dpi {
     size_t flow_size;
     struct dpi_stats st;
     struct inspect_pool *ipool;    /* metadata parser states, as many as nDPI's */
+    /* the result slab: slots [0, meta_fresh) have been handed out at least once */
+    union meta_slot **meta_chunks; /* meta_nchunks chunks of DPI_META_CHUNK slots */
+    uint32_t meta_nchunks, meta_chunks_cap;
+    uint32_t meta_fresh;           /* next never-used slot */
+    uint32_t meta_free;            /* free list head: slot + 1, 0 when empty */
+    uint64_t meta_kept;            /* slots held now */
 };
 
 dpi *dpi_create(uint32_t pool_flows, payload_done *done, char *err, size_t errlen)
@@ -93,9 +113,62 @@ void dpi_destroy(dpi *d)
     if (d->nd)
         ndpi_exit_detection_module(d->nd);
     inspect_pool_destroy(d->ipool);
+    for (uint32_t i = 0; i < d->meta_nchunks; i++)
+        free(d->meta_chunks[i]);
+    free(d->meta_chunks);
     free(d->pool);
     free(d->free_stack);
     free(d);
+}
+
+/* ---- the result slab ---------------------------------------------------- */
+
+static union meta_slot *meta_slot(const dpi *d, uint32_t i)
+{
+    return &d->meta_chunks[i / DPI_META_CHUNK][i % DPI_META_CHUNK];
+}
+
+/* A free slot in *out; false when a new chunk was needed and memory is out. */
+static bool meta_take(dpi *d, uint32_t *out)
+{
+    if (d->meta_free) {
+        *out = d->meta_free - 1u;
+        d->meta_free = meta_slot(d, *out)->next_free;
+        d->meta_kept++;
+        return true;
+    }
+    if (d->meta_fresh == d->meta_nchunks * DPI_META_CHUNK) {
+        if (d->meta_nchunks >= UINT32_MAX / DPI_META_CHUNK - 1u)
+            return false;
+        if (d->meta_nchunks == d->meta_chunks_cap) {
+            uint32_t cap = d->meta_chunks_cap ? d->meta_chunks_cap * 2u : 16u;
+            union meta_slot **c = realloc(d->meta_chunks, cap * sizeof *c);
+            if (!c)
+                return false;
+            d->meta_chunks = c;
+            d->meta_chunks_cap = cap;
+        }
+        union meta_slot *chunk = malloc(DPI_META_CHUNK * sizeof *chunk);
+        if (!chunk)
+            return false;
+        d->meta_chunks[d->meta_nchunks++] = chunk;
+    }
+    *out = d->meta_fresh++;
+    d->meta_kept++;
+    return true;
+}
+
+static void meta_put(dpi *d, uint32_t i)
+{
+    meta_slot(d, i)->next_free = d->meta_free;
+    d->meta_free = i + 1u;
+    d->meta_kept--;
+}
+
+/* The flow's metadata parser state, NULL when none (never taken, done, or its result kept). */
+static struct inspect_flow *parser(const struct dpi_flow *df)
+{
+    return df->meta_kept ? NULL : df->m.insp;
 }
 
 static uint64_t flow_hash(const dpi *d, const struct dpi_flow_id *id)
@@ -138,15 +211,28 @@ static void inspector_done(dpi *d, struct dpi_flow *df, const struct dpi_flow_id
         payload_done_mark(d->done, flow_hash(d, id));
 }
 
-/* The metadata parsers are done (or the flow ended): keep what they found, give the state back. */
+/*
+ * The metadata parsers are done (or the flow ended): keep what they found in
+ * a slab slot (nothing when they found nothing), give the state back.
+ */
 static void meta_finish(dpi *d, struct dpi_flow *df, const struct dpi_flow_id *id)
 {
-    if (df->insp) {
-        df->meta = *inspect_flow_result(df->insp);
-        if (df->meta.kind != INSPECT_KIND_NONE)
+    struct inspect_flow *insp = parser(df);
+    if (insp) {
+        const struct inspect_result *r = inspect_flow_result(insp);
+        df->m.insp = NULL;
+        if (r->kind != INSPECT_KIND_NONE) {
             d->st.meta_found++;
-        inspect_flow_release(d->ipool, df->insp);
-        df->insp = NULL;
+            uint32_t slot;
+            if (meta_take(d, &slot)) {
+                meta_slot(d, slot)->r = *r;
+                df->m.meta = slot;
+                df->meta_kept = 1;
+            } else {
+                d->st.meta_pool_empty++;     /* no memory for the slab: the result is lost */
+            }
+        }
+        inspect_flow_release(d->ipool, insp);
     }
     inspector_done(d, df, id, DPI_WANT_META);
 }
@@ -207,8 +293,8 @@ void dpi_packet(dpi *d, struct dpi_flow *df, const struct dpi_flow_id *id, int d
             df->state = DPI_RUNNING;
             df->want = DPI_WANT_ALL;
             d->st.flows_inspected++;
-            df->insp = inspect_flow_acquire(d->ipool);
-            if (df->insp) {
+            df->m.insp = inspect_flow_acquire(d->ipool);
+            if (df->m.insp) {
                 d->st.meta_flows++;
             } else {
                 df->want &= (uint8_t)~DPI_WANT_META;
@@ -223,10 +309,11 @@ void dpi_packet(dpi *d, struct dpi_flow *df, const struct dpi_flow_id *id, int d
         }
         /* Metadata: the packet's own ports and direction, its payload (headers-only packets
          * too: a SYN says where the byte stream starts). Bounded: at most 255 packets. */
-        if (df->insp) {
+        struct inspect_flow *insp = parser(df);
+        if (insp) {
             bool fwd = dir == 0;
             uint32_t n = pl->l4_off <= pl->l3_len ? pl->l4_len : 0;
-            bool more = inspect_flow_feed(df->insp, fwd ? INSPECT_DIR_FWD : INSPECT_DIR_REV, id->proto,
+            bool more = inspect_flow_feed(insp, fwd ? INSPECT_DIR_FWD : INSPECT_DIR_REV, id->proto,
                                           fwd ? id->sport : id->dport, fwd ? id->dport : id->sport,
                                           id->tcp_flags, id->tcp_seq, id->has_seq,
                                           n ? pl->data + pl->l4_off : NULL, n);
@@ -256,7 +343,7 @@ void dpi_flow_end(dpi *d, struct dpi_flow *df, const struct dpi_flow_id *id, boo
     if (final) {
         if (df->state == DPI_RUNNING && df->nf)
             finish(d, df, id);
-        if (df->insp)
+        if (parser(df))
             meta_finish(d, df, id);
         else if (df->state == DPI_NEW || df->state == DPI_SKIPPED)
             guess_only(d, df, id);
@@ -265,7 +352,18 @@ void dpi_flow_end(dpi *d, struct dpi_flow *df, const struct dpi_flow_id *id, boo
         df->state = DPI_DONE;
     }
     uint16_t master = df->master ? df->master : df->app;
-    ev->meta = df->insp ? *inspect_flow_result(df->insp) : df->meta;   /* interim: so far */
+    const struct inspect_flow *insp = parser(df);
+    if (insp)
+        ev->meta = *inspect_flow_result(insp);               /* interim: what they found so far */
+    else if (df->meta_kept)
+        ev->meta = meta_slot(d, df->m.meta)->r;
+    else
+        memset(&ev->meta, 0, sizeof ev->meta);
+    if (final && df->meta_kept) {
+        meta_put(d, df->m.meta);
+        df->meta_kept = 0;
+        df->m.insp = NULL;
+    }
     ev->has_app = 1;
     ev->app_guessed = df->guessed;
     copy_name(ev->app_protocol, sizeof ev->app_protocol, ndpi_get_proto_name(d->nd, master));
@@ -281,4 +379,6 @@ void dpi_get_stats(const dpi *d, struct dpi_stats *out)
     struct inspect_pool_stats ips;
     inspect_pool_get_stats(d->ipool, &ips);
     out->meta_in_use = ips.in_use;
+    out->meta_kept = d->meta_kept;
+    out->meta_slab_slots = (uint64_t)d->meta_nchunks * DPI_META_CHUNK;
 }

@@ -8,7 +8,8 @@
  * (common/payload.h) and the flow table hands each of its packets to
  * dpi_packet(); once it is done, dpi publishes that in the payload_done table
  * so the capture stops copying the flow's payload, and the flow costs only
- * its `struct dpi_flow` (16 bytes) in the flow table.
+ * its `struct dpi_flow` (24 bytes) in the flow table, plus a 256-byte slot
+ * of the result slab when its payload said something (DNS, TLS, ...).
  *
  * nDPI's per-flow state (struct ndpi_flow_struct, 688 bytes in nDPI 4.2) is
  * taken from a preallocated pool at the flow's first payload packet and
@@ -54,21 +55,30 @@ enum dpi_state {
 #define DPI_WANT_META 0x02u          /* inspect/: DNS, TLS, QUIC, HTTP, SSH metadata */
 #define DPI_WANT_ALL  (DPI_WANT_NDPI | DPI_WANT_META)
 
-/* The per-flow block kept in the flow table's entry: 16 bytes. */
+/*
+ * The per-flow block kept in the flow table's entry: 24 bytes. What the
+ * metadata parsers found (a 256-byte inspect_result) is not kept here: while
+ * they read, `insp` is their pool state (which holds it); when they are done
+ * and found something, the result moves to a slot of the dpi's result slab
+ * (`meta`, held until the flow's final record); a flow whose parsers found
+ * nothing keeps nothing.
+ */
 struct dpi_flow {
     struct ndpi_flow_struct *nf;   /* pool entry while DPI_RUNNING, else NULL */
+    union {
+        struct inspect_flow *insp; /* !meta_kept: parser state while DPI_WANT_META, else NULL */
+        uint32_t meta;             /* meta_kept: slot of the result slab */
+    } m;
     uint16_t master, app;          /* nDPI protocol ids (master 0: none) */
     uint8_t  category;             /* ndpi_protocol_category_t */
     uint8_t  state : 4;            /* enum dpi_state */
     uint8_t  guessed : 1;          /* the label is nDPI's guess, not a detection */
+    uint8_t  meta_kept : 1;        /* m.meta holds the parsers' result */
     uint8_t  want;                 /* DPI_WANT_* bits of inspectors still reading */
     uint8_t  pkts;                 /* packets seen in detection (saturates at 255) */
-    /* metadata (inspect/): the parsers' state while DPI_WANT_META, then what they found */
-    struct inspect_flow *insp;     /* pool entry while the metadata parsers read, else NULL */
-    struct inspect_result meta;    /* copied out when they are done or the flow ends */
 };
-_Static_assert(sizeof(struct dpi_flow) == 24 + sizeof(struct inspect_result),
-               "the flow table keeps 16 bytes of labels and the metadata block per flow");
+/* Pinned (tests/unit/test_dpi.c checks it too): grow it only knowingly, it is per flow. */
+_Static_assert(sizeof(struct dpi_flow) == 24, "struct dpi_flow is 24 bytes per flow");
 
 /* What a flow's inspection sees of it: the flow table's canonical key facts. */
 struct dpi_flow_id {
@@ -92,8 +102,11 @@ struct dpi_stats {
     /* metadata (inspect/) */
     uint64_t meta_flows;           /* flows that took a metadata parser state */
     uint64_t meta_found;           /* ... whose parsers found something (DNS, TLS, QUIC, HTTP, SSH) */
-    uint64_t meta_pool_empty;      /* flows without metadata: that pool was empty */
+    uint64_t meta_pool_empty;      /* flows without metadata: that pool was empty, or no memory
+                                    * for the slab to keep what the parsers found */
     uint64_t meta_in_use;          /* metadata states taken now */
+    uint64_t meta_kept;            /* results held in the slab now (flows not yet ended) */
+    uint64_t meta_slab_slots;      /* slots the slab has allocated (in chunks; never shrinks) */
 };
 
 /*

@@ -132,11 +132,8 @@ struct flow {
     uint64_t pkts[2], bytes[2];/* current record, [0] initiator -> responder */
     struct flow *prev, *next;  /* idle or linger list */
     struct flow *aprev, *anext;/* list of first active deadlines (open flows only) */
-    /* tunnel (issue 14): the first packet's tunnel (type in the key), outer
-     * addresses oriented initiator -> responder */
-    uint8_t  tun_outer_src[16], tun_outer_dst[16];
-    uint32_t tun_id;           /* the first packet's VNI / TEID / GRE key / session id */
-    uint8_t  tun_depth, tun_outer_ipver, tun_has_id;
+    /* tunnel (issue 14): the type is in the key; the rest of the first
+     * packet's tunnel is out of line (struct flow_tunnel, flow_tunnel_of) */
     /* interface, MACs, DSCP, TTL per side (issue 14 items 7-8); [0] initiator, [1] responder,
      * over the flow's whole life (not reset by interim records) */
     uint8_t  mac[2][6];        /* each side's MAC (see note_first_of_side) */
@@ -150,10 +147,21 @@ struct flow {
     /* TCP health (issue 15 item 5), on by default: inline */
     struct tcp_health tcp;
     /* statistics and dpi (issue 15), off by default: out of line, in arrays of
-     * the flow's pool chunk made only when the group is on (NULL otherwise), so
-     * the flow a packet touches stays a few cache lines */
-    struct flow_stats *stats;  /* AGENT_FLOW_STATS */
-    struct dpi_flow *dpi;      /* AGENT_DPI: application label and nDPI state while in detection */
+     * the flow's pool chunk made only when the group is on, so the flow a
+     * packet touches stays a few cache lines; found from the flow's address
+     * (flow_stats_of, flow_dpi_of), no pointer kept here */
+};
+/* Memory per flow (issue 15.1: a classified flow <= 512 bytes with its 24-byte
+ * struct dpi_flow, 1,000,000 flows < 600 MiB). Raise this only knowingly, with
+ * the README's Memory numbers measured again. */
+_Static_assert(sizeof(struct flow) <= 336, "struct flow is at most 336 bytes per flow");
+
+/* A tunnelled flow's first tunnel (issue 14), in its pool chunk's array made
+ * at the chunk's first tunnelled flow: untunnelled traffic pays nothing. */
+struct flow_tunnel {
+    uint8_t  outer_src[16], outer_dst[16];   /* oriented initiator -> responder */
+    uint32_t id;               /* the first packet's VNI / TEID / GRE key / session id */
+    uint8_t  depth, outer_ipver, has_id;
 };
 
 struct flow_dlist { struct flow *head, *tail; };
@@ -183,9 +191,37 @@ struct pool_chunk {
     uint8_t *early;            /* POOL_CHUNK early-packet slots (issue 15), NULL when off */
     struct flow_stats *stats;  /* POOL_CHUNK statistics states, NULL when AGENT_FLOW_STATS is off */
     struct dpi_flow *dpi;      /* POOL_CHUNK DPI states, NULL when AGENT_DPI is off */
+    struct flow_tunnel *tun;   /* POOL_CHUNK tunnels, NULL until a flow of the chunk is tunnelled */
     struct flow flows[];
 };
 #define POOL_CHUNK ((uint32_t)((POOL_CHUNK_BYTES - sizeof(struct pool_chunk)) / sizeof(struct flow)))
+
+/* The chunk a flow lives in: chunks are POOL_CHUNK_BYTES-aligned (chunk_new). */
+static inline struct pool_chunk *flow_chunk(const struct flow *f)
+{
+    return (struct pool_chunk *)((uintptr_t)f & ~(uintptr_t)(POOL_CHUNK_BYTES - 1u));
+}
+
+/* The flow's statistics state; NULL when AGENT_FLOW_STATS is off. */
+static inline struct flow_stats *flow_stats_of(const struct flow *f)
+{
+    struct pool_chunk *c = flow_chunk(f);
+    return c->stats ? &c->stats[f - c->flows] : NULL;
+}
+
+/* The tunnel of a flow with f->key.tun_type set (flow_set_tunnel made it). */
+static inline const struct flow_tunnel *flow_tunnel_of(const struct flow *f)
+{
+    const struct pool_chunk *c = flow_chunk(f);
+    return &c->tun[f - c->flows];
+}
+
+/* The flow's DPI state; NULL when AGENT_DPI is off. */
+static inline struct dpi_flow *flow_dpi_of(const struct flow *f)
+{
+    struct pool_chunk *c = flow_chunk(f);
+    return c->dpi ? &c->dpi[f - c->flows] : NULL;
+}
 
 /* A heap slot carries its deadline so that sifting reads no flow. */
 struct heap_slot { uint64_t deadline_us; struct flow *f; };
@@ -401,19 +437,15 @@ static struct flow *flow_alloc(flow_table *ft)
         for (uint32_t i = POOL_CHUNK; i-- > 0;) {
             if (c->stats)
                 c->stats[i].early = c->early ? c->early + (size_t)i * slot : NULL;
-            c->flows[i].stats = c->stats ? &c->stats[i] : NULL;
-            c->flows[i].dpi = c->dpi ? &c->dpi[i] : NULL;
             c->flows[i].next = ft->free_list;
             ft->free_list = &c->flows[i];
         }
     }
     struct flow *f = ft->free_list;
     ft->free_list = f->next;
-    struct flow_stats *stats = f->stats;
-    struct dpi_flow *dstate = f->dpi;
+    struct flow_stats *stats = flow_stats_of(f);
+    struct dpi_flow *dstate = flow_dpi_of(f);
     memset(f, 0, sizeof *f);
-    f->stats = stats;
-    f->dpi = dstate;
     if (stats) {
         uint8_t *early = stats->early;
         memset(stats, 0, sizeof *stats);
@@ -498,17 +530,18 @@ static void build_event(const struct flow_table_cfg *cfg, const struct flow *f,
     ev->initiator_inferred = f->init_inferred;
     ev->final = final;
     if (f->key.tun_type) {     /* tunnel (issue 14) */
+        const struct flow_tunnel *t = flow_tunnel_of(f);
         ev->tun_type = f->key.tun_type;
-        ev->tun_depth = f->tun_depth;
-        ev->tun_outer_ipver = f->tun_outer_ipver;
-        ev->tun_has_id = f->tun_has_id;
-        ev->tun_id = f->tun_id;
-        memcpy(ev->tun_outer_src, f->tun_outer_src, 16);
-        memcpy(ev->tun_outer_dst, f->tun_outer_dst, 16);
+        ev->tun_depth = t->depth;
+        ev->tun_outer_ipver = t->outer_ipver;
+        ev->tun_has_id = t->has_id;
+        ev->tun_id = t->id;
+        memcpy(ev->tun_outer_src, t->outer_src, 16);
+        memcpy(ev->tun_outer_dst, t->outer_dst, 16);
     }
     build_event_l2l3(f, ev);
     if (cfg->flow_stats)
-        flow_stats_fill(f->stats, cfg->early_packets, ev);
+        flow_stats_fill(flow_stats_of(f), cfg->early_packets, ev);
     if (cfg->tcp_health && f->key.proto == PROTO_TCP)
         tcp_health_fill(&f->tcp, ev);
 }
@@ -533,7 +566,7 @@ static void dpi_event(flow_table *ft, struct flow *f, bool final, struct flow_ev
         return;
     struct dpi_flow_id id;
     flow_dpi_id(f, &id);
-    dpi_flow_end(ft->dpi, f->dpi, &id, final, ev);
+    dpi_flow_end(ft->dpi, flow_dpi_of(f), &id, final, ev);
 }
 
 static bool record_empty(const struct flow *f) { return f->pkts[0] + f->pkts[1] == 0; }
@@ -588,8 +621,8 @@ static void emit_interim(flow_table *ft, struct flow *f, struct sink *s)
     sink_put(s, ev);
     ft->st.interim_records++;
     record_reset(f);
-    if (f->stats)
-        flow_stats_record_done(f->stats);
+    if (ft->cfg.flow_stats)
+        flow_stats_record_done(flow_stats_of(f));
     tcp_health_record_done(&f->tcp);
 }
 
@@ -1022,16 +1055,26 @@ static void infer_initiator(struct flow *f, const struct pkt_record *p, bool src
 }
 
 /* tunnel (issue 14): keep the first packet's tunnel, its outer addresses
- * turned to the initiator -> responder direction. */
-static void flow_set_tunnel(struct flow *f, const struct pkt_record *p, bool src_is_a)
+ * turned to the initiator -> responder direction, in the chunk's tunnel
+ * array (made here at the chunk's first tunnelled flow). False: out of
+ * memory for that array. */
+static bool flow_set_tunnel(struct flow *f, const struct pkt_record *p, bool src_is_a)
 {
+    struct pool_chunk *c = flow_chunk(f);
+    if (!c->tun) {
+        c->tun = malloc(POOL_CHUNK * sizeof *c->tun);
+        if (!c->tun)
+            return false;
+    }
+    struct flow_tunnel *t = &c->tun[f - c->flows];
     bool from_init = src_is_a == (bool)f->init_is_a;
-    memcpy(f->tun_outer_src, from_init ? p->tun_outer_src : p->tun_outer_dst, 16);
-    memcpy(f->tun_outer_dst, from_init ? p->tun_outer_dst : p->tun_outer_src, 16);
-    f->tun_id = p->tun_id;
-    f->tun_depth = p->tun_depth;
-    f->tun_outer_ipver = p->tun_outer_ipver;
-    f->tun_has_id = (p->tun_flags & DECODE_TUN_F_HAS_ID) != 0;
+    memcpy(t->outer_src, from_init ? p->tun_outer_src : p->tun_outer_dst, 16);
+    memcpy(t->outer_dst, from_init ? p->tun_outer_dst : p->tun_outer_src, 16);
+    t->id = p->tun_id;
+    t->depth = p->tun_depth;
+    t->outer_ipver = p->tun_outer_ipver;
+    t->has_id = (p->tun_flags & DECODE_TUN_F_HAS_ID) != 0;
+    return true;
 }
 
 static struct flow *flow_create(flow_table *ft, const struct flow_key *k, uint32_t hashv,
@@ -1060,8 +1103,10 @@ static struct flow *flow_create(flow_table *ft, const struct flow_key *k, uint32
         f->icmp_type = p->icmp_type;
         f->icmp_code = p->icmp_code;
     }
-    if (p->tun_type)
-        flow_set_tunnel(f, p, src_is_a);
+    if (p->tun_type && !flow_set_tunnel(f, p, src_is_a)) {
+        flow_release(ft, f);           /* no memory: as when the pool cannot grow */
+        return NULL;
+    }
     f->touch_us = ft->clock_us;
     f->deadline_us = ft->clock_us + ft->cfg.active_us;
     f->iface = p->iface;
@@ -1206,7 +1251,7 @@ static void fold_packet(flow_table *ft, const struct pkt_record *pkt, const stru
     f->flags[dir] |= pkt->tcp_flags;
     note_l2l3(f, dir, pkt);
     if (ft->cfg.flow_stats)
-        flow_stats_packet(f->stats, pkt, dir, ft->cfg.early_packets);
+        flow_stats_packet(flow_stats_of(f), pkt, dir, ft->cfg.early_packets);
     if (ft->cfg.tcp_health && pkt->proto == PROTO_TCP)
         tcp_health_packet(&f->tcp, pkt, dir);
     f->touch_us = now;
@@ -1219,13 +1264,13 @@ static void fold_packet(flow_table *ft, const struct pkt_record *pkt, const stru
         if (pkt->proto == PROTO_TCP)
             tcp_state(ft, f, dir, pkt->tcp_flags);
     }
-    if (ft->dpi && dpi_flow_active(f->dpi)) {
+    if (ft->dpi && dpi_flow_active(flow_dpi_of(f))) {
         struct dpi_flow_id id;
         flow_dpi_id(f, &id);
         id.tcp_flags = pkt->tcp_flags;
         id.has_seq = (pkt->l4_info & PKT_L4_TCP_HDR) != 0;
         id.tcp_seq = pkt->tcp_seq;
-        dpi_packet(ft->dpi, f->dpi, &id, dir, pl, pkt->ts_us);
+        dpi_packet(ft->dpi, flow_dpi_of(f), &id, dir, pl, pkt->ts_us);
     }
     if (pkt->flags & PKT_F_FRAG_FIRST)
         frag_remember(ft, pkt);
@@ -1272,6 +1317,7 @@ void flow_table_destroy(flow_table *ft)
         free(c->early);
         free(c->stats);
         free(c->dpi);
+        free(c->tun);
         free(c);
         c = next;
     }

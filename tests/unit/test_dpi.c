@@ -115,7 +115,8 @@ static void test_dns_is_labelled_and_done(void **state)
     assert_int_equal(st.meta_flows, 1);
     assert_int_equal(st.meta_found, 1);
     assert_int_equal(st.meta_in_use, 0);
-    assert_null(df.insp);
+    assert_int_equal(df.meta_kept, 1);             /* the result moved to the slab */
+    assert_int_equal(st.meta_kept, 1);
 
     struct flow_event ev;
     memset(&ev, 0, sizeof ev);
@@ -137,6 +138,9 @@ static void test_dns_is_labelled_and_done(void **state)
                             "\"answer_count\":1,\"answers\":[{\"type\":1,\"ttl\":3600,"
                             "\"data\":\"93.184.216.34\"}]}");
     assert_false(payload_done_test(done, h));     /* cleared when the flow ends */
+    dpi_get_stats(d, &st);
+    assert_int_equal(st.meta_kept, 0);             /* the final record gave the slot back */
+    assert_int_equal(df.meta_kept, 0);
     dpi_destroy(d);
     payload_done_destroy(done);
 }
@@ -249,6 +253,106 @@ static void test_pool_bound(void **state)
     payload_done_destroy(done);
 }
 
+/* What a flow costs in the flow table with AGENT_DPI on (issue 15.1: <= 512 bytes
+ * per classified flow with struct flow): pinned, so it cannot grow unnoticed. */
+static void test_per_flow_sizes(void **state)
+{
+    (void)state;
+    assert_int_equal(sizeof(struct dpi_flow), 24);
+    assert_int_equal(sizeof(struct inspect_result), 256);   /* only in the slab, per flow that found metadata */
+}
+
+/*
+ * The result slab: a flow whose parsers found something keeps its result in a
+ * slot until its final record (interim records read it too); a flow whose
+ * parsers found nothing keeps none; slots are reused, and the slab grows in
+ * chunks (4096 slots) only as far as results are held at once.
+ */
+static void test_meta_slab(void **state)
+{
+    (void)state;
+    enum { N = 5000 };
+    char err[128];
+    dpi *d = dpi_create(4, NULL, err, sizeof err);
+    assert_non_null(d);
+    static struct dpi_flow df[N];
+    memset(df, 0, sizeof df);
+    struct payload_slot s;
+    struct dpi_stats st;
+    struct flow_event ev;
+    for (unsigned i = 0; i < N; i++) {
+        uint16_t port = (uint16_t)(20000u + i);
+        struct dpi_flow_id id = fid(17, port, 53);
+        make_slot(&s, 17, CLI, port, SRV, 53, DNS_Q, sizeof DNS_Q);
+        dpi_packet(d, &df[i], &id, 0, &s, 1000u + i);
+        make_slot(&s, 17, SRV, 53, CLI, port, DNS_R, sizeof DNS_R);
+        dpi_packet(d, &df[i], &id, 1, &s, 2000u + i);
+        assert_int_equal(df[i].state, DPI_DONE);
+        assert_int_equal(df[i].meta_kept, 1);
+    }
+    dpi_get_stats(d, &st);
+    assert_int_equal(st.meta_kept, N);
+    assert_int_equal(st.meta_slab_slots, 8192);     /* two chunks */
+    assert_int_equal(st.meta_in_use, 0);
+    assert_int_equal(st.pool_in_use, 0);
+    /* an interim record reads the kept result and keeps it */
+    struct dpi_flow_id id7 = fid(17, 20007, 53);
+    memset(&ev, 0, sizeof ev);
+    dpi_flow_end(d, &df[7], &id7, false, &ev);
+    assert_int_equal(ev.meta.kind, INSPECT_KIND_DNS);
+    assert_string_equal(ev.meta.u.dns.qname, "www.example.com");
+    assert_int_equal(df[7].meta_kept, 1);
+    for (unsigned i = 0; i < N; i++) {
+        struct dpi_flow_id id = fid(17, (uint16_t)(20000u + i), 53);
+        memset(&ev, 0xa5, sizeof ev);
+        dpi_flow_end(d, &df[i], &id, true, &ev);
+        assert_int_equal(ev.meta.kind, INSPECT_KIND_DNS);
+        assert_string_equal(ev.meta.u.dns.qname, "www.example.com");
+        assert_string_equal(ev.meta.u.dns.answers[0].data, "93.184.216.34");
+    }
+    dpi_get_stats(d, &st);
+    assert_int_equal(st.meta_kept, 0);
+    assert_int_equal(st.meta_found, N);
+
+    /* junk nDPI and the parsers cannot place: nothing kept, the record says none */
+    struct dpi_flow j;
+    memset(&j, 0, sizeof j);
+    struct dpi_flow_id idj = fid(17, 40009, 47001);
+    uint8_t junk[64];
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = (uint8_t)(i * 37u + 11u);
+    make_slot(&s, 17, CLI, 40009, SRV, 47001, junk, sizeof junk);
+    for (unsigned n = 0; dpi_flow_active(&j) && n < 100; n++)
+        dpi_packet(d, &j, &idj, 0, &s, 5000u + n);
+    assert_int_equal(j.meta_kept, 0);
+    memset(&ev, 0xa5, sizeof ev);
+    dpi_flow_end(d, &j, &idj, true, &ev);
+    assert_int_equal(ev.meta.kind, INSPECT_KIND_NONE);
+    dpi_get_stats(d, &st);
+    assert_int_equal(st.meta_kept, 0);
+
+    /* slots are reused: the next N results fit in the same two chunks */
+    for (unsigned i = 0; i < N; i++) {
+        uint16_t port = (uint16_t)(30000u + i);
+        struct dpi_flow_id id = fid(17, port, 53);
+        memset(&df[i], 0, sizeof df[i]);
+        make_slot(&s, 17, CLI, port, SRV, 53, DNS_Q, sizeof DNS_Q);
+        dpi_packet(d, &df[i], &id, 0, &s, 9000u + i);
+        make_slot(&s, 17, SRV, 53, CLI, port, DNS_R, sizeof DNS_R);
+        dpi_packet(d, &df[i], &id, 1, &s, 9500u + i);
+    }
+    dpi_get_stats(d, &st);
+    assert_int_equal(st.meta_kept, N);
+    assert_int_equal(st.meta_slab_slots, 8192);
+    for (unsigned i = 0; i < N; i++) {
+        struct dpi_flow_id id = fid(17, (uint16_t)(30000u + i), 53);
+        dpi_flow_end(d, &df[i], &id, true, &ev);
+    }
+    dpi_get_stats(d, &st);
+    assert_int_equal(st.meta_kept, 0);
+    dpi_destroy(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -257,6 +361,8 @@ int main(void)
         cmocka_unit_test(test_udp_limit_then_guess),
         cmocka_unit_test(test_no_payload_guess_by_port),
         cmocka_unit_test(test_pool_bound),
+        cmocka_unit_test(test_per_flow_sizes),
+        cmocka_unit_test(test_meta_slab),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
