@@ -45,6 +45,8 @@ LDLIBS  += -lm
 LDFLAGS += $(SANFLAGS)
 
 MODULES  := common config capture processor models sender hooks hooks/snmp hooks/topology inspect
+# the control API (issue 17.1): api/api_server, api/snmp_jobs
+MODULES  += api
 LIB_SRCS := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 MAIN_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard cmd/*.c))

@@ -1882,8 +1882,8 @@ static void test_describe(void **state)
                          "AGENT_ENDPOINT_URL=https://user:pw@ingest.example/flows?key=s3cret",
                          "AGENT_SEND_INTERVAL=250ms", "AGENT_SNAP_LEN=1518"), NULL);
     expect_ok(&r);
-    struct config_kv kv[80];
-    size_t n = config_describe(r.cfg, kv, 80);
+    struct config_kv kv[128];
+    size_t n = config_describe(r.cfg, kv, 128);
     assert_int_equal(n, config_setting_count());
     assert_string_equal(kv_value(kv, n, "AGENT_AUTH_TOKEN"), "");
     assert_string_equal(kv_value(kv, n, "AGENT_AUTH_TOKEN_FILE"), f->token);
