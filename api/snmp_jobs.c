@@ -277,7 +277,8 @@ static cJSON *job_json(const struct job *jb, uint64_t now)
         uint64_t s = atomic_load_explicit(&jb->prog.start_ms[i], memory_order_relaxed);
         uint64_t e = atomic_load_explicit(&jb->prog.end_ms[i], memory_order_relaxed);
         total += rows;
-        const char *state = e ? "done" : s ? (jb->state == JOB_RUNNING ? "running" : "stopped") : "pending";
+        const char *state = e ? "done" : !s ? "pending" : jb->state == JOB_RUNNING ? "running"
+                          : jb->state == JOB_CANCELLED ? "cancelled" : "failed";
         if (s && !e && jb->state == JOB_RUNNING)
             current = snmp_collect_section_name(i);
         cJSON *so = cJSON_CreateObject();

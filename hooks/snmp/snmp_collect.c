@@ -784,7 +784,8 @@ cJSON *snmp_collect_poll_watched(const struct snmp_target *t, snmp_client **clie
             rc = snmp_collect_oids(*client, t, &val, serr, sizeof serr);
         if (prog) {
             snmp_client_count_rows(*client, NULL);
-            atomic_store_explicit(&prog->end_ms[i], mono_ms(), memory_order_relaxed);
+            if (rc == SNMPC_OK || rc == SNMPC_LIMIT)   /* a section that failed or was stopped has no end */
+                atomic_store_explicit(&prog->end_ms[i], mono_ms(), memory_order_relaxed);
         }
         if (val && !cJSON_AddItemToObject(ev, sections[i].name, val)) {
             cJSON_Delete(val);

@@ -44,7 +44,8 @@ const char *snmp_collect_section_name(size_t i);   /* "" when i is out of range 
 /*
  * How far a poll has come, for a thread watching it (the on-demand jobs):
  * the poll writes, anyone reads, all relaxed. Times are CLOCK_MONOTONIC ms,
- * 0 = not yet; a section the target does not ask for stays all zero.
+ * 0 = not yet; a section the target does not ask for stays all zero, and one
+ * that failed or was stopped keeps end_ms 0.
  */
 struct snmp_collect_progress {
     _Atomic uint64_t rows[SNMP_COLLECT_NSECTIONS];       /* variables delivered so far */
