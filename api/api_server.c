@@ -292,6 +292,8 @@ static void completed(void *cls, struct MHD_Connection *c, void **state, enum MH
     *state = NULL;
 }
 
+static void mhd_logger(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
     api_server *a = cls;
