@@ -341,10 +341,10 @@ static const struct section {
                    S_TOPOLOGY_INTERVAL) },
     { "Monitoring", IDS(S_METRICS_ADDR, S_STATS_INTERVAL,
                         S_STATE_DIR, S_SENSOR_ID) },
-    { "Control API", IDS(S_API_ADDR, S_API_KEY_FILE, S_API_TLS_CERT, S_API_TLS_KEY, S_API_JOB_RETENTION,
-                         S_API_MAX_JOBS, S_API_MAX_QUEUED) },
     { "IPFIX and NetFlow v9 export", IDS(S_IPFIX_COLLECTOR, S_IPFIX_PROTOCOL, S_IPFIX_TEMPLATE_REFRESH,
                                          S_IPFIX_DOMAIN_ID, S_IPFIX_TIME_PRECISION) },
+    { "Control API", IDS(S_API_ADDR, S_API_KEY_FILE, S_API_TLS_CERT, S_API_TLS_KEY, S_API_JOB_RETENTION,
+                         S_API_MAX_JOBS, S_API_MAX_QUEUED) },
     { "Logging and privileges", IDS(S_LOG_LEVEL, S_LOG_FORMAT, S_LOG_FILE, S_USER,
                                     S_SECCOMP) },
 };
