@@ -405,8 +405,10 @@ int snmp_jobs_start(snmp_jobs *j, ring *out, char *err, size_t errlen)
     return 0;
 }
 
-void snmp_jobs_stop(snmp_jobs *j)
+void snmp_jobs_interrupt(snmp_jobs *j)
 {
+    if (!j)
+        return;
     atomic_store_explicit(&j->stop, true, memory_order_relaxed);
     pthread_mutex_lock(&j->mu);
     j->stopping = true;
@@ -414,6 +416,11 @@ void snmp_jobs_stop(snmp_jobs *j)
         atomic_store_explicit(&jb->cancel, true, memory_order_relaxed);
     pthread_cond_broadcast(&j->work_cv);
     pthread_mutex_unlock(&j->mu);
+}
+
+void snmp_jobs_stop(snmp_jobs *j)
+{
+    snmp_jobs_interrupt(j);
     for (uint32_t i = 0; i < j->nstarted; i++)
         pthread_join(j->threads[i], NULL);
     j->nstarted = 0;

@@ -87,7 +87,12 @@ size_t snmp_jobs_count(snmp_jobs *j);
 /* Start the workers; finished jobs' events go into `out`. Main thread. */
 int snmp_jobs_start(snmp_jobs *j, ring *out, char *err, size_t errlen);
 
-/* Cancel every job, stop and join the workers. Main thread. */
+/* Stop taking work: new jobs are refused (503), every job and every direct GET/walk in progress is
+ * told to stop (each ends within about 100 ms). Does not wait. Any thread; NULL-safe. Called before
+ * the API server stops, whose connection threads may be inside a direct walk. */
+void snmp_jobs_interrupt(snmp_jobs *j);
+
+/* Cancel every job (snmp_jobs_interrupt), stop and join the workers. Main thread. */
 void snmp_jobs_stop(snmp_jobs *j);
 
 /* NULL-safe; after stop. */

@@ -18,6 +18,7 @@ struct control_api {
     hook_set *hs;
     snmp_limiter *limiter;
     api_server *server;     /* NULL: AGENT_API_ADDR unset */
+    snmp_jobs *jobs;        /* NULL: the jobs hook does not run */
 };
 
 /* POST /v1/reload: the same as SIGHUP's target reload. API thread. */
@@ -43,7 +44,7 @@ control_api *control_api_create(const struct config *cfg, hook_set *hs, char *er
     const struct hook *poller = hook_set_find(hs, "snmp");
     if (poller)
         snmp_poller_set_limiter(poller->self, ca->limiter);
-    snmp_jobs *jobs = snmp_jobs_of_hook(hook_set_find(hs, "snmp_jobs"));
+    snmp_jobs *jobs = ca->jobs = snmp_jobs_of_hook(hook_set_find(hs, "snmp_jobs"));
     if (jobs)
         snmp_jobs_set_limiter(jobs, ca->limiter);
     if (!cfg->api_addr)
@@ -80,8 +81,10 @@ uint16_t control_api_port(const control_api *ca)
 
 void control_api_stop(control_api *ca)
 {
-    if (ca)
-        api_server_stop(ca->server);
+    if (!ca)
+        return;
+    snmp_jobs_interrupt(ca->jobs);   /* a connection inside a direct walk returns at once */
+    api_server_stop(ca->server);
 }
 
 void control_api_destroy(control_api *ca)

@@ -50,6 +50,7 @@ class Relay:
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
         self.ups = {}
+        self.forwarded = 0
         self.stop = False
         self.threads = [threading.Thread(target=self._down, daemon=True)]
         self.threads[0].start()
@@ -70,6 +71,7 @@ class Relay:
                 t.start()
             time.sleep(RELAY_DELAY)
             up.send(data)
+            self.forwarded += 1
 
     def _back(self, up, addr):
         while not self.stop:
@@ -328,6 +330,41 @@ def test_counters_and_no_secrets(sensor):
     for secret in (COMMUNITY, KEY, "short"):
         assert secret not in blob, "a secret leaked into the sensor's output: " + secret
     assert log_message(sensor.stderr, "api: serving the control API on 127.0.0.1:")
+
+
+def test_stop_during_direct_walk(tracer, relay, tmp_path):
+    """SIGTERM while a connection is inside a long direct walk: the walk is told to stop, the sensor exits."""
+    (tmp_path / "key").write_text(KEY)
+    port = free_tcp_port()
+    s = Sensor(tracer, {"AGENT_API_ADDR": "127.0.0.1:%d" % port, "AGENT_API_KEY_FILE": str(tmp_path / "key")})
+    api = Api(port)
+    deadline = time.time() + 20
+    while True:
+        try:
+            api.call("POST", "/v1/reload")
+            break
+        except OSError:
+            assert time.time() < deadline and s.proc.poll() is None, "the API did not answer"
+            time.sleep(0.1)
+    answer = []
+
+    def walk():   # the whole MIB, one variable per request, 50 ms each: minutes
+        try:
+            answer.append(api.call("POST", "/v1/snmp/walk", target(relay.port, oid="1.3", max_repetitions=1,
+                                                                   timeout=5, max_walk_time=3600))[:2])
+        except (OSError, http.client.HTTPException) as e:
+            answer.append(e)
+
+    before = relay.forwarded
+    t = threading.Thread(target=walk, daemon=True)
+    t.start()
+    s.wait_for(lambda: relay.forwarded >= before + 5, 20, "the walk to be under way")
+    assert s.stop() == 0   # waits 20 s at most: without the interrupt it would wait for the walk
+    t.join(20)
+    assert answer, "the walk's request never ended"
+    if isinstance(answer[0], tuple):   # answered before the server closed: the walk stopped
+        code, body = answer[0]
+        assert (code, body["ok"], body["error"]) == (200, False, "stopped"), answer
 
 
 def test_https(tracer, tmp_path):
