@@ -46,6 +46,8 @@ LDLIBS  += -lm
 LDFLAGS += $(SANFLAGS)
 
 MODULES  := common config capture processor models sender hooks hooks/snmp hooks/topology inspect
+# the control API (issue 17.1): api/api_server, api/snmp_jobs
+MODULES  += api
 LIB_SRCS := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 MAIN_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard cmd/*.c))
@@ -172,6 +174,11 @@ FUZZ_SRCS_wg          := hooks/topology/topology_wg.c common/timefmt.c
 FUZZ_SRCS_spool       := sender/spool.c
 FUZZ_TARGETS += inspect
 FUZZ_SRCS_inspect     := $(wildcard inspect/*.c)
+FUZZ_TARGETS += api
+FUZZ_SRCS_api         := api/snmp_jobs.c api/api_server.c hooks/hook.c hooks/snmp/snmp_collect.c \
+                         hooks/snmp/snmp_client.c hooks/snmp/snmp_config.c hooks/snmp/snmp_values.c \
+                         hooks/snmp/snmp_limiter.c common/ring.c common/log.c common/log_json.c common/timefmt.c \
+                         common/caps.c
 FUZZ_HDRS    := $(wildcard fuzz/*.h $(MODULES:%=%/*.h))
 
 define FUZZ_RULE

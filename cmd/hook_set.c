@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/snmp_jobs.h"
 #include "common/log.h"
 #include "config/config.h"
 #include "hooks/snmp/snmp_poller.h"
@@ -20,6 +21,7 @@ static const hook_create_fn HOOK_CREATORS[] = {
     topology_hook_create,
     hook_snmp_poller_create,
     hook_snmp_trap_create,
+    hook_snmp_jobs_create,          /* the control API's on-demand SNMP jobs (issue 17.1) */
 };
 #define MAX_HOOKS (sizeof HOOK_CREATORS / sizeof HOOK_CREATORS[0])
 
@@ -156,6 +158,22 @@ int hook_set_reload(hook_set *hs, const struct config *cfg)
     }
     pthread_mutex_unlock(&hs->reload_lock);
     return refused;
+}
+
+const struct hook *hook_set_find(const hook_set *hs, const char *name)
+{
+    for (size_t i = 0; i < hs->n; i++)
+        if (strcmp(hs->slots[i].hook.ops->name, name) == 0)
+            return &hs->slots[i].hook;
+    return NULL;
+}
+
+unsigned hook_set_reloadable(const hook_set *hs)
+{
+    unsigned n = 0;
+    for (size_t i = 0; i < hs->n; i++)
+        n += hs->slots[i].hook.ops->reload != NULL;
+    return n;
 }
 
 void hook_set_destroy(hook_set *hs)

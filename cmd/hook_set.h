@@ -67,6 +67,12 @@ void hook_set_stats_json(const hook_set *hs, struct cJSON *into);
  */
 int hook_set_reload(hook_set *hs, const struct config *cfg);
 
+/* The hook called `name` ("snmp", "snmp_jobs", ...), or NULL when it does not run. Any thread. */
+const struct hook *hook_set_find(const hook_set *hs, const char *name);
+
+/* How many hooks have a reload operation (what POST /v1/reload reports). Any thread. */
+unsigned hook_set_reloadable(const hook_set *hs);
+
 /* Destroy every hook and its ring; after sender_destroy. NULL-safe. */
 void hook_set_destroy(hook_set *hs);
 

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cmd/control_api.h"
 #include "cmd/hook_set.h"
 #include "cmd/once.h"
 #include "cmd/privileges.h"
@@ -49,6 +50,7 @@ struct sensor {
     reporter *report;
     struct sensor_probe probe;      /* what the metrics server reads */
     metrics_server *metrics;        /* AGENT_METRICS_ADDR; NULL = off */
+    control_api *api;               /* the SNMP limiter and AGENT_API_ADDR (issue 17.1) */
     pthread_t t_cap, t_proc, t_jan, t_snd;
     int cap_status;
     char sensor_id[IDENTITY_MAX + 1];   /* every event's sensor_id (ctx points here) */
@@ -151,6 +153,8 @@ static int build(struct sensor *s, char *err, size_t errlen)
         return rc == -1 ? EXIT_CONFIG : EXIT_RUNTIME;
     sender_follow_addr_signal(st->snd, s->addr_signal);
     hook_set_wire_topology(st->hooks, st->cap, s->addr_signal);
+    if (!(s->api = control_api_create(cfg, st->hooks, err, errlen)))
+        return EXIT_CONFIG;
     return build_metrics(s, err, errlen);
 }
 
@@ -159,6 +163,7 @@ static void teardown(struct sensor *s)
     metrics_destroy(s->metrics);    /* first: its callbacks read the stages */
     reporter_destroy(s->report);
     sender_destroy(s->st.snd);      /* frees what is left in the hook and stats rings */
+    control_api_destroy(s->api);    /* after the hooks stopped: they share its limiter */
     hook_set_destroy(s->st.hooks);
     ring_destroy(s->st.stats_ring);
     hostaddr_signal_destroy(s->addr_signal);
@@ -236,6 +241,7 @@ static void shutdown_pipeline(struct sensor *s)
     processor_stop_janitor(s->st.proc);
     pthread_join(s->t_jan, NULL);
     processor_flush(s->st.proc);
+    control_api_stop(s->api);       /* no request reaches a hook after this */
     hook_set_stop(s->st.hooks);
     reporter_emit_final(s->report);
     sender_finish(s->st.snd);
@@ -485,7 +491,7 @@ int main(int argc, char **argv)
         goto out;
     }
     reporter_start(s.report);
-    if (hook_set_start(s.st.hooks, err, sizeof err) != 0) {
+    if (hook_set_start(s.st.hooks, err, sizeof err) != 0 || control_api_start(s.api, err, sizeof err) != 0) {
         log_error("%s", err);
         status = EXIT_RUNTIME;
         capture_stop(s.st.cap);

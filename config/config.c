@@ -65,6 +65,7 @@ enum setting_id {
     S_HTTP_CONNECTIONS, S_RETRY_MAX_ATTEMPTS, S_QUEUE_MAX_MB,
     S_SNMP_CONFIG, S_SNMP_CONCURRENCY, S_TRAP_LISTEN, S_TRAP_COMMUNITIES, S_TOPOLOGY_INTERVAL,
     S_METRICS_ADDR,
+    S_API_ADDR, S_API_KEY_FILE, S_API_TLS_CERT, S_API_TLS_KEY, S_API_JOB_RETENTION, S_API_MAX_JOBS, S_API_MAX_QUEUED,
     S_IPFIX_COLLECTOR, S_IPFIX_PROTOCOL, S_IPFIX_TEMPLATE_REFRESH, S_IPFIX_DOMAIN_ID, S_IPFIX_TIME_PRECISION,
     S_USER, S_LOG_LEVEL, S_LOG_FORMAT, S_LOG_FILE,
     S_SECCOMP,
@@ -248,6 +249,22 @@ static const struct setting SETTINGS[S_COUNT] = {
     [S_METRICS_ADDR] = { "AGENT_METRICS_ADDR", "--metrics-addr", "ADDR", "unset (off)",
         "HOST:PORT, [IPV6]:PORT or :PORT (every address)",
         "serve Prometheus /metrics and /healthz here", 0, 0 },
+    [S_API_ADDR] = { "AGENT_API_ADDR", "--api-addr", "ADDR", "unset (off)",
+        "HOST:PORT, [IPV6]:PORT or :PORT",
+        "serve the control API here (needs AGENT_API_KEY_FILE)", 0, 0 },
+    [S_API_KEY_FILE] = { "AGENT_API_KEY_FILE", "--api-key-file", "PATH", "none",
+        "readable, non-empty, <= 64 KiB, no control chars",
+        "file holding the API key (newline cut)", 0, 0 },
+    [S_API_TLS_CERT] = { "AGENT_API_TLS_CERT", "--api-tls-cert", "PATH", "none (HTTP)",
+        "readable PEM file; needs AGENT_API_TLS_KEY", "serve the API over HTTPS with this certificate", 0, 0 },
+    [S_API_TLS_KEY] = { "AGENT_API_TLS_KEY", "--api-tls-key", "PATH", "none",
+        "readable PEM file; needs AGENT_API_TLS_CERT", "private key of the API's certificate", 0, 0 },
+    [S_API_JOB_RETENTION] = { "AGENT_API_JOB_RETENTION", "--api-job-retention", "DUR", "1h",
+        "whole seconds in [1s, 7d]", "keep a finished SNMP job's result this long", 1, 604800 },
+    [S_API_MAX_JOBS] = { "AGENT_API_MAX_JOBS", "--api-max-jobs", "N", "1000",
+        "integer in [1, 100000]", "finished SNMP jobs kept at most (the oldest goes first)", 1, 100000 },
+    [S_API_MAX_QUEUED] = { "AGENT_API_MAX_QUEUED", "--api-max-queued", "N", "64",
+        "integer in [1, 10000]", "SNMP jobs waiting to run at most; beyond: 429", 1, 10000 },
     [S_IPFIX_COLLECTOR] = { "AGENT_IPFIX_COLLECTOR", "--ipfix-collector", "URL", "unset (off)",
         "udp://HOST:PORT or tcp://HOST:PORT", "also export flow records as IPFIX/NetFlow here", 0, 0 },
     [S_IPFIX_PROTOCOL] = { "AGENT_IPFIX_PROTOCOL", "--ipfix-protocol", "PROTO", "ipfix",
@@ -326,6 +343,8 @@ static const struct section {
                         S_STATE_DIR, S_SENSOR_ID) },
     { "IPFIX and NetFlow v9 export", IDS(S_IPFIX_COLLECTOR, S_IPFIX_PROTOCOL, S_IPFIX_TEMPLATE_REFRESH,
                                          S_IPFIX_DOMAIN_ID, S_IPFIX_TIME_PRECISION) },
+    { "Control API", IDS(S_API_ADDR, S_API_KEY_FILE, S_API_TLS_CERT, S_API_TLS_KEY, S_API_JOB_RETENTION,
+                         S_API_MAX_JOBS, S_API_MAX_QUEUED) },
     { "Logging and privileges", IDS(S_LOG_LEVEL, S_LOG_FORMAT, S_LOG_FILE, S_USER,
                                     S_SECCOMP) },
 };
@@ -957,9 +976,17 @@ static void load_log_format(struct loader *ld, enum log_format_value *out)
  * port in [1, 65535]. Only the form is checked here; the metrics server
  * resolves the host when it starts listening.
  */
+static void load_listen_addr(struct loader *ld, enum setting_id id, char **out);
+
 static void load_metrics_addr(struct loader *ld)
 {
-    const char *v = ld->val[S_METRICS_ADDR];
+    load_listen_addr(ld, S_METRICS_ADDR, &ld->cfg->metrics_addr);
+}
+
+/* A listen address of the form AGENT_METRICS_ADDR takes (see above) into *out. */
+static void load_listen_addr(struct loader *ld, enum setting_id id, char **out)
+{
+    const char *v = ld->val[id];
     if (!v)
         return;
     const char *port = NULL;
@@ -978,10 +1005,41 @@ static void load_metrics_addr(struct loader *ld)
         if (isspace((unsigned char)*c) || *c == '/')
             ok = false;
     if (!ok || !port || !parse_uint(port, 1, 65535, &p)) {
-        err_value(ld, S_METRICS_ADDR, v, "must be HOST:PORT, [IPV6]:PORT or :PORT with a port in [1, 65535]");
+        err_value(ld, id, v, "must be HOST:PORT, [IPV6]:PORT or :PORT with a port in [1, 65535]");
         return;
     }
-    ld->cfg->metrics_addr = dup_or_oom(ld, v);
+    *out = dup_or_oom(ld, v);
+}
+
+/* The control API (issue 17.1): an address and a key file go together; a certificate and its key too. */
+static void load_api(struct loader *ld)
+{
+    struct config *cfg = ld->cfg;
+    load_listen_addr(ld, S_API_ADDR, &cfg->api_addr);
+    const char *keyfile = ld->val[S_API_KEY_FILE];
+    if (keyfile && read_secret_file(ld, S_API_KEY_FILE, keyfile, &cfg->api_key, &cfg->api_key_len)) {
+        bool ctl = false;   /* it is compared with a header value */
+        for (size_t i = 0; i < cfg->api_key_len; i++)
+            ctl = ctl || (unsigned char)cfg->api_key[i] < 0x20 || cfg->api_key[i] == 0x7f;
+        if (ctl)
+            err_value(ld, S_API_KEY_FILE, keyfile, "must not contain control characters");
+        cfg->api_key_file = dup_or_oom(ld, keyfile);
+    }
+    if (ld->val[S_API_ADDR] && !ld->val[S_API_KEY_FILE])
+        err_value(ld, S_API_ADDR, ld->val[S_API_ADDR], "needs AGENT_API_KEY_FILE (every request is authenticated)");
+    static const enum setting_id NEEDS_ADDR[] = {S_API_KEY_FILE, S_API_TLS_CERT, S_API_TLS_KEY};
+    for (size_t i = 0; i < sizeof NEEDS_ADDR / sizeof NEEDS_ADDR[0]; i++)
+        if (ld->val[NEEDS_ADDR[i]] && !ld->val[S_API_ADDR])
+            err_value(ld, NEEDS_ADDR[i], ld->val[NEEDS_ADDR[i]], "needs AGENT_API_ADDR");
+    load_readable_file(ld, S_API_TLS_CERT, &cfg->api_tls_cert);
+    load_readable_file(ld, S_API_TLS_KEY, &cfg->api_tls_key);
+    if (ld->val[S_API_TLS_CERT] && !ld->val[S_API_TLS_KEY])
+        err_value(ld, S_API_TLS_CERT, ld->val[S_API_TLS_CERT], "needs AGENT_API_TLS_KEY too");
+    if (ld->val[S_API_TLS_KEY] && !ld->val[S_API_TLS_CERT])
+        err_value(ld, S_API_TLS_KEY, ld->val[S_API_TLS_KEY], "needs AGENT_API_TLS_CERT too");
+    load_duration_s(ld, S_API_JOB_RETENTION, &cfg->api_job_retention_s);
+    load_u32(ld, S_API_MAX_JOBS, &cfg->api_max_jobs);
+    load_u32(ld, S_API_MAX_QUEUED, &cfg->api_max_queued);
 }
 
 /*
@@ -1837,6 +1895,9 @@ static void set_defaults(struct config *cfg)
     cfg->stats_interval_ms = 60000;
     cfg->snmp_concurrency = 4;
     cfg->topology_interval_s = 30;
+    cfg->api_job_retention_s = 3600;
+    cfg->api_max_jobs = 1000;
+    cfg->api_max_queued = 64;
     cfg->ipfix_template_refresh_ms = 60000;
     cfg->kafka_queue_max_events = 100000;
     cfg->kafka_delivery_timeout_ms = 30000;
@@ -1937,6 +1998,7 @@ struct config *config_load(int argc, char **argv, char **envp,
 
     load_hooks(&ld);
     load_metrics_addr(&ld);
+    load_api(&ld);
     load_ipfix(&ld);
     load_log_level(&ld, &cfg->log_level);
     load_log_format(&ld, &cfg->log_format);
@@ -1992,6 +2054,14 @@ void config_destroy(struct config *cfg)
     free(cfg->kafka_sasl_mechanism);
     free(cfg->kafka_sasl_username);
     free(cfg->metrics_addr);
+    free(cfg->api_addr);
+    if (cfg->api_key) {
+        explicit_bzero(cfg->api_key, cfg->api_key_len);
+        free(cfg->api_key);
+    }
+    free(cfg->api_key_file);
+    free(cfg->api_tls_cert);
+    free(cfg->api_tls_key);
     free(cfg->ipfix_collector);
     free(cfg->ipfix_host);
     free(cfg->user);
@@ -2173,6 +2243,27 @@ static void man_setting(FILE *out, enum setting_id id)
     fputs(".\n", out);
 }
 
+/* The control API's section of the man page (issue 17.1; README "SNMP jobs API" has the details). */
+static void man_control_api(FILE *out)
+{
+    fputs("\n.SH CONTROL API\n"
+          "With \\fBAGENT_API_ADDR\\fR and \\fBAGENT_API_KEY_FILE\\fR set, the sensor answers JSON requests\n"
+          "there (HTTPS with \\fBAGENT_API_TLS_CERT\\fR and \\fBAGENT_API_TLS_KEY\\fR). Each needs the key as\n"
+          "\\fBAuthorization: Bearer\\fR \\fIkey\\fR or \\fBX\\-API\\-Key:\\fR \\fIkey\\fR (401 otherwise).\n"
+          ".TP\n\\fBPOST /v1/snmp/jobs\\fR\n"
+          "A target with the fields of an \\fBAGENT_SNMP_CONFIG\\fR target; answers 202 with a \\fIticket\\fR.\n"
+          ".TP\n\\fBGET /v1/snmp/jobs/\\fR\\fIticket\\fR\n"
+          "The job's status (queued, running, complete, failed, cancelled), rows and time per section,\n"
+          "and when it ended the \\fBsnmp\\fR event, which is also sent with a \\fIjob\\fR field.\n"
+          ".TP\n\\fBDELETE /v1/snmp/jobs/\\fR\\fIticket\\fR\n"
+          "Cancel the job.\n"
+          ".TP\n\\fBPOST /v1/snmp/get\\fR, \\fBPOST /v1/snmp/walk\\fR\n"
+          "One OID (\\fIoid\\fR) of a target, or its subtree, answered at once.\n"
+          ".TP\n\\fBPOST /v1/reload\\fR\n"
+          "Re-read the hooks' target files, as \\fBSIGHUP\\fR does.\n"
+          ".PP\nErrors: 400 names the field, 404 unknown ticket or path, 405, 413, 429 too many jobs.\n", out);
+}
+
 void config_print_man(FILE *out, const char *version)
 {
     fputs(".\\\" Generated by `tracer-sensor --man` from the settings table in config/config.c;\n"
@@ -2249,6 +2340,7 @@ void config_print_man(FILE *out, const char *version)
     roff(out, SNMP_FILE_EXAMPLE);
     fputs(".fi\n.PP\n", out);
     roff(out, SNMP_FILE_TEXT);
+    man_control_api(out);
     fputs("\n"
           ".SH FILES\n"
           ".TP\n.I /etc/tracer\\-sensor/tracer\\-sensor.env\n"
@@ -2405,6 +2497,13 @@ size_t config_describe(const struct config *c, struct config_kv *out, size_t max
         case S_TRAP_COMMUNITIES: kv_secret(kv, c->trap_communities != NULL); break;
         case S_TOPOLOGY_INTERVAL: kv_secs(kv, c->topology_interval_s); break;
         case S_METRICS_ADDR: kv_str(kv, c->metrics_addr); break;
+        case S_API_ADDR: kv_str(kv, c->api_addr); break;
+        case S_API_KEY_FILE: kv_str(kv, c->api_key_file); break;
+        case S_API_TLS_CERT: kv_str(kv, c->api_tls_cert); break;
+        case S_API_TLS_KEY: kv_str(kv, c->api_tls_key); break;
+        case S_API_JOB_RETENTION: kv_secs(kv, c->api_job_retention_s); break;
+        case S_API_MAX_JOBS: kv_u32(kv, c->api_max_jobs); break;
+        case S_API_MAX_QUEUED: kv_u32(kv, c->api_max_queued); break;
         case S_IPFIX_COLLECTOR: kv_str(kv, c->ipfix_collector); break;
         case S_IPFIX_PROTOCOL: kv_str(kv, c->ipfix_netflow9 ? "netflow9" : "ipfix"); break;
         case S_IPFIX_TEMPLATE_REFRESH: kv_ms(kv, c->ipfix_template_refresh_ms); break;

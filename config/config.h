@@ -117,6 +117,17 @@ struct config {
     /* monitoring */
     char    *metrics_addr;         /* AGENT_METRICS_ADDR: "HOST:PORT", "[IPV6]:PORT" or ":PORT" (every address); NULL = off */
 
+    /* control API (issue 17.1) */
+    char    *api_addr;             /* AGENT_API_ADDR, as AGENT_METRICS_ADDR; NULL = off */
+    char    *api_key;              /* contents of AGENT_API_KEY_FILE; set whenever api_addr is */
+    size_t   api_key_len;
+    char    *api_key_file;         /* AGENT_API_KEY_FILE, the path */
+    char    *api_tls_cert;         /* AGENT_API_TLS_CERT / _KEY: both or neither (HTTPS) */
+    char    *api_tls_key;
+    uint32_t api_job_retention_s;  /* AGENT_API_JOB_RETENTION, [1, 604800], default 3600 */
+    uint32_t api_max_jobs;         /* AGENT_API_MAX_JOBS, finished jobs kept, [1, 100000], default 1000 */
+    uint32_t api_max_queued;       /* AGENT_API_MAX_QUEUED, [1, 10000], default 64 */
+
     /* IPFIX / NetFlow v9 export (issue 16) */
     char    *ipfix_collector;      /* AGENT_IPFIX_COLLECTOR as given; NULL = off */
     char    *ipfix_host;           /* its host (no brackets) */

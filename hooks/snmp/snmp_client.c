@@ -183,6 +183,7 @@ struct snmp_client {
     bool done;
     int op;
     netsnmp_pdu *resp;
+    _Atomic uint64_t *rows_seen;         /* snmp_client_count_rows; NULL = not counted */
 };
 
 static int on_response(int op, netsnmp_session *session, int reqid, netsnmp_pdu *pdu, void *magic)
@@ -368,7 +369,14 @@ static int deliver(snmp_client *c, const netsnmp_variable_list *v, snmp_client_c
         snprintf(err, errlen, "out of memory");
         return SNMPC_FAILURE;
     }
+    if (c->rows_seen)
+        atomic_fetch_add_explicit(c->rows_seen, 1, memory_order_relaxed);
     return SNMPC_OK;
+}
+
+void snmp_client_count_rows(snmp_client *c, _Atomic uint64_t *counter)
+{
+    c->rows_seen = counter;
 }
 
 /* Send `pdu` (ownership passes) and wait for the answer until `deadline_ms`

@@ -69,6 +69,13 @@ void snmp_client_budget(snmp_client *c, size_t max_bytes);
 bool snmp_client_budget_hit(const snmp_client *c);
 
 /*
+ * From now on add 1 to *counter (relaxed) for each variable a GET or walk
+ * delivers, so another thread can watch a long walk's progress (the on-demand
+ * jobs' GET /v1/snmp/jobs/{ticket}); NULL stops counting. The owning thread.
+ */
+void snmp_client_count_rows(snmp_client *c, _Atomic uint64_t *counter);
+
+/*
  * Called for each variable a GET or walk delivers; the variable belongs to
  * the client (copy what you keep). Return 0 to go on, -1 to abort (out of
  * memory): the operation then returns SNMPC_FAILURE.

@@ -717,8 +717,21 @@ static uint64_t mono_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+static const char *const SECTION_NAMES[SNMP_COLLECT_NSECTIONS] = {"system", "interfaces", "arp", "lldp", "oids"};
+
+const char *snmp_collect_section_name(size_t i)
+{
+    return i < SNMP_COLLECT_NSECTIONS ? SECTION_NAMES[i] : "";
+}
+
 cJSON *snmp_collect_poll(const struct snmp_target *t, snmp_client **client, const atomic_bool *stop,
                          pthread_mutex_t *open_lock)
+{
+    return snmp_collect_poll_watched(t, client, stop, open_lock, NULL);
+}
+
+cJSON *snmp_collect_poll_watched(const struct snmp_target *t, snmp_client **client, const atomic_bool *stop,
+                                 pthread_mutex_t *open_lock, struct snmp_collect_progress *prog)
 {
     uint64_t start = mono_ms();
     char err[256] = "";
@@ -759,14 +772,20 @@ cJSON *snmp_collect_poll(const struct snmp_target *t, snmp_client **client, cons
         cJSON *val = NULL;
         char serr[256] = "";
         int rc;
-        if (sections[i].fn) {
-            if (!(t->collect & sections[i].bit))
-                continue;
+        if (sections[i].fn ? !(t->collect & sections[i].bit) : t->noids == 0)
+            continue;
+        if (prog) {
+            atomic_store_explicit(&prog->start_ms[i], mono_ms(), memory_order_relaxed);
+            snmp_client_count_rows(*client, &prog->rows[i]);
+        }
+        if (sections[i].fn)
             rc = sections[i].fn(*client, &val, serr, sizeof serr);
-        } else {
-            if (t->noids == 0)
-                continue;
+        else
             rc = snmp_collect_oids(*client, t, &val, serr, sizeof serr);
+        if (prog) {
+            snmp_client_count_rows(*client, NULL);
+            if (rc == SNMPC_OK || rc == SNMPC_LIMIT)   /* a section that failed or was stopped has no end */
+                atomic_store_explicit(&prog->end_ms[i], mono_ms(), memory_order_relaxed);
         }
         if (val && !cJSON_AddItemToObject(ev, sections[i].name, val)) {
             cJSON_Delete(val);

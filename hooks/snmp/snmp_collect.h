@@ -37,6 +37,27 @@ struct cJSON;
 struct cJSON *snmp_collect_poll(const struct snmp_target *t, snmp_client **client, const atomic_bool *stop,
                                 pthread_mutex_t *open_lock);
 
+/* The sections of a poll, in the order they are asked for (system, interfaces, arp, lldp, oids). */
+#define SNMP_COLLECT_NSECTIONS 5
+const char *snmp_collect_section_name(size_t i);   /* "" when i is out of range */
+
+/*
+ * How far a poll has come, for a thread watching it (the on-demand jobs):
+ * the poll writes, anyone reads, all relaxed. Times are CLOCK_MONOTONIC ms,
+ * 0 = not yet; a section the target does not ask for stays all zero, and one
+ * that failed or was stopped keeps end_ms 0.
+ */
+struct snmp_collect_progress {
+    _Atomic uint64_t rows[SNMP_COLLECT_NSECTIONS];       /* variables delivered so far */
+    _Atomic uint64_t start_ms[SNMP_COLLECT_NSECTIONS];
+    _Atomic uint64_t end_ms[SNMP_COLLECT_NSECTIONS];
+};
+
+/* snmp_collect_poll, publishing its progress in *prog (zeroed by the caller; NULL = none). The
+ * event is the same. Same thread rules. */
+struct cJSON *snmp_collect_poll_watched(const struct snmp_target *t, snmp_client **client, const atomic_bool *stop,
+                                        pthread_mutex_t *open_lock, struct snmp_collect_progress *prog);
+
 /* The sections on their own (for tests and the poll above): each returns an
  * snmp_client_status and sets *out to a new cJSON value (possibly partial on
  * SNMPC_LIMIT, NULL on other failures). */

@@ -33,7 +33,25 @@ struct pctx {
     unsigned nerr;            /* problems found so far */
     unsigned nshown;          /* of which in err */
     char where[160];          /* "targets[1] (\"edge\")" */
+    /* one target from an API request (snmp_target_from_json): "field: rule" lines, the first field kept */
+    bool request;
+    char field[64];
 };
+
+/* fail() for an API request: "field: rule" lines, no file or target prefix; the first field is kept. */
+static int fail_request(struct pctx *c, const char *field, const char *msg)
+{
+    if (c->nerr == 0)
+        snprintf(c->field, sizeof c->field, "%s", field ? field : "");
+    int n = snprintf(c->err + c->used, c->used < c->errlen ? c->errlen - c->used : 0, "%s%s%s%s",
+                     c->nerr ? "; " : "", field ? field : "", field ? ": " : "", msg);
+    c->nerr++;
+    if (n > 0 && c->used + (size_t)n < c->errlen)
+        c->used += (size_t)n;
+    else if (c->errlen)
+        c->used = strlen(c->err);
+    return -1;
+}
 
 /* Record one problem as a line of the message; returns -1 so callers can `return fail(...)`. */
 __attribute__((format(printf, 3, 4)))
@@ -44,6 +62,8 @@ static int fail(struct pctx *c, const char *field, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (c->request)
+        return fail_request(c, field, msg);
     int n = snprintf(line, sizeof line, "%sAGENT_SNMP_CONFIG=%s: %s%s%s%s%s", c->nerr ? "\n" : "", c->path,
                      c->where, c->where[0] && field ? ": " : "", field ? field : "",
                      (c->where[0] || field) ? ": " : "", msg);
@@ -713,6 +733,38 @@ void snmp_config_destroy(struct snmp_config *cfg)
     free(cfg->targets);
     free(cfg->users);
     free(cfg);
+}
+
+int snmp_target_from_json(const cJSON *obj, struct snmp_target *t, char *field, size_t fieldlen, char *err,
+                          size_t errlen)
+{
+    struct pctx c = {.path = "", .err = err, .errlen = errlen, .request = true};
+    memset(t, 0, sizeof *t);
+    if (errlen)
+        err[0] = '\0';
+    int rc = parse_target(&c, obj, 0, t);
+    if (rc == 0 && c.nerr > 0)
+        rc = -1;
+    if (rc == -2)
+        snprintf(err, errlen, "out of memory");
+    if (fieldlen)
+        snprintf(field, fieldlen, "%s", rc == -1 ? c.field : "");
+    if (rc != 0)
+        snmp_target_clear(t);
+    return rc;
+}
+
+void snmp_target_clear(struct snmp_target *t)
+{
+    if (!t)
+        return;
+    free(t->name);
+    free(t->host);
+    free_secret(t->community);
+    usm_free(&t->usm);
+    free(t->context);
+    free(t->oids);
+    memset(t, 0, sizeof *t);
 }
 
 const char *snmp_config_version_name(enum snmp_cfg_version v)

@@ -35,6 +35,8 @@
 
 #include "snmp_values.h"
 
+struct cJSON;
+
 enum snmp_cfg_version { SNMP_CFG_V1 = 0, SNMP_CFG_V2C, SNMP_CFG_V3 };
 enum snmp_cfg_level   { SNMP_CFG_NOAUTH = 0, SNMP_CFG_AUTHNOPRIV, SNMP_CFG_AUTHPRIV };
 enum snmp_cfg_auth    { SNMP_CFG_AUTH_NONE = 0, SNMP_CFG_AUTH_MD5, SNMP_CFG_AUTH_SHA, SNMP_CFG_AUTH_SHA224,
@@ -140,6 +142,19 @@ int snmp_config_parse(const char *text, const char *path, struct snmp_config **o
 
 /* NULL-safe; wipes passwords and communities before freeing. */
 void snmp_config_destroy(struct snmp_config *cfg);
+
+/*
+ * One target from a JSON object with the fields of a "targets" entry (the
+ * on-demand SNMP API's requests), under the same rules as the file. Returns 0
+ * and fills *t (snmp_target_clear), -1 when invalid: err holds every problem
+ * ("field: rule; field: rule", never a secret's value) and `field` the first
+ * field named (may be ""), -2 when out of memory. Any thread (pure).
+ */
+int snmp_target_from_json(const struct cJSON *obj, struct snmp_target *t, char *field, size_t fieldlen,
+                          char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* Free a target's strings (secrets wiped) and zero it. NULL-safe. */
+void snmp_target_clear(struct snmp_target *t);
 
 /* "1", "2c", "3". */
 const char *snmp_config_version_name(enum snmp_cfg_version v);

@@ -33,6 +33,7 @@
 #include "snmp_client.h"
 #include "snmp_collect.h"
 #include "snmp_config.h"
+#include "snmp_limiter.h"
 #include "snmp_log.h"
 #include "../../common/log_json.h"
 
@@ -57,6 +58,7 @@ struct snmp_poller {
     ring *out;
     _Atomic uint64_t polls, polls_ok, polls_failed, timeouts, auth_failures, truncated, byte_limited,
         events_dropped;
+    snmp_limiter *limiter;         /* shared with the API's jobs (snmp_poller_set_limiter); NULL = none */
 };
 
 static uint64_t mono_ms(void)
@@ -138,7 +140,10 @@ static void *worker(void *arg)
         snmp_client *client = ts->client;
         pthread_mutex_unlock(&p->mu);
 
+        bool slot = p->limiter && snmp_limiter_acquire(p->limiter, &p->stop, 0);   /* false only at stop */
         cJSON *ev = snmp_collect_poll(t, &client, &p->stop, t->version == SNMP_CFG_V3 ? &p->open_mu : NULL);
+        if (slot)
+            snmp_limiter_release(p->limiter);
 
         pthread_mutex_lock(&p->mu);
         ts->client = client;
@@ -297,6 +302,11 @@ int hook_snmp_poller_create(const struct config *cfg, struct hook *out, char *er
     out->ops = &POLLER_OPS;
     out->self = p;
     return 1;
+}
+
+void snmp_poller_set_limiter(void *self, snmp_limiter *l)
+{
+    ((struct snmp_poller *)self)->limiter = l;
 }
 
 int snmp_poll_once(const struct config *cfg, const char *name, struct cJSON **out, char *err, size_t errlen)

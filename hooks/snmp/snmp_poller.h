@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "../hook.h"
+#include "snmp_limiter.h"
 
 /* hook_create_fn: 1 when AGENT_SNMP_CONFIG is set and lists at least one
  * target, 0 otherwise, -1 when the file is invalid (message names the file,
@@ -39,6 +40,13 @@ struct snmp_poller_stats {
 
 /* Snapshot of a poller hook's counters. Any thread. */
 void snmp_poller_get_stats(void *self, struct snmp_poller_stats *out);
+
+/*
+ * Take a slot of `l` (shared with the API's on-demand jobs, see snmp_limiter.h)
+ * around every poll, so both together respect AGENT_SNMP_CONCURRENCY. `l`
+ * outlives the hook. Main thread, before start.
+ */
+void snmp_poller_set_limiter(void *self, snmp_limiter *l);
 
 /*
  * `--once snmp NAME`: poll the target called `name` in AGENT_SNMP_CONFIG once,

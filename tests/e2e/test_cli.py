@@ -132,7 +132,9 @@ def test_help_groups_by_purpose(tracer):
     r = run_sensor(tracer, args=["--help"])
     sec = _help_sections(r.stdout)
     assert list(sec) == ["Capture", "Flows", "Flow statistics", "Output", "Delivery", "Pipeline", "Inspection",
-                         "Hooks", "Monitoring", "Logging and privileges"]
+                         "Hooks", "Monitoring", "Control API", "Logging and privileges"]
+    assert sec["Control API"] == ["--api-addr", "--api-key-file", "--api-tls-cert", "--api-tls-key",
+                                  "--api-job-retention", "--api-max-jobs", "--api-max-queued"]
     assert sec["Flow statistics"] == ["--flow-stats", "--early-packets", "--tcp-health", "--process-info"]
     assert sec["Inspection"] == ["--dpi", "--dpi-flows"]
     assert sec["Flows"] == ["--tcp-idle-timeout", "--udp-idle-timeout", "--idle-timeout", "--active-timeout",

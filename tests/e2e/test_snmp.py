@@ -109,9 +109,9 @@ def tool_value(t, v):
     return v
 
 
-@pytest.fixture(scope="module")
-def agent(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("snmpd")
+def start_snmpd(tmp):
+    """snmpd on a free port of 127.0.0.1 (v2c community, v3 users, AgentX master): (Agent, process),
+    once it answers. Also used by test_api.py."""
     a = Agent(tmp)
     sock = tmp / "agentx.sock"
     conf = tmp / "snmpd.conf"
@@ -130,19 +130,27 @@ def agent(tmp_path_factory):
     log = open(tmp / "snmpd.log", "wb")
     snmpd = subprocess.Popen(["snmpd", "-f", "-Lo", "-C", "-c", str(conf), "-p", str(tmp / "snmpd.pid")],
                              env=env, stdout=log, stderr=log)
+    for _ in range(50):
+        if snmpd.poll() is not None:
+            pytest.fail("snmpd exited: %s" % (tmp / "snmpd.log").read_text()[-2000:])
+        p = subprocess.run(["snmpget", "-v2c", "-c", COMMUNITY, "-t", "0.3", "-r", "0", a.addr,
+                            "1.3.6.1.2.1.1.5.0"], env=tool_env(tmp), capture_output=True)
+        if p.returncode == 0:
+            return a, snmpd
+        time.sleep(0.1)
+    snmpd.terminate()
+    snmpd.wait(5)
+    pytest.fail("snmpd did not answer")
+
+
+@pytest.fixture(scope="module")
+def agent(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("snmpd")
+    sock = tmp / "agentx.sock"
+    a, snmpd = start_snmpd(tmp)
     procs = [snmpd]
     netns = "tracer-e2e-%d" % os.getpid()
     try:
-        for _ in range(50):
-            if snmpd.poll() is not None:
-                pytest.fail("snmpd exited: %s" % (tmp / "snmpd.log").read_text()[-2000:])
-            p = subprocess.run(["snmpget", "-v2c", "-c", COMMUNITY, "-t", "0.3", "-r", "0", a.addr,
-                                "1.3.6.1.2.1.1.5.0"], env=tool_env(tmp), capture_output=True)
-            if p.returncode == 0:
-                break
-            time.sleep(0.1)
-        else:
-            pytest.fail("snmpd did not answer")
         # lldpd as AgentX subagent, in its own network namespace with a veth pair, so its two
         # ports see each other as LLDP neighbours without touching the host's interfaces.
         if shutil.which("lldpd") and shutil.which("ip"):

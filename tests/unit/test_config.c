@@ -564,6 +564,8 @@ static void test_every_flag_is_known(void **state)
         "AGENT_KAFKA_COMPRESSION", "AGENT_KAFKA_SECURITY_PROTOCOL", "AGENT_KAFKA_SSL_CA_FILE",
         "AGENT_KAFKA_SASL_MECHANISM", "AGENT_KAFKA_SASL_USERNAME", "AGENT_KAFKA_SASL_PASSWORD_FILE",
         "AGENT_KAFKA_QUEUE_MAX_EVENTS", "AGENT_KAFKA_DELIVERY_TIMEOUT",
+        "AGENT_API_ADDR", "AGENT_API_KEY_FILE", "AGENT_API_TLS_CERT", "AGENT_API_TLS_KEY",
+        "AGENT_API_JOB_RETENTION", "AGENT_API_MAX_JOBS", "AGENT_API_MAX_QUEUED",
     };
     struct fx *f = *state;
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
@@ -1882,8 +1884,8 @@ static void test_describe(void **state)
                          "AGENT_ENDPOINT_URL=https://user:pw@ingest.example/flows?key=s3cret",
                          "AGENT_SEND_INTERVAL=250ms", "AGENT_SNAP_LEN=1518"), NULL);
     expect_ok(&r);
-    struct config_kv kv[80];
-    size_t n = config_describe(r.cfg, kv, 80);
+    struct config_kv kv[128];
+    size_t n = config_describe(r.cfg, kv, 128);
     assert_int_equal(n, config_setting_count());
     assert_string_equal(kv_value(kv, n, "AGENT_AUTH_TOKEN"), "");
     assert_string_equal(kv_value(kv, n, "AGENT_AUTH_TOKEN_FILE"), f->token);
@@ -1995,6 +1997,60 @@ static void test_destroy_null_and_nerr_null(void **state)
     config_destroy(c);
 }
 
+/* The control API (issue 17.1): address + key file together, certificate + key together, bounds. */
+static void test_api_settings(void **state)
+{
+    struct fx *f = *state;
+    struct res r;
+    char key[300], cert[300], tkey[300], msg[600];
+    snprintf(key, sizeof key, "AGENT_API_KEY_FILE=%s", f->token);
+    snprintf(cert, sizeof cert, "AGENT_API_TLS_CERT=%s", f->token);   /* any readable file passes here */
+    snprintf(tkey, sizeof tkey, "AGENT_API_TLS_KEY=%s", f->token);
+    run(&r, f, true, ENV("AGENT_API_ADDR=127.0.0.1:8443", key, cert, tkey, "AGENT_API_JOB_RETENTION=10m",
+                         "AGENT_API_MAX_JOBS=5", "AGENT_API_MAX_QUEUED=3"), NULL);
+    expect_ok(&r);
+    assert_string_equal(r.cfg->api_addr, "127.0.0.1:8443");
+    assert_int_equal(r.cfg->api_key_len, 7);
+    assert_memory_equal(r.cfg->api_key, "tok-123", 7);   /* "\r\n" cut */
+    assert_string_equal(r.cfg->api_key_file, f->token);
+    assert_string_equal(r.cfg->api_tls_cert, f->token);
+    assert_int_equal(r.cfg->api_job_retention_s, 600);
+    assert_int_equal(r.cfg->api_max_jobs, 5);
+    assert_int_equal(r.cfg->api_max_queued, 3);
+    done(&r);
+    run(&r, f, true, NULL, NULL);   /* defaults: off */
+    expect_ok(&r);
+    assert_null(r.cfg->api_addr);
+    assert_null(r.cfg->api_key);
+    assert_int_equal(r.cfg->api_job_retention_s, 3600);
+    assert_int_equal(r.cfg->api_max_jobs, 1000);
+    assert_int_equal(r.cfg->api_max_queued, 64);
+    done(&r);
+    one_env_err(f, "AGENT_API_ADDR=127.0.0.1:8443",
+                "AGENT_API_ADDR=127.0.0.1:8443: needs AGENT_API_KEY_FILE (every request is authenticated)");
+    run(&r, f, true, ENV("AGENT_API_ADDR=localhost", key), NULL);
+    expect_err(&r, "AGENT_API_ADDR=localhost: must be HOST:PORT, [IPV6]:PORT or :PORT with a port in [1, 65535]");
+    snprintf(msg, sizeof msg, "AGENT_API_KEY_FILE=%s: needs AGENT_API_ADDR", f->token);
+    one_env_err(f, key, msg);
+    run(&r, f, true, ENV("AGENT_API_ADDR=:8443", key, cert), NULL);
+    snprintf(msg, sizeof msg, "AGENT_API_TLS_CERT=%s: needs AGENT_API_TLS_KEY too", f->token);
+    expect_err(&r, msg);
+    char empty[300];
+    snprintf(empty, sizeof empty, "AGENT_API_KEY_FILE=%s", f->token_empty);
+    run(&r, f, true, ENV("AGENT_API_ADDR=:8443", empty), NULL);
+    snprintf(msg, sizeof msg, "AGENT_API_KEY_FILE=%s: must not be empty", f->token_empty);
+    expect_err(&r, msg);
+    snprintf(empty, sizeof empty, "AGENT_API_KEY_FILE=%s", f->token_ctrl);
+    run(&r, f, true, ENV("AGENT_API_ADDR=:8443", empty), NULL);
+    snprintf(msg, sizeof msg, "AGENT_API_KEY_FILE=%s: must not contain control characters", f->token_ctrl);
+    expect_err(&r, msg);
+    run(&r, f, true, ENV("AGENT_API_ADDR=:8443", key, "AGENT_API_MAX_QUEUED=0"), NULL);
+    expect_err(&r, "AGENT_API_MAX_QUEUED=0: must be an integer in [1, 10000]");
+    run(&r, f, true, ENV("AGENT_API_ADDR=:8443", key, "AGENT_API_JOB_RETENTION=8d"), NULL);
+    expect_err(&r, "AGENT_API_JOB_RETENTION=8d: must be whole seconds, bare (60) or as a duration (60s, 5m, 1h30m), "
+                   "in [1s, 7d]");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2042,6 +2098,7 @@ int main(void)
         cmocka_unit_test(test_print_help),
         cmocka_unit_test(test_log_format_and_metrics_addr),
         cmocka_unit_test(test_describe),
+        cmocka_unit_test(test_api_settings),
         cmocka_unit_test(test_print_man),
         cmocka_unit_test(test_destroy_null_and_nerr_null),
     };
