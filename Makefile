@@ -44,7 +44,7 @@ LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) \
 LDLIBS  += -lm
 LDFLAGS += $(SANFLAGS)
 
-MODULES  := common config capture processor models sender hooks hooks/snmp hooks/topology inspect
+MODULES  := common config capture processor models sender hooks hooks/snmp hooks/topology hooks/ping inspect
 LIB_SRCS := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 MAIN_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard cmd/*.c))

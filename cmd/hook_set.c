@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "config/config.h"
+#include "hooks/ping/ping.h"
 #include "hooks/snmp/snmp_poller.h"
 #include "hooks/snmp/snmp_trap.h"
 #include "hooks/topology/topology.h"
@@ -20,6 +21,7 @@ static const hook_create_fn HOOK_CREATORS[] = {
     topology_hook_create,
     hook_snmp_poller_create,
     hook_snmp_trap_create,
+    hook_ping_create,
 };
 #define MAX_HOOKS (sizeof HOOK_CREATORS / sizeof HOOK_CREATORS[0])
 

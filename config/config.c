@@ -64,6 +64,7 @@ enum setting_id {
     S_TLS_INSECURE, S_COMPRESS, S_STATS_INTERVAL,
     S_HTTP_CONNECTIONS, S_RETRY_MAX_ATTEMPTS, S_QUEUE_MAX_MB,
     S_SNMP_CONFIG, S_SNMP_CONCURRENCY, S_TRAP_LISTEN, S_TRAP_COMMUNITIES, S_TOPOLOGY_INTERVAL,
+    S_PING_CONFIG, S_PING_SOCKET,
     S_METRICS_ADDR,
     S_IPFIX_COLLECTOR, S_IPFIX_PROTOCOL, S_IPFIX_TEMPLATE_REFRESH, S_IPFIX_DOMAIN_ID, S_IPFIX_TIME_PRECISION,
     S_USER, S_LOG_LEVEL, S_LOG_FORMAT, S_LOG_FILE,
@@ -239,6 +240,10 @@ static const struct setting SETTINGS[S_COUNT] = {
         "readable JSON file", "SNMP targets to poll and trap users (see README)", 0, 0 },
     [S_SNMP_CONCURRENCY] = { "AGENT_SNMP_CONCURRENCY", "--snmp-concurrency", "N", "4",
         "integer in [1, 64]", "SNMP targets polled at the same time", 1, 64 },
+    [S_PING_CONFIG] = { "AGENT_PING_CONFIG", "--ping-config", "PATH", "unset (no reachability checks)",
+        "readable JSON file", "ping targets: ICMP/ICMPv6 echo reachability checks (see README)", 0, 0 },
+    [S_PING_SOCKET] = { "AGENT_PING_SOCKET", "--ping-socket", "KIND", "auto",
+        "auto, raw or datagram", "ICMP socket kind for ping (auto: raw with CAP_NET_RAW, else datagram)", 0, 0 },
     [S_TRAP_LISTEN] = { "AGENT_TRAP_LISTEN", "--trap-listen", "ADDR", "unset (no listener)",
         "HOST:PORT or [IPV6]:PORT, port in [1, 65535]", "where to receive SNMP traps", 0, 0 },
     [S_TRAP_COMMUNITIES] = { "AGENT_TRAP_COMMUNITIES", "--trap-communities", "LIST",
@@ -321,7 +326,8 @@ static const struct section {
     { "Pipeline", IDS(S_PACKET_RING_SLOTS, S_EVENT_RING_SLOTS) },
     { "Inspection", IDS(S_DPI, S_DPI_FLOWS) },
     { "Hooks", IDS(S_SNMP_CONFIG, S_SNMP_CONCURRENCY, S_TRAP_LISTEN, S_TRAP_COMMUNITIES,
-                   S_TOPOLOGY_INTERVAL) },
+                   S_TOPOLOGY_INTERVAL,
+                   S_PING_CONFIG, S_PING_SOCKET) },
     { "Monitoring", IDS(S_METRICS_ADDR, S_STATS_INTERVAL,
                         S_STATE_DIR, S_SENSOR_ID) },
     { "IPFIX and NetFlow v9 export", IDS(S_IPFIX_COLLECTOR, S_IPFIX_PROTOCOL, S_IPFIX_TEMPLATE_REFRESH,
@@ -1547,6 +1553,9 @@ static void load_hooks(struct loader *ld)
     if (v)
         cfg->trap_communities = dup_or_oom(ld, v);
     load_duration_s(ld, S_TOPOLOGY_INTERVAL, &cfg->topology_interval_s);
+    load_readable_file(ld, S_PING_CONFIG, &cfg->ping_config);
+    static const char *const PING_SOCKETS[] = {"auto", "raw", "datagram"};
+    load_word(ld, S_PING_SOCKET, PING_SOCKETS, 3, "auto", &cfg->ping_socket);
 }
 
 static void load_user_and_log_file(struct loader *ld)
@@ -2009,6 +2018,8 @@ void config_destroy(struct config *cfg)
     free(cfg->tls_client_cert);
     free(cfg->tls_client_key);
     free(cfg->snmp_config);
+    free(cfg->ping_config);
+    free(cfg->ping_socket);
     free(cfg->trap_listen);
     if (cfg->trap_communities) {
         explicit_bzero(cfg->trap_communities, strlen(cfg->trap_communities));
@@ -2401,6 +2412,8 @@ size_t config_describe(const struct config *c, struct config_kv *out, size_t max
         case S_QUEUE_MAX_MB: kv_u32(kv, c->queue_max_mb); break;
         case S_SNMP_CONFIG: kv_str(kv, c->snmp_config); break;
         case S_SNMP_CONCURRENCY: kv_u32(kv, c->snmp_concurrency); break;
+        case S_PING_CONFIG: kv_str(kv, c->ping_config); break;
+        case S_PING_SOCKET: kv_str(kv, c->ping_socket); break;
         case S_TRAP_LISTEN: kv_str(kv, c->trap_listen); break;
         case S_TRAP_COMMUNITIES: kv_secret(kv, c->trap_communities != NULL); break;
         case S_TOPOLOGY_INTERVAL: kv_secs(kv, c->topology_interval_s); break;
