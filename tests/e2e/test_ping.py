@@ -1,0 +1,222 @@
+"""Issue 17.2: reachability checks (the ping hook) end to end.
+
+Each test builds two hosts: network namespaces a (the sensor) and b (the
+peer), joined by a veth pair, with IPv4 and IPv6 addresses; traffic never
+leaves them. The sensor captures on a's veth with a BPF filter that matches
+none of our packets, so its stdout carries only hook events. In b:
+  - ip_b / ip6_b answer every echo request (0% loss);
+  - lossy / lossy6 (more addresses on b) sit behind an nftables rule that
+    drops every second echo request (`numgen inc mod 2`): with an even count
+    per round and nothing else sending echo requests to them, every round
+    loses exactly half;
+and in a a blackhole route makes a target unreachable (the kernel refuses
+the send: 100% loss, one send error per probe).
+Needs root, iproute2 and nftables.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from conftest import assert_no_sanitizer, clean_env, parse_ndjson
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("nft"),
+                                reason="needs root, iproute2 and nftables for network namespaces")
+
+COUNT = 10                       # even: numgen inc mod 2 drops exactly COUNT / 2 per round
+BLACKHOLE = "203.0.113.7"
+
+
+def sh(*cmd):
+    subprocess.run(list(cmd), check=True, stdout=subprocess.DEVNULL)
+
+
+class Hosts:
+    def __init__(self, net):
+        tag = "%d%s" % (os.getpid() % 10000, uuid.uuid4().hex[:4])
+        self.a, self.b = "tpga" + tag, "tpgb" + tag
+        self.x, self.y = "tpgx" + tag, "tpgy" + tag
+        self.ip_a, self.ip_b, self.lossy = "198.18.%d.1" % net, "198.18.%d.2" % net, "198.18.%d.5" % net
+        self.ip6_a, self.ip6_b, self.lossy6 = "fd17:%x::1" % net, "fd17:%x::2" % net, "fd17:%x::5" % net
+        for ns in (self.a, self.b):
+            sh("ip", "netns", "add", ns)
+        sh("ip", "link", "add", self.x, "netns", self.a, "type", "veth", "peer", "name", self.y, "netns", self.b)
+        sh("ip", "-n", self.a, "addr", "add", self.ip_a + "/24", "dev", self.x)
+        sh("ip", "-n", self.b, "addr", "add", self.ip_b + "/24", "dev", self.y)
+        sh("ip", "-n", self.b, "addr", "add", self.lossy + "/24", "dev", self.y)
+        sh("ip", "-n", self.a, "-6", "addr", "add", self.ip6_a + "/64", "dev", self.x, "nodad")
+        sh("ip", "-n", self.b, "-6", "addr", "add", self.ip6_b + "/64", "dev", self.y, "nodad")
+        sh("ip", "-n", self.b, "-6", "addr", "add", self.lossy6 + "/64", "dev", self.y, "nodad")
+        for ns, dev in ((self.a, self.x), (self.b, self.y)):
+            sh("ip", "-n", ns, "link", "set", dev, "up")
+            sh("ip", "-n", ns, "link", "set", "lo", "up")
+        sh("ip", "-n", self.a, "route", "add", "blackhole", BLACKHOLE + "/32")
+        rules = ("table inet tpg {\n"
+                 " chain input {\n"
+                 "  type filter hook input priority 0;\n"
+                 "  ip daddr %s icmp type echo-request numgen inc mod 2 == 0 drop\n"
+                 "  ip6 daddr %s icmpv6 type echo-request numgen inc mod 2 == 0 drop\n"
+                 " }\n"
+                 "}\n") % (self.lossy, self.lossy6)
+        subprocess.run(["ip", "netns", "exec", self.b, "nft", "-f", "-"], input=rules.encode(), check=True)
+
+    def sysctl(self, key, value):
+        sh("ip", "netns", "exec", self.a, "sysctl", "-qw", "%s=%s" % (key, value))
+
+    def close(self):
+        for ns in (self.a, self.b):
+            subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)
+
+
+@pytest.fixture
+def hosts(request):
+    h = Hosts(100 + (abs(hash(request.node.name)) % 100))
+    yield h
+    h.close()
+
+
+class Sensor:
+    def __init__(self, tracer, hosts, tmp_path, targets, env=None):
+        self.out, self.err = tmp_path / "out.ndjson", tmp_path / "err.log"
+        cfg = tmp_path / "ping.json"
+        cfg.write_text(json.dumps({"defaults": {"interval": 3, "count": COUNT, "timeout": 2,
+                                                "probe_interval": 0.02},
+                                   "targets": targets}))
+        os.chmod(tmp_path, 0o755)
+        os.chmod(cfg, 0o644)
+        e = clean_env({"AGENT_INTERFACE": hosts.x, "AGENT_BPF_FILTER": "port 1", "AGENT_TOPOLOGY_INTERVAL": "0",
+                       "AGENT_PING_CONFIG": str(cfg), "AGENT_SEND_INTERVAL": "0.1",
+                       "AGENT_SENSOR_ID": "ping-test", **(env or {})})
+        self.proc = subprocess.Popen(["ip", "netns", "exec", hosts.a, tracer], env=e, stdin=subprocess.DEVNULL,
+                                     stdout=open(self.out, "wb"), stderr=open(self.err, "wb"))
+
+    def stderr(self):
+        return self.err.read_text(errors="replace")
+
+    def events(self):
+        text = self.out.read_text(errors="replace")
+        text = text[:text.rfind("\n") + 1]           # a line still being written is not read
+        return [r for r in parse_ndjson(text) if r.get("type") == "ping"]
+
+    def wait_rounds(self, names, rounds=1, timeout=40):
+        """The first `rounds` events of every target in `names`."""
+        end = time.time() + timeout
+        while time.time() < end:
+            got = {n: [e for e in self.events() if e["target"] == n] for n in names}
+            if all(len(v) >= rounds for v in got.values()):
+                return {n: v[:rounds] for n, v in got.items()}
+            if self.proc.poll() is not None:
+                raise AssertionError("sensor exited %s:\n%s" % (self.proc.returncode, self.stderr()[-3000:]))
+            time.sleep(0.1)
+        raise AssertionError("not %d round(s) of %s within %d s; events %s\n%s"
+                             % (rounds, names, timeout, self.events(), self.stderr()[-3000:]))
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(30)
+        assert_no_sanitizer(self.stderr())
+        assert rc == 0, self.stderr()[-3000:]
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def sensor_event(self):
+        ev = [r for r in parse_ndjson(self.out.read_text()) if r.get("type") == "sensor"]
+        return ev[-1]
+
+
+def check_reachable(ev, address, version, socket_kind):
+    assert ev["address"] == address and ev["ip_version"] == version and ev["socket"] == socket_kind, ev
+    assert (ev["sent"], ev["received"], ev["loss"], ev["send_errors"]) == (COUNT, COUNT, 0, 0), ev
+    assert 0 < ev["rtt_min_ms"] <= ev["rtt_avg_ms"] <= ev["rtt_max_ms"] < 2000, ev
+    assert ev["rtt_stddev_ms"] >= 0 and ev["jitter_ms"] >= 0, ev
+    assert "error" not in ev
+
+
+def check_half(ev, address):
+    assert ev["address"] == address, ev
+    assert (ev["sent"], ev["received"], ev["loss"], ev["send_errors"]) == (COUNT, COUNT // 2, 0.5, 0), ev
+    assert 0 < ev["rtt_min_ms"] <= ev["rtt_avg_ms"] <= ev["rtt_max_ms"], ev
+
+
+def test_reachable_blackhole_and_partial_loss_raw(tracer, hosts, tmp_path):
+    targets = [{"name": "peer", "host": hosts.ip_b}, {"name": "peer6", "host": hosts.ip6_b},
+               {"name": "lossy", "host": hosts.lossy}, {"name": "lossy6", "host": hosts.lossy6},
+               {"name": "hole", "host": BLACKHOLE}]
+    s = Sensor(tracer, hosts, tmp_path, targets)
+    try:
+        got = s.wait_rounds([t["name"] for t in targets], rounds=2)
+    finally:
+        s.kill() if s.proc.poll() is not None else s.stop()
+    for ev in got["peer"]:
+        check_reachable(ev, hosts.ip_b, 4, "raw")
+        assert ev["host"] == hosts.ip_b and ev["hostname"] and ev["sensor_id"] == "ping-test"
+        assert ev["interval"] == 3 and ev["timeout_ms"] == 2000 and ev["size"] == 56
+    for ev in got["peer6"]:
+        check_reachable(ev, hosts.ip6_b, 6, "raw")
+    for ev in got["lossy"]:
+        check_half(ev, hosts.lossy)
+    for ev in got["lossy6"]:
+        check_half(ev, hosts.lossy6)
+    for ev in got["hole"]:
+        assert (ev["sent"], ev["received"], ev["loss"], ev["send_errors"]) == (COUNT, 0, 1, COUNT), ev
+        assert ev["rtt_min_ms"] is None and ev["rtt_avg_ms"] is None and ev["jitter_ms"] is None, ev
+        assert ev["error"] == "Invalid argument", ev          # the kernel's answer for a blackhole route
+    hooks = s.sensor_event()["hooks"]["ping"]
+    assert hooks["ping_targets"] == 5
+    assert hooks["ping_send_errors"] >= 2 * COUNT and hooks["ping_send_errors"] % COUNT == 0
+    assert hooks["ping_rounds"] >= 10 and hooks["ping_events_dropped"] == 0
+    assert hooks["ping_bad_replies"] == 0 and hooks["ping_foreign_replies"] == 0
+    # every probe sent is answered or timed out (the last round may be cut by the stop)
+    assert hooks["ping_replies"] + hooks["ping_timeouts"] <= hooks["ping_probes_sent"]
+    assert "ping: 5 targets, IPv4 raw socket, IPv6 raw socket" in s.stderr()
+
+
+def test_unprivileged_datagram_sockets(tracer, hosts, tmp_path):
+    """As nobody, ICMP datagram sockets: the namespace's ping_group_range lets gid 65534 in."""
+    hosts.sysctl("net.ipv4.ping_group_range", "65534 65534")
+    targets = [{"name": "peer", "host": hosts.ip_b}, {"name": "peer6", "host": hosts.ip6_b},
+               {"name": "lossy", "host": hosts.lossy}]
+    s = Sensor(tracer, hosts, tmp_path, targets, {"AGENT_USER": "nobody", "AGENT_PING_SOCKET": "datagram"})
+    try:
+        got = s.wait_rounds(["peer", "peer6", "lossy"])
+    finally:
+        s.kill() if s.proc.poll() is not None else s.stop()
+    check_reachable(got["peer"][0], hosts.ip_b, 4, "datagram")
+    check_reachable(got["peer6"][0], hosts.ip6_b, 6, "datagram")
+    check_half(got["lossy"][0], hosts.lossy)
+    assert "ping: 3 targets, IPv4 datagram socket, IPv6 datagram socket" in s.stderr()
+    assert "msg=privileges user=nobody uid=65534 gid=65534" in s.stderr()
+
+
+def test_datagram_refused_outside_ping_group_range(tracer, hosts, tmp_path):
+    """The kernel's default range ("1 0") admits nobody: every probe is a send error, named."""
+    hosts.sysctl("net.ipv4.ping_group_range", "1 0")
+    s = Sensor(tracer, hosts, tmp_path, [{"name": "peer", "host": hosts.ip_b, "count": 2}],
+               {"AGENT_USER": "nobody", "AGENT_PING_SOCKET": "datagram"})
+    try:
+        ev = s.wait_rounds(["peer"])["peer"][0]
+    finally:
+        s.kill() if s.proc.poll() is not None else s.stop()
+    assert (ev["socket"], ev["sent"], ev["received"], ev["loss"], ev["send_errors"]) == ("none", 2, 0, 1, 2), ev
+    assert ev["error"] == ("no IPv4 ICMP socket: the datagram socket is refused: the sensor's group (gid 65534) "
+                           "is outside net.ipv4.ping_group_range"), ev
+    assert "ping: no IPv4 ICMP socket" in s.stderr()
+
+
+def test_invalid_file_is_a_configuration_error(tracer, tmp_path):
+    cfg = tmp_path / "ping.json"
+    cfg.write_text('{"targets": [{"name": "gw", "host": "192.0.2.1", "count": 0, "intervall": 5}]}')
+    p = subprocess.run([tracer], env=clean_env({"AGENT_INTERFACE": "lo", "AGENT_PING_CONFIG": str(cfg)}),
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+    assert p.returncode == 2, p.stderr.decode()[-2000:]
+    lines = p.stderr.decode().splitlines()
+    assert 'AGENT_PING_CONFIG=%s: targets[0] ("gw"): intervall: unknown field' % cfg in lines
+    assert 'AGENT_PING_CONFIG=%s: targets[0] ("gw"): count: 0 must be an integer in [1, 100]' % cfg in lines
