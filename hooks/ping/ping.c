@@ -489,6 +489,18 @@ void ping_hook_get_stats(void *self, struct ping_hook_stats *o)
     o->targets = get(&p->ntargets);
 }
 
+uint32_t ping_hook_target_key(void *self, const char *name)
+{
+    struct ping_hook *p = self;
+    uint32_t key = 0;
+    pthread_mutex_lock(&p->mu);
+    for (size_t i = 0; i < p->nts && !key; i++)
+        if (strcmp(p->ts[i].t->name, name) == 0)
+            key = p->ts[i].key;
+    pthread_mutex_unlock(&p->mu);
+    return key;
+}
+
 static void ping_stats_json(void *self, cJSON *into)
 {
     struct ping_hook_stats s;

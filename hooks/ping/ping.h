@@ -56,4 +56,12 @@ struct ping_hook_stats {
 /* Snapshot of the hook's counters. Any thread. */
 void ping_hook_get_stats(void *self, struct ping_hook_stats *out);
 
+/*
+ * The key of the target called `name` (its probes carry it; a reload keeps it
+ * for an unchanged target and gives a changed or added one a new key), or 0
+ * when there is no such target. For operators' debugging and the tests. Any
+ * thread (takes the hook's lock).
+ */
+uint32_t ping_hook_target_key(void *self, const char *name);
+
 #endif

@@ -190,6 +190,8 @@ static int parse_target(struct pctx *c, const cJSON *obj, size_t idx, const stru
         return 0;
     }
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(obj, "name");
+    if (!cJSON_IsString(name))
+        name = cJSON_GetObjectItemCaseSensitive(obj, "host");   /* the name a target without one gets */
     if (cJSON_IsString(name) && name->valuestring)
         snprintf(c->where, sizeof c->where, "targets[%zu] (\"%.64s\")", idx, name->valuestring);
     check_keys(c, obj, TARGET_KEYS);

@@ -1862,6 +1862,32 @@ static void test_log_format_and_metrics_addr(void **state)
     }
 }
 
+/* AGENT_PING_CONFIG (a readable file) and AGENT_PING_SOCKET (issue 17.2). */
+static void test_ping_settings(void **state)
+{
+    struct fx *f = *state;
+    struct res r;
+    run(&r, f, true, NULL, NULL);
+    expect_ok(&r);
+    assert_null(r.cfg->ping_config);
+    assert_string_equal(r.cfg->ping_socket, "auto");
+    done(&r);
+    char kv[256];
+    snprintf(kv, sizeof kv, "AGENT_PING_CONFIG=%s", f->token);   /* any readable file: the hook parses it */
+    run(&r, f, true, ENV(kv, "AGENT_PING_SOCKET=Datagram"), NULL);
+    expect_ok(&r);
+    assert_string_equal(r.cfg->ping_config, f->token);
+    assert_string_equal(r.cfg->ping_socket, "datagram");
+    done(&r);
+    run(&r, f, true, NULL, ARGS("--ping-socket", "raw"));
+    expect_ok(&r);
+    assert_string_equal(r.cfg->ping_socket, "raw");
+    done(&r);
+    one_env_err(f, "AGENT_PING_SOCKET=icmp", "AGENT_PING_SOCKET=icmp: must be one of auto, raw, datagram");
+    one_env_err(f, "AGENT_PING_CONFIG=/nonexistent/ping.json",
+                "AGENT_PING_CONFIG=/nonexistent/ping.json: must be a readable file");
+}
+
 static const char *kv_value(const struct config_kv *kv, size_t n, const char *var)
 {
     for (size_t i = 0; i < n; i++)
@@ -1882,8 +1908,8 @@ static void test_describe(void **state)
                          "AGENT_ENDPOINT_URL=https://user:pw@ingest.example/flows?key=s3cret",
                          "AGENT_SEND_INTERVAL=250ms", "AGENT_SNAP_LEN=1518"), NULL);
     expect_ok(&r);
-    struct config_kv kv[80];
-    size_t n = config_describe(r.cfg, kv, 80);
+    struct config_kv kv[128];
+    size_t n = config_describe(r.cfg, kv, 128);
     assert_int_equal(n, config_setting_count());
     assert_string_equal(kv_value(kv, n, "AGENT_AUTH_TOKEN"), "");
     assert_string_equal(kv_value(kv, n, "AGENT_AUTH_TOKEN_FILE"), f->token);
@@ -2041,6 +2067,7 @@ int main(void)
         cmocka_unit_test(test_secret_on_command_line_warns),
         cmocka_unit_test(test_print_help),
         cmocka_unit_test(test_log_format_and_metrics_addr),
+        cmocka_unit_test(test_ping_settings),
         cmocka_unit_test(test_describe),
         cmocka_unit_test(test_print_man),
         cmocka_unit_test(test_destroy_null_and_nerr_null),
