@@ -160,6 +160,8 @@ FUZZ_SRCS_wg          := hooks/topology/topology_wg.c common/timefmt.c
 FUZZ_SRCS_spool       := sender/spool.c
 FUZZ_TARGETS += inspect
 FUZZ_SRCS_inspect     := $(wildcard inspect/*.c)
+FUZZ_TARGETS += ping
+FUZZ_SRCS_ping        := hooks/ping/ping_packet.c
 FUZZ_HDRS    := $(wildcard fuzz/*.h $(MODULES:%=%/*.h))
 
 define FUZZ_RULE
