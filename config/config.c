@@ -2156,6 +2156,22 @@ static const char SNMP_FILE_TEXT[] =
     "Auth protocols MD5, SHA, SHA224, SHA256, SHA384, SHA512; priv protocols DES, AES, AES192, "
     "AES256. Unknown fields are errors. Communities and passwords never appear in events or logs.";
 
+/* The AGENT_PING_CONFIG file, for the man page. */
+static const char PING_FILE_EXAMPLE[] =
+    "{\"defaults\": {\"interval\": 60, \"count\": 5, \"timeout\": 1, \"probe_interval\": 1, \"size\": 56},\n"
+    " \"targets\": [{\"name\": \"gateway\", \"host\": \"192.0.2.1\"},\n"
+    "   {\"name\": \"core-v6\", \"host\": \"2001:db8::1\", \"count\": 10, \"probe_interval\": 0.2}]}\n";
+
+static const char PING_FILE_TEXT[] =
+    "Every interval (s) a target gets a round of count probes (1 to 100), probe_interval s apart; "
+    "each must be answered within timeout s. size is the ICMP data length (24 to 1472). host is an "
+    "address or a name resolved when the file is read. A round must fit in its interval. Each round "
+    "gives one ping event: sent, received, loss (a fraction), rtt_min_ms, rtt_avg_ms, rtt_max_ms, "
+    "rtt_stddev_ms (population) and jitter_ms (mean absolute difference of consecutive answered "
+    "probes' RTTs). Raw ICMP sockets need CAP_NET_RAW; datagram ICMP sockets need the sensor's group "
+    "in net.ipv4.ping_group_range (AGENT_PING_SOCKET). A reload re-reads the file; unchanged targets "
+    "keep their schedule and an invalid file keeps the old targets.";
+
 static void man_heading(FILE *out, const char *title)
 {
     fputs(".SS ", out);
@@ -2260,6 +2276,11 @@ void config_print_man(FILE *out, const char *version)
     roff(out, SNMP_FILE_EXAMPLE);
     fputs(".fi\n.PP\n", out);
     roff(out, SNMP_FILE_TEXT);
+    fputs("\n.SH PING CONFIGURATION FILE\n"
+          "\\fBAGENT_PING_CONFIG\\fR names a JSON file of reachability-check targets:\n.PP\n.nf\n", out);
+    roff(out, PING_FILE_EXAMPLE);
+    fputs(".fi\n.PP\n", out);
+    roff(out, PING_FILE_TEXT);
     fputs("\n"
           ".SH FILES\n"
           ".TP\n.I /etc/tracer\\-sensor/tracer\\-sensor.env\n"

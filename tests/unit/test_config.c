@@ -1976,7 +1976,8 @@ static void test_print_man(void **state)
                                            ".TP\n\\fB\\-i\\fR \\fIinterface\\fR\n",
                                            ".TP\n\\fB\\-\\-once topology\\fR\nPrint one \\fItopology\\fR snapshot",
                                            ".TP\n\\fB\\-\\-once snmp\\fR \\fIname\\fR\nPoll the target",
-                                           "\\fBSIGUSR1\\fR\nLog one line with every counter"};
+                                           "\\fBSIGUSR1\\fR\nLog one line with every counter",
+                                           ".SH PING CONFIGURATION FILE\n\\fBAGENT_PING_CONFIG\\fR names"};
     for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++)
         if (!strstr(man, sections[i]))
             fail_msg("man page lacks %s", sections[i]);
