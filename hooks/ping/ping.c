@@ -196,6 +196,11 @@ static void send_probe(struct ping_hook *p, struct tstate *s, uint64_t now)
     memcpy(tag.token, p->token, sizeof tag.token);
     uint16_t seq = k->seq++;
     size_t len = ping_packet_build(buf, sizeof buf, t->family == AF_INET6, p->ident, seq, &tag, t->size);
+    /* A pending socket error (an ICMP error about another target) would fail this send: read it away. */
+    int soerr = 0;
+    socklen_t sl = sizeof soerr;
+    (void)getsockopt(k->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+    s->sent_us[i] = timefmt_mono_us();    /* as close to the send as the RTT can start */
     ssize_t n = len ? sendto(k->fd, buf, len, 0, (const struct sockaddr *)&t->addr, t->addrlen) : -1;
     if (n != (ssize_t)len) {
         s->last_errno = n < 0 ? errno : EMSGSIZE;
@@ -369,6 +374,9 @@ static void *ping_thread(void *arg)
         if (fds[2].revents)
             drain(p, &p->s6, true);
     }
+    for (size_t i = 0; i < p->nts; i++)     /* rounds the stop cut short: no event, counted */
+        if (p->ts[i].in_round)
+            inc(&p->rounds_dropped, 1);
     pthread_mutex_unlock(&p->mu);
     return NULL;
 }
@@ -632,8 +640,7 @@ static int ping_reload(void *self, const struct config *cfg, char *err, size_t e
         inc(&p->reload_failures, 1);
         return -1;
     }
-    if (p->started)
-        wake(p);
+    wake(p);   /* the thread (if running) recomputes its next deadline */
     snprintf(err, errlen, "%zu added, %zu removed, %zu changed", a, r, c);
     return 0;
 }

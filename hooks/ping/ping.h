@@ -47,7 +47,7 @@ struct ping_hook_stats {
     uint64_t bad_replies;       /* truncated, malformed or bad-checksum packets */
     uint64_t foreign_replies;   /* well-formed echo replies not to our probes (raw sockets see all) */
     uint64_t rounds;            /* rounds finished (one event each) */
-    uint64_t rounds_dropped;    /* unfinished rounds of targets a reload changed or removed */
+    uint64_t rounds_dropped;    /* unfinished rounds of targets a reload changed or removed, or cut by the stop */
     uint64_t events_dropped;    /* events lost to a full ring or out of memory */
     uint64_t reloads, reload_failures;
     uint64_t targets;           /* targets now */
