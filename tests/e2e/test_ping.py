@@ -11,12 +11,17 @@ none of our packets, so its stdout carries only hook events. In b:
     loses exactly half;
 and in a a blackhole route makes a target unreachable (the kernel refuses
 the send: 100% loss, one send error per probe).
+The unprivileged paths: datagram ICMP sockets as nobody (ping_group_range set
+in a), the refusal when the range leaves the group out, and the automatic
+fallback of a sensor without CAP_NET_RAW (replaying a never-ending capture
+file on stdin, since live capture would need the capability).
 Needs root, iproute2 and nftables.
 """
 import json
 import os
 import shutil
 import signal
+import struct
 import subprocess
 import time
 import uuid
@@ -81,7 +86,7 @@ def hosts(request):
 
 
 class Sensor:
-    def __init__(self, tracer, hosts, tmp_path, targets, env=None):
+    def __init__(self, tracer, hosts, tmp_path, targets, env=None, prefix=(), stdin_pcap=False):
         self.out, self.err = tmp_path / "out.ndjson", tmp_path / "err.log"
         cfg = tmp_path / "ping.json"
         cfg.write_text(json.dumps({"defaults": {"interval": 3, "count": COUNT, "timeout": 2,
@@ -92,8 +97,17 @@ class Sensor:
         e = clean_env({"AGENT_INTERFACE": hosts.x, "AGENT_BPF_FILTER": "port 1", "AGENT_TOPOLOGY_INTERVAL": "0",
                        "AGENT_PING_CONFIG": str(cfg), "AGENT_SEND_INTERVAL": "0.1",
                        "AGENT_SENSOR_ID": "ping-test", **(env or {})})
-        self.proc = subprocess.Popen(["ip", "netns", "exec", hosts.a, tracer], env=e, stdin=subprocess.DEVNULL,
+        if stdin_pcap:
+            # A capture file on standard input that never ends until the test closes it: the
+            # sensor runs without any capture privilege (CAP_NET_RAW is only for live capture).
+            e = {k: v for k, v in e.items() if k not in ("AGENT_INTERFACE", "AGENT_BPF_FILTER")}
+            e["AGENT_PCAP_FILE"] = "-"
+        self.proc = subprocess.Popen(["ip", "netns", "exec", hosts.a, *prefix, tracer], env=e,
+                                     stdin=subprocess.PIPE if stdin_pcap else subprocess.DEVNULL,
                                      stdout=open(self.out, "wb"), stderr=open(self.err, "wb"))
+        if stdin_pcap:   # pcap global header: magic, v2.4, tz 0, sigfigs 0, snaplen, Ethernet
+            self.proc.stdin.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
+            self.proc.stdin.flush()
 
     def stderr(self):
         return self.err.read_text(errors="replace")
@@ -117,6 +131,8 @@ class Sensor:
                              % (rounds, names, timeout, self.events(), self.stderr()[-3000:]))
 
     def stop(self):
+        if self.proc.stdin:
+            self.proc.stdin.close()      # end of the capture file: the sensor finishes as on SIGTERM
         self.proc.send_signal(signal.SIGTERM)
         rc = self.proc.wait(30)
         assert_no_sanitizer(self.stderr())
@@ -209,6 +225,25 @@ def test_datagram_refused_outside_ping_group_range(tracer, hosts, tmp_path):
     assert ev["error"] == ("no IPv4 ICMP socket: the datagram socket is refused: the sensor's group (gid 65534) "
                            "is outside net.ipv4.ping_group_range"), ev
     assert "ping: no IPv4 ICMP socket" in s.stderr()
+
+
+def test_auto_without_cap_net_raw_uses_datagram_sockets(tracer, hosts, tmp_path):
+    """AGENT_PING_SOCKET=auto (the default) in a sensor that lacks CAP_NET_RAW altogether (root
+    with the capability removed from the bounding set, replaying a capture file): the raw socket
+    is refused, the datagram one works because ping_group_range admits gid 0."""
+    if not shutil.which("setpriv"):
+        pytest.skip("setpriv (util-linux) missing")
+    hosts.sysctl("net.ipv4.ping_group_range", "0 0")
+    targets = [{"name": "peer", "host": hosts.ip_b}, {"name": "peer6", "host": hosts.ip6_b}]
+    s = Sensor(tracer, hosts, tmp_path, targets, prefix=("setpriv", "--bounding-set=-net_raw"), stdin_pcap=True)
+    try:
+        got = s.wait_rounds(["peer", "peer6"])
+    finally:
+        s.kill() if s.proc.poll() is not None else s.stop()
+    check_reachable(got["peer"][0], hosts.ip_b, 4, "datagram")
+    check_reachable(got["peer6"][0], hosts.ip6_b, 6, "datagram")
+    assert "cap_net_raw=false" in s.stderr()
+    assert "ping: 2 targets, IPv4 datagram socket, IPv6 datagram socket" in s.stderr()
 
 
 def test_invalid_file_is_a_configuration_error(tracer, tmp_path):
