@@ -3,7 +3,7 @@
  * packets built and parsed (every truncation, bad headers, checksums), the
  * target file's rules (exact messages), and reload (unchanged targets keep
  * their key, changed and added ones get a new one, an invalid file keeps the
- * old targets).
+ * old targets; and while the hook's thread runs on loopback).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,11 +19,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
+#include "common/ring.h"
 #include "config/config.h"
 #include "hooks/ping/ping.h"
 #include "hooks/ping/ping_config.h"
 #include "hooks/ping/ping_packet.h"
 #include "hooks/ping/ping_stats.h"
+#include "sender/sender.h"
 
 /* ---------------------------------------------------------------- stats */
 
@@ -352,6 +356,83 @@ static void test_reload(void **state)
     rmdir(dir);
 }
 
+/* Pop one event and copy its "target" into name; false when the ring is empty. */
+static bool pop_target(ring *r, char *name, size_t len)
+{
+    struct sender_json_msg m;
+    if (!ring_pop(r, &m))
+        return false;
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(m.obj, "target");
+    assert_true(cJSON_IsString(t));
+    snprintf(name, len, "%s", t->valuestring);
+    cJSON_Delete(m.obj);
+    return true;
+}
+
+/* Reload while the thread runs: events of a removed target stop, an added one starts. */
+static void test_reload_running(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_ping_XXXXXX", path[64], err[1024], name[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/ping.json", dir);
+    const char *head = "{\"defaults\": {\"interval\": 1, \"count\": 2, \"timeout\": 0.3, "
+                       "\"probe_interval\": 0.01}, \"targets\": ";
+    char text[512];
+    snprintf(text, sizeof text, "%s[{\"name\": \"a\", \"host\": \"127.0.0.1\"}, "
+             "{\"name\": \"b\", \"host\": \"::1\"}]}", head);
+    write_text(path, text);
+    struct config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.ping_config = path;
+    struct hook h;
+    assert_int_equal(hook_ping_create(&cfg, &h, err, sizeof err), 1);
+    ring *r = hook_ring_create(64, err, sizeof err);
+    assert_non_null(r);
+    assert_int_equal(h.ops->start(h.self, r, err, sizeof err), 0);
+    bool seen_a = false, seen_b = false;
+    for (int i = 0; i < 400 && !(seen_a && seen_b); i++) {   /* up to 20 s; rounds take 0.3 s */
+        while (pop_target(r, name, sizeof name)) {
+            seen_a |= strcmp(name, "a") == 0;
+            seen_b |= strcmp(name, "b") == 0;
+        }
+        usleep(50000);
+    }
+    assert_true(seen_a && seen_b);
+    uint32_t ka = ping_hook_target_key(h.self, "a");
+    snprintf(text, sizeof text, "%s[{\"name\": \"a\", \"host\": \"127.0.0.1\"}, "
+             "{\"name\": \"c\", \"host\": \"127.0.0.2\"}]}", head);
+    write_text(path, text);
+    assert_int_equal(h.ops->reload(h.self, &cfg, err, sizeof err), 0);
+    assert_string_equal(err, "1 added, 1 removed, 0 changed");
+    assert_int_equal(ping_hook_target_key(h.self, "a"), ka);
+    /* The ring is FIFO and events are pushed under the lock the reload takes: after the
+     * first event of c, none of b can follow. */
+    bool seen_c = false, a_after = false;
+    for (int i = 0; i < 400 && !(seen_c && a_after); i++) {
+        while (pop_target(r, name, sizeof name)) {
+            if (seen_c)
+                assert_string_not_equal(name, "b");
+            a_after |= seen_c && strcmp(name, "a") == 0;
+            seen_c |= strcmp(name, "c") == 0;
+        }
+        usleep(50000);
+    }
+    assert_true(seen_c && a_after);
+    h.ops->stop(h.self);
+    struct ping_hook_stats st;
+    ping_hook_get_stats(h.self, &st);
+    assert_int_equal(st.targets, 2);
+    assert_int_equal(st.reloads, 1);
+    assert_int_equal(st.events_dropped, 0);
+    assert_true(st.rounds >= 4);
+    h.ops->destroy(h.self);
+    hook_ring_discard(r);
+    ring_destroy(r);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -363,6 +444,7 @@ int main(void)
         cmocka_unit_test(test_file_values),
         cmocka_unit_test(test_file_errors),
         cmocka_unit_test(test_reload),
+        cmocka_unit_test(test_reload_running),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
