@@ -86,6 +86,8 @@ struct metrics_snapshot {
     /* IPFIX / NetFlow v9 output (issue 16): its outputs[] slot, plus messages and bytes sent */
     bool     ipfix_on;
     uint64_t ipfix_messages_sent, ipfix_bytes_sent;
+    /* ping hook (issue 17.2): probes by result */
+    uint64_t ping_replies, ping_timeouts, ping_send_errors;
 };
 
 struct metrics_source {

@@ -19,6 +19,7 @@ Needs root, iproute2 and nftables.
 """
 import json
 import os
+import re
 import shutil
 import signal
 import struct
@@ -166,9 +167,13 @@ def test_reachable_blackhole_and_partial_loss_raw(tracer, hosts, tmp_path):
     targets = [{"name": "peer", "host": hosts.ip_b}, {"name": "peer6", "host": hosts.ip6_b},
                {"name": "lossy", "host": hosts.lossy}, {"name": "lossy6", "host": hosts.lossy6},
                {"name": "hole", "host": BLACKHOLE}]
-    s = Sensor(tracer, hosts, tmp_path, targets)
+    # the metrics server listens inside namespace a, where no other test can hold the port
+    s = Sensor(tracer, hosts, tmp_path, targets, {"AGENT_METRICS_ADDR": "127.0.0.1:9108"})
     try:
         got = s.wait_rounds([t["name"] for t in targets], rounds=2)
+        code = "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:9108/metrics').read().decode())"
+        metrics = subprocess.run(["ip", "netns", "exec", hosts.a, "/usr/bin/python3", "-c", code], check=True,
+                                 capture_output=True, text=True, timeout=30).stdout
     finally:
         s.kill() if s.proc.poll() is not None else s.stop()
     for ev in got["peer"]:
@@ -193,6 +198,11 @@ def test_reachable_blackhole_and_partial_loss_raw(tracer, hosts, tmp_path):
     # every probe sent is answered or timed out (the last round may be cut by the stop)
     assert hooks["ping_replies"] + hooks["ping_timeouts"] <= hooks["ping_probes_sent"]
     assert "ping: 5 targets, IPv4 raw socket, IPv6 raw socket" in s.stderr()
+    m = dict(re.findall(r'^tracer_ping_probes_total\{result="(\w+)"\} (\d+)$', metrics, re.M))
+    assert set(m) == {"replied", "timed_out", "send_error"}, metrics
+    # two rounds of the blackhole target at least, each all send errors; replies from 4 targets
+    assert int(m["send_error"]) >= 2 * COUNT and int(m["send_error"]) % COUNT == 0, m
+    assert int(m["replied"]) >= 2 * (COUNT + COUNT + COUNT // 2 + COUNT // 2), m
 
 
 def test_unprivileged_datagram_sockets(tracer, hosts, tmp_path):
