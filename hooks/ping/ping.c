@@ -303,7 +303,11 @@ static void handle_packet(struct ping_hook *p, struct sock *k, bool v6, const ui
     for (size_t i = 0; i < p->nts && !s; i++)
         if (p->ts[i].key == r.tag.key)
             s = &p->ts[i];
-    if (!s || !same_addr(s->t, from) || s->round != r.tag.round || !s->in_round || r.tag.probe >= s->nsent ||
+    if (s && !same_addr(s->t, from)) {
+        inc(&p->foreign_replies, 1);               /* our tag from another address: not the target's answer */
+        return;
+    }
+    if (!s || s->round != r.tag.round || !s->in_round || r.tag.probe >= s->nsent ||
         !s->tried[r.tag.probe] || s->seq[r.tag.probe] != r.seq) {
         inc(&p->late_replies, 1);                  /* ours, but for a round or target no longer waiting */
         return;

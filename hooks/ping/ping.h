@@ -45,7 +45,8 @@ struct ping_hook_stats {
     uint64_t send_errors;       /* probes the kernel refused (or no socket for their family) */
     uint64_t late_replies;      /* matched replies that came after their timeout or twice */
     uint64_t bad_replies;       /* truncated, malformed or bad-checksum packets */
-    uint64_t foreign_replies;   /* well-formed echo replies not to our probes (raw sockets see all) */
+    uint64_t foreign_replies;   /* well-formed echo replies not to our probes (raw sockets see all),
+                                   or with our tag from an address that is not the target's */
     uint64_t rounds;            /* rounds finished (one event each) */
     uint64_t rounds_dropped;    /* unfinished rounds of targets a reload changed or removed, or cut by the stop */
     uint64_t events_dropped;    /* events lost to a full ring or out of memory */
