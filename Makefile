@@ -123,10 +123,21 @@ e2e:
 
 # Performance (never part of test): an optimised build in build/bench, then
 # bench/run.sh (trace generator, floor, softflowd, receiver, truth, memory, live).
-.PHONY: bench
-bench:
+# The baseline row runs the sensor as it was before this round's decoding and
+# inspection work (BENCH_BASE_REF, built from git into build/bench-base), side
+# by side with this one; BENCH_BASE_REF= (empty) leaves it out.
+BENCH_BASE_REF ?= c5c8090
+.PHONY: bench bench-base
+bench: $(if $(BENCH_BASE_REF),bench-base)
 	$(MAKE) BUILD=build/bench all
-	bench/run.sh build/bench/tracer-sensor build/benchdata
+	$(if $(BENCH_BASE_REF),BENCH_BASELINE=$(abspath build/bench-base/src/build/tracer-sensor) BENCH_BASELINE_LABEL="$(BENCH_BASE_REF) (before issue 14)") \
+	    bench/run.sh build/bench/tracer-sensor build/benchdata
+
+bench-base:
+	@if [ ! -x build/bench-base/src/build/tracer-sensor ] || [ "$$(cat build/bench-base/ref 2>/dev/null)" != "$(BENCH_BASE_REF)" ]; then \
+	    rm -rf build/bench-base && mkdir -p build/bench-base/src && \
+	    git archive $(BENCH_BASE_REF) | tar -x -C build/bench-base/src && \
+	    $(MAKE) -C build/bench-base/src BUILD=build all && echo "$(BENCH_BASE_REF)" > build/bench-base/ref; fi
 
 test: test-deps
 	$(MAKE) asan

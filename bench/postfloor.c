@@ -111,7 +111,7 @@ int main(int argc, char **argv)
                       "\"src_port\":40000,\"dst_port\":443,\"protocol\":\"TCP\",\"packets\":2,\"bytes\":120,"
                       "\"start_time\":\"2026-01-01T00:00:00.000000Z\",\"end_time\":\"2026-01-01T00:00:01.000000Z\","
                       "\"duration\":1.0,\"tcp_flags\":\"SA\",\"interface\":\"eth0\",\"direction\":\"outbound\","
-                      "\"event_id\":\"00000000-0000-4000-8000-000000000000\",\"schema_version\":1,\"type\":\"flow\","
+                      "\"event_id\":\"00000000-0000-4000-8000-000000000000\",\"schema_version\":2,\"type\":\"flow\","
                       "\"sensor_id\":\"bench\",\"community_id\":\"1:abcdefghijklmnopqrstuvwxyz0=\","
                       "\"src_bytes\":60,\"dst_bytes\":60,\"src_packets\":1,\"dst_packets\":1,"
                       "\"end_reason\":\"idle_timeout\",\"ip_version\":4,\"vlan\":null,\"padding\":\"%0200d\"}", 0);

@@ -10,7 +10,9 @@
 #   BENCH_ONLY=ipfix    only the IPFIX / NetFlow v9 encoding row (issue 16)
 #   BENCH_ONLY=kafka    only the Kafka rows (issue 16)
 #   BENCH_KAFKA_FLOWS=1000000  events of the Kafka rows
-#   BENCH_ONLY=dpi      only the floor and the sensor with AGENT_DPI=on and off (issue 15)
+#   BENCH_ONLY=groups   only the floor, the defaults, the baseline and one run per group (issues 14, 15)
+#   BENCH_BASELINE=BIN  an older sensor binary run beside the defaults (`make bench` builds
+#                       BENCH_BASE_REF, the sensor before this round's decoding work)
 #
 # Steps: build the generator, the floor loop and the receiver (cc); generate the
 # 3.5M-packet trace and its truth; warm the page cache; run, alternating, the
@@ -41,7 +43,7 @@ need_pkg() {   # need_pkg COMMAND PACKAGE
         { $SUDO apt-get update -q >/dev/null 2>&1 && $SUDO apt-get install -y -q "$2" >/dev/null; }
     command -v "$1" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin
 }
-if [ "${BENCH_ONLY:-}" != active ] && [ "${BENCH_ONLY:-}" != kafka ] && [ "${BENCH_ONLY:-}" != dpi ]; then
+if [ "${BENCH_ONLY:-}" != active ] && [ "${BENCH_ONLY:-}" != kafka ] && [ "${BENCH_ONLY:-}" != groups ]; then
     need_pkg softflowd softflowd
     need_pkg tcpreplay tcpreplay
 fi
@@ -278,30 +280,70 @@ run_softflowd() {
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}'; }
 maxof() { tr ' ' '\n' | grep -v '^$' | sort -g | tail -1; }
 
-# Application identification (issue 15): the same NDJSON run with nDPI off.
-run_ndjson_nodpi() {
-    timed "$WORK/t" "${SENSOR_ENV[@]}" AGENT_DPI=off "$BIN" --pcap-file "$T" > /dev/null
-    add nodpi $(cat "$WORK/t")
+# The per-group rows (issues 14, 15): the same NDJSON run with one group
+# changed from its default. AGENT_DPI and AGENT_FLOW_STATS are off by default,
+# AGENT_TCP_HEALTH and AGENT_DECAP on; "all" turns every group on.
+# Baseline (BENCH_BASELINE=BINARY, `make bench` builds it from BENCH_BASE_REF):
+# the sensor before this round's decoding work, on the same trace, alternating.
+GROUP_NAMES=(dpi stats early health nodecap all)
+declare -A GROUP_ENV=(
+    [dpi]="AGENT_DPI=on"
+    [stats]="AGENT_FLOW_STATS=on AGENT_EARLY_PACKETS=0"
+    [early]="AGENT_FLOW_STATS=on AGENT_EARLY_PACKETS=8"
+    [health]="AGENT_TCP_HEALTH=off"
+    [nodecap]="AGENT_DECAP=off"
+    [all]="AGENT_DPI=on AGENT_FLOW_STATS=on AGENT_EARLY_PACKETS=8 AGENT_TCP_HEALTH=on AGENT_DECAP=on"
+)
+declare -A GROUP_LABEL=(
+    [dpi]="application identification (nDPI), AGENT_DPI=on"
+    [stats]="flow statistics, AGENT_FLOW_STATS=on, AGENT_EARLY_PACKETS=0"
+    [early]="flow statistics and the first 8 packets, AGENT_FLOW_STATS=on"
+    [health]="TCP health off, AGENT_TCP_HEALTH=off (on by default)"
+    [nodecap]="tunnel decapsulation off, AGENT_DECAP=off (on by default)"
+    [all]="every group on (DPI, statistics, first 8 packets, TCP health, decap)"
+)
+run_group() {   # run_group NAME
+    # shellcheck disable=SC2086
+    timed "$WORK/t" "${SENSOR_ENV[@]}" ${GROUP_ENV[$1]} "$BIN" --pcap-file "$T" > "$WORK/out.$1.ndjson"
+    add "g_$1" $(cat "$WORK/t")
 }
-dpi_rows() {   # the per-group rows: DPI on (the default) and off
-    local n d f
-    f=$(echo "${SECS[floor]}" | median); n=$(echo "${SECS[ndjson]}" | median); d=$(echo "${SECS[nodpi]}" | median)
-    echo "| group: application identification (nDPI), AGENT_DPI=on (default) | $(awk -v n=$NPKT -v s="$n" 'BEGIN{printf "%.2f", n/s/1e6}') M | $(( $(echo "${RSS[ndjson]}" | maxof) / 1024 )) MiB | $(awk -v a="$f" -v b="$n" 'BEGIN{printf "%.2f", a/b}') x floor | cost $(awk -v a="$n" -v b="$d" 'BEGIN{printf "%+.0f%%", (a/b-1)*100}') time vs off |"
-    echo "| group: application identification (nDPI), AGENT_DPI=off | $(awk -v n=$NPKT -v s="$d" 'BEGIN{printf "%.2f", n/s/1e6}') M | $(( $(echo "${RSS[nodpi]}" | maxof) / 1024 )) MiB | $(awk -v a="$f" -v b="$d" 'BEGIN{printf "%.2f", a/b}') x floor | |"
-    echo "runs (s): floor ${SECS[floor]}| dpi on ${SECS[ndjson]}| dpi off ${SECS[nodpi]}"
+run_baseline() {
+    [ -n "${BENCH_BASELINE:-}" ] || return 0
+    timed "$WORK/t" "${SENSOR_ENV[@]}" "$BENCH_BASELINE" --pcap-file "$T" > "$WORK/out.base.ndjson"
+    add base $(cat "$WORK/t")
 }
-if [ "${BENCH_ONLY:-}" = dpi ]; then
+# One line per group: packets/s, peak RSS, x floor, time against the default run.
+group_rows() {
+    local f n g s
+    f=$(echo "${SECS[floor]}" | median); n=$(echo "${SECS[ndjson]}" | median)
+    echo "| sensor, defaults (AGENT_DPI=off, AGENT_FLOW_STATS=off, TCP health and decap on) | $(awk -v n=$NPKT -v s="$n" 'BEGIN{printf "%.2f", n/s/1e6}') M | $(( $(echo "${RSS[ndjson]}" | maxof) / 1024 )) MiB | $(awk -v a="$f" -v b="$n" 'BEGIN{printf "%.2f", a/b}') x floor | |"
+    if [ -n "${BENCH_BASELINE:-}" ]; then
+        s=$(echo "${SECS[base]}" | median)
+        echo "| baseline: ${BENCH_BASELINE_LABEL:-$BENCH_BASELINE}, defaults | $(awk -v n=$NPKT -v s="$s" 'BEGIN{printf "%.2f", n/s/1e6}') M | $(( $(echo "${RSS[base]}" | maxof) / 1024 )) MiB | $(awk -v a="$f" -v b="$s" 'BEGIN{printf "%.2f", a/b}') x floor | defaults vs baseline $(awk -v a="$n" -v b="$s" 'BEGIN{printf "%+.1f%%", (a/b-1)*100}') time |"
+    fi
+    for g in "${GROUP_NAMES[@]}"; do
+        s=$(echo "${SECS[g_$g]}" | median)
+        echo "| group: ${GROUP_LABEL[$g]} | $(awk -v n=$NPKT -v s="$s" 'BEGIN{printf "%.2f", n/s/1e6}') M | $(( $(echo "${RSS[g_$g]}" | maxof) / 1024 )) MiB | $(awk -v a="$f" -v b="$s" 'BEGIN{printf "%.2f", a/b}') x floor | $(awk -v a="$s" -v b="$n" 'BEGIN{printf "%+.1f%%", (a/b-1)*100}') time vs defaults |"
+    done
+    echo "runs (s): floor ${SECS[floor]}| defaults ${SECS[ndjson]}| baseline ${SECS[base]:-}$(for g in "${GROUP_NAMES[@]}"; do printf '| %s %s' "$g" "${SECS[g_$g]}"; done)"
+}
+run_groups() { local g; run_baseline; for g in "${GROUP_NAMES[@]}"; do run_group "$g"; done; }
+if [ "${BENCH_ONLY:-}" = groups ]; then
+    echo "bench: $RUNS alternating runs of the floor, the defaults, the baseline and each group; load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
     for i in $(seq "$RUNS"); do
-        run_floor; run_ndjson; run_ndjson_nodpi
+        run_floor; run_ndjson; run_groups
         echo "bench: run $i done" >&2
     done
-    dpi_rows
+    echo "| program | packets/s | peak RSS | vs floor | cost |"
+    echo "|---|---|---|---|---|"
+    group_rows
+    echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
     exit 0
 fi
 
 echo "bench: $RUNS alternating runs of each (trace: $NPKT packets, 300000 flows); load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 for i in $(seq "$RUNS"); do
-    run_floor; run_ndjson; run_http; run_softflowd; run_floor_buf; run_ndjson_nodpi
+    run_floor; run_ndjson; run_http; run_softflowd; run_floor_buf; run_groups
     echo "bench: run $i done" >&2
 done
 
@@ -382,7 +424,10 @@ row "tracer-sensor, every flow as NDJSON to /dev/null" "$N" "$(echo "${RSS[ndjso
 row "tracer-sensor, POSTing batches to a loopback receiver" "$H" "$(echo "${RSS[http]}" | maxof)"
 row "softflowd -r (Debian 1.1.0, -m 1000000)" "$S" "$(echo "${RSS[softflowd]}" | maxof)"
 row "floor reading as the sensor does (256 KiB stdio buffer)" "$FB" "$(echo "${RSS[floorbuf]}" | maxof)"
-dpi_rows
+echo
+echo "| program | packets/s | peak RSS | vs floor | cost |"
+echo "|---|---|---|---|---|"
+group_rows
 echo
 echo "sensor vs the buffered floor: ndjson $(awk -v a="$FB" -v b="$N" 'BEGIN{printf "%.2f", a/b}'), http $(awk -v a="$FB" -v b="$H" 'BEGIN{printf "%.2f", a/b}')"
 echo "runs (s): floor ${SECS[floor]}| ndjson ${SECS[ndjson]}| http ${SECS[http]}| softflowd ${SECS[softflowd]}| floor-buffered ${SECS[floorbuf]}"

@@ -63,10 +63,8 @@ struct pkt_record {
     uint8_t  icmp_type;    /* ICMP/ICMPv6 type and code, 0 otherwise */
     uint8_t  icmp_code;
     uint8_t  flags;        /* PKT_F_* */
-    /* tunnel (issue 14): set by decode_packet_opts with DECODE_OPT_DECAP; all zero otherwise */
-    uint8_t  tun_outer_src[16]; /* source/destination of the IP header that carries the */
-    uint8_t  tun_outer_dst[16]; /* innermost tunnel decapsulated (pkt_record address layout) */
-    uint32_t tun_id;       /* VNI (VXLAN, Geneve), TEID (GTP-U), GRE key, ERSPAN session id */
+    /* tunnel (issue 14): set by decode_packet_opts with DECODE_OPT_DECAP; all zero otherwise
+     * (the outer addresses and id are at the end of the record) */
     uint8_t  tun_type;     /* enum tunnel_type (models/tunnel.h), of the innermost tunnel; 0 = not tunnelled */
     uint8_t  tun_depth;    /* tunnel layers decapsulated, 0..DECODE_MAX_TUNNELS */
     uint8_t  tun_outer_ipver; /* 4 or 6: the version of tun_outer_src/dst */
@@ -91,6 +89,10 @@ struct pkt_record {
     uint32_t payload_seq;  /* != 0: this packet's bytes wait in the payload ring, in
                               the slot with this sequence number (common/payload.h) */
     uint8_t  payload_ring; /* ... of this payload ring (the capture port's, 0..15) */
+    /* tunnel (issue 14), continued: zero unless tun_type, tun_depth or tun_flags is set */
+    uint32_t tun_id;       /* VNI (VXLAN, Geneve), TEID (GTP-U), GRE key, ERSPAN session id */
+    uint8_t  tun_outer_src[16]; /* source/destination of the IP header that carries the */
+    uint8_t  tun_outer_dst[16]; /* innermost tunnel decapsulated (pkt_record address layout) */
 };
 
 /* pkt_record.mac_flags. Ethernet gives both (the innermost Ethernet header's,

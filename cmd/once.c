@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "cmd/privileges.h"
+#include "models/flow_event.h"
 #include "cmd/sensor_identity.h"
 #include "cmd/stages.h"
 #include "common/caps.h"
@@ -32,7 +33,7 @@ static bool decorate(cJSON *o, const struct config *cfg, const char *sensor_id)
         r = timefmt_now_us() ^ (uint64_t)getpid() << 32;
     char id[40], ts[40];
     snprintf(id, sizeof id, "%016" PRIx64 "-1", r);
-    return cJSON_AddStringToObject(o, "event_id", id) && cJSON_AddNumberToObject(o, "schema_version", 1) &&
+    return cJSON_AddStringToObject(o, "event_id", id) && cJSON_AddNumberToObject(o, "schema_version", EVENT_SCHEMA_VERSION) &&
            cJSON_AddStringToObject(o, "hostname", cfg->hostname ? cfg->hostname : "") &&
            cJSON_AddStringToObject(o, "sensor_id", sensor_id) &&
            cJSON_AddStringToObject(o, "timestamp", timefmt_rfc3339(timefmt_now_us(), 3, ts, sizeof ts));

@@ -23,6 +23,7 @@ static void collect_capture(const struct sensor_probe *p, struct metrics_snapsho
     o->dropped_kernel = cs.kernel_dropped;
     o->dropped_interface = cs.interface_dropped;
     o->dropped_ring = cs.ring_drops;
+    o->dpi_payload_ring_full = cs.payload_ring_full;
     for (int i = 0; i < DECODE_RESULT_COUNT; i++)
         if (i != DECODE_OK)
             o->dropped_decode += cs.decode[i];
@@ -41,6 +42,17 @@ static void collect_processor(const struct sensor_probe *p, struct metrics_snaps
     o->flows_evicted = ps.table.evicted;
     o->flow_interim_records = ps.table.interim_records;
     o->events_dropped[METRICS_DROP_RING] += ps.events_dropped;
+    o->dpi_on = ps.dpi_on;
+    o->dpi_flows_inspected = ps.dpi.flows_inspected;
+    o->dpi_flows_detected = ps.dpi.flows_detected;
+    o->dpi_flows_guessed = ps.dpi.flows_guessed;
+    o->dpi_pool_empty = ps.dpi.pool_empty;
+    o->dpi_states_in_use = ps.dpi.pool_in_use;
+    o->dpi_meta_flows = ps.dpi.meta_flows;
+    o->dpi_meta_found = ps.dpi.meta_found;
+    o->dpi_meta_pool_empty = ps.dpi.meta_pool_empty;
+    o->dpi_payload_orphans = ps.payload_orphans;
+    o->dpi_payload_missing = ps.payload_missing;
 }
 
 /* The label output="..." families (issue 16): one slot per output that is on. */

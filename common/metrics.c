@@ -146,6 +146,37 @@ static void render_ipfix(struct tbuf *b, const struct metrics_snapshot *s)
     tprintf(b, "tracer_output_bytes_total{output=\"ipfix\"} %llu\n", (unsigned long long)s->ipfix_bytes_sent);
 }
 
+/*
+ * Application identification (issue 15), shown when AGENT_DPI is on: what nDPI
+ * and the metadata parsers did, and payload that never reached them.
+ */
+static void render_dpi(struct tbuf *b, const struct metrics_snapshot *s)
+{
+    if (!s->dpi_on)
+        return;
+    static const char *const results[] = {"inspected", "detected", "guessed", "pool_empty"};
+    const uint64_t flows[] = {s->dpi_flows_inspected, s->dpi_flows_detected, s->dpi_flows_guessed,
+                              s->dpi_pool_empty};
+    family(b, "tracer_dpi_flows_total", "counter",
+           "Flows by nDPI: given a detection state (inspected), labelled by detection, labelled by nDPI's "
+           "guess, not inspected because the state pool was empty.");
+    labelled(b, "tracer_dpi_flows_total", "result", results, flows, 4);
+    family(b, "tracer_dpi_states_in_use", "gauge", "nDPI flow states taken now (AGENT_DPI_FLOWS is the pool).");
+    sample(b, "tracer_dpi_states_in_use", s->dpi_states_in_use);
+    static const char *const meta[] = {"parsed", "found", "pool_empty"};
+    const uint64_t mv[] = {s->dpi_meta_flows, s->dpi_meta_found, s->dpi_meta_pool_empty};
+    family(b, "tracer_dpi_metadata_flows_total", "counter",
+           "Flows given a metadata parser state, those where DNS/TLS/QUIC/HTTP/SSH metadata was found, and "
+           "those left without one because that pool was empty.");
+    labelled(b, "tracer_dpi_metadata_flows_total", "result", meta, mv, 3);
+    static const char *const why[] = {"ring_full", "orphan", "missing"};
+    const uint64_t pv[] = {s->dpi_payload_ring_full, s->dpi_payload_orphans, s->dpi_payload_missing};
+    family(b, "tracer_dpi_payload_lost_total", "counter",
+           "Packet payloads that did not reach nDPI: the payload ring was full, the packet's record was dropped "
+           "(orphan), the record came without its payload (missing).");
+    labelled(b, "tracer_dpi_payload_lost_total", "reason", why, pv, 3);
+}
+
 /* The per-output families (issue 16): one sample per output that is on. */
 static void render_outputs(struct tbuf *b, const struct metrics_snapshot *s)
 {
@@ -269,6 +300,7 @@ char *metrics_render(const struct metrics_snapshot *s, const char *version, size
     sample(&b, "tracer_metrics_connections_refused_total", s->metrics_connections_refused);
 
     render_ipfix(&b, s);
+    render_dpi(&b, s);
 
     family(&b, "tracer_uptime_seconds", "gauge", "Seconds since the sensor started.");
     sample(&b, "tracer_uptime_seconds", s->uptime_seconds);

@@ -86,6 +86,12 @@ struct metrics_snapshot {
     /* IPFIX / NetFlow v9 output (issue 16): its outputs[] slot, plus messages and bytes sent */
     bool     ipfix_on;
     uint64_t ipfix_messages_sent, ipfix_bytes_sent;
+    /* application identification (issue 15), shown when AGENT_DPI is on */
+    bool     dpi_on;
+    uint64_t dpi_flows_inspected, dpi_flows_detected, dpi_flows_guessed, dpi_pool_empty;
+    uint64_t dpi_states_in_use;                  /* gauge: nDPI states taken now */
+    uint64_t dpi_meta_flows, dpi_meta_found, dpi_meta_pool_empty;
+    uint64_t dpi_payload_ring_full, dpi_payload_orphans, dpi_payload_missing;
     /* ping hook (issue 17.2): probes by result */
     uint64_t ping_replies, ping_timeouts, ping_send_errors;
 };

@@ -8,6 +8,7 @@
  * collides).
  */
 #include "payload.h"
+#include "mix.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -22,19 +23,6 @@ struct payload_done {
     uint64_t seed[3];
     _Atomic uint32_t slot[DONE_SLOTS];
 };
-
-static uint64_t load64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static uint64_t mum(uint64_t a, uint64_t b)
-{
-    unsigned __int128 r = (unsigned __int128)a * b;
-    return (uint64_t)r ^ (uint64_t)(r >> 64);
-}
 
 payload_done *payload_done_create(char *err, size_t errlen)
 {
@@ -58,14 +46,14 @@ void payload_done_destroy(payload_done *d) { free(d); }
 /* One endpoint; the flow hash adds both, so the order does not matter. */
 static uint64_t endpoint(const payload_done *d, const uint8_t *addr, uint16_t port)
 {
-    return mum(load64(addr) ^ d->seed[0], load64(addr + 8) ^ d->seed[1] ^ port);
+    return mix_mum(mix_load64(addr) ^ d->seed[0], mix_load64(addr + 8) ^ d->seed[1] ^ port);
 }
 
 uint64_t payload_flow_hash(const payload_done *d, const uint8_t *a, uint16_t pa,
                            const uint8_t *b, uint16_t pb, uint8_t proto)
 {
     uint64_t h = endpoint(d, a, pa) + endpoint(d, b, pb);
-    return mum(h ^ proto, 0x9e3779b97f4a7c15ull ^ d->seed[2]);
+    return mix_mum(h ^ proto, 0x9e3779b97f4a7c15ull ^ d->seed[2]);
 }
 
 /* A slot holds the done flow's fingerprint (bit 0 set, so never 0 = empty). */

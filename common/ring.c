@@ -110,6 +110,49 @@ uint32_t ring_push_burst(ring *r, const void *items, uint32_t n)
     return n;
 }
 
+static size_t clamp_used(const ring *r, ring_used_fn used, const void *item)
+{
+    size_t u = used(item);
+    return u > r->slot_size ? r->slot_size : u;
+}
+
+uint32_t ring_push_burst_used(ring *r, const void *items, uint32_t n, ring_used_fn used)
+{
+    uint32_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    uint32_t head = atomic_load_explicit(&r->head, memory_order_acquire);   /* A1 */
+    uint32_t room = (r->mask + 1) - (tail - head);
+    if (n > room)
+        n = room;
+    const unsigned char *src = items;
+    for (uint32_t i = 0; i < n; i++) {
+        const unsigned char *it = src + (size_t)i * r->slot_size;
+        memcpy(r->slots + (size_t)((tail + i) & r->mask) * r->slot_size, it, clamp_used(r, used, it));
+    }
+    if (n)
+        atomic_store_explicit(&r->tail, tail + n, memory_order_release);    /* R0 */
+    return n;
+}
+
+uint32_t ring_pop_burst_used(ring *r, void *items, uint32_t n, ring_used_fn used)
+{
+    uint32_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    uint32_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);   /* A0 */
+    uint32_t avail = tail - head;
+    if (n > avail)
+        n = avail;
+    unsigned char *dst = items;
+    for (uint32_t i = 0; i < n; i++) {
+        const unsigned char *slot = r->slots + (size_t)((head + i) & r->mask) * r->slot_size;
+        unsigned char *it = dst + (size_t)i * r->slot_size;
+        size_t u = clamp_used(r, used, slot);
+        memcpy(it, slot, u);
+        memset(it + u, 0, r->slot_size - u);
+    }
+    if (n)
+        atomic_store_explicit(&r->head, head + n, memory_order_release);    /* R1 */
+    return n;
+}
+
 bool ring_push(ring *r, const void *item)
 {
     if (ring_push_burst(r, item, 1) == 1)

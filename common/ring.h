@@ -39,6 +39,19 @@ bool ring_push(ring *r, const void *item);
  */
 uint32_t ring_push_burst(ring *r, const void *items, uint32_t n);
 
+/*
+ * Slots that are mostly empty (flow records whose optional groups are off):
+ * `used(item)` says how many leading bytes of an item carry data (at most the
+ * slot size, and it must read only bytes inside that prefix). The push copies
+ * just those bytes into each slot; the pop copies just those out of the slot
+ * and zero-fills the rest of each item (items are slot_size bytes apart), so
+ * the consumer sees the item as the producer had it, provided the producer's
+ * item was zero past `used`. Otherwise as ring_push_burst / ring_pop_burst.
+ */
+typedef size_t (*ring_used_fn)(const void *item);
+uint32_t ring_push_burst_used(ring *r, const void *items, uint32_t n, ring_used_fn used);
+uint32_t ring_pop_burst_used(ring *r, void *items, uint32_t n, ring_used_fn used);
+
 /* Producer: add n to the drop counter (items the caller gave up on). */
 void ring_count_drops(ring *r, uint64_t n);
 

@@ -2120,7 +2120,7 @@ static const struct { const char *field, *type, *meaning; } FLOW_FIELDS[] = {
     { "packet_count, byte_count", "integer", "both directions (bytes are wire lengths)" },
     { "avg_packet_size", "number", "byte_count / packet_count" },
     { "type", "string", "flow (other events: snmp, trap, topology, sensor)" },
-    { "schema_version", "integer", "1" },
+    { "schema_version", "integer", "2" },
     { "sensor_id", "string", "the sensor's stable id (kept in AGENT_STATE_DIR, or AGENT_SENSOR_ID)" },
     { "event_id", "string", "unique per event (a receiver can drop duplicates by it)" },
     { "start_time, end_time", "string", "RFC 3339 UTC with microseconds" },

@@ -148,20 +148,33 @@ static bool ch_extension(struct inspect_tls_client_hello *ch, uint16_t type, str
     }
 }
 
+/*
+ * The start both hellos share (RFC 8446 §4.1.2, §4.1.3): the handshake header
+ * of `type`, legacy_version (3.x), 32 random bytes and a session id of at most
+ * 32 bytes. On INSPECT_PARSED *b is positioned after the session id.
+ */
+static enum inspect_status hello_start(const uint8_t *msg, size_t len, uint8_t type, struct cur *b,
+                                       uint16_t *version)
+{
+    enum inspect_status st = handshake_body(msg, len, type, b);
+    if (st != INSPECT_PARSED)
+        return st;
+    uint8_t sid;
+    if (!cur_be16(b, version) || !cur_skip(b, 32) || !cur_u8(b, &sid) || sid > 32 || !cur_skip(b, sid))
+        return INSPECT_MALFORMED;
+    if ((*version >> 8) != 0x03)
+        return INSPECT_MALFORMED;
+    return INSPECT_PARSED;
+}
+
 enum inspect_status inspect_tls_client_hello_parse(const uint8_t *msg, size_t len,
                                                    struct inspect_tls_client_hello *out)
 {
     memset(out, 0, sizeof *out);
     struct cur b;
-    enum inspect_status st = handshake_body(msg, len, 1, &b);
+    enum inspect_status st = hello_start(msg, len, 1, &b, &out->legacy_version);
     if (st != INSPECT_PARSED)
         return st;
-    uint8_t sid;
-    if (!cur_be16(&b, &out->legacy_version) || !cur_skip(&b, 32) || !cur_u8(&b, &sid) ||
-        sid > 32 || !cur_skip(&b, sid))
-        return INSPECT_MALFORMED;
-    if ((out->legacy_version >> 8) != 0x03)
-        return INSPECT_MALFORMED;
     if (!u16_list(&b, 2, out->ciphers, INSPECT_TLS_MAX_CIPHERS, &out->n_ciphers, &out->lists_cut))
         return INSPECT_MALFORMED;
     uint8_t cl;
@@ -193,14 +206,11 @@ enum inspect_status inspect_tls_server_hello_parse(const uint8_t *msg, size_t le
 {
     memset(out, 0, sizeof *out);
     struct cur b;
-    enum inspect_status st = handshake_body(msg, len, 2, &b);
+    enum inspect_status st = hello_start(msg, len, 2, &b, &out->legacy_version);
     if (st != INSPECT_PARSED)
         return st;
-    uint8_t sid, comp;
-    if (!cur_be16(&b, &out->legacy_version) || !cur_skip(&b, 32) || !cur_u8(&b, &sid) ||
-        sid > 32 || !cur_skip(&b, sid) || !cur_be16(&b, &out->cipher) || !cur_u8(&b, &comp))
-        return INSPECT_MALFORMED;
-    if ((out->legacy_version >> 8) != 0x03)
+    uint8_t comp;
+    if (!cur_be16(&b, &out->cipher) || !cur_u8(&b, &comp))
         return INSPECT_MALFORMED;
     if (b.left == 0)
         return INSPECT_PARSED;

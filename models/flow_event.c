@@ -28,6 +28,7 @@
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -347,6 +348,24 @@ static int add_meta(cJSON *o, const struct flow_event *ev)
     return inspect_result_add_json(o, &ev->meta);
 }
 
+void flow_event_seal(struct flow_event *ev)
+{
+    size_t n = offsetof(struct flow_event, xs);
+    if (ev->has_app || ev->meta.kind != INSPECT_KIND_NONE)
+        n = sizeof *ev;
+    else if ((ev->xs.have & XS_STATS) || ev->xs.early_n)
+        n += sizeof ev->xs;
+    else if (ev->xs.have)
+        n += offsetof(struct flow_xstats, dir);
+    ev->used_len = (uint16_t)n;
+}
+
+size_t flow_event_used(const void *item)
+{
+    const struct flow_event *ev = item;
+    return ev->used_len ? ev->used_len : sizeof *ev;
+}
+
 cJSON *flow_event_to_json(const struct flow_event *ev, const struct flow_event_ctx *ctx,
                           enum flow_direction dir, const char *event_id)
 {
@@ -400,7 +419,7 @@ cJSON *flow_event_to_json(const struct flow_event *ev, const struct flow_event_c
     rc |= add_u64(o, "byte_count", bytes);
     rc |= add_num(o, "avg_packet_size", avg);
     rc |= add_str(o, "type", "flow");
-    rc |= add_u64(o, "schema_version", 1);
+    rc |= add_u64(o, "schema_version", EVENT_SCHEMA_VERSION);
     if (ctx && ctx->sensor_id)
         rc |= add_str(o, "sensor_id", ctx->sensor_id);
     rc |= add_str(o, "event_id", event_id);
@@ -1111,7 +1130,7 @@ size_t flow_event_format(const struct flow_event *ev, const struct flow_event_ct
     } else {
         jw_double(&w, (double)bytes / (double)packets);
     }
-    jw_lit(&w, ",\"type\":\"flow\",\"schema_version\":1");
+    jw_lit(&w, ",\"type\":\"flow\",\"schema_version\":" SCHEMA_TEXT(EVENT_SCHEMA_VERSION));
     if (ctx && ctx->sensor_id) {
         JW_KEY(&w, "sensor_id");
         jw_str(&w, ctx->sensor_id);

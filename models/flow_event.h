@@ -18,6 +18,19 @@
 
 #include "../inspect/inspect.h"
 
+/*
+ * The layout version every event carries as "schema_version" (flows and the
+ * hook, sensor and job events alike). 2: the fields added to flows for
+ * tunnels, per-side MAC/DSCP/TTL, interfaces, inferred initiators, sensor_id,
+ * application labels, metadata, statistics, TCP health and process owners;
+ * IPv6 flow_id in brackets; ICMP echo flows keyed by identifier. 1: go-Tracer's
+ * fields and the first additions.
+ */
+#define EVENT_SCHEMA_VERSION 2
+/* The version as a string literal, for writers that paste literal JSON. */
+#define SCHEMA_TEXT_(v) #v
+#define SCHEMA_TEXT(v) SCHEMA_TEXT_(v)
+
 struct cJSON;
 struct ifnames;
 
@@ -71,14 +84,12 @@ struct flow_dir_stats {
 #define XS_PROC_SRC   0x10u   /* proc_pid[0]/proc_name[0] own the initiator's socket */
 #define XS_PROC_DST   0x20u   /* proc_pid[1]/proc_name[1] own the responder's socket */
 
+/* The TCP health and process fields (on by default) come first, the
+ * statistics (off by default) last: a record without statistics travels the
+ * event ring without them (flow_event_seal). */
 struct flow_xstats {
     uint8_t  have;                        /* XS_* */
     uint8_t  early_n;                     /* early packets carried (the flow's first record only) */
-    struct flow_dir_stats dir[3];         /* [0] initiator -> responder, [1] back, [2] both ways */
-    uint32_t early_dirs;                  /* bit i set: early packet i went responder -> initiator */
-    uint32_t early_iat_us[FLOW_EARLY_MAX];/* µs since the flow's previous packet (0 for the first);
-                                             UINT32_MAX when 71 minutes or more */
-    uint16_t early_size[FLOW_EARLY_MAX];  /* IP length, 65535 when larger */
     uint32_t rtt_syn_synack_us;           /* last SYN -> first SYN+ACK (XS_RTT_SYN) */
     uint32_t rtt_synack_ack_us;           /* SYN+ACK -> the initiator's ACK of it (XS_RTT_ACK) */
     uint32_t retransmissions[2];          /* [0] initiator -> responder; per record (deltas) */
@@ -86,6 +97,12 @@ struct flow_xstats {
     uint32_t zero_window[2];
     int32_t  proc_pid[2];                 /* owning process per endpoint, XS_PROC_SRC/DST */
     char     proc_name[2][FLOW_PROC_NAME_LEN];
+    /* statistics (XS_STATS) */
+    struct flow_dir_stats dir[3];         /* [0] initiator -> responder, [1] back, [2] both ways */
+    uint32_t early_dirs;                  /* bit i set: early packet i went responder -> initiator */
+    uint32_t early_iat_us[FLOW_EARLY_MAX];/* µs since the flow's previous packet (0 for the first);
+                                             UINT32_MAX when 71 minutes or more */
+    uint16_t early_size[FLOW_EARLY_MAX];  /* IP length, 65535 when larger */
 };
 
 /*
@@ -111,6 +128,8 @@ struct flow_event {
     uint8_t  final;                   /* 0 for interim (active timeout) records */
     uint8_t  initiator_inferred;      /* TCP start (SYN, SYN+ACK) not seen: src/dst guessed
                                          from the ports (JSON "initiator_inferred": true) */
+    uint16_t used_len;                /* bytes of this struct that carry the record (flow_event_seal);
+                                         0: all of them */
     /* tunnel (issue 14): the innermost tunnel the flow came through (its
      * first packet's); tun_type 0 (TUNNEL_NONE): not tunnelled, no "tunnel" */
     uint8_t  tun_outer_src[16], tun_outer_dst[16]; /* outer addresses, initiator -> responder */
@@ -166,6 +185,18 @@ void flow_tcp_flags_string(uint8_t flags, char *buf, size_t buflen);
  * cJSON object owned by the caller (cJSON_Delete), or NULL when out of memory.
  * Called on the sender thread only.
  */
+/*
+ * Set ev->used_len to the bytes of *ev that carry this record: the core, then
+ * the TCP health / process fields when present, the statistics when present,
+ * the application and metadata groups when present (they are last in the
+ * struct). Everything past used_len must be zero (build records from a zeroed
+ * struct). The event rings move only these bytes (ring_push_burst_used).
+ */
+void flow_event_seal(struct flow_event *ev);
+
+/* ring_used_fn for flow records: ev->used_len, or the whole struct when 0 (unsealed). */
+size_t flow_event_used(const void *ev);
+
 struct cJSON *flow_event_to_json(const struct flow_event *ev,
                                  const struct flow_event_ctx *ctx,
                                  enum flow_direction dir, const char *event_id);

@@ -30,12 +30,14 @@
  */
 #include "flow_table.h"
 
+#include "../common/mix.h"
 #include "../models/community_id.h"
 #include "flow_stats.h"
 #include "tcp_health.h"
 #include "dpi.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +46,7 @@
 #define HASH_NONFATAL_OOM 1
 #define uthash_nonfatal_oom(elt) ((elt)->oom = 1)
 #include <uthash.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 
 /*
@@ -72,7 +75,9 @@
 #define PROTO_UDP    17
 #define PROTO_ICMPV6 58
 
-#define POOL_CHUNK 4096u
+/* The pool grows by chunks of 2 MiB (one transparent huge page where the
+ * kernel gives them: first touching a new chunk costs one fault, not 512). */
+#define POOL_CHUNK_BYTES (2u << 20)
 
 /*
  * Fragment table: first fragments' ports, so later fragments find their flow.
@@ -142,11 +147,13 @@ struct flow {
     uint8_t  ttl_min[2], ttl_max[2]; /* TTL / hop limit range of the packets each side sent */
     uint16_t iface;            /* interface id of the flow's first packet */
     uint16_t iface_other;      /* first other interface id a packet came in on; 0 none */
-    /* statistics and TCP health (issue 15 items 4, 5) */
-    struct flow_stats stats;
+    /* TCP health (issue 15 item 5), on by default: inline */
     struct tcp_health tcp;
-    /* dpi (issue 15) */
-    struct dpi_flow dpi;       /* application label and nDPI state while in detection */
+    /* statistics and dpi (issue 15), off by default: out of line, in arrays of
+     * the flow's pool chunk made only when the group is on (NULL otherwise), so
+     * the flow a packet touches stays a few cache lines */
+    struct flow_stats *stats;  /* AGENT_FLOW_STATS */
+    struct dpi_flow *dpi;      /* AGENT_DPI: application label and nDPI state while in detection */
 };
 
 struct flow_dlist { struct flow *head, *tail; };
@@ -174,8 +181,11 @@ struct frag_source {
 struct pool_chunk {
     struct pool_chunk *next;
     uint8_t *early;            /* POOL_CHUNK early-packet slots (issue 15), NULL when off */
-    struct flow flows[POOL_CHUNK];
+    struct flow_stats *stats;  /* POOL_CHUNK statistics states, NULL when AGENT_FLOW_STATS is off */
+    struct dpi_flow *dpi;      /* POOL_CHUNK DPI states, NULL when AGENT_DPI is off */
+    struct flow flows[];
 };
+#define POOL_CHUNK ((uint32_t)((POOL_CHUNK_BYTES - sizeof(struct pool_chunk)) / sizeof(struct flow)))
 
 /* A heap slot carries its deadline so that sifting reads no flow. */
 struct heap_slot { uint64_t deadline_us; struct flow *f; };
@@ -344,6 +354,19 @@ static struct flow *active_next(const flow_table *ft)
 
 /* ---- pool -------------------------------------------------------------- */
 
+/* A chunk of POOL_CHUNK flows on a 2 MiB boundary, asked to be one huge page;
+ * only its header is zeroed (flow_alloc zeroes each flow it hands out). */
+static struct pool_chunk *chunk_new(void)
+{
+    void *mem = NULL;
+    if (posix_memalign(&mem, POOL_CHUNK_BYTES, POOL_CHUNK_BYTES) != 0)
+        return NULL;
+    (void)madvise(mem, POOL_CHUNK_BYTES, MADV_HUGEPAGE);   /* a hint: without THP, 4 KiB pages */
+    struct pool_chunk *c = mem;
+    memset(c, 0, sizeof *c);
+    return c;
+}
+
 static struct flow *flow_alloc(flow_table *ft)
 {
     if (!ft->free_list) {
@@ -356,13 +379,19 @@ static struct flow *flow_alloc(flow_table *ft)
             ft->heap = h;
             ft->heap_cap = need;
         }
-        struct pool_chunk *c = malloc(sizeof *c);
+        struct pool_chunk *c = chunk_new();
         if (!c)
             return NULL;
-        /* Each flow owns an early-packet slot of the chunk for life (issue 15). */
+        /* Each flow owns its chunk's statistics state, early-packet slot and
+         * DPI state for life (issue 15); made only when the group is on. */
         size_t slot = flow_stats_early_slot(ft->cfg.flow_stats ? ft->cfg.early_packets : 0);
         c->early = slot ? malloc(slot * POOL_CHUNK) : NULL;
-        if (slot && !c->early) {
+        c->stats = ft->cfg.flow_stats ? malloc(POOL_CHUNK * sizeof *c->stats) : NULL;
+        c->dpi = ft->dpi ? malloc(POOL_CHUNK * sizeof *c->dpi) : NULL;
+        if ((slot && !c->early) || (ft->cfg.flow_stats && !c->stats) || (ft->dpi && !c->dpi)) {
+            free(c->early);
+            free(c->stats);
+            free(c->dpi);
             free(c);
             return NULL;
         }
@@ -370,16 +399,28 @@ static struct flow *flow_alloc(flow_table *ft)
         c->next = ft->chunks;
         ft->chunks = c;
         for (uint32_t i = POOL_CHUNK; i-- > 0;) {
-            c->flows[i].stats.early = c->early ? c->early + (size_t)i * slot : NULL;
+            if (c->stats)
+                c->stats[i].early = c->early ? c->early + (size_t)i * slot : NULL;
+            c->flows[i].stats = c->stats ? &c->stats[i] : NULL;
+            c->flows[i].dpi = c->dpi ? &c->dpi[i] : NULL;
             c->flows[i].next = ft->free_list;
             ft->free_list = &c->flows[i];
         }
     }
     struct flow *f = ft->free_list;
     ft->free_list = f->next;
-    uint8_t *early = f->stats.early;
+    struct flow_stats *stats = f->stats;
+    struct dpi_flow *dstate = f->dpi;
     memset(f, 0, sizeof *f);
-    f->stats.early = early;
+    f->stats = stats;
+    f->dpi = dstate;
+    if (stats) {
+        uint8_t *early = stats->early;
+        memset(stats, 0, sizeof *stats);
+        stats->early = early;
+    }
+    if (dstate)
+        memset(dstate, 0, sizeof *dstate);
     return f;
 }
 
@@ -408,10 +449,26 @@ static void build_event_l2l3(const struct flow *f, struct flow_event *ev)
     ev->iface_other = f->iface_other;
 }
 
+/*
+ * Zero what this table's records can carry: the core and the TCP health /
+ * process fields always, the statistics and the application groups only when
+ * they are on. The rest of *ev is never read: flow_event_seal leaves it out
+ * of used_len and the event ring hands the consumer zeros there.
+ */
+static void event_clear(const flow_table *ft, struct flow_event *ev)
+{
+    memset(ev, 0, offsetof(struct flow_event, xs) + offsetof(struct flow_xstats, dir));
+    if (ft->cfg.flow_stats)
+        memset(&ev->xs.dir, 0, sizeof ev->xs - offsetof(struct flow_xstats, dir));
+    if (ft->dpi)
+        memset(&ev->has_app, 0, sizeof *ev - offsetof(struct flow_event, has_app));
+    else
+        ev->has_app = 0, ev->meta.kind = INSPECT_KIND_NONE;
+}
+
 static void build_event(const struct flow_table_cfg *cfg, const struct flow *f,
                         enum flow_end_reason reason, bool final, struct flow_event *ev)
 {
-    memset(ev, 0, sizeof *ev);
     const uint8_t *sip = f->init_is_a ? f->key.a : f->key.b;
     const uint8_t *dip = f->init_is_a ? f->key.b : f->key.a;
     memcpy(ev->src_ip, sip, 16);
@@ -451,7 +508,7 @@ static void build_event(const struct flow_table_cfg *cfg, const struct flow *f,
     }
     build_event_l2l3(f, ev);
     if (cfg->flow_stats)
-        flow_stats_fill(&f->stats, cfg->early_packets, ev);
+        flow_stats_fill(f->stats, cfg->early_packets, ev);
     if (cfg->tcp_health && f->key.proto == PROTO_TCP)
         tcp_health_fill(&f->tcp, ev);
 }
@@ -476,7 +533,7 @@ static void dpi_event(flow_table *ft, struct flow *f, bool final, struct flow_ev
         return;
     struct dpi_flow_id id;
     flow_dpi_id(f, &id);
-    dpi_flow_end(ft->dpi, &f->dpi, &id, final, ev);
+    dpi_flow_end(ft->dpi, f->dpi, &id, final, ev);
 }
 
 static bool record_empty(const struct flow *f) { return f->pkts[0] + f->pkts[1] == 0; }
@@ -504,23 +561,35 @@ static bool sink_has_room(const struct sink *s, size_t need)
     return !s->out || s->max - s->n >= need;
 }
 
-static void sink_put(struct sink *s, const struct flow_event *ev)
+/* Where the next record is built: the sink's next array slot, else `own`. Cleared (event_clear). */
+static struct flow_event *sink_slot(const flow_table *ft, struct sink *s, struct flow_event *own)
 {
+    struct flow_event *ev = s->out ? &s->out[s->n] : own;
+    event_clear(ft, ev);
+    return ev;
+}
+
+/* The record built in sink_slot's slot is complete: seal it and hand it on. */
+static void sink_put(struct sink *s, struct flow_event *ev)
+{
+    flow_event_seal(ev);
     if (s->out)
-        s->out[s->n++] = *ev;
+        s->n++;
     else
         s->emit(s->arg, ev);
 }
 
 static void emit_interim(flow_table *ft, struct flow *f, struct sink *s)
 {
-    struct flow_event ev;
-    build_event(&ft->cfg, f, FLOW_END_ACTIVE, false, &ev);
-    dpi_event(ft, f, false, &ev);
-    sink_put(s, &ev);
+    struct flow_event own;
+    struct flow_event *ev = sink_slot(ft, s, &own);
+    build_event(&ft->cfg, f, FLOW_END_ACTIVE, false, ev);
+    dpi_event(ft, f, false, ev);
+    sink_put(s, ev);
     ft->st.interim_records++;
     record_reset(f);
-    flow_stats_record_done(&f->stats);
+    if (f->stats)
+        flow_stats_record_done(f->stats);
     tcp_health_record_done(&f->tcp);
 }
 
@@ -545,10 +614,11 @@ static void flow_end(flow_table *ft, struct flow *f, enum flow_end_reason reason
     if (!f->closed && f->deadline_us < expiry_time(ft, f) && f->deadline_us <= ft->clock_us &&
         !record_empty(f))
         emit_interim(ft, f, s);
-    struct flow_event ev;
-    build_event(&ft->cfg, f, reason, true, &ev);
-    dpi_event(ft, f, true, &ev);
-    sink_put(s, &ev);
+    struct flow_event own;
+    struct flow_event *ev = sink_slot(ft, s, &own);
+    build_event(&ft->cfg, f, reason, true, ev);
+    dpi_event(ft, f, true, ev);
+    sink_put(s, ev);
     ft->st.flows_ended++;
     ft->st.ended[reason]++;
     if (reason == FLOW_END_EVICTED)
@@ -674,20 +744,6 @@ static bool make_key(const struct pkt_record *p, struct flow_key *k)
     return src_is_a;
 }
 
-static uint64_t load64(const void *p)
-{
-    uint64_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-/* 64x64 -> 128-bit multiply, folded (the "mum" step of wyhash). */
-static uint64_t mum(uint64_t a, uint64_t b)
-{
-    unsigned __int128 r = (unsigned __int128)a * b;
-    return (uint64_t)r ^ (uint64_t)(r >> 64);
-}
-
 /*
  * Hash of a whole 48-byte key: three multiplies over its six words, keyed by
  * a random per-table seed so that nobody can choose 5-tuples that all land in
@@ -700,18 +756,18 @@ _Static_assert(sizeof(struct flow_key) == 48, "flow_key_hash reads six words");
 static uint32_t flow_key_hash(const flow_table *ft, const struct flow_key *k)
 {
     const unsigned char *p = (const unsigned char *)k;
-    uint64_t h = mum(load64(p) ^ ft->seed[0], load64(p + 8) ^ ft->seed[1]) ^
-                 mum(load64(p + 16) ^ ft->seed[2], load64(p + 24) ^ ft->seed[3]);
-    h = mum(h ^ load64(p + 32), 0x9e3779b97f4a7c15ull ^ ft->seed[0] ^ load64(p + 40));
+    uint64_t h = mix_mum(mix_load64(p) ^ ft->seed[0], mix_load64(p + 8) ^ ft->seed[1]) ^
+                 mix_mum(mix_load64(p + 16) ^ ft->seed[2], mix_load64(p + 24) ^ ft->seed[3]);
+    h = mix_mum(h ^ mix_load64(p + 32), 0x9e3779b97f4a7c15ull ^ ft->seed[0] ^ mix_load64(p + 40));
     return (uint32_t)(h ^ (h >> 32));
 }
 
 static bool flow_key_eq(const struct flow_key *a, const struct flow_key *b)
 {
     const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
-    return ((load64(x) ^ load64(y)) | (load64(x + 8) ^ load64(y + 8)) |
-            (load64(x + 16) ^ load64(y + 16)) | (load64(x + 24) ^ load64(y + 24)) |
-            (load64(x + 32) ^ load64(y + 32)) | (load64(x + 40) ^ load64(y + 40))) == 0;
+    return ((mix_load64(x) ^ mix_load64(y)) | (mix_load64(x + 8) ^ mix_load64(y + 8)) |
+            (mix_load64(x + 16) ^ mix_load64(y + 16)) | (mix_load64(x + 24) ^ mix_load64(y + 24)) |
+            (mix_load64(x + 32) ^ mix_load64(y + 32)) | (mix_load64(x + 40) ^ mix_load64(y + 40))) == 0;
 }
 
 #undef HASH_KEYCMP
@@ -724,17 +780,17 @@ static bool flow_key_eq(const struct flow_key *a, const struct flow_key *b)
  */
 static uint32_t frag_hash(const flow_table *ft, const struct pkt_record *p)
 {
-    uint64_t h = mum(load64(p->src) ^ ft->seed[0], load64(p->src + 8) ^ ft->seed[1]) ^
-                 mum(load64(p->dst) ^ ft->seed[2], load64(p->dst + 8) ^ ft->seed[3]);
+    uint64_t h = mix_mum(mix_load64(p->src) ^ ft->seed[0], mix_load64(p->src + 8) ^ ft->seed[1]) ^
+                 mix_mum(mix_load64(p->dst) ^ ft->seed[2], mix_load64(p->dst + 8) ^ ft->seed[3]);
     uint64_t proto = p->ip_version == 4 ? p->proto : 0;   /* see frag_match */
     uint64_t tail = (uint64_t)p->frag_id << 32 | (uint64_t)p->vlan_id << 16 | proto << 8 | p->ip_version;
-    h = mum(h ^ tail, 0x9e3779b97f4a7c15ull ^ ft->seed[1]);
+    h = mix_mum(h ^ tail, 0x9e3779b97f4a7c15ull ^ ft->seed[1]);
     return (uint32_t)(h ^ (h >> 32));
 }
 
 static uint32_t frag_src_hash(const flow_table *ft, const uint8_t *addr)
 {
-    uint64_t h = mum(load64(addr) ^ ft->seed[2], load64(addr + 8) ^ ft->seed[3]);
+    uint64_t h = mix_mum(mix_load64(addr) ^ ft->seed[2], mix_load64(addr + 8) ^ ft->seed[3]);
     return (uint32_t)(h ^ (h >> 32));
 }
 
@@ -1150,7 +1206,7 @@ static void fold_packet(flow_table *ft, const struct pkt_record *pkt, const stru
     f->flags[dir] |= pkt->tcp_flags;
     note_l2l3(f, dir, pkt);
     if (ft->cfg.flow_stats)
-        flow_stats_packet(&f->stats, pkt, dir, ft->cfg.early_packets);
+        flow_stats_packet(f->stats, pkt, dir, ft->cfg.early_packets);
     if (ft->cfg.tcp_health && pkt->proto == PROTO_TCP)
         tcp_health_packet(&f->tcp, pkt, dir);
     f->touch_us = now;
@@ -1163,13 +1219,13 @@ static void fold_packet(flow_table *ft, const struct pkt_record *pkt, const stru
         if (pkt->proto == PROTO_TCP)
             tcp_state(ft, f, dir, pkt->tcp_flags);
     }
-    if (ft->dpi && dpi_flow_active(&f->dpi)) {
+    if (ft->dpi && dpi_flow_active(f->dpi)) {
         struct dpi_flow_id id;
         flow_dpi_id(f, &id);
         id.tcp_flags = pkt->tcp_flags;
         id.has_seq = (pkt->l4_info & PKT_L4_TCP_HDR) != 0;
         id.tcp_seq = pkt->tcp_seq;
-        dpi_packet(ft->dpi, &f->dpi, &id, dir, pl, pkt->ts_us);
+        dpi_packet(ft->dpi, f->dpi, &id, dir, pl, pkt->ts_us);
     }
     if (pkt->flags & PKT_F_FRAG_FIRST)
         frag_remember(ft, pkt);
@@ -1199,7 +1255,7 @@ flow_table *flow_table_create(const struct flow_table_cfg *cfg, char *err, size_
         uint64_t x = (uint64_t)(uintptr_t)ft ^ 0x243f6a8885a308d3ull;
         for (int i = 0; i < 4; i++) {
             x += 0x9e3779b97f4a7c15ull;
-            ft->seed[i] = mum(x, 0xbf58476d1ce4e5b9ull);
+            ft->seed[i] = mix_mum(x, 0xbf58476d1ce4e5b9ull);
         }
     }
     return ft;
@@ -1214,6 +1270,8 @@ void flow_table_destroy(flow_table *ft)
     while (c) {
         struct pool_chunk *next = c->next;
         free(c->early);
+        free(c->stats);
+        free(c->dpi);
         free(c);
         c = next;
     }

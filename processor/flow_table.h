@@ -66,7 +66,12 @@ struct flow_table_stats {
     uint64_t ended[FLOW_END_COUNT]; /* final records by end reason (ended[FLOW_END_ACTIVE] stays 0) */
 };
 
-/* Receives each record the table emits; must copy it (the pointer dies after the call). */
+/*
+ * Receives each record the table emits; must copy it (the pointer dies after
+ * the call). Every record the table emits, here or into an out[] array, is
+ * sealed (flow_event_seal): only its first used_len bytes are the record, the
+ * rest is unspecified; copy those (ring_push_burst_used does).
+ */
 typedef void (*flow_emit_fn)(void *arg, const struct flow_event *ev);
 
 /* Create an empty table. NULL with a message in err on bad cfg or no memory. */

@@ -73,11 +73,11 @@ static void sleep_us(long us)
  */
 static void push_events(processor *p, ring *r, const struct flow_event *ev, uint32_t n, bool wait)
 {
-    uint32_t done = ring_push_burst(r, ev, n);
+    uint32_t done = ring_push_burst_used(r, ev, n, flow_event_used);
     if (wait || p->file_mode) {
         while (done < n) {
             sleep_us(50);
-            done += ring_push_burst(r, ev + done, n - done);
+            done += ring_push_burst_used(r, ev + done, n - done, flow_event_used);
         }
     } else if (done < n) {
         ring_count_drops(r, n - done);
@@ -89,6 +89,18 @@ static void emit_inline(void *arg, const struct flow_event *ev)
 {
     processor *p = arg;
     push_events(p, p->out_proc, ev, 1, false);
+}
+
+/* What processor_create allocates besides the struct and its locks (NULL-safe parts). */
+static void free_parts(processor *p)
+{
+    flow_table_destroy(p->table);
+    free(p->rbuf);
+    free(p->merged);
+    dpi_destroy(p->dpi);
+    for (size_t i = 0; i < PROCESSOR_MAX_INPUTS; i++)
+        ring_destroy(p->payload[i]);
+    payload_done_destroy(p->done);
 }
 
 processor *processor_create(const struct config *cfg, ring *const *in, size_t nin, ring *out_proc,
@@ -157,13 +169,7 @@ processor *processor_create(const struct config *cfg, ring *const *in, size_t ni
     atomic_init(&p->events_dropped, 0);
     return p;
 err:
-    free(p->rbuf);
-    free(p->merged);
-    dpi_destroy(p->dpi);
-    for (size_t i = 0; i < PROCESSOR_MAX_INPUTS; i++)
-        ring_destroy(p->payload[i]);
-    payload_done_destroy(p->done);
-    flow_table_destroy(p->table);
+    free_parts(p);
     free(p);
     return NULL;
 }
@@ -172,13 +178,7 @@ void processor_destroy(processor *p)
 {
     if (!p)
         return;
-    flow_table_destroy(p->table);
-    free(p->rbuf);
-    free(p->merged);
-    dpi_destroy(p->dpi);
-    for (size_t i = 0; i < PROCESSOR_MAX_INPUTS; i++)
-        ring_destroy(p->payload[i]);
-    payload_done_destroy(p->done);
+    free_parts(p);
     pthread_mutex_destroy(&p->lock);
     pthread_mutex_destroy(&p->wake_lock);
     pthread_cond_destroy(&p->wake);

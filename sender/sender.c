@@ -65,6 +65,7 @@
 #include "../common/timefmt.h"
 #include "../config/config.h"
 #include "../models/community_id.h"
+#include "../models/flow_event.h"
 #include "delivery.h"
 #include "http_client.h"
 #include "ipfix_export.h"
@@ -594,7 +595,7 @@ static void append_hook(sender *s, cJSON *obj)
     next_event_id(s, id, sizeof id);
     bool ok = cJSON_IsObject(obj) && set_string(obj, "event_id", id);
     if (ok && !cJSON_GetObjectItemCaseSensitive(obj, "schema_version"))
-        ok = cJSON_AddNumberToObject(obj, "schema_version", 1) != NULL;
+        ok = cJSON_AddNumberToObject(obj, "schema_version", EVENT_SCHEMA_VERSION) != NULL;
     if (ok && !cJSON_GetObjectItemCaseSensitive(obj, "hostname"))
         ok = cJSON_AddStringToObject(obj, "hostname", s->ctx.hostname ? s->ctx.hostname : "") != NULL;
     if (ok && s->ctx.sensor_id && !cJSON_GetObjectItemCaseSensitive(obj, "sensor_id"))
@@ -679,7 +680,7 @@ int sender_run(sender *s)
         }
         size_t got = 0;
         for (size_t i = 0; i < s->nrings; i++) {
-            uint32_t n = ring_pop_burst(s->rings[i], s->burst, SENDER_BURST);
+            uint32_t n = ring_pop_burst_used(s->rings[i], s->burst, SENDER_BURST, flow_event_used);
             if (n == 0)
                 continue;
             stat_add(&s->events_in, n);

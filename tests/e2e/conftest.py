@@ -226,7 +226,7 @@ def check_shape(rec):
         assert TS6.match(rec[k]), "%s %r is not RFC 3339 UTC with µs" % (k, rec[k])
     assert rec["timestamp"] == rec["end_time"][:23] + "Z", \
         "timestamp %s is not end_time %s in ms" % (rec["timestamp"], rec["end_time"])
-    assert rec["type"] == "flow" and rec["schema_version"] == 1, (rec["type"], rec["schema_version"])
+    assert rec["type"] == "flow" and rec["schema_version"] == 2, (rec["type"], rec["schema_version"])
     assert rec["hostname"] == socket.gethostname(), "hostname %r" % rec["hostname"]
     assert rec["event_id"], "empty event_id"
     assert SENSOR_ID_RE.match(rec["sensor_id"]), "sensor_id %r" % rec["sensor_id"]

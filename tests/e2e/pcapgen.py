@@ -721,7 +721,7 @@ class Rec:
             "flow_duration": (last - first) / 1e6,
             "packet_count": npk, "byte_count": nby,
             "avg_packet_size": nby / npk,
-            "type": "flow", "schema_version": 1,
+            "type": "flow", "schema_version": 2,
             "start_time": rfc3339(first, 6), "end_time": rfc3339(last, 6),
             "ip_version": ip_version(self.src), "protocol_number": self.proto,
             "vlan_id": self.vlan,

@@ -45,7 +45,7 @@ def test_once_topology_prints_one_snapshot(tracer, netns):
     assert len(lines) == 1, p.stdout
     ev = json.loads(lines[0])
     assert ev["type"] == "topology" and ev["errors"] == [], ev.get("errors")
-    assert ev["sensor_id"] == "topo-once" and ev["schema_version"] == 1
+    assert ev["sensor_id"] == "topo-once" and ev["schema_version"] == 2
     assert ev["hostname"] == socket.gethostname() and re.fullmatch(r"[0-9a-f]{16}-1", ev["event_id"])
     assert sorted(i["name"] for i in ev["interfaces"]) == sorted(["lo", a, b])
     ifx = {i["name"]: i for i in ev["interfaces"]}

@@ -447,7 +447,7 @@ def test_traps(tracer, tmp_path):
     assert len(traps) == 7, json.dumps(traps, indent=1)
     for e in traps:
         assert e["source_ip"] == "127.0.0.1" and 0 < e["source_port"] < 65536
-        assert e["event_id"] and e["timestamp"] and e["hostname"] and e["schema_version"] == 1
+        assert e["event_id"] and e["timestamp"] and e["hostname"] and e["schema_version"] == 2
         for k in ("version", "pdu", "trap_oid", "enterprise", "generic_trap", "specific_trap", "uptime",
                   "varbinds"):
             assert k in e, k
@@ -835,7 +835,7 @@ def test_once_snmp_polls_one_target_and_exits(tracer, agent, tmp_path):
     assert ev["system"]["name"] == tool_value(*sysv["1.3.6.1.2.1.1.5.0"])
     assert ev["system"]["location"] == "E2E-Lab"
     assert ev["oids"] == [{"oid": "1.3.6.1.2.1.1.6.0", "type": "string", "value": "E2E-Lab"}]
-    assert ev["sensor_id"] == "once-test" and ev["schema_version"] == 1
+    assert ev["sensor_id"] == "once-test" and ev["schema_version"] == 2
     assert ev["hostname"] == socket.gethostname()
     assert re.fullmatch(r"[0-9a-f]{16}-1", ev["event_id"]) and ev["timestamp"].endswith("Z")
     assert COMMUNITY not in p.stdout + p.stderr

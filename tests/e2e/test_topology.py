@@ -239,7 +239,7 @@ def changes(s, change):
 
 def test_snapshot_interfaces(lab, live):
     snap = live.first
-    assert snap["schema_version"] == 1 and snap["event_id"] and snap["hostname"]
+    assert snap["schema_version"] == 2 and snap["event_id"] and snap["hostname"]
     got = {i["name"]: i for i in snap["interfaces"]}
     want = {l["ifname"]: l for l in ipj(lab.a, "-s", "-d", "link", "show")}
     assert set(got) == set(want)

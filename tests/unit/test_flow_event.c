@@ -182,7 +182,7 @@ static void test_tcp_ipv4(void **state)
         I("byte_count", 3600),
         N("avg_packet_size", 360.0),
         S("type", "flow"),
-        I("schema_version", 1),
+        I("schema_version", 2),
         S("sensor_id", "7d444840-9dc0-41d5-8b9e-1e2a3f4b5c6d"),
         S("event_id", "0123456789abcdef-1"),
         S("start_time", "2023-11-14T22:13:20.123456Z"),
@@ -238,7 +238,7 @@ static void test_udp_ipv6(void **state)
         I("byte_count", 93),
         N("avg_packet_size", 93.0),
         S("type", "flow"),
-        I("schema_version", 1),
+        I("schema_version", 2),
         S("event_id", "e-2"),
         S("start_time", "2023-11-14T22:13:20.123456Z"),
         S("end_time", "2023-11-14T22:13:20.123456Z"),
@@ -303,7 +303,7 @@ static void test_icmp(void **state)
         I("byte_count", 588),
         N("avg_packet_size", 98.0),
         S("type", "flow"),
-        I("schema_version", 1),
+        I("schema_version", 2),
         S("event_id", "x-3"),
         S("start_time", "2023-11-14T22:13:20.123456Z"),
         S("end_time", "2023-11-14T22:13:21.123456Z"),
@@ -360,7 +360,7 @@ static void test_gre_portless(void **state)
         I("byte_count", 5),
         N("avg_packet_size", 1.25),
         S("type", "flow"),
-        I("schema_version", 1),
+        I("schema_version", 2),
         S("event_id", "g-4"),
         S("start_time", "1970-01-01T00:00:00.000000Z"),
         S("end_time", "1970-01-01T00:00:00.250000Z"),
@@ -945,10 +945,40 @@ static void test_tunnel_object(void **state)
     assert_null(strstr(buf, "tunnel"));
 }
 
+/* The bytes a record carries grow group by group, and an unsealed record travels whole. */
+static void test_seal_used_len(void **state)
+{
+    (void)state;
+    struct flow_event ev;
+    memset(&ev, 0, sizeof ev);
+    assert_int_equal(flow_event_used(&ev), sizeof ev);
+    flow_event_seal(&ev);
+    assert_int_equal(ev.used_len, offsetof(struct flow_event, xs));
+    assert_int_equal(flow_event_used(&ev), offsetof(struct flow_event, xs));
+    ev.xs.have = XS_TCP;
+    ev.xs.retransmissions[1] = 3;
+    ev.xs.proc_name[1][0] = 'x';
+    flow_event_seal(&ev);
+    assert_int_equal(ev.used_len, offsetof(struct flow_event, xs) + offsetof(struct flow_xstats, dir));
+    assert_true(ev.used_len > offsetof(struct flow_event, xs.proc_name[1][FLOW_PROC_NAME_LEN - 1]));
+    ev.xs.have |= XS_STATS;
+    flow_event_seal(&ev);
+    assert_int_equal(ev.used_len, offsetof(struct flow_event, has_app));
+    ev.xs.have = 0;
+    ev.meta.kind = INSPECT_KIND_DNS;
+    flow_event_seal(&ev);
+    assert_int_equal(ev.used_len, sizeof ev);
+    ev.meta.kind = INSPECT_KIND_NONE;
+    ev.has_app = 1;
+    flow_event_seal(&ev);
+    assert_int_equal(ev.used_len, sizeof ev);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tcp_ipv4),
+        cmocka_unit_test(test_seal_used_len),
         cmocka_unit_test(test_udp_ipv6),
         cmocka_unit_test(test_icmp),
         cmocka_unit_test(test_gre_portless),

@@ -32,7 +32,13 @@ static void collect(void *arg, const struct flow_event *ev)
 {
     struct rec_list *l = arg;
     assert_true(l->n < 4096);
-    l->ev[l->n++] = *ev;
+    /* as the event ring moves it: the sealed bytes, zeros after (bytes past
+     * used_len are not part of the record) */
+    size_t used = flow_event_used(ev);
+    assert_true(ev->used_len > 0 && used <= sizeof *ev);
+    memcpy(&l->ev[l->n], ev, used);
+    memset((char *)&l->ev[l->n] + used, 0, sizeof *ev - used);
+    l->n++;
 }
 
 static flow_table *make_table(uint32_t max_flows, uint64_t active_s)

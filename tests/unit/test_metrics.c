@@ -287,6 +287,46 @@ static void test_bad_addresses(void **state)
     metrics_destroy(m);
 }
 
+/* Application identification's families (issue 15): only when AGENT_DPI is on, exact samples. */
+static void test_render_dpi(void **state)
+{
+    (void)state;
+    struct metrics_snapshot s;
+    memset(&s, 0, sizeof s);
+    size_t len = 0;
+    char *t = metrics_render(&s, "1", &len);
+    assert_non_null(t);
+    assert_null(strstr(t, "tracer_dpi_"));
+    free(t);
+    s.dpi_on = true;
+    s.dpi_flows_inspected = 40, s.dpi_flows_detected = 31, s.dpi_flows_guessed = 9, s.dpi_pool_empty = 2;
+    s.dpi_states_in_use = 7;
+    s.dpi_meta_flows = 30, s.dpi_meta_found = 12, s.dpi_meta_pool_empty = 1;
+    s.dpi_payload_ring_full = 5, s.dpi_payload_orphans = 4, s.dpi_payload_missing = 3;
+    t = metrics_render(&s, "1", &len);
+    assert_non_null(t);
+    static const char *const want[] = {
+        "# TYPE tracer_dpi_flows_total counter\n"
+        "tracer_dpi_flows_total{result=\"inspected\"} 40\n"
+        "tracer_dpi_flows_total{result=\"detected\"} 31\n"
+        "tracer_dpi_flows_total{result=\"guessed\"} 9\n"
+        "tracer_dpi_flows_total{result=\"pool_empty\"} 2\n",
+        "# TYPE tracer_dpi_states_in_use gauge\ntracer_dpi_states_in_use 7\n",
+        "tracer_dpi_metadata_flows_total{result=\"parsed\"} 30\n"
+        "tracer_dpi_metadata_flows_total{result=\"found\"} 12\n"
+        "tracer_dpi_metadata_flows_total{result=\"pool_empty\"} 1\n",
+        "tracer_dpi_payload_lost_total{reason=\"ring_full\"} 5\n"
+        "tracer_dpi_payload_lost_total{reason=\"orphan\"} 4\n"
+        "tracer_dpi_payload_lost_total{reason=\"missing\"} 3\n",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        if (!strstr(t, want[i]))
+            print_error("missing: %s\n", want[i]);
+        assert_non_null(strstr(t, want[i]));
+    }
+    free(t);
+}
+
 /* The IPFIX output's families (issue 16): only when it is on, each series labelled output="ipfix". */
 static void test_render_ipfix(void **state)
 {
@@ -344,6 +384,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_render),
         cmocka_unit_test(test_render_ipfix),
+        cmocka_unit_test(test_render_dpi),
         cmocka_unit_test(test_render_outputs),
         cmocka_unit_test(test_server),
         cmocka_unit_test(test_bad_addresses),

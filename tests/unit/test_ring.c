@@ -148,6 +148,45 @@ static void test_two_threads_sequence(void **state)
 }
 
 /* dpi (issue 15): zero-copy slots for the payload ring: reserve/commit, peek/release. */
+/* Items whose first byte says how many of their 16 bytes carry data (0: all). */
+static size_t first_byte_used(const void *item)
+{
+    const uint8_t *b = item;
+    return b[0] ? b[0] : 16;
+}
+
+/* Only the used prefix travels; the popped item is zero past it, whatever the
+ * slot held on an earlier lap; an oversized claim is clamped to the slot. */
+static void test_used_prefix(void **state)
+{
+    (void)state;
+    char err[128];
+    ring *r = ring_create(4, 16, err, sizeof err);
+    assert_non_null(r);
+    uint8_t full[4][16], out[4][16];
+    for (int i = 0; i < 4; i++)
+        memset(full[i], 0xA0 + i, 16);
+    full[0][0] = 0;                               /* 0: all 16 bytes */
+    assert_int_equal(ring_push_burst_used(r, full, 4, first_byte_used), 4);
+    assert_int_equal(ring_push_burst_used(r, full, 1, first_byte_used), 0);   /* full */
+    assert_int_equal(ring_pop_burst_used(r, out, 4, first_byte_used), 4);
+    assert_memory_equal(out, full, sizeof full);
+    /* second lap: items use 3, 1 and 200 (clamped to 16) bytes */
+    uint8_t part[3][16];
+    memset(part, 0, sizeof part);
+    part[0][0] = 3, part[0][1] = 0x11, part[0][2] = 0x22;
+    part[1][0] = 1;
+    memset(part[2], 0x55, 16);
+    part[2][0] = 200;
+    assert_int_equal(ring_push_burst_used(r, part, 3, first_byte_used), 3);
+    memset(out, 0xEE, sizeof out);
+    assert_int_equal(ring_pop_burst_used(r, out, 4, first_byte_used), 3);
+    assert_memory_equal(out, part, sizeof part);  /* the slots' stale 0xA0.. bytes never show */
+    assert_int_equal(out[3][0], 0xEE);            /* only 3 items written */
+    assert_int_equal(ring_pop_burst_used(r, out, 4, first_byte_used), 0);
+    ring_destroy(r);
+}
+
 static void test_zero_copy(void **state)
 {
     (void)state;
@@ -183,6 +222,7 @@ int main(void)
         cmocka_unit_test(test_create_rejects_bad_sizes),
         cmocka_unit_test(test_full_and_empty),
         cmocka_unit_test(test_zero_copy),
+        cmocka_unit_test(test_used_prefix),
         cmocka_unit_test(test_burst_wraps),
         cmocka_unit_test(test_many_laps),
         cmocka_unit_test(test_two_threads_sequence),
