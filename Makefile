@@ -45,7 +45,7 @@ LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) \
 LDLIBS  += -lm
 LDFLAGS += $(SANFLAGS)
 
-MODULES  := common config capture processor models sender hooks hooks/snmp hooks/topology inspect
+MODULES  := common config capture processor models sender hooks hooks/snmp hooks/topology hooks/ping inspect
 # the control API (issue 17.1): api/api_server, api/snmp_jobs
 MODULES  += api
 LIB_SRCS := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
@@ -179,6 +179,8 @@ FUZZ_SRCS_api         := api/snmp_jobs.c api/api_server.c hooks/hook.c hooks/snm
                          hooks/snmp/snmp_client.c hooks/snmp/snmp_config.c hooks/snmp/snmp_values.c \
                          hooks/snmp/snmp_limiter.c common/ring.c common/log.c common/log_json.c common/timefmt.c \
                          common/caps.c
+FUZZ_TARGETS += ping
+FUZZ_SRCS_ping        := hooks/ping/ping_packet.c
 FUZZ_HDRS    := $(wildcard fuzz/*.h $(MODULES:%=%/*.h))
 
 define FUZZ_RULE

@@ -12,6 +12,7 @@
 #include "api/snmp_jobs.h"
 #include "common/log.h"
 #include "config/config.h"
+#include "hooks/ping/ping.h"
 #include "hooks/snmp/snmp_poller.h"
 #include "hooks/snmp/snmp_trap.h"
 #include "hooks/topology/topology.h"
@@ -22,6 +23,7 @@ static const hook_create_fn HOOK_CREATORS[] = {
     hook_snmp_poller_create,
     hook_snmp_trap_create,
     hook_snmp_jobs_create,          /* the control API's on-demand SNMP jobs (issue 17.1) */
+    hook_ping_create,
 };
 #define MAX_HOOKS (sizeof HOOK_CREATORS / sizeof HOOK_CREATORS[0])
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/timefmt.h"
+#include "hooks/ping/ping.h"
 #include "hooks/snmp/snmp_poller.h"
 #include "hooks/snmp/snmp_trap.h"
 #include "models/flow_event.h"
@@ -176,6 +177,13 @@ static void collect_hooks(const struct sensor_probe *p, struct metrics_snapshot 
             memset(&st, 0, sizeof st);
             snmp_trap_get_stats(h->self, &st);
             o->traps_received += st.traps + st.informs;
+        } else if (strcmp(h->ops->name, "ping") == 0) {
+            struct ping_hook_stats st;
+            memset(&st, 0, sizeof st);
+            ping_hook_get_stats(h->self, &st);
+            o->ping_replies += st.replies;
+            o->ping_timeouts += st.timeouts;
+            o->ping_send_errors += st.send_errors;
         }
     }
     o->events_dropped[METRICS_DROP_RING] += hook_set_ring_drops(p->hooks) + ring_drops(p->stats_ring);

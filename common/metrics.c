@@ -273,6 +273,12 @@ char *metrics_render(const struct metrics_snapshot *s, const char *version, size
     family(&b, "tracer_traps_received_total", "counter", "SNMP traps and informs accepted.");
     sample(&b, "tracer_traps_received_total", s->traps_received);
 
+    family(&b, "tracer_ping_probes_total", "counter",
+           "Reachability-check probes (AGENT_PING_CONFIG), by result: answered in time, timed out, not sent.");
+    const char *const pings[] = {"replied", "timed_out", "send_error"};
+    const uint64_t pingv[] = {s->ping_replies, s->ping_timeouts, s->ping_send_errors};
+    labelled(&b, "tracer_ping_probes_total", "result", pings, pingv, 3);
+
     family(&b, "tracer_process_lookups_total", "counter",
            "Flow endpoints looked up for their owning process, by result (live, AGENT_PROCESS_INFO).");
     const char *const presults[] = {"found", "not_found"};

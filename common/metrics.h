@@ -92,6 +92,8 @@ struct metrics_snapshot {
     uint64_t dpi_states_in_use;                  /* gauge: nDPI states taken now */
     uint64_t dpi_meta_flows, dpi_meta_found, dpi_meta_pool_empty;
     uint64_t dpi_payload_ring_full, dpi_payload_orphans, dpi_payload_missing;
+    /* ping hook (issue 17.2): probes by result */
+    uint64_t ping_replies, ping_timeouts, ping_send_errors;
 };
 
 struct metrics_source {

@@ -64,6 +64,7 @@ enum setting_id {
     S_TLS_INSECURE, S_COMPRESS, S_STATS_INTERVAL,
     S_HTTP_CONNECTIONS, S_RETRY_MAX_ATTEMPTS, S_QUEUE_MAX_MB,
     S_SNMP_CONFIG, S_SNMP_CONCURRENCY, S_TRAP_LISTEN, S_TRAP_COMMUNITIES, S_TOPOLOGY_INTERVAL,
+    S_PING_CONFIG, S_PING_SOCKET,
     S_METRICS_ADDR,
     S_API_ADDR, S_API_KEY_FILE, S_API_TLS_CERT, S_API_TLS_KEY, S_API_JOB_RETENTION, S_API_MAX_JOBS, S_API_MAX_QUEUED,
     S_IPFIX_COLLECTOR, S_IPFIX_PROTOCOL, S_IPFIX_TEMPLATE_REFRESH, S_IPFIX_DOMAIN_ID, S_IPFIX_TIME_PRECISION,
@@ -240,6 +241,10 @@ static const struct setting SETTINGS[S_COUNT] = {
         "readable JSON file", "SNMP targets to poll and trap users (see README)", 0, 0 },
     [S_SNMP_CONCURRENCY] = { "AGENT_SNMP_CONCURRENCY", "--snmp-concurrency", "N", "4",
         "integer in [1, 64]", "SNMP targets polled at the same time", 1, 64 },
+    [S_PING_CONFIG] = { "AGENT_PING_CONFIG", "--ping-config", "PATH", "unset (no reachability checks)",
+        "readable JSON file", "ping targets: ICMP/ICMPv6 echo reachability checks (see README)", 0, 0 },
+    [S_PING_SOCKET] = { "AGENT_PING_SOCKET", "--ping-socket", "KIND", "auto",
+        "auto, raw or datagram", "ICMP socket kind for ping (auto: raw with CAP_NET_RAW, else datagram)", 0, 0 },
     [S_TRAP_LISTEN] = { "AGENT_TRAP_LISTEN", "--trap-listen", "ADDR", "unset (no listener)",
         "HOST:PORT or [IPV6]:PORT, port in [1, 65535]", "where to receive SNMP traps", 0, 0 },
     [S_TRAP_COMMUNITIES] = { "AGENT_TRAP_COMMUNITIES", "--trap-communities", "LIST",
@@ -338,7 +343,8 @@ static const struct section {
     { "Pipeline", IDS(S_PACKET_RING_SLOTS, S_EVENT_RING_SLOTS) },
     { "Inspection", IDS(S_DPI, S_DPI_FLOWS) },
     { "Hooks", IDS(S_SNMP_CONFIG, S_SNMP_CONCURRENCY, S_TRAP_LISTEN, S_TRAP_COMMUNITIES,
-                   S_TOPOLOGY_INTERVAL) },
+                   S_TOPOLOGY_INTERVAL,
+                   S_PING_CONFIG, S_PING_SOCKET) },
     { "Monitoring", IDS(S_METRICS_ADDR, S_STATS_INTERVAL,
                         S_STATE_DIR, S_SENSOR_ID) },
     { "IPFIX and NetFlow v9 export", IDS(S_IPFIX_COLLECTOR, S_IPFIX_PROTOCOL, S_IPFIX_TEMPLATE_REFRESH,
@@ -1605,6 +1611,9 @@ static void load_hooks(struct loader *ld)
     if (v)
         cfg->trap_communities = dup_or_oom(ld, v);
     load_duration_s(ld, S_TOPOLOGY_INTERVAL, &cfg->topology_interval_s);
+    load_readable_file(ld, S_PING_CONFIG, &cfg->ping_config);
+    static const char *const PING_SOCKETS[] = {"auto", "raw", "datagram"};
+    load_word(ld, S_PING_SOCKET, PING_SOCKETS, 3, "auto", &cfg->ping_socket);
 }
 
 static void load_user_and_log_file(struct loader *ld)
@@ -2079,6 +2088,8 @@ void config_destroy(struct config *cfg)
     free(cfg->tls_client_cert);
     free(cfg->tls_client_key);
     free(cfg->snmp_config);
+    free(cfg->ping_config);
+    free(cfg->ping_socket);
     free(cfg->trap_listen);
     if (cfg->trap_communities) {
         explicit_bzero(cfg->trap_communities, strlen(cfg->trap_communities));
@@ -2215,6 +2226,22 @@ static const char SNMP_FILE_TEXT[] =
     "Auth protocols MD5, SHA, SHA224, SHA256, SHA384, SHA512; priv protocols DES, AES, AES192, "
     "AES256. Unknown fields are errors. Communities and passwords never appear in events or logs.";
 
+/* The AGENT_PING_CONFIG file, for the man page. */
+static const char PING_FILE_EXAMPLE[] =
+    "{\"defaults\": {\"interval\": 60, \"count\": 5, \"timeout\": 1, \"probe_interval\": 1, \"size\": 56},\n"
+    " \"targets\": [{\"name\": \"gateway\", \"host\": \"192.0.2.1\"},\n"
+    "   {\"name\": \"core-v6\", \"host\": \"2001:db8::1\", \"count\": 10, \"probe_interval\": 0.2}]}\n";
+
+static const char PING_FILE_TEXT[] =
+    "Every interval (s) a target gets a round of count probes (1 to 100), probe_interval s apart; "
+    "each must be answered within timeout s. size is the ICMP data length (24 to 1472). host is an "
+    "address or a name resolved when the file is read. A round must fit in its interval. Each round "
+    "gives one ping event: sent, received, loss (a fraction), rtt_min_ms, rtt_avg_ms, rtt_max_ms, "
+    "rtt_stddev_ms (population) and jitter_ms (mean absolute difference of consecutive answered "
+    "probes' RTTs). Raw ICMP sockets need CAP_NET_RAW; datagram ICMP sockets need the sensor's group "
+    "in net.ipv4.ping_group_range (AGENT_PING_SOCKET). A reload re-reads the file; unchanged targets "
+    "keep their schedule and an invalid file keeps the old targets.";
+
 static void man_heading(FILE *out, const char *title)
 {
     fputs(".SS ", out);
@@ -2341,6 +2368,11 @@ void config_print_man(FILE *out, const char *version)
     fputs(".fi\n.PP\n", out);
     roff(out, SNMP_FILE_TEXT);
     man_control_api(out);
+    fputs("\n.SH PING CONFIGURATION FILE\n"
+          "\\fBAGENT_PING_CONFIG\\fR names a JSON file of reachability-check targets:\n.PP\n.nf\n", out);
+    roff(out, PING_FILE_EXAMPLE);
+    fputs(".fi\n.PP\n", out);
+    roff(out, PING_FILE_TEXT);
     fputs("\n"
           ".SH FILES\n"
           ".TP\n.I /etc/tracer\\-sensor/tracer\\-sensor.env\n"
@@ -2493,6 +2525,8 @@ size_t config_describe(const struct config *c, struct config_kv *out, size_t max
         case S_QUEUE_MAX_MB: kv_u32(kv, c->queue_max_mb); break;
         case S_SNMP_CONFIG: kv_str(kv, c->snmp_config); break;
         case S_SNMP_CONCURRENCY: kv_u32(kv, c->snmp_concurrency); break;
+        case S_PING_CONFIG: kv_str(kv, c->ping_config); break;
+        case S_PING_SOCKET: kv_str(kv, c->ping_socket); break;
         case S_TRAP_LISTEN: kv_str(kv, c->trap_listen); break;
         case S_TRAP_COMMUNITIES: kv_secret(kv, c->trap_communities != NULL); break;
         case S_TOPOLOGY_INTERVAL: kv_secs(kv, c->topology_interval_s); break;

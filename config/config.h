@@ -110,6 +110,8 @@ struct config {
     /* hooks */
     char    *snmp_config;          /* AGENT_SNMP_CONFIG: JSON file of targets and trap users; NULL = none */
     uint32_t snmp_concurrency;     /* AGENT_SNMP_CONCURRENCY, [1, 64], default 4 */
+    char    *ping_config;          /* AGENT_PING_CONFIG: JSON file of ping targets; NULL = none */
+    char    *ping_socket;          /* AGENT_PING_SOCKET: "auto", "raw" or "datagram" */
     char    *trap_listen;          /* AGENT_TRAP_LISTEN, "HOST:PORT" or "[IPV6]:PORT"; NULL = no listener */
     char    *trap_communities;     /* AGENT_TRAP_COMMUNITIES, comma list; NULL = accept any */
     uint32_t topology_interval_s;  /* AGENT_TOPOLOGY_INTERVAL, [0, 86400], default 30; 0 = off */

@@ -539,11 +539,37 @@ def from_inspect(c):
     return len(seeds)
 
 
+def from_ping(c):
+    """Seeds for fuzz/fuzz_ping.c: echo replies as each socket kind hands them over
+    (selector 0 IPv4 datagram, 1 IPv4 raw with its header, 2 IPv6), tagged like the
+    hook's probes, plus a short one, an ICMP error and a request."""
+    def csum(b):
+        if len(b) % 2:
+            b += b"\0"
+        s = sum(struct.unpack(">%dH" % (len(b) // 2), b))
+        while s >> 16:
+            s = (s & 0xffff) + (s >> 16)
+        return ~s & 0xffff
+
+    def echo(typ, data, v6=False):
+        m = bytes([typ, 0, 0, 0]) + struct.pack(">HH", 0xbeef, 7) + data
+        return m if v6 else m[:2] + struct.pack(">H", csum(m)) + m[4:]
+    tag = bytes(range(1, 9)) + struct.pack(">IIH", 3, 77, 4) + bytes(6)
+    data = tag + bytes(range(24, 56))
+    iph = bytes([0x45, 0, 0, 20 + 8 + len(data), 0, 0, 0x40, 0, 64, 1, 0, 0, 192, 0, 2, 2, 192, 0, 2, 1])
+    seeds = [b"\x00" + echo(0, data), b"\x01" + iph + echo(0, data), b"\x02" + echo(129, data, True),
+             b"\x00" + echo(0, b"abc"), b"\x00" + echo(3, iph + data[:8]), b"\x02" + echo(128, data, True)]
+    for s in seeds:
+        c["ping"].add(s)
+    return len(seeds)
+
+
 def main(argv):
     out = argv[1] if len(argv) > 1 else os.path.join(ROOT, "build", "fuzz-corpus")
     pcaps = argv[2] if len(argv) > 2 else os.path.join(os.path.dirname(ROOT), "shared", "pcaps")
     targets = ("decode", "l2", "trap", "snmp_config", "config",
                "wg", "spool", "inspect")
+    targets += ("ping",)
     for t in targets:        # rebuilt each time: snmptrap's datagrams differ from run to run
         shutil.rmtree(os.path.join(out, t), ignore_errors=True)
     c = {t: Corpus(os.path.join(out, t)) for t in targets}
@@ -559,6 +585,7 @@ def main(argv):
     wgs = from_wg(c, out)
     spools = from_spool(c, out)
     inspects = from_inspect(c)
+    from_ping(c)
     print("build_corpus: %d capture files from %s, %d pcapgen scenarios, %d snmptrap datagrams, "
           "%d SNMP config documents, %d config seeds, %d WireGuard answers, %d spool seeds, "
           "%d inspect seeds; seeds: %s" %

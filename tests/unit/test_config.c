@@ -1864,6 +1864,32 @@ static void test_log_format_and_metrics_addr(void **state)
     }
 }
 
+/* AGENT_PING_CONFIG (a readable file) and AGENT_PING_SOCKET (issue 17.2). */
+static void test_ping_settings(void **state)
+{
+    struct fx *f = *state;
+    struct res r;
+    run(&r, f, true, NULL, NULL);
+    expect_ok(&r);
+    assert_null(r.cfg->ping_config);
+    assert_string_equal(r.cfg->ping_socket, "auto");
+    done(&r);
+    char kv[256];
+    snprintf(kv, sizeof kv, "AGENT_PING_CONFIG=%s", f->token);   /* any readable file: the hook parses it */
+    run(&r, f, true, ENV(kv, "AGENT_PING_SOCKET=Datagram"), NULL);
+    expect_ok(&r);
+    assert_string_equal(r.cfg->ping_config, f->token);
+    assert_string_equal(r.cfg->ping_socket, "datagram");
+    done(&r);
+    run(&r, f, true, NULL, ARGS("--ping-socket", "raw"));
+    expect_ok(&r);
+    assert_string_equal(r.cfg->ping_socket, "raw");
+    done(&r);
+    one_env_err(f, "AGENT_PING_SOCKET=icmp", "AGENT_PING_SOCKET=icmp: must be one of auto, raw, datagram");
+    one_env_err(f, "AGENT_PING_CONFIG=/nonexistent/ping.json",
+                "AGENT_PING_CONFIG=/nonexistent/ping.json: must be a readable file");
+}
+
 static const char *kv_value(const struct config_kv *kv, size_t n, const char *var)
 {
     for (size_t i = 0; i < n; i++)
@@ -1952,7 +1978,8 @@ static void test_print_man(void **state)
                                            ".TP\n\\fB\\-i\\fR \\fIinterface\\fR\n",
                                            ".TP\n\\fB\\-\\-once topology\\fR\nPrint one \\fItopology\\fR snapshot",
                                            ".TP\n\\fB\\-\\-once snmp\\fR \\fIname\\fR\nPoll the target",
-                                           "\\fBSIGUSR1\\fR\nLog one line with every counter"};
+                                           "\\fBSIGUSR1\\fR\nLog one line with every counter",
+                                           ".SH PING CONFIGURATION FILE\n\\fBAGENT_PING_CONFIG\\fR names"};
     for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++)
         if (!strstr(man, sections[i]))
             fail_msg("man page lacks %s", sections[i]);
@@ -2097,6 +2124,7 @@ int main(void)
         cmocka_unit_test(test_secret_on_command_line_warns),
         cmocka_unit_test(test_print_help),
         cmocka_unit_test(test_log_format_and_metrics_addr),
+        cmocka_unit_test(test_ping_settings),
         cmocka_unit_test(test_describe),
         cmocka_unit_test(test_api_settings),
         cmocka_unit_test(test_print_man),

@@ -98,6 +98,8 @@ static void test_render(void **state)
     s.process_lookups = 20;
     s.process_found = 18;
     s.process_denied = 3;
+    s.ping_replies = 19;
+    s.ping_send_errors = 20;
     s.capture_alive = true;
     size_t len = 0;
     char *t = metrics_render(&s, "1.2.3\"x", &len);
@@ -137,6 +139,9 @@ static void test_render(void **state)
         "tracer_snmp_polls_total{result=\"ok\"} 14",
         "tracer_snmp_polls_total{result=\"failed\"} 15",
         "tracer_traps_received_total 16",
+        "tracer_ping_probes_total{result=\"replied\"} 19",
+        "tracer_ping_probes_total{result=\"timed_out\"} 0",
+        "tracer_ping_probes_total{result=\"send_error\"} 20",
         "tracer_process_lookups_total{result=\"found\"} 18",
         "tracer_process_lookups_total{result=\"not_found\"} 2",
         "tracer_process_denied_total 3",
