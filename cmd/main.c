@@ -211,7 +211,7 @@ static void wait_for_end(struct sensor *s, const sigset_t *sigs)
         reporter_tick(s->report);
         int sig = sigtimedwait(sigs, NULL, &tick);
         if (sig == SIGHUP)
-            signals_reopen_log();
+            signals_hangup(&s->st);   /* log reopened, hook target files reloaded */
         if (sig == SIGUSR1)
             summary_log_counters(&s->st, "counters (SIGUSR1)");
         if (sig == SIGINT || sig == SIGTERM) {
