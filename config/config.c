@@ -2080,11 +2080,12 @@ void config_print_help(FILE *out)
     fprintf(out, "  %-27s  show the version and exit\n", "-V, --version");
     fprintf(out, "  %-27s  print the host's topology snapshot (one JSON line) and exit\n", "--once topology");
     fprintf(out, "  %-27s  poll the SNMP target NAME once, print its event, exit\n", "--once snmp NAME");
-    fprintf(out, "  %-27s  set the sensor up as configured (capture, outputs, hooks), print its\n"
-                 "  %-27s  `sensor` event (counters, set-up, identity) and exit\n", "--once sensor", "");
-    fprintf(out, "  %-27s  write the exact HTTP request (headers incl. the bearer token as sent,\n"
-                 "  %-27s  HMAC signature; body) POSTed for a sample flow into FILE (- = stdout),\n"
-                 "  %-27s  exit; FILE holds the token: keep it private\n", "--dump-request FILE", "", "");
+    fprintf(out, "  %-27s  set up as configured (capture, outputs, hooks), print the\n"
+                 "  %-27s  `sensor` event (zero counters, \"setup\"), exit\n", "--once sensor", "");
+    fprintf(out, "  %-27s  write the exact HTTP request for a sample flow (headers, the\n"
+                 "  %-27s  bearer token as sent, HMAC signature, body) to FILE (-: stdout)\n"
+                 "  %-27s  and exit; FILE (0600) holds the token: keep it private\n",
+            "--dump-request FILE", "", "");
     fprintf(out, "  %-27s  the same as --interface NAME\n", "-i NAME");
     fprintf(out, "  %-27s  the same as --pcap-file PATH\n", "-r PATH");
     for_each_shown(help_heading, help_setting, out);
