@@ -87,8 +87,10 @@ def hup_and_wait(s, msg, n_before):
 
 def test_reload_good_then_bad_file(tracer, snmpd, tmp_path):
     dead = free_udp_port()   # nothing answers there: a poll of it times out
+    # "slow" waits 3 s for an agent that never answers: a reload almost surely finds it being polled,
+    # so its removal takes the path where the worker finishes the poll and frees the target.
     cfg = write_config(tmp_path, {"targets": [target("keep", snmpd), target("moved", dead),
-                                              target("gone", snmpd)]})
+                                              target("gone", snmpd), target("slow", dead, timeout=3)]})
     s = LiveSensor(tracer, {"AGENT_SNMP_CONFIG": cfg, "LOG_LEVEL": "info"})
     s.wait_for(lambda: s.of("snmp", target="keep", ok=True) and s.of("snmp", target="gone", ok=True)
                and s.of("snmp", target="moved", ok=False), 30, "a first poll of every target")
@@ -98,8 +100,9 @@ def test_reload_good_then_bad_file(tracer, snmpd, tmp_path):
     write_config(tmp_path, {"targets": [target("keep", snmpd), target("moved", snmpd), target("new", snmpd)]})
     rec = hup_and_wait(s, "reload: targets applied", 0)
     assert rec["hook"] == "snmp"
-    assert rec["result"] == "AGENT_SNMP_CONFIG=%s: 3 targets: 1 added, 1 removed, 1 changed, 1 unchanged" % cfg
+    assert rec["result"] == "AGENT_SNMP_CONFIG=%s: 3 targets: 1 added, 2 removed, 1 changed, 1 unchanged" % cfg
     gone_at_reload = len(s.of("snmp", target="gone"))
+    slow_at_reload = len(s.of("snmp", target="slow"))
     keep_at_reload = len(s.of("snmp", target="keep"))
     s.wait_for(lambda: s.of("snmp", target="new", ok=True) and s.of("snmp", target="moved", ok=True)
                and len(s.of("snmp", target="keep")) >= keep_at_reload + 3, 30,
@@ -119,9 +122,10 @@ def test_reload_good_then_bad_file(tracer, snmpd, tmp_path):
     counts = {n: len(s.of("snmp", target=n)) for n in ("keep", "moved", "new")}
     s.wait_for(lambda: all(len(s.of("snmp", target=n)) >= counts[n] + 2 for n in counts), 30,
                "two more polls of every target after the refused reload")
-    gone_final = len(s.of("snmp", target="gone"))
+    gone_final, slow_final = len(s.of("snmp", target="gone")), len(s.of("snmp", target="slow"))
     assert s.stop() == 0
-    assert gone_final <= gone_at_reload + 1
+    assert gone_final <= gone_at_reload + 1 and slow_final <= slow_at_reload + 1
+    assert {e["error"] for e in s.of("snmp", target="slow")} == {"timeout"}
     assert "SIGHUP: log file reopened" not in s.stderr   # no AGENT_LOG_FILE: nothing to reopen
     stats = [r for r in log_records(s.stderr) if r.get("msg") == "snmp poller stopped"][0]
     assert (stats["snmp_reloads_applied"], stats["snmp_reloads_refused"], stats["snmp_targets"]) == ("1", "1", "3")
