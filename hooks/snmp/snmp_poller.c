@@ -475,9 +475,8 @@ int hook_snmp_poller_create(const struct config *cfg, struct hook *out, char *er
     p->cur = cur;
     p->threads = calloc(p->nworkers, sizeof *p->threads);
     p->ts = targets_new(scfg, NULL, NULL, 0);
-    p->nts = scfg->ntargets;
+    p->nts = p->ts ? scfg->ntargets : 0;
     if (!p->ts || !p->threads) {
-        p->nts = 0;
         poller_destroy(p);
         snprintf(err, errlen, "out of memory");
         return -2;
