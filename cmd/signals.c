@@ -41,6 +41,13 @@ void signals_reopen_log(void)
         log_warn("SIGHUP: cannot reopen the log file (%s); still writing to the old one", err);
 }
 
+void signals_hangup(const struct stages *st)
+{
+    signals_reopen_log();
+    if (st->hooks)
+        (void)hook_set_reload(st->hooks, st->cfg);   /* logs each hook's outcome */
+}
+
 static void *watch_thread(void *arg)
 {
     signal_watch *w = arg;
@@ -58,7 +65,7 @@ static void *watch_thread(void *arg)
         if (atomic_load(&w->done))
             return NULL;                       /* signal_watch_stop's wake-up */
         if (sig == SIGHUP) {
-            signals_reopen_log();
+            signals_hangup(w->st);
             continue;
         }
         if (sig == SIGUSR1) {   /* the flush may hold the flow table: never wait for it here */

@@ -6,7 +6,8 @@
  * blocks them before the first thread starts) and taken synchronously: by
  * main's wait loop with sigtimedwait while the sensor runs, and during
  * shutdown by the watch thread here, so a second SIGINT/SIGTERM exits at once
- * (saying what is lost) and SIGHUP still reopens the log file. SIGUSR1 logs
+ * (saying what is lost) and SIGHUP still reopens the log file and reloads
+ * the hooks' target files (signals_hangup). SIGUSR1 logs
  * the counters line (as pmacct does) instead of killing the sensor.
  */
 #ifndef TRACER_SIGNALS_H
@@ -21,6 +22,13 @@ void signals_setup(sigset_t *set);
 
 /* SIGHUP: reopen AGENT_LOG_FILE (after logrotate moved it) and say how that went. */
 void signals_reopen_log(void);
+
+/*
+ * SIGHUP's whole duty: reopen the log (signals_reopen_log), then reload every
+ * hook's target file (hook_set_reload: each outcome is logged; an invalid file
+ * keeps the old targets). Flows are not touched. Main thread or the watch thread.
+ */
+void signals_hangup(const struct stages *st);
 
 typedef struct signal_watch signal_watch;
 

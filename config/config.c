@@ -498,6 +498,7 @@ struct loader {
     bool           man;         /* --man seen */
     const char    *once;        /* --once KIND's KIND (argv), NULL = not given */
     const char    *once_name;   /* --once snmp NAME's NAME (argv) */
+    const char    *dump_request; /* --dump-request FILE's FILE (argv) */
     struct errs    warns;       /* not errors: lines for cfg->warnings */
     const char    *run_user;    /* the user the sensor will run as (resolve_run_user) */
     uid_t          run_uid;
@@ -1571,6 +1572,8 @@ static void load_once(struct loader *ld)
     echo(shown, sizeof shown, k);
     if (strcmp(k, "topology") == 0)
         ld->cfg->once = CFG_ONCE_TOPOLOGY;
+    else if (strcmp(k, "sensor") == 0)
+        ld->cfg->once = CFG_ONCE_SENSOR;
     else if (strcmp(k, "snmp") == 0 && !ld->once_name)
         errs_add(&ld->errs, "--once snmp: missing the target's name (--once snmp NAME, a \"name\" in "
                  "AGENT_SNMP_CONFIG)");
@@ -1578,7 +1581,23 @@ static void load_once(struct loader *ld)
         ld->cfg->once = CFG_ONCE_SNMP;
         ld->cfg->once_name = dup_or_oom(ld, ld->once_name);
     } else
-        errs_add(&ld->errs, "--once %s: must be topology or snmp NAME", shown);
+        errs_add(&ld->errs, "--once %s: must be topology, sensor or snmp NAME", shown);
+}
+
+/* --dump-request FILE: write the HTTP request for a sample flow into FILE, then exit (cmd/dump_request.c). */
+static void load_dump_request(struct loader *ld)
+{
+    const char *f = ld->dump_request;
+    if (!f)
+        return;
+    if (!*f)
+        errs_add(&ld->errs, "--dump-request: missing the file name (--dump-request FILE, - for standard output)");
+    else if (!ld->cfg->endpoint_url)
+        errs_add(&ld->errs, "--dump-request %s: needs AGENT_ENDPOINT_URL (the request is the one POSTed there)", f);
+    else if (ld->cfg->once != CFG_ONCE_NONE)
+        errs_add(&ld->errs, "--dump-request and --once: choose one");
+    else
+        ld->cfg->dump_request = dup_or_oom(ld, f);
 }
 
 static void load_hooks(struct loader *ld)
@@ -1681,10 +1700,10 @@ static size_t edit_distance(const char *a, size_t la, const char *b)
  */
 static const char *closest_flag(const char *name, size_t len)
 {
-    static const char *const extra[] = { "--help", "--version", "--once" };
+    static const char *const extra[] = { "--help", "--version", "--once", "--dump-request" };
     const char *best = NULL;
     size_t bestd = SIZE_MAX;
-    for (int i = 0; i < S_COUNT + 3; i++) {
+    for (int i = 0; i < S_COUNT + (int)(sizeof extra / sizeof extra[0]); i++) {
         const char *f = i < S_COUNT ? SETTINGS[i].flag : extra[i - S_COUNT];
         size_t d = edit_distance(name, len, f);
         if (d < bestd) {
@@ -1761,6 +1780,10 @@ static bool parse_argv(struct loader *ld, int argc, char **argv, bool *help, boo
             ld->once = a[6] == '=' ? a + 7 : (i + 1 < argc && argv[i + 1] ? argv[++i] : "");
             if (strcmp(ld->once, "snmp") == 0 && i + 1 < argc && argv[i + 1] && argv[i + 1][0] != '-')
                 ld->once_name = argv[++i];
+            continue;
+        }
+        if (strcmp(a, "--dump-request") == 0 || strncmp(a, "--dump-request=", 15) == 0) {
+            ld->dump_request = a[14] == '=' ? a + 15 : (i + 1 < argc && argv[i + 1] ? argv[++i] : "");
             continue;
         }
         char shown[ECHO_MAX + 8];
@@ -2016,6 +2039,7 @@ struct config *config_load(int argc, char **argv, char **envp,
     load_hostname(&ld);
     load_identity(&ld);
     load_once(&ld);
+    load_dump_request(&ld);
 
     bool failed = ld.errs.n > 0 || ld.errs.oom;
     finish(&ld, errbuf, errlen, nerr);
@@ -2098,6 +2122,7 @@ void config_destroy(struct config *cfg)
     free(cfg->hostname);
     free(cfg->state_dir);
     free(cfg->once_name);
+    free(cfg->dump_request);
     free(cfg->sensor_id);
     free(cfg->local_networks);
     explicit_bzero(cfg, sizeof *cfg);
@@ -2136,6 +2161,12 @@ void config_print_help(FILE *out)
     fprintf(out, "  %-27s  show the version and exit\n", "-V, --version");
     fprintf(out, "  %-27s  print the host's topology snapshot (one JSON line) and exit\n", "--once topology");
     fprintf(out, "  %-27s  poll the SNMP target NAME once, print its event, exit\n", "--once snmp NAME");
+    fprintf(out, "  %-27s  set up as configured (capture, outputs, hooks), print the\n"
+                 "  %-27s  `sensor` event (zero counters, \"setup\"), exit\n", "--once sensor", "");
+    fprintf(out, "  %-27s  write the exact HTTP request for a sample flow (headers, the\n"
+                 "  %-27s  bearer token as sent, HMAC signature, body) to FILE (-: stdout)\n"
+                 "  %-27s  and exit; FILE (0600) holds the token: keep it private\n",
+            "--dump-request FILE", "", "");
     fprintf(out, "  %-27s  the same as --interface NAME\n", "-i NAME");
     fprintf(out, "  %-27s  the same as --pcap-file PATH\n", "-r PATH");
     for_each_shown(help_heading, help_setting, out);
@@ -2316,6 +2347,15 @@ void config_print_man(FILE *out, const char *version)
           ".TP\n\\fB\\-\\-once snmp\\fR \\fIname\\fR\nPoll the target \\fIname\\fR of \\fBAGENT_SNMP_CONFIG\\fR once, now, print\n"
           "its \\fIsnmp\\fR event and exit: status 0 when the poll worked, 1 when it failed\n"
           "(the event's \\fIerror\\fR says why), 2 for an unknown name.\n"
+          ".TP\n\\fB\\-\\-once sensor\\fR\nSet the sensor up as configured (log, identity, capture opened,\n"
+          "outputs and hooks created, privileges dropped), print its \\fIsensor\\fR event\n"
+          "(every counter, zero, and a \\fIsetup\\fR object: source, link type,\n"
+          "capabilities, user, outputs, hooks) and exit, without capturing or sending.\n"
+          ".TP\n\\fB\\-\\-dump\\-request\\fR \\fIfile\\fR\nWrite the exact HTTP request (request line, every header,\n"
+          "the body bytes) that would be POSTed to \\fBAGENT_ENDPOINT_URL\\fR for one sample\n"
+          "flow into \\fIfile\\fR (\\fB\\-\\fR: standard output), built by the sender's own code:\n"
+          "gzip, \\fBAGENT_HTTP_BODY\\fR and the HMAC signature headers as configured, and\n"
+          "the bearer token as sent (the file is created mode 0600); then exit.\n"
           ".TP\n\\fB\\-i\\fR \\fIinterface\\fR\nThe same as \\fB\\-\\-interface\\fR.\n"
           ".TP\n\\fB\\-r\\fR \\fIfile\\fR\nThe same as \\fB\\-\\-pcap\\-file\\fR (\\fB\\-\\fR reads standard input).\n"
           ".TP\n\\fIexpression\\fR\nThe arguments after the options, joined by spaces, are a\n"
@@ -2344,7 +2384,9 @@ void config_print_man(FILE *out, const char *version)
           "During that shutdown: exit at once, with one log line counting what is lost\n"
           "(open flows, events in the rings and in the memory queue; the spool stays).\n"
           ".TP\n\\fBSIGHUP\\fR\n"
-          "Reopen \\fBAGENT_LOG_FILE\\fR (after logrotate moved it).\n"
+          "Reopen \\fBAGENT_LOG_FILE\\fR (after logrotate moved it), then re-read\n"
+          "\\fBAGENT_SNMP_CONFIG\\fR and apply added, removed and changed targets (flows are\n"
+          "not touched); an invalid new file keeps the old targets and the log says why.\n"
           ".TP\n\\fBSIGUSR1\\fR\n"
           "Log one line with every counter (the exit summary's fields, message\n"
           "\"counters (SIGUSR1)\"); the sensor goes on.\n", out);

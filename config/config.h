@@ -23,7 +23,8 @@ enum http_body_value { CFG_BODY_OBJECT = 0, CFG_BODY_ARRAY, CFG_BODY_NDJSON };
 #define DEFAULT_STATE_DIR "/var/lib/tracer-sensor"   /* AGENT_STATE_DIR's default */
 
 /* --once: what to print before exiting instead of running. */
-enum cfg_once { CFG_ONCE_NONE = 0, CFG_ONCE_TOPOLOGY, CFG_ONCE_SNMP };
+enum cfg_once { CFG_ONCE_NONE = 0, CFG_ONCE_TOPOLOGY, CFG_ONCE_SNMP,
+                CFG_ONCE_SENSOR };   /* --once sensor (issue 17.4) */
 /* Interfaces AGENT_INTERFACE may list (eth0,eth1,...). */
 #define CONFIG_MAX_INTERFACES 16
 
@@ -159,6 +160,7 @@ struct config {
     bool     show_man;             /* --man (hidden): the tracer-sensor(8) page, for the build */
     enum cfg_once once;            /* --once KIND: print one event and exit (CFG_ONCE_NONE = run) */
     char    *once_name;            /* --once snmp NAME: the target's name */
+    char    *dump_request;         /* --dump-request FILE: write the request for a sample flow there, exit */
 };
 
 /* Where config_load reads the environment from: a NULL-terminated "K=V" array (environ). */

@@ -26,7 +26,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <stddef.h>
 #include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -518,6 +521,65 @@ static void fail_early(struct http_result *res, int code, const char *what)
     snprintf(res->detail, sizeof res->detail, "%s", what);
 }
 
+/*
+ * What every request on slot `sl` sends, built one way for real POSTs and for
+ * --dump-request: the body gzipped when AGENT_COMPRESS is on (into sl->zbuf),
+ * and the headers: the fixed list, plus, with an HMAC key, X-Tracer-Timestamp,
+ * X-Tracer-Nonce and X-Tracer-Signature over the bytes sent (then in
+ * sl->extra, freed when the request ends). Sets *send, *send_len, *headers.
+ * Returns 0, or -1 with *res filled (HTTP_RETRY outcome). Owner thread.
+ */
+static int build_request(http_client *c, struct http_slot *sl, const char *body, size_t len, const char **send,
+                         size_t *send_len, struct curl_slist **headers, struct http_result *res)
+{
+    *send = body;
+    *send_len = len;
+    if (c->gzip) {
+        *send_len = gzip_body(sl, body, len);
+        if (*send_len == 0) {
+            fail_early(res, CURLE_OUT_OF_MEMORY, "gzip compression failed");
+            return -1;
+        }
+        *send = (const char *)sl->zbuf;
+    }
+    *headers = c->fixed;
+    if (!c->hmac_key)
+        return 0;
+    unsigned char rnd[16];
+    char nonce[33], ts[24], sig[80], line[128];
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
+        fail_early(res, CURLE_FAILED_INIT, "no random bytes for the request nonce");
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof rnd; i++)
+        snprintf(nonce + 2 * i, 3, "%02x", rnd[i]);
+    snprintf(ts, sizeof ts, "%" PRId64, (int64_t)time(NULL));
+    if (http_client_sign(c->hmac_key, c->hmac_key_len, ts, nonce, (const unsigned char *)*send, *send_len, sig,
+                         sizeof sig) != 0) {
+        fail_early(res, CURLE_FAILED_INIT, "HMAC signing failed");
+        return -1;
+    }
+    /* The fixed list must not grow: copy it, then add the per-request lines. */
+    bool ok = true;
+    struct curl_slist *extra = NULL;
+    for (struct curl_slist *p = c->fixed; p; p = p->next)
+        extra = append(extra, p->data, &ok);
+    snprintf(line, sizeof line, "X-Tracer-Timestamp: %s", ts);
+    extra = append(extra, line, &ok);
+    snprintf(line, sizeof line, "X-Tracer-Nonce: %s", nonce);
+    extra = append(extra, line, &ok);
+    snprintf(line, sizeof line, "X-Tracer-Signature: %s", sig);
+    extra = append(extra, line, &ok);
+    if (!ok) {
+        free_headers(extra);
+        fail_early(res, CURLE_OUT_OF_MEMORY, "out of memory for request headers");
+        return -1;
+    }
+    sl->extra = extra;
+    *headers = extra;
+    return 0;
+}
+
 int http_client_start(http_client *c, unsigned route, const char *body, size_t len, uint32_t max_ms,
                       void *tag, struct http_result *res)
 {
@@ -536,52 +598,11 @@ int http_client_start(http_client *c, unsigned route, const char *body, size_t l
     sl->retry_after[0] = '\0';
     sl->curl_err[0] = '\0';
 
-    const char *send = body;
-    size_t send_len = len;
-    if (c->gzip) {
-        send_len = gzip_body(sl, body, len);
-        if (send_len == 0) {
-            fail_early(res, CURLE_OUT_OF_MEMORY, "gzip compression failed");
-            return -1;
-        }
-        send = (const char *)sl->zbuf;
-    }
-
-    struct curl_slist *headers = c->fixed;
-    if (c->hmac_key) {
-        unsigned char rnd[16];
-        char nonce[33], ts[24], sig[80], line[128];
-        if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
-            fail_early(res, CURLE_FAILED_INIT, "no random bytes for the request nonce");
-            return -1;
-        }
-        for (size_t i = 0; i < sizeof rnd; i++)
-            snprintf(nonce + 2 * i, 3, "%02x", rnd[i]);
-        snprintf(ts, sizeof ts, "%" PRId64, (int64_t)time(NULL));
-        if (http_client_sign(c->hmac_key, c->hmac_key_len, ts, nonce, (const unsigned char *)send,
-                             send_len, sig, sizeof sig) != 0) {
-            fail_early(res, CURLE_FAILED_INIT, "HMAC signing failed");
-            return -1;
-        }
-        /* The fixed list must not grow: copy it, then add the per-request lines. */
-        bool ok = true;
-        struct curl_slist *extra = NULL;
-        for (struct curl_slist *p = c->fixed; p; p = p->next)
-            extra = append(extra, p->data, &ok);
-        snprintf(line, sizeof line, "X-Tracer-Timestamp: %s", ts);
-        extra = append(extra, line, &ok);
-        snprintf(line, sizeof line, "X-Tracer-Nonce: %s", nonce);
-        extra = append(extra, line, &ok);
-        snprintf(line, sizeof line, "X-Tracer-Signature: %s", sig);
-        extra = append(extra, line, &ok);
-        if (!ok) {
-            free_headers(extra);
-            fail_early(res, CURLE_OUT_OF_MEMORY, "out of memory for request headers");
-            return -1;
-        }
-        sl->extra = extra;
-        headers = extra;
-    }
+    const char *send;
+    size_t send_len;
+    struct curl_slist *headers;
+    if (build_request(c, sl, body, len, &send, &send_len, &headers, res) != 0)
+        return -1;
 
     long timeout = (long)c->timeout_ms;
     if (max_ms && (long)max_ms < timeout)
@@ -680,4 +701,183 @@ void http_client_cancel_all(http_client *c, http_done_fn done, void *arg)
         finish_slot(c, sl, CURLE_OPERATION_TIMEDOUT, &res);
         done(arg, tag, &res);
     }
+}
+
+/* --dump-request (issue 17.4) ------------------------------------------------ */
+
+#define DUMP_TIMEOUT_MS 10000
+#define DUMP_HEAD_MAX   65536u   /* request line + headers */
+
+/* The URL the dump asks curl for: https becomes http (same host, port as written, path, query), so the
+ * request is written in clear; Host and the request line are those of the real request. */
+static char *dump_url(const char *url, char *err, size_t errlen)
+{
+    if (strncasecmp(url, "https://", 8) != 0)
+        return strdup(url);
+    CURLU *u = curl_url();
+    char *out = NULL, *copy = NULL;
+    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_set(u, CURLUPART_SCHEME, "http", 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_URL, &out, 0) == CURLUE_OK && out)
+        copy = strdup(out);
+    else
+        snprintf(err, errlen, "--dump-request: cannot rewrite the endpoint URL for the dump");
+    curl_free(out);
+    curl_url_cleanup(u);
+    return copy;
+}
+
+/* Whether buf[0..n) holds a whole HTTP/1.1 request (head and Content-Length body bytes). */
+static bool dump_complete(const unsigned char *buf, size_t n)
+{
+    const unsigned char *end = NULL;
+    for (size_t i = 0; i + 4 <= n && !end; i++)
+        if (memcmp(buf + i, "\r\n\r\n", 4) == 0)
+            end = buf + i + 4;
+    if (!end)
+        return false;
+    size_t head = (size_t)(end - buf), body = 0;
+    static const char cl[] = "\r\ncontent-length:";
+    for (size_t i = 0; i + sizeof cl - 1 <= head; i++)
+        if (strncasecmp((const char *)buf + i, cl, sizeof cl - 1) == 0) {
+            size_t j = i + sizeof cl - 1;
+            while (j < head && buf[j] == ' ')
+                j++;
+            while (j < head && buf[j] >= '0' && buf[j] <= '9')
+                body = body * 10u + (size_t)(buf[j++] - '0');
+            break;
+        }
+    return n - head >= body;
+}
+
+/* A listening abstract unix socket, named for this process and a random tag. Returns the fd or -1. */
+static int dump_listen(char *name, size_t namelen)
+{
+    uint64_t r = 0;
+    if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
+        r = (uint64_t)time(NULL);
+    snprintf(name, namelen, "tracer-sensor-dump-%ld-%016" PRIx64, (long)getpid(), r);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    struct sockaddr_un a;
+    memset(&a, 0, sizeof a);
+    a.sun_family = AF_UNIX;
+    size_t l = strlen(name);
+    memcpy(a.sun_path + 1, name, l);   /* sun_path[0] == 0: the abstract namespace */
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + l)) != 0 ||
+        listen(fd, 1) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int http_client_dump(http_client *c, const char *body, size_t len, unsigned char **out, size_t *outlen, char *err,
+                     size_t errlen)
+{
+    *out = NULL;
+    *outlen = 0;
+    struct http_slot *sl = &c->slots[0];
+    if (sl->busy) {
+        snprintf(err, errlen, "--dump-request: the client is busy");
+        return -1;
+    }
+    char name[80];
+    int lfd = dump_listen(name, sizeof name), cfd = -1;
+    if (lfd < 0) {
+        snprintf(err, errlen, "--dump-request: cannot listen on a unix socket: %s", strerror(errno));
+        return -1;
+    }
+    char *url = dump_url(c->url[0], err, errlen);
+    const char *send;
+    size_t send_len;
+    struct curl_slist *headers;
+    struct http_result res;
+    unsigned char *buf = NULL;
+    size_t n = 0, cap = 0;
+    int rc = -1;
+    bool added = false, done = false;
+    if (!url)
+        goto out;
+    if (build_request(c, sl, body, len, &send, &send_len, &headers, &res) != 0) {
+        snprintf(err, errlen, "--dump-request: %s", res.detail);
+        goto out;
+    }
+    cap = DUMP_HEAD_MAX + send_len;
+    if (!(buf = malloc(cap))) {
+        snprintf(err, errlen, "--dump-request: out of memory");
+        goto out;
+    }
+    /* The slot's handle, as configured for real requests, sent into the socket above instead of the network. */
+    CURLcode cc = curl_easy_setopt(sl->curl, CURLOPT_URL, url);
+    if (cc == CURLE_OK)
+        cc = curl_easy_setopt(sl->curl, CURLOPT_ABSTRACT_UNIX_SOCKET, name);
+    if (cc == CURLE_OK)
+        cc = curl_easy_setopt(sl->curl, CURLOPT_TIMEOUT_MS, (long)DUMP_TIMEOUT_MS);
+    if (cc == CURLE_OK)
+        cc = curl_easy_setopt(sl->curl, CURLOPT_HTTPHEADER, headers);
+    if (cc == CURLE_OK)
+        cc = curl_easy_setopt(sl->curl, CURLOPT_POSTFIELDS, send);
+    if (cc == CURLE_OK)
+        cc = curl_easy_setopt(sl->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)send_len);
+    if (cc == CURLE_OK && curl_multi_add_handle(c->multi, sl->curl) != CURLM_OK)
+        cc = CURLE_FAILED_INIT;
+    if (cc != CURLE_OK) {
+        snprintf(err, errlen, "--dump-request: %s", curl_easy_strerror(cc));
+        goto out;
+    }
+    added = true;
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        int running = 0;
+        curl_multi_perform(c->multi, &running);
+        if (cfd < 0 && (cfd = accept(lfd, NULL, NULL)) >= 0 && fcntl(cfd, F_SETFL, O_NONBLOCK) != 0) {
+            snprintf(err, errlen, "--dump-request: %s", strerror(errno));
+            goto out;
+        }
+        while (cfd >= 0 && n < cap) {
+            ssize_t r = read(cfd, buf + n, cap - n);
+            if (r <= 0)
+                break;
+            n += (size_t)r;
+        }
+        if ((done = dump_complete(buf, n)) || n == cap)
+            break;
+        int msgs;
+        CURLMsg *m = curl_multi_info_read(c->multi, &msgs);
+        if (m && m->msg == CURLMSG_DONE) {
+            snprintf(err, errlen, "--dump-request: the request ended early: %s",
+                     sl->curl_err[0] ? sl->curl_err : curl_easy_strerror(m->data.result));
+            goto out;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000 > DUMP_TIMEOUT_MS)
+            break;
+        struct curl_waitfd wfd = {cfd >= 0 ? cfd : lfd, CURL_WAIT_POLLIN, 0};
+        curl_multi_poll(c->multi, &wfd, 1, 100, NULL);
+    }
+    if (!done) {
+        snprintf(err, errlen, "--dump-request: the request did not come whole (%zu bytes)", n);
+        goto out;
+    }
+    *out = buf;
+    *outlen = n;
+    buf = NULL;
+    rc = 0;
+out:
+    if (added)
+        curl_multi_remove_handle(c->multi, sl->curl);
+    curl_easy_setopt(sl->curl, CURLOPT_ABSTRACT_UNIX_SOCKET, NULL);
+    curl_easy_setopt(sl->curl, CURLOPT_HTTPHEADER, c->fixed);
+    free_headers(sl->extra);
+    sl->extra = NULL;
+    if (buf)
+        OPENSSL_cleanse(buf, n);   /* it holds the bearer token */
+    free(buf);
+    free(url);
+    if (cfd >= 0)
+        close(cfd);
+    close(lfd);
+    return rc;
 }

@@ -107,6 +107,20 @@ int http_client_sign(const unsigned char *key, size_t keylen, const char *timest
                      const char *nonce, const unsigned char *body, size_t len,
                      char *out, size_t outlen);
 
+/*
+ * --dump-request (issue 17.4): the exact HTTP request http_client_start would
+ * send to AGENT_ENDPOINT_URL (route 0) with body[0..len): libcurl writes it,
+ * with the same handle options, headers (bearer token as sent, gzip, a fresh
+ * HMAC signature) and body bytes, into a private unix socket instead of the
+ * network, and the bytes read back are returned in *out (malloc'd; the
+ * caller frees it and should wipe it: it holds the token). An https endpoint
+ * is written as its HTTP/1.1 request in clear (what travels inside TLS; over
+ * HTTP/2 the same headers and body go as frames). Returns 0, or -1 with a
+ * message in err. Owner thread, no request in flight.
+ */
+int http_client_dump(http_client *c, const char *body, size_t len, unsigned char **out, size_t *outlen, char *err,
+                     size_t errlen) __attribute__((warn_unused_result));
+
 /* Parse a Retry-After value (delta seconds or IMF-fixdate) relative to now_s. */
 uint32_t http_client_parse_retry_after(const char *value, int64_t now_s);
 

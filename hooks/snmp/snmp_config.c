@@ -775,3 +775,53 @@ const char *snmp_config_version_name(enum snmp_cfg_version v)
     default:          return "2c";
     }
 }
+
+/* reload (issue 17.5); str_eq is above */
+static bool usm_eq(const struct snmp_usm *a, const struct snmp_usm *b)
+{
+    return str_eq(a->username, b->username) && a->level == b->level && a->auth == b->auth &&
+           str_eq(a->auth_password, b->auth_password) && a->priv == b->priv &&
+           str_eq(a->priv_password, b->priv_password);
+}
+
+bool snmp_target_equal(const struct snmp_target *a, const struct snmp_target *b)
+{
+    if (!str_eq(a->name, b->name) || !str_eq(a->host, b->host) || a->port != b->port || a->tcp != b->tcp ||
+        a->version != b->version || !str_eq(a->community, b->community) || !usm_eq(&a->usm, &b->usm) ||
+        !str_eq(a->context, b->context) || a->interval_s != b->interval_s || a->timeout_ms != b->timeout_ms ||
+        a->retries != b->retries || a->collect != b->collect || a->noids != b->noids ||
+        a->max_rows != b->max_rows || a->max_walk_ms != b->max_walk_ms ||
+        a->max_repetitions != b->max_repetitions || a->max_poll_bytes != b->max_poll_bytes)
+        return false;
+    for (size_t i = 0; i < a->noids; i++)
+        if (a->oids[i].len != b->oids[i].len ||
+            memcmp(a->oids[i].ids, b->oids[i].ids, a->oids[i].len * sizeof a->oids[i].ids[0]) != 0)
+            return false;
+    return true;
+}
+
+void snmp_config_diff(const struct snmp_config *old, const struct snmp_config *new_cfg, size_t *keep,
+                      struct snmp_config_diff *d)
+{
+    memset(d, 0, sizeof *d);
+    size_t same_name = 0;
+    for (size_t j = 0; j < new_cfg->ntargets; j++) {
+        keep[j] = SIZE_MAX;
+        const struct snmp_target *n = &new_cfg->targets[j];
+        size_t i = 0;
+        while (i < old->ntargets && strcmp(old->targets[i].name, n->name) != 0)
+            i++;
+        if (i == old->ntargets) {
+            d->added++;
+            continue;
+        }
+        same_name++;
+        if (snmp_target_equal(&old->targets[i], n)) {
+            keep[j] = i;
+            d->unchanged++;
+        } else {
+            d->changed++;
+        }
+    }
+    d->removed = old->ntargets - same_name;
+}

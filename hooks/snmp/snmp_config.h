@@ -159,4 +159,30 @@ void snmp_target_clear(struct snmp_target *t);
 /* "1", "2c", "3". */
 const char *snmp_config_version_name(enum snmp_cfg_version v);
 
+/* reload (issue 17.5) */
+/*
+ * Whether two targets are the same poll: every field equal (name, address,
+ * transport, version, credentials, context, schedule, limits, what to collect,
+ * the OIDs). A reload keeps an equal target's session and schedule and treats
+ * any difference as a changed target (new session). Any thread.
+ */
+bool snmp_target_equal(const struct snmp_target *a, const struct snmp_target *b);
+
+/* What a reload changes, counted by snmp_config_diff. */
+struct snmp_config_diff {
+    size_t added;       /* names only in the new file */
+    size_t removed;     /* names only in the old file */
+    size_t changed;     /* same name, some field differs */
+    size_t unchanged;   /* same name, every field equal */
+};
+
+/*
+ * Compare the old and new target lists by name (names are unique in a file).
+ * keep[j] (new->ntargets entries) is set to the index in `old` of an equal
+ * target, or SIZE_MAX when new target j is added or changed. Counts in *d.
+ * Any thread; both configs read-only.
+ */
+void snmp_config_diff(const struct snmp_config *old, const struct snmp_config *new_cfg, size_t *keep,
+                      struct snmp_config_diff *d);
+
 #endif

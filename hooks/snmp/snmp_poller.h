@@ -22,8 +22,8 @@
 #include "../hook.h"
 #include "snmp_limiter.h"
 
-/* hook_create_fn: 1 when AGENT_SNMP_CONFIG is set and lists at least one
- * target, 0 otherwise, -1 when the file is invalid (message names the file,
+/* hook_create_fn: 1 when AGENT_SNMP_CONFIG is set (even when the file lists
+ * no target: a reload may add some; its `reload` op re-reads the file), 0 otherwise, -1 when the file is invalid (message names the file,
  * the target and the field), -2 when out of memory. */
 int hook_snmp_poller_create(const struct config *cfg, struct hook *out, char *err, size_t errlen);
 
@@ -36,6 +36,9 @@ struct snmp_poller_stats {
     uint64_t truncated;         /* polls where a walk hit max_rows / max_walk_time / max_poll_bytes */
     uint64_t byte_limited;      /* polls cut by max_poll_bytes (also in truncated) */
     uint64_t events_dropped;    /* events lost to a full ring or out of memory */
+    uint64_t reloads_applied;   /* reload (issue 17.5): new files applied */
+    uint64_t reloads_refused;   /* new files refused (invalid or unreadable: the old targets stay) */
+    uint64_t targets;           /* targets polled now */
 };
 
 /* Snapshot of a poller hook's counters. Any thread. */

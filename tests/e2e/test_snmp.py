@@ -864,7 +864,7 @@ def test_once_snmp_polls_one_target_and_exits(tracer, agent, tmp_path):
     p = run("--once", "snmp")
     assert p.returncode == 2 and p.stderr.splitlines()[0].startswith("--once snmp: missing the target's name")
     p = run("--once", "bogus")
-    assert p.returncode == 2 and p.stderr.splitlines()[0] == "--once bogus: must be topology or snmp NAME"
+    assert p.returncode == 2 and p.stderr.splitlines()[0] == "--once bogus: must be topology, sensor or snmp NAME"
     p = subprocess.run([tracer, "--once", "snmp", "edge"], env=clean_env({"AGENT_INTERFACE": "lo"}),
                        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
     assert p.returncode == 2 and "--once snmp edge: AGENT_SNMP_CONFIG is not set" in p.stderr, p.stderr

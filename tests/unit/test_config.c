@@ -1804,7 +1804,8 @@ static void test_print_help(void **state)
     }
     size_t shown = 0;
     for (const char *p = text; (p = strstr(p, "\n  --")) != NULL; p++)
-        shown += strncmp(p, "\n  --once ", 10) != 0;   /* the one-shot modes are not settings */
+        shown += strncmp(p, "\n  --once ", 10) != 0 &&   /* the one-shot modes are not settings */
+                 strncmp(p, "\n  --dump-request ", 18) != 0;
     assert_int_equal(shown, config_setting_count());
     if (strstr(text, "\nOther settings:\n"))
         fail_msg("a setting is in no --help section: add it to SECTIONS in config/config.c\n%s",
@@ -1823,6 +1824,35 @@ static void test_print_help(void **state)
 }
 
 /* ---------------------------------------------------------------- monitoring, log format */
+
+/* --once sensor, --dump-request FILE (issue 17.4) */
+static void test_once_sensor_and_dump_request(void **state)
+{
+    struct fx *f = *state;
+    struct res r;
+    run(&r, f, true, NULL, ARGS("--once", "sensor"));
+    expect_ok(&r);
+    assert_int_equal(r.cfg->once, CFG_ONCE_SENSOR);
+    assert_null(r.cfg->dump_request);
+    done(&r);
+    run(&r, f, true, ENV("AGENT_ENDPOINT_URL=http://127.0.0.1:9/x"), ARGS("--dump-request", "/tmp/req"));
+    expect_ok(&r);
+    assert_string_equal(r.cfg->dump_request, "/tmp/req");
+    assert_int_equal(r.cfg->once, CFG_ONCE_NONE);
+    done(&r);
+    run(&r, f, true, ENV("AGENT_ENDPOINT_URL=http://127.0.0.1:9/x"), ARGS("--dump-request=-"));
+    expect_ok(&r);
+    assert_string_equal(r.cfg->dump_request, "-");
+    done(&r);
+    run(&r, f, true, NULL, ARGS("--dump-request", "/tmp/req"));
+    expect_err(&r, "--dump-request /tmp/req: needs AGENT_ENDPOINT_URL (the request is the one POSTed there)");
+    run(&r, f, true, ENV("AGENT_ENDPOINT_URL=http://127.0.0.1:9/x"), ARGS("--dump-request"));
+    expect_err(&r, "--dump-request: missing the file name (--dump-request FILE, - for standard output)");
+    run(&r, f, true, ENV("AGENT_ENDPOINT_URL=http://127.0.0.1:9/x"), ARGS("--dump-request", "r", "--once", "sensor"));
+    expect_err(&r, "--dump-request and --once: choose one");
+    run(&r, f, true, NULL, ARGS("--once", "sensors"));
+    expect_err(&r, "--once sensors: must be topology, sensor or snmp NAME");
+}
 
 static void test_log_format_and_metrics_addr(void **state)
 {
@@ -1978,6 +2008,9 @@ static void test_print_man(void **state)
                                            ".TP\n\\fB\\-i\\fR \\fIinterface\\fR\n",
                                            ".TP\n\\fB\\-\\-once topology\\fR\nPrint one \\fItopology\\fR snapshot",
                                            ".TP\n\\fB\\-\\-once snmp\\fR \\fIname\\fR\nPoll the target",
+                                           ".TP\n\\fB\\-\\-once sensor\\fR\nSet the sensor up as configured",
+                                           ".TP\n\\fB\\-\\-dump\\-request\\fR \\fIfile\\fR\nWrite the exact HTTP request",
+                                           "then re-read\n\\fBAGENT_SNMP_CONFIG\\fR and apply added, removed and changed",
                                            "\\fBSIGUSR1\\fR\nLog one line with every counter",
                                            ".SH PING CONFIGURATION FILE\n\\fBAGENT_PING_CONFIG\\fR names"};
     for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++)
@@ -1986,7 +2019,7 @@ static void test_print_man(void **state)
     /* every "  --flag ARG  VARIABLE" of --help, in roff form */
     size_t count = 0;
     for (const char *p = help; (p = strstr(p, "\n  --")) != NULL; p++) {
-        if (strncmp(p, "\n  --once ", 10) == 0)
+        if (strncmp(p, "\n  --once ", 10) == 0 || strncmp(p, "\n  --dump-request ", 18) == 0)
             continue;   /* the one-shot modes, under OPTIONS (checked below) */
         char flag[64], var[64], want[320];
         assert_int_equal(sscanf(p + 3, "%63s %*s %63s", flag, var), 2);
@@ -2123,6 +2156,7 @@ int main(void)
         cmocka_unit_test(test_default_user),
         cmocka_unit_test(test_secret_on_command_line_warns),
         cmocka_unit_test(test_print_help),
+        cmocka_unit_test(test_once_sensor_and_dump_request),
         cmocka_unit_test(test_log_format_and_metrics_addr),
         cmocka_unit_test(test_ping_settings),
         cmocka_unit_test(test_describe),

@@ -231,10 +231,93 @@ static void test_listen_spec(void **state)
         assert_int_equal(snmp_trap_listen_spec(bad[i], buf, sizeof buf), -1);
 }
 
+/* reload (issue 17.5): which targets a new file keeps, adds, removes and changes. */
+static struct snmp_config *parse_ok(const char *text)
+{
+    struct snmp_config *c = NULL;
+    char err[512];
+    assert_int_equal(snmp_config_parse(text, "f.json", &c, err, sizeof err), 0);
+    return c;
+}
+
+#define T(name, extra) "{\"name\": \"" name "\", \"host\": \"192.0.2.1\", \"community\": \"c\"" extra "}"
+
+static void test_reload_diff(void **state)
+{
+    (void)state;
+    struct snmp_config *old = parse_ok("{\"targets\": [" T("a", "") "," T("b", "") "," T("c", "") ","
+                                       T("d", ", \"oids\": [\"1.3.6.1.2.1.1.5.0\"]") "]}");
+    /* a unchanged (moved to the end), b changed (interval), c removed, d changed (an OID), e added */
+    struct snmp_config *new_cfg = parse_ok("{\"targets\": [" T("e", "") "," T("b", ", \"interval\": 61") ","
+                                           T("d", ", \"oids\": [\"1.3.6.1.2.1.1.6.0\"]") "," T("a", "") "]}");
+    size_t keep[4];
+    struct snmp_config_diff d;
+    snmp_config_diff(old, new_cfg, keep, &d);
+    assert_int_equal(keep[0], SIZE_MAX);
+    assert_int_equal(keep[1], SIZE_MAX);
+    assert_int_equal(keep[2], SIZE_MAX);
+    assert_int_equal(keep[3], 0);
+    assert_int_equal(d.added, 1);
+    assert_int_equal(d.removed, 1);
+    assert_int_equal(d.changed, 2);
+    assert_int_equal(d.unchanged, 1);
+    /* the same file again: everything kept in place */
+    snmp_config_diff(old, old, keep, &d);
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(keep[i], i);
+    assert_int_equal(d.unchanged, 4);
+    assert_int_equal(d.added + d.removed + d.changed, 0);
+    /* an empty file removes everything */
+    struct snmp_config *none = parse_ok("{\"targets\": []}");
+    snmp_config_diff(old, none, keep, &d);
+    assert_int_equal(d.removed, 4);
+    assert_int_equal(d.added + d.changed + d.unchanged, 0);
+    snmp_config_destroy(none);
+    snmp_config_destroy(new_cfg);
+    snmp_config_destroy(old);
+}
+
+/* Every field counts: one differing field makes a changed target. */
+static void test_target_equal_every_field(void **state)
+{
+    (void)state;
+    static const char *const variants[] = {
+        "", ", \"port\": 1161", ", \"transport\": \"tcp\"", ", \"version\": \"1\"", ", \"timeout\": 3",
+        ", \"retries\": 2", ", \"collect\": [\"system\", \"arp\"]", ", \"max_rows\": 5",
+        ", \"max_walk_time\": 5", ", \"max_repetitions\": 5", ", \"max_poll_bytes\": 4096",
+        ", \"oids\": [\"1.3.6.1.2.1.1.5.0\"]",
+    };
+    size_t n = sizeof variants / sizeof variants[0];
+    for (size_t i = 0; i < n; i++) {
+        char a[512], b[512];
+        snprintf(a, sizeof a, "{\"targets\": [" T("x", "%s") "]}", variants[i]);
+        struct snmp_config *ca = parse_ok(a);
+        for (size_t j = 0; j < n; j++) {
+            snprintf(b, sizeof b, "{\"targets\": [" T("x", "%s") "]}", variants[j]);
+            struct snmp_config *cb = parse_ok(b);
+            assert_int_equal(snmp_target_equal(&ca->targets[0], &cb->targets[0]), i == j);
+            snmp_config_destroy(cb);
+        }
+        snmp_config_destroy(ca);
+    }
+    struct snmp_config *c1 = parse_ok("{\"targets\": [" T("x", "") "]}");
+    struct snmp_config *c2 = parse_ok("{\"targets\": [{\"name\": \"x\", \"host\": \"192.0.2.1\", "
+                                      "\"community\": \"other\"}]}");
+    struct snmp_config *c3 = parse_ok("{\"targets\": [{\"name\": \"x\", \"host\": \"192.0.2.2\", "
+                                      "\"community\": \"c\"}]}");
+    assert_false(snmp_target_equal(&c1->targets[0], &c2->targets[0]));   /* the community */
+    assert_false(snmp_target_equal(&c1->targets[0], &c3->targets[0]));   /* the host */
+    snmp_config_destroy(c3);
+    snmp_config_destroy(c2);
+    snmp_config_destroy(c1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full_example),
+        cmocka_unit_test(test_reload_diff),
+        cmocka_unit_test(test_target_equal_every_field),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_every_problem_reported),
         cmocka_unit_test(test_many_problems_short_buffer),
