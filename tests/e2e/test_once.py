@@ -94,7 +94,7 @@ def test_once_sensor_prints_the_setup(tracer, tmp_path):
         "hooks": ["topology", "snmp"],
     }
     assert ev["type"] == "sensor" and ev["final"] is False and ev["uptime_s"] == 0
-    assert ev["sensor_id"] == "once-sensor" and ev["schema_version"] == 1
+    assert ev["sensor_id"] == "once-sensor" and ev["schema_version"] == 2
     assert ev["hostname"] == socket.gethostname() and re.fullmatch(r"[0-9a-f]{16}-1", ev["event_id"])
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", ev["timestamp"])
     assert ev["capture"]["frames"] == 0 and ev["capture"]["kernel_counts_loopback_twice"] is True
