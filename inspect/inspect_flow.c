@@ -7,8 +7,8 @@
  * Memory: a state is about 2 x INSPECT_REASM_BYTES (inspect_flow_size()):
  * a small header (the result, the reassembly bookkeeping) and its two
  * reassembly buffers, which live apart from the headers (one array each).
- * The pool reserves capacity x that once, zeroed by calloc, which the kernel
- * backs with memory only when it is first written: taking a state writes
+ * The pool reserves capacity x that once (calloc, aligned_alloc), which the
+ * kernel backs with memory only when it is first written: taking a state writes
  * only its header, and a buffer's pages are touched only when bytes are
  * reassembled into it (TCP, QUIC CRYPTO frames), so a flow in detection that
  * buffers nothing (DNS, most UDP) costs its header only. Free states are
@@ -66,7 +66,7 @@ struct inspect_flow {
 
 struct inspect_pool {
     struct inspect_flow *states;
-    uint8_t *bufs;          /* capacity x 2 x INSPECT_REASM_BYTES: state i's at 2 i, 2 i + 1 */
+    uint8_t *bufs;          /* capacity x 2 x INSPECT_REASM_BYTES, page-aligned: state i's at 2 i, 2 i + 1 */
     uint32_t capacity;
     uint32_t free_head;     /* index + 1, 0 when empty */
     uint32_t fresh;         /* states [fresh, capacity) never handed out yet */
@@ -104,7 +104,10 @@ struct inspect_pool *inspect_pool_create(uint32_t capacity, char *err, size_t er
     }
     p->capacity = capacity;
     p->states = calloc(capacity, sizeof *p->states);
-    p->bufs = calloc(capacity, 2u * INSPECT_REASM_BYTES);
+    /* Page-aligned, so that a direction's first bytes touch one page; not
+     * zeroed (a buffer is written before it is read), so untouched pages of a
+     * large pool are never backed. */
+    p->bufs = aligned_alloc(4096, (size_t)capacity * 2u * INSPECT_REASM_BYTES);
     if (!p->states || !p->bufs) {
         snprintf(err, errlen, "inspect: out of memory for %u flow states of %zu bytes", capacity,
                  inspect_flow_size());
