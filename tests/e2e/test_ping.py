@@ -218,7 +218,7 @@ def test_reachable_blackhole_and_partial_loss_raw(tracer, hosts, tmp_path):
         assert ev["error"] == "Invalid argument", ev          # the kernel's answer for a blackhole route
     hooks = s.sensor_event()["hooks"]["ping"]
     assert hooks["ping_targets"] == 5
-    assert hooks["ping_send_errors"] >= 2 * COUNT and hooks["ping_send_errors"] % COUNT == 0
+    assert hooks["ping_send_errors"] >= 2 * COUNT       # the stop may cut a blackhole round short
     assert hooks["ping_rounds"] >= 10 and hooks["ping_events_dropped"] == 0
     assert hooks["ping_bad_replies"] == 0 and hooks["ping_foreign_replies"] == 5
     # every probe sent is answered or timed out (the last round may be cut by the stop)
@@ -226,8 +226,9 @@ def test_reachable_blackhole_and_partial_loss_raw(tracer, hosts, tmp_path):
     assert "ping: 5 targets, IPv4 raw socket, IPv6 raw socket" in s.stderr()
     m = dict(re.findall(r'^tracer_ping_probes_total\{result="(\w+)"\} (\d+)$', metrics, re.M))
     assert set(m) == {"replied", "timed_out", "send_error"}, metrics
-    # two rounds of the blackhole target at least, each all send errors; replies from 4 targets
-    assert int(m["send_error"]) >= 2 * COUNT and int(m["send_error"]) % COUNT == 0, m
+    # two rounds of the blackhole target at least, each all send errors (a third may be under
+    # way: the counters are live); replies from 4 targets
+    assert int(m["send_error"]) >= 2 * COUNT, m
     assert int(m["replied"]) >= 2 * (COUNT + COUNT + COUNT // 2 + COUNT // 2), m
 
 
