@@ -264,7 +264,7 @@ static const struct setting SETTINGS[S_COUNT] = {
         "readable PEM file; needs AGENT_API_TLS_KEY", "serve the API over HTTPS with this certificate", 0, 0 },
     [S_API_TLS_KEY] = { "AGENT_API_TLS_KEY", "--api-tls-key", "PATH", "none",
         "readable PEM file; needs AGENT_API_TLS_CERT", "private key of the API's certificate", 0, 0 },
-    [S_API_JOB_RETENTION] = { "AGENT_API_JOB_RETENTION", "--api-job-retention", "DUR", "1h",
+    [S_API_JOB_RETENTION] = { "AGENT_API_JOB_RETENTION", "--api-job-retention", "DUR", "3600s",
         "whole seconds in [1s, 7d]", "keep a finished SNMP job's result this long", 1, 604800 },
     [S_API_MAX_JOBS] = { "AGENT_API_MAX_JOBS", "--api-max-jobs", "N", "1000",
         "integer in [1, 100000]", "finished SNMP jobs kept at most (the oldest goes first)", 1, 100000 },
