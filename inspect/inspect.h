@@ -27,9 +27,9 @@
 struct cJSON;
 
 /* Caps of the strings in a result (each includes the NUL). They keep the
- * result at 256 bytes (it stays with the flow until its event is built, and
- * a classified flow is bounded to 512 bytes in the flow table): longer
- * values are cut, never dropped. */
+ * result at 256 bytes (a flow where something was found holds one in the
+ * dpi's result slab until its final record): longer values are cut, never
+ * dropped. */
 #define INSPECT_NAME_LEN      80   /* DNS query name, TLS/QUIC server name, HTTP host */
 #define INSPECT_PATH_LEN      96   /* HTTP request target */
 #define INSPECT_UA_LEN        64   /* HTTP User-Agent */
