@@ -173,6 +173,7 @@ def sensor(tracer, agent, tmp_path_factory):
         s.stop()
         pytest.fail("the API did not answer: " + s.stderr[-3000:])
     s.api = api
+    s.cfg = cfg
     yield s
     if s.proc.poll() is None:
         s.stop()
@@ -215,8 +216,19 @@ def test_errors(sensor):
 
 
 def test_reload_answers(sensor):
-    # hooks without a reload operation count in neither number
-    assert sensor.api.call("POST", "/v1/reload")[:2] == (200, {"reloaded": 0, "refused": 0})
+    # the poller is the one hook here with a reload operation (SNMP targets): the same file is
+    # applied (nothing changed); a broken file is refused and the old targets stay
+    assert sensor.api.call("POST", "/v1/reload")[:2] == (200, {"reloaded": 1, "refused": 0})
+    with open(sensor.cfg) as f:
+        good = f.read()
+    try:
+        with open(sensor.cfg, "w") as f:
+            f.write("{not json")
+        assert sensor.api.call("POST", "/v1/reload")[:2] == (200, {"reloaded": 0, "refused": 1})
+    finally:
+        with open(sensor.cfg, "w") as f:
+            f.write(good)
+    assert sensor.api.call("POST", "/v1/reload")[:2] == (200, {"reloaded": 1, "refused": 0})
 
 
 def test_get_and_walk(sensor, agent):

@@ -28,7 +28,7 @@ SAMPLE = {"flow_id": "192.0.2.10:51000-198.51.100.20:443-TCP", "src_ip": "192.0.
           "src_port": "51000", "dst_port": "443", "protocol": "TCP", "protocol_number": 6, "ip_version": 4,
           "packet_count": 18, "byte_count": 7600, "src_packets": 10, "src_bytes": 1200, "dst_packets": 8,
           "dst_bytes": 6400, "src_tcp_flags": "SAFP", "dst_tcp_flags": "SAFP", "end_reason": "fin",
-          "final": True, "flow_duration": 1.5, "type": "flow", "schema_version": 1, "direction": "unknown",
+          "final": True, "flow_duration": 1.5, "type": "flow", "schema_version": 2, "direction": "unknown",
           "sensor_id": "dump-sensor", "hostname": socket.gethostname(), "interface": "lo",
           "community_id": "1:h8jA4F2CUsBNpO7lDiYAJMYHPMc="}
 

@@ -13,6 +13,7 @@ import pathlib
 import re
 import shutil
 import subprocess
+import threading
 import time
 
 import pytest
@@ -93,15 +94,29 @@ def consume(bootstrap, topic):
 
 
 def start_sensor(env):
-    return subprocess.Popen([tracer_path()], env=clean_env(env), stdin=subprocess.DEVNULL,
+    """The sensor with its stdout and stderr read all along by two threads: a test that waits
+    for something else (a spool file) must not leave the sensor blocked on a full pipe."""
+    proc = subprocess.Popen([tracer_path()], env=clean_env(env), stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.drained = {}
+
+    def drain(name, f):
+        proc.drained[name] = f.read()
+
+    proc.drainers = [threading.Thread(target=drain, args=(n, f), daemon=True)
+                     for n, f in (("out", proc.stdout), ("err", proc.stderr))]
+    for t in proc.drainers:
+        t.start()
+    return proc
 
 
 def finish(proc, timeout=90):
-    out, err = proc.communicate(timeout=timeout)
-    err = err.decode("utf-8", "replace")
+    proc.wait(timeout=timeout)
+    for t in proc.drainers:
+        t.join(timeout=30)
+    err = proc.drained.get("err", b"").decode("utf-8", "replace")
     assert_no_sanitizer(err)
-    return proc.returncode, out.decode("utf-8", "replace"), err
+    return proc.returncode, proc.drained.get("out", b"").decode("utf-8", "replace"), err
 
 
 def kafka_done(err):
