@@ -178,7 +178,7 @@ FUZZ_TARGETS += api
 FUZZ_SRCS_api         := api/snmp_jobs.c api/api_server.c hooks/hook.c hooks/snmp/snmp_collect.c \
                          hooks/snmp/snmp_client.c hooks/snmp/snmp_config.c hooks/snmp/snmp_values.c \
                          hooks/snmp/snmp_limiter.c common/ring.c common/log.c common/log_json.c common/timefmt.c \
-                         common/caps.c
+                         common/caps.c common/hostport.c
 FUZZ_TARGETS += ping
 FUZZ_SRCS_ping        := hooks/ping/ping_packet.c
 FUZZ_HDRS    := $(wildcard fuzz/*.h $(MODULES:%=%/*.h))

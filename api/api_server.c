@@ -30,6 +30,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "common/hostport.h"
 #include "common/log.h"
 
 #define API_CONN_LIMIT   32u
@@ -312,38 +313,6 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
 
 /* ------------------------------------------------------------------ lifecycle */
 
-static bool split_addr(const char *addr, char *host, size_t hostlen, unsigned long *port)
-{
-    const char *p;
-    size_t hl;
-    if (addr[0] == '[') {
-        const char *close = strstr(addr, "]:");
-        if (!close || close == addr + 1)
-            return false;
-        hl = (size_t)(close - addr - 1);
-        if (hl >= hostlen)
-            return false;
-        memcpy(host, addr + 1, hl);
-        p = close + 2;
-    } else {
-        const char *colon = strrchr(addr, ':');
-        if (!colon || memchr(addr, ':', (size_t)(colon - addr)))
-            return false;
-        hl = (size_t)(colon - addr);
-        if (hl >= hostlen)
-            return false;
-        memcpy(host, addr, hl);
-        p = colon + 1;
-    }
-    host[hl] = '\0';
-    if (*p < '0' || *p > '9')
-        return false;
-    char *end = NULL;
-    errno = 0;
-    *port = strtoul(p, &end, 10);
-    return errno == 0 && end && *end == '\0' && *port <= 65535;
-}
-
 /* A PEM file, whole and NUL-terminated (heap). NULL with a message naming the setting. */
 static char *read_pem(const char *var, const char *path, char *err, size_t errlen)
 {
@@ -381,7 +350,7 @@ api_server *api_server_create(const struct api_settings *set, const struct api_c
 {
     char host[256];
     unsigned long port = 0;
-    if (!set->addr || !split_addr(set->addr, host, sizeof host, &port)) {
+    if (!set->addr || !hostport_split(set->addr, host, sizeof host, &port)) {
         snprintf(err, errlen, "AGENT_API_ADDR=%s: must be HOST:PORT, [IPV6]:PORT or :PORT",
                  set->addr ? set->addr : "");
         return NULL;

@@ -24,6 +24,7 @@
 
 #include <microhttpd.h>
 
+#include "hostport.h"
 #include "log.h"
 #include "timefmt.h"
 
@@ -418,39 +419,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     return reply(c, MHD_HTTP_NOT_FOUND, text, nf, sizeof nf - 1, false);
 }
 
-/* Split "HOST:PORT", "[V6]:PORT", ":PORT" into host (may be "") and port. */
-static bool split_addr(const char *addr, char *host, size_t hostlen, unsigned long *port)
-{
-    const char *p;
-    size_t hl;
-    if (addr[0] == '[') {
-        const char *close = strstr(addr, "]:");
-        if (!close || close == addr + 1)
-            return false;
-        hl = (size_t)(close - addr - 1);
-        if (hl >= hostlen)
-            return false;
-        memcpy(host, addr + 1, hl);
-        p = close + 2;
-    } else {
-        const char *colon = strrchr(addr, ':');
-        if (!colon || memchr(addr, ':', (size_t)(colon - addr)))
-            return false;
-        hl = (size_t)(colon - addr);
-        if (hl >= hostlen)
-            return false;
-        memcpy(host, addr, hl);
-        p = colon + 1;
-    }
-    host[hl] = '\0';
-    if (*p < '0' || *p > '9')
-        return false;
-    char *end = NULL;
-    errno = 0;
-    *port = strtoul(p, &end, 10);
-    return errno == 0 && end && *end == '\0' && *port <= 65535;
-}
-
 metrics_server *metrics_create(const char *addr, const char *version, const struct metrics_source *src,
                                char *err, size_t errlen)
 {
@@ -460,7 +428,7 @@ metrics_server *metrics_create(const char *addr, const char *version, const stru
         snprintf(err, errlen, "metrics: invalid arguments");
         return NULL;
     }
-    if (!split_addr(addr, host, sizeof host, &port)) {
+    if (!hostport_split(addr, host, sizeof host, &port)) {
         snprintf(err, errlen, "AGENT_METRICS_ADDR=%s: must be HOST:PORT, [IPV6]:PORT or :PORT", addr);
         return NULL;
     }
