@@ -1,9 +1,12 @@
 /*
  * capture.c — the capture stage (see capture.h).
  *
- * Records are decoded straight into a local burst buffer and published with
- * one ring_push_burst per burst (at most CAP_BURST frames, or whatever one
- * pcap_dispatch returned), so the ring's atomics are paid once per burst.
+ * Records are decoded straight into the packet ring's slots (a window of up
+ * to CAP_BURST free slots reserved at a time) and published with one
+ * ring_commit_burst per burst (at most CAP_BURST frames, or whatever one
+ * pcap_dispatch returned), so the ring's atomics are paid once per burst and
+ * no record is copied between decode and the processor, which reads them in
+ * place.
  * Counters are relaxed atomics written only by the capture thread; the
  * per-frame ones are counted in plain integers and stored once per burst (a
  * locked add per frame cost more than decoding it).
@@ -70,8 +73,12 @@ struct cap_port {
     unsigned decode_opts;
     uint64_t n_tun[4];
     _Atomic uint64_t tun[4];
-    uint32_t nburst;
-    struct pkt_record burst[CAP_BURST];
+    struct pkt_record *win;            /* reserved free slots of the packet ring (next_slot) */
+    uint32_t win_n;                    /* ... how many */
+    uint32_t nburst;                   /* ... filled, not yet committed */
+    uint64_t n_full;                   /* live: records dropped because the ring was full, unpublished */
+    struct pkt_record scratch;         /* where a record goes when the ring is full (then dropped) */
+    uint32_t dispatches;               /* file mode: pcap_dispatch calls (note_file_pos) */
     /* where packets came in (issue 14.7) */
     const char *dev;                   /* live: the interface this port opens */
     pthread_mutex_t *l2_lock;          /* several ports share the side ring: NULL when one */
@@ -311,24 +318,45 @@ static void count_tunnel(struct cap_port *c, const struct pkt_record *r)
     c->n_tun[3] += (r->tun_flags & DECODE_TUN_F_FRAGMENT) != 0;
 }
 
-/* Publish the burst. Live: what does not fit is dropped and counted by the ring. */
+/* Publish the filled slots of the window; the rest of it stays reserved. */
 static void flush_burst(struct cap_port *c)
 {
     publish_counts(c);
-    uint32_t n = c->nburst, done = ring_push_burst(c->out, c->burst, n);
-    if (c->file_mode) {
-        while (done < n && !atomic_load_explicit(&c->stop, memory_order_relaxed)) {
-            struct timespec ts = {0, 50000};
-            nanosleep(&ts, NULL);
-            done += ring_push_burst(c->out, c->burst + done, n - done);
-        }
-    }
-    if (done < n) {
-        ring_count_drops(c->out, n - done);
-        add(&c->ring_drops, n - done);
-    }
-    add(&c->records, done);
+    uint32_t n = c->nburst;
+    ring_commit_burst(c->out, n);
+    c->win += n;
+    c->win_n -= n;
     c->nburst = 0;
+    add(&c->records, n);
+    if (c->n_full) {
+        ring_count_drops(c->out, c->n_full);
+        add(&c->ring_drops, c->n_full);
+        c->n_full = 0;
+    }
+}
+
+/*
+ * Where the next record is decoded: the next reserved slot, after publishing
+ * a used-up window and reserving the next one. A full ring: replaying a file,
+ * wait for room; live (or stopping), the scratch record, which on_frame
+ * counts as dropped.
+ */
+static struct pkt_record *next_slot(struct cap_port *c)
+{
+    if (c->nburst < c->win_n)
+        return &c->win[c->nburst];
+    if (c->nburst)
+        flush_burst(c);
+    uint32_t n;
+    struct pkt_record *w = ring_reserve_burst(c->out, CAP_BURST, &n);
+    while (!w && c->file_mode && !atomic_load_explicit(&c->stop, memory_order_relaxed)) {
+        struct timespec ts = {0, 50000};
+        nanosleep(&ts, NULL);
+        w = ring_reserve_burst(c->out, CAP_BURST, &n);
+    }
+    c->win = w;
+    c->win_n = n;
+    return w ? w : &c->scratch;
 }
 
 /* Hand an LLDP/CDP frame to the side ring (see capture_set_l2_ring). */
@@ -404,13 +432,10 @@ static void copy_payload(struct cap_port *c, struct pkt_record *rec, const u_cha
     }
     struct payload_slot *slot = ring_reserve(c->payload);
     if (!slot && c->file_mode) {
-        /* The processor frees slots as it reads their records: queue ours first. */
-        if (c->nburst) {
-            struct pkt_record cur = *rec;   /* rec is the slot after the queued ones */
+        /* The processor frees slots as it reads their records: publish the
+         * ones before ours (rec stays where it is, first of the window). */
+        if (c->nburst)
             flush_burst(c);
-            c->burst[0] = cur;
-            rec = &c->burst[0];
-        }
         while (!slot && !atomic_load_explicit(&c->stop, memory_order_relaxed)) {
             struct timespec ts = {0, 50000};
             nanosleep(&ts, NULL);
@@ -458,21 +483,25 @@ static void on_frame(u_char *user, const struct pcap_pkthdr *h, const u_char *da
      * Live (and pcapng) times are real time_t values and never negative here. */
     uint64_t secs = h->ts.tv_sec < 0 ? (uint64_t)(uint32_t)h->ts.tv_sec : (uint64_t)h->ts.tv_sec;
     uint64_t ts = secs * 1000000u + (uint64_t)h->ts.tv_usec;
-    struct pkt_record *rec = &c->burst[c->nburst];
+    struct pkt_record *rec = next_slot(c);
     struct decode_span sp;
     enum decode_result r = decode_packet_span(c->dlt, data, h->caplen, h->len, ts, c->decode_opts, rec,
                                               c->payload ? &sp : NULL);
     rec->iface = c->by_ifindex ? iface_of_ifindex(c, decode_sll2_ifindex(data, h->caplen)) : c->iface_id;
-    if (c->payload && r == DECODE_OK)
-        copy_payload(c, rec, data, &sp);   /* may move the record (file mode): use c->burst[c->nburst] */
+    if (c->payload && r == DECODE_OK && rec != &c->scratch)
+        copy_payload(c, rec, data, &sp);   /* may publish the records before rec (file mode) */
     c->n_frames++;
     c->n_decode[r]++;
-    if (r == DECODE_OK && (c->burst[c->nburst].tun_depth | c->burst[c->nburst].tun_flags))
-        count_tunnel(c, &c->burst[c->nburst]);
-    if (r == DECODE_OK && ++c->nburst == CAP_BURST)
-        flush_burst(c);
-    else if (r == DECODE_NOT_IP && c->l2_out)
+    if (r == DECODE_OK && (rec->tun_depth | rec->tun_flags))
+        count_tunnel(c, rec);
+    if (r == DECODE_OK) {
+        if (rec == &c->scratch)
+            c->n_full++;                   /* the ring was full: dropped, counted at the next flush */
+        else
+            c->nburst++;
+    } else if (r == DECODE_NOT_IP && c->l2_out) {
         copy_l2(c, h, data, ts);
+    }
 }
 
 /* Kernel counts: those of handles closed before (reopens) plus the current one's. */
@@ -562,7 +591,10 @@ static bool open_with_backoff(struct cap_port *c, const char *what, bool quiet, 
     }
 }
 
-/* File mode, once per dispatch (never per frame): publish how far the file was read. */
+/* File mode, once per 64 dispatches (up to 16,384 frames; ftell is a system
+ * call) and at the end: publish how far the file was read. */
+#define CAP_FILE_POS_EVERY 64u
+
 static void note_file_pos(struct cap_port *c)
 {
     FILE *f = pcap_file(c->pcap);
@@ -582,11 +614,11 @@ static int port_run(struct cap_port *c)
     uint64_t next_stats = timefmt_mono_us() + 1000000u;
     while (!atomic_load_explicit(&c->stop, memory_order_relaxed)) {
         int n = pcap_dispatch(c->pcap, CAP_BURST, on_frame, (u_char *)c);
-        if (c->nburst)
+        if (c->nburst || c->n_full)
             flush_burst(c);
         else
             publish_counts(c);
-        if (c->file_mode)
+        if (c->file_mode && ++c->dispatches % CAP_FILE_POS_EVERY == 0)
             note_file_pos(c);
         if (n == PCAP_ERROR_BREAK)
             break;
@@ -613,6 +645,8 @@ static int port_run(struct cap_port *c)
         }
     }
     read_kernel_stats(c);
+    if (c->file_mode && c->pcap)
+        note_file_pos(c);
     atomic_store_explicit(&c->finished, true, memory_order_release);
     return status;
 }

@@ -121,8 +121,10 @@ static int build(struct sensor *s, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return EXIT_RUNTIME;
     }
-    if (!(st->ev_proc = ring_create(cfg->event_ring_slots, sizeof(struct flow_event), err, errlen)) ||
-        !(st->ev_janitor = ring_create(cfg->event_ring_slots, sizeof(struct flow_event), err, errlen)) ||
+    /* event slots only as large as the configured groups can fill (flow_event_seal) */
+    uint32_t ev_slot = (uint32_t)flow_event_slot_size(cfg->dpi, cfg->flow_stats);
+    if (!(st->ev_proc = ring_create(cfg->event_ring_slots, ev_slot, err, errlen)) ||
+        !(st->ev_janitor = ring_create(cfg->event_ring_slots, ev_slot, err, errlen)) ||
         !(st->stats_ring = ring_create(64, sizeof(struct sender_json_msg), err, errlen)))
         return EXIT_RUNTIME;
     if (!(st->cap = capture_create(cfg, st->pkt_rings, st->n_pkt_rings, st->ifnames, err, errlen)))

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define RING_CACHELINE 64
 
@@ -35,9 +36,35 @@ struct ring {
     alignas(RING_CACHELINE) uint32_t mask;           /* read-only after create */
     uint32_t slot_size;
     unsigned char *slots;
+    size_t mapped;                                   /* bytes mapped by slots_alloc, 0: malloc'd */
 };
 
 static size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
+
+/*
+ * The slots. A ring of RING_MAP_MIN bytes or more (the packet and event rings:
+ * 9 to 18 MiB with the defaults) is mapped on its own and asked to be huge
+ * pages: in 4 KiB pages its first pass faults once per 4 KiB of records on the
+ * producer's hot path (thousands of page faults in the first second of a
+ * capture, each a stall of the capture or janitor thread while a burst waits)
+ * and walks the TLB once per page for ever after. Smaller rings come from the
+ * allocator.
+ */
+#define RING_MAP_MIN (2u << 20)
+
+static unsigned char *slots_alloc(size_t bytes, size_t *mapped)
+{
+    *mapped = 0;
+    if (bytes < RING_MAP_MIN)
+        return aligned_alloc(RING_CACHELINE, bytes);
+    size_t len = round_up(bytes, RING_MAP_MIN);
+    void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    (void)madvise(m, len, MADV_HUGEPAGE);   /* a hint: without THP, 4 KiB pages */
+    *mapped = len;
+    return m;
+}
 
 ring *ring_create(uint32_t slots, uint32_t slot_size, char *err, size_t errlen)
 {
@@ -54,8 +81,7 @@ ring *ring_create(uint32_t slots, uint32_t slot_size, char *err, size_t errlen)
         goto err;
     memset(r, 0, sizeof *r);
     size_t bytes = round_up((size_t)slots * slot_size, RING_CACHELINE);
-    r->slots = aligned_alloc(RING_CACHELINE, bytes);
-    if (!r->slots)
+    if (!(r->slots = slots_alloc(bytes, &r->mapped)))
         goto err;
     r->mask = slots - 1;
     r->slot_size = slot_size;
@@ -73,7 +99,10 @@ void ring_destroy(ring *r)
 {
     if (!r)
         return;
-    free(r->slots);
+    if (r->mapped)
+        munmap(r->slots, r->mapped);
+    else
+        free(r->slots);
     free(r);
 }
 
@@ -116,7 +145,7 @@ static size_t clamp_used(const ring *r, ring_used_fn used, const void *item)
     return u > r->slot_size ? r->slot_size : u;
 }
 
-uint32_t ring_push_burst_used(ring *r, const void *items, uint32_t n, ring_used_fn used)
+uint32_t ring_push_burst_used(ring *r, const void *items, size_t stride, uint32_t n, ring_used_fn used)
 {
     uint32_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
     uint32_t head = atomic_load_explicit(&r->head, memory_order_acquire);   /* A1 */
@@ -125,7 +154,7 @@ uint32_t ring_push_burst_used(ring *r, const void *items, uint32_t n, ring_used_
         n = room;
     const unsigned char *src = items;
     for (uint32_t i = 0; i < n; i++) {
-        const unsigned char *it = src + (size_t)i * r->slot_size;
+        const unsigned char *it = src + (size_t)i * stride;
         memcpy(r->slots + (size_t)((tail + i) & r->mask) * r->slot_size, it, clamp_used(r, used, it));
     }
     if (n)
@@ -133,7 +162,7 @@ uint32_t ring_push_burst_used(ring *r, const void *items, uint32_t n, ring_used_
     return n;
 }
 
-uint32_t ring_pop_burst_used(ring *r, void *items, uint32_t n, ring_used_fn used)
+uint32_t ring_pop_burst_used(ring *r, void *items, size_t stride, uint32_t n, ring_used_fn used)
 {
     uint32_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
     uint32_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);   /* A0 */
@@ -143,7 +172,7 @@ uint32_t ring_pop_burst_used(ring *r, void *items, uint32_t n, ring_used_fn used
     unsigned char *dst = items;
     for (uint32_t i = 0; i < n; i++) {
         const unsigned char *slot = r->slots + (size_t)((head + i) & r->mask) * r->slot_size;
-        unsigned char *it = dst + (size_t)i * r->slot_size;
+        unsigned char *it = dst + (size_t)i * stride;
         size_t u = clamp_used(r, used, slot);
         memcpy(it, slot, u);
         memset(it + u, 0, r->slot_size - u);
@@ -209,6 +238,50 @@ void ring_release(ring *r)
 {
     uint32_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
     atomic_store_explicit(&r->head, head + 1, memory_order_release);        /* R1 */
+}
+
+void *ring_reserve_burst(ring *r, uint32_t max, uint32_t *n)
+{
+    uint32_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    uint32_t head = atomic_load_explicit(&r->head, memory_order_acquire);   /* A1 */
+    uint32_t cap = r->mask + 1, idx = tail & r->mask;
+    uint32_t k = cap - (tail - head);                 /* free slots */
+    if (k > cap - idx)
+        k = cap - idx;                                /* up to the end of the ring */
+    if (k > max)
+        k = max;
+    *n = k;
+    return k ? r->slots + (size_t)idx * r->slot_size : NULL;
+}
+
+void ring_commit_burst(ring *r, uint32_t k)
+{
+    if (k == 0)
+        return;
+    uint32_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    atomic_store_explicit(&r->tail, tail + k, memory_order_release);        /* R0 */
+}
+
+const void *ring_peek_burst(ring *r, uint32_t max, uint32_t *n)
+{
+    uint32_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    uint32_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);   /* A0 */
+    uint32_t cap = r->mask + 1, idx = head & r->mask;
+    uint32_t k = tail - head;                         /* filled slots */
+    if (k > cap - idx)
+        k = cap - idx;
+    if (k > max)
+        k = max;
+    *n = k;
+    return k ? r->slots + (size_t)idx * r->slot_size : NULL;
+}
+
+void ring_release_burst(ring *r, uint32_t k)
+{
+    if (k == 0)
+        return;
+    uint32_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    atomic_store_explicit(&r->head, head + k, memory_order_release);        /* R1 */
 }
 
 bool ring_pop(ring *r, void *item) { return ring_pop_burst(r, item, 1) == 1; }

@@ -41,16 +41,20 @@ uint32_t ring_push_burst(ring *r, const void *items, uint32_t n);
 
 /*
  * Slots that are mostly empty (flow records whose optional groups are off):
- * `used(item)` says how many leading bytes of an item carry data (at most the
- * slot size, and it must read only bytes inside that prefix). The push copies
- * just those bytes into each slot; the pop copies just those out of the slot
- * and zero-fills the rest of each item (items are slot_size bytes apart), so
- * the consumer sees the item as the producer had it, provided the producer's
- * item was zero past `used`. Otherwise as ring_push_burst / ring_pop_burst.
+ * `used(item)` says how many leading bytes of an item carry data (it must read
+ * only bytes inside that prefix, and never say more than the slot size: the
+ * caller sizes the slots for the largest item it can push; a larger answer is
+ * cut to the slot size). Items are `stride` bytes apart in the caller's array,
+ * stride >= the slot size, so slots can be smaller than the caller's items.
+ * The push copies just the used bytes into each slot; the pop copies just
+ * those out and zero-fills the rest of each item up to the slot size, so the
+ * consumer sees the item as the producer had it, provided the producer's item
+ * was zero past `used` and the consumer's items are zero past the slot size
+ * (nothing here writes there). Otherwise as ring_push_burst / ring_pop_burst.
  */
 typedef size_t (*ring_used_fn)(const void *item);
-uint32_t ring_push_burst_used(ring *r, const void *items, uint32_t n, ring_used_fn used);
-uint32_t ring_pop_burst_used(ring *r, void *items, uint32_t n, ring_used_fn used);
+uint32_t ring_push_burst_used(ring *r, const void *items, size_t stride, uint32_t n, ring_used_fn used);
+uint32_t ring_pop_burst_used(ring *r, void *items, size_t stride, uint32_t n, ring_used_fn used);
 
 /* Producer: add n to the drop counter (items the caller gave up on). */
 void ring_count_drops(ring *r, uint64_t n);
@@ -74,6 +78,24 @@ void *ring_reserve(ring *r);
 void ring_commit(ring *r);
 const void *ring_peek(ring *r);
 void ring_release(ring *r);
+
+/*
+ * Zero-copy bursts, for records built in place (capture decodes into the
+ * packet ring, the processor reads them there): ring_reserve_burst returns
+ * the first of up to `max` free slots that follow each other in memory (it
+ * stops at the end of the ring: the next call starts at its beginning) and
+ * their count in *n, or NULL and 0 when the ring is full; the producer fills
+ * some of them and publishes the first k with ring_commit_burst(k) (one
+ * release store; slots not committed stay free). ring_peek_burst /
+ * ring_release_burst are the consumer's side: up to `max` filled slots in a
+ * row, then free the first k. The pointers are valid until the matching
+ * commit / release. Same threads as push/pop; do not mix with ring_reserve /
+ * ring_peek while a burst is held.
+ */
+void *ring_reserve_burst(ring *r, uint32_t max, uint32_t *n);
+void ring_commit_burst(ring *r, uint32_t k);
+const void *ring_peek_burst(ring *r, uint32_t max, uint32_t *n);
+void ring_release_burst(ring *r, uint32_t k);
 
 /* Any thread: approximate number of filled slots (exact for producer or consumer). */
 uint32_t ring_count(const ring *r);

@@ -360,6 +360,15 @@ void flow_event_seal(struct flow_event *ev)
     ev->used_len = (uint16_t)n;
 }
 
+size_t flow_event_slot_size(bool dpi, bool stats)
+{
+    if (dpi)
+        return sizeof(struct flow_event);
+    if (stats)
+        return offsetof(struct flow_event, xs) + sizeof(struct flow_xstats);
+    return offsetof(struct flow_event, xs) + offsetof(struct flow_xstats, dir);
+}
+
 size_t flow_event_used(const void *item)
 {
     const struct flow_event *ev = item;

@@ -197,6 +197,15 @@ void flow_event_seal(struct flow_event *ev);
 /* ring_used_fn for flow records: ev->used_len, or the whole struct when 0 (unsealed). */
 size_t flow_event_used(const void *ev);
 
+/*
+ * The most bytes flow_event_seal can leave in use when only these groups can
+ * be filled: `dpi` (application and metadata), `stats` (AGENT_FLOW_STATS,
+ * with the early packets); TCP health and the owning process always fit.
+ * The event rings' slot size: with the defaults a record travels in ~240
+ * bytes of ring instead of sizeof(struct flow_event).
+ */
+size_t flow_event_slot_size(bool dpi, bool stats);
+
 struct cJSON *flow_event_to_json(const struct flow_event *ev,
                                  const struct flow_event_ctx *ctx,
                                  enum flow_direction dir, const char *event_id);

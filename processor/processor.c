@@ -48,7 +48,6 @@ struct processor {
     atomic_bool input_done;
     atomic_bool janitor_stop;
     _Atomic uint64_t events_dropped;
-    struct pkt_record burst[PROC_BURST];
     /* several inputs: each ring's burst, then the round merged by time */
     struct pkt_record *rbuf;       /* nin * PROC_BURST records (NULL when nin == 1) */
     struct pkt_record *merged;     /* nin * PROC_BURST records (NULL when nin == 1) */
@@ -73,11 +72,11 @@ static void sleep_us(long us)
  */
 static void push_events(processor *p, ring *r, const struct flow_event *ev, uint32_t n, bool wait)
 {
-    uint32_t done = ring_push_burst_used(r, ev, n, flow_event_used);
+    uint32_t done = ring_push_burst_used(r, ev, sizeof *ev, n, flow_event_used);
     if (wait || p->file_mode) {
         while (done < n) {
             sleep_us(50);
-            done += ring_push_burst_used(r, ev + done, n - done, flow_event_used);
+            done += ring_push_burst_used(r, ev + done, sizeof *ev, n - done, flow_event_used);
         }
     } else if (done < n) {
         ring_count_drops(r, n - done);
@@ -108,6 +107,11 @@ processor *processor_create(const struct config *cfg, ring *const *in, size_t ni
 {
     if (nin == 0 || nin > PROCESSOR_MAX_INPUTS) {
         snprintf(err, errlen, "processor: %zu input rings (1 to %u)", nin, (unsigned)PROCESSOR_MAX_INPUTS);
+        return NULL;
+    }
+    size_t need = flow_event_slot_size(cfg->dpi, cfg->flow_stats);
+    if (!out_proc || !out_janitor || ring_slot_size(out_proc) < need || ring_slot_size(out_janitor) < need) {
+        snprintf(err, errlen, "processor: the event rings' slots must hold %zu bytes (flow_event_slot_size)", need);
         return NULL;
     }
     processor *p = calloc(1, sizeof *p);
@@ -214,15 +218,24 @@ static uint32_t pop_round(processor *p)
     return total;
 }
 
-/* Records from the inputs: one ring's burst into p->burst, or a merged round. */
+/* Records from the inputs: one ring's burst read in place (done_input frees
+ * it), or a merged round. */
 static uint32_t pop_input(processor *p, const struct pkt_record **recs)
 {
     if (p->nin == 1) {
-        *recs = p->burst;
-        return ring_pop_burst(p->in[0], p->burst, PROC_BURST);
+        uint32_t n;
+        *recs = ring_peek_burst(p->in[0], PROC_BURST, &n);
+        return n;
     }
     *recs = p->merged;
     return pop_round(p);
+}
+
+/* The n records pop_input gave were folded: free their slots. */
+static void done_input(processor *p, uint32_t n)
+{
+    if (p->nin == 1)
+        ring_release_burst(p->in[0], n);
 }
 
 int processor_run(processor *p)
@@ -247,6 +260,7 @@ int processor_run(processor *p)
         pthread_mutex_lock(&p->lock);
         flow_table_packet_burst(p->table, recs, n, emit_inline, p);
         pthread_mutex_unlock(&p->lock);
+        done_input(p, n);
     }
 }
 

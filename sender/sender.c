@@ -174,7 +174,8 @@ sender *sender_create(const struct config *cfg, ring *const *rings, size_t nring
         return NULL;
     }
     for (size_t i = 0; i < nrings; i++) {
-        if (!rings[i] || ring_slot_size(rings[i]) != sizeof(struct flow_event)) {
+        if (!rings[i] || ring_slot_size(rings[i]) < flow_event_slot_size(false, false) ||
+            ring_slot_size(rings[i]) > sizeof(struct flow_event)) {
             snprintf(err, errlen, "sender: ring %zu does not hold flow_event slots", i);
             return NULL;
         }
@@ -680,7 +681,8 @@ int sender_run(sender *s)
         }
         size_t got = 0;
         for (size_t i = 0; i < s->nrings; i++) {
-            uint32_t n = ring_pop_burst_used(s->rings[i], s->burst, SENDER_BURST, flow_event_used);
+            uint32_t n = ring_pop_burst_used(s->rings[i], s->burst, sizeof *s->burst, SENDER_BURST,
+                                             flow_event_used);
             if (n == 0)
                 continue;
             stat_add(&s->events_in, n);

@@ -974,11 +974,35 @@ static void test_seal_used_len(void **state)
     assert_int_equal(ev.used_len, sizeof ev);
 }
 
+/* The event rings' slot size holds every record the configured groups can seal. */
+static void test_slot_size(void **state)
+{
+    (void)state;
+    struct flow_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.xs.have = XS_TCP | XS_PROC_SRC | XS_PROC_DST;          /* defaults: health, process */
+    flow_event_seal(&ev);
+    assert_int_equal(flow_event_slot_size(false, false), ev.used_len);
+    assert_int_equal(flow_event_slot_size(false, false),
+                     offsetof(struct flow_event, xs) + offsetof(struct flow_xstats, dir));
+    ev.xs.early_n = 8;                                        /* statistics and early packets */
+    flow_event_seal(&ev);
+    assert_int_equal(flow_event_slot_size(false, true), ev.used_len);
+    ev.xs.have |= XS_STATS;
+    flow_event_seal(&ev);
+    assert_int_equal(flow_event_slot_size(false, true), ev.used_len);
+    ev.meta.kind = INSPECT_KIND_TLS;                          /* DPI */
+    flow_event_seal(&ev);
+    assert_int_equal(flow_event_slot_size(true, true), ev.used_len);
+    assert_int_equal(flow_event_slot_size(true, false), sizeof ev);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tcp_ipv4),
         cmocka_unit_test(test_seal_used_len),
+        cmocka_unit_test(test_slot_size),
         cmocka_unit_test(test_udp_ipv6),
         cmocka_unit_test(test_icmp),
         cmocka_unit_test(test_gre_portless),

@@ -167,9 +167,9 @@ static void test_used_prefix(void **state)
     for (int i = 0; i < 4; i++)
         memset(full[i], 0xA0 + i, 16);
     full[0][0] = 0;                               /* 0: all 16 bytes */
-    assert_int_equal(ring_push_burst_used(r, full, 4, first_byte_used), 4);
-    assert_int_equal(ring_push_burst_used(r, full, 1, first_byte_used), 0);   /* full */
-    assert_int_equal(ring_pop_burst_used(r, out, 4, first_byte_used), 4);
+    assert_int_equal(ring_push_burst_used(r, full, 16, 4, first_byte_used), 4);
+    assert_int_equal(ring_push_burst_used(r, full, 16, 1, first_byte_used), 0);   /* full */
+    assert_int_equal(ring_pop_burst_used(r, out, 16, 4, first_byte_used), 4);
     assert_memory_equal(out, full, sizeof full);
     /* second lap: items use 3, 1 and 200 (clamped to 16) bytes */
     uint8_t part[3][16];
@@ -178,12 +178,93 @@ static void test_used_prefix(void **state)
     part[1][0] = 1;
     memset(part[2], 0x55, 16);
     part[2][0] = 200;
-    assert_int_equal(ring_push_burst_used(r, part, 3, first_byte_used), 3);
+    assert_int_equal(ring_push_burst_used(r, part, 16, 3, first_byte_used), 3);
     memset(out, 0xEE, sizeof out);
-    assert_int_equal(ring_pop_burst_used(r, out, 4, first_byte_used), 3);
+    assert_int_equal(ring_pop_burst_used(r, out, 16, 4, first_byte_used), 3);
     assert_memory_equal(out, part, sizeof part);  /* the slots' stale 0xA0.. bytes never show */
     assert_int_equal(out[3][0], 0xEE);            /* only 3 items written */
-    assert_int_equal(ring_pop_burst_used(r, out, 4, first_byte_used), 0);
+    assert_int_equal(ring_pop_burst_used(r, out, 16, 4, first_byte_used), 0);
+    ring_destroy(r);
+}
+
+/* Slots smaller than the caller's items (the event rings: slots sized for the
+ * configured groups): items 24 bytes apart travel in 8-byte slots; the pop
+ * writes each item only up to the slot size and leaves the rest as it was. */
+static size_t second_byte_used(const void *item)
+{
+    const uint8_t *b = item;
+    return b[1];
+}
+
+static void test_used_stride(void **state)
+{
+    (void)state;
+    char err[128];
+    ring *r = ring_create(4, 8, err, sizeof err);
+    assert_non_null(r);
+    uint8_t in[3][24], out[3][24], want[3][24];
+    memset(in, 0, sizeof in);
+    in[0][1] = 8, in[0][0] = 1, in[0][7] = 7;      /* all 8 bytes of a slot */
+    in[1][1] = 3, in[1][0] = 2, in[1][2] = 9;
+    in[2][1] = 2, in[2][0] = 3;
+    assert_int_equal(ring_push_burst_used(r, in, 24, 3, second_byte_used), 3);
+    memset(out, 0xEE, sizeof out);
+    assert_int_equal(ring_pop_burst_used(r, out, 24, 3, second_byte_used), 3);
+    memset(want, 0xEE, sizeof want);
+    for (int i = 0; i < 3; i++)
+        memcpy(want[i], in[i], 8);                  /* used bytes, then zero up to the slot size */
+    assert_memory_equal(out, want, sizeof want);
+    ring_destroy(r);
+}
+
+/* Zero-copy bursts: windows stop at the end of the ring, uncommitted slots
+ * stay free, records are read in place and freed k at a time. */
+static void test_zero_copy_burst(void **state)
+{
+    (void)state;
+    char err[128];
+    ring *r = ring_create(8, 4, err, sizeof err);
+    assert_non_null(r);
+    uint32_t n;
+    uint32_t *w = ring_reserve_burst(r, 5, &n);
+    assert_non_null(w);
+    assert_int_equal(n, 5);                          /* max */
+    for (uint32_t i = 0; i < 3; i++)
+        w[i] = 100 + i;
+    ring_commit_burst(r, 3);                         /* 2 reserved, not published */
+    assert_int_equal(ring_count(r), 3);
+    const uint32_t *p = ring_peek_burst(r, 8, &n);
+    assert_int_equal(n, 3);
+    assert_int_equal(p[0], 100);
+    assert_int_equal(p[2], 102);
+    ring_release_burst(r, 2);                        /* frees 100, 101 */
+    assert_int_equal(ring_count(r), 1);
+    w = ring_reserve_burst(r, 8, &n);                /* slots 3..7: up to the end */
+    assert_int_equal(n, 5);
+    for (uint32_t i = 0; i < 5; i++)
+        w[i] = 200 + i;
+    ring_commit_burst(r, 5);
+    w = ring_reserve_burst(r, 8, &n);                /* wraps: slots 0, 1 are free */
+    assert_int_equal(n, 2);
+    w[0] = 300;
+    w[1] = 301;
+    ring_commit_burst(r, 2);
+    assert_null(ring_reserve_burst(r, 8, &n));       /* full */
+    assert_int_equal(n, 0);
+    p = ring_peek_burst(r, 8, &n);                   /* 102 and 200..204: up to the end */
+    assert_int_equal(n, 6);
+    assert_int_equal(p[0], 102);
+    assert_int_equal(p[5], 204);
+    ring_release_burst(r, 6);
+    p = ring_peek_burst(r, 8, &n);
+    assert_int_equal(n, 2);
+    assert_int_equal(p[1], 301);
+    ring_release_burst(r, 2);
+    assert_null(ring_peek_burst(r, 8, &n));
+    assert_int_equal(n, 0);
+    ring_commit_burst(r, 0);                         /* no-ops */
+    ring_release_burst(r, 0);
+    assert_int_equal(ring_count(r), 0);
     ring_destroy(r);
 }
 
@@ -223,6 +304,8 @@ int main(void)
         cmocka_unit_test(test_full_and_empty),
         cmocka_unit_test(test_zero_copy),
         cmocka_unit_test(test_used_prefix),
+        cmocka_unit_test(test_used_stride),
+        cmocka_unit_test(test_zero_copy_burst),
         cmocka_unit_test(test_burst_wraps),
         cmocka_unit_test(test_many_laps),
         cmocka_unit_test(test_two_threads_sequence),
