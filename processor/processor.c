@@ -143,9 +143,10 @@ processor *processor_create(const struct config *cfg, ring *const *in, size_t ni
     if (!p->table)
         goto err;
     if (cfg->dpi) {
-        /* a ring has one producer: one payload ring per input (capture port) */
-        p->done = payload_done_create(err, errlen);
-        if (!p->done)
+        /* a ring has one producer: one payload ring per input (capture port);
+         * the done table only live: a file is replayed without hints (common/payload.h),
+         * so keeping it would be a hash, a store and a clear per flow for nothing */
+        if (!file_mode && !(p->done = payload_done_create(err, errlen)))
             goto err;
         for (size_t i = 0; i < nin; i++)
             if (!(p->payload[i] = ring_create(PROC_PAYLOAD_SLOTS, PAYLOAD_SLOT_SIZE, err, errlen)))

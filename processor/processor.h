@@ -83,7 +83,8 @@ uint64_t processor_flush(processor *p);
  * dpi (issue 15): the payload rings the capture threads must fill, one per
  * input ring and in the same order (ring i's producer is the capture port
  * that feeds input i), and the detection-done table they read; both NULL when
- * AGENT_DPI is off. Owned by the processor. Main thread, before the threads start.
+ * AGENT_DPI is off, the table NULL also when replaying a file (no hints there).
+ * Owned by the processor. Main thread, before the threads start.
  */
 ring *const *processor_payload_rings(processor *p);
 payload_done *processor_payload_done(processor *p);
