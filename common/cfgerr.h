@@ -1,0 +1,74 @@
+/*
+ * cfgerr.h — the problems of a JSON configuration file, collected into one
+ * message.
+ *
+ * The hooks' target files (AGENT_SNMP_CONFIG, AGENT_PING_CONFIG) are read
+ * the same way: the parser does not stop at the first problem but records
+ * each as one line "VAR=path: where: field: rule", so that one run shows them
+ * all; lines that do not fit the caller's buffer are counted and summarised
+ * as "(and N more problems)". An API request that carries one target uses
+ * the short form instead: "field: rule" items joined by "; ", the first field
+ * kept for the answer. One implementation keeps every message identical.
+ */
+#ifndef TRACER_CFGERR_H
+#define TRACER_CFGERR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+/*
+ * One parse's error state, a value on the caller's stack (no allocation).
+ * Set up with cfgerr_init or cfgerr_init_request. The parser may write
+ * `where` (the key path of the object being read, "" at the top level) and
+ * read `nerr` (problems so far) and, in request form, `field` (the first
+ * problem's field); the rest is the module's.
+ */
+struct cfgerr {
+    const char *var;          /* "AGENT_SNMP_CONFIG": each line opens "VAR=path: " */
+    const char *path;
+    char *err;
+    size_t errlen;
+    size_t used;              /* bytes of err in use */
+    unsigned nerr;            /* problems found so far */
+    unsigned nshown;          /* of which in err */
+    char where[160];          /* "targets[1] (\"edge\")", "defaults", "" */
+    bool request;             /* the short "field: rule; ..." form */
+    char field[64];           /* request form: the first problem's field */
+};
+
+/*
+ * File form: lines "VAR=path: where: field: rule" into err (errlen bytes;
+ * err may be NULL when errlen is 0: problems are then only counted). `var`
+ * and `path` are borrowed and must outlive `e`. Empties err. Any thread.
+ */
+void cfgerr_init(struct cfgerr *e, const char *var, const char *path, char *err, size_t errlen);
+
+/* Request form: "field: rule" items joined by "; ", no file or where prefix. Empties err. Any thread. */
+void cfgerr_init_request(struct cfgerr *e, char *err, size_t errlen);
+
+/*
+ * Record one problem: `field` (NULL: none) breaks the rule written by fmt.
+ * File form: a line that does not fit whole (48 bytes stay free for the
+ * cfgerr_finish tail) is counted but left out. Request form: the text is cut
+ * at the end of err. Returns -1, so that a parser can `return cfgerr_add(...)`.
+ */
+__attribute__((format(printf, 3, 4)))
+int cfgerr_add(struct cfgerr *e, const char *field, const char *fmt, ...);
+
+/* File form: append "\nVAR=path: (and N more problems)" when lines were left out. Call once, at the end. */
+void cfgerr_finish(struct cfgerr *e);
+
+/*
+ * Record each key of the JSON object `obj` that is not in `allowed` (a NULL-
+ * terminated list) as "unknown field", and each key that appears again as
+ * "duplicate key (each key may appear once)" (cJSON keeps both; lookups see
+ * only the first). Returns 0, or -1 when it recorded a problem.
+ */
+int cfgerr_check_keys(struct cfgerr *e, const cJSON *obj, const char *const *allowed);
+
+/* The 1-based line of `text` where cJSON_Parse last stopped (cJSON_GetErrorPtr; same thread, right after). */
+size_t cfgerr_json_error_line(const char *text);
+
+#endif
