@@ -433,18 +433,26 @@ run_baseline() {
     timed "$WORK/t" "${SENSOR_ENV[@]}" "$BENCH_BASELINE" --pcap-file "$T" > "$WORK/out.base.ndjson"
     add base $(cat "$WORK/t")
 }
+# group_pct A B: the median time of runs A against that of runs B (SECS keys), "+12.3%".
+group_pct() {
+    awk -v a="$(echo "${SECS[$1]}" | median)" -v b="$(echo "${SECS[$2]}" | median)" 'BEGIN{printf "%+.1f%%", (a/b-1)*100}'
+}
+# group_row LABEL KEY [COST]: one line for the runs KEY: packets/s, peak RSS, x floor, then COST.
+group_row() {
+    local f s
+    f=$(echo "${SECS[floor]}" | median); s=$(echo "${SECS[$2]}" | median)
+    echo "| $1 | $(awk -v n=$NPKT -v s="$s" 'BEGIN{printf "%.2f", n/s/1e6}') M | $(( $(echo "${RSS[$2]}" | maxof) / 1024 )) MiB | $(awk -v a="$f" -v b="$s" 'BEGIN{printf "%.2f", a/b}') x floor |${3:+ $3} |"
+}
 # One line per group: packets/s, peak RSS, x floor, time against the default run.
 group_rows() {
-    local f n g s
-    f=$(echo "${SECS[floor]}" | median); n=$(echo "${SECS[ndjson]}" | median)
-    echo "| sensor, defaults (AGENT_DPI=off, AGENT_FLOW_STATS=off, TCP health and decap on) | $(awk -v n=$NPKT -v s="$n" 'BEGIN{printf "%.2f", n/s/1e6}') M | $(( $(echo "${RSS[ndjson]}" | maxof) / 1024 )) MiB | $(awk -v a="$f" -v b="$n" 'BEGIN{printf "%.2f", a/b}') x floor | |"
+    local g
+    group_row "sensor, defaults (AGENT_DPI=off, AGENT_FLOW_STATS=off, TCP health and decap on)" ndjson
     if [ -n "${BENCH_BASELINE:-}" ]; then
-        s=$(echo "${SECS[base]}" | median)
-        echo "| baseline: ${BENCH_BASELINE_LABEL:-$BENCH_BASELINE}, defaults | $(awk -v n=$NPKT -v s="$s" 'BEGIN{printf "%.2f", n/s/1e6}') M | $(( $(echo "${RSS[base]}" | maxof) / 1024 )) MiB | $(awk -v a="$f" -v b="$s" 'BEGIN{printf "%.2f", a/b}') x floor | defaults vs baseline $(awk -v a="$n" -v b="$s" 'BEGIN{printf "%+.1f%%", (a/b-1)*100}') time |"
+        group_row "baseline: ${BENCH_BASELINE_LABEL:-$BENCH_BASELINE}, defaults" base \
+            "defaults vs baseline $(group_pct ndjson base) time"
     fi
     for g in "${GROUP_NAMES[@]}"; do
-        s=$(echo "${SECS[g_$g]}" | median)
-        echo "| group: ${GROUP_LABEL[$g]} | $(awk -v n=$NPKT -v s="$s" 'BEGIN{printf "%.2f", n/s/1e6}') M | $(( $(echo "${RSS[g_$g]}" | maxof) / 1024 )) MiB | $(awk -v a="$f" -v b="$s" 'BEGIN{printf "%.2f", a/b}') x floor | $(awk -v a="$s" -v b="$n" 'BEGIN{printf "%+.1f%%", (a/b-1)*100}') time vs defaults |"
+        group_row "group: ${GROUP_LABEL[$g]}" "g_$g" "$(group_pct "g_$g" ndjson) time vs defaults"
     done
     echo "runs (s): floor ${SECS[floor]}| defaults ${SECS[ndjson]}| baseline ${SECS[base]:-}$(for g in "${GROUP_NAMES[@]}"; do printf '| %s %s' "$g" "${SECS[g_$g]}"; done)"
 }
