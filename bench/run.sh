@@ -406,23 +406,22 @@ maxof() { tr ' ' '\n' | grep -v '^$' | sort -g | tail -1; }
 # AGENT_TCP_HEALTH and AGENT_DECAP on; "all" turns every group on.
 # Baseline (BENCH_BASELINE=BINARY, `make bench` builds it from BENCH_BASE_REF):
 # the sensor before this round's decoding work, on the same trace, alternating.
-GROUP_NAMES=(dpi stats early health nodecap all)
-declare -A GROUP_ENV=(
-    [dpi]="AGENT_DPI=on"
-    [stats]="AGENT_FLOW_STATS=on AGENT_EARLY_PACKETS=0"
-    [early]="AGENT_FLOW_STATS=on AGENT_EARLY_PACKETS=8"
-    [health]="AGENT_TCP_HEALTH=off"
-    [nodecap]="AGENT_DECAP=off"
-    [all]="AGENT_DPI=on AGENT_FLOW_STATS=on AGENT_EARLY_PACKETS=8 AGENT_TCP_HEALTH=on AGENT_DECAP=on"
+# One line a group: NAME|ENVIRONMENT|ROW LABEL.
+GROUP_TABLE=(
+    "dpi|AGENT_DPI=on|application identification (nDPI), AGENT_DPI=on"
+    "stats|AGENT_FLOW_STATS=on AGENT_EARLY_PACKETS=0|flow statistics, AGENT_FLOW_STATS=on, AGENT_EARLY_PACKETS=0"
+    "early|AGENT_FLOW_STATS=on AGENT_EARLY_PACKETS=8|flow statistics and the first 8 packets, AGENT_FLOW_STATS=on"
+    "health|AGENT_TCP_HEALTH=off|TCP health off, AGENT_TCP_HEALTH=off (on by default)"
+    "nodecap|AGENT_DECAP=off|tunnel decapsulation off, AGENT_DECAP=off (on by default)"
+    "all|AGENT_DPI=on AGENT_FLOW_STATS=on AGENT_EARLY_PACKETS=8 AGENT_TCP_HEALTH=on AGENT_DECAP=on|every group on (DPI, statistics, first 8 packets, TCP health, decap)"
 )
-declare -A GROUP_LABEL=(
-    [dpi]="application identification (nDPI), AGENT_DPI=on"
-    [stats]="flow statistics, AGENT_FLOW_STATS=on, AGENT_EARLY_PACKETS=0"
-    [early]="flow statistics and the first 8 packets, AGENT_FLOW_STATS=on"
-    [health]="TCP health off, AGENT_TCP_HEALTH=off (on by default)"
-    [nodecap]="tunnel decapsulation off, AGENT_DECAP=off (on by default)"
-    [all]="every group on (DPI, statistics, first 8 packets, TCP health, decap)"
-)
+GROUP_NAMES=()
+declare -A GROUP_ENV GROUP_LABEL
+for _group in "${GROUP_TABLE[@]}"; do
+    IFS='|' read -r _name _env _label <<< "$_group"
+    GROUP_NAMES+=("$_name"); GROUP_ENV[$_name]=$_env; GROUP_LABEL[$_name]=$_label
+done
+unset _group _name _env _label
 run_group() {   # run_group NAME
     # shellcheck disable=SC2086
     timed "$WORK/t" "${SENSOR_ENV[@]}" ${GROUP_ENV[$1]} "$BIN" --pcap-file "$T" > "$WORK/out.$1.ndjson"

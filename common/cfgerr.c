@@ -6,8 +6,10 @@
  */
 #include "cfgerr.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void cfgerr_init(struct cfgerr *e, const char *var, const char *path, char *err, size_t errlen)
@@ -96,6 +98,57 @@ int cfgerr_check_keys(struct cfgerr *e, const cJSON *obj, const char *const *all
         }
     }
     return rc;
+}
+
+int cfgerr_get_string(struct cfgerr *e, const cJSON *obj, const char *field, size_t min, size_t max, bool show,
+                      char **out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, field);
+    *out = NULL;
+    if (!v)
+        return 0;
+    if (!cJSON_IsString(v) || !v->valuestring)
+        return cfgerr_add(e, field, "must be a string");
+    size_t n = strlen(v->valuestring);
+    if (n < min || n > max)
+        return min ? cfgerr_add(e, field, "must be %zu to %zu characters", min, max)
+                   : cfgerr_add(e, field, "must be at most %zu characters", max);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v->valuestring[i] < 0x20)
+            return show ? cfgerr_add(e, field, "\"%s\" must not contain control characters", v->valuestring)
+                        : cfgerr_add(e, field, "must not contain control characters");
+    *out = strdup(v->valuestring);
+    return *out ? 1 : -2;
+}
+
+static const char *json_type_name(const cJSON *v)
+{
+    if (cJSON_IsString(v)) return "a string";
+    if (cJSON_IsBool(v)) return "a boolean";
+    if (cJSON_IsNull(v)) return "null";
+    if (cJSON_IsArray(v)) return "an array";
+    if (cJSON_IsObject(v)) return "an object";
+    return "not a number";
+}
+
+int cfgerr_get_number(struct cfgerr *e, const cJSON *obj, const char *field, double lo, double hi, bool integer,
+                      double scale, uint32_t dflt, bool say_type, uint32_t *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, field);
+    *out = dflt;
+    if (!v)
+        return 0;
+    if (!cJSON_IsNumber(v) && !say_type)
+        return cfgerr_add(e, field, "must be a JSON number in [%g, %g]", lo, hi);
+    if (!cJSON_IsNumber(v))
+        return cfgerr_add(e, field, "must be a JSON number in [%g, %g], not %s%s%.32s%s", lo, hi,
+                          json_type_name(v), cJSON_IsString(v) ? " (\"" : "",
+                          cJSON_IsString(v) ? v->valuestring : "", cJSON_IsString(v) ? "\")" : "");
+    double d = v->valuedouble;
+    if (!isfinite(d) || d < lo || d > hi || (integer && d != (double)(int64_t)d))
+        return cfgerr_add(e, field, "%g must be %s in [%g, %g]", d, integer ? "an integer" : "a number", lo, hi);
+    *out = (uint32_t)(d * scale + 0.5);   /* d >= lo >= 0 here; no libm needed */
+    return 1;
 }
 
 size_t cfgerr_json_error_line(const char *text)

@@ -8,13 +8,15 @@
  * all; lines that do not fit the caller's buffer are counted and summarised
  * as "(and N more problems)". An API request that carries one target uses
  * the short form instead: "field: rule" items joined by "; ", the first field
- * kept for the answer. One implementation keeps every message identical.
+ * kept for the answer. One implementation keeps every message identical;
+ * the typed getters below hold the value rules the two files share.
  */
 #ifndef TRACER_CFGERR_H
 #define TRACER_CFGERR_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 
@@ -67,6 +69,24 @@ void cfgerr_finish(struct cfgerr *e);
  * only the first). Returns 0, or -1 when it recorded a problem.
  */
 int cfgerr_check_keys(struct cfgerr *e, const cJSON *obj, const char *const *allowed);
+
+/*
+ * Optional string `field` of obj: 0 absent (*out NULL), 1 found (*out a
+ * malloc'd copy the caller frees), -1 recorded as a problem (not a string,
+ * not min..max bytes, or a control character; `show`: that message quotes
+ * the value, false for secrets), -2 out of memory.
+ */
+int cfgerr_get_string(struct cfgerr *e, const cJSON *obj, const char *field, size_t min, size_t max, bool show,
+                      char **out);
+
+/*
+ * Optional number `field` of obj (NULL: absent) in [lo, hi] (0 <= lo), an
+ * integer when `integer`: *out = value x scale rounded, or `dflt` when absent
+ * or invalid. `say_type`: the message for a value of another JSON type names
+ * that type ("not a string (\"161\")"). 0 absent, 1 found, -1 recorded.
+ */
+int cfgerr_get_number(struct cfgerr *e, const cJSON *obj, const char *field, double lo, double hi, bool integer,
+                      double scale, uint32_t dflt, bool say_type, uint32_t *out);
 
 /* The 1-based line of `text` where cJSON_Parse last stopped (cJSON_GetErrorPtr; same thread, right after). */
 size_t cfgerr_json_error_line(const char *text);

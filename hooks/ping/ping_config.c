@@ -12,7 +12,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <math.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -29,40 +28,14 @@
 /* Optional string: 0 absent (*out NULL), 1 found, -1 invalid, -2 no memory. */
 static int get_string(struct cfgerr *c, const cJSON *obj, const char *field, char **out)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, field);
-    *out = NULL;
-    if (!v)
-        return 0;
-    if (!cJSON_IsString(v) || !v->valuestring)
-        return cfgerr_add(c, field, "must be a string");
-    size_t n = strlen(v->valuestring);
-    if (n == 0 || n > PING_CFG_STRING_MAX)
-        return cfgerr_add(c, field, "must be 1 to %d characters", PING_CFG_STRING_MAX);
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)v->valuestring[i] < 0x20)
-            return cfgerr_add(c, field, "must not contain control characters");
-    *out = strdup(v->valuestring);
-    return *out ? 1 : -2;
+    return cfgerr_get_string(c, obj, field, 1, PING_CFG_STRING_MAX, false, out);
 }
 
 /* Optional JSON number in [lo, hi] (integer when asked), times `scale`, else `dflt`. */
 static void get_number(struct cfgerr *c, const cJSON *obj, const char *field, double lo, double hi,
                        bool integer, double scale, uint32_t dflt, uint32_t *out)
 {
-    const cJSON *v = obj ? cJSON_GetObjectItemCaseSensitive(obj, field) : NULL;
-    *out = dflt;
-    if (!v)
-        return;
-    if (!cJSON_IsNumber(v)) {
-        cfgerr_add(c, field, "must be a JSON number in [%g, %g]", lo, hi);
-        return;
-    }
-    double d = v->valuedouble;
-    if (!isfinite(d) || d < lo || d > hi || (integer && d != (double)(int64_t)d)) {
-        cfgerr_add(c, field, "%g must be %s in [%g, %g]", d, integer ? "an integer" : "a number", lo, hi);
-        return;
-    }
-    *out = (uint32_t)(d * scale + 0.5);
+    cfgerr_get_number(c, obj, field, lo, hi, integer, scale, dflt, false, out);
 }
 
 /* The probe parameters of `obj` over `base` (the defaults). */

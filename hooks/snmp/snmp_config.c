@@ -12,7 +12,6 @@
 #include "snmp_config.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,54 +33,18 @@ static void free_secret(char *s)
     }
 }
 
-/* Optional string field: 0 (absent: *out NULL), 1 (found), -1 (wrong type), -2 (no memory). */
+/* Optional string field: 0 (absent: *out NULL), 1 (found), -1 (invalid), -2 (no memory); a secret's value
+ * is never repeated. */
 static int get_string(struct cfgerr *c, const cJSON *obj, const char *field, bool secret, char **out)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, field);
-    *out = NULL;
-    if (!v)
-        return 0;
-    if (!cJSON_IsString(v) || !v->valuestring)
-        return cfgerr_add(c, field, "must be a string");
-    size_t n = strlen(v->valuestring);
-    if (n > SNMP_CFG_STRING_MAX)
-        return cfgerr_add(c, field, "must be at most %d characters", SNMP_CFG_STRING_MAX);
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)v->valuestring[i] < 0x20)
-            return secret ? cfgerr_add(c, field, "must not contain control characters")
-                          : cfgerr_add(c, field, "\"%s\" must not contain control characters", v->valuestring);
-    *out = strdup(v->valuestring);
-    return *out ? 1 : -2;
-}
-
-static const char *json_type_name(const cJSON *v)
-{
-    if (cJSON_IsString(v)) return "a string";
-    if (cJSON_IsBool(v)) return "a boolean";
-    if (cJSON_IsNull(v)) return "null";
-    if (cJSON_IsArray(v)) return "an array";
-    if (cJSON_IsObject(v)) return "an object";
-    return "not a number";
+    return cfgerr_get_string(c, obj, field, 0, SNMP_CFG_STRING_MAX, !secret, out);
 }
 
 /* Optional number (a JSON number, not a string) in [lo, hi]; scale multiplies (s -> ms). */
-static int get_number(struct cfgerr *c, const cJSON *obj, const char *field, double lo, double hi,
-                      bool integer, double scale, uint32_t dflt, uint32_t *out)
+static void get_number(struct cfgerr *c, const cJSON *obj, const char *field, double lo, double hi,
+                       bool integer, double scale, uint32_t dflt, uint32_t *out)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, field);
-    double d;
-    *out = dflt;
-    if (!v)
-        return 0;
-    if (!cJSON_IsNumber(v))
-        return cfgerr_add(c, field, "must be a JSON number in [%g, %g], not %s%s%.32s%s", lo, hi,
-                          json_type_name(v), cJSON_IsString(v) ? " (\"" : "",
-                          cJSON_IsString(v) ? v->valuestring : "", cJSON_IsString(v) ? "\")" : "");
-    d = v->valuedouble;
-    if (!isfinite(d) || d < lo || d > hi || (integer && d != (double)(int64_t)d))
-        return cfgerr_add(c, field, "%g must be %s in [%g, %g]", d, integer ? "an integer" : "a number", lo, hi);
-    *out = (uint32_t)(d * scale + 0.5);   /* d >= 0 here; no libm needed */
-    return 1;
+    cfgerr_get_number(c, obj, field, lo, hi, integer, scale, dflt, true, out);
 }
 
 static int parse_version(struct cfgerr *c, const cJSON *obj, enum snmp_cfg_version *out)

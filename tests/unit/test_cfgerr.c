@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/cfgerr.h"
@@ -108,6 +109,72 @@ static void test_check_keys(void **state)
     cJSON_Delete(bad);
 }
 
+static void test_get_string(void **state)
+{
+    (void)state;
+    char err[512];
+    struct cfgerr e;
+    char *out = (char *)"unset";
+    cJSON *obj = cJSON_Parse("{\"ok\": \"edge-1\", \"num\": 5, \"empty\": \"\", \"long\": \"abcdefghi\", "
+                             "\"ctl\": \"a\\tb\"}");
+    assert_non_null(obj);
+    cfgerr_init(&e, "AGENT_X", "p", err, sizeof err);
+    assert_int_equal(cfgerr_get_string(&e, obj, "absent", 1, 8, true, &out), 0);
+    assert_null(out);
+    assert_int_equal(cfgerr_get_string(&e, obj, "ok", 1, 8, true, &out), 1);
+    assert_string_equal(out, "edge-1");
+    free(out);
+    assert_int_equal(cfgerr_get_string(&e, obj, "empty", 0, 8, true, &out), 1);
+    assert_string_equal(out, "");
+    free(out);
+    assert_int_equal(e.nerr, 0);
+    assert_int_equal(cfgerr_get_string(&e, obj, "num", 1, 8, true, &out), -1);
+    assert_int_equal(cfgerr_get_string(&e, obj, "empty", 1, 8, true, &out), -1);
+    assert_int_equal(cfgerr_get_string(&e, obj, "long", 0, 8, true, &out), -1);
+    assert_int_equal(cfgerr_get_string(&e, obj, "ctl", 0, 8, true, &out), -1);
+    assert_int_equal(cfgerr_get_string(&e, obj, "ctl", 0, 8, false, &out), -1);
+    assert_null(out);
+    assert_string_equal(err, "AGENT_X=p: num: must be a string\n"
+                             "AGENT_X=p: empty: must be 1 to 8 characters\n"
+                             "AGENT_X=p: long: must be at most 8 characters\n"
+                             "AGENT_X=p: ctl: \"a\tb\" must not contain control characters\n"
+                             "AGENT_X=p: ctl: must not contain control characters");
+    cJSON_Delete(obj);
+}
+
+static void test_get_number(void **state)
+{
+    (void)state;
+    char err[512];
+    struct cfgerr e;
+    uint32_t v = 0;
+    cJSON *obj = cJSON_Parse("{\"t\": 0.25, \"n\": 7, \"s\": \"161\", \"b\": true, \"f\": 1.5, \"big\": 70000}");
+    assert_non_null(obj);
+    cfgerr_init(&e, "AGENT_X", "p", err, sizeof err);
+    assert_int_equal(cfgerr_get_number(&e, obj, "absent", 0, 10, true, 1, 42, true, &v), 0);
+    assert_int_equal(v, 42);
+    assert_int_equal(cfgerr_get_number(&e, NULL, "t", 0, 10, true, 1, 43, true, &v), 0);
+    assert_int_equal(v, 43);
+    assert_int_equal(cfgerr_get_number(&e, obj, "t", 0.1, 60, false, 1000, 0, true, &v), 1);
+    assert_int_equal(v, 250);
+    assert_int_equal(cfgerr_get_number(&e, obj, "n", 1, 10, true, 1, 0, false, &v), 1);
+    assert_int_equal(v, 7);
+    assert_int_equal(e.nerr, 0);
+    assert_int_equal(cfgerr_get_number(&e, obj, "s", 1, 65535, true, 1, 161, true, &v), -1);
+    assert_int_equal(v, 161);
+    assert_int_equal(cfgerr_get_number(&e, obj, "b", 0, 10, true, 1, 1, true, &v), -1);
+    assert_int_equal(cfgerr_get_number(&e, obj, "s", 1, 100, true, 1, 5, false, &v), -1);
+    assert_int_equal(cfgerr_get_number(&e, obj, "f", 0, 10, true, 1, 1, false, &v), -1);
+    assert_int_equal(cfgerr_get_number(&e, obj, "big", 1, 65535, true, 1, 161, true, &v), -1);
+    assert_int_equal(v, 161);
+    assert_string_equal(err, "AGENT_X=p: s: must be a JSON number in [1, 65535], not a string (\"161\")\n"
+                             "AGENT_X=p: b: must be a JSON number in [0, 10], not a boolean\n"
+                             "AGENT_X=p: s: must be a JSON number in [1, 100]\n"
+                             "AGENT_X=p: f: 1.5 must be an integer in [0, 10]\n"
+                             "AGENT_X=p: big: 70000 must be an integer in [1, 65535]");
+    cJSON_Delete(obj);
+}
+
 static void test_json_error_line(void **state)
 {
     (void)state;
@@ -127,6 +194,8 @@ int main(void)
         cmocka_unit_test(test_count_only),
         cmocka_unit_test(test_request),
         cmocka_unit_test(test_check_keys),
+        cmocka_unit_test(test_get_string),
+        cmocka_unit_test(test_get_number),
         cmocka_unit_test(test_json_error_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
