@@ -59,6 +59,15 @@ $CC -O2 -Wall -pthread -o "$WORK/postfloor" "$HERE/postfloor.c"
 
 # timed OUTFILE CMD...: runs CMD, prints "seconds maxrss_kb" into OUTFILE.
 timed() { local o=$1; shift; /usr/bin/time -f "%e %M" -o "$o" "$@"; }
+# recv_start [ARGS...]: the loopback receiver (bench/recv.c) in the background, its summary
+# into $WORK/recv.out; sets RECV_PID and waits (at most 5 s) for its port in $WORK/port.
+recv_start() {
+    rm -f "$WORK/port"
+    "$WORK/recv" "$@" "$WORK/port" > "$WORK/recv.out" &
+    RECV_PID=$!
+    for _ in $(seq 100); do [ -s "$WORK/port" ] && break; sleep 0.05; done
+}
+recv_stop() { kill -TERM "$RECV_PID"; wait "$RECV_PID" || true; }
 
 # ---- the sender rows: events/s to the loopback receiver --------------------
 # Sender: every one of the 1M flows becomes an event at the end of the file;
@@ -70,14 +79,11 @@ timed() { local o=$1; shift; /usr/bin/time -f "%e %M" -o "$o" "$@"; }
 # SND_RCPU_<NAME> (the receiver's CPU-us per request).
 sender_run() {
     local name=$1; shift
-    rm -f "$WORK/port"
-    "$WORK/recv" "$WORK/port" > "$WORK/recv.out" &
-    local rp=$!
-    for _ in $(seq 100); do [ -s "$WORK/port" ] && break; sleep 0.05; done
+    recv_start
     /usr/bin/time -f "%e %M %U %S" -o "$WORK/t" "${SENSOR_ENV[@]}" "$@" AGENT_MAX_FLOWS=$((MEMFLOWS * 2)) \
         AGENT_EVENT_RING_SLOTS=65536 AGENT_ENDPOINT_URL="http://127.0.0.1:$(cat "$WORK/port")/ingest" \
         "$BIN" --pcap-file "$M" > /dev/null
-    kill -TERM $rp; wait $rp || true
+    recv_stop
     local ev secs span after
     ev=$(cut -d' ' -f1 "$WORK/recv.out"); secs=$(cut -d' ' -f1 "$WORK/t")
     # The sender alone: the flows all end when the file does, so from the first
@@ -97,12 +103,9 @@ sender_run() {
 # here. Sets FLOOR_<NAME> to "requests/s, client CPU-us/request, receiver CPU-us/request".
 postfloor_run() {
     local name=$1; shift
-    rm -f "$WORK/port"
-    "$WORK/recv" "$WORK/port" > "$WORK/recv.out" &
-    local rp=$!
-    for _ in $(seq 100); do [ -s "$WORK/port" ] && break; sleep 0.05; done
+    recv_start
     "$WORK/postfloor" "$@" "$(cat "$WORK/port")" > "$WORK/floor.out"
-    kill -TERM $rp; wait $rp || true
+    recv_stop
     printf -v "FLOOR_$name" '%s' "$(paste -d' ' "$WORK/floor.out" "$WORK/recv.out" | \
         awk '{printf "%.0f requests/s, client %.1f CPU-us/request, receiver %.1f", $3, ($4 + $5) * 1e6 / $1, ($11 + $12) * 1e6 / $7}')"
 }
@@ -250,7 +253,7 @@ run_kafka() {
     "${SENSOR_ENV[@]}" "$BIN" --pcap-file "$WORK/kafka-sample.pcap" | grep '"type":"flow"' > "$WORK/kafka-sample.ndjson"
     KENV=("${SENSOR_ENV[@]}" LOG_LEVEL=info AGENT_MAX_FLOWS=$((n * 2)) AGENT_EVENT_RING_SLOTS=65536
           AGENT_STATS_INTERVAL=0 AGENT_KAFKA_QUEUE_MAX_EVENTS=2000000)
-    local i o fr="" fc="" orr="" oc="" sr="" sc="" sw="" br="" bc="" nc="" all="" rp
+    local i o fr="" fc="" orr="" oc="" sr="" sc="" sw="" br="" bc="" nc="" all=""
     for i in $(seq "$RUNS"); do
         kmock_start
         o=$("$WORK/kafka_floor" "$KBOOT" tracer.flows "$n" "$WORK/kafka-sample.ndjson" || true)
@@ -272,14 +275,11 @@ run_kafka() {
         fi
         # Kafka, HTTP and stdout together: each output gets every event.
         kmock_start
-        rm -f "$WORK/port"
-        "$WORK/recv" "$WORK/port" > "$WORK/recv.out" &
-        rp=$!
-        for _ in $(seq 100); do [ -s "$WORK/port" ] && break; sleep 0.05; done
+        recv_start
         timed "$WORK/t" "${KENV[@]}" AGENT_KAFKA_BROKERS="$KBOOT" AGENT_STDOUT=on AGENT_HTTP_BODY=array \
             AGENT_BATCH_SIZE=1000 AGENT_ENDPOINT_URL="http://127.0.0.1:$(cat "$WORK/port")/ingest" \
             "$BIN" --pcap-file "$f" > /dev/null 2> "$WORK/kafka-all.log"
-        kill -TERM $rp; wait $rp || true
+        recv_stop
         kmock_stop
         local acked; acked=$(grep -o 'kafka: done: [^"]*' "$WORK/kafka-all.log" | sed -n 's/.* \([0-9]*\) acknowledged.*/\1/p')
         all+="$(awk -v e="$n" -v s="$(cut -d' ' -f1 "$WORK/t")" 'BEGIN{printf "%.0f", e / s}') (http $(cut -d' ' -f1 "$WORK/recv.out"), kafka ${acked:-?}); "
@@ -321,14 +321,13 @@ SENSOR_ENV=(env LOG_LEVEL=warn AGENT_TOPOLOGY_INTERVAL=0)
 # NDJSON run of the same trace, alternating (the target: >= 0.5 x the floor).
 run_outputs() {
     kafka_tools
-    local i o rp up fl="" nd="" al="" got=""
+    local i o up fl="" nd="" al="" got=""
     for i in $(seq "$RUNS"); do
         timed "$WORK/t" "$WORK/pcapread" "$T" > /dev/null; fl+="$(cut -d' ' -f1 "$WORK/t") "
         timed "$WORK/t" "${SENSOR_ENV[@]}" "$BIN" --pcap-file "$T" > /dev/null; nd+="$(cut -d' ' -f1 "$WORK/t") "
         kmock_start
-        rm -f "$WORK/port" "$WORK/uport"
-        "$WORK/recv" "$WORK/port" > "$WORK/recv.out" &
-        rp=$!
+        rm -f "$WORK/uport"
+        recv_start
         $PY -c 'import socket, signal, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
@@ -340,14 +339,14 @@ while True:
     s.recv(65536)
     n += 1' "$WORK/uport" > "$WORK/udp.out" &
         up=$!
-        for _ in $(seq 100); do [ -s "$WORK/port" ] && [ -s "$WORK/uport" ] && break; sleep 0.05; done
+        for _ in $(seq 100); do [ -s "$WORK/uport" ] && break; sleep 0.05; done
         timed "$WORK/t" "${SENSOR_ENV[@]}" LOG_LEVEL=info AGENT_STATS_INTERVAL=0 AGENT_KAFKA_BROKERS="$KBOOT" \
             AGENT_KAFKA_QUEUE_MAX_EVENTS=1000000 AGENT_HTTP_BODY=array \
             AGENT_ENDPOINT_URL="http://127.0.0.1:$(cat "$WORK/port")/ingest" \
             AGENT_IPFIX_COLLECTOR="udp://127.0.0.1:$(cat "$WORK/uport")" \
             "$BIN" --pcap-file "$T" > /dev/null 2> "$WORK/outputs.log"
         al+="$(cut -d' ' -f1 "$WORK/t") "
-        kill -TERM $rp $up; wait $rp $up 2>/dev/null || true
+        kill -TERM "$RECV_PID" $up; wait "$RECV_PID" $up 2>/dev/null || true
         kmock_stop
         o=$(grep -o 'kafka: done: [^"]*' "$WORK/outputs.log" | sed -n 's/.* \([0-9]*\) acknowledged.*/\1/p')
         got="http $(cut -d' ' -f1 "$WORK/recv.out"), kafka ${o:-?}, ipfix datagrams $(cat "$WORK/udp.out" 2>/dev/null || echo ?)"
@@ -380,13 +379,10 @@ run_ndjson() {
     add ndjson $(cat "$WORK/t")
 }
 run_http() {
-    rm -f "$WORK/port"
-    "$WORK/recv" -o "$WORK/out.http" "$WORK/port" > "$WORK/recv.out" &
-    local rp=$!
-    for _ in $(seq 100); do [ -s "$WORK/port" ] && break; sleep 0.05; done
+    recv_start -o "$WORK/out.http"
     timed "$WORK/t" "${SENSOR_ENV[@]}" AGENT_HTTP_BODY=array \
         AGENT_ENDPOINT_URL="http://127.0.0.1:$(cat "$WORK/port")/ingest" "$BIN" --pcap-file "$T" > /dev/null
-    kill -TERM $rp; wait $rp || true
+    recv_stop
     add http $(cat "$WORK/t")
     HTTP_EVENTS=$(cut -d' ' -f1 "$WORK/recv.out")
 }

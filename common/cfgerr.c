@@ -151,11 +151,21 @@ int cfgerr_get_number(struct cfgerr *e, const cJSON *obj, const char *field, dou
     return 1;
 }
 
-size_t cfgerr_json_error_line(const char *text)
+cJSON *cfgerr_parse_object(struct cfgerr *e, const char *text, const char *rule)
 {
-    const char *at = cJSON_GetErrorPtr();
-    size_t line = 1;
-    for (const char *p = text; at && p < at && *p; p++)
-        line += *p == '\n';
-    return line;
+    cJSON *root = cJSON_Parse(text);
+    if (!root) {
+        const char *at = cJSON_GetErrorPtr();
+        size_t line = 1;
+        for (const char *p = text; at && p < at && *p; p++)
+            line += *p == '\n';
+        cfgerr_add(e, NULL, "not valid JSON (near line %zu)", line);
+        return NULL;
+    }
+    if (!cJSON_IsObject(root)) {
+        cfgerr_add(e, NULL, "%s", rule);
+        cJSON_Delete(root);
+        return NULL;
+    }
+    return root;
 }

@@ -88,7 +88,12 @@ int cfgerr_get_string(struct cfgerr *e, const cJSON *obj, const char *field, siz
 int cfgerr_get_number(struct cfgerr *e, const cJSON *obj, const char *field, double lo, double hi, bool integer,
                       double scale, uint32_t dflt, bool say_type, uint32_t *out);
 
-/* The 1-based line of `text` where cJSON_Parse last stopped (cJSON_GetErrorPtr; same thread, right after). */
-size_t cfgerr_json_error_line(const char *text);
+/*
+ * Parse the whole file `text`: its JSON object (the caller deletes it), or
+ * NULL after recording "not valid JSON (near line N)" or, for JSON that is
+ * not an object, `rule` (e.g. "must be a JSON object with \"targets\"").
+ * Not thread-safe: cJSON keeps its error position in a global.
+ */
+cJSON *cfgerr_parse_object(struct cfgerr *e, const char *text, const char *rule);
 
 #endif

@@ -128,18 +128,12 @@ int ping_config_parse(const char *text, const char *path, struct ping_config **o
     struct cfgerr c;
     *out = NULL;
     cfgerr_init(&c, "AGENT_PING_CONFIG", path, err, errlen);
-    cJSON *root = cJSON_Parse(text);
+    cJSON *root = cfgerr_parse_object(&c, text, "must be a JSON object with \"targets\"");
     struct ping_config *cfg = calloc(1, sizeof *cfg);
     if (!cfg)
         goto oom;
-    if (!root) {
-        cfgerr_add(&c, NULL, "not valid JSON (near line %zu)", cfgerr_json_error_line(text));
+    if (!root)
         goto bad;
-    }
-    if (!cJSON_IsObject(root)) {
-        cfgerr_add(&c, NULL, "must be a JSON object with \"targets\"");
-        goto bad;
-    }
     static const char *const KEYS[] = {"defaults", "targets", NULL};
     cfgerr_check_keys(&c, root, KEYS);
     const struct ping_target builtin = {.interval_ms = 60000, .count = 5, .timeout_ms = 1000,

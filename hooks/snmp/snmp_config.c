@@ -397,21 +397,15 @@ int snmp_config_parse(const char *text, const char *path, struct snmp_config **o
     int rc = -1;
     *out = NULL;
     cfgerr_init(&c, "AGENT_SNMP_CONFIG", path, err, errlen);
-    cJSON *root = cJSON_Parse(text);
+    cJSON *root = cfgerr_parse_object(&c, text, "must be a JSON object with \"targets\" and/or \"trap_users\"");
     struct snmp_config *cfg = calloc(1, sizeof *cfg);
     if (!cfg) {
         snprintf(err, errlen, "AGENT_SNMP_CONFIG=%s: out of memory", path);
         cJSON_Delete(root);
         return -2;
     }
-    if (!root) {
-        cfgerr_add(&c, NULL, "not valid JSON (near line %zu)", cfgerr_json_error_line(text));
+    if (!root)
         goto err;
-    }
-    if (!cJSON_IsObject(root)) {
-        cfgerr_add(&c, NULL, "must be a JSON object with \"targets\" and/or \"trap_users\"");
-        goto err;
-    }
     static const char *const KEYS[] = {"targets", "trap_users", "trap_limits", NULL};
     cfgerr_check_keys(&c, root, KEYS);
     const cJSON *targets = cJSON_GetObjectItemCaseSensitive(root, "targets");

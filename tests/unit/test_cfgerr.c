@@ -175,15 +175,22 @@ static void test_get_number(void **state)
     cJSON_Delete(obj);
 }
 
-static void test_json_error_line(void **state)
+static void test_parse_object(void **state)
 {
     (void)state;
-    const char *text = "{\n  \"a\": 1,\n  \"b\": }\n";
-    assert_null(cJSON_Parse(text));
-    assert_int_equal(cfgerr_json_error_line(text), 3);
-    const char *first = "nonsense";
-    assert_null(cJSON_Parse(first));
-    assert_int_equal(cfgerr_json_error_line(first), 1);
+    char err[512];
+    struct cfgerr e;
+    cfgerr_init(&e, "AGENT_X", "p", err, sizeof err);
+    cJSON *root = cfgerr_parse_object(&e, "{\"a\": 1}", "must be a JSON object");
+    assert_non_null(root);
+    assert_int_equal(e.nerr, 0);
+    cJSON_Delete(root);
+    assert_null(cfgerr_parse_object(&e, "{\n  \"a\": 1,\n  \"b\": }\n", "must be a JSON object"));
+    assert_null(cfgerr_parse_object(&e, "nonsense", "must be a JSON object"));
+    assert_null(cfgerr_parse_object(&e, "[1, 2]", "must be a JSON object with \"targets\""));
+    assert_string_equal(err, "AGENT_X=p: not valid JSON (near line 3)\n"
+                             "AGENT_X=p: not valid JSON (near line 1)\n"
+                             "AGENT_X=p: must be a JSON object with \"targets\"");
 }
 
 int main(void)
@@ -196,7 +203,7 @@ int main(void)
         cmocka_unit_test(test_check_keys),
         cmocka_unit_test(test_get_string),
         cmocka_unit_test(test_get_number),
-        cmocka_unit_test(test_json_error_line),
+        cmocka_unit_test(test_parse_object),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
