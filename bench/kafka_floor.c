@@ -92,7 +92,8 @@ int main(int argc, char **argv)
         for (;;) {
             rd_kafka_resp_err_t e = rd_kafka_producev(rk, RD_KAFKA_V_RKT(t), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                                       RD_KAFKA_V_KEY(key, (size_t)kl),
-                                                      RD_KAFKA_V_VALUE(lines.text[i % lines.n], lines.len[i % lines.n]), RD_KAFKA_V_END);
+                                                      RD_KAFKA_V_VALUE(lines.text[i % lines.n], lines.len[i % lines.n]),
+                                                      RD_KAFKA_V_END);
             if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
                 break;
             if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
