@@ -77,7 +77,7 @@ int cfgerr_check_keys(struct cfgerr *e, const cJSON *obj, const char *const *all
  * the value, false for secrets), -2 out of memory.
  */
 int cfgerr_get_string(struct cfgerr *e, const cJSON *obj, const char *field, size_t min, size_t max, bool show,
-                      char **out);
+                      char **out) __attribute__((warn_unused_result));
 
 /*
  * Optional number `field` of obj (NULL: absent) in [lo, hi] (0 <= lo), an
@@ -94,6 +94,6 @@ int cfgerr_get_number(struct cfgerr *e, const cJSON *obj, const char *field, dou
  * not an object, `rule` (e.g. "must be a JSON object with \"targets\"").
  * Not thread-safe: cJSON keeps its error position in a global.
  */
-cJSON *cfgerr_parse_object(struct cfgerr *e, const char *text, const char *rule);
+cJSON *cfgerr_parse_object(struct cfgerr *e, const char *text, const char *rule) __attribute__((warn_unused_result));
 
 #endif
