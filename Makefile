@@ -189,6 +189,10 @@ FUZZ_SRCS_api         := api/snmp_jobs.c api/api_server.c hooks/hook.c hooks/snm
                          hooks/snmp/snmp_client.c hooks/snmp/snmp_config.c hooks/snmp/snmp_values.c \
                          hooks/snmp/snmp_limiter.c common/ring.c common/log.c common/log_json.c common/timefmt.c \
                          common/caps.c common/hostport.c
+# common/cfgerr: the JSON file messages of snmp_config.c
+FUZZ_SRCS_trap        += common/cfgerr.c
+FUZZ_SRCS_snmp_config += common/cfgerr.c
+FUZZ_SRCS_api         += common/cfgerr.c
 FUZZ_TARGETS += ping
 FUZZ_SRCS_ping        := hooks/ping/ping_packet.c
 FUZZ_HDRS    := $(wildcard fuzz/*.h $(MODULES:%=%/*.h))

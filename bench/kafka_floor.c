@@ -25,12 +25,7 @@
 
 #include <librdkafka/rdkafka.h>
 
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "kafka_setup.h"
 
 static unsigned long acked, failed;
 static double last_ack;
@@ -43,7 +38,7 @@ static void on_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         failed++;
     else
         acked++;
-    last_ack = mono_s();
+    last_ack = ksetup_mono_s();
 }
 
 static void set(rd_kafka_conf_t *c, const char *k, const char *v)
@@ -57,36 +52,11 @@ static void set(rd_kafka_conf_t *c, const char *k, const char *v)
 
 int main(int argc, char **argv)
 {
-    if (argc < 5) {
-        fprintf(stderr, "usage: kafka_floor BOOTSTRAP TOPIC N NDJSON\n");
-        return 2;
-    }
-    unsigned long n = strtoul(argv[3], NULL, 10);
-    /* Up to MAXLINES lines of the file, kept in memory. */
-    enum { MAXLINES = 4096 };
-    static char *lines[MAXLINES];
-    static size_t lens[MAXLINES];
-    size_t nl = 0;
-    FILE *f = fopen(argv[4], "r");
-    if (!f) {
-        perror(argv[4]);
-        return 2;
-    }
-    char *line = NULL;
-    size_t lcap = 0;
-    ssize_t got;
-    while (nl < MAXLINES && (got = getline(&line, &lcap, f)) > 1) {
-        lens[nl] = (size_t)got - 1;
-        lines[nl] = malloc(lens[nl]);
-        memcpy(lines[nl], line, lens[nl]);
-        nl++;
-    }
-    free(line);
-    fclose(f);
-    if (n == 0 || nl == 0) {
-        fprintf(stderr, "kafka_floor: N > 0 and a non-empty NDJSON file\n");
-        return 2;
-    }
+    unsigned long n;
+    static struct ksetup_lines lines;   /* up to KSETUP_MAXLINES lines of the file, kept in memory */
+    int rc = ksetup_args("kafka_floor", argc, argv, &n, &lines);
+    if (rc != 0)
+        return rc;
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     set(c, "bootstrap.servers", argv[1]);
     set(c, "enable.idempotence", "true");
@@ -116,13 +86,14 @@ int main(int argc, char **argv)
     }
     rd_kafka_topic_t *t = rd_kafka_topic_new(rk, argv[2], NULL);
     char key[64];
-    double t0 = mono_s();
+    double t0 = ksetup_mono_s();
     for (unsigned long i = 0; i < n; i++) {
         int kl = snprintf(key, sizeof key, "1:%027lu=", i * 2654435761ul);
         for (;;) {
             rd_kafka_resp_err_t e = rd_kafka_producev(rk, RD_KAFKA_V_RKT(t), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                                       RD_KAFKA_V_KEY(key, (size_t)kl),
-                                                      RD_KAFKA_V_VALUE(lines[i % nl], lens[i % nl]), RD_KAFKA_V_END);
+                                                      RD_KAFKA_V_VALUE(lines.text[i % lines.n], lines.len[i % lines.n]),
+                                                      RD_KAFKA_V_END);
             if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
                 break;
             if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -144,7 +115,6 @@ int main(int argc, char **argv)
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6, failed);
     rd_kafka_topic_destroy(t);
     rd_kafka_destroy(rk);
-    for (size_t i = 0; i < nl; i++)
-        free(lines[i]);
+    ksetup_lines_free(&lines);
     return failed ? 1 : 0;
 }

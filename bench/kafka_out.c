@@ -24,44 +24,15 @@
 #include "config/config.h"
 #include "sender/kafka_output.h"
 
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "kafka_setup.h"
 
 int main(int argc, char **argv)
 {
-    if (argc < 5) {
-        fprintf(stderr, "usage: kafka_out BOOTSTRAP TOPIC N NDJSON\n");
-        return 2;
-    }
-    unsigned long n = strtoul(argv[3], NULL, 10);
-    enum { MAXLINES = 4096 };
-    static char *lines[MAXLINES];
-    static size_t lens[MAXLINES];
-    size_t nl = 0;
-    FILE *f = fopen(argv[4], "r");
-    if (!f) {
-        perror(argv[4]);
-        return 2;
-    }
-    char *line = NULL;
-    size_t lcap = 0;
-    ssize_t got;
-    while (nl < MAXLINES && (got = getline(&line, &lcap, f)) > 1) {
-        lens[nl] = (size_t)got - 1;
-        lines[nl] = malloc(lens[nl]);
-        memcpy(lines[nl], line, lens[nl]);
-        nl++;
-    }
-    free(line);
-    fclose(f);
-    if (n == 0 || nl == 0) {
-        fprintf(stderr, "kafka_out: N > 0 and a non-empty NDJSON file\n");
-        return 2;
-    }
+    unsigned long n;
+    static struct ksetup_lines lines;
+    int rc = ksetup_args("kafka_out", argc, argv, &n, &lines);
+    if (rc != 0)
+        return rc;
     log_set_level(LOG_WARN);
     struct config cfg = {0};
     cfg.kafka_brokers = argv[1];
@@ -80,17 +51,17 @@ int main(int argc, char **argv)
         return 1;
     }
     static const char field[] = "\"community_id\":\"";
-    double t0 = mono_s();
+    double t0 = ksetup_mono_s();
     for (unsigned long i = 0; i < n; i++) {
-        const char *text = lines[i % nl];
-        size_t len = lens[i % nl];
+        const char *text = lines.text[i % lines.n];
+        size_t len = lines.len[i % lines.n];
         const char *fd = memmem(text, len, field, sizeof field - 1);
         const char *v = fd ? fd + sizeof field - 1 : NULL;
         const char *q = v ? memchr(v, '"', len - (size_t)(v - text)) : NULL;
         kafka_output_offer(k, KAFKA_TOPIC_FLOW, q ? v : NULL, q ? (size_t)(q - v) : 0, text, len);
     }
     kafka_output_finish(k);
-    double dt = mono_s() - t0;
+    double dt = ksetup_mono_s() - t0;
     struct kafka_output_stats st;
     kafka_output_get_stats(k, &st);
     struct rusage ru;
@@ -101,7 +72,6 @@ int main(int argc, char **argv)
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6,
            (unsigned long long)(st.offered - st.delivered));
     kafka_output_destroy(k);
-    for (size_t i = 0; i < nl; i++)
-        free(lines[i]);
+    ksetup_lines_free(&lines);
     return st.delivered == n ? 0 : 1;
 }

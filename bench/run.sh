@@ -59,6 +59,15 @@ $CC -O2 -Wall -pthread -o "$WORK/postfloor" "$HERE/postfloor.c"
 
 # timed OUTFILE CMD...: runs CMD, prints "seconds maxrss_kb" into OUTFILE.
 timed() { local o=$1; shift; /usr/bin/time -f "%e %M" -o "$o" "$@"; }
+# recv_start [ARGS...]: the loopback receiver (bench/recv.c) in the background, its summary
+# into $WORK/recv.out; sets RECV_PID and waits (at most 5 s) for its port in $WORK/port.
+recv_start() {
+    rm -f "$WORK/port"
+    "$WORK/recv" "$@" "$WORK/port" > "$WORK/recv.out" &
+    RECV_PID=$!
+    for _ in $(seq 100); do [ -s "$WORK/port" ] && break; sleep 0.05; done
+}
+recv_stop() { kill -TERM "$RECV_PID"; wait "$RECV_PID" || true; }
 
 # ---- the sender rows: events/s to the loopback receiver --------------------
 # Sender: every one of the 1M flows becomes an event at the end of the file;
@@ -70,14 +79,11 @@ timed() { local o=$1; shift; /usr/bin/time -f "%e %M" -o "$o" "$@"; }
 # SND_RCPU_<NAME> (the receiver's CPU-us per request).
 sender_run() {
     local name=$1; shift
-    rm -f "$WORK/port"
-    "$WORK/recv" "$WORK/port" > "$WORK/recv.out" &
-    local rp=$!
-    for _ in $(seq 100); do [ -s "$WORK/port" ] && break; sleep 0.05; done
+    recv_start
     /usr/bin/time -f "%e %M %U %S" -o "$WORK/t" "${SENSOR_ENV[@]}" "$@" AGENT_MAX_FLOWS=$((MEMFLOWS * 2)) \
         AGENT_EVENT_RING_SLOTS=65536 AGENT_ENDPOINT_URL="http://127.0.0.1:$(cat "$WORK/port")/ingest" \
         "$BIN" --pcap-file "$M" > /dev/null
-    kill -TERM $rp; wait $rp || true
+    recv_stop
     local ev secs span after
     ev=$(cut -d' ' -f1 "$WORK/recv.out"); secs=$(cut -d' ' -f1 "$WORK/t")
     # The sender alone: the flows all end when the file does, so from the first
@@ -97,12 +103,9 @@ sender_run() {
 # here. Sets FLOOR_<NAME> to "requests/s, client CPU-us/request, receiver CPU-us/request".
 postfloor_run() {
     local name=$1; shift
-    rm -f "$WORK/port"
-    "$WORK/recv" "$WORK/port" > "$WORK/recv.out" &
-    local rp=$!
-    for _ in $(seq 100); do [ -s "$WORK/port" ] && break; sleep 0.05; done
+    recv_start
     "$WORK/postfloor" "$@" "$(cat "$WORK/port")" > "$WORK/floor.out"
-    kill -TERM $rp; wait $rp || true
+    recv_stop
     printf -v "FLOOR_$name" '%s' "$(paste -d' ' "$WORK/floor.out" "$WORK/recv.out" | \
         awk '{printf "%.0f requests/s, client %.1f CPU-us/request, receiver %.1f", $3, ($4 + $5) * 1e6 / $1, ($11 + $12) * 1e6 / $7}')"
 }
@@ -250,7 +253,7 @@ run_kafka() {
     "${SENSOR_ENV[@]}" "$BIN" --pcap-file "$WORK/kafka-sample.pcap" | grep '"type":"flow"' > "$WORK/kafka-sample.ndjson"
     KENV=("${SENSOR_ENV[@]}" LOG_LEVEL=info AGENT_MAX_FLOWS=$((n * 2)) AGENT_EVENT_RING_SLOTS=65536
           AGENT_STATS_INTERVAL=0 AGENT_KAFKA_QUEUE_MAX_EVENTS=2000000)
-    local i o fr="" fc="" orr="" oc="" sr="" sc="" sw="" br="" bc="" nc="" all="" rp
+    local i o fr="" fc="" orr="" oc="" sr="" sc="" sw="" br="" bc="" nc="" all=""
     for i in $(seq "$RUNS"); do
         kmock_start
         o=$("$WORK/kafka_floor" "$KBOOT" tracer.flows "$n" "$WORK/kafka-sample.ndjson" || true)
@@ -272,14 +275,11 @@ run_kafka() {
         fi
         # Kafka, HTTP and stdout together: each output gets every event.
         kmock_start
-        rm -f "$WORK/port"
-        "$WORK/recv" "$WORK/port" > "$WORK/recv.out" &
-        rp=$!
-        for _ in $(seq 100); do [ -s "$WORK/port" ] && break; sleep 0.05; done
+        recv_start
         timed "$WORK/t" "${KENV[@]}" AGENT_KAFKA_BROKERS="$KBOOT" AGENT_STDOUT=on AGENT_HTTP_BODY=array \
             AGENT_BATCH_SIZE=1000 AGENT_ENDPOINT_URL="http://127.0.0.1:$(cat "$WORK/port")/ingest" \
             "$BIN" --pcap-file "$f" > /dev/null 2> "$WORK/kafka-all.log"
-        kill -TERM $rp; wait $rp || true
+        recv_stop
         kmock_stop
         local acked; acked=$(grep -o 'kafka: done: [^"]*' "$WORK/kafka-all.log" | sed -n 's/.* \([0-9]*\) acknowledged.*/\1/p')
         all+="$(awk -v e="$n" -v s="$(cut -d' ' -f1 "$WORK/t")" 'BEGIN{printf "%.0f", e / s}') (http $(cut -d' ' -f1 "$WORK/recv.out"), kafka ${acked:-?}); "
@@ -321,14 +321,13 @@ SENSOR_ENV=(env LOG_LEVEL=warn AGENT_TOPOLOGY_INTERVAL=0)
 # NDJSON run of the same trace, alternating (the target: >= 0.5 x the floor).
 run_outputs() {
     kafka_tools
-    local i o rp up fl="" nd="" al="" got=""
+    local i o up fl="" nd="" al="" got=""
     for i in $(seq "$RUNS"); do
         timed "$WORK/t" "$WORK/pcapread" "$T" > /dev/null; fl+="$(cut -d' ' -f1 "$WORK/t") "
         timed "$WORK/t" "${SENSOR_ENV[@]}" "$BIN" --pcap-file "$T" > /dev/null; nd+="$(cut -d' ' -f1 "$WORK/t") "
         kmock_start
-        rm -f "$WORK/port" "$WORK/uport"
-        "$WORK/recv" "$WORK/port" > "$WORK/recv.out" &
-        rp=$!
+        rm -f "$WORK/uport"
+        recv_start
         $PY -c 'import socket, signal, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
@@ -340,14 +339,14 @@ while True:
     s.recv(65536)
     n += 1' "$WORK/uport" > "$WORK/udp.out" &
         up=$!
-        for _ in $(seq 100); do [ -s "$WORK/port" ] && [ -s "$WORK/uport" ] && break; sleep 0.05; done
+        for _ in $(seq 100); do [ -s "$WORK/uport" ] && break; sleep 0.05; done
         timed "$WORK/t" "${SENSOR_ENV[@]}" LOG_LEVEL=info AGENT_STATS_INTERVAL=0 AGENT_KAFKA_BROKERS="$KBOOT" \
             AGENT_KAFKA_QUEUE_MAX_EVENTS=1000000 AGENT_HTTP_BODY=array \
             AGENT_ENDPOINT_URL="http://127.0.0.1:$(cat "$WORK/port")/ingest" \
             AGENT_IPFIX_COLLECTOR="udp://127.0.0.1:$(cat "$WORK/uport")" \
             "$BIN" --pcap-file "$T" > /dev/null 2> "$WORK/outputs.log"
         al+="$(cut -d' ' -f1 "$WORK/t") "
-        kill -TERM $rp $up; wait $rp $up 2>/dev/null || true
+        kill -TERM "$RECV_PID" $up; wait "$RECV_PID" $up 2>/dev/null || true
         kmock_stop
         o=$(grep -o 'kafka: done: [^"]*' "$WORK/outputs.log" | sed -n 's/.* \([0-9]*\) acknowledged.*/\1/p')
         got="http $(cut -d' ' -f1 "$WORK/recv.out"), kafka ${o:-?}, ipfix datagrams $(cat "$WORK/udp.out" 2>/dev/null || echo ?)"
@@ -380,13 +379,10 @@ run_ndjson() {
     add ndjson $(cat "$WORK/t")
 }
 run_http() {
-    rm -f "$WORK/port"
-    "$WORK/recv" -o "$WORK/out.http" "$WORK/port" > "$WORK/recv.out" &
-    local rp=$!
-    for _ in $(seq 100); do [ -s "$WORK/port" ] && break; sleep 0.05; done
+    recv_start -o "$WORK/out.http"
     timed "$WORK/t" "${SENSOR_ENV[@]}" AGENT_HTTP_BODY=array \
         AGENT_ENDPOINT_URL="http://127.0.0.1:$(cat "$WORK/port")/ingest" "$BIN" --pcap-file "$T" > /dev/null
-    kill -TERM $rp; wait $rp || true
+    recv_stop
     add http $(cat "$WORK/t")
     HTTP_EVENTS=$(cut -d' ' -f1 "$WORK/recv.out")
 }
@@ -406,23 +402,22 @@ maxof() { tr ' ' '\n' | grep -v '^$' | sort -g | tail -1; }
 # AGENT_TCP_HEALTH and AGENT_DECAP on; "all" turns every group on.
 # Baseline (BENCH_BASELINE=BINARY, `make bench` builds it from BENCH_BASE_REF):
 # the sensor before this round's decoding work, on the same trace, alternating.
-GROUP_NAMES=(dpi stats early health nodecap all)
-declare -A GROUP_ENV=(
-    [dpi]="AGENT_DPI=on"
-    [stats]="AGENT_FLOW_STATS=on AGENT_EARLY_PACKETS=0"
-    [early]="AGENT_FLOW_STATS=on AGENT_EARLY_PACKETS=8"
-    [health]="AGENT_TCP_HEALTH=off"
-    [nodecap]="AGENT_DECAP=off"
-    [all]="AGENT_DPI=on AGENT_FLOW_STATS=on AGENT_EARLY_PACKETS=8 AGENT_TCP_HEALTH=on AGENT_DECAP=on"
+# One line a group: NAME|ENVIRONMENT|ROW LABEL.
+GROUP_TABLE=(
+    "dpi|AGENT_DPI=on|application identification (nDPI), AGENT_DPI=on"
+    "stats|AGENT_FLOW_STATS=on AGENT_EARLY_PACKETS=0|flow statistics, AGENT_FLOW_STATS=on, AGENT_EARLY_PACKETS=0"
+    "early|AGENT_FLOW_STATS=on AGENT_EARLY_PACKETS=8|flow statistics and the first 8 packets, AGENT_FLOW_STATS=on"
+    "health|AGENT_TCP_HEALTH=off|TCP health off, AGENT_TCP_HEALTH=off (on by default)"
+    "nodecap|AGENT_DECAP=off|tunnel decapsulation off, AGENT_DECAP=off (on by default)"
+    "all|AGENT_DPI=on AGENT_FLOW_STATS=on AGENT_EARLY_PACKETS=8 AGENT_TCP_HEALTH=on AGENT_DECAP=on|every group on (DPI, statistics, first 8 packets, TCP health, decap)"
 )
-declare -A GROUP_LABEL=(
-    [dpi]="application identification (nDPI), AGENT_DPI=on"
-    [stats]="flow statistics, AGENT_FLOW_STATS=on, AGENT_EARLY_PACKETS=0"
-    [early]="flow statistics and the first 8 packets, AGENT_FLOW_STATS=on"
-    [health]="TCP health off, AGENT_TCP_HEALTH=off (on by default)"
-    [nodecap]="tunnel decapsulation off, AGENT_DECAP=off (on by default)"
-    [all]="every group on (DPI, statistics, first 8 packets, TCP health, decap)"
-)
+GROUP_NAMES=()
+declare -A GROUP_ENV GROUP_LABEL
+for _group in "${GROUP_TABLE[@]}"; do
+    IFS='|' read -r _name _env _label <<< "$_group"
+    GROUP_NAMES+=("$_name"); GROUP_ENV[$_name]=$_env; GROUP_LABEL[$_name]=$_label
+done
+unset _group _name _env _label
 run_group() {   # run_group NAME
     # shellcheck disable=SC2086
     timed "$WORK/t" "${SENSOR_ENV[@]}" ${GROUP_ENV[$1]} "$BIN" --pcap-file "$T" > "$WORK/out.$1.ndjson"
@@ -433,18 +428,26 @@ run_baseline() {
     timed "$WORK/t" "${SENSOR_ENV[@]}" "$BENCH_BASELINE" --pcap-file "$T" > "$WORK/out.base.ndjson"
     add base $(cat "$WORK/t")
 }
+# group_pct A B: the median time of runs A against that of runs B (SECS keys), "+12.3%".
+group_pct() {
+    awk -v a="$(echo "${SECS[$1]}" | median)" -v b="$(echo "${SECS[$2]}" | median)" 'BEGIN{printf "%+.1f%%", (a/b-1)*100}'
+}
+# group_row LABEL KEY [COST]: one line for the runs KEY: packets/s, peak RSS, x floor, then COST.
+group_row() {
+    local f s
+    f=$(echo "${SECS[floor]}" | median); s=$(echo "${SECS[$2]}" | median)
+    echo "| $1 | $(awk -v n=$NPKT -v s="$s" 'BEGIN{printf "%.2f", n/s/1e6}') M | $(( $(echo "${RSS[$2]}" | maxof) / 1024 )) MiB | $(awk -v a="$f" -v b="$s" 'BEGIN{printf "%.2f", a/b}') x floor |${3:+ $3} |"
+}
 # One line per group: packets/s, peak RSS, x floor, time against the default run.
 group_rows() {
-    local f n g s
-    f=$(echo "${SECS[floor]}" | median); n=$(echo "${SECS[ndjson]}" | median)
-    echo "| sensor, defaults (AGENT_DPI=off, AGENT_FLOW_STATS=off, TCP health and decap on) | $(awk -v n=$NPKT -v s="$n" 'BEGIN{printf "%.2f", n/s/1e6}') M | $(( $(echo "${RSS[ndjson]}" | maxof) / 1024 )) MiB | $(awk -v a="$f" -v b="$n" 'BEGIN{printf "%.2f", a/b}') x floor | |"
+    local g
+    group_row "sensor, defaults (AGENT_DPI=off, AGENT_FLOW_STATS=off, TCP health and decap on)" ndjson
     if [ -n "${BENCH_BASELINE:-}" ]; then
-        s=$(echo "${SECS[base]}" | median)
-        echo "| baseline: ${BENCH_BASELINE_LABEL:-$BENCH_BASELINE}, defaults | $(awk -v n=$NPKT -v s="$s" 'BEGIN{printf "%.2f", n/s/1e6}') M | $(( $(echo "${RSS[base]}" | maxof) / 1024 )) MiB | $(awk -v a="$f" -v b="$s" 'BEGIN{printf "%.2f", a/b}') x floor | defaults vs baseline $(awk -v a="$n" -v b="$s" 'BEGIN{printf "%+.1f%%", (a/b-1)*100}') time |"
+        group_row "baseline: ${BENCH_BASELINE_LABEL:-$BENCH_BASELINE}, defaults" base \
+            "defaults vs baseline $(group_pct ndjson base) time"
     fi
     for g in "${GROUP_NAMES[@]}"; do
-        s=$(echo "${SECS[g_$g]}" | median)
-        echo "| group: ${GROUP_LABEL[$g]} | $(awk -v n=$NPKT -v s="$s" 'BEGIN{printf "%.2f", n/s/1e6}') M | $(( $(echo "${RSS[g_$g]}" | maxof) / 1024 )) MiB | $(awk -v a="$f" -v b="$s" 'BEGIN{printf "%.2f", a/b}') x floor | $(awk -v a="$s" -v b="$n" 'BEGIN{printf "%+.1f%%", (a/b-1)*100}') time vs defaults |"
+        group_row "group: ${GROUP_LABEL[$g]}" "g_$g" "$(group_pct "g_$g" ndjson) time vs defaults"
     done
     echo "runs (s): floor ${SECS[floor]}| defaults ${SECS[ndjson]}| baseline ${SECS[base]:-}$(for g in "${GROUP_NAMES[@]}"; do printf '| %s %s' "$g" "${SECS[g_$g]}"; done)"
 }

@@ -48,6 +48,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "../common/growbuf.h"
 #include "../common/log.h"
 #include "../common/timefmt.h"
 #include "../config/config.h"
@@ -141,19 +142,7 @@ static uint64_t get(const _Atomic uint64_t *c)
 
 static int pend_reserve(struct pending *p, size_t need)
 {
-    if (p->cap - p->len >= need)
-        return 0;
-    if (need > PENDING_MAX_BYTES - p->len)
-        return -1;
-    size_t cap = p->cap ? p->cap : 64u * 1024u;
-    while (cap - p->len < need)
-        cap = cap > PENDING_MAX_BYTES / 2 ? PENDING_MAX_BYTES : cap * 2;
-    char *b = realloc(p->buf, cap);
-    if (!b)
-        return -1;
-    p->buf = b;
-    p->cap = cap;
-    return 0;
+    return growbuf_reserve(&p->buf, &p->cap, p->len, need, 64u * 1024u, PENDING_MAX_BYTES);
 }
 
 /* Append one event as a spool line ("<kind> <keylen> <key><json>\n") to p. 0, or -1 when p is full.

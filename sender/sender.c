@@ -60,6 +60,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "../common/growbuf.h"
 #include "../common/hostaddr.h"
 #include "../common/log.h"
 #include "../common/timefmt.h"
@@ -336,19 +337,7 @@ void sender_get_stats(const sender *s, struct sender_stats *out)
 /* Make room for `need` more bytes in o. */
 static int buf_reserve(struct outbuf *o, size_t need)
 {
-    if (o->cap - o->len >= need)
-        return 0;
-    if (need > SENDER_BUF_MAX - o->len)
-        return -1;
-    size_t cap = o->cap;
-    while (cap - o->len < need)
-        cap = cap > SENDER_BUF_MAX / 2 ? SENDER_BUF_MAX : cap * 2;
-    char *b = realloc(o->buf, cap);
-    if (!b)
-        return -1;
-    o->buf = b;
-    o->cap = cap;
-    return 0;
+    return growbuf_reserve(&o->buf, &o->cap, o->len, need, SENDER_BUF_INITIAL, SENDER_BUF_MAX);
 }
 
 /* Stream mode: write and flush the collected NDJSON lines. */

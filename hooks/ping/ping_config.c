@@ -12,125 +12,34 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <math.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
 
+#include "../../common/cfgerr.h"
+
 #define PING_CFG_FILE_MAX   (4u * 1024u * 1024u)
 #define PING_CFG_STRING_MAX 255
 
-struct pctx {
-    const char *path;
-    char *err;
-    size_t errlen;
-    size_t used;
-    unsigned nerr, nshown;
-    char where[160];          /* "targets[1] (\"gw\")" or "defaults" */
-};
-
-__attribute__((format(printf, 3, 4)))
-static int fail(struct pctx *c, const char *field, const char *fmt, ...)
-{
-    char msg[512], line[900];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    int n = snprintf(line, sizeof line, "%sAGENT_PING_CONFIG=%s: %s%s%s%s%s", c->nerr ? "\n" : "", c->path,
-                     c->where, c->where[0] && field ? ": " : "", field ? field : "",
-                     (c->where[0] || field) ? ": " : "", msg);
-    c->nerr++;
-    if (n > 0 && c->used + (size_t)n + 48 < c->errlen) {   /* 48: room for the "(and N more)" tail */
-        memcpy(c->err + c->used, line, (size_t)n + 1);
-        c->used += (size_t)n;
-        c->nshown++;
-    }
-    return -1;
-}
-
-static void fail_finish(struct pctx *c)
-{
-    if (c->nerr > c->nshown && c->used < c->errlen)
-        snprintf(c->err + c->used, c->errlen - c->used, "\nAGENT_PING_CONFIG=%s: (and %u more problems)",
-                 c->path, c->nerr - c->nshown);
-}
-
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d)
-        memcpy(d, s, n);
-    return d;
-}
-
-/* Unknown and duplicate keys of `obj`, each reported. */
-static void check_keys(struct pctx *c, const cJSON *obj, const char *const *allowed)
-{
-    const cJSON *it;
-    cJSON_ArrayForEach(it, obj) {
-        bool known = false;
-        for (size_t i = 0; it->string && allowed[i] && !known; i++)
-            known = strcmp(it->string, allowed[i]) == 0;
-        if (!known) {
-            fail(c, it->string ? it->string : "?", "unknown field");
-            continue;
-        }
-        for (const cJSON *prev = obj->child; prev && prev != it; prev = prev->next)
-            if (prev->string && strcmp(prev->string, it->string) == 0) {
-                fail(c, it->string, "duplicate key (each key may appear once)");
-                break;
-            }
-    }
-}
-
 /* Optional string: 0 absent (*out NULL), 1 found, -1 invalid, -2 no memory. */
-static int get_string(struct pctx *c, const cJSON *obj, const char *field, char **out)
+static int get_string(struct cfgerr *c, const cJSON *obj, const char *field, char **out)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, field);
-    *out = NULL;
-    if (!v)
-        return 0;
-    if (!cJSON_IsString(v) || !v->valuestring)
-        return fail(c, field, "must be a string");
-    size_t n = strlen(v->valuestring);
-    if (n == 0 || n > PING_CFG_STRING_MAX)
-        return fail(c, field, "must be 1 to %d characters", PING_CFG_STRING_MAX);
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)v->valuestring[i] < 0x20)
-            return fail(c, field, "must not contain control characters");
-    *out = dup_str(v->valuestring);
-    return *out ? 1 : -2;
+    return cfgerr_get_string(c, obj, field, 1, PING_CFG_STRING_MAX, false, out);
 }
 
 /* Optional JSON number in [lo, hi] (integer when asked), times `scale`, else `dflt`. */
-static void get_number(struct pctx *c, const cJSON *obj, const char *field, double lo, double hi,
+static void get_number(struct cfgerr *c, const cJSON *obj, const char *field, double lo, double hi,
                        bool integer, double scale, uint32_t dflt, uint32_t *out)
 {
-    const cJSON *v = obj ? cJSON_GetObjectItemCaseSensitive(obj, field) : NULL;
-    *out = dflt;
-    if (!v)
-        return;
-    if (!cJSON_IsNumber(v)) {
-        fail(c, field, "must be a JSON number in [%g, %g]", lo, hi);
-        return;
-    }
-    double d = v->valuedouble;
-    if (!isfinite(d) || d < lo || d > hi || (integer && d != (double)(int64_t)d)) {
-        fail(c, field, "%g must be %s in [%g, %g]", d, integer ? "an integer" : "a number", lo, hi);
-        return;
-    }
-    *out = (uint32_t)(d * scale + 0.5);
+    cfgerr_get_number(c, obj, field, lo, hi, integer, scale, dflt, false, out);
 }
 
 /* The probe parameters of `obj` over `base` (the defaults). */
-static void get_params(struct pctx *c, const cJSON *obj, const struct ping_target *base, struct ping_target *t)
+static void get_params(struct cfgerr *c, const cJSON *obj, const struct ping_target *base, struct ping_target *t)
 {
     get_number(c, obj, "interval", 1, 86400, false, 1000, base->interval_ms, &t->interval_ms);
     get_number(c, obj, "count", 1, PING_CFG_MAX_COUNT, true, 1, base->count, &t->count);
@@ -140,7 +49,7 @@ static void get_params(struct pctx *c, const cJSON *obj, const struct ping_targe
 }
 
 /* Literal or name -> t->addr/family/address; problems reported. */
-static void resolve(struct pctx *c, struct ping_target *t)
+static void resolve(struct cfgerr *c, struct ping_target *t)
 {
     struct sockaddr_in *s4 = (struct sockaddr_in *)&t->addr;
     struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&t->addr;
@@ -158,7 +67,7 @@ static void resolve(struct pctx *c, struct ping_target *t)
         while (ai && ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
             ai = ai->ai_next;
         if (rc != 0 || !ai || ai->ai_addrlen > sizeof t->addr) {
-            fail(c, "host", "\"%s\" does not resolve (%s)", t->host, rc ? gai_strerror(rc) : "no IP address");
+            cfgerr_add(c, "host", "\"%s\" does not resolve (%s)", t->host, rc ? gai_strerror(rc) : "no IP address");
             freeaddrinfo(res);
             return;
         }
@@ -181,12 +90,12 @@ static const char *const TARGET_KEYS[] = {"name", "host", "interval", "count", "
                                           "size", NULL};
 
 /* One target; -2 when out of memory, else 0 (problems are recorded in c). */
-static int parse_target(struct pctx *c, const cJSON *obj, size_t idx, const struct ping_target *base,
+static int parse_target(struct cfgerr *c, const cJSON *obj, size_t idx, const struct ping_target *base,
                         struct ping_target *t)
 {
     snprintf(c->where, sizeof c->where, "targets[%zu]", idx);
     if (!cJSON_IsObject(obj)) {
-        fail(c, NULL, "must be an object");
+        cfgerr_add(c, NULL, "must be an object");
         return 0;
     }
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(obj, "name");
@@ -194,49 +103,39 @@ static int parse_target(struct pctx *c, const cJSON *obj, size_t idx, const stru
         name = cJSON_GetObjectItemCaseSensitive(obj, "host");   /* the name a target without one gets */
     if (cJSON_IsString(name) && name->valuestring)
         snprintf(c->where, sizeof c->where, "targets[%zu] (\"%.64s\")", idx, name->valuestring);
-    check_keys(c, obj, TARGET_KEYS);
+    cfgerr_check_keys(c, obj, TARGET_KEYS);
     if (get_string(c, obj, "name", &t->name) == -2 || get_string(c, obj, "host", &t->host) == -2)
         return -2;
     if (!t->host) {
         if (!cJSON_GetObjectItemCaseSensitive(obj, "host"))
-            fail(c, "host", "required (an IPv4 or IPv6 address or a host name)");
+            cfgerr_add(c, "host", "required (an IPv4 or IPv6 address or a host name)");
     } else {
         resolve(c, t);
     }
-    if (!t->name && t->host && !cJSON_GetObjectItemCaseSensitive(obj, "name") && !(t->name = dup_str(t->host)))
+    if (!t->name && t->host && !cJSON_GetObjectItemCaseSensitive(obj, "name") && !(t->name = strdup(t->host)))
         return -2;
     get_params(c, obj, base, t);
     uint64_t round_ms = (uint64_t)(t->count - 1) * t->probe_interval_ms + t->timeout_ms;
     if (t->interval_ms && round_ms > t->interval_ms)
-        fail(c, "interval", "%g s is shorter than one round ((count - 1) x probe_interval + timeout = %g s)",
-             t->interval_ms / 1000.0, (double)round_ms / 1000.0);
+        cfgerr_add(c, "interval",
+                   "%g s is shorter than one round ((count - 1) x probe_interval + timeout = %g s)",
+                   t->interval_ms / 1000.0, (double)round_ms / 1000.0);
     return 0;
 }
 
 int ping_config_parse(const char *text, const char *path, struct ping_config **out, char *err, size_t errlen)
 {
-    struct pctx c = {.path = path, .err = err, .errlen = errlen};
+    struct cfgerr c;
     *out = NULL;
-    if (errlen)
-        err[0] = '\0';
-    cJSON *root = cJSON_Parse(text);
+    cfgerr_init(&c, "AGENT_PING_CONFIG", path, err, errlen);
+    cJSON *root = cfgerr_parse_object(&c, text, "must be a JSON object with \"targets\"");
     struct ping_config *cfg = calloc(1, sizeof *cfg);
     if (!cfg)
         goto oom;
-    if (!root) {
-        const char *at = cJSON_GetErrorPtr();
-        size_t line = 1;
-        for (const char *p = text; at && p < at && *p; p++)
-            line += *p == '\n';
-        fail(&c, NULL, "not valid JSON (near line %zu)", line);
+    if (!root)
         goto bad;
-    }
-    if (!cJSON_IsObject(root)) {
-        fail(&c, NULL, "must be a JSON object with \"targets\"");
-        goto bad;
-    }
     static const char *const KEYS[] = {"defaults", "targets", NULL};
-    check_keys(&c, root, KEYS);
+    cfgerr_check_keys(&c, root, KEYS);
     const struct ping_target builtin = {.interval_ms = 60000, .count = 5, .timeout_ms = 1000,
                                         .probe_interval_ms = 1000, .size = 56};
     struct ping_target base = builtin;
@@ -244,16 +143,16 @@ int ping_config_parse(const char *text, const char *path, struct ping_config **o
     if (defaults) {
         snprintf(c.where, sizeof c.where, "defaults");
         if (!cJSON_IsObject(defaults))
-            fail(&c, NULL, "must be an object");
+            cfgerr_add(&c, NULL, "must be an object");
         else {
-            check_keys(&c, defaults, PARAM_KEYS);
+            cfgerr_check_keys(&c, defaults, PARAM_KEYS);
             get_params(&c, defaults, &builtin, &base);
         }
         c.where[0] = '\0';
     }
     const cJSON *targets = cJSON_GetObjectItemCaseSensitive(root, "targets");
     if (targets && (!cJSON_IsArray(targets) || cJSON_GetArraySize(targets) > PING_CFG_MAX_TARGETS)) {
-        fail(&c, "targets", "must be an array of at most %d objects", PING_CFG_MAX_TARGETS);
+        cfgerr_add(&c, "targets", "must be an array of at most %d objects", PING_CFG_MAX_TARGETS);
         targets = NULL;
     }
     int nt = targets ? cJSON_GetArraySize(targets) : 0;
@@ -266,7 +165,7 @@ int ping_config_parse(const char *text, const char *path, struct ping_config **o
             goto oom;
         for (size_t j = 0; j + 1 < cfg->ntargets && t->name; j++)
             if (cfg->targets[j].name && strcmp(cfg->targets[j].name, t->name) == 0) {
-                fail(&c, "name", "\"%s\" is also the name of targets[%zu]; names must be unique", t->name, j);
+                cfgerr_add(&c, "name", "\"%s\" is also the name of targets[%zu]; names must be unique", t->name, j);
                 break;
             }
     }
@@ -281,7 +180,7 @@ oom:
     ping_config_destroy(cfg);
     return -2;
 bad:
-    fail_finish(&c);
+    cfgerr_finish(&c);
     cJSON_Delete(root);
     ping_config_destroy(cfg);
     return -1;

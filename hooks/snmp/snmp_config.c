@@ -12,8 +12,6 @@
 #include "snmp_config.h"
 
 #include <errno.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,78 +19,11 @@
 
 #include <cjson/cJSON.h>
 
+#include "../../common/cfgerr.h"
+
 #define SNMP_CFG_FILE_MAX     (16u * 1024u * 1024u)
 #define SNMP_CFG_PASSWORD_MIN 8      /* RFC 3414 2.6 / net-snmp USM_LENGTH_P_MIN */
 #define SNMP_CFG_STRING_MAX   255
-
-struct pctx {
-    const char *path;
-    char *err;
-    size_t errlen;
-    size_t used;              /* bytes of err in use */
-    unsigned nerr;            /* problems found so far */
-    unsigned nshown;          /* of which in err */
-    char where[160];          /* "targets[1] (\"edge\")" */
-    /* one target from an API request (snmp_target_from_json): "field: rule" lines, the first field kept */
-    bool request;
-    char field[64];
-};
-
-/* fail() for an API request: "field: rule" lines, no file or target prefix; the first field is kept. */
-static int fail_request(struct pctx *c, const char *field, const char *msg)
-{
-    if (c->nerr == 0)
-        snprintf(c->field, sizeof c->field, "%s", field ? field : "");
-    int n = snprintf(c->err + c->used, c->used < c->errlen ? c->errlen - c->used : 0, "%s%s%s%s",
-                     c->nerr ? "; " : "", field ? field : "", field ? ": " : "", msg);
-    c->nerr++;
-    if (n > 0 && c->used + (size_t)n < c->errlen)
-        c->used += (size_t)n;
-    else if (c->errlen)
-        c->used = strlen(c->err);
-    return -1;
-}
-
-/* Record one problem as a line of the message; returns -1 so callers can `return fail(...)`. */
-__attribute__((format(printf, 3, 4)))
-static int fail(struct pctx *c, const char *field, const char *fmt, ...)
-{
-    char msg[512], line[900];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (c->request)
-        return fail_request(c, field, msg);
-    int n = snprintf(line, sizeof line, "%sAGENT_SNMP_CONFIG=%s: %s%s%s%s%s", c->nerr ? "\n" : "", c->path,
-                     c->where, c->where[0] && field ? ": " : "", field ? field : "",
-                     (c->where[0] || field) ? ": " : "", msg);
-    c->nerr++;
-    /* Keep 48 bytes for the "(and N more)" tail; a line that does not fit whole is left out. */
-    if (n > 0 && c->used + (size_t)n + 48 < c->errlen) {
-        memcpy(c->err + c->used, line, (size_t)n + 1);
-        c->used += (size_t)n;
-        c->nshown++;
-    }
-    return -1;
-}
-
-/* Finish the message: note the problems that did not fit. */
-static void fail_finish(struct pctx *c)
-{
-    if (c->nerr > c->nshown && c->used < c->errlen)
-        snprintf(c->err + c->used, c->errlen - c->used, "\nAGENT_SNMP_CONFIG=%s: (and %u more problems)",
-                 c->path, c->nerr - c->nshown);
-}
-
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d)
-        memcpy(d, s, n);
-    return d;
-}
 
 static void free_secret(char *s)
 {
@@ -102,85 +33,21 @@ static void free_secret(char *s)
     }
 }
 
-static bool key_allowed(const char *key, const char *const *allowed)
+/* Optional string field: 0 (absent: *out NULL), 1 (found), -1 (invalid), -2 (no memory); a secret's value
+ * is never repeated. */
+static int get_string(struct cfgerr *c, const cJSON *obj, const char *field, bool secret, char **out)
 {
-    for (size_t i = 0; allowed[i]; i++)
-        if (strcmp(key, allowed[i]) == 0)
-            return true;
-    return false;
-}
-
-/* Unknown and duplicate keys of `obj`, each reported. Returns 0 or -1. */
-static int check_keys(struct pctx *c, const cJSON *obj, const char *const *allowed)
-{
-    const cJSON *it;
-    int rc = 0;
-    cJSON_ArrayForEach(it, obj) {
-        if (!it->string || !key_allowed(it->string, allowed)) {
-            rc = fail(c, it->string ? it->string : "?", "unknown field");
-            continue;
-        }
-        for (const cJSON *prev = obj->child; prev && prev != it; prev = prev->next) {
-            if (prev->string && strcmp(prev->string, it->string) == 0) {
-                rc = fail(c, it->string, "duplicate key (each key may appear once)");
-                break;
-            }
-        }
-    }
-    return rc;
-}
-
-/* Optional string field: 0 (absent: *out NULL), 1 (found), -1 (wrong type), -2 (no memory). */
-static int get_string(struct pctx *c, const cJSON *obj, const char *field, bool secret, char **out)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, field);
-    *out = NULL;
-    if (!v)
-        return 0;
-    if (!cJSON_IsString(v) || !v->valuestring)
-        return fail(c, field, "must be a string");
-    size_t n = strlen(v->valuestring);
-    if (n > SNMP_CFG_STRING_MAX)
-        return fail(c, field, "must be at most %d characters", SNMP_CFG_STRING_MAX);
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)v->valuestring[i] < 0x20)
-            return secret ? fail(c, field, "must not contain control characters")
-                          : fail(c, field, "\"%s\" must not contain control characters", v->valuestring);
-    *out = dup_str(v->valuestring);
-    return *out ? 1 : -2;
-}
-
-static const char *json_type_name(const cJSON *v)
-{
-    if (cJSON_IsString(v)) return "a string";
-    if (cJSON_IsBool(v)) return "a boolean";
-    if (cJSON_IsNull(v)) return "null";
-    if (cJSON_IsArray(v)) return "an array";
-    if (cJSON_IsObject(v)) return "an object";
-    return "not a number";
+    return cfgerr_get_string(c, obj, field, 0, SNMP_CFG_STRING_MAX, !secret, out);
 }
 
 /* Optional number (a JSON number, not a string) in [lo, hi]; scale multiplies (s -> ms). */
-static int get_number(struct pctx *c, const cJSON *obj, const char *field, double lo, double hi,
-                      bool integer, double scale, uint32_t dflt, uint32_t *out)
+static void get_number(struct cfgerr *c, const cJSON *obj, const char *field, double lo, double hi,
+                       bool integer, double scale, uint32_t dflt, uint32_t *out)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, field);
-    double d;
-    *out = dflt;
-    if (!v)
-        return 0;
-    if (!cJSON_IsNumber(v))
-        return fail(c, field, "must be a JSON number in [%g, %g], not %s%s%.32s%s", lo, hi, json_type_name(v),
-                    cJSON_IsString(v) ? " (\"" : "", cJSON_IsString(v) ? v->valuestring : "",
-                    cJSON_IsString(v) ? "\")" : "");
-    d = v->valuedouble;
-    if (!isfinite(d) || d < lo || d > hi || (integer && d != (double)(int64_t)d))
-        return fail(c, field, "%g must be %s in [%g, %g]", d, integer ? "an integer" : "a number", lo, hi);
-    *out = (uint32_t)(d * scale + 0.5);   /* d >= 0 here; no libm needed */
-    return 1;
+    cfgerr_get_number(c, obj, field, lo, hi, integer, scale, dflt, true, out);
 }
 
-static int parse_version(struct pctx *c, const cJSON *obj, enum snmp_cfg_version *out)
+static int parse_version(struct cfgerr *c, const cJSON *obj, enum snmp_cfg_version *out)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "version");
     *out = SNMP_CFG_V2C;
@@ -201,8 +68,8 @@ static int parse_version(struct pctx *c, const cJSON *obj, enum snmp_cfg_version
     else if (s && (strcmp(s, "3") == 0 || strcmp(s, "v3") == 0))
         *out = SNMP_CFG_V3;
     else
-        return fail(c, "version", "%s%s%smust be one of \"1\", \"2c\", \"3\"", s ? "\"" : "", s ? s : "",
-                    s ? "\" " : "");
+        return cfgerr_add(c, "version", "%s%s%smust be one of \"1\", \"2c\", \"3\"", s ? "\"" : "",
+                          s ? s : "", s ? "\" " : "");
     return 0;
 }
 
@@ -222,7 +89,7 @@ static const struct name_val LEVEL_NAMES[] = {
     {"noAuthNoPriv", SNMP_CFG_NOAUTH}, {"authNoPriv", SNMP_CFG_AUTHNOPRIV},
     {"authPriv", SNMP_CFG_AUTHPRIV}, {NULL, 0}};
 
-static int get_enum(struct pctx *c, const cJSON *obj, const char *field, const struct name_val *names,
+static int get_enum(struct cfgerr *c, const cJSON *obj, const char *field, const struct name_val *names,
                     const char *choices, int dflt, int *out, bool *given)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, field);
@@ -231,7 +98,7 @@ static int get_enum(struct pctx *c, const cJSON *obj, const char *field, const s
     if (!v)
         return 0;
     if (!cJSON_IsString(v) || !v->valuestring)
-        return fail(c, field, "must be one of %s", choices);
+        return cfgerr_add(c, field, "must be one of %s", choices);
     for (size_t i = 0; names[i].name; i++) {
         if (strcasecmp(v->valuestring, names[i].name) == 0) {
             *out = names[i].val;
@@ -239,10 +106,10 @@ static int get_enum(struct pctx *c, const cJSON *obj, const char *field, const s
             return 0;
         }
     }
-    return fail(c, field, "\"%.64s\" must be one of %s", v->valuestring, choices);
+    return cfgerr_add(c, field, "\"%.64s\" must be one of %s", v->valuestring, choices);
 }
 
-static int get_password(struct pctx *c, const cJSON *obj, const char *field, char **out)
+static int get_password(struct cfgerr *c, const cJSON *obj, const char *field, char **out)
 {
     int rc = get_string(c, obj, field, true, out);
     if (rc < 0)
@@ -250,21 +117,21 @@ static int get_password(struct pctx *c, const cJSON *obj, const char *field, cha
     if (*out && strlen(*out) < SNMP_CFG_PASSWORD_MIN) {
         free_secret(*out);
         *out = NULL;
-        return fail(c, field, "must be at least %d characters", SNMP_CFG_PASSWORD_MIN);
+        return cfgerr_add(c, field, "must be at least %d characters", SNMP_CFG_PASSWORD_MIN);
     }
     return 0;
 }
 
 /* username, security_level, auth_*, priv_* of a target or a trap user. Problems are
  * recorded in c; returns 0, or -2 when out of memory. */
-static int parse_usm(struct pctx *c, const cJSON *obj, struct snmp_usm *u)
+static int parse_usm(struct cfgerr *c, const cJSON *obj, struct snmp_usm *u)
 {
     int val;
     bool level_given, auth_given, priv_given, level_ok = true;
     if (get_string(c, obj, "username", false, &u->username) == -2)
         return -2;
     if (!u->username || !u->username[0])
-        fail(c, "username", "required for SNMPv3 (a non-empty string)");
+        cfgerr_add(c, "username", "required for SNMPv3 (a non-empty string)");
     if (get_password(c, obj, "auth_password", &u->auth_password) == -2 ||
         get_password(c, obj, "priv_password", &u->priv_password) == -2)
         return -2;
@@ -281,15 +148,15 @@ static int parse_usm(struct pctx *c, const cJSON *obj, struct snmp_usm *u)
     const cJSON *ap = cJSON_GetObjectItemCaseSensitive(obj, "auth_password");
     const cJSON *pp = cJSON_GetObjectItemCaseSensitive(obj, "priv_password");
     if (level_ok && u->level >= SNMP_CFG_AUTHNOPRIV && !ap)
-        fail(c, "auth_password", "required for security_level %s",
-             u->level == SNMP_CFG_AUTHPRIV ? "authPriv" : "authNoPriv");
+        cfgerr_add(c, "auth_password", "required for security_level %s",
+                   u->level == SNMP_CFG_AUTHPRIV ? "authPriv" : "authNoPriv");
     if (level_ok && u->level == SNMP_CFG_AUTHPRIV && !pp)
-        fail(c, "priv_password", "required for security_level authPriv");
+        cfgerr_add(c, "priv_password", "required for security_level authPriv");
     if (level_ok && u->level < SNMP_CFG_AUTHPRIV && pp)
-        fail(c, "priv_password", "given but security_level is %s",
-             u->level == SNMP_CFG_NOAUTH ? "noAuthNoPriv" : "authNoPriv");
+        cfgerr_add(c, "priv_password", "given but security_level is %s",
+                   u->level == SNMP_CFG_NOAUTH ? "noAuthNoPriv" : "authNoPriv");
     if (level_ok && u->level < SNMP_CFG_AUTHNOPRIV && ap)
-        fail(c, "auth_password", "given but security_level is noAuthNoPriv");
+        cfgerr_add(c, "auth_password", "given but security_level is noAuthNoPriv");
     if (u->level < SNMP_CFG_AUTHNOPRIV)
         u->auth = SNMP_CFG_AUTH_NONE;
     if (u->level < SNMP_CFG_AUTHPRIV)
@@ -299,7 +166,7 @@ static int parse_usm(struct pctx *c, const cJSON *obj, struct snmp_usm *u)
     return 0;
 }
 
-static int parse_collect(struct pctx *c, const cJSON *obj, unsigned *out)
+static int parse_collect(struct cfgerr *c, const cJSON *obj, unsigned *out)
 {
     static const struct name_val NAMES[] = {
         {"system", SNMP_COLLECT_SYSTEM}, {"interfaces", SNMP_COLLECT_INTERFACES},
@@ -309,7 +176,7 @@ static int parse_collect(struct pctx *c, const cJSON *obj, unsigned *out)
     if (!v)
         return 0;
     if (!cJSON_IsArray(v))
-        return fail(c, "collect", "must be an array of \"system\", \"interfaces\", \"arp\", \"lldp\"");
+        return cfgerr_add(c, "collect", "must be an array of \"system\", \"interfaces\", \"arp\", \"lldp\"");
     *out = 0;
     const cJSON *it;
     cJSON_ArrayForEach(it, v) {
@@ -321,23 +188,24 @@ static int parse_collect(struct pctx *c, const cJSON *obj, unsigned *out)
             }
         }
         if (!found)
-            return fail(c, "collect", "%s%.64s%s must be one of \"system\", \"interfaces\", \"arp\", \"lldp\"",
-                        cJSON_IsString(it) ? "\"" : "", cJSON_IsString(it) ? it->valuestring : "an entry",
-                        cJSON_IsString(it) ? "\"" : "");
+            return cfgerr_add(c, "collect",
+                              "%s%.64s%s must be one of \"system\", \"interfaces\", \"arp\", \"lldp\"",
+                              cJSON_IsString(it) ? "\"" : "", cJSON_IsString(it) ? it->valuestring : "an entry",
+                              cJSON_IsString(it) ? "\"" : "");
     }
     return 0;
 }
 
-static int parse_oids(struct pctx *c, const cJSON *obj, struct snmp_target *t)
+static int parse_oids(struct cfgerr *c, const cJSON *obj, struct snmp_target *t)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "oids");
     if (!v)
         return 0;
     if (!cJSON_IsArray(v))
-        return fail(c, "oids", "must be an array of numeric OIDs");
+        return cfgerr_add(c, "oids", "must be an array of numeric OIDs");
     int n = cJSON_GetArraySize(v);
     if (n > SNMP_CFG_MAX_OIDS)
-        return fail(c, "oids", "at most %d OIDs", SNMP_CFG_MAX_OIDS);
+        return cfgerr_add(c, "oids", "at most %d OIDs", SNMP_CFG_MAX_OIDS);
     if (n == 0)
         return 0;
     t->oids = calloc((size_t)n, sizeof *t->oids);
@@ -346,15 +214,15 @@ static int parse_oids(struct pctx *c, const cJSON *obj, struct snmp_target *t)
     const cJSON *it;
     cJSON_ArrayForEach(it, v) {
         if (!cJSON_IsString(it) || !snmp_oid_parse(it->valuestring, &t->oids[t->noids]))
-            return fail(c, "oids", "%s%.128s%s must be a numeric OID such as \"1.3.6.1.2.1.1.5.0\"",
-                        cJSON_IsString(it) ? "\"" : "", cJSON_IsString(it) ? it->valuestring : "an entry",
-                        cJSON_IsString(it) ? "\"" : "");
+            return cfgerr_add(c, "oids", "%s%.128s%s must be a numeric OID such as \"1.3.6.1.2.1.1.5.0\"",
+                              cJSON_IsString(it) ? "\"" : "", cJSON_IsString(it) ? it->valuestring : "an entry",
+                              cJSON_IsString(it) ? "\"" : "");
         t->noids++;
     }
     return 0;
 }
 
-static int parse_target(struct pctx *c, const cJSON *obj, size_t idx, struct snmp_target *t)
+static int parse_target(struct cfgerr *c, const cJSON *obj, size_t idx, struct snmp_target *t)
 {
     static const char *const KEYS[] = {
         "name", "host", "port", "transport", "version", "community", "interval", "timeout", "retries",
@@ -363,17 +231,17 @@ static int parse_target(struct pctx *c, const cJSON *obj, size_t idx, struct snm
     uint32_t u;
     snprintf(c->where, sizeof c->where, "targets[%zu]", idx);
     if (!cJSON_IsObject(obj))
-        return fail(c, NULL, "must be an object"), 0;
+        return cfgerr_add(c, NULL, "must be an object"), 0;
     if (get_string(c, obj, "name", false, &t->name) == -2)
         return -2;
     if (t->name)
         snprintf(c->where, sizeof c->where, "targets[%zu] (\"%.64s\")", idx, t->name);
-    check_keys(c, obj, KEYS);
+    cfgerr_check_keys(c, obj, KEYS);
     if (get_string(c, obj, "host", false, &t->host) == -2)
         return -2;
     if (!t->host || !t->host[0]) {
         if (!cJSON_GetObjectItemCaseSensitive(obj, "host") || t->host)
-            fail(c, "host", "required (a host name or an IPv4/IPv6 address)");
+            cfgerr_add(c, "host", "required (a host name or an IPv4/IPv6 address)");
     } else {
         size_t hl = strlen(t->host);
         if (t->host[0] == '[' && hl > 2 && t->host[hl - 1] == ']') {
@@ -382,13 +250,13 @@ static int parse_target(struct pctx *c, const cJSON *obj, size_t idx, struct snm
         }
         for (const char *p = t->host; *p; p++) {
             if (*p == ' ' || *p == '/' || *p == '[' || *p == ']') {
-                fail(c, "host", "\"%s\" is not a host name or address", t->host);
+                cfgerr_add(c, "host", "\"%s\" is not a host name or address", t->host);
                 break;
             }
         }
     }
     if (!t->name) {
-        t->name = dup_str(t->host ? t->host : "");
+        t->name = strdup(t->host ? t->host : "");
         if (!t->name)
             return -2;
     }
@@ -398,7 +266,7 @@ static int parse_target(struct pctx *c, const cJSON *obj, size_t idx, struct snm
     if (get_string(c, obj, "transport", false, &transport) == -2)
         return -2;
     if (transport && strcmp(transport, "udp") != 0 && strcmp(transport, "tcp") != 0)
-        fail(c, "transport", "\"%s\" must be \"udp\" or \"tcp\"", transport);
+        cfgerr_add(c, "transport", "\"%s\" must be \"udp\" or \"tcp\"", transport);
     t->tcp = transport && strcmp(transport, "tcp") == 0;
     free(transport);
     parse_version(c, obj, &t->version);
@@ -406,7 +274,7 @@ static int parse_target(struct pctx *c, const cJSON *obj, size_t idx, struct snm
         if (parse_usm(c, obj, &t->usm) == -2)
             return -2;
         if (cJSON_GetObjectItemCaseSensitive(obj, "community"))
-            fail(c, "community", "not used with version 3 (give username and passwords)");
+            cfgerr_add(c, "community", "not used with version 3 (give username and passwords)");
         if (get_string(c, obj, "context", false, &t->context) == -2)
             return -2;
     } else {
@@ -414,13 +282,13 @@ static int parse_target(struct pctx *c, const cJSON *obj, size_t idx, struct snm
             return -2;
         if ((!t->community || !t->community[0]) &&
             (!cJSON_GetObjectItemCaseSensitive(obj, "community") || t->community))
-            fail(c, "community", "required for version %s (a non-empty string)",
-                 snmp_config_version_name(t->version));
+            cfgerr_add(c, "community", "required for version %s (a non-empty string)",
+                       snmp_config_version_name(t->version));
         static const char *const V3_ONLY[] = {"username", "security_level", "auth_protocol", "auth_password",
                                               "priv_protocol", "priv_password", "context", NULL};
         for (size_t i = 0; V3_ONLY[i]; i++)
             if (cJSON_GetObjectItemCaseSensitive(obj, V3_ONLY[i]))
-                fail(c, V3_ONLY[i], "only used with version 3");
+                cfgerr_add(c, V3_ONLY[i], "only used with version 3");
     }
     get_number(c, obj, "interval", 1, 86400, false, 1, 60, &t->interval_s);
     get_number(c, obj, "timeout", 0.1, 60, false, 1000, 2000, &t->timeout_ms);
@@ -445,34 +313,34 @@ static int hexval(int ch)
     return -1;
 }
 
-static int parse_user(struct pctx *c, const cJSON *obj, size_t idx, struct snmp_trap_user *u)
+static int parse_user(struct cfgerr *c, const cJSON *obj, size_t idx, struct snmp_trap_user *u)
 {
     static const char *const KEYS[] = {"username", "security_level", "auth_protocol", "auth_password",
                                        "priv_protocol", "priv_password", "engine_id", NULL};
     snprintf(c->where, sizeof c->where, "trap_users[%zu]", idx);
     if (!cJSON_IsObject(obj))
-        return fail(c, NULL, "must be an object"), 0;
+        return cfgerr_add(c, NULL, "must be an object"), 0;
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(obj, "username");
     if (cJSON_IsString(name) && name->valuestring)
         snprintf(c->where, sizeof c->where, "trap_users[%zu] (\"%.64s\")", idx, name->valuestring);
-    check_keys(c, obj, KEYS);
+    cfgerr_check_keys(c, obj, KEYS);
     if (parse_usm(c, obj, &u->usm) == -2)
         return -2;
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(obj, "engine_id");
     if (!e)
         return 0;
     if (!cJSON_IsString(e) || !e->valuestring)
-        return fail(c, "engine_id", "must be a hex string such as \"0x8000000001020304\""), 0;
+        return cfgerr_add(c, "engine_id", "must be a hex string such as \"0x8000000001020304\""), 0;
     const char *p = e->valuestring;
     if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
         p += 2;
     size_t n = strlen(p);
     if (n % 2 || n / 2 < 5 || n / 2 > SNMP_CFG_MAX_ENGINE_ID)
-        return fail(c, "engine_id", "\"%.80s\" must be 5 to 32 bytes of hex", e->valuestring), 0;
+        return cfgerr_add(c, "engine_id", "\"%.80s\" must be 5 to 32 bytes of hex", e->valuestring), 0;
     for (size_t i = 0; i < n; i += 2) {
         int hi = hexval(p[i]), lo = hexval(p[i + 1]);
         if (hi < 0 || lo < 0)
-            return fail(c, "engine_id", "\"%.80s\" must be 5 to 32 bytes of hex", e->valuestring), 0;
+            return cfgerr_add(c, "engine_id", "\"%.80s\" must be 5 to 32 bytes of hex", e->valuestring), 0;
         u->engine_id[i / 2] = (uint8_t)(hi << 4 | lo);
     }
     u->engine_id_len = n / 2;
@@ -480,7 +348,7 @@ static int parse_user(struct pctx *c, const cJSON *obj, size_t idx, struct snmp_
 }
 
 /* "trap_limits": the receiver's bounds (every key optional, defaults in snmp_config.h). */
-static void parse_trap_limits(struct pctx *c, const cJSON *obj, struct snmp_trap_limits *l)
+static void parse_trap_limits(struct cfgerr *c, const cJSON *obj, struct snmp_trap_limits *l)
 {
     static const char *const KEYS[] = {"max_varbinds", "max_event_bytes", "rate", "burst", "inform_rate",
                                        "inform_burst", "max_sources", NULL};
@@ -488,10 +356,10 @@ static void parse_trap_limits(struct pctx *c, const cJSON *obj, struct snmp_trap
     if (!obj) {
         obj = NULL;
     } else if (!cJSON_IsObject(obj)) {
-        fail(c, NULL, "must be an object");
+        cfgerr_add(c, NULL, "must be an object");
         obj = NULL;
     } else {
-        check_keys(c, obj, KEYS);
+        cfgerr_check_keys(c, obj, KEYS);
     }
     get_number(c, obj, "max_varbinds", 1, 65535, true, 1, SNMP_TRAP_MAX_VARBINDS_DEFAULT, &l->max_varbinds);
     get_number(c, obj, "max_event_bytes", 512, 16777216, true, 1, SNMP_TRAP_MAX_BYTES_DEFAULT,
@@ -507,7 +375,8 @@ static void parse_trap_limits(struct pctx *c, const cJSON *obj, struct snmp_trap
 
 void snmp_trap_limits_default(struct snmp_trap_limits *l)
 {
-    struct pctx c = {.path = "", .err = NULL, .errlen = 0};
+    struct cfgerr c;
+    cfgerr_init(&c, "AGENT_SNMP_CONFIG", "", NULL, 0);
     parse_trap_limits(&c, NULL, l);
 }
 
@@ -524,40 +393,29 @@ static bool usm_same(const struct snmp_usm *a, const struct snmp_usm *b)
 
 int snmp_config_parse(const char *text, const char *path, struct snmp_config **out, char *err, size_t errlen)
 {
-    struct pctx c = {.path = path, .err = err, .errlen = errlen};
+    struct cfgerr c;
     int rc = -1;
     *out = NULL;
-    if (errlen)
-        err[0] = '\0';
-    cJSON *root = cJSON_Parse(text);
+    cfgerr_init(&c, "AGENT_SNMP_CONFIG", path, err, errlen);
+    cJSON *root = cfgerr_parse_object(&c, text, "must be a JSON object with \"targets\" and/or \"trap_users\"");
     struct snmp_config *cfg = calloc(1, sizeof *cfg);
     if (!cfg) {
         snprintf(err, errlen, "AGENT_SNMP_CONFIG=%s: out of memory", path);
         cJSON_Delete(root);
         return -2;
     }
-    if (!root) {
-        const char *at = cJSON_GetErrorPtr();
-        size_t line = 1;
-        for (const char *p = text; at && p < at && *p; p++)
-            line += *p == '\n';
-        fail(&c, NULL, "not valid JSON (near line %zu)", line);
+    if (!root)
         goto err;
-    }
-    if (!cJSON_IsObject(root)) {
-        fail(&c, NULL, "must be a JSON object with \"targets\" and/or \"trap_users\"");
-        goto err;
-    }
     static const char *const KEYS[] = {"targets", "trap_users", "trap_limits", NULL};
-    check_keys(&c, root, KEYS);
+    cfgerr_check_keys(&c, root, KEYS);
     const cJSON *targets = cJSON_GetObjectItemCaseSensitive(root, "targets");
     const cJSON *users = cJSON_GetObjectItemCaseSensitive(root, "trap_users");
     if (targets && (!cJSON_IsArray(targets) || cJSON_GetArraySize(targets) > SNMP_CFG_MAX_TARGETS)) {
-        fail(&c, "targets", "must be an array of at most %d objects", SNMP_CFG_MAX_TARGETS);
+        cfgerr_add(&c, "targets", "must be an array of at most %d objects", SNMP_CFG_MAX_TARGETS);
         targets = NULL;
     }
     if (users && (!cJSON_IsArray(users) || cJSON_GetArraySize(users) > SNMP_CFG_MAX_USERS)) {
-        fail(&c, "trap_users", "must be an array of at most %d objects", SNMP_CFG_MAX_USERS);
+        cfgerr_add(&c, "trap_users", "must be an array of at most %d objects", SNMP_CFG_MAX_USERS);
         users = NULL;
     }
     parse_trap_limits(&c, cJSON_GetObjectItemCaseSensitive(root, "trap_limits"), &cfg->trap_limits);
@@ -579,7 +437,7 @@ int snmp_config_parse(const char *text, const char *path, struct snmp_config **o
             for (size_t j = 0; j + 1 < cfg->ntargets && last->name; j++) {
                 const struct snmp_target *o = &cfg->targets[j];
                 if (o->name && strcmp(o->name, last->name) == 0) {
-                    fail(&c, "name", "\"%s\" is also the name of targets[%zu]; names must be unique", o->name, j);
+                    cfgerr_add(&c, "name", "\"%s\" is also the name of targets[%zu]; names must be unique", o->name, j);
                     break;
                 }
             }
@@ -591,9 +449,9 @@ int snmp_config_parse(const char *text, const char *path, struct snmp_config **o
                     o->host && last->host && o->usm.username && last->usm.username &&
                     strcmp(o->host, last->host) == 0 && strcmp(o->usm.username, last->usm.username) == 0 &&
                     !usm_same(&o->usm, &last->usm)) {
-                    fail(&c, "username", "\"%s\" on %s:%u is also used by targets[%zu] with other "
-                         "credentials; net-snmp keeps one key set per agent and user", last->usm.username,
-                         last->host, (unsigned)last->port, j);
+                    cfgerr_add(&c, "username", "\"%s\" on %s:%u is also used by targets[%zu] with other "
+                               "credentials; net-snmp keeps one key set per agent and user", last->usm.username,
+                               last->host, (unsigned)last->port, j);
                     break;
                 }
             }
@@ -610,9 +468,9 @@ int snmp_config_parse(const char *text, const char *path, struct snmp_config **o
             for (size_t j = 0; j + 1 < cfg->nusers && last->usm.username; j++) {
                 const struct snmp_trap_user *o = &cfg->users[j];
                 if (o->usm.username && strcmp(o->usm.username, last->usm.username) == 0) {
-                    fail(&c, "username", "\"%s\" is also the username of trap_users[%zu]; a trap user is "
-                         "named once (the receiver checks each message against that one entry)",
-                         last->usm.username, j);
+                    cfgerr_add(&c, "username", "\"%s\" is also the username of trap_users[%zu]; a trap user is "
+                               "named once (the receiver checks each message against that one entry)",
+                               last->usm.username, j);
                     break;
                 }
             }
@@ -628,7 +486,7 @@ oom:
     rc = -2;
     goto cleanup;
 err:
-    fail_finish(&c);
+    cfgerr_finish(&c);
     rc = -1;
 cleanup:
     /* The parsed text may hold secrets: cJSON has no wipe, so blank them in the tree first. */
@@ -719,15 +577,8 @@ void snmp_config_destroy(struct snmp_config *cfg)
 {
     if (!cfg)
         return;
-    for (size_t i = 0; i < cfg->ntargets; i++) {
-        struct snmp_target *t = &cfg->targets[i];
-        free(t->name);
-        free(t->host);
-        free_secret(t->community);
-        usm_free(&t->usm);
-        free(t->context);
-        free(t->oids);
-    }
+    for (size_t i = 0; i < cfg->ntargets; i++)
+        snmp_target_clear(&cfg->targets[i]);
     for (size_t i = 0; i < cfg->nusers; i++)
         usm_free(&cfg->users[i].usm);
     free(cfg->targets);
@@ -738,10 +589,9 @@ void snmp_config_destroy(struct snmp_config *cfg)
 int snmp_target_from_json(const cJSON *obj, struct snmp_target *t, char *field, size_t fieldlen, char *err,
                           size_t errlen)
 {
-    struct pctx c = {.path = "", .err = err, .errlen = errlen, .request = true};
+    struct cfgerr c;
     memset(t, 0, sizeof *t);
-    if (errlen)
-        err[0] = '\0';
+    cfgerr_init_request(&c, err, errlen);
     int rc = parse_target(&c, obj, 0, t);
     if (rc == 0 && c.nerr > 0)
         rc = -1;

@@ -11,12 +11,11 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 
 import pytest
 
 from conftest import log_records
-from test_snmp import Sensor, free_udp_port, tool_env, write_config
+from test_snmp import Sensor, free_udp_port, spawn_snmpd, write_config
 
 COMMUNITY = "reloadComm1"
 
@@ -29,26 +28,9 @@ def snmpd(tmp_path_factory):
     """A plain snmpd answering v2c community COMMUNITY on 127.0.0.1:<port>."""
     tmp = tmp_path_factory.mktemp("reload-snmpd")
     port = free_udp_port()
-    conf = tmp / "snmpd.conf"
-    conf.write_text("agentaddress udp:127.0.0.1:%d\nrocommunity %s 127.0.0.1\nsysLocation Reload-Lab\n"
-                    % (port, COMMUNITY))
-    (tmp / "state").mkdir()
-    env = tool_env(tmp)
-    env["SNMP_PERSISTENT_DIR"] = str(tmp / "state")
-    log = open(tmp / "snmpd.log", "wb")
-    proc = subprocess.Popen(["snmpd", "-f", "-Lo", "-C", "-c", str(conf), "-p", str(tmp / "snmpd.pid")],
-                            env=env, stdout=log, stderr=log)
+    proc = spawn_snmpd(tmp, port, COMMUNITY, "agentaddress udp:127.0.0.1:%d\nrocommunity %s 127.0.0.1\n"
+                       "sysLocation Reload-Lab\n" % (port, COMMUNITY))
     try:
-        for _ in range(100):
-            assert proc.poll() is None, (tmp / "snmpd.log").read_text()[-2000:]
-            p = subprocess.run(["snmpget", "-v2c", "-c", COMMUNITY, "-t", "0.3", "-r", "0",
-                                "127.0.0.1:%d" % port, "1.3.6.1.2.1.1.5.0"], env=tool_env(tmp),
-                               capture_output=True)
-            if p.returncode == 0:
-                break
-            time.sleep(0.1)
-        else:
-            pytest.fail("snmpd did not answer")
         yield port
     finally:
         proc.terminate()

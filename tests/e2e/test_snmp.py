@@ -109,38 +109,44 @@ def tool_value(t, v):
     return v
 
 
+def spawn_snmpd(tmp, port, community, conf_text):
+    """snmpd run from conf_text (written to tmp/snmpd.conf; its state and log in tmp): the process,
+    once it answers a v2c get for `community` on 127.0.0.1:port. Also used by test_reload.py."""
+    conf = tmp / "snmpd.conf"
+    conf.write_text(conf_text)
+    (tmp / "state").mkdir()
+    env = tool_env(tmp)
+    env["SNMP_PERSISTENT_DIR"] = str(tmp / "state")
+    with open(tmp / "snmpd.log", "wb") as log:
+        snmpd = subprocess.Popen(["snmpd", "-f", "-Lo", "-C", "-c", str(conf), "-p", str(tmp / "snmpd.pid")],
+                                 env=env, stdout=log, stderr=log)
+    for _ in range(100):
+        if snmpd.poll() is not None:
+            pytest.fail("snmpd exited: %s" % (tmp / "snmpd.log").read_text()[-2000:])
+        p = subprocess.run(["snmpget", "-v2c", "-c", community, "-t", "0.3", "-r", "0", "127.0.0.1:%d" % port,
+                            "1.3.6.1.2.1.1.5.0"], env=tool_env(tmp), capture_output=True)
+        if p.returncode == 0:
+            return snmpd
+        time.sleep(0.1)
+    snmpd.terminate()
+    snmpd.wait(5)
+    pytest.fail("snmpd did not answer")
+
+
 def start_snmpd(tmp):
     """snmpd on a free port of 127.0.0.1 (v2c community, v3 users, AgentX master): (Agent, process),
     once it answers. Also used by test_api.py."""
     a = Agent(tmp)
     sock = tmp / "agentx.sock"
-    conf = tmp / "snmpd.conf"
-    conf.write_text(
-        "agentaddress udp:127.0.0.1:%d\n"
-        "rocommunity %s 127.0.0.1\n"
-        'createUser %s SHA "%s" AES "%s"\n'
-        'createUser %s2 SHA "%s" AES "%s"\n'
-        "rouser %s authpriv\nrouser %s2 authpriv\n"
-        "sysLocation E2E-Lab\nsysContact e2e@example.com\n"
-        "master agentx\nagentXSocket %s\nagentXPerms 0777 0777\n"
-        % (a.port, COMMUNITY, V3_USER, V3_AUTH, V3_PRIV, V3_USER, V3_AUTH, V3_PRIV, V3_USER, V3_USER, sock))
-    (tmp / "state").mkdir()
-    env = tool_env(tmp)
-    env["SNMP_PERSISTENT_DIR"] = str(tmp / "state")
-    log = open(tmp / "snmpd.log", "wb")
-    snmpd = subprocess.Popen(["snmpd", "-f", "-Lo", "-C", "-c", str(conf), "-p", str(tmp / "snmpd.pid")],
-                             env=env, stdout=log, stderr=log)
-    for _ in range(50):
-        if snmpd.poll() is not None:
-            pytest.fail("snmpd exited: %s" % (tmp / "snmpd.log").read_text()[-2000:])
-        p = subprocess.run(["snmpget", "-v2c", "-c", COMMUNITY, "-t", "0.3", "-r", "0", a.addr,
-                            "1.3.6.1.2.1.1.5.0"], env=tool_env(tmp), capture_output=True)
-        if p.returncode == 0:
-            return a, snmpd
-        time.sleep(0.1)
-    snmpd.terminate()
-    snmpd.wait(5)
-    pytest.fail("snmpd did not answer")
+    conf = ("agentaddress udp:127.0.0.1:%d\n"
+            "rocommunity %s 127.0.0.1\n"
+            'createUser %s SHA "%s" AES "%s"\n'
+            'createUser %s2 SHA "%s" AES "%s"\n'
+            "rouser %s authpriv\nrouser %s2 authpriv\n"
+            "sysLocation E2E-Lab\nsysContact e2e@example.com\n"
+            "master agentx\nagentXSocket %s\nagentXPerms 0777 0777\n"
+            % (a.port, COMMUNITY, V3_USER, V3_AUTH, V3_PRIV, V3_USER, V3_AUTH, V3_PRIV, V3_USER, V3_USER, sock))
+    return a, spawn_snmpd(tmp, a.port, COMMUNITY, conf)
 
 
 @pytest.fixture(scope="module")
