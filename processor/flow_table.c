@@ -188,8 +188,9 @@ struct frag_source {
 
 struct pool_chunk {
     struct pool_chunk *next;
-    uint8_t *early;            /* POOL_CHUNK early-packet slots (issue 15), NULL when off */
-    struct flow_stats *stats;  /* POOL_CHUNK statistics states, NULL when AGENT_FLOW_STATS is off */
+    uint8_t *stats;            /* POOL_CHUNK statistics regions (state and early-packet slot,
+                                  issue 15), NULL when AGENT_FLOW_STATS is off */
+    size_t stats_size;         /* bytes of one region: flow_stats_size(AGENT_EARLY_PACKETS) */
     struct dpi_flow *dpi;      /* POOL_CHUNK DPI states, NULL when AGENT_DPI is off */
     struct flow_tunnel *tun;   /* POOL_CHUNK tunnels, NULL until a flow of the chunk is tunnelled */
     struct flow flows[];
@@ -206,7 +207,7 @@ static inline struct pool_chunk *flow_chunk(const struct flow *f)
 static inline struct flow_stats *flow_stats_of(const struct flow *f)
 {
     struct pool_chunk *c = flow_chunk(f);
-    return c->stats ? &c->stats[f - c->flows] : NULL;
+    return c->stats ? (struct flow_stats *)(c->stats + (size_t)(f - c->flows) * c->stats_size) : NULL;
 }
 
 /* The tunnel of a flow with f->key.tun_type set (flow_set_tunnel made it). */
@@ -403,6 +404,20 @@ static struct pool_chunk *chunk_new(void)
     return c;
 }
 
+/* A chunk's statistics regions: on 2 MiB pages where they fill one (asked, as
+ * for the chunk), since the processor reaches a random flow's region per
+ * packet and 4 KiB pages would cost a TLB miss each. NULL when out of memory. */
+static uint8_t *stats_array_new(size_t bytes)
+{
+    void *mem = NULL;
+    if (posix_memalign(&mem, POOL_CHUNK_BYTES, bytes) != 0)
+        return NULL;
+    size_t huge = bytes & ~(size_t)(POOL_CHUNK_BYTES - 1u);
+    if (huge)
+        (void)madvise(mem, huge, MADV_HUGEPAGE);
+    return mem;
+}
+
 static struct flow *flow_alloc(flow_table *ft)
 {
     if (!ft->free_list) {
@@ -418,14 +433,12 @@ static struct flow *flow_alloc(flow_table *ft)
         struct pool_chunk *c = chunk_new();
         if (!c)
             return NULL;
-        /* Each flow owns its chunk's statistics state, early-packet slot and
-         * DPI state for life (issue 15); made only when the group is on. */
-        size_t slot = flow_stats_early_slot(ft->cfg.flow_stats ? ft->cfg.early_packets : 0);
-        c->early = slot ? malloc(slot * POOL_CHUNK) : NULL;
-        c->stats = ft->cfg.flow_stats ? malloc(POOL_CHUNK * sizeof *c->stats) : NULL;
+        /* Each flow owns its chunk's statistics region and DPI state for
+         * life (issue 15); made only when the group is on. */
+        c->stats_size = flow_stats_size(ft->cfg.early_packets);
+        c->stats = ft->cfg.flow_stats ? stats_array_new(c->stats_size * POOL_CHUNK) : NULL;
         c->dpi = ft->dpi ? malloc(POOL_CHUNK * sizeof *c->dpi) : NULL;
-        if ((slot && !c->early) || (ft->cfg.flow_stats && !c->stats) || (ft->dpi && !c->dpi)) {
-            free(c->early);
+        if ((ft->cfg.flow_stats && !c->stats) || (ft->dpi && !c->dpi)) {
             free(c->stats);
             free(c->dpi);
             free(c);
@@ -435,8 +448,6 @@ static struct flow *flow_alloc(flow_table *ft)
         c->next = ft->chunks;
         ft->chunks = c;
         for (uint32_t i = POOL_CHUNK; i-- > 0;) {
-            if (c->stats)
-                c->stats[i].early = c->early ? c->early + (size_t)i * slot : NULL;
             c->flows[i].next = ft->free_list;
             ft->free_list = &c->flows[i];
         }
@@ -446,11 +457,8 @@ static struct flow *flow_alloc(flow_table *ft)
     struct flow_stats *stats = flow_stats_of(f);
     struct dpi_flow *dstate = flow_dpi_of(f);
     memset(f, 0, sizeof *f);
-    if (stats) {
-        uint8_t *early = stats->early;
-        memset(stats, 0, sizeof *stats);
-        stats->early = early;
-    }
+    if (stats)
+        flow_stats_init(stats);
     if (dstate)
         memset(dstate, 0, sizeof *dstate);
     return f;
@@ -541,7 +549,7 @@ static void build_event(const struct flow_table_cfg *cfg, const struct flow *f,
     }
     build_event_l2l3(f, ev);
     if (cfg->flow_stats)
-        flow_stats_fill(flow_stats_of(f), cfg->early_packets, ev);
+        flow_stats_fill(flow_stats_of(f), f->pkts, cfg->early_packets, ev);
     if (cfg->tcp_health && f->key.proto == PROTO_TCP)
         tcp_health_fill(&f->tcp, ev);
 }
@@ -1251,7 +1259,7 @@ static void fold_packet(flow_table *ft, const struct pkt_record *pkt, const stru
     f->flags[dir] |= pkt->tcp_flags;
     note_l2l3(f, dir, pkt);
     if (ft->cfg.flow_stats)
-        flow_stats_packet(flow_stats_of(f), pkt, dir, ft->cfg.early_packets);
+        flow_stats_packet(flow_stats_of(f), pkt, dir, f->pkts, ft->cfg.early_packets);
     if (ft->cfg.tcp_health && pkt->proto == PROTO_TCP)
         tcp_health_packet(&f->tcp, pkt, dir);
     f->touch_us = now;
@@ -1314,7 +1322,6 @@ void flow_table_destroy(flow_table *ft)
     struct pool_chunk *c = ft->chunks;
     while (c) {
         struct pool_chunk *next = c->next;
-        free(c->early);
         free(c->stats);
         free(c->dpi);
         free(c->tun);
@@ -1366,6 +1373,19 @@ void flow_table_packet(flow_table *ft, const struct pkt_record *pkt, flow_emit_f
     payload_done_with(ft, pkt, pl);
 }
 
+/* Ask for the lines of the statistics region of `elmt` (a flow that a coming
+ * packet likely folds into: its bucket's first), to be written. */
+static inline void stats_prefetch(const void *elmt)
+{
+    const struct flow *f = elmt;
+    const struct pool_chunk *c = flow_chunk(f);
+    if (!c->stats)
+        return;
+    uintptr_t r = (uintptr_t)(c->stats + (size_t)(f - c->flows) * c->stats_size);
+    for (uintptr_t l = r & ~(uintptr_t)63u; l < r + c->stats_size; l += 64u)
+        __builtin_prefetch((const void *)l, 1);
+}
+
 /* How far ahead of the packet being folded the burst path prefetches. */
 #define FT_PREFETCH_AHEAD 4u
 #define FT_BURST_MAX 64u
@@ -1389,8 +1409,10 @@ void flow_table_packet_burst(flow_table *ft, const struct pkt_record *pkts, size
                 __builtin_prefetch(b);
                 if (i + 1 < m) {
                     const UT_hash_bucket *b1 = &tb->buckets[kd[i + 1].hashv & (tb->num_buckets - 1u)];
-                    if (b1->hh_head)
+                    if (b1->hh_head) {
                         __builtin_prefetch(b1->hh_head);
+                        stats_prefetch(ELMT_FROM_HH(tb, b1->hh_head));
+                    }
                 }
             }
             const struct pkt_record *pkt = &pkts[i];
