@@ -404,15 +404,25 @@ static struct pool_chunk *chunk_new(void)
     return c;
 }
 
-/* A chunk's statistics regions: on 2 MiB pages where they fill one (asked, as
- * for the chunk), since the processor reaches a random flow's region per
- * packet and 4 KiB pages would cost a TLB miss each. NULL when out of memory. */
+/*
+ * A chunk's statistics regions. The processor reaches a random flow's region
+ * per packet, and on 4 KiB pages that is a TLB miss each time: the whole
+ * 2 MiB pages of the array are asked to be huge pages (a hint, as for the
+ * chunk), and an array at most 1/16 short of one whole page is rounded up to
+ * it (with 5 to 9 early packets 6,241 regions of 320 bytes take 1.9 MiB).
+ * Never more memory per flow than the 312-byte state and separate early slot
+ * took before. NULL when out of memory.
+ */
 static uint8_t *stats_array_new(size_t bytes)
 {
+    const size_t page = POOL_CHUNK_BYTES;
+    size_t up = (bytes + page - 1u) & ~(page - 1u);
+    if (up - bytes <= page / 16u)
+        bytes = up;
     void *mem = NULL;
-    if (posix_memalign(&mem, POOL_CHUNK_BYTES, bytes) != 0)
+    if (posix_memalign(&mem, page, bytes) != 0)
         return NULL;
-    size_t huge = bytes & ~(size_t)(POOL_CHUNK_BYTES - 1u);
+    size_t huge = bytes & ~(page - 1u);
     if (huge)
         (void)madvise(mem, huge, MADV_HUGEPAGE);
     return mem;
