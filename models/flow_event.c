@@ -628,12 +628,19 @@ static const char digit_pairs[201] =
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
+/* How many decimal digits v has (1 for 0): log10 from the bit length
+ * (1233 / 4096 ~ log10 2), corrected by one compare. */
+static inline unsigned dec_digits(uint64_t v)
+{
+    v |= 1u;
+    unsigned t = ((64u - (unsigned)__builtin_clzll(v)) * 1233u) >> 12;
+    return t + (v >= pow10_u64[t]);
+}
+
 /* Decimal digits of v, written in place when they fit, two at a time. */
 static void jw_u64(struct jw *w, uint64_t v)
 {
-    unsigned d = 1;
-    while (d < 20 && v >= pow10_u64[d])
-        d++;
+    unsigned d = dec_digits(v);
     if (!(w->n <= w->cap && w->cap - w->n >= d)) {
         char t[24];
         char *q = u64_digits(v, t + sizeof t);
@@ -905,9 +912,7 @@ static inline char *pw_u64(char *p, uint64_t v)
         *p = (char)('0' + v);
         return p + 1;
     }
-    unsigned d = 2;
-    while (d < 20 && v >= pow10_u64[d])
-        d++;
+    unsigned d = dec_digits(v);
     char *q = p + d;
     while (v >= 100u) {
         unsigned r = (unsigned)(v % 100u);
@@ -924,42 +929,71 @@ static inline char *pw_u64(char *p, uint64_t v)
     return p + d;
 }
 
-/* jw_fixed at p. */
-static char *pw_fixed(char *p, uint64_t q, unsigned k)
+/* '.' and the k digits of fr (0 < fr < 10^k) at p, trailing zeros dropped. */
+static char *pw_frac(char *p, uint64_t fr, unsigned k)
 {
-    uint64_t ip = q / pow10_u64[k], fr = q % pow10_u64[k];
-    p = pw_u64(p, ip);
-    if (fr == 0)
-        return p;
-    unsigned n = k;
-    while (fr % 10u == 0) {
-        fr /= 10u;
-        n--;
-    }
     *p++ = '.';
-    for (unsigned i = n; i-- > 0;) {
-        p[i] = (char)('0' + fr % 10u);
-        fr /= 10u;
+    char *e = p + k, *q = e;
+    for (unsigned i = k; i >= 2; i -= 2) {
+        q -= 2;
+        memcpy(q, digit_pairs + 2 * (fr % 100u), 2);
+        fr /= 100u;
     }
-    return p + n;
+    if (q > p)
+        *--q = (char)('0' + fr);
+    while (e[-1] == '0')
+        e--;
+    return e;
+}
+
+/*
+ * v (1 <= v < 10^15, not whole; ip its integer part) as jw_num prints it:
+ * "%1.15g" when that reads back as v, else "%1.17g", both in fixed notation
+ * here. Like g_digits, the exact binary value m / 2^s is scaled by 10^k
+ * (k = precision - integer digits) in 128 bits and rounded half to even
+ * (glibc's printf); the 15-digit result q reads back exactly iff q / 10^k,
+ * one correctly rounded division of exact operands, is v. A 15-digit
+ * rounding up to 10^15 (which "%g" would print with an exponent) cannot read
+ * back as a v below it, so it goes the 17-digit way, which stays fixed.
+ */
+static char *pw_short(char *p, double v, uint64_t ip)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    uint64_t m = (bits & ((1ull << 52) - 1u)) | (1ull << 52);
+    unsigned s = 1075u - (unsigned)(bits >> 52);       /* v = m / 2^s, 3 <= s <= 52 */
+    unsigned d = dec_digits(ip);
+    unsigned __int128 one = (unsigned __int128)1 << s, half = one >> 1;
+    for (unsigned prec = 15;; prec = 17) {
+        unsigned k = prec - d;
+        uint64_t pk = pow10_u64[k];
+        unsigned __int128 prod = (unsigned __int128)m * pk;
+        uint64_t q = (uint64_t)(prod >> s);
+        unsigned __int128 rem = prod & (one - 1u);
+        if (rem > half || (rem == half && (q & 1u)))
+            q++;
+        if (prec == 17 || (double)q / (double)pk == v) {
+            uint64_t fr = q - ip * pk, whole = ip;      /* q / 10^k is ip or ip + 1 */
+            if (fr >= pk) {
+                whole++;
+                fr -= pk;
+            }
+            p = pw_u64(p, whole);
+            return fr ? pw_frac(p, fr, k) : p;
+        }
+    }
 }
 
 /* A statistic as jw_num prints it: whole values and 1 <= v < 10^15 without
- * printf (g_digits), anything else through jw_num. */
+ * printf, anything else through jw_num. */
 static char *pw_stat(char *p, double v)
 {
     if (v >= 0.0 && v < 9007199254740992.0) {
         uint64_t u = (uint64_t)v;
         if ((double)u == v)                            /* whole (-0.0 too): digits */
             return pw_u64(p, u);
-        uint64_t q;
-        unsigned k;
-        if (v >= 1.0 && v < 1e15 && g_digits(v, 15, &q, &k)) {
-            if ((double)q / (double)pow10_u64[k] == v) /* "%1.15g" reads back exactly */
-                return pw_fixed(p, q, k);
-            if (g_digits(v, 17, &q, &k))
-                return pw_fixed(p, q, k);
-        }
+        if (v >= 1.0 && v < 1e15)
+            return pw_short(p, v, u);
     }
     struct jw t = {.b = p, .cap = NUM_TEXT_MAX, .n = 0};
     jw_num(&t, v);

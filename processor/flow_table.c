@@ -501,15 +501,15 @@ static void build_event_l2l3(const struct flow *f, struct flow_event *ev)
 
 /*
  * Zero what this table's records can carry: the core and the TCP health /
- * process fields always, the statistics and the application groups only when
- * they are on. The rest of *ev is never read: flow_event_seal leaves it out
- * of used_len and the event ring hands the consumer zeros there.
+ * process fields always, the application groups only when they are on; the
+ * statistics need no zeroing, as build_event has flow_stats_fill write every
+ * field of them when they are on. The rest of *ev is never read:
+ * flow_event_seal leaves it out of used_len and the event ring hands the
+ * consumer zeros there.
  */
 static void event_clear(const flow_table *ft, struct flow_event *ev)
 {
     memset(ev, 0, offsetof(struct flow_event, xs) + offsetof(struct flow_xstats, dir));
-    if (ft->cfg.flow_stats)
-        memset(&ev->xs.dir, 0, sizeof ev->xs - offsetof(struct flow_xstats, dir));
     if (ft->dpi)
         memset(&ev->has_app, 0, sizeof *ev - offsetof(struct flow_event, has_app));
     else
@@ -712,6 +712,27 @@ static void deadline_passed(flow_table *ft, struct flow *f, uint64_t now, struct
 }
 
 /* The sweep shared by the janitor, the full-table path and shutdown. */
+/* Ask for the lines of the statistics region of `elmt` (a flow that a coming
+ * packet likely folds into: its bucket's first), to be written. */
+static inline void stats_prefetch(const void *elmt)
+{
+    const struct flow *f = elmt;
+    const struct pool_chunk *c = flow_chunk(f);
+    if (!c->stats)
+        return;
+    uintptr_t r = (uintptr_t)(c->stats + (size_t)(f - c->flows) * c->stats_size);
+    for (uintptr_t l = r & ~(uintptr_t)63u; l < r + c->stats_size; l += 64u)
+        __builtin_prefetch((const void *)l, 1);
+}
+
+/* Ask for the lines of a flow and of its statistics region. */
+static inline void flow_prefetch(const struct flow *f)
+{
+    for (size_t o = 0; o < sizeof *f; o += 64u)
+        __builtin_prefetch((const char *)f + o);
+    stats_prefetch(f);
+}
+
 static void sweep(flow_table *ft, uint64_t now, struct sink *s)
 {
     for (int l = 0; l < LIST_COUNT; l++) {
@@ -719,6 +740,8 @@ static void sweep(flow_table *ft, uint64_t now, struct sink *s)
         while ((f = ft->lists[l].head) && expired_at(ft, f, now)) {
             if (!sink_has_room(s, 2))
                 return;
+            if (f->next)                       /* likely the next to end: fetch it meanwhile */
+                flow_prefetch(f->next);
             flow_end(ft, f, natural_reason(f), s);
         }
     }
@@ -1381,19 +1404,6 @@ void flow_table_packet(flow_table *ft, const struct pkt_record *pkt, flow_emit_f
     const struct payload_slot *pl = payload_take(ft, pkt);
     fold_packet(ft, pkt, NULL, pl, &s);
     payload_done_with(ft, pkt, pl);
-}
-
-/* Ask for the lines of the statistics region of `elmt` (a flow that a coming
- * packet likely folds into: its bucket's first), to be written. */
-static inline void stats_prefetch(const void *elmt)
-{
-    const struct flow *f = elmt;
-    const struct pool_chunk *c = flow_chunk(f);
-    if (!c->stats)
-        return;
-    uintptr_t r = (uintptr_t)(c->stats + (size_t)(f - c->flows) * c->stats_size);
-    for (uintptr_t l = r & ~(uintptr_t)63u; l < r + c->stats_size; l += 64u)
-        __builtin_prefetch((const void *)l, 1);
 }
 
 /* How far ahead of the packet being folded the burst path prefetches. */
