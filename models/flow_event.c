@@ -628,12 +628,19 @@ static const char digit_pairs[201] =
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
+/* How many decimal digits v has (1 for 0): log10 from the bit length
+ * (1233 / 4096 ~ log10 2), corrected by one compare. */
+static inline unsigned dec_digits(uint64_t v)
+{
+    v |= 1u;
+    unsigned t = ((64u - (unsigned)__builtin_clzll(v)) * 1233u) >> 12;
+    return t + (v >= pow10_u64[t]);
+}
+
 /* Decimal digits of v, written in place when they fit, two at a time. */
 static void jw_u64(struct jw *w, uint64_t v)
 {
-    unsigned d = 1;
-    while (d < 20 && v >= pow10_u64[d])
-        d++;
+    unsigned d = dec_digits(v);
     if (!(w->n <= w->cap && w->cap - w->n >= d)) {
         char t[24];
         char *q = u64_digits(v, t + sizeof t);
@@ -701,10 +708,10 @@ static void jw_fixed(struct jw *w, uint64_t q, unsigned k)
  */
 static bool g_digits(double v, unsigned p, uint64_t *q_out, unsigned *k_out)
 {
-    int e2;
-    double fr = frexp(v, &e2);                         /* v = fr * 2^e2, fr in [0.5, 1) */
-    uint64_t m = (uint64_t)ldexp(fr, 53);              /* exact: 53-bit significand */
-    int s = 53 - e2;                                   /* v = m / 2^s */
+    uint64_t bits;                                     /* v >= 1: a normal double */
+    memcpy(&bits, &v, sizeof bits);
+    uint64_t m = (bits & ((1ull << 52) - 1u)) | (1ull << 52);  /* 53-bit significand */
+    int s = 1075 - (int)((bits >> 52) & 0x7ffu);      /* v = m / 2^s */
     if (s < 0 || s > 60)
         return false;
     unsigned d = 1;                                    /* integer digits of v */
@@ -875,42 +882,198 @@ static void jw_tunnel(struct jw *w, const struct flow_event *ev)
 
 /* ---- statistics, TCP health, owning process (issue 15 items 4-6) ---- */
 
-/* A statistic as jw_num prints it; whole values and 1 <= v < 10^15 without printf. */
-static void jw_stat(struct jw *w, double v)
+/*
+ * "stats" and "early_packets" are most of a record with statistics (three
+ * objects of 17 numbers, up to 96 array entries): they are written with an
+ * unchecked cursor (pw_*) into room known to be enough, STATS_JSON_MAX bytes,
+ * straight into the output when it has that room, else into a local buffer
+ * that jw_put copies (and cuts: snprintf semantics as everywhere).
+ */
+
+/* `s` (a literal) at p; returns the end. */
+#define PW_LIT(p, s) (memcpy((p), (s), sizeof(s) - 1), (p) + sizeof(s) - 1)
+
+/* Longest jw_num text: "-2.2250738585072014e-308". */
+#define NUM_TEXT_MAX 24u
+#define DIR_JSON_MAX (sizeof("{\"size_min\":,\"size_mean\":,\"size_stddev\":,\"size_max\":,"           \
+                             "\"iat_min_us\":,\"iat_mean_us\":,\"iat_stddev_us\":,\"iat_max_us\":,"     \
+                             "\"payload_bytes\":,\"syn_count\":,\"ack_count\":,\"fin_count\":,"          \
+                             "\"rst_count\":,\"psh_count\":,\"urg_count\":,\"ece_count\":,"              \
+                             "\"cwr_count\":}")                                                     \
+                      + 4u * NUM_TEXT_MAX + 10u * 10u + 3u * 20u)  /* 4 doubles, 10 u32, 3 u64 */
+#define STATS_JSON_MAX (sizeof(",\"stats\":{\"src\":,\"dst\":,\"both\":}") + 3u * DIR_JSON_MAX       \
+                        + sizeof(",\"early_packets\":{\"size\":[],\"direction\":[],\"iat_us\":[]}")  \
+                        + FLOW_EARLY_MAX * (5u + 1u + 1u + 1u + 10u + 1u))
+
+/* jw_u64 at p. */
+static inline char *pw_u64(char *p, uint64_t v)
 {
-    if (isfinite(v) && v > -9007199254740992.0 && v < 9007199254740992.0 && v != (double)(int64_t)v)
-        jw_double(w, v);
-    else
-        jw_num(w, v);
+    if (v < 10u) {
+        *p = (char)('0' + v);
+        return p + 1;
+    }
+    unsigned d = dec_digits(v);
+    char *q = p + d;
+    while (v >= 100u) {
+        unsigned r = (unsigned)(v % 100u);
+        v /= 100u;
+        q -= 2;
+        memcpy(q, digit_pairs + 2 * r, 2);
+    }
+    if (v >= 10u) {
+        q -= 2;
+        memcpy(q, digit_pairs + 2 * v, 2);
+    } else {
+        *--q = (char)('0' + v);
+    }
+    return p + d;
 }
 
-static void jw_dirstats(struct jw *w, const struct flow_dir_stats *d)
+/* '.' and the k digits of fr (0 < fr < 10^k) at p, trailing zeros dropped. */
+static char *pw_frac(char *p, uint64_t fr, unsigned k)
 {
-    jw_put(w, "{\"size_min\":", 12);
-    jw_u64(w, d->size_min);
-    JW_KEY(w, "size_mean");
-    jw_stat(w, d->size_mean);
-    JW_KEY(w, "size_stddev");
-    jw_stat(w, d->size_stddev);
-    JW_KEY(w, "size_max");
-    jw_u64(w, d->size_max);
-    JW_KEY(w, "iat_min_us");
-    jw_u64(w, d->iat_min_us);
-    JW_KEY(w, "iat_mean_us");
-    jw_stat(w, d->iat_mean_us);
-    JW_KEY(w, "iat_stddev_us");
-    jw_stat(w, d->iat_stddev_us);
-    JW_KEY(w, "iat_max_us");
-    jw_u64(w, d->iat_max_us);
-    JW_KEY(w, "payload_bytes");
-    jw_u64(w, d->payload_bytes);
-    for (int i = 0; i < FLAG_IX_COUNT; i++) {
-        jw_put(w, ",\"", 2);
-        jw_lit(w, XS_FLAG_KEYS[i]);
-        jw_put(w, "\":", 2);
-        jw_u64(w, d->flag_count[i]);
+    *p++ = '.';
+    char *e = p + k, *q = e;
+    for (unsigned i = k; i >= 2; i -= 2) {
+        q -= 2;
+        memcpy(q, digit_pairs + 2 * (fr % 100u), 2);
+        fr /= 100u;
     }
-    jw_ch(w, '}');
+    if (q > p)
+        *--q = (char)('0' + fr);
+    while (e[-1] == '0')
+        e--;
+    return e;
+}
+
+/*
+ * v (1 <= v < 10^15, not whole; ip its integer part) as jw_num prints it:
+ * "%1.15g" when that reads back as v, else "%1.17g", both in fixed notation
+ * here. Like g_digits, the exact binary value m / 2^s is scaled by 10^k
+ * (k = precision - integer digits) in 128 bits and rounded half to even
+ * (glibc's printf); the 15-digit result q reads back exactly iff q / 10^k,
+ * one correctly rounded division of exact operands, is v. A 15-digit
+ * rounding up to 10^15 (which "%g" would print with an exponent) cannot read
+ * back as a v below it, so it goes the 17-digit way, which stays fixed.
+ */
+static char *pw_short(char *p, double v, uint64_t ip)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    uint64_t m = (bits & ((1ull << 52) - 1u)) | (1ull << 52);
+    unsigned s = 1075u - (unsigned)(bits >> 52);       /* v = m / 2^s, 3 <= s <= 52 */
+    unsigned d = dec_digits(ip);
+    unsigned __int128 one = (unsigned __int128)1 << s, half = one >> 1;
+    for (unsigned prec = 15;; prec = 17) {
+        unsigned k = prec - d;
+        uint64_t pk = pow10_u64[k];
+        unsigned __int128 prod = (unsigned __int128)m * pk;
+        uint64_t q = (uint64_t)(prod >> s);
+        unsigned __int128 rem = prod & (one - 1u);
+        if (rem > half || (rem == half && (q & 1u)))
+            q++;
+        if (prec == 17 || (double)q / (double)pk == v) {
+            uint64_t fr = q - ip * pk, whole = ip;      /* q / 10^k is ip or ip + 1 */
+            if (fr >= pk) {
+                whole++;
+                fr -= pk;
+            }
+            p = pw_u64(p, whole);
+            return fr ? pw_frac(p, fr, k) : p;
+        }
+    }
+}
+
+/* A statistic as jw_num prints it: whole values and 1 <= v < 10^15 without
+ * printf, anything else through jw_num. */
+static char *pw_stat(char *p, double v)
+{
+    if (v >= 0.0 && v < 9007199254740992.0) {
+        uint64_t u = (uint64_t)v;
+        if ((double)u == v)                            /* whole (-0.0 too): digits */
+            return pw_u64(p, u);
+        if (v >= 1.0 && v < 1e15)
+            return pw_short(p, v, u);
+    }
+    struct jw t = {.b = p, .cap = NUM_TEXT_MAX, .n = 0};
+    jw_num(&t, v);
+    return p + t.n;
+}
+
+static char *pw_dirstats(char *p, const struct flow_dir_stats *d)
+{
+    p = PW_LIT(p, "{\"size_min\":");
+    p = pw_u64(p, d->size_min);
+    p = PW_LIT(p, ",\"size_mean\":");
+    p = pw_stat(p, d->size_mean);
+    p = PW_LIT(p, ",\"size_stddev\":");
+    p = pw_stat(p, d->size_stddev);
+    p = PW_LIT(p, ",\"size_max\":");
+    p = pw_u64(p, d->size_max);
+    p = PW_LIT(p, ",\"iat_min_us\":");
+    p = pw_u64(p, d->iat_min_us);
+    p = PW_LIT(p, ",\"iat_mean_us\":");
+    p = pw_stat(p, d->iat_mean_us);
+    p = PW_LIT(p, ",\"iat_stddev_us\":");
+    p = pw_stat(p, d->iat_stddev_us);
+    p = PW_LIT(p, ",\"iat_max_us\":");
+    p = pw_u64(p, d->iat_max_us);
+    p = PW_LIT(p, ",\"payload_bytes\":");
+    p = pw_u64(p, d->payload_bytes);
+    /* XS_FLAG_KEYS, in flag_count order */
+    p = PW_LIT(p, ",\"syn_count\":");
+    p = pw_u64(p, d->flag_count[FLAG_IX_SYN]);
+    p = PW_LIT(p, ",\"ack_count\":");
+    p = pw_u64(p, d->flag_count[FLAG_IX_ACK]);
+    p = PW_LIT(p, ",\"fin_count\":");
+    p = pw_u64(p, d->flag_count[FLAG_IX_FIN]);
+    p = PW_LIT(p, ",\"rst_count\":");
+    p = pw_u64(p, d->flag_count[FLAG_IX_RST]);
+    p = PW_LIT(p, ",\"psh_count\":");
+    p = pw_u64(p, d->flag_count[FLAG_IX_PSH]);
+    p = PW_LIT(p, ",\"urg_count\":");
+    p = pw_u64(p, d->flag_count[FLAG_IX_URG]);
+    p = PW_LIT(p, ",\"ece_count\":");
+    p = pw_u64(p, d->flag_count[FLAG_IX_ECE]);
+    p = PW_LIT(p, ",\"cwr_count\":");
+    p = pw_u64(p, d->flag_count[FLAG_IX_CWR]);
+    *p++ = '}';
+    return p;
+}
+
+/* "stats" and "early_packets" as add_xstats makes them, at p (STATS_JSON_MAX bytes of room). */
+static char *pw_stats(char *p, const struct flow_xstats *x)
+{
+    if (x->have & XS_STATS) {
+        p = PW_LIT(p, ",\"stats\":{\"src\":");
+        p = pw_dirstats(p, &x->dir[0]);
+        p = PW_LIT(p, ",\"dst\":");
+        p = pw_dirstats(p, &x->dir[1]);
+        p = PW_LIT(p, ",\"both\":");
+        p = pw_dirstats(p, &x->dir[2]);
+        *p++ = '}';
+    }
+    if (x->early_n) {
+        unsigned n = x->early_n < FLOW_EARLY_MAX ? x->early_n : FLOW_EARLY_MAX;
+        p = PW_LIT(p, ",\"early_packets\":{\"size\":[");
+        for (unsigned i = 0; i < n; i++) {
+            p = pw_u64(p, x->early_size[i]);
+            *p++ = ',';
+        }
+        p = PW_LIT(p - 1, "],\"direction\":[");              /* over the last ',' */
+        for (unsigned i = 0; i < n; i++) {
+            p[0] = (char)('0' + ((x->early_dirs >> i) & 1u));
+            p[1] = ',';
+            p += 2;
+        }
+        p = PW_LIT(p - 1, "],\"iat_us\":[");
+        for (unsigned i = 0; i < n; i++) {
+            p = pw_u64(p, x->early_iat_us[i]);
+            *p++ = ',';
+        }
+        p = PW_LIT(p - 1, "]}");
+    }
+    return p;
 }
 
 /* The add_l2l3 fields, fast path: the same keys, order and values. */
@@ -953,39 +1116,13 @@ static void jw_l2l3(struct jw *w, const struct flow_event *ev, const struct flow
 /* The same bytes add_xstats gives. */
 static void jw_xstats(struct jw *w, const struct flow_xstats *x)
 {
-    if (x->have & XS_STATS) {
-        jw_lit(w, ",\"stats\":{");
-        for (int i = 0; i < 3; i++) {
-            if (i)
-                jw_ch(w, ',');
-            jw_ch(w, '"');
-            jw_lit(w, XS_DIR_KEYS[i]);
-            jw_put(w, "\":", 2);
-            jw_dirstats(w, &x->dir[i]);
+    if ((x->have & XS_STATS) || x->early_n) {
+        if (w->n <= w->cap && w->cap - w->n >= STATS_JSON_MAX) {
+            w->n = (size_t)(pw_stats(w->b + w->n, x) - w->b);
+        } else {
+            char t[STATS_JSON_MAX];
+            jw_put(w, t, (size_t)(pw_stats(t, x) - t));
         }
-        jw_ch(w, '}');
-    }
-    if (x->early_n) {
-        unsigned n = x->early_n < FLOW_EARLY_MAX ? x->early_n : FLOW_EARLY_MAX;
-        jw_lit(w, ",\"early_packets\":{\"size\":[");
-        for (unsigned i = 0; i < n; i++) {
-            if (i)
-                jw_ch(w, ',');
-            jw_u64(w, x->early_size[i]);
-        }
-        jw_lit(w, "],\"direction\":[");
-        for (unsigned i = 0; i < n; i++) {
-            if (i)
-                jw_ch(w, ',');
-            jw_ch(w, (char)('0' + ((x->early_dirs >> i) & 1u)));
-        }
-        jw_lit(w, "],\"iat_us\":[");
-        for (unsigned i = 0; i < n; i++) {
-            if (i)
-                jw_ch(w, ',');
-            jw_u64(w, x->early_iat_us[i]);
-        }
-        jw_lit(w, "]}");
     }
     if (x->have & XS_TCP) {
         jw_lit(w, ",\"tcp\":{");

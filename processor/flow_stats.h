@@ -7,7 +7,8 @@
  * the count of packets carrying each TCP flag; and the flow's first N
  * packets (size, direction, gap). Nothing is stored per packet: means and
  * variances are updated with Welford's algorithm, so the state is fixed-size
- * and lives inside the flow entry (no allocation, no global state).
+ * and lives in a region per flow that the flow table hands out (no
+ * allocation, no global state).
  *
  * Statistics describe the packets of one record, like the counters: an
  * interim (active-timeout) record and the next one each describe their own
@@ -28,12 +29,14 @@
 #include "../capture/decode.h"
 #include "../models/flow_event.h"
 
-/* Welford accumulator for one direction of a record. */
+/*
+ * One direction of a record. The packet count is not kept: it is the flow's
+ * own per-record counter, which the caller passes in (flow_stats_packet).
+ */
 struct fstats_dir {
-    double   size_mean, size_m2;
-    double   iat_mean, iat_m2;
-    uint64_t n;                    /* packets folded */
-    uint64_t prev_us;              /* time of the previous packet (n > 0) */
+    double   size_mean, size_m2;   /* Welford over the IP lengths */
+    double   iat_mean, iat_m2;     /* Welford over the gaps */
+    uint64_t prev_us;              /* time of the direction's previous packet */
     uint64_t iat_min, iat_max;
     uint64_t payload;
     uint32_t size_min, size_max;
@@ -41,45 +44,59 @@ struct fstats_dir {
 };
 
 /* Both directions' own series (sizes and gaps in packet order); the
- * extremes, payload and flag counts are the two directions' combined. */
+ * extremes, payload and flag counts are the two directions' combined. The
+ * previous packet's time is d[last_dir].prev_us. */
 struct fstats_both {
     double   size_mean, size_m2;
     double   iat_mean, iat_m2;
-    uint64_t n, prev_us;
     uint64_t iat_min, iat_max;
 };
 
 /*
- * Early packets live out of line, in a slot of flow_stats_early_slot(N)
- * bytes the flow table hands each flow (N = AGENT_EARLY_PACKETS): N gaps
- * (uint32_t) then N sizes (uint16_t). Only the state below is in the flow.
+ * A flow's statistics state, the start of its region of flow_stats_size(N)
+ * bytes (N = AGENT_EARLY_PACKETS): the region goes on with the early-packet
+ * slot, N gaps (uint32_t) then N sizes (uint16_t), so that a packet touches
+ * one run of adjacent cache lines (5 for N = 8). What a packet updates
+ * every time comes first. 264 bytes.
  */
 struct flow_stats {
-    struct fstats_dir d[2];        /* [0] initiator -> responder, [1] back */
     struct fstats_both b;
-    uint8_t *early;                /* the flow's early slot, NULL when N is 0 */
-    uint64_t early_prev_us;        /* time of the flow's previous packet (early_n > 0) */
     uint32_t early_dirs;           /* bit i: early packet i went responder -> initiator */
+    uint8_t  last_dir;             /* direction of the record's previous packet */
     uint8_t  early_n;              /* early packets kept so far */
     uint8_t  early_sent;           /* the first record (which carries them) was built */
+    uint8_t  pad_;
+    struct fstats_dir d[2];        /* [0] initiator -> responder, [1] back */
 };
 
-/* Bytes of one flow's early slot for `n` (0..FLOW_EARLY_MAX) packets, a multiple of 8. */
-size_t flow_stats_early_slot(unsigned n);
+/*
+ * Bytes of one flow's statistics region (state and early slot) for
+ * `early_max` (0..FLOW_EARLY_MAX) early packets; a multiple of 32 (of 64
+ * for N = 5..9, 15..20 and 26..30: every region then starts on a cache line).
+ */
+size_t flow_stats_size(unsigned early_max);
+
+/* Start the state of a new flow at the start of its region (the early slot
+ * needs no clearing). No allocation. */
+void flow_stats_init(struct flow_stats *s);
 
 /*
  * Fold one packet of direction `dir` (0 initiator -> responder, 1 back) into
- * `s` (zeroed when the flow was made, but for s->early). `early_max`
- * (0..FLOW_EARLY_MAX) is how many early packets to keep, the size s->early was
- * made for. Packets come in file/arrival order; a packet stamped earlier than
- * the previous one counts a gap of 0. No allocation.
+ * `s`. `pkts` are the record's packets per direction counting this one (the
+ * flow's counters: the state keeps no count of its own). `early_max`
+ * (0..FLOW_EARLY_MAX) is the N the region was sized for. Packets come in
+ * file/arrival order; a packet stamped earlier than the previous one counts
+ * a gap of 0. No allocation.
  */
 void flow_stats_packet(struct flow_stats *s, const struct pkt_record *p, int dir,
-                       unsigned early_max);
+                       const uint64_t pkts[2], unsigned early_max);
 
 /* Write the record's statistics (and, in the flow's first record, the early
- * packets; early_max as above) into ev->xs; sets XS_STATS. */
-void flow_stats_fill(const struct flow_stats *s, unsigned early_max, struct flow_event *ev);
+ * packets; early_max as above) into ev->xs; sets XS_STATS. `pkts` are the
+ * record's packets per direction. Writes every statistics field of ev->xs
+ * (early entries past early_n as zeros). */
+void flow_stats_fill(const struct flow_stats *s, const uint64_t pkts[2], unsigned early_max,
+                     struct flow_event *ev);
 
 /* A record was emitted: start the next one (keeps the early-packet state and
  * marks the early packets sent). */

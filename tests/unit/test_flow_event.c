@@ -761,6 +761,105 @@ static void test_xstats_json(void **state)
     assert_string_equal(a, buf);
 }
 
+/* A double of any kind: tricky fixed values, "mean of integers" ratios, and
+ * random bit patterns across every exponent. */
+static double stat_double(void)
+{
+    static const double tricky[] = {
+        0.0, -0.0, 1.0, 0.5, 0.1, 1.0 / 3.0, 2.0 / 3.0, 1e-4, 9.9999999999999991e-5, 1e-5,
+        4.9406564584124654e-324, 2.2250738585072014e-308, -2.2250738585072014e-308,
+        1.7976931348623157e308, 9.9999999999999995, 9.9999999999999982, 99999999999999.99,
+        999999999999999.9, 999999999999999.5, 1e15 - 1.0, 1e15, 1e15 + 0.5, 1e16, 1e17,
+        9007199254740991.0, 9007199254740992.0, 9007199254740994.0, 18446744073709551615.0,
+        123456.789, 8046.6666666666661, 244.9, 1500.0, 40.0, 0.99999999999999989,
+        1.0000000000000002, 4294967295.5, -1.5, -7.0, 1e300, 5e-300};
+    switch (fmt_rand() % 6) {
+    case 0:
+        return tricky[fmt_rand() % (sizeof tricky / sizeof tricky[0])];
+    case 1:                                            /* a mean of integers */
+        return (double)(fmt_rand() % 100000000ull) / (double)(1 + fmt_rand() % 1000);
+    case 2:                                            /* a standard deviation */
+        return sqrt((double)(fmt_rand() % 10000000000ull) / (double)(1 + fmt_rand() % 1000));
+    case 3: {                                          /* any finite bit pattern */
+        uint64_t b = fmt_rand();
+        double v;
+        memcpy(&v, &b, sizeof v);
+        return isfinite(v) ? v : 0.25;
+    }
+    case 4:
+        return fmt_rand() % 2 ? INFINITY : NAN;
+    default: {                                         /* around 1 .. 10^17, any fraction */
+        uint64_t b = (fmt_rand() & ((1ull << 52) - 1u)) | ((uint64_t)(1023 + fmt_rand() % 57) << 52);
+        double v;
+        memcpy(&v, &b, sizeof v);
+        return v;
+    }
+    }
+}
+
+/* The statistics' numbers, which flow_event_format writes on its own fast
+ * path (whole values, 1 <= v < 10^15 with 15 or 17 digits, the rest as
+ * jw_num): byte for byte the cJSON path, for every kind of double, the
+ * widest integers and every early-packet count; and cut at every length. */
+static void test_stats_numbers_match_cjson(void **state)
+{
+    (void)state;
+    struct flow_event_ctx ctx = {.interface = "eth0", .hostname = "h"};
+    static char a[16384], b[16384];
+    for (int i = 0; i < 10000; i++) {
+        struct flow_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.ip_version = 4;
+        ev.protocol = 6;
+        ev.src_packets = 1 + fmt_rand() % 1000;
+        struct flow_xstats *x = &ev.xs;
+        x->have = XS_STATS;
+        bool wide = i % 1000 == 0;                      /* every field at its longest */
+        for (int d = 0; d < 3; d++) {
+            struct flow_dir_stats *st = &x->dir[d];
+            st->size_min = wide ? UINT32_MAX : (uint32_t)(fmt_rand() % 3 ? fmt_rand() % 1600 : fmt_rand());
+            st->size_max = wide ? UINT32_MAX : (uint32_t)fmt_rand();
+            st->iat_min_us = wide ? UINT64_MAX : fmt_rand() % 4 ? fmt_rand() % 100 : fmt_rand();
+            st->iat_max_us = wide ? UINT64_MAX : fmt_rand() >> (fmt_rand() % 64);
+            st->payload_bytes = wide ? UINT64_MAX : fmt_rand() >> (fmt_rand() % 64);
+            double *dv[4] = {&st->size_mean, &st->size_stddev, &st->iat_mean_us, &st->iat_stddev_us};
+            for (int k = 0; k < 4; k++)
+                *dv[k] = wide ? -2.2250738585072014e-308 : stat_double();
+            for (int f = 0; f < FLAG_IX_COUNT; f++)
+                st->flag_count[f] = wide ? UINT32_MAX : (uint32_t)(fmt_rand() >> (fmt_rand() % 64));
+        }
+        x->early_n = (uint8_t)(wide ? FLOW_EARLY_MAX : fmt_rand() % (FLOW_EARLY_MAX + 1));
+        x->early_dirs = (uint32_t)fmt_rand();
+        for (unsigned k = 0; k < FLOW_EARLY_MAX; k++) {
+            x->early_size[k] = wide ? UINT16_MAX : (uint16_t)fmt_rand();
+            x->early_iat_us[k] = wide ? UINT32_MAX : (uint32_t)(fmt_rand() >> (fmt_rand() % 64));
+        }
+        if (i % 7 == 0)
+            x->have = 0;                               /* early packets without "stats" */
+        cJSON *o = flow_event_to_json(&ev, &ctx, FLOW_DIR_UNKNOWN, "id");
+        assert_non_null(o);
+        size_t n1 = flow_event_json_print(o, a, sizeof a);
+        cJSON_Delete(o);
+        size_t n2 = flow_event_format(&ev, &ctx, FLOW_DIR_UNKNOWN, "id", b, sizeof b);
+        assert_true(n1 < sizeof a);
+        assert_int_equal(n1, n2);
+        assert_string_equal(a, b);
+        if (i % 5000 == 1 || wide) {                   /* every cut, into a buffer of just that size */
+            for (size_t len = 0; len <= n1 + 1; len++) {
+                char *cut = len ? malloc(len) : NULL;
+                assert_true(len == 0 || cut != NULL);
+                assert_int_equal(flow_event_format(&ev, &ctx, FLOW_DIR_UNKNOWN, "id", cut, len), n1);
+                if (len) {
+                    size_t keep = len - 1 < n1 ? len - 1 : n1;
+                    assert_memory_equal(cut, a, keep);
+                    assert_int_equal(cut[keep], '\0');
+                }
+                free(cut);
+            }
+        }
+    }
+}
+
 /* "app" (issue 15): nDPI's label as one object after the existing fields; absent without DPI. */
 static void test_app(void **state)
 {
@@ -1018,6 +1117,7 @@ int main(void)
         cmocka_unit_test(test_format_matches_cjson),
         cmocka_unit_test(test_tunnel_object),
         cmocka_unit_test(test_xstats_json),
+        cmocka_unit_test(test_stats_numbers_match_cjson),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
