@@ -18,6 +18,16 @@
  * known: fin, rst, idle (UDP/ICMP flows silent for >= 30 s at the end of the
  * trace) or shutdown.
  *
+ * Payloads carry real application bytes at their start (see "application
+ * bytes" below), chosen by the server port: TLS ClientHello/ServerHello
+ * (443, 993), HTTP/1.1 request and response (80, 8080), SSH banners and
+ * KEXINIT (22), SMTP greeting and EHLO (25), DNS and mDNS queries and answers
+ * (53, 5353), NTP v4 (123), QUIC long/short headers (UDP 443) and IKE/ESP
+ * (4500); the rest of a payload is zero. TCP sequence numbers follow the bytes
+ * each side sent, so the streams reassemble. None of this changes a packet's
+ * length, time, flags or addresses: the truth is the same as with zero
+ * payloads, and the sensor's records differ only in what DPI finds.
+ *
  * Usage:
  *   gen [-p packets] [-f flows] [-s seed] [-c] OUT.pcap TRUTH.tsv
  *     -c   "concurrent" mode for the memory test: every flow is a single UDP
@@ -486,49 +496,50 @@ static void http_response(struct wr *w, int level, uint64_t body, uint64_t h)
     wstr(w, line);
 }
 
-/* Text lines (each `prefix` + words + CRLF, at most 78 bytes) filling exactly
- * rem bytes: nDPI's line-based dissectors read a packet only when it ends in
- * CRLF. When rem is 1, the line before it gets a space instead. */
+/* Text lines (each `prefix` + words + CRLF, at most 78 bytes; the last one
+ * `last_prefix` when given) filling exactly rem bytes: nDPI's line-based
+ * dissectors read a packet only when it ends in CRLF. When rem is 1, the line
+ * before gets a space instead. */
 static void text_fill(struct wr *w, uint32_t rem, const char *prefix, const char *last_prefix)
 {
-    static const char words[] = "Thank you for your message. The meeting notes and the updated "
-                                "schedule for next week are attached below; please review them "
-                                "and reply before Friday. ";
+    static const char words[] = "This mail system is monitored and all mail is scanned for viruses "
+                                "and spam; questions go to postmaster@example.net, thank you. ";
     if (rem == 1 && w->n >= 2) {
         w->n -= 2;
         wstr(w, " \r\n");
         return;
     }
-    uint32_t k = 0;
+    if (!last_prefix)
+        last_prefix = prefix;
+    uint32_t minlast = (uint32_t)strlen(last_prefix) + 3, k = 0;
     while (rem >= 2) {
-        uint32_t l = rem < 78 ? rem : 78;
-        if (rem - l == 1)
-            l--;
-        const char *pre = (rem == l && last_prefix) ? last_prefix : prefix;
-        uint32_t np = (uint32_t)strlen(pre);
-        if (np + 2 > l)
-            pre = "", np = 0;
+        uint32_t l = rem;
+        if (rem > 78)
+            l = rem - 78 >= minlast ? 78 : rem - minlast;
+        const char *pre = l == rem ? last_prefix : prefix;
+        if (strlen(pre) + 2 > l)
+            pre = "";
         wstr(w, pre);
-        for (uint32_t i = np; i + 2 < l; i++, k++)
+        for (uint32_t i = (uint32_t)strlen(pre); i + 2 < l; i++, k++)
             w8(w, (unsigned char)words[k % (sizeof words - 1)]);
         wstr(w, "\r\n");
         rem -= l;
     }
 }
 
-/* SMTP's first packet of each side, filling it: the server's (multi-line) 220
- * greeting; the client's EHLO, pipelined MAIL/RCPT/DATA and the message's
- * first lines (or, with no room for those, EHLO with a longer host name). */
+/* SMTP's first packet of each side, filling it: the server's multi-line 220
+ * greeting and its answer to EHLO (a server payload is at least 100 bytes);
+ * the client's EHLO, pipelined MAIL/RCPT/DATA and the message's first lines
+ * (or, with no room for those, EHLO with a longer host name). */
 static void smtp_first(struct wr *w, int dir, uint32_t len)
 {
     if (dir) {
         static const char g[] = "220-mx.example.net ESMTP Postfix (Debian/GNU)\r\n";
-        if (len < sizeof g - 1) {
-            wstr(w, "220 mx.example.net ESMTP Postfix (Debian/GNU)\r\n");
-            return;
-        }
+        static const char e[] = "250-mx.example.net\r\n250 PIPELINING\r\n";
         wstr(w, g);
-        text_fill(w, len - w->n, "220-", "220 ");
+        if (len >= sizeof g - 1 + sizeof e - 1 + 8)
+            text_fill(w, len - w->n - (uint32_t)(sizeof e - 1), "220-", "220 ");
+        wstr(w, e);
         return;
     }
     static const char ehlo[] = "EHLO client.example.org\r\n";
@@ -608,7 +619,7 @@ static void dns_message(struct wr *w, uint16_t id, int response, const char *nam
             wrand(w, qtype == 28 ? 16 : 4, r);
         }
     }
-    if (!mdns && room >= w->n + 11 + 4) {
+    if (room >= w->n + 11 + 4) {
         if (ar + 1 < w->cap)
             w->b[ar + 1] = 1;
         w8(w, 0);                                        /* OPT: root, type 41 */
@@ -821,10 +832,19 @@ static void app_payload(uint8_t *pl, uint32_t len, const struct flow *f, uint32_
             }
             break;
         case 22:
-            if (nth == 0)
+            if (nth == 0) {
                 wstr(&w, "SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n");
-            else
+                if (len >= w.n + 14) {                   /* the rest: one SSH_MSG_IGNORE */
+                    uint32_t data = len - w.n - 14;
+                    w32(&w, len - w.n - 4);
+                    w8(&w, 4);
+                    w8(&w, 2);
+                    w32(&w, data);
+                    wrand(&w, data + 4, &r);
+                }
+            } else {
                 ssh_kexinit(&w, &r);
+            }
             app = A_SSH;
             break;
         case 25:
