@@ -260,6 +260,7 @@ static const char *const APP_NAMES[A_N] = {"tls", "http", "ssh", "smtp", "dns", 
 struct app_stats {
     uint64_t whole[A_N], cut[A_N];
     uint64_t tls13, tls12, tls_bare;   /* whole ClientHellos: TLS 1.3, 1.2 with SNI, no extension */
+    uint64_t tls12_flights_cut;        /* TLS 1.2 server flights (with the certificate) cut */
 };
 
 static uint64_t mix64(uint64_t z)
@@ -284,6 +285,7 @@ static void w8(struct wr *w, unsigned v)
 }
 static void w16(struct wr *w, unsigned v) { w8(w, v >> 8); w8(w, v); }
 static void w32(struct wr *w, uint32_t v) { w16(w, v >> 16); w16(w, v & 0xffffu); }
+static void w24(struct wr *w, uint32_t v) { w8(w, v >> 16); w16(w, v & 0xffffu); }
 static void w64(struct wr *w, uint64_t v) { w32(w, (uint32_t)(v >> 32)); w32(w, (uint32_t)v); }
 static void wmem(struct wr *w, const void *p, size_t n)
 {
@@ -415,10 +417,118 @@ done:
     wclose(w, rec, 2);
 }
 
+/* DER: a tag and a 3-byte length placeholder; der_close shrinks the length to
+ * its shortest form (the writer must hold everything: build into a scratch
+ * buffer large enough). */
+static uint32_t der_open(struct wr *w, unsigned tag)
+{
+    w8(w, tag);
+    return wopen(w, 3);
+}
+static void der_close(struct wr *w, uint32_t at)
+{
+    uint32_t n = w->n - at - 3, h = n < 128 ? 1 : n < 256 ? 2 : 3;
+    uint8_t hdr[3] = {(uint8_t)n, 0, 0};
+    if (h == 2)
+        hdr[0] = 0x81, hdr[1] = (uint8_t)n;
+    if (h == 3)
+        hdr[0] = 0x82, hdr[1] = (uint8_t)(n >> 8), hdr[2] = (uint8_t)n;
+    memmove(w->b + at + h, w->b + at + 3, n);
+    memcpy(w->b + at, hdr, h);
+    w->n -= 3 - h;
+}
+static void der_bytes(struct wr *w, unsigned tag, const void *p, size_t n)
+{
+    uint32_t at = der_open(w, tag);
+    wmem(w, p, n);
+    der_close(w, at);
+}
+/* An X.509 name with one attribute (oid: the last byte of 2.5.4.x). */
+static void der_rdn(struct wr *w, unsigned oid, unsigned str_tag, const char *v)
+{
+    uint32_t set = der_open(w, 0x31), seq = der_open(w, 0x30);
+    const uint8_t o[] = {0x55, 0x04, (uint8_t)oid};
+    der_bytes(w, 0x06, o, 3);
+    der_bytes(w, str_tag, v, strlen(v));
+    der_close(w, seq);
+    der_close(w, set);
+}
+
+/* A server certificate for `name` (ECDSA P-256, issued by a Let's Encrypt-like
+ * CA; key and signature random): what nDPI reads from a TLS 1.2 server. */
+static void x509_cert(struct wr *w, const char *name, uint64_t *r)
+{
+    static const uint8_t ecdsa_sha256[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02};
+    static const uint8_t ec_pub[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01};
+    static const uint8_t p256[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+    static const uint8_t san[] = {0x55, 0x1d, 0x11};
+    uint32_t cert = der_open(w, 0x30), tbs = der_open(w, 0x30);
+    uint32_t v = der_open(w, 0xa0);
+    der_bytes(w, 0x02, "\x02", 1);
+    der_close(w, v);
+    uint32_t sn = der_open(w, 0x02);
+    w8(w, 0x04);
+    wrand(w, 15, r);
+    der_close(w, sn);
+    uint32_t alg = der_open(w, 0x30);
+    der_bytes(w, 0x06, ecdsa_sha256, sizeof ecdsa_sha256);
+    der_close(w, alg);
+    uint32_t iss = der_open(w, 0x30);
+    der_rdn(w, 6, 0x13, "US");
+    der_rdn(w, 10, 0x13, "Let's Encrypt");
+    der_rdn(w, 3, 0x13, "R3");
+    der_close(w, iss);
+    uint32_t val = der_open(w, 0x30);
+    der_bytes(w, 0x17, "231215000000Z", 13);
+    der_bytes(w, 0x17, "240314235959Z", 13);
+    der_close(w, val);
+    uint32_t sub = der_open(w, 0x30);
+    der_rdn(w, 3, 0x0c, name);
+    der_close(w, sub);
+    uint32_t spki = der_open(w, 0x30), ka = der_open(w, 0x30);
+    der_bytes(w, 0x06, ec_pub, sizeof ec_pub);
+    der_bytes(w, 0x06, p256, sizeof p256);
+    der_close(w, ka);
+    uint32_t bs = der_open(w, 0x03);
+    w8(w, 0);
+    w8(w, 4);
+    wrand(w, 64, r);
+    der_close(w, bs);
+    der_close(w, spki);
+    uint32_t ex = der_open(w, 0xa3), exs = der_open(w, 0x30), e1 = der_open(w, 0x30);
+    der_bytes(w, 0x06, san, sizeof san);
+    uint32_t os = der_open(w, 0x04), gn = der_open(w, 0x30);
+    der_bytes(w, 0x82, name, strlen(name));
+    der_close(w, gn);
+    der_close(w, os);
+    der_close(w, e1);
+    der_close(w, exs);
+    der_close(w, ex);
+    der_close(w, tbs);
+    alg = der_open(w, 0x30);
+    der_bytes(w, 0x06, ecdsa_sha256, sizeof ecdsa_sha256);
+    der_close(w, alg);
+    bs = der_open(w, 0x03);
+    w8(w, 0);
+    uint32_t sig = der_open(w, 0x30);
+    for (int i = 0; i < 2; i++) {
+        uint32_t in = der_open(w, 0x02);
+        w8(w, 0x5a);
+        wrand(w, 31, r);
+        der_close(w, in);
+    }
+    der_close(w, sig);
+    der_close(w, bs);
+    der_close(w, cert);
+}
+
 /* The server's first flight: ServerHello (TLS 1.3 when the client offered
  * it), then, in what is left of the payload, ChangeCipherSpec and one
- * application-data record (the encrypted rest of the flight) of random bytes. */
-static void tls_server_flight(struct wr *w, unsigned cmask, int imap, uint32_t room, uint64_t *r)
+ * application-data record (the encrypted rest of the flight) of random bytes;
+ * TLS 1.2: ServerHello, Certificate, ServerKeyExchange and ServerHelloDone in
+ * one record (cut when the payload is shorter). */
+static void tls_server_flight(struct wr *w, unsigned cmask, int imap, const char *sni, uint32_t room,
+                              uint64_t *r)
 {
     int v13 = (cmask & X_V13) != 0;
     w8(w, 0x16);
@@ -449,6 +559,27 @@ static void tls_server_flight(struct wr *w, unsigned cmask, int imap, uint32_t r
     }
     wclose(w, ext, 2);
     wclose(w, hs, 3);
+    if (!v13) {
+        uint8_t der[1024];
+        struct wr c = {der, 0, sizeof der};
+        x509_cert(&c, sni, r);
+        w8(w, 0x0b);                                     /* Certificate */
+        w24(w, c.n + 6);
+        w24(w, c.n + 3);
+        w24(w, c.n);
+        wmem(w, der, c.n);
+        w8(w, 0x0c);                                     /* ServerKeyExchange: x25519 */
+        w24(w, 4 + 32 + 4 + 72);
+        w8(w, 3);
+        w16(w, 0x001d);
+        w8(w, 32);
+        wrand(w, 32, r);
+        w16(w, 0x0403);
+        w16(w, 72);
+        wrand(w, 72, r);
+        w8(w, 0x0e);                                     /* ServerHelloDone */
+        w24(w, 0);
+    }
     wclose(w, rec, 2);
     if (v13 && room >= w->n + 6 + 5 + 17) {
         w8(w, 0x14); w16(w, 0x0303); w16(w, 1); w8(w, 1);
@@ -797,7 +928,9 @@ static void app_payload(uint8_t *pl, uint32_t len, const struct flow *f, uint32_
                 }
                 app = A_TLS;
             } else {
-                tls_server_flight(&w, mask, imap, len, &r);
+                tls_server_flight(&w, mask, imap, sni, len, &r);
+                if (!(mask & X_V13))
+                    st->tls12_flights_cut += w.n > len;
             }
             break;
         }
@@ -1141,8 +1274,9 @@ int main(int argc, char **argv)
     fprintf(stderr, "gen: application bytes (flows: whole/cut):");
     for (int k = 0; k < A_N; k++)
         fprintf(stderr, " %s %" PRIu64 "/%" PRIu64, APP_NAMES[k], ast.whole[k], ast.cut[k]);
-    fprintf(stderr, "; ClientHellos: TLS 1.3 %" PRIu64 ", TLS 1.2 %" PRIu64 ", no extensions %" PRIu64 "\n",
-            ast.tls13, ast.tls12, ast.tls_bare);
+    fprintf(stderr, "; ClientHellos: TLS 1.3 %" PRIu64 ", TLS 1.2 %" PRIu64 ", no extensions %" PRIu64
+                    " (TLS 1.2 server flights cut: %" PRIu64 ")\n",
+            ast.tls13, ast.tls12, ast.tls_bare, ast.tls12_flights_cut);
     free(nseq);
     free(t);
     free(evs);
