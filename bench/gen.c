@@ -340,16 +340,33 @@ static const char *const MAIL_NAMES[] = {
 };
 #define NNAMES(a) (sizeof(a) / sizeof(a[0]))
 
-/* TLS ClientHello parts; APP_TLS_* masks from the richest to none. */
+/* TLS ClientHello parts; TLS_MASKS from the richest to none. */
 enum { X_SNI = 1, X_V13 = 2, X_ALPN = 4, X_SIG = 8, X_PSK = 16 };
 static const unsigned TLS_MASKS[] = {
     X_SNI | X_V13 | X_ALPN | X_SIG | X_PSK, X_SNI | X_V13 | X_ALPN, X_SNI | X_V13,
     X_SNI | X_ALPN, X_SNI, 0,
 };
 
+/* A flow's ClientHello: its parts, then a session id (0-32 bytes) and a
+ * padding extension (RFC 7685; pad < 0: none) sized so that the record fills
+ * the client's payload exactly, as a real client's hello fills its segment
+ * (nDPI reassembles both directions' TLS records in one buffer: bytes left
+ * over after the hello would misalign the ServerHello). */
+struct tls_plan {
+    unsigned mask;
+    uint32_t sid;
+    int32_t pad;
+    uint32_t len;        /* the record's length */
+};
+
+/* The session id's bytes (the server echoes them). */
+static uint64_t tls_sid_seed(uint64_t fseed) { return mix64(fseed ^ 0x51du); }
+
 /* A TLS record with one ClientHello (TLS 1.3 when mask has X_V13). */
-static void tls_client_hello(struct wr *w, unsigned mask, const char *sni, int imap, uint64_t *r)
+static void tls_client_hello(struct wr *w, const struct tls_plan *pl, const char *sni, int imap,
+                             uint64_t fseed, uint64_t *r)
 {
+    unsigned mask = pl->mask;
     w8(w, 0x16);
     w16(w, 0x0301);
     uint32_t rec = wopen(w, 2);
@@ -357,7 +374,9 @@ static void tls_client_hello(struct wr *w, unsigned mask, const char *sni, int i
     uint32_t hs = wopen(w, 3);
     w16(w, 0x0303);
     wrand(w, 32, r);
-    w8(w, 0);                                            /* no session id */
+    uint64_t sr = tls_sid_seed(fseed);
+    w8(w, pl->sid);
+    wrand(w, pl->sid, &sr);
     static const uint16_t cs13[] = {0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f};
     static const uint16_t cs12[] = {0xc02b, 0xc02f, 0xc02c, 0xc030};
     const uint16_t *cs = (mask & X_V13) ? cs13 : cs12;
@@ -369,7 +388,7 @@ static void tls_client_hello(struct wr *w, unsigned mask, const char *sni, int i
         w16(w, cs[i]);
     w8(w, 1);
     w8(w, 0);                                            /* null compression */
-    if (!mask)
+    if (!mask && pl->pad < 0)
         goto done;
     uint32_t ext = wopen(w, 2);
     if (mask & X_SNI) {
@@ -410,6 +429,12 @@ static void tls_client_hello(struct wr *w, unsigned mask, const char *sni, int i
         w16(w, 0x0033);                                  /* key_share: x25519 */
         w16(w, 38); w16(w, 36); w16(w, 0x001d); w16(w, 32);
         wrand(w, 32, r);
+    }
+    if (pl->pad >= 0) {
+        w16(w, 0x0015);                                  /* padding */
+        w16(w, (unsigned)pl->pad);
+        for (int32_t i = 0; i < pl->pad; i++)
+            w8(w, 0);
     }
     wclose(w, ext, 2);
 done:
@@ -527,9 +552,10 @@ static void x509_cert(struct wr *w, const char *name, uint64_t *r)
  * application-data record (the encrypted rest of the flight) of random bytes;
  * TLS 1.2: ServerHello, Certificate, ServerKeyExchange and ServerHelloDone in
  * one record (cut when the payload is shorter). */
-static void tls_server_flight(struct wr *w, unsigned cmask, int imap, const char *sni, uint32_t room,
-                              uint64_t *r)
+static void tls_server_flight(struct wr *w, const struct tls_plan *pl, int imap, const char *sni,
+                              uint64_t fseed, uint32_t room, uint64_t *r)
 {
+    unsigned cmask = pl->mask;
     int v13 = (cmask & X_V13) != 0;
     w8(w, 0x16);
     w16(w, 0x0303);
@@ -538,7 +564,14 @@ static void tls_server_flight(struct wr *w, unsigned cmask, int imap, const char
     uint32_t hs = wopen(w, 3);
     w16(w, 0x0303);
     wrand(w, 32, r);
-    w8(w, 0);
+    if (v13) {                                           /* TLS 1.3 echoes the session id */
+        uint64_t sr = tls_sid_seed(fseed);
+        w8(w, pl->sid);
+        wrand(w, pl->sid, &sr);
+    } else {                                             /* TLS 1.2: a new one */
+        w8(w, 32);
+        wrand(w, 32, r);
+    }
     w16(w, v13 ? 0x1301 : 0xc02f);
     w8(w, 0);
     uint32_t ext = wopen(w, 2);
@@ -581,8 +614,10 @@ static void tls_server_flight(struct wr *w, unsigned cmask, int imap, const char
         w24(w, 0);
     }
     wclose(w, rec, 2);
-    if (v13 && room >= w->n + 6 + 5 + 17) {
-        w8(w, 0x14); w16(w, 0x0303); w16(w, 1); w8(w, 1);
+    if (v13 && room >= w->n + 6) {                       /* fill the segment */
+        if (room >= w->n + 6 + 5 + 1) {
+            w8(w, 0x14); w16(w, 0x0303); w16(w, 1); w8(w, 1);
+        }
         uint32_t left = room - w->n - 5;
         w8(w, 0x17); w16(w, 0x0303); w16(w, left);
         wrand(w, left, r);
@@ -778,19 +813,33 @@ static uint32_t payload_of(const struct flow *f, uint32_t i, uint64_t fseed)
     return pl;
 }
 
-/* The TLS ClientHello mask for a client payload of cpl bytes: the richest that fits. */
-static unsigned tls_mask(uint32_t cpl, const char *sni, int imap, uint64_t fseed, uint32_t *len)
+/* The ClientHello for a client payload of cpl bytes: the richest parts that
+ * fit, then the session id and padding that fill it (the barest, cut, when
+ * nothing fits). */
+static struct tls_plan tls_plan(uint32_t cpl, const char *sni, int imap, uint64_t fseed)
 {
-    uint8_t tmp[512];
+    uint8_t tmp[2048];
+    struct tls_plan pl = {0, 0, -1, 0};
     for (size_t i = 0; i < NNAMES(TLS_MASKS); i++) {
         uint64_t r = fseed;
         struct wr w = {tmp, 0, sizeof tmp};
-        tls_client_hello(&w, TLS_MASKS[i], sni, imap, &r);
-        *len = w.n;
-        if (w.n <= cpl || i + 1 == NNAMES(TLS_MASKS))
-            return TLS_MASKS[i];
+        pl.mask = TLS_MASKS[i];
+        tls_client_hello(&w, &pl, sni, imap, fseed, &r);
+        pl.len = w.n;
+        if (w.n <= cpl)
+            break;
     }
-    return 0;
+    if (pl.len >= cpl)
+        return pl;
+    uint32_t rest = cpl - pl.len, over = pl.mask ? 4 : 6;   /* padding's type + length (+ block) */
+    if (rest <= 32) {
+        pl.sid = rest;
+    } else {
+        pl.sid = rest - over < 32 ? rest - over : 32;
+        pl.pad = (int32_t)(rest - over - pl.sid);
+    }
+    pl.len = cpl;
+    return pl;
 }
 
 /* Write packet idx's application bytes into pl[0..len) (zeros on entry). */
@@ -916,19 +965,19 @@ static void app_payload(uint8_t *pl, uint32_t len, const struct flow *f, uint32_
                 return;
             int imap = f->sport == 993;
             const char *sni = imap ? MAIL_NAMES[h % NNAMES(MAIL_NAMES)] : WEB_NAMES[h % NNAMES(WEB_NAMES)];
-            uint32_t clen;
-            unsigned mask = tls_mask(payload_of(f, 3, fseed), sni, imap, fseed, &clen);
+            struct tls_plan plan = tls_plan(payload_of(f, 3, fseed), sni, imap, fseed);
+            unsigned mask = plan.mask;
             if (!dir) {
                 uint64_t rr = fseed;
-                tls_client_hello(&w, mask, sni, imap, &rr);
-                if (clen <= len) {
+                tls_client_hello(&w, &plan, sni, imap, fseed, &rr);
+                if (plan.len <= len) {
                     st->tls13 += (mask & X_V13) != 0;
                     st->tls12 += !(mask & X_V13) && (mask & X_SNI);
                     st->tls_bare += !mask;
                 }
                 app = A_TLS;
             } else {
-                tls_server_flight(&w, mask, imap, sni, len, &r);
+                tls_server_flight(&w, &plan, imap, sni, fseed, len, &r);
                 if (!(mask & X_V13))
                     st->tls12_flights_cut += w.n > len;
             }
