@@ -636,8 +636,9 @@ static const char *const HTTP_TYPES[] = {
     "text/html; charset=utf-8", "application/json", "image/png", "application/javascript",
 };
 
-/* GET request; level 0 has every header, higher levels fewer (to fit). */
-static void http_request(struct wr *w, int level, uint64_t h)
+/* GET request; level 0 has every header, higher levels fewer (to fit); a
+ * Cookie header fills the rest of the `len`-byte payload when there is room. */
+static void http_request(struct wr *w, int level, uint64_t h, uint32_t len)
 {
     char line[256];
     snprintf(line, sizeof line, "GET %s HTTP/1.1\r\nHost: %s\r\n",
@@ -651,6 +652,18 @@ static void http_request(struct wr *w, int level, uint64_t h)
     }
     if (level < 1)
         wstr(w, "Accept: */*\r\nAccept-Encoding: gzip, deflate\r\nConnection: keep-alive\r\n");
+    if (len >= w->n + 2 + 14) {
+        static const char hex[] = "0123456789abcdef";
+        uint32_t v = len - w->n - 2 - 14;
+        uint64_t c = h;
+        wstr(w, "Cookie: sid=");
+        for (uint32_t i = 0; i < v; i++) {
+            if ((i & 15) == 0)
+                c = mix64(c);
+            w8(w, (unsigned char)hex[(c >> (4 * (i & 15))) & 15]);
+        }
+        wstr(w, "\r\n");
+    }
     wstr(w, "\r\n");
 }
 
@@ -991,7 +1004,7 @@ static void app_payload(uint8_t *pl, uint32_t len, const struct flow *f, uint32_
                 int lv = 0;
                 for (; lv < 4; lv++) {
                     w.n = 0;
-                    http_request(&w, lv, h);
+                    http_request(&w, lv, h, len);
                     if (w.n <= len)
                         break;
                 }
