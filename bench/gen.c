@@ -247,11 +247,14 @@ static uint32_t build(uint8_t *p, const struct flow *f, int dir, uint8_t flags, 
  * The first payload bytes of a flow are what a real client and server of its
  * port would send, so that nDPI (AGENT_DPI) names the flow after its first
  * packets as it does on real traffic. Packet lengths never change: a message
- * is written into the payload's space; a message longer than the payload is
- * cut (counted in struct app_stats), bytes after it stay zero, except where a
- * protocol pads itself (DNS EDNS padding, a TLS application-data record, QUIC
- * and IPsec ciphertext: random bytes). Every choice comes from the flow's
- * seed and the packet's index, never from the global generator. */
+ * is written into the payload's space, and where the protocol allows it fills
+ * that space exactly, as a real one fills its segment (a ClientHello's session
+ * id and padding extension, TLS application data, an HTTP Cookie header, SMTP
+ * text lines, an SSH IGNORE message, DNS EDNS padding, QUIC and IPsec
+ * ciphertext); otherwise the bytes after it stay zero. A message longer than
+ * the payload is cut (counted in struct app_stats; gen prints the counts).
+ * Every choice comes from the flow's seed and the packet's index, never from
+ * the global generator, so the flows themselves are as before. */
 
 enum app { A_TLS, A_HTTP, A_SSH, A_SMTP, A_DNS, A_MDNS, A_NTP, A_QUIC, A_IKE, A_ESP, A_N };
 static const char *const APP_NAMES[A_N] = {"tls", "http", "ssh", "smtp", "dns", "mdns", "ntp",
