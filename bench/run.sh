@@ -17,7 +17,12 @@
 #   BENCH_KAFKA_BASELINE=BINARY  Kafka rows: also run this sensor build, alternating (e.g. the previous commit)
 #
 # Steps: build the generator, the floor loop and the receiver (cc); generate the
-# 3.5M-packet trace and its truth; warm the page cache; run, alternating, the
+# 3.5M-packet trace and its truth (payloads start with what real clients and
+# servers of each port send: TLS hellos, HTTP, SSH, SMTP, DNS, NTP, QUIC and
+# IKE/ESP shapes, so nDPI names flows after their first packets as on real
+# traffic; see bench/gen.c), or reuse it when its stamp (trace.pcap.gen, the
+# SHA-256 of gen.c) says the same gen.c wrote it, as for every cached trace
+# here; warm the page cache; run, alternating, the
 # bare pcap_next_ex loop, the sensor to NDJSON on /dev/null, the sensor POSTing
 # to the loopback receiver and softflowd -r; check the sensor's flows against
 # the truth (NDJSON and HTTP); memory per flow with 1M concurrent flows and the
@@ -53,6 +58,14 @@ fi
 SOFTFLOWD=$(command -v softflowd || echo /usr/sbin/softflowd)
 
 $CC -O2 -Wall -std=c11 -D_DEFAULT_SOURCE -o "$WORK/gen" "$HERE/gen.c"
+# Cached traces: each FILE has a stamp FILE.gen holding the SHA-256 of the
+# gen.c that wrote it, so any change to the generator regenerates them (file
+# times do not tell: a checkout or a merge gives gen.c any time).
+GEN_SUM=$(sha256sum "$HERE/gen.c" | cut -d' ' -f1)
+# fresh FILE...: every FILE is there, non-empty, and written by this gen.c.
+fresh() { local f; for f in "$@"; do [ -s "$f" ] && [ "$(cat "$f.gen" 2>/dev/null)" = "$GEN_SUM" ] || return 1; done; }
+# gen_to FILE GEN_ARGS...: run the generator, then stamp FILE.
+gen_to() { local f=$1; shift; rm -f "$f.gen"; "$WORK/gen" "$@" || return 1; echo "$GEN_SUM" > "$f.gen"; }
 $CC -O2 -Wall -o "$WORK/pcapread" "$HERE/pcapread.c" -lpcap
 $CC -O2 -Wall -pthread -o "$WORK/recv" "$HERE/recv.c"
 $CC -O2 -Wall -pthread -o "$WORK/postfloor" "$HERE/postfloor.c"
@@ -111,7 +124,7 @@ postfloor_run() {
 }
 run_sender_rows() {
     M="$WORK/mem.pcap"
-    [ -s "$M" ] && [ "$M" -nt "$HERE/gen.c" ] || "$WORK/gen" -c -f "$MEMFLOWS" "$M" "$WORK/mem.tsv"
+    fresh "$M" || gen_to "$M" -c -f "$MEMFLOWS" "$M" "$WORK/mem.tsv"
     cat "$M" > /dev/null
     sender_run ARRAY AGENT_HTTP_BODY=array AGENT_BATCH_SIZE=1000
     sender_run OBJECT AGENT_HTTP_BODY=object
@@ -130,8 +143,7 @@ POST floor, raw sockets, 8 connections, 16 requests pipelined per round trip: $F
 run_active_order() {
     local o
     for o in benign crafted; do
-        [ -s "$WORK/active-$o.pcap" ] && [ "$WORK/active-$o.pcap" -nt "$HERE/gen.c" ] ||
-            "$WORK/gen" -a "$o" "$WORK/active-$o.pcap"
+        fresh "$WORK/active-$o.pcap" || gen_to "$WORK/active-$o.pcap" -a "$o" "$WORK/active-$o.pcap"
         cat "$WORK/active-$o.pcap" > /dev/null
     done
     local ab="" ac="" i
@@ -239,7 +251,7 @@ kmed() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{print (NR%2)
 run_kafka() {
     local n=${BENCH_KAFKA_FLOWS:-1000000} f="$WORK/kafka.pcap" lib
     KN=$n; KF=$f
-    [ -s "$f" ] && [ "$f" -nt "$HERE/gen.c" ] || "$WORK/gen" -c -f "$n" "$f" "$WORK/kafka.tsv"
+    fresh "$f" || gen_to "$f" -c -f "$n" "$f" "$WORK/kafka.tsv"
     cat "$f" > /dev/null
     lib="$(dirname "$BIN")/libtracer.a"
     kafka_tools
@@ -306,9 +318,7 @@ if [ "${BENCH_ONLY:-}" = kafka ]; then
 fi
 
 T="$WORK/trace.pcap"
-if [ ! -s "$T" ] || [ ! -s "$WORK/truth.tsv" ] || [ "$HERE/gen.c" -nt "$T" ]; then
-    "$WORK/gen" "$T" "$WORK/truth.tsv"
-fi
+fresh "$T" && [ -s "$WORK/truth.tsv" ] || gen_to "$T" "$T" "$WORK/truth.tsv"
 NPKT=3500000
 cat "$T" > /dev/null                      # into the page cache
 
@@ -481,11 +491,11 @@ echo "http:   $TRUTH_HTTP (receiver counted $HTTP_EVENTS events)"
 
 # ---- memory per flow, the cap, sender events/s ------------------------------
 M="$WORK/mem.pcap"
-[ -s "$M" ] && [ "$M" -nt "$HERE/gen.c" ] || "$WORK/gen" -c -f "$MEMFLOWS" "$M" "$WORK/mem.tsv"
+fresh "$M" || gen_to "$M" -c -f "$MEMFLOWS" "$M" "$WORK/mem.tsv"
 M2="$WORK/mem2.pcap"
-[ -s "$M2" ] && [ "$M2" -nt "$HERE/gen.c" ] || "$WORK/gen" -c -f $((MEMFLOWS * 2)) "$M2" "$WORK/mem2.tsv"
+fresh "$M2" || gen_to "$M2" -c -f $((MEMFLOWS * 2)) "$M2" "$WORK/mem2.tsv"
 B="$WORK/base.pcap"
-[ -s "$B" ] && [ "$B" -nt "$HERE/gen.c" ] || "$WORK/gen" -c -f 1000 "$B" "$WORK/base.tsv"
+fresh "$B" || gen_to "$B" -c -f 1000 "$B" "$WORK/base.tsv"
 cat "$M" "$M2" > /dev/null
 timed "$WORK/t" "${SENSOR_ENV[@]}" "$BIN" --pcap-file "$B" > /dev/null
 BASE_KB=$(cut -d' ' -f2 "$WORK/t")
