@@ -11,7 +11,8 @@
 #   BENCH_ONLY=kafka    only the Kafka rows (issue 16)
 #   BENCH_ONLY=outputs  only the HTTP + Kafka + IPFIX together row (issue 16.3), main trace
 #   BENCH_KAFKA_FLOWS=1000000  events of the Kafka rows
-#   BENCH_ONLY=groups   only the floor, the defaults, the baseline and one run per group (issues 14, 15)
+#   BENCH_ONLY=groups   only the floor, the defaults, the baseline, nDPI alone (bench/ndpi_floor.c)
+#                       and one run per group (issues 14, 15)
 #   BENCH_BASELINE=BIN  an older sensor binary run beside the defaults (`make bench` builds
 #                       BENCH_BASE_REF, the sensor before this round's decoding work)
 #   BENCH_KAFKA_BASELINE=BINARY  Kafka rows: also run this sensor build, alternating (e.g. the previous commit)
@@ -67,6 +68,8 @@ fresh() { local f; for f in "$@"; do [ -s "$f" ] && [ "$(cat "$f.gen" 2>/dev/nul
 # gen_to FILE GEN_ARGS...: run the generator, then stamp FILE.
 gen_to() { local f=$1; shift; rm -f "$f.gen"; "$WORK/gen" "$@" || return 1; echo "$GEN_SUM" > "$f.gen"; }
 $CC -O2 -Wall -o "$WORK/pcapread" "$HERE/pcapread.c" -lpcap
+# nDPI alone (the DPI rows' floor, issue 15): libndpi-dev is a build dependency of the sensor
+$CC -O2 -Wall -std=c11 -o "$WORK/ndpi_floor" "$HERE/ndpi_floor.c" $(pkg-config --cflags --libs libndpi libpcap)
 $CC -O2 -Wall -pthread -o "$WORK/recv" "$HERE/recv.c"
 $CC -O2 -Wall -pthread -o "$WORK/postfloor" "$HERE/postfloor.c"
 
@@ -459,9 +462,19 @@ group_rows() {
     for g in "${GROUP_NAMES[@]}"; do
         group_row "group: ${GROUP_LABEL[$g]}" "g_$g" "$(group_pct "g_$g" ndjson) time vs defaults"
     done
-    echo "runs (s): floor ${SECS[floor]}| defaults ${SECS[ndjson]}| baseline ${SECS[base]:-}$(for g in "${GROUP_NAMES[@]}"; do printf '| %s %s' "$g" "${SECS[g_$g]}"; done)"
+    group_row "nDPI alone (bench/ndpi_floor.c, one thread, no sensor)" ndpifloor \
+        "$(group_pct ndpifloor ndjson) time vs defaults"
+    echo "nDPI alone, last run: $(cat "$WORK/ndpi_floor.out")"
+    echo "runs (s): floor ${SECS[floor]}| defaults ${SECS[ndjson]}| baseline ${SECS[base]:-}| ndpi alone ${SECS[ndpifloor]}$(for g in "${GROUP_NAMES[@]}"; do printf '| %s %s' "$g" "${SECS[g_$g]}"; done)"
 }
-run_groups() { local g; run_baseline; for g in "${GROUP_NAMES[@]}"; do run_group "$g"; done; }
+# nDPI alone on the same trace (bench/ndpi_floor.c: one thread, the sensor's feeding
+# rules, nothing else): what any nDPI-based sensor pays here before doing anything of
+# its own. Its last output line (flows, detected, CPU) goes under the table.
+run_ndpi_floor() {
+    timed "$WORK/t" "$WORK/ndpi_floor" "$T" > "$WORK/ndpi_floor.out"
+    add ndpifloor $(cat "$WORK/t")
+}
+run_groups() { local g; run_baseline; run_ndpi_floor; for g in "${GROUP_NAMES[@]}"; do run_group "$g"; done; }
 if [ "${BENCH_ONLY:-}" = groups ]; then
     echo "bench: $RUNS alternating runs of the floor, the defaults, the baseline and each group; load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
     for i in $(seq "$RUNS"); do
