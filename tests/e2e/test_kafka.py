@@ -189,6 +189,9 @@ def test_broker_down_spools_and_replays(cluster, tmp_path):
     n = 2000
     spool = tmp_path / "spool"
     spool.mkdir(mode=0o700)
+    # the mock cluster picks leaders at random: broker 2 leads partitions 0 and 1, 1 and 3 the others
+    for part, broker in ((0, 2), (1, 2), (2, 1), (3, 3)):
+        cluster.cmd("leader tracer.flows %d %d" % (part, broker))
     cluster.cmd("down 2")
     proc = start_sensor({"AGENT_PCAP_FILE": pcap(tmp_path, n), "AGENT_KAFKA_BROKERS": cluster.bootstrap,
                          "AGENT_STDOUT": "on", "AGENT_STATS_INTERVAL": "0", "AGENT_SPOOL_DIR": str(spool),
@@ -196,7 +199,10 @@ def test_broker_down_spools_and_replays(cluster, tmp_path):
     # Up again only once the broker's share timed out and reached the spool (no timing assumed).
     deadline = time.monotonic() + 120
     while not list((spool / "kafka").glob("*.batch")):
-        assert proc.poll() is None and time.monotonic() < deadline, "nothing was spooled"
+        if proc.poll() is not None or time.monotonic() >= deadline:
+            proc.kill()
+            _, _, err = finish(proc)
+            pytest.fail("nothing was spooled (sensor exit status %s):\n%s" % (proc.returncode, err[-4000:]))
         time.sleep(0.1)
     cluster.cmd("up 2")
     rc, out, err = finish(proc)

@@ -9,6 +9,8 @@
  * reads commands from stdin, one per line, answering "OK" or "ERR <why>":
  *
  *   topic NAME PARTITIONS   create a topic (replication factor 3)
+ *   leader NAME PART ID     broker ID leads partition PART of topic NAME (leaders
+ *                           are otherwise chosen at random when a topic is made)
  *   down ID                 broker ID (1-3) stops answering (connections closed)
  *   up ID                   broker ID answers again
  *   errors N CODE           the next N Produce requests fail with error CODE
@@ -65,6 +67,8 @@ int main(int argc, char **argv)
             break;
         if (strcmp(cmd, "topic") == 0 && sscanf(line, "%*s %255s %d", name, &a) == 2 && a > 0) {
             e = rd_kafka_mock_topic_create(mc, name, a, brokers < 3 ? brokers : 3);
+        } else if (strcmp(cmd, "leader") == 0 && sscanf(line, "%*s %255s %d %d", name, &a, &b) == 3) {
+            e = rd_kafka_mock_partition_set_leader(mc, name, a, b);
         } else if ((strcmp(cmd, "down") == 0 || strcmp(cmd, "up") == 0) && sscanf(line, "%*s %d", &a) == 1) {
             e = strcmp(cmd, "down") == 0 ? rd_kafka_mock_broker_set_down(mc, a) : rd_kafka_mock_broker_set_up(mc, a);
         } else if (strcmp(cmd, "errors") == 0 && sscanf(line, "%*s %d %d", &a, &b) == 2 && a > 0 && a <= 1000) {
