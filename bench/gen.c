@@ -319,6 +319,20 @@ static void wclose(struct wr *w, uint32_t at, int bytes)
         if (at + (uint32_t)i < w->cap)
             w->b[at + (uint32_t)i] = (uint8_t)(v >> (8 * (bytes - 1 - i)));
 }
+/* A TLS handshake record (RFC 8446 §5.1, §4): record header with `record_version`,
+ * handshake `type`, then legacy_version 1.2 and the 32-byte random. Returns the record's
+ * and the handshake's length positions (wclose them 3 then 2 bytes wide, inner first). */
+static void tls_hello_open(struct wr *w, uint16_t record_version, uint8_t type, uint64_t *r,
+                           uint32_t *rec, uint32_t *hs)
+{
+    w8(w, 0x16);
+    w16(w, record_version);
+    *rec = wopen(w, 2);
+    w8(w, type);
+    *hs = wopen(w, 3);
+    w16(w, 0x0303);
+    wrand(w, 32, r);
+}
 /* A DNS name in wire form (labels, no compression). */
 static void wname(struct wr *w, const char *name)
 {
@@ -370,13 +384,8 @@ static void tls_client_hello(struct wr *w, const struct tls_plan *pl, const char
                              uint64_t fseed, uint64_t *r)
 {
     unsigned mask = pl->mask;
-    w8(w, 0x16);
-    w16(w, 0x0301);
-    uint32_t rec = wopen(w, 2);
-    w8(w, 0x01);
-    uint32_t hs = wopen(w, 3);
-    w16(w, 0x0303);
-    wrand(w, 32, r);
+    uint32_t rec, hs;
+    tls_hello_open(w, 0x0301, 0x01, r, &rec, &hs);
     uint64_t sr = tls_sid_seed(fseed);
     w8(w, pl->sid);
     wrand(w, pl->sid, &sr);
@@ -560,13 +569,8 @@ static void tls_server_flight(struct wr *w, const struct tls_plan *pl, int imap,
 {
     unsigned cmask = pl->mask;
     int v13 = (cmask & X_V13) != 0;
-    w8(w, 0x16);
-    w16(w, 0x0303);
-    uint32_t rec = wopen(w, 2);
-    w8(w, 0x02);
-    uint32_t hs = wopen(w, 3);
-    w16(w, 0x0303);
-    wrand(w, 32, r);
+    uint32_t rec, hs;
+    tls_hello_open(w, 0x0303, 0x02, r, &rec, &hs);
     if (v13) {                                           /* TLS 1.3 echoes the session id */
         uint64_t sr = tls_sid_seed(fseed);
         w8(w, pl->sid);
