@@ -83,18 +83,25 @@ $(LIB_A): $(LIB_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/obj/%.o: %.c
+# The compile command of this $(BUILD), kept in a file rewritten only when it
+# changes: objects depend on it, so a changed flag (OPT, SANFLAGS, the string
+# strategies above) rebuilds them instead of linking objects built the old way.
+FLAGS_STAMP := $(BUILD)/compile-flags
+FLAGS_NOW   := $(CC) $(CPPFLAGS) $(CFLAGS)
+$(shell mkdir -p $(BUILD) && { [ "$$(cat $(FLAGS_STAMP) 2>/dev/null)" = '$(subst ','\'',$(FLAGS_NOW))' ] || printf '%s\n' '$(subst ','\'',$(FLAGS_NOW))' > $(FLAGS_STAMP); })
+
+$(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB_A)
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_A) $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(shell pkg-config --cflags cmocka) -o $@ $< $(LIB_A) \
 	      $(LDFLAGS) $(shell pkg-config --libs cmocka) $(LDLIBS)
 
 # Test helpers (not tests themselves): the Kafka mock cluster the e2e tests produce to.
 TOOL_BINS := $(BUILD)/tests/kafka_mock
-$(BUILD)/tests/kafka_mock: tests/tools/kafka_mock.c
+$(BUILD)/tests/kafka_mock: tests/tools/kafka_mock.c $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LDFLAGS) $(shell pkg-config --libs rdkafka)
 
@@ -106,7 +113,7 @@ TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
 DEPS      += $(TOOL_BINS:=.d)
 unit-bins: $(TOOL_BINS)
 
-$(BUILD)/tools/%: tests/tools/%.c $(LIB_A)
+$(BUILD)/tools/%: tests/tools/%.c $(LIB_A) $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB_A) $(LDFLAGS) $(LDLIBS)
 
