@@ -24,6 +24,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -34,6 +35,7 @@
 #include "../common/log.h"
 #include "../common/timefmt.h"
 #include "../config/config.h"
+#include "savefile.h"
 
 #define CAP_BURST 256
 #define CAP_IFCACHE 256  /* ifindex -> interface id cache slots per port (direct-mapped) */
@@ -58,6 +60,7 @@ struct cap_port {
     atomic_bool finished;
     atomic_bool file_error;       /* the file ended in a damaged record */
     char *file_buf;               /* file mode: the FILE's stdio buffer, freed after pcap_close */
+    savefile *sf;                 /* file mode: reads the records while not NULL (savefile.h) */
     char source[256];             /* file or interface name, for logs */
     _Atomic uint64_t frames, records, ring_drops;
     _Atomic uint64_t decode[DECODE_RESULT_COUNT];
@@ -221,6 +224,11 @@ static pcap_t *open_file(struct cap_port *c, const char *path, char *ebuf)
         snprintf(ebuf, PCAP_ERRBUF_SIZE, "%s: %s", path, strerror(errno));
         return NULL;
     }
+    /* Only the capture thread ever touches this FILE (reads, ftell, close
+     * after the thread is joined): stdio need not lock it, and the lock was a
+     * locked instruction in each of libpcap's two freads per record (13% of the
+     * capture thread on the bench). */
+    __fsetlocking(f, FSETLOCKING_BYCALLER);
     c->file_buf = malloc(CAP_FILE_BUF);
     if (c->file_buf && setvbuf(f, c->file_buf, _IOFBF, CAP_FILE_BUF) != 0) {
         free(c->file_buf);            /* keep stdio's own buffer */
@@ -253,6 +261,7 @@ static struct cap_port *port_create(const struct config *cfg, const char *dev, r
         }
         if (apply_filter(c->pcap, cfg->bpf_filter, err, errlen) != 0)
             goto err;
+        c->sf = savefile_open(c->pcap, cfg->bpf_filter && cfg->bpf_filter[0]);
     } else {
         int st = 0;
         c->pcap = open_live(cfg, dev, &st, err, errlen);
@@ -289,6 +298,7 @@ static void port_destroy(struct cap_port *c)
 {
     if (!c)
         return;
+    savefile_destroy(c->sf);
     if (c->pcap)
         pcap_close(c->pcap);
     free(c->file_buf);              /* after pcap_close: the FILE used it */
@@ -597,10 +607,51 @@ static bool open_with_backoff(struct cap_port *c, const char *what, bool quiet, 
 
 static void note_file_pos(struct cap_port *c)
 {
+    if (c->sf) {
+        atomic_store_explicit(&c->file_pos, savefile_pos(c->sf), memory_order_relaxed);
+        return;
+    }
     FILE *f = pcap_file(c->pcap);
     long pos = f ? ftell(f) : -1;
     if (pos > 0)
         atomic_store_explicit(&c->file_pos, (uint64_t)pos, memory_order_relaxed);
+}
+
+/*
+ * File mode through the savefile reader: bursts of up to CAP_BURST records,
+ * published as pcap_dispatch's are. Returns true when libpcap is to read the
+ * rest of the file (a record the reader gave back), false at the end of the
+ * file or when stopped.
+ */
+static bool run_savefile(struct cap_port *c)
+{
+    while (!atomic_load_explicit(&c->stop, memory_order_relaxed)) {
+        enum savefile_next r = SAVEFILE_RECORD;
+        struct pcap_pkthdr h;
+        const uint8_t *data;
+        for (unsigned i = 0; i < CAP_BURST && (r = savefile_next(c->sf, &h, &data)) == SAVEFILE_RECORD; i++)
+            on_frame((u_char *)c, &h, data);
+        if (c->nburst || c->n_full)
+            flush_burst(c);
+        else
+            publish_counts(c);
+        note_file_pos(c);
+        if (r == SAVEFILE_END)
+            return false;
+        if (r == SAVEFILE_HANDOVER) {
+            savefile_destroy(c->sf);
+            c->sf = NULL;
+            return true;
+        }
+        if (r == SAVEFILE_FAILED) {
+            log_warn("capture: %s: stopped reading after %llu frames: cannot seek to byte %llu: %s",
+                     c->source, (unsigned long long)atomic_load(&c->frames),
+                     (unsigned long long)savefile_pos(c->sf), strerror(errno));
+            atomic_store_explicit(&c->file_error, true, memory_order_relaxed);
+            return false;
+        }
+    }
+    return false;
 }
 
 static int port_run(struct cap_port *c)
@@ -612,7 +663,8 @@ static int port_run(struct cap_port *c)
         return status;
     }
     uint64_t next_stats = timefmt_mono_us() + 1000000u;
-    while (!atomic_load_explicit(&c->stop, memory_order_relaxed)) {
+    bool by_libpcap = !c->sf || run_savefile(c);
+    while (by_libpcap && !atomic_load_explicit(&c->stop, memory_order_relaxed)) {
         int n = pcap_dispatch(c->pcap, CAP_BURST, on_frame, (u_char *)c);
         if (c->nburst || c->n_full)
             flush_burst(c);
