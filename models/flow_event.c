@@ -1076,79 +1076,152 @@ static char *pw_stats(char *p, const struct flow_xstats *x)
     return p;
 }
 
+/* An unchecked writer (pw_*) of at most `max` bytes: straight into the output
+ * when it has the room, else into t (max bytes), which jw_put copies and cuts. */
+static inline void jw_pw(struct jw *w, char *t, size_t max, char *(*pw)(char *, const void *),
+                         const void *arg)
+{
+    if (w->n <= w->cap && w->cap - w->n >= max)
+        w->n = (size_t)(pw(w->b + w->n, arg) - w->b);
+    else
+        jw_put(w, t, (size_t)(pw(t, arg) - t));
+}
+
+/* The MAC, DSCP and TTL fields of add_l2l3 (all but other_interface). */
+#define L2L3_JSON_MAX (2u * sizeof(",\"src_mac\":\"00:00:00:00:00:00\"")                        \
+                       + 2u * sizeof(",\"src_dscp\":255,\"src_ttl_min\":255,\"src_ttl_max\":255"))
+
+static char *pw_mac(char *p, const uint8_t *m)
+{
+    static const char hex[] = "0123456789abcdef";
+    *p++ = '"';
+    for (int i = 0; i < 6; i++) {
+        p[0] = hex[m[i] >> 4];
+        p[1] = hex[m[i] & 0x0f];
+        p[2] = ':';
+        p += 3;
+    }
+    p[-1] = '"';
+    return p;
+}
+
+static char *pw_l2l3(char *p, const void *arg)
+{
+    const struct flow_event *ev = arg;
+    if (ev->mac_known & 1u)
+        p = pw_mac(PW_LIT(p, ",\"src_mac\":"), ev->src_mac);
+    if (ev->mac_known & 2u)
+        p = pw_mac(PW_LIT(p, ",\"dst_mac\":"), ev->dst_mac);
+    if (ev->side_seen & 1u) {
+        p = pw_u64(PW_LIT(p, ",\"src_dscp\":"), ev->src_dscp);
+        p = pw_u64(PW_LIT(p, ",\"src_ttl_min\":"), ev->src_ttl_min);
+        p = pw_u64(PW_LIT(p, ",\"src_ttl_max\":"), ev->src_ttl_max);
+    }
+    if (ev->side_seen & 2u) {
+        p = pw_u64(PW_LIT(p, ",\"dst_dscp\":"), ev->dst_dscp);
+        p = pw_u64(PW_LIT(p, ",\"dst_ttl_min\":"), ev->dst_ttl_min);
+        p = pw_u64(PW_LIT(p, ",\"dst_ttl_max\":"), ev->dst_ttl_max);
+    }
+    return p;
+}
+
 /* The add_l2l3 fields, fast path: the same keys, order and values. */
 static void jw_l2l3(struct jw *w, const struct flow_event *ev, const struct flow_event_ctx *ctx)
 {
-    char mac[18];
     const char *other = ctx && ev->iface_other ? ifnames_name(ctx->ifnames, ev->iface_other) : NULL;
     if (other) {
         JW_KEY(w, "other_interface");
         jw_str(w, other);
     }
-    if (ev->mac_known & 1u) {
-        mac_text(ev->src_mac, mac);
-        JW_KEY(w, "src_mac");
-        jw_plain(w, mac, 17);
+    char t[L2L3_JSON_MAX];
+    jw_pw(w, t, sizeof t, pw_l2l3, ev);
+}
+
+/* The "tcp" object of add_xstats. */
+#define TCP_JSON_MAX (sizeof(",\"tcp\":{\"rtt_syn_synack_us\":,\"rtt_synack_ack_us\":,"                  \
+                            "\"src_retransmissions\":,\"dst_retransmissions\":,\"src_out_of_order\":,"  \
+                            "\"dst_out_of_order\":,\"src_zero_window\":,\"dst_zero_window\":}")          \
+                      + 8u * 20u)
+
+static char *pw_tcp(char *p, const void *arg)
+{
+    const struct flow_xstats *x = arg;
+    p = PW_LIT(p, ",\"tcp\":{");
+    if (x->have & XS_RTT_SYN)
+        p = PW_LIT(pw_u64(PW_LIT(p, "\"rtt_syn_synack_us\":"), x->rtt_syn_synack_us), ",");
+    if (x->have & XS_RTT_ACK)
+        p = PW_LIT(pw_u64(PW_LIT(p, "\"rtt_synack_ack_us\":"), x->rtt_synack_ack_us), ",");
+    p = pw_u64(PW_LIT(p, "\"src_retransmissions\":"), x->retransmissions[0]);
+    p = pw_u64(PW_LIT(p, ",\"dst_retransmissions\":"), x->retransmissions[1]);
+    p = pw_u64(PW_LIT(p, ",\"src_out_of_order\":"), x->out_of_order[0]);
+    p = pw_u64(PW_LIT(p, ",\"dst_out_of_order\":"), x->out_of_order[1]);
+    p = pw_u64(PW_LIT(p, ",\"src_zero_window\":"), x->zero_window[0]);
+    p = pw_u64(PW_LIT(p, ",\"dst_zero_window\":"), x->zero_window[1]);
+    *p++ = '}';
+    return p;
+}
+
+static char *pw_stats_arg(char *p, const void *arg) { return pw_stats(p, arg); }
+
+/* The counts, flags and end of a record: ip_version .. initiator_inferred. */
+#define END_REASON_TEXT_MAX 16u
+#define COUNTS_JSON_MAX (sizeof(",\"ip_version\":,\"protocol_number\":,\"vlan_id\":,\"src_packets\":,"     \
+                               "\"src_bytes\":,\"dst_packets\":,\"dst_bytes\":,\"src_tcp_flags\":\"\","    \
+                               "\"dst_tcp_flags\":\"\",\"icmp_type\":,\"icmp_code\":,\"end_reason\":\"\","  \
+                               "\"final\":false,\"initiator_inferred\":true")                               \
+                         + 7u * 20u + 2u * 8u + 2u * 3u + END_REASON_TEXT_MAX)
+
+/* The flags letters (flow_tcp_flags_string), quoted, at p. */
+static char *pw_flags(char *p, uint8_t flags)
+{
+    char t[9];
+    flow_tcp_flags_string(flags, t, sizeof t);
+    size_t n = strlen(t);
+    *p++ = '"';
+    memcpy(p, t, n);
+    p += n;
+    *p++ = '"';
+    return p;
+}
+
+static char *pw_counts(char *p, const void *arg)
+{
+    const struct flow_event *ev = arg;
+    p = pw_u64(PW_LIT(p, ",\"ip_version\":"), ev->ip_version);
+    p = pw_u64(PW_LIT(p, ",\"protocol_number\":"), ev->protocol);
+    p = pw_u64(PW_LIT(p, ",\"vlan_id\":"), ev->vlan_id);
+    p = pw_u64(PW_LIT(p, ",\"src_packets\":"), ev->src_packets);
+    p = pw_u64(PW_LIT(p, ",\"src_bytes\":"), ev->src_bytes);
+    p = pw_u64(PW_LIT(p, ",\"dst_packets\":"), ev->dst_packets);
+    p = pw_u64(PW_LIT(p, ",\"dst_bytes\":"), ev->dst_bytes);
+    p = pw_flags(PW_LIT(p, ",\"src_tcp_flags\":"), ev->src_tcp_flags);
+    p = pw_flags(PW_LIT(p, ",\"dst_tcp_flags\":"), ev->dst_tcp_flags);
+    if (ev->has_icmp) {
+        p = pw_u64(PW_LIT(p, ",\"icmp_type\":"), ev->icmp_type);
+        p = pw_u64(PW_LIT(p, ",\"icmp_code\":"), ev->icmp_code);
     }
-    if (ev->mac_known & 2u) {
-        mac_text(ev->dst_mac, mac);
-        JW_KEY(w, "dst_mac");
-        jw_plain(w, mac, 17);
-    }
-    if (ev->side_seen & 1u) {
-        JW_KEY(w, "src_dscp");
-        jw_u64(w, ev->src_dscp);
-        JW_KEY(w, "src_ttl_min");
-        jw_u64(w, ev->src_ttl_min);
-        JW_KEY(w, "src_ttl_max");
-        jw_u64(w, ev->src_ttl_max);
-    }
-    if (ev->side_seen & 2u) {
-        JW_KEY(w, "dst_dscp");
-        jw_u64(w, ev->dst_dscp);
-        JW_KEY(w, "dst_ttl_min");
-        jw_u64(w, ev->dst_ttl_min);
-        JW_KEY(w, "dst_ttl_max");
-        jw_u64(w, ev->dst_ttl_max);
-    }
+    const char *reason = flow_end_reason_name((enum flow_end_reason)ev->end_reason);
+    size_t rn = strnlen(reason, END_REASON_TEXT_MAX);
+    p = PW_LIT(p, ",\"end_reason\":\"");
+    memcpy(p, reason, rn);
+    p += rn;
+    *p++ = '"';
+    p = ev->final ? PW_LIT(p, ",\"final\":true") : PW_LIT(p, ",\"final\":false");
+    if (ev->initiator_inferred)
+        p = PW_LIT(p, ",\"initiator_inferred\":true");
+    return p;
 }
 
 /* The same bytes add_xstats gives. */
 static void jw_xstats(struct jw *w, const struct flow_xstats *x)
 {
     if ((x->have & XS_STATS) || x->early_n) {
-        if (w->n <= w->cap && w->cap - w->n >= STATS_JSON_MAX) {
-            w->n = (size_t)(pw_stats(w->b + w->n, x) - w->b);
-        } else {
-            char t[STATS_JSON_MAX];
-            jw_put(w, t, (size_t)(pw_stats(t, x) - t));
-        }
+        char t[STATS_JSON_MAX];
+        jw_pw(w, t, sizeof t, pw_stats_arg, x);
     }
     if (x->have & XS_TCP) {
-        jw_lit(w, ",\"tcp\":{");
-        if (x->have & XS_RTT_SYN) {
-            jw_lit(w, "\"rtt_syn_synack_us\":");
-            jw_u64(w, x->rtt_syn_synack_us);
-            jw_ch(w, ',');
-        }
-        if (x->have & XS_RTT_ACK) {
-            jw_lit(w, "\"rtt_synack_ack_us\":");
-            jw_u64(w, x->rtt_synack_ack_us);
-            jw_ch(w, ',');
-        }
-        jw_lit(w, "\"src_retransmissions\":");
-        jw_u64(w, x->retransmissions[0]);
-        JW_KEY(w, "dst_retransmissions");
-        jw_u64(w, x->retransmissions[1]);
-        JW_KEY(w, "src_out_of_order");
-        jw_u64(w, x->out_of_order[0]);
-        JW_KEY(w, "dst_out_of_order");
-        jw_u64(w, x->out_of_order[1]);
-        JW_KEY(w, "src_zero_window");
-        jw_u64(w, x->zero_window[0]);
-        JW_KEY(w, "dst_zero_window");
-        jw_u64(w, x->zero_window[1]);
-        jw_ch(w, '}');
+        char t[TCP_JSON_MAX];
+        jw_pw(w, t, sizeof t, pw_tcp, x);
     }
     if (x->have & (XS_PROC_SRC | XS_PROC_DST)) {
         char name[FLOW_PROC_NAME_LEN];
@@ -1207,7 +1280,7 @@ size_t flow_event_format(const struct flow_event *ev, const struct flow_event_ct
             buf[0] = '\0';
         return SIZE_MAX;
     }
-    char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], pbuf[4], sflags[9], dflags[9];
+    char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], pbuf[4];
     char cid[COMMUNITY_ID_LEN], pt[8], *pq;
     size_t srcn = addr_fast(ev->ip_version, ev->src_ip, src);
     size_t dstn = addr_fast(ev->ip_version, ev->dst_ip, dst);
@@ -1287,39 +1360,8 @@ size_t flow_event_format(const struct flow_event *ev, const struct flow_event_ct
     jw_time(&w, ev->first_us, 6, &memo);
     JW_KEY(&w, "end_time");
     jw_time(&w, ev->last_us, 6, &memo);
-    JW_KEY(&w, "ip_version");
-    jw_u64(&w, ev->ip_version);
-    JW_KEY(&w, "protocol_number");
-    jw_u64(&w, ev->protocol);
-    JW_KEY(&w, "vlan_id");
-    jw_u64(&w, ev->vlan_id);
-    JW_KEY(&w, "src_packets");
-    jw_u64(&w, ev->src_packets);
-    JW_KEY(&w, "src_bytes");
-    jw_u64(&w, ev->src_bytes);
-    JW_KEY(&w, "dst_packets");
-    jw_u64(&w, ev->dst_packets);
-    JW_KEY(&w, "dst_bytes");
-    jw_u64(&w, ev->dst_bytes);
-    flow_tcp_flags_string(ev->src_tcp_flags, sflags, sizeof sflags);
-    flow_tcp_flags_string(ev->dst_tcp_flags, dflags, sizeof dflags);
-    JW_KEY(&w, "src_tcp_flags");
-    jw_plain(&w, sflags, strlen(sflags));
-    JW_KEY(&w, "dst_tcp_flags");
-    jw_plain(&w, dflags, strlen(dflags));
-    if (ev->has_icmp) {
-        JW_KEY(&w, "icmp_type");
-        jw_u64(&w, ev->icmp_type);
-        JW_KEY(&w, "icmp_code");
-        jw_u64(&w, ev->icmp_code);
-    }
-    JW_KEY(&w, "end_reason");
-    jw_ch(&w, '"');
-    jw_lit(&w, flow_end_reason_name((enum flow_end_reason)ev->end_reason));
-    jw_ch(&w, '"');
-    jw_lit(&w, ev->final ? ",\"final\":true" : ",\"final\":false");
-    if (ev->initiator_inferred)
-        jw_lit(&w, ",\"initiator_inferred\":true");
+    char counts[COUNTS_JSON_MAX];
+    jw_pw(&w, counts, sizeof counts, pw_counts, ev);
 
     event_community_id(ev, ctx, cid);
     JW_KEY(&w, "community_id");
