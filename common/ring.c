@@ -210,48 +210,25 @@ uint32_t ring_pop_burst(ring *r, void *items, uint32_t n)
     return n;
 }
 
-void *ring_reserve(ring *r)
+/* `k` slots from ring position `pos` (tail to reserve, head to peek), cut at
+ * the end of the ring (a window is contiguous) and at `max`: the window's
+ * first slot, or NULL when k is 0. */
+static void *window(ring *r, uint32_t pos, uint32_t k, uint32_t max, uint32_t *n)
 {
-    uint32_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
-    uint32_t head = atomic_load_explicit(&r->head, memory_order_acquire);   /* A1 */
-    if (tail - head == r->mask + 1)
-        return NULL;
-    return r->slots + (size_t)(tail & r->mask) * r->slot_size;
-}
-
-void ring_commit(ring *r)
-{
-    uint32_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
-    atomic_store_explicit(&r->tail, tail + 1, memory_order_release);        /* R0 */
-}
-
-const void *ring_peek(ring *r)
-{
-    uint32_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
-    uint32_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);   /* A0 */
-    if (tail == head)
-        return NULL;
-    return r->slots + (size_t)(head & r->mask) * r->slot_size;
-}
-
-void ring_release(ring *r)
-{
-    uint32_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
-    atomic_store_explicit(&r->head, head + 1, memory_order_release);        /* R1 */
+    uint32_t idx = pos & r->mask;
+    if (k > r->mask + 1 - idx)
+        k = r->mask + 1 - idx;
+    if (k > max)
+        k = max;
+    *n = k;
+    return k ? r->slots + (size_t)idx * r->slot_size : NULL;
 }
 
 void *ring_reserve_burst(ring *r, uint32_t max, uint32_t *n)
 {
     uint32_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
     uint32_t head = atomic_load_explicit(&r->head, memory_order_acquire);   /* A1 */
-    uint32_t cap = r->mask + 1, idx = tail & r->mask;
-    uint32_t k = cap - (tail - head);                 /* free slots */
-    if (k > cap - idx)
-        k = cap - idx;                                /* up to the end of the ring */
-    if (k > max)
-        k = max;
-    *n = k;
-    return k ? r->slots + (size_t)idx * r->slot_size : NULL;
+    return window(r, tail, r->mask + 1 - (tail - head), max, n);         /* free slots */
 }
 
 void ring_commit_burst(ring *r, uint32_t k)
@@ -266,14 +243,7 @@ const void *ring_peek_burst(ring *r, uint32_t max, uint32_t *n)
 {
     uint32_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
     uint32_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);   /* A0 */
-    uint32_t cap = r->mask + 1, idx = head & r->mask;
-    uint32_t k = tail - head;                         /* filled slots */
-    if (k > cap - idx)
-        k = cap - idx;
-    if (k > max)
-        k = max;
-    *n = k;
-    return k ? r->slots + (size_t)idx * r->slot_size : NULL;
+    return window(r, head, tail - head, max, n);                         /* filled slots */
 }
 
 void ring_release_burst(ring *r, uint32_t k)
@@ -283,6 +253,23 @@ void ring_release_burst(ring *r, uint32_t k)
     uint32_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
     atomic_store_explicit(&r->head, head + k, memory_order_release);        /* R1 */
 }
+
+/* The single-slot forms: windows of one. */
+void *ring_reserve(ring *r)
+{
+    uint32_t n;
+    return ring_reserve_burst(r, 1, &n);
+}
+
+void ring_commit(ring *r) { ring_commit_burst(r, 1); }
+
+const void *ring_peek(ring *r)
+{
+    uint32_t n;
+    return ring_peek_burst(r, 1, &n);
+}
+
+void ring_release(ring *r) { ring_release_burst(r, 1); }
 
 bool ring_pop(ring *r, void *item) { return ring_pop_burst(r, item, 1) == 1; }
 
