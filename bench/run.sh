@@ -383,7 +383,7 @@ run_floor() {
     timed "$WORK/t" "$WORK/pcapread" "$T" > /dev/null
     add floor $(cat "$WORK/t")
 }
-run_floor_buf() {   # the floor reading as the sensor does (256 KiB stdio buffer)
+run_floor_buf() {   # the floor reading through a 256 KiB stdio buffer (how the sensor read files before its block reader)
     timed "$WORK/t" "$WORK/pcapread" -b 262144 "$T" > /dev/null
     add floorbuf $(cat "$WORK/t")
 }
@@ -570,7 +570,7 @@ row "bare libpcap pcap_next_ex loop (floor)" "$F" "$(echo "${RSS[floor]}" | maxo
 row "tracer-sensor, every flow as NDJSON to /dev/null" "$N" "$(echo "${RSS[ndjson]}" | maxof)"
 row "tracer-sensor, POSTing batches to a loopback receiver" "$H" "$(echo "${RSS[http]}" | maxof)"
 row "softflowd -r (Debian 1.1.0, -m 1000000)" "$S" "$(echo "${RSS[softflowd]}" | maxof)"
-row "floor reading as the sensor does (256 KiB stdio buffer)" "$FB" "$(echo "${RSS[floorbuf]}" | maxof)"
+row "floor with a 256 KiB stdio buffer (pcapread -b)" "$FB" "$(echo "${RSS[floorbuf]}" | maxof)"
 echo
 echo "| program | packets/s | peak RSS | vs floor | cost |"
 echo "|---|---|---|---|---|"
