@@ -202,6 +202,8 @@ FUZZ_SRCS_snmp_config += common/cfgerr.c
 FUZZ_SRCS_api         += common/cfgerr.c
 FUZZ_TARGETS += ping
 FUZZ_SRCS_ping        := hooks/ping/ping_packet.c
+FUZZ_TARGETS += savefile
+FUZZ_SRCS_savefile    := capture/savefile.c
 FUZZ_HDRS    := $(wildcard fuzz/*.h $(MODULES:%=%/*.h))
 
 define FUZZ_RULE

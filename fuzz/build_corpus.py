@@ -564,12 +564,49 @@ def from_ping(c):
     return len(seeds)
 
 
+# whole capture files (fuzz/fuzz_savefile.c: the block reader against libpcap)
+SAVEFILE_MAX = 16384       # bytes of a seed file (the fuzzer's inputs stay near the seeds' size)
+
+
+def savefile_variants(blob):
+    """A classic pcap file as is, cut inside its last record and inside a record
+    header, with a small snap length in its header, and with the nanosecond magic."""
+    out = [blob]
+    if len(blob) > 40:
+        out += [blob[:-7], blob[:len(blob) // 2 + 3]]
+    if len(blob) >= 24 and blob[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+        out.append(blob[:16] + struct.pack("<I", 64) + blob[20:])
+        out.append(b"\x4d\x3c\xb2\xa1" + blob[4:])
+    return out
+
+
+def from_savefile(c, pcap_dir, fixtures):
+    n = 0
+    paths = []
+    for d in (pcap_dir, fixtures):
+        if os.path.isdir(d):
+            for dirpath, _, names in sorted(os.walk(d)):
+                paths += [os.path.join(dirpath, x) for x in sorted(names) if x.endswith((".pcap", ".cap"))]
+    for path in paths:
+        try:
+            if os.path.getsize(path) > SAVEFILE_MAX:
+                continue
+            with open(path, "rb") as f:
+                blob = f.read()
+        except OSError:
+            continue
+        for v in savefile_variants(blob):
+            c["savefile"].add(v)
+        n += 1
+    return n
+
+
 def main(argv):
     out = argv[1] if len(argv) > 1 else os.path.join(ROOT, "build", "fuzz-corpus")
     pcaps = argv[2] if len(argv) > 2 else os.path.join(os.path.dirname(ROOT), "shared", "pcaps")
     targets = ("decode", "l2", "trap", "snmp_config", "config",
                "wg", "spool", "inspect")
-    targets += ("ping",)
+    targets += ("ping", "savefile")
     for t in targets:        # rebuilt each time: snmptrap's datagrams differ from run to run
         shutil.rmtree(os.path.join(out, t), ignore_errors=True)
     c = {t: Corpus(os.path.join(out, t)) for t in targets}
@@ -586,10 +623,11 @@ def main(argv):
     spools = from_spool(c, out)
     inspects = from_inspect(c)
     from_ping(c)
+    savefiles = from_savefile(c, pcaps, fixtures)
     print("build_corpus: %d capture files from %s, %d pcapgen scenarios, %d snmptrap datagrams, "
           "%d SNMP config documents, %d config seeds, %d WireGuard answers, %d spool seeds, "
-          "%d inspect seeds; seeds: %s" %
-          (files, pcaps if files else "(none)", scen, traps, docs, sets, wgs, spools, inspects,
+          "%d inspect seeds, %d whole capture files; seeds: %s" %
+          (files, pcaps if files else "(none)", scen, traps, docs, sets, wgs, spools, inspects, savefiles,
            ", ".join("%s %d" % (t, k.n) for t, k in c.items())))
     return 0
 

@@ -50,6 +50,9 @@
 #define LLVMFuzzerTestOneInput fuzz_spool_one
 #include "fuzz/fuzz_spool.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_savefile_one
+#include "fuzz/fuzz_savefile.c"
+#undef LLVMFuzzerTestOneInput
 
 typedef int (*fuzz_entry)(const uint8_t *data, size_t size);
 
@@ -173,6 +176,14 @@ static void test_spool(void **state)
     replay("spool", fuzz_spool_one);
 }
 
+/* Kept: a file cut inside its last record, and a nanosecond file with a record
+ * past its 64-byte snap length (both hand over to libpcap). */
+static void test_savefile(void **state)
+{
+    (void)state;
+    assert_true(replay("savefile", fuzz_savefile_one) >= 2);
+}
+
 /* The trap harness's receiver lives for the process; free it so LeakSanitizer stays quiet. */
 static int teardown_trap(void **state)
 {
@@ -195,6 +206,7 @@ int main(void)
         cmocka_unit_test(test_config),
         cmocka_unit_test(test_wg),
         cmocka_unit_test(test_spool),
+        cmocka_unit_test(test_savefile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
