@@ -225,9 +225,10 @@ static pcap_t *open_file(struct cap_port *c, const char *path, char *ebuf)
         return NULL;
     }
     /* Only the capture thread ever touches this FILE (reads, ftell, close
-     * after the thread is joined): stdio need not lock it, and the lock was a
-     * locked instruction in each of libpcap's two freads per record (13% of the
-     * capture thread on the bench). */
+     * after the thread is joined): stdio need not lock it. The lock was a
+     * locked instruction in each of libpcap's two freads per record, where
+     * perf put most of the samples of fread itself (files the block reader
+     * does not take are still read that way). */
     __fsetlocking(f, FSETLOCKING_BYCALLER);
     c->file_buf = malloc(CAP_FILE_BUF);
     if (c->file_buf && setvbuf(f, c->file_buf, _IOFBF, CAP_FILE_BUF) != 0) {
