@@ -606,6 +606,15 @@ static bool open_with_backoff(struct cap_port *c, const char *what, bool quiet, 
  * call) and at the end: publish how far the file was read. */
 #define CAP_FILE_POS_EVERY 64u
 
+/* After a burst of frames: publish its records, or the counts when it made none. */
+static void end_burst(struct cap_port *c)
+{
+    if (c->nburst || c->n_full)
+        flush_burst(c);
+    else
+        publish_counts(c);
+}
+
 static void note_file_pos(struct cap_port *c)
 {
     if (c->sf) {
@@ -632,10 +641,7 @@ static bool run_savefile(struct cap_port *c)
         const uint8_t *data;
         for (unsigned i = 0; i < CAP_BURST && (r = savefile_next(c->sf, &h, &data)) == SAVEFILE_RECORD; i++)
             on_frame((u_char *)c, &h, data);
-        if (c->nburst || c->n_full)
-            flush_burst(c);
-        else
-            publish_counts(c);
+        end_burst(c);
         note_file_pos(c);
         if (r == SAVEFILE_END)
             return false;
@@ -667,10 +673,7 @@ static int port_run(struct cap_port *c)
     bool by_libpcap = !c->sf || run_savefile(c);
     while (by_libpcap && !atomic_load_explicit(&c->stop, memory_order_relaxed)) {
         int n = pcap_dispatch(c->pcap, CAP_BURST, on_frame, (u_char *)c);
-        if (c->nburst || c->n_full)
-            flush_burst(c);
-        else
-            publish_counts(c);
+        end_burst(c);
         if (c->file_mode && ++c->dispatches % CAP_FILE_POS_EVERY == 0)
             note_file_pos(c);
         if (n == PCAP_ERROR_BREAK)

@@ -1091,18 +1091,13 @@ static inline void jw_pw(struct jw *w, char *t, size_t max, char *(*pw)(char *, 
 #define L2L3_JSON_MAX (2u * sizeof(",\"src_mac\":\"00:00:00:00:00:00\"")                        \
                        + 2u * sizeof(",\"src_dscp\":255,\"src_ttl_min\":255,\"src_ttl_max\":255"))
 
+/* mac_text, quoted, at p (its NUL is overwritten by the closing quote). */
 static char *pw_mac(char *p, const uint8_t *m)
 {
-    static const char hex[] = "0123456789abcdef";
     *p++ = '"';
-    for (int i = 0; i < 6; i++) {
-        p[0] = hex[m[i] >> 4];
-        p[1] = hex[m[i] & 0x0f];
-        p[2] = ':';
-        p += 3;
-    }
-    p[-1] = '"';
-    return p;
+    mac_text(m, p);
+    p[17] = '"';
+    return p + 18;
 }
 
 static char *pw_l2l3(char *p, const void *arg)
