@@ -23,12 +23,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define FSF_MAX_RECORDS 100000
 
-/* The next record of the reference reader: 1, or PCAP_ERROR_BREAK at the end, or PCAP_ERROR. */
-static int fsf_ref_next(pcap_t *ref, struct pcap_pkthdr **h, const u_char **d)
-{
-    return pcap_next_ex(ref, h, d);
-}
-
 static void fsf_same(const struct pcap_pkthdr *a, const u_char *ad, const struct pcap_pkthdr *b,
                      const u_char *bd)
 {
@@ -87,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();                   /* an fseek on a regular file cannot fail here */
         if (r == SAVEFILE_HANDOVER)
             break;
-        rr = fsf_ref_next(ref, &rh, &rd);
+        rr = pcap_next_ex(ref, &rh, &rd);
         if (r == SAVEFILE_END) {
             if (rr != PCAP_ERROR_BREAK) {
                 fprintf(stderr, "fuzz_savefile: end of file where libpcap read on (%d)\n", rr);
@@ -106,7 +100,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct pcap_pkthdr *h;
         const u_char *d;
         int r = pcap_next_ex(p, &h, &d);
-        rr = fsf_ref_next(ref, &rh, &rd);
+        rr = pcap_next_ex(ref, &rh, &rd);
         if (r != rr) {
             fprintf(stderr, "fuzz_savefile: after the handover %d where libpcap alone gives %d\n", r, rr);
             abort();

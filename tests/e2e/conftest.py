@@ -147,6 +147,19 @@ def run_sensor(tracer, env=None, args=(), timeout=120, check=True):
     return r
 
 
+def run_sensor_stdin(tracer, path, env=None):
+    """AGENT_PCAP_FILE=- with the capture file on standard input (libpcap reads
+    it, never the block reader); AGENT_INTERFACE=lo names that source."""
+    e = {"AGENT_PCAP_FILE": "-", "AGENT_INTERFACE": "lo"}
+    e.update(env or {})
+    with open(path, "rb") as f:
+        proc = subprocess.run([tracer], env=clean_env(e), stdin=f, capture_output=True, timeout=120)
+    r = Run(proc)
+    assert_no_sanitizer(r.stderr)
+    assert r.rc == 0, r.stderr[-3000:]
+    return r
+
+
 def run_scenario(tracer, sc, tmp_path, env=None, args=()):
     """Write the scenario's file, run the sensor on it (the scenario's own env
     plus `env`), return (records, expected records, Run)."""

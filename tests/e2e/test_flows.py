@@ -558,17 +558,11 @@ def test_bad_flag_value_exit_2(tracer, good_pcap):
 
 def test_pcap_file_from_standard_input(tracer, tmp_path):
     """AGENT_PCAP_FILE=- reads the capture from stdin: the same records as from the file."""
-    import subprocess
-    from conftest import Run, assert_no_sanitizer, clean_env
+    from conftest import run_sensor_stdin
     sc = pcapgen.scenario_mixed()
     p = tmp_path / sc.filename()
     sc.write(str(p))
-    with open(p, "rb") as f:
-        proc = subprocess.run([tracer], env=clean_env({"AGENT_PCAP_FILE": "-", "AGENT_INTERFACE": "lo"}),
-                              stdin=f, capture_output=True, timeout=120)
-    r = Run(proc)
-    assert_no_sanitizer(r.stderr)
-    assert r.rc == 0, r.stderr[-3000:]
+    r = run_sensor_stdin(tracer, p)
     recs = r.records()
     assert recs and all(rec["interface"] == "lo" for rec in recs)   # AGENT_INTERFACE names it
     for rec in recs:

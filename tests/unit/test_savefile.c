@@ -175,6 +175,20 @@ static void test_blocks(void **state)
     fixture_end(&fx, p, sf);
 }
 
+/* Open a file whose first record the reader hands over and whose second it
+ * gives back to libpcap; returns the pcap_t libpcap reads on with. */
+static pcap_t *open_to_handover(struct fixture *fx, uint32_t first_caplen, savefile **sf)
+{
+    pcap_t *p = file_open(fx, false, sf);
+    assert_non_null(*sf);
+    struct pcap_pkthdr h;
+    const uint8_t *d;
+    assert_int_equal(savefile_next(*sf, &h, &d), SAVEFILE_RECORD);
+    assert_int_equal(h.caplen, first_caplen);
+    assert_int_equal(savefile_next(*sf, &h, &d), SAVEFILE_HANDOVER);
+    return p;
+}
+
 /* A record longer than the snapshot length goes back to libpcap, which reads
  * it (cut to the snapshot length) and the next one from the right place. */
 static void test_handover_snapshot(void **state)
@@ -186,13 +200,7 @@ static void test_handover_snapshot(void **state)
     file_record(&fx, 2u, 2u, 150, 150, 2, 0);
     file_record(&fx, 3u, 3u, 50, 50, 3, 0);
     savefile *sf;
-    pcap_t *p = file_open(&fx, false, &sf);
-    assert_non_null(sf);
-    struct pcap_pkthdr h;
-    const uint8_t *d;
-    assert_int_equal(savefile_next(sf, &h, &d), SAVEFILE_RECORD);
-    assert_int_equal(h.caplen, 80);
-    assert_int_equal(savefile_next(sf, &h, &d), SAVEFILE_HANDOVER);
+    pcap_t *p = open_to_handover(&fx, 80, &sf);
     struct pcap_pkthdr *ph;
     const u_char *pd;
     assert_int_equal(pcap_next_ex(p, &ph, &pd), 1);
@@ -217,12 +225,7 @@ static void test_handover_truncated(void **state)
     file_record(&fx, 1u, 1u, 60, 60, 1, 0);
     file_record(&fx, 2u, 2u, 60, 60, 2, 50);
     savefile *sf;
-    pcap_t *p = file_open(&fx, false, &sf);
-    assert_non_null(sf);
-    struct pcap_pkthdr h;
-    const uint8_t *d;
-    assert_int_equal(savefile_next(sf, &h, &d), SAVEFILE_RECORD);
-    assert_int_equal(savefile_next(sf, &h, &d), SAVEFILE_HANDOVER);
+    pcap_t *p = open_to_handover(&fx, 60, &sf);
     struct pcap_pkthdr *ph;
     const u_char *pd;
     assert_int_equal(pcap_next_ex(p, &ph, &pd), PCAP_ERROR);
@@ -232,10 +235,7 @@ static void test_handover_truncated(void **state)
     file_start(&fx, MAGIC_US, 2, 4, 65535);                         /* cut inside a record header */
     file_record(&fx, 1u, 1u, 60, 60, 1, 0);
     assert_int_equal(fwrite("\x01\x02\x03", 3, 1, fx.w), 1);
-    p = file_open(&fx, false, &sf);
-    assert_non_null(sf);
-    assert_int_equal(savefile_next(sf, &h, &d), SAVEFILE_RECORD);
-    assert_int_equal(savefile_next(sf, &h, &d), SAVEFILE_HANDOVER);
+    p = open_to_handover(&fx, 60, &sf);
     assert_int_equal(pcap_next_ex(p, &ph, &pd), PCAP_ERROR);
     assert_string_equal(pcap_geterr(p), "truncated dump file; tried to read 16 header bytes, only got 3");
     fixture_end(&fx, p, sf);
