@@ -13,6 +13,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -134,6 +135,24 @@ def log_message(stderr, prefix):
 def assert_no_sanitizer(stderr):
     for m in SANITIZER_MARKS:
         assert m not in stderr, "sanitizer report in stderr:\n" + stderr[-4000:]
+
+
+def wait_for_text(path, needles, proc, seconds):
+    """True once the file at `path` (a sensor's stderr) holds one of `needles`
+    (a string or a tuple of them); False when `proc` exits first or `seconds` pass."""
+    if isinstance(needles, str):
+        needles = (needles,)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        if os.path.exists(path):
+            with open(path, errors="replace") as f:
+                text = f.read()
+            if any(n in text for n in needles):
+                return True
+        time.sleep(0.05)
+    return False
 
 
 def run_sensor(tracer, env=None, args=(), timeout=120, check=True):

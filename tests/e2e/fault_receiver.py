@@ -7,11 +7,11 @@ policy is a callable `policy(req) -> Action` that sees the request record
 (its index, arrival time, connection, headers) before the body is read:
 
     Respond(status, body=b"", headers=None)   answer (body read first)
-    Close(reset=False)                        close the connection without an
-                                              answer: reset=True right after the
-                                              headers (SO_LINGER 0: a TCP RST),
-                                              reset=False after reading the body
-                                              (a FIN: "empty reply")
+    Close(reset=False)                        read the body, then close the
+                                              connection without an answer:
+                                              reset=False with a FIN ("empty
+                                              reply"), reset=True with a TCP RST
+                                              (SO_LINGER 0: "connection reset")
     Stall(seconds)                            read the body, say nothing for
                                               `seconds`, then close
     OK                                        Respond(200, b"{}")
@@ -251,7 +251,17 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, addr, handler, receiver):
         self.receiver = receiver
         self.ssl_ctx = receiver.tls.context() if receiver.tls else None
+        self.resets = set()   # sockets to close with a bare RST (Close(reset=True))
         super().__init__(addr, handler)
+
+    def shutdown_request(self, request):
+        with self.receiver.lock:
+            reset = request in self.resets
+            self.resets.discard(request)
+        if reset:   # no shutdown(SHUT_WR): its FIN would reach the client before the RST
+            self.close_request(request)
+        else:
+            super().shutdown_request(request)
 
     def finish_request(self, request, client_address):
         rcv = self.receiver
@@ -360,14 +370,15 @@ def _make_handler(rcv):
             req = rcv._new_request(self)
             action = rcv.policy(req)
             req.action = action.describe()
-            if isinstance(action, Close) and action.reset:
-                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                           struct.pack("ii", 1, 0))
-                self.close_connection = True
-                req.t_done = time.monotonic()
-                return
             rcv._read_and_check(req, self._read_body())
             if isinstance(action, Close):
+                # The RST only after the whole request is read: a reset while the
+                # client still sends is "Send failure" or "Empty reply" by timing.
+                if action.reset:
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                               struct.pack("ii", 1, 0))
+                    with rcv.lock:
+                        self.server.resets.add(self.connection)
                 self.close_connection = True
                 req.t_done = time.monotonic()
                 return

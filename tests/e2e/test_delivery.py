@@ -36,7 +36,7 @@ import pytest
 
 import pcapgen
 from conftest import (assert_no_sanitizer, canonical, check_shape, check_unique_event_ids, clean_env,
-                      compare_records, parse_ndjson, run_sensor, tracer_path)
+                      compare_records, parse_ndjson, run_sensor, tracer_path, wait_for_text)
 from fault_receiver import (OK, Close, Receiver, Respond, Stall, TLSConfig, always,
                             for_seconds, hmac_signature, make_pki, script)
 
@@ -429,15 +429,6 @@ def _free_udp_port():
     return port
 
 
-def _wait_for_file_text(path, text, proc, timeout=20):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if path.exists() and text in path.read_text(errors="replace"):
-            return
-        assert proc.poll() is None, "sensor exited: %s" % path.read_text(errors="replace")[-3000:]
-        time.sleep(0.05)
-    raise AssertionError("%r not logged within %d s: %s" % (text, timeout, path.read_text()[-3000:]))
-
 
 def test_kill_9_with_spooled_batches_then_restart(tracer, receivers, empty_pcap, tmp_path):
     """The sensor captures live on lo (so it is running, not shutting down):
@@ -463,7 +454,7 @@ def test_kill_9_with_spooled_batches_then_restart(tracer, receivers, empty_pcap,
                              stdout=subprocess.PIPE, stderr=ef)
     socks = []
     try:
-        _wait_for_file_text(errlog, "capturing on lo", p)
+        assert wait_for_text(errlog, "capturing on lo", p, 20), errlog.read_text(errors="replace")[-3000:]
         ports = set()
         for i in range(n):
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -545,13 +536,16 @@ def test_sigterm_live_capture_endpoint_down_spools_everything(tracer, receivers,
         p = subprocess.Popen([tracer], env=clean_env(env), stdin=subprocess.DEVNULL,
                              stdout=subprocess.PIPE, stderr=ef)
     try:
-        _wait_for_file_text(errlog, "capturing on lo", p)
-        ports = set()
+        assert wait_for_text(errlog, "capturing on lo", p, 20), errlog.read_text(errors="replace")[-3000:]
+        socks = []   # all open until every datagram is out: n distinct source ports
         for i in range(n):
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-                s.bind(("127.0.0.1", 0))
-                s.sendto(b"term-%d" % i, ("127.0.0.1", port))
-                ports.add(s.getsockname()[1])
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind(("127.0.0.1", 0))
+            s.sendto(b"term-%d" % i, ("127.0.0.1", port))
+            socks.append(s)
+        ports = {s.getsockname()[1] for s in socks}
+        for s in socks:
+            s.close()
         time.sleep(1.0)
         t0 = time.monotonic()
         p.send_signal(signal.SIGTERM)
@@ -734,11 +728,12 @@ def test_close_mid_request_and_stall_retried(tracer, receivers, mixed):
     assert reqs[0].raw == reqs[2].raw == reqs[3].raw
     gap = reqs[3].t - reqs[2].t
     assert gap >= 0.95, "retry %.3f s after a stalled request, timeout 1 s" % gap
-    # One line per distinct failure (libcurl reports both closes as an empty reply).
+    # One line per distinct failure: the FIN, the RST, the stall.
     failures = log_lines(r.stderr, "delivery: POST to %s failed (" % rcv.url())
-    assert len(failures) == 2, failures
+    assert len(failures) == 3, failures
     assert "failed (Empty reply from server); retrying in" in failures[0]
-    assert "failed (Operation timed out after 1" in failures[1]
+    assert "failed (Recv failure: Connection reset by peer); retrying in" in failures[1]
+    assert "failed (Operation timed out after 1" in failures[2]
     assert len(log_lines(r.stderr, "answers again after 3 failed attempts")) == 1
     unique, dups = dedupe(rcv.accepted_events())
     assert dups == 0

@@ -21,9 +21,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 import pcapgen
-from conftest import assert_no_sanitizer, clean_env, compare_records, run_sensor
+from conftest import assert_no_sanitizer, clean_env, compare_records, run_sensor, wait_for_text
 from fault_receiver import Receiver, TLSConfig, make_pki
-from test_live import ADDR_A, ADDR_B, CLIENT, PY, SERVER, TCP_PORT, UDP_PORT, _wait_for_line
+from test_live import ADDR_A, ADDR_B, CLIENT, PY, SERVER, TCP_PORT, UDP_PORT
 from test_live import netns_pair  # noqa: F401  (fixture)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -125,7 +125,7 @@ def test_live_veth_only_interface_and_endpoint(tracer, backends, netns_pair, tmp
                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
     server = None
     try:
-        assert _wait_for_line(err_path, ("capturing on " + ia,), sensor, time.time() + 30), \
+        assert wait_for_text(err_path, "capturing on " + ia, sensor, 30), \
             "sensor did not start capturing:\n" + err_path.read_text()
         time.sleep(0.5)
         server = subprocess.Popen(["ip", "netns", "exec", nb, PY, "-c", SERVER % params],
@@ -332,7 +332,7 @@ def test_trap_flood_endpoint_down_rss_bounded(tracer, tmp_path):
     with open(err_path, "wb") as ef:
         p = subprocess.Popen([tracer], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=ef)
     try:
-        assert _wait_for_line(err_path, ("capturing on lo",), p, time.time() + 30), err_path.read_text()
+        assert wait_for_text(err_path, "capturing on lo", p, 30), err_path.read_text()
         time.sleep(1.0)
         base = _rss_kb(p.pid)
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from conftest import assert_no_sanitizer, check_shape, clean_env, parse_ndjson
+from conftest import assert_no_sanitizer, check_shape, clean_env, parse_ndjson, wait_for_text
 
 PY = "/usr/bin/python3"
 N1, B1, N2, B2 = "198.18.1.1", "198.18.1.2", "198.18.2.1", "198.18.2.2"
@@ -122,15 +122,6 @@ def _client(ns, host, port, n, ttl, dscp):
     return int(r.stdout)
 
 
-def _wait_for_line(path, needle, proc, deadline):
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            return False
-        if needle in open(path, errors="replace").read():
-            return True
-        time.sleep(0.05)
-    return False
-
 
 def _run(tracer, router, tmp_path, interface, env=None, sensor_events=None):
     """Start the sensor in N on `interface`, make the traffic, stop it; the UDP flows by key
@@ -143,7 +134,7 @@ def _run(tracer, router, tmp_path, interface, env=None, sensor_events=None):
                                   stdin=subprocess.DEVNULL, stdout=out, stderr=err)
     procs = [sensor]
     try:
-        assert _wait_for_line(err_path, "capturing on " + interface, sensor, time.time() + 30), \
+        assert wait_for_text(err_path, "capturing on " + interface, sensor, 30), \
             "sensor did not start capturing:\n" + err_path.read_text()
         time.sleep(0.5)
         s1, p1 = _server(ns["b1"], B1, 2, True)          # from N (2), replies once

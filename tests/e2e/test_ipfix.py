@@ -25,7 +25,8 @@ import time
 import pytest
 
 import pcapgen
-from conftest import assert_no_sanitizer, clean_env, log_message, log_records, parse_ndjson, run_scenario
+from conftest import (assert_no_sanitizer, clean_env, log_message, log_records, parse_ndjson, run_scenario,
+                      wait_for_text)
 
 NFCAPD, NFDUMP, TSHARK = shutil.which("nfcapd"), shutil.which("nfdump"), shutil.which("tshark")
 pytestmark = pytest.mark.skipif(not (NFCAPD and NFDUMP and TSHARK),
@@ -258,7 +259,7 @@ def test_tcp_collector_down_is_counted(tracer, tmp_path):
     assert stats and "ipfix" in stats[-1]["outputs"]
 
 
-def test_tcp_reconnects_after_the_collector_drops_it(tracer):
+def test_tcp_reconnects_after_the_collector_drops_it(tracer, tmp_path):
     """Live on lo: the collector closes the first connection after its first
     bytes; the sensor counts the records lost, reconnects after its 1 s backoff
     and delivers the rest on the second connection, without stopping."""
@@ -286,32 +287,30 @@ def test_tcp_reconnects_after_the_collector_drops_it(tracer):
     env = clean_env({"AGENT_INTERFACE": "lo", "AGENT_UDP_IDLE_TIMEOUT": "1", "AGENT_STATS_INTERVAL": "0",
                      "AGENT_BPF_FILTER": "udp and dst port %d" % dport,
                      "AGENT_IPFIX_COLLECTOR": "tcp://127.0.0.1:%d" % srv.getsockname()[1]})
-    p = subprocess.Popen([tracer], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out_path, err_path = tmp_path / "sensor.out", tmp_path / "sensor.err"
+    with open(out_path, "wb") as out, open(err_path, "wb") as errf:
+        p = subprocess.Popen([tracer], env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=errf)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:      # the capture is open once the sensor says so
-            time.sleep(0.2)
-            if p.poll() is not None:
-                break
-            if os.path.exists("/proc/%d" % p.pid) and any("socket:" in os.readlink("/proc/%d/fd/%s" % (p.pid, fd))
-                                                           for fd in os.listdir("/proc/%d/fd" % p.pid)):
-                break
-        time.sleep(1.0)
-        for _ in range(60):                     # 60 one-packet UDP flows, from 60 source ports
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        # the capture (with its filter) is open once the sensor says so
+        assert wait_for_text(err_path, "capturing on lo", p, 60), err_path.read_text(errors="replace")[-3000:]
+        # 60 one-packet UDP flows from 60 distinct source ports: every socket stays
+        # open to the end, so the kernel cannot hand out one port twice.
+        senders = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(60)]
+        for s in senders:
             s.sendto(b"x", ("127.0.0.1", dport))
-            s.close()
             time.sleep(0.1)
         time.sleep(2.5)                         # the last ones end by idle timeout
+        for s in senders:
+            s.close()
     finally:
         p.send_signal(signal.SIGTERM)
-        out, err = p.communicate(timeout=120)
+        p.wait(timeout=120)
         stop.set()
-    err = err.decode()
+    err = err_path.read_text(errors="replace")
     assert_no_sanitizer(err)
     assert p.returncode == 0, err[-3000:]
-    flows = [r for r in parse_ndjson(out.decode()) if r.get("type") == "flow"]
-    assert len(flows) == 60
+    flows = [r for r in parse_ndjson(out_path.read_text()) if r.get("type") == "flow"]
+    assert len(flows) == 60, err[-3000:]
     done = done_line(err)
     assert len(conns) >= 2
     assert done["sent"] >= 1 and done["send_error"] >= 1

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import assert_no_sanitizer, check_shape, clean_env, parse_ndjson
+from conftest import assert_no_sanitizer, check_shape, clean_env, parse_ndjson, wait_for_text
 
 ADDR_A, ADDR_B = "198.18.0.1", "198.18.0.2"
 UDP_PORT, TCP_PORT = 9999, 8080
@@ -140,16 +140,6 @@ print(json.dumps(out), flush=True)
 """
 
 
-def _wait_for_line(path, needles, proc, deadline):
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            return False
-        text = open(path, errors="replace").read()
-        if any(n in text for n in needles):
-            return True
-        time.sleep(0.05)
-    return False
-
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_live_veth(tracer, netns_pair, tmp_path, sig):
@@ -164,7 +154,7 @@ def test_live_veth(tracer, netns_pair, tmp_path, sig):
     try:
         # Capturing once it logs "capturing on <interface>" (the startup
         # configuration line names the interface earlier, before the capture opens).
-        assert _wait_for_line(err_path, ("capturing on " + ia,), sensor, time.time() + 30), \
+        assert wait_for_text(err_path, "capturing on " + ia, sensor, 30), \
             "sensor did not start capturing:\n" + err_path.read_text()
         time.sleep(0.5)
         assert sensor.poll() is None, "sensor exited early:\n" + err_path.read_text()
@@ -255,7 +245,7 @@ def test_live_ring_overflow_is_counted(tracer, netns_pair, tmp_path):
                                                  "AGENT_PCAP_BUFFER_MB": "256"}),
                                   stdin=subprocess.DEVNULL, stdout=out, stderr=err)
     try:
-        assert _wait_for_line(err_path, ("capturing on " + ia,), sensor, time.time() + 30), \
+        assert wait_for_text(err_path, "capturing on " + ia, sensor, 30), \
             "sensor did not start capturing:\n" + err_path.read_text()
         time.sleep(0.5)
         r = subprocess.run(["ip", "netns", "exec", nb, "tcpreplay", "-q", "--topspeed", "-i", ib, str(burst)],

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import assert_no_sanitizer, check_shape, clean_env, parse_ndjson
+from conftest import assert_no_sanitizer, check_shape, clean_env, parse_ndjson, wait_for_text
 
 PY = "/usr/bin/python3"
 NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
@@ -70,16 +70,6 @@ def netns(request):
     return ns
 
 
-def _wait_for(path, needle, proc, seconds):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            return False
-        if needle in open(path, errors="replace").read():
-            return True
-        time.sleep(0.05)
-    return False
-
 
 def run_live(tracer, ns, tmp_path, extra_env):
     out_path, err_path = tmp_path / "sensor.out", tmp_path / "sensor.err"
@@ -90,7 +80,7 @@ def run_live(tracer, ns, tmp_path, extra_env):
                                   stdin=subprocess.DEVNULL, stdout=out, stderr=err)
     procs = []
     try:
-        assert _wait_for(err_path, "capturing on lo", sensor, 30), err_path.read_text()
+        assert wait_for_text(err_path, "capturing on lo", sensor, 30), err_path.read_text()
         time.sleep(0.5)
         run = ["ip", "netns", "exec", ns] + NOBODY + [PY, "-c"]
         server = subprocess.Popen(run + [SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
