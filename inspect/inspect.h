@@ -116,6 +116,13 @@ struct inspect_result {
 /* "dns", "tls", "quic", "http", "ssh", or "none". */
 const char *inspect_kind_name(enum inspect_kind k);
 
+/* Whether the result says anything: its kind is set (the first bytes looked
+ * like DNS, TLS, ...) and its parser took at least one message from them (a
+ * query or response, a ClientHello or ServerHello, a request or status line,
+ * a banner). A kind alone, from bytes that only looked like it, is nothing:
+ * it is neither kept nor written. */
+bool inspect_result_found(const struct inspect_result *r);
+
 /* ---- crypto contexts ------------------------------------------------------- */
 
 /*

@@ -86,6 +86,20 @@ const char *inspect_kind_name(enum inspect_kind k)
     }
 }
 
+bool inspect_result_found(const struct inspect_result *r)
+{
+    if (!r)
+        return false;
+    switch (r->kind) {
+    case INSPECT_KIND_DNS:  return r->u.dns.has_query || r->u.dns.has_response;
+    case INSPECT_KIND_TLS:
+    case INSPECT_KIND_QUIC: return r->u.tls.has_client_hello || r->u.tls.has_server_hello;
+    case INSPECT_KIND_HTTP: return r->u.http.has_request || r->u.http.has_response;
+    case INSPECT_KIND_SSH:  return r->u.ssh.client[0] || r->u.ssh.server[0];
+    default:                return false;
+    }
+}
+
 size_t inspect_flow_size(void)
 {
     return sizeof(struct inspect_flow) + 2u * INSPECT_REASM_BYTES;

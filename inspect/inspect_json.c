@@ -222,14 +222,9 @@ static void emit(struct emitter *e, const struct inspect_result *r)
     em_close(e, 0);
 }
 
-static int known_kind(const struct inspect_result *r)
-{
-    return r && r->kind >= INSPECT_KIND_DNS && r->kind <= INSPECT_KIND_SSH;
-}
-
 int inspect_result_add_json(cJSON *obj, const struct inspect_result *r)
 {
-    if (!known_kind(r))
+    if (!inspect_result_found(r))
         return 0;
     struct emitter e = {.stack = {obj}};
     emit(&e, r);
@@ -239,7 +234,7 @@ int inspect_result_add_json(cJSON *obj, const struct inspect_result *r)
 size_t inspect_result_format(const struct inspect_result *r, char *buf, size_t buflen)
 {
     struct emitter e = {.text = 1, .b = buf, .cap = buf ? buflen : 0};
-    if (known_kind(r)) {
+    if (inspect_result_found(r)) {
         e.first[0] = 0;                              /* after the event's other members */
         emit(&e, r);
     }

@@ -221,7 +221,7 @@ static void meta_finish(dpi *d, struct dpi_flow *df, const struct dpi_flow_id *i
     if (insp) {
         const struct inspect_result *r = inspect_flow_result(insp);
         df->m.insp = NULL;
-        if (r->kind != INSPECT_KIND_NONE) {
+        if (inspect_result_found(r)) {
             d->st.meta_found++;
             uint32_t slot;
             if (meta_take(d, &slot)) {

@@ -264,7 +264,7 @@ int main(int argc, char **argv)
             f->res = *inspect_flow_result(f->st);
             inspect_flow_release(pool, f->st);
         }
-        if (f->res.kind != INSPECT_KIND_NONE) {
+        if (inspect_result_found(&f->res)) {
             char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN], js[4096];
             addr_text(f->k.a, f->k.v, a, sizeof a);
             addr_text(f->k.b, f->k.v, b, sizeof b);

@@ -423,6 +423,51 @@ static void test_json(void **state)
     assert_int_equal(inspect_result_format(&r, NULL, 0), n);
 }
 
+/* A kind alone (bytes that only looked like DNS, TLS, ...: a real capture's
+ * malformed HTTP request, a QUIC Initial that did not decrypt) is nothing:
+ * neither writer emits an empty member such as "http":{}. One message of
+ * the kind's own makes it something. */
+static void test_kind_without_message(void **state)
+{
+    (void)state;
+    static const uint8_t kinds[] = {INSPECT_KIND_DNS, INSPECT_KIND_TLS, INSPECT_KIND_QUIC,
+                                    INSPECT_KIND_HTTP, INSPECT_KIND_SSH};
+    static const char *const want[] = {
+        ",\"dns\":{\"query\":\"\",\"qtype\":0}",
+        ",\"tls\":{\"version\":\"0x0000\",\"cipher\":\"0x0000\"}",
+        ",\"quic\":{\"version\":\"0x0000\",\"cipher\":\"0x0000\"}",
+        ",\"http\":{\"status\":0}",
+        ",\"ssh\":{\"client\":\"S\"}",
+    };
+    char fast[256];
+    for (size_t i = 0; i < sizeof kinds; i++) {
+        struct inspect_result r;
+        memset(&r, 0, sizeof r);
+        r.kind = kinds[i];
+        assert_false(inspect_result_found(&r));
+        memset(fast, 'x', sizeof fast);
+        assert_int_equal(inspect_result_format(&r, fast, sizeof fast), 0);
+        assert_string_equal(fast, "");
+        free(both(&r, fast, sizeof fast));          /* cJSON: no member either */
+
+        switch (r.kind) {
+        case INSPECT_KIND_DNS:  r.u.dns.has_query = 1; break;
+        case INSPECT_KIND_TLS:
+        case INSPECT_KIND_QUIC: r.u.tls.has_server_hello = 1; break;
+        case INSPECT_KIND_HTTP: r.u.http.has_response = 1; break;
+        default:                r.u.ssh.client[0] = 'S'; break;
+        }
+        assert_true(inspect_result_found(&r));
+        free(both(&r, fast, sizeof fast));
+        assert_string_equal(fast, want[i]);
+    }
+    assert_false(inspect_result_found(NULL));
+    struct inspect_result none;
+    memset(&none, 0, sizeof none);
+    none.u.http.has_request = 1;                     /* no kind: nothing, whatever the union holds */
+    assert_false(inspect_result_found(&none));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -434,6 +479,7 @@ int main(void)
         cmocka_unit_test(test_http_ssh_flows),
         cmocka_unit_test(test_pool),
         cmocka_unit_test(test_json),
+        cmocka_unit_test(test_kind_without_message),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
