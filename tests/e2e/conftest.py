@@ -238,9 +238,10 @@ def check_shape(rec):
         assert isinstance(app["guessed"], bool), rec
         want |= {"app"}
     meta = keys & META_KEYS                     # inspect/ metadata, AGENT_DPI on: one member at most
-    assert len(meta) <= 1 and ("app" in rec or not meta), rec
+    assert len(meta) <= 1 and ("app" in rec or not meta), "metadata %s without app or more than one in %s" % (
+        sorted(meta), rec)
     for k in meta:
-        assert isinstance(rec[k], dict) and rec[k], rec
+        assert isinstance(rec[k], dict) and rec[k], "%s is %r, not a non-empty object, in %s" % (k, rec[k], rec)
     want |= meta
     assert keys == want, "key set differs: missing %s, extra %s in %s" % (
         sorted(want - keys), sorted(keys - want), rec)
