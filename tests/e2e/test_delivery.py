@@ -429,7 +429,6 @@ def _free_udp_port():
     return port
 
 
-
 def test_kill_9_with_spooled_batches_then_restart(tracer, receivers, empty_pcap, tmp_path):
     """The sensor captures live on lo (so it is running, not shutting down):
     25 one-datagram UDP flows end idle after 1 s, the endpoint answers 503, so

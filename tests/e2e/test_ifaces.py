@@ -122,7 +122,6 @@ def _client(ns, host, port, n, ttl, dscp):
     return int(r.stdout)
 
 
-
 def _run(tracer, router, tmp_path, interface, env=None, sensor_events=None):
     """Start the sensor in N on `interface`, make the traffic, stop it; the UDP flows by key
     (`env`: more settings; `sensor_events`: a list that gets the sensor events)."""

@@ -140,7 +140,6 @@ print(json.dumps(out), flush=True)
 """
 
 
-
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_live_veth(tracer, netns_pair, tmp_path, sig):
     na, nb, ia, ib = netns_pair

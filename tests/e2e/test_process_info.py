@@ -70,7 +70,6 @@ def netns(request):
     return ns
 
 
-
 def run_live(tracer, ns, tmp_path, extra_env):
     out_path, err_path = tmp_path / "sensor.out", tmp_path / "sensor.err"
     env = {"AGENT_INTERFACE": "lo", "AGENT_USER": "nobody", "LOG_LEVEL": "info"}
